@@ -1,0 +1,5 @@
+//! Courier's host runtime: identity, crypto, storage and sync live here; transports and message types are
+//! sandboxed wasm plugins loaded by [`plugin::PluginHost`]. See ARCHITECTURE.md for the map.
+
+pub mod config;
+pub mod plugin;

@@ -1,0 +1,68 @@
+//! I/O a transport plugin asked for through a capability, already checked against its grant.
+//!
+//! Capability calls return at once; the host's drivers carry the request out and report back as events
+//! (`listening`, `channel-opened`, `discovered`, …). Files are the exception: they are small and local,
+//! so the `files` capability reads and writes directly inside its granted directory.
+
+use std::net::SocketAddr;
+
+use super::bindings::transport_types::ChannelId;
+
+/// One checked request for a driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IoRequest {
+    /// Listen for TCP connections on a port (0 = any).
+    TcpListen {
+        /// Requested port.
+        port: u16,
+    },
+    /// Connect a channel over TCP.
+    TcpConnect {
+        /// Channel handle.
+        channel: ChannelId,
+        /// Target, inside the grant's scope.
+        address: SocketAddr,
+    },
+    /// Publish an onion service.
+    TorPublishService,
+    /// Connect a channel to an onion service.
+    TorConnect {
+        /// Channel handle.
+        channel: ChannelId,
+        /// A syntactically valid v3 onion name.
+        onion: String,
+        /// Port on the service.
+        port: u16,
+    },
+    /// Advertise a BLE tag.
+    BleAdvertise {
+        /// At most 16 bytes.
+        tag: Vec<u8>,
+    },
+    /// Start or stop BLE scanning.
+    BleScan {
+        /// Whether to scan.
+        enabled: bool,
+    },
+    /// Connect a channel to a BLE device.
+    BleConnect {
+        /// Channel handle.
+        channel: ChannelId,
+        /// Device address `AA:BB:CC:DD:EE:FF`.
+        address: String,
+    },
+    /// Announce an mDNS tag with our port.
+    MdnsAnnounce {
+        /// Pseudonymous label.
+        tag: String,
+        /// Listening port.
+        port: u16,
+    },
+    /// Stop announcing.
+    MdnsWithdraw,
+    /// Browse for these tags.
+    MdnsBrowse {
+        /// Labels to look for.
+        tags: Vec<String>,
+    },
+}

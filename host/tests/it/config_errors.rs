@@ -1,0 +1,91 @@
+//! Every kind of bad config gives one clear error naming the plugin, the key and the line.
+
+use courier_host::config::Config;
+
+use crate::fixture::{Fixture, text};
+
+fn only_failure(fixture: &Fixture, body: &str) -> String {
+    let host = fixture.load(body);
+    assert_eq!(host.failures.len(), 1, "{:?}", host.failures);
+    host.failures[0].to_string()
+}
+
+#[test]
+fn an_unknown_plugin_names_the_key_line_and_the_fix() {
+    let fixture = Fixture::with_plugins(&["text"]);
+    let body = text() + "[message_types.poll]\nplugin = \"poll\"\ngrant = []\n";
+    let message = only_failure(&fixture, &body);
+    assert!(
+        message.contains("plugin `poll` (`message_types.poll.plugin` (line 10))"),
+        "{message}"
+    );
+    assert!(message.contains("poll.toml"), "{message}");
+}
+
+#[test]
+fn a_plugin_missing_its_component_says_how_to_build_it() {
+    let fixture = Fixture::with_plugins(&["text"]);
+    std::fs::remove_file(fixture.plugin_dir().join("text.wasm")).unwrap();
+    let message = only_failure(&fixture, &text());
+    assert!(
+        message.contains("text.wasm") && message.contains("cargo xtask build-plugins"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_plugin_in_the_wrong_world_is_refused() {
+    let fixture = Fixture::with_plugins(&["text"]);
+    let message = only_failure(
+        &fixture,
+        "[transports.text]\nplugin = \"text\"\ngrant = [\"log\"]\n",
+    );
+    assert!(message.contains("it is a message-type plugin but is listed as a transport; move it to the [message_types.…] table"), "{message}");
+}
+
+#[test]
+fn a_manifest_for_another_api_version_asks_for_a_rebuild() {
+    let fixture = Fixture::with_plugins(&["text"]);
+    let manifest = fixture.plugin_dir().join("text.toml");
+    let text_manifest = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .replace("api = \"0.1.0\"", "api = \"0.2.0\"");
+    std::fs::write(&manifest, text_manifest).unwrap();
+    let message = only_failure(&fixture, &text());
+    assert!(
+        message.contains("rebuild the plugin against this host's plugin-api"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_component_is_refused_without_harm() {
+    let fixture = Fixture::with_plugins(&["text"]);
+    std::fs::write(fixture.plugin_dir().join("text.wasm"), b"\0asm garbage").unwrap();
+    let message = only_failure(&fixture, &text());
+    assert!(message.contains("is not a valid component"), "{message}");
+}
+
+#[test]
+fn malformed_toml_and_network_grants_to_message_types_are_refused_whole() {
+    let fixture = Fixture::with_plugins(&[]);
+    let path = fixture.plugin_dir().join("../bad.toml");
+    std::fs::write(
+        &path,
+        "[message_types.text]\nplugin = \"text\"\ngrant = [\"log\", \"mdns\"]\n",
+    )
+    .unwrap();
+    let message = Config::read(&path).unwrap_err().to_string();
+    assert!(
+        message.contains("`message_types.text.grant[1]` (line 3)")
+            && message.contains("never get `mdns`"),
+        "{message}"
+    );
+
+    std::fs::write(&path, "[message_types.text\n").unwrap();
+    let message = Config::read(&path).unwrap_err().to_string();
+    assert!(
+        message.contains("malformed") && message.contains("line 1"),
+        "{message}"
+    );
+}

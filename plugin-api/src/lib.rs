@@ -1,0 +1,77 @@
+//! Guest SDK for Courier plugins.
+//!
+//! A plugin crate depends on this one with the feature of its world (`transport` or `message-type`),
+//! implements the generated `Guest` traits and calls the matching export macro:
+//!
+//! ```ignore
+//! use courier_plugin::message_type::exports::courier::plugin::content::{Description, Guest};
+//! struct Text;
+//! impl Guest for Text { /* describe, prepare, validate, summary */ }
+//! courier_plugin::export_message_type!(Text);
+//! ```
+//!
+//! The WIT package is in `plugin-api/wit`; it is the one contract between the host and plugins.
+
+// Lets the generated code name this crate the same way from inside and from plugin crates.
+extern crate self as courier_plugin;
+
+#[doc(hidden)]
+pub use wit_bindgen as __wit_bindgen;
+
+pub mod framing;
+pub mod settings;
+pub mod text_safety;
+
+/// The version of the WIT package these bindings were generated from.
+pub const API_VERSION: &str = "0.1.0";
+
+/// Bindings for the `transport` world.
+#[cfg(feature = "transport")]
+pub mod transport {
+    wit_bindgen::generate!({
+        path: "wit",
+        world: "transport",
+        pub_export_macro: true,
+        export_macro_name: "export_transport",
+        default_bindings_module: "courier_plugin::transport",
+        runtime_path: "courier_plugin::__wit_bindgen::rt",
+    });
+}
+
+/// Bindings for the `message-type` world.
+#[cfg(feature = "message-type")]
+pub mod message_type {
+    wit_bindgen::generate!({
+        path: "wit",
+        world: "message-type",
+        pub_export_macro: true,
+        export_macro_name: "export_message_type",
+        default_bindings_module: "courier_plugin::message_type",
+        runtime_path: "courier_plugin::__wit_bindgen::rt",
+    });
+}
+
+#[cfg(feature = "transport")]
+pub use transport::export_transport;
+
+#[cfg(feature = "message-type")]
+pub use message_type::export_message_type;
+
+#[cfg(feature = "message-type")]
+#[doc(hidden)]
+pub use message_type::courier::plugin::{log::write as __log_write, types::Level as __Level};
+#[cfg(all(feature = "transport", not(feature = "message-type")))]
+#[doc(hidden)]
+pub use transport::courier::plugin::{log::write as __log_write, types::Level as __Level};
+
+/// Writes a line to the host's log: `log!(info, "loaded {} rules", n)`.
+///
+/// Levels are `trace`, `debug`, `info`, `warn` and `error`. Never log keys, addresses or message contents.
+#[macro_export]
+macro_rules! log {
+    (trace, $($arg:tt)+) => { $crate::__log_write($crate::__Level::Trace, &::std::format!($($arg)+)) };
+    (debug, $($arg:tt)+) => { $crate::__log_write($crate::__Level::Debug, &::std::format!($($arg)+)) };
+    (info, $($arg:tt)+) => { $crate::__log_write($crate::__Level::Info, &::std::format!($($arg)+)) };
+    (warn, $($arg:tt)+) => { $crate::__log_write($crate::__Level::Warn, &::std::format!($($arg)+)) };
+    (error, $($arg:tt)+) => { $crate::__log_write($crate::__Level::Error, &::std::format!($($arg)+)) };
+}

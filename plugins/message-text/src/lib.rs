@@ -1,0 +1,141 @@
+//! The `courier/text` message type: the smallest complete Courier plugin.
+//!
+//! `prepare` removes characters that can make a message display differently from what it says
+//! (bidirectional overrides, zero-width and other invisible format characters, C0/C1 controls but
+//! newline and tab) and enforces a length limit; `validate` applies the same rules to incoming text.
+
+use courier_plugin::message_type::courier::plugin::types::{PluginError, Setting};
+use courier_plugin::message_type::exports::courier::plugin::content::{
+    Description, Guest, VersionRange,
+};
+use courier_plugin::text_safety::is_spoofing;
+
+/// Content type name this plugin owns.
+pub const CONTENT_TYPE: &str = "courier/text";
+/// Largest text, in bytes of UTF-8.
+pub const MAX_BYTES: u64 = 32 * 1024;
+const SUMMARY_CHARS: usize = 100;
+
+/// The plugin's exports.
+pub struct Text;
+
+impl Guest for Text {
+    fn describe() -> Description {
+        Description {
+            content_type: CONTENT_TYPE.into(),
+            versions: VersionRange { min: 1, max: 1 },
+            max_input_bytes: MAX_BYTES,
+            max_payload_bytes: MAX_BYTES,
+        }
+    }
+
+    fn prepare(
+        input: Vec<u8>,
+        _options: Vec<Setting>,
+        version: u32,
+    ) -> Result<Vec<u8>, PluginError> {
+        check_version(version)?;
+        let text = decode(&input)?;
+        let clean: String = text.chars().filter(|c| !is_spoofing(*c)).collect();
+        let clean = clean.trim();
+        if clean.is_empty() {
+            return Err(PluginError::InvalidInput(
+                "the message is empty once invisible characters are removed; type some text".into(),
+            ));
+        }
+        Ok(clean.as_bytes().to_vec())
+    }
+
+    fn validate(payload: Vec<u8>, version: u32) -> Result<(), PluginError> {
+        check_version(version)?;
+        let text = decode(&payload)?;
+        match text.chars().find(|c| is_spoofing(*c)) {
+            Some(c) => Err(PluginError::InvalidInput(format!(
+                "text contains the invisible or direction-changing character U+{:04X}",
+                c as u32
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    fn summary(payload: Vec<u8>, version: u32) -> Result<String, PluginError> {
+        check_version(version)?;
+        let text = decode(&payload)?;
+        let mut summary: String = text
+            .chars()
+            .map(|c| if c == '\n' { ' ' } else { c })
+            .take(SUMMARY_CHARS)
+            .collect();
+        if text.chars().count() > SUMMARY_CHARS {
+            summary.push('…');
+        }
+        Ok(summary)
+    }
+}
+
+fn check_version(version: u32) -> Result<(), PluginError> {
+    if version == 1 {
+        Ok(())
+    } else {
+        Err(PluginError::UnsupportedVersion(version))
+    }
+}
+
+fn decode(bytes: &[u8]) -> Result<&str, PluginError> {
+    if bytes.len() as u64 > MAX_BYTES {
+        return Err(PluginError::TooLarge(MAX_BYTES));
+    }
+    std::str::from_utf8(bytes).map_err(|e| {
+        PluginError::InvalidInput(format!(
+            "text is not valid UTF-8 (byte {})",
+            e.valid_up_to()
+        ))
+    })
+}
+
+courier_plugin::export_message_type!(Text);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bidi_overrides_and_zero_width_characters_are_removed() {
+        let input = "pay \u{202E}3pm\u{202C} to\u{200B} alice\u{0007}"
+            .as_bytes()
+            .to_vec();
+        let out = Text::prepare(input, Vec::new(), 1).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "pay 3pm to alice");
+    }
+
+    #[test]
+    fn incoming_text_with_an_override_is_refused() {
+        let err = Text::validate("a\u{2066}b".as_bytes().to_vec(), 1).unwrap_err();
+        assert!(matches!(err, PluginError::InvalidInput(m) if m.contains("U+2066")));
+    }
+
+    #[test]
+    fn over_long_and_non_utf8_input_is_refused() {
+        let long = vec![b'a'; MAX_BYTES as usize + 1];
+        assert!(matches!(
+            Text::prepare(long, Vec::new(), 1),
+            Err(PluginError::TooLarge(MAX_BYTES))
+        ));
+        assert!(matches!(
+            Text::validate(vec![0xff, 0xfe], 1),
+            Err(PluginError::InvalidInput(_))
+        ));
+        assert!(matches!(
+            Text::validate(b"hi".to_vec(), 2),
+            Err(PluginError::UnsupportedVersion(2))
+        ));
+    }
+
+    #[test]
+    fn summary_is_one_line_and_shortened() {
+        let text = format!("line one\n{}", "x".repeat(200));
+        let summary = Text::summary(text.into_bytes(), 1).unwrap();
+        assert!(!summary.contains('\n'));
+        assert_eq!(summary.chars().count(), SUMMARY_CHARS + 1);
+    }
+}

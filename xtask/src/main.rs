@@ -1,0 +1,185 @@
+//! `cargo xtask …`: the project's tasks, in Rust so they run wherever cargo does.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+const WASM_TARGET: &str = "wasm32-wasip2";
+
+const USAGE: &str = "usage: cargo xtask <build-plugins | test | demo | bench>
+  build-plugins  build every plugin for wasm32-wasip2 into target/plugins (test plugins: target/test-plugins)
+  test           build plugins, check formatting and clippy, run the whole test suite
+  demo           build everything and run the demo on the embedded defaults
+  bench          build plugins and run the benchmarks, printing their figures";
+
+fn main() -> Result<()> {
+    let task = std::env::args().nth(1).unwrap_or_default();
+    let root = workspace_root();
+    match task.as_str() {
+        "build-plugins" => build_plugins(&root),
+        "test" => test(&root),
+        "demo" => demo(&root),
+        "bench" => bench(&root),
+        _ => {
+            eprintln!("{USAGE}");
+            bail!("unknown task {task:?}")
+        }
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn run(command: &mut Command) -> Result<()> {
+    eprintln!("$ {}", describe(command));
+    let status = command
+        .status()
+        .with_context(|| format!("could not start {}", describe(command)))?;
+    if !status.success() {
+        bail!("{} failed with {status}", describe(command));
+    }
+    Ok(())
+}
+
+fn describe(command: &Command) -> String {
+    let args: Vec<_> = command
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    format!(
+        "{} {}",
+        command.get_program().to_string_lossy(),
+        args.join(" ")
+    )
+}
+
+/// Adds the wasm target with rustup when it is missing, so a fresh machine needs no manual step.
+fn ensure_wasm_target() -> Result<()> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    match installed {
+        Ok(out)
+            if String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .any(|l| l.trim() == WASM_TARGET) =>
+        {
+            Ok(())
+        }
+        Ok(_) => run(Command::new("rustup").args(["target", "add", WASM_TARGET])),
+        Err(_) => {
+            eprintln!(
+                "rustup not found; assuming the {WASM_TARGET} target is installed some other way"
+            );
+            Ok(())
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Manifest {
+    name: String,
+}
+
+#[derive(serde::Deserialize)]
+struct CargoToml {
+    package: Package,
+}
+
+#[derive(serde::Deserialize)]
+struct Package {
+    name: String,
+}
+
+/// Builds each plugin crate under `plugins/` and `tests/plugins/` on its own, then copies the component
+/// and its manifest out as `NAME.wasm` + `NAME.toml`.
+///
+/// One cargo call per plugin: building them together would unify the SDK's world features, and a
+/// component generated for both worlds would have to export both.
+fn build_plugins(root: &Path) -> Result<()> {
+    ensure_wasm_target()?;
+    for (source, out) in [
+        ("plugins", "target/plugins"),
+        ("tests/plugins", "target/test-plugins"),
+    ] {
+        let out = root.join(out);
+        std::fs::create_dir_all(&out)?;
+        let mut crates: Vec<PathBuf> = std::fs::read_dir(root.join(source))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("plugin.toml").exists())
+            .collect();
+        crates.sort();
+        for dir in crates {
+            let manifest_text = std::fs::read_to_string(dir.join("plugin.toml"))?;
+            let manifest: Manifest = toml::from_str(&manifest_text)
+                .with_context(|| format!("{}/plugin.toml", dir.display()))?;
+            let cargo_toml: CargoToml =
+                toml::from_str(&std::fs::read_to_string(dir.join("Cargo.toml"))?)?;
+            let krate = cargo_toml.package.name;
+            run(cargo().current_dir(root).args([
+                "build",
+                "--quiet",
+                "--release",
+                "--target",
+                WASM_TARGET,
+                "-p",
+                &krate,
+            ]))?;
+            let built = root
+                .join("target")
+                .join(WASM_TARGET)
+                .join("release")
+                .join(format!("{}.wasm", krate.replace('-', "_")));
+            std::fs::copy(&built, out.join(format!("{}.wasm", manifest.name)))
+                .with_context(|| format!("copying {}", built.display()))?;
+            std::fs::write(out.join(format!("{}.toml", manifest.name)), manifest_text)?;
+        }
+        eprintln!("plugins from {source}/ are in {}", out.display());
+    }
+    Ok(())
+}
+
+fn test(root: &Path) -> Result<()> {
+    build_plugins(root)?;
+    run(cargo()
+        .current_dir(root)
+        .args(["fmt", "--all", "--", "--check"]))?;
+    run(cargo().current_dir(root).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--quiet",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run(cargo().current_dir(root).args(["test", "--workspace"]))?;
+    Ok(())
+}
+
+fn demo(root: &Path) -> Result<()> {
+    build_plugins(root)?;
+    run(cargo()
+        .current_dir(root)
+        .args(["build", "--quiet", "--release", "-p", "courier-host"]))?;
+    let courier = root.join("target/release/courier");
+    run(Command::new(courier)
+        .current_dir(root)
+        .args(["plugins", "--config", "config/demo.toml"]))
+}
+
+fn bench(root: &Path) -> Result<()> {
+    build_plugins(root)?;
+    run(cargo()
+        .current_dir(root)
+        .args(["bench", "-p", "courier-host"]))
+}
