@@ -51,11 +51,34 @@ pub mod message_type {
     });
 }
 
+/// Exports a type implementing the transport world's `Guest` traits as the plugin's component exports.
+///
+/// Exports exist only in the wasm build: natively (unit tests, benchmarks) the plugin is a plain library,
+/// and the WIT export names would not even link.
 #[cfg(feature = "transport")]
-pub use transport::export_transport;
+#[macro_export]
+macro_rules! export_transport {
+    ($ty:ident) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            $crate::transport::export_transport!($ty);
+        };
+    };
+}
 
+/// Exports a type implementing the message-type world's `Guest` trait as the plugin's component exports.
+///
+/// Exports exist only in the wasm build, as with [`export_transport!`].
 #[cfg(feature = "message-type")]
-pub use message_type::export_message_type;
+#[macro_export]
+macro_rules! export_message_type {
+    ($ty:ident) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            $crate::message_type::export_message_type!($ty);
+        };
+    };
+}
 
 #[cfg(feature = "message-type")]
 #[doc(hidden)]

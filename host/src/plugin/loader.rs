@@ -114,6 +114,11 @@ fn table(world: World) -> &'static str {
     }
 }
 
+/// The wasm engine itself could not start (not one plugin's fault: the host's build or platform).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the wasm engine: {0}; this platform may not support wasmtime's compiler")]
+pub struct EngineError(String);
+
 /// How one plugin came to be loaded, for start-up reports and benchmarks.
 #[derive(Debug, Clone)]
 pub struct LoadReport {
@@ -140,8 +145,8 @@ pub struct PluginHost {
 
 impl PluginHost {
     /// Loads every plugin in `config`, logging each one left out.
-    pub fn load(config: &Config) -> wasmtime::Result<PluginHost> {
-        let engine = sandbox_engine()?;
+    pub fn load(config: &Config) -> Result<PluginHost, EngineError> {
+        let engine = super::component_cache::engine().map_err(|e| EngineError(format!("{e:#}")))?;
         let cache = ComponentCache::new(config.cache_dir.clone());
         let mut host = PluginHost {
             engine,
@@ -313,10 +318,6 @@ impl PluginHost {
         }
         Ok(origin)
     }
-}
-
-fn sandbox_engine() -> wasmtime::Result<Engine> {
-    super::component_cache::engine()
 }
 
 /// Refuses a component whose imports go beyond its manifest: the manifest is a claim, the imports are fact.

@@ -17,4 +17,4 @@ pub mod transport_plugin;
 
 pub use host_imports::{MAX_FILE_BYTES, MAX_REQUESTS_PER_CALL, is_onion_v3};
 pub use instance::CallError;
-pub use loader::{LoadError, LoadProblem, PluginHost};
+pub use loader::{EngineError, LoadError, LoadProblem, PluginHost};
