@@ -4,6 +4,7 @@ use std::fmt;
 
 use wasmtime::Trap;
 
+use super::limits::PluginLimits;
 use super::sandbox::PluginState;
 
 /// A plugin misbehaved; the instance is dropped and restarted (or disabled).
@@ -69,9 +70,9 @@ impl Fault {
     pub fn from_call_error(
         error: &wasmtime::Error,
         state: &mut PluginState,
-        fuel: u64,
-        cap_mib: u64,
+        limits: &PluginLimits,
     ) -> Fault {
+        let (fuel, cap_mib) = (limits.fuel_per_call, limits.memory_mib);
         if let Some(requested) = state.limiter.memory_refused {
             return Fault::Memory { requested, cap_mib };
         }

@@ -138,12 +138,7 @@ impl<B: Bindings> Supervised<B> {
         match f(store, bindings) {
             Ok(value) => Ok(value),
             Err(error) => {
-                let fault = Fault::from_call_error(
-                    &error,
-                    store.data_mut(),
-                    self.limits.fuel_per_call,
-                    self.limits.memory_mib,
-                );
+                let fault = Fault::from_call_error(&error, store.data_mut(), &self.limits);
                 Err(self.fault(fault))
             }
         }
@@ -209,12 +204,7 @@ impl<B: Bindings> Supervised<B> {
                 Ok(())
             }
             Err(StartError::Wasm(error)) => {
-                let fault = Fault::from_call_error(
-                    &error,
-                    store.data_mut(),
-                    self.limits.fuel_per_call,
-                    self.limits.memory_mib,
-                );
+                let fault = Fault::from_call_error(&error, store.data_mut(), &self.limits);
                 Err(self.fault(fault))
             }
             Err(StartError::Refused(message)) => Err(self.fault(Fault::Instantiate { message })),

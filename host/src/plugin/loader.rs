@@ -6,14 +6,15 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use wasmtime::Engine;
-use wasmtime::component::Component;
+use wasmtime::component::{Component, Linker};
 
 use super::capability::Capability;
 use super::component_cache::{ComponentCache, Origin};
-use super::instance::{CallError, Supervised};
+use super::instance::{Bindings, CallError, Supervised};
 use super::manifest::{API_VERSION, Manifest, ManifestError, World};
 use super::message_plugin::MessageTypePlugin;
 use super::sandbox;
+use super::sandbox::PluginState;
 use super::transport_plugin::TransportPlugin;
 use crate::config::{Config, Location, PluginEntry};
 
@@ -196,6 +197,23 @@ impl PluginHost {
             .find(|p| p.description().id == id)
     }
 
+    fn supervised<B: Bindings>(
+        &self,
+        entry: &PluginEntry,
+        linker: &Linker<PluginState>,
+        component: &Component,
+    ) -> wasmtime::Result<Supervised<B>> {
+        Supervised::new(
+            &entry.plugin,
+            &self.engine,
+            linker,
+            component,
+            entry.grants.clone(),
+            entry.limits.clone(),
+            entry.settings.clone(),
+        )
+    }
+
     fn load_one(
         &mut self,
         config: &Config,
@@ -264,25 +282,13 @@ impl PluginHost {
                 at(),
             )
         };
-        let (grants, limits, settings) = (
-            entry.grants.clone(),
-            entry.limits.clone(),
-            entry.settings.clone(),
-        );
+        let faulted = |e| (LoadProblem::Faulted(e), at());
         match entry.world {
             World::Transport => {
-                let instance = Supervised::new(
-                    &entry.plugin,
-                    &self.engine,
-                    &linker,
-                    &component,
-                    grants,
-                    limits,
-                    settings,
-                )
-                .map_err(not_world)?;
-                let plugin = TransportPlugin::start(instance)
-                    .map_err(|e| (LoadProblem::Faulted(e), at()))?;
+                let instance = self
+                    .supervised(entry, &linker, &component)
+                    .map_err(not_world)?;
+                let plugin = TransportPlugin::start(instance).map_err(faulted)?;
                 let id = &plugin.description().id;
                 if self.transports.iter().any(|t| &t.description().id == id) {
                     return Err((LoadProblem::Duplicate(format!("transport `{id}`")), at()));
@@ -290,18 +296,10 @@ impl PluginHost {
                 self.transports.push(plugin);
             }
             World::MessageType => {
-                let instance = Supervised::new(
-                    &entry.plugin,
-                    &self.engine,
-                    &linker,
-                    &component,
-                    grants,
-                    limits,
-                    settings,
-                )
-                .map_err(not_world)?;
-                let plugin = MessageTypePlugin::start(instance)
-                    .map_err(|e| (LoadProblem::Faulted(e), at()))?;
+                let instance = self
+                    .supervised(entry, &linker, &component)
+                    .map_err(not_world)?;
+                let plugin = MessageTypePlugin::start(instance).map_err(faulted)?;
                 let content_type = &plugin.description().content_type;
                 if self
                     .message_types
