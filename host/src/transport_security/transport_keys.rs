@@ -1,0 +1,263 @@
+//! Per-contact, per-transport keys and their rotation.
+//!
+//! Time is cut into rotation periods of (transport max latency + 24 h max clock difference). The keys of
+//! period p+1 are a one-way function of those of period p, so deleting old keys gives forward secrecy:
+//! whoever seizes the device later cannot recover them to read recorded streams.
+
+use hkdf::Hkdf;
+use sha2::Sha256;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// Largest clock difference between two contacts that keys tolerate.
+pub const MAX_CLOCK_DIFFERENCE_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// The length of a rotation period for a transport with `max_latency_ms`.
+pub fn rotation_period_ms(max_latency_ms: u64) -> u64 {
+    max_latency_ms.saturating_add(MAX_CLOCK_DIFFERENCE_MS)
+}
+
+/// The rotation period `now_ms` falls in.
+pub fn period_at(now_ms: u64, max_latency_ms: u64) -> u64 {
+    now_ms / rotation_period_ms(max_latency_ms)
+}
+
+/// A 32-byte secret, wiped from memory when dropped and never printed.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+pub struct SecretKey([u8; 32]);
+
+impl SecretKey {
+    /// Wraps raw key bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        SecretKey(bytes)
+    }
+
+    /// The raw bytes, for the crypto that needs them.
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    fn derive(&self, label: &str, context: &[u8]) -> SecretKey {
+        let hk =
+            Hkdf::<Sha256>::from_prk(&self.0).expect("32 bytes is a valid PRK length for SHA-256");
+        let mut out = [0u8; 32];
+        let info = [b"courier/v1/".as_slice(), label.as_bytes(), b"/", context].concat();
+        hk.expand(&info, &mut out)
+            .expect("32 bytes is a valid HKDF output length");
+        SecretKey(out)
+    }
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(<redacted>)")
+    }
+}
+
+/// The two keys of one direction in one period: one for tags, one for stream headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectionKeys {
+    /// Period these keys belong to.
+    pub period: u64,
+    /// Key of the pseudo-random tag function.
+    pub tag_key: SecretKey,
+    /// Key sealing stream headers.
+    pub header_key: SecretKey,
+}
+
+/// Which side of a contact relationship we are; decides which derived keys are outgoing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The party whose public key sorts first.
+    Alice,
+    /// The other party.
+    Bob,
+}
+
+impl Role {
+    fn outgoing_label(self) -> &'static str {
+        match self {
+            Role::Alice => "alice",
+            Role::Bob => "bob",
+        }
+    }
+
+    fn incoming_label(self) -> &'static str {
+        match self {
+            Role::Alice => "bob",
+            Role::Bob => "alice",
+        }
+    }
+}
+
+/// The root secret of one contact on one transport in one period, from which both directions derive.
+#[derive(Debug, Clone)]
+struct PeriodSecret {
+    period: u64,
+    secret: SecretKey,
+}
+
+impl PeriodSecret {
+    /// The next period's secret; one-way, so holding it reveals nothing about this one.
+    fn next(&self) -> PeriodSecret {
+        PeriodSecret {
+            period: self.period + 1,
+            secret: self
+                .secret
+                .derive("rotate", &(self.period + 1).to_be_bytes()),
+        }
+    }
+
+    fn direction(&self, who: &str) -> DirectionKeys {
+        DirectionKeys {
+            period: self.period,
+            tag_key: self.secret.derive("tag", who.as_bytes()),
+            header_key: self.secret.derive("header", who.as_bytes()),
+        }
+    }
+}
+
+/// One contact's keys on one transport: outgoing for the current period, incoming for the previous,
+/// current and next period (clocks differ), and nothing older.
+#[derive(Debug, Clone)]
+pub struct TransportKeys {
+    role: Role,
+    /// The secret of the current period; every later key derives from it, no earlier one can.
+    current: PeriodSecret,
+    /// Incoming keys, oldest first.
+    incoming: Vec<DirectionKeys>,
+    outgoing: DirectionKeys,
+}
+
+impl TransportKeys {
+    /// Keys for a new contact: `root` is the secret the handshake agreed, valid from period `start`;
+    /// they are moved forward to `period` at once.
+    pub fn new(root: &SecretKey, transport_id: &str, role: Role, start: u64, period: u64) -> Self {
+        let mut current = PeriodSecret {
+            period: start,
+            secret: root.derive("transport", transport_id.as_bytes()),
+        };
+        while current.period + 1 < period {
+            current = current.next();
+        }
+        let mut incoming = vec![current.direction(role.incoming_label())];
+        if current.period < period {
+            current = current.next();
+            incoming.push(current.direction(role.incoming_label()));
+        }
+        incoming.push(current.next().direction(role.incoming_label()));
+        TransportKeys {
+            role,
+            outgoing: current.direction(role.outgoing_label()),
+            current,
+            incoming,
+        }
+    }
+
+    /// The outgoing keys for the current period.
+    pub fn outgoing(&self) -> &DirectionKeys {
+        &self.outgoing
+    }
+
+    /// The incoming keys held, oldest first.
+    pub fn incoming(&self) -> &[DirectionKeys] {
+        &self.incoming
+    }
+
+    /// The current period.
+    pub fn period(&self) -> u64 {
+        self.current.period
+    }
+
+    /// Moves to `period`: derives the keys that are new, and drops every incoming key older than
+    /// `period - 1`. Returns the periods whose incoming keys were dropped. Never moves backwards.
+    pub fn rotate_to(&mut self, period: u64) -> Vec<u64> {
+        if period <= self.current.period {
+            return Vec::new();
+        }
+        while self.current.period < period {
+            self.current = self.current.next();
+            self.incoming
+                .push(self.current.next().direction(self.role.incoming_label()));
+        }
+        self.outgoing = self.current.direction(self.role.outgoing_label());
+        let oldest_kept = period - 1;
+        let dropped: Vec<u64> = self
+            .incoming
+            .iter()
+            .map(|k| k.period)
+            .filter(|p| *p < oldest_kept)
+            .collect();
+        self.incoming.retain(|k| k.period >= oldest_kept);
+        dropped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> SecretKey {
+        SecretKey::from_bytes([7; 32])
+    }
+
+    #[test]
+    fn each_side_receives_with_the_keys_the_other_sends_with() {
+        let alice = TransportKeys::new(&root(), "lan", Role::Alice, 100, 100);
+        let bob = TransportKeys::new(&root(), "lan", Role::Bob, 100, 100);
+        let bob_current = bob.incoming().iter().find(|k| k.period == 100).unwrap();
+        assert_eq!(alice.outgoing(), bob_current);
+        assert_ne!(
+            alice.outgoing().tag_key,
+            bob.outgoing().tag_key,
+            "directions never share keys"
+        );
+        let other_transport = TransportKeys::new(&root(), "tor", Role::Alice, 100, 100);
+        assert_ne!(
+            alice.outgoing().tag_key,
+            other_transport.outgoing().tag_key,
+            "transports never share keys"
+        );
+    }
+
+    #[test]
+    fn incoming_keys_cover_previous_current_and_next_period_only() {
+        let mut keys = TransportKeys::new(&root(), "lan", Role::Alice, 10, 12);
+        let periods = |k: &TransportKeys| k.incoming().iter().map(|k| k.period).collect::<Vec<_>>();
+        assert_eq!(periods(&keys), vec![11, 12, 13]);
+        let dropped = keys.rotate_to(15);
+        assert_eq!(dropped, vec![11, 12, 13]);
+        assert_eq!(periods(&keys), vec![14, 15, 16]);
+        assert_eq!(keys.period(), 15);
+        assert_eq!(
+            keys.rotate_to(15),
+            Vec::<u64>::new(),
+            "rotating to the same period changes nothing"
+        );
+    }
+
+    #[test]
+    fn rotating_step_by_step_or_at_once_gives_the_same_keys() {
+        let mut stepwise = TransportKeys::new(&root(), "lan", Role::Bob, 0, 0);
+        for p in 1..=30 {
+            stepwise.rotate_to(p);
+        }
+        let at_once = TransportKeys::new(&root(), "lan", Role::Bob, 0, 30);
+        assert_eq!(stepwise.outgoing(), at_once.outgoing());
+        assert_eq!(stepwise.incoming(), at_once.incoming());
+    }
+
+    #[test]
+    fn periods_follow_the_transport_latency() {
+        let day = MAX_CLOCK_DIFFERENCE_MS;
+        assert_eq!(rotation_period_ms(30_000), day + 30_000);
+        assert_eq!(period_at(0, 30_000), 0);
+        assert_eq!(period_at(day + 30_000, 30_000), 1);
+        // A removable drive (28-day latency) rotates about monthly.
+        assert_eq!(rotation_period_ms(28 * day), 29 * day);
+    }
+
+    #[test]
+    fn keys_never_print() {
+        assert_eq!(format!("{:?}", root()), "SecretKey(<redacted>)");
+    }
+}
