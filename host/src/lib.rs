@@ -3,4 +3,5 @@
 
 pub mod config;
 pub mod plugin;
+pub mod sync;
 pub mod transport_security;

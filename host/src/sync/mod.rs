@@ -1,0 +1,3 @@
+//! Sync (BSP-like), sans-IO: the records two nodes exchange over a decrypted stream.
+
+pub mod record;
