@@ -1,3 +1,4 @@
 //! Sync (BSP-like), sans-IO: the records two nodes exchange over a decrypted stream.
 
 pub mod record;
+pub mod session;

@@ -156,7 +156,7 @@ impl Record {
 }
 
 fn decode_ids(kind: &'static str, payload: &[u8]) -> Result<Vec<MessageId>, RecordError> {
-    if payload.len() % 32 != 0 {
+    if !payload.len().is_multiple_of(32) {
         return Err(RecordError::Malformed {
             kind,
             reason: "length is not a whole number of ids",

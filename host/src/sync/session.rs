@@ -1,0 +1,346 @@
+//! A sync session with one contact over one connection, sans-IO: records in, records out.
+//!
+//! Duplex (TCP, Tor, Bluetooth): `versions`, then offer the ids that are due, answer offers with a
+//! request for what we lack and an ack for what we have, send what is requested, ack what arrives.
+//! Simplex (removable drive, mailbox): no one answers, so send every due message eagerly with the acks.
+//! A message is due when never sent, or when its retransmission time has passed without an ack:
+//! `sent_at + 2 · max_latency · 2^(times sent - 1)`.
+
+use super::record::{MAX_IDS, Message, MessageId, PROTOCOL_VERSION, Record};
+
+/// What a session needs from storage: the outbox for this contact, and the conversation's inbox.
+pub trait SyncStore {
+    /// Ids of messages to this contact that are unacked and due at `now_ms`, oldest first, at most `limit`.
+    fn due(&self, now_ms: u64, limit: usize) -> Vec<MessageId>;
+    /// The outgoing message `id` to this contact, if it exists and is unacked.
+    fn outgoing(&self, id: &MessageId) -> Option<Message>;
+    /// Records that `id` was sent at `now_ms` (moves its retransmission time).
+    fn mark_sent(&mut self, id: &MessageId, now_ms: u64);
+    /// Records the peer's ack of `id`; it is never sent again.
+    fn mark_acked(&mut self, id: &MessageId);
+    /// Whether the incoming message `id` is already stored.
+    fn has_incoming(&self, id: &MessageId) -> bool;
+    /// Stores an incoming message; must be durable before the ack for it is sent.
+    fn store_incoming(&mut self, message: Message);
+}
+
+/// When a message sent `times_sent` times, last at `sent_at_ms`, is due again.
+pub fn retransmit_at(sent_at_ms: u64, times_sent: u32, max_latency_ms: u64) -> u64 {
+    let doublings = times_sent.saturating_sub(1).min(20);
+    sent_at_ms.saturating_add(
+        max_latency_ms
+            .saturating_mul(2)
+            .saturating_mul(1 << doublings),
+    )
+}
+
+/// Duplex or simplex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Both sides talk.
+    Duplex,
+    /// One side writes, the other reads later.
+    Simplex,
+}
+
+/// Why a session ended early.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    /// The peer speaks no protocol version we do.
+    #[error(
+        "peer speaks protocol versions {0:?}; this build speaks {PROTOCOL_VERSION}; one of you must update"
+    )]
+    NoCommonVersion(Vec<u8>),
+    /// The peer sent a message we did not request in a duplex session.
+    #[error("peer sent an unrequested message in a duplex session")]
+    Unrequested,
+}
+
+/// One session's state.
+#[derive(Debug)]
+pub struct Session {
+    mode: Mode,
+    requested: std::collections::HashSet<MessageId>,
+    received: Vec<MessageId>,
+}
+
+impl Session {
+    /// A session in `mode`.
+    pub fn new(mode: Mode) -> Self {
+        Session {
+            mode,
+            requested: Default::default(),
+            received: Vec::new(),
+        }
+    }
+
+    /// The records to send when the session opens.
+    pub fn start(&mut self, store: &mut impl SyncStore, now_ms: u64) -> Vec<Record> {
+        let mut out = vec![Record::Versions(vec![PROTOCOL_VERSION])];
+        match self.mode {
+            Mode::Duplex => {
+                let due = store.due(now_ms, MAX_IDS);
+                if !due.is_empty() {
+                    out.push(Record::Offer(due));
+                }
+            }
+            Mode::Simplex => {
+                for id in store.due(now_ms, usize::MAX) {
+                    if let Some(message) = store.outgoing(&id) {
+                        store.mark_sent(&id, now_ms);
+                        out.push(Record::Message(message));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Handles one record from the peer and returns the records to send back.
+    pub fn handle(
+        &mut self,
+        record: Record,
+        store: &mut impl SyncStore,
+        now_ms: u64,
+    ) -> Result<Vec<Record>, SessionError> {
+        let mut out = Vec::new();
+        match record {
+            Record::Versions(versions) if !versions.contains(&PROTOCOL_VERSION) => {
+                return Err(SessionError::NoCommonVersion(versions));
+            }
+            Record::Versions(_) => {}
+            Record::Offer(ids) => {
+                let (have, lack): (Vec<_>, Vec<_>) =
+                    ids.into_iter().partition(|id| store.has_incoming(id));
+                if !have.is_empty() {
+                    out.push(Record::Ack(have));
+                }
+                if !lack.is_empty() {
+                    self.requested.extend(lack.iter().copied());
+                    out.push(Record::Request(lack));
+                }
+            }
+            Record::Request(ids) => {
+                for id in ids {
+                    if let Some(message) = store.outgoing(&id) {
+                        store.mark_sent(&id, now_ms);
+                        out.push(Record::Message(message));
+                    }
+                }
+            }
+            Record::Message(message) => {
+                let id = message.id();
+                if self.mode == Mode::Duplex
+                    && !self.requested.remove(&id)
+                    && !store.has_incoming(&id)
+                {
+                    return Err(SessionError::Unrequested);
+                }
+                if !store.has_incoming(&id) {
+                    store.store_incoming(message);
+                }
+                // Ack duplicates too: the first ack may have been lost.
+                self.received.push(id);
+                out.push(Record::Ack(vec![id]));
+            }
+            Record::Ack(ids) => ids.iter().for_each(|id| store.mark_acked(id)),
+        }
+        Ok(out)
+    }
+
+    /// Ids of the messages received in this session, in order of arrival (duplicates included).
+    pub fn received(&self) -> &[MessageId] {
+        &self.received
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    /// Storage for one side of a conversation, in memory, with the retransmission rule applied.
+    #[derive(Default)]
+    struct Side {
+        outbox: BTreeMap<MessageId, (Message, u32, u64, bool)>,
+        inbox: Vec<Message>,
+    }
+
+    const LATENCY: u64 = 1_000;
+
+    impl Side {
+        fn queue(&mut self, body: &str, t: u64) -> MessageId {
+            let m = Message {
+                timestamp_ms: t,
+                content_type: "courier/text".into(),
+                type_version: 1,
+                body: body.into(),
+            };
+            let id = m.id();
+            self.outbox.insert(id, (m, 0, 0, false));
+            id
+        }
+    }
+
+    impl SyncStore for Side {
+        fn due(&self, now_ms: u64, limit: usize) -> Vec<MessageId> {
+            let mut due: Vec<_> = self
+                .outbox
+                .iter()
+                .filter(|(_, (_, sent, at, acked))| {
+                    !acked && (*sent == 0 || retransmit_at(*at, *sent, LATENCY) <= now_ms)
+                })
+                .map(|(id, (m, ..))| (m.timestamp_ms, *id))
+                .collect();
+            due.sort();
+            due.into_iter().take(limit).map(|(_, id)| id).collect()
+        }
+        fn outgoing(&self, id: &MessageId) -> Option<Message> {
+            self.outbox.get(id).filter(|e| !e.3).map(|e| e.0.clone())
+        }
+        fn mark_sent(&mut self, id: &MessageId, now_ms: u64) {
+            if let Some(e) = self.outbox.get_mut(id) {
+                e.1 += 1;
+                e.2 = now_ms;
+            }
+        }
+        fn mark_acked(&mut self, id: &MessageId) {
+            if let Some(e) = self.outbox.get_mut(id) {
+                e.3 = true;
+            }
+        }
+        fn has_incoming(&self, id: &MessageId) -> bool {
+            self.inbox.iter().any(|m| &m.id() == id)
+        }
+        fn store_incoming(&mut self, message: Message) {
+            self.inbox.push(message);
+        }
+    }
+
+    /// Runs a duplex session between two sides until neither has anything to say; `drop` loses
+    /// records from a to b when it returns true.
+    fn converse(a: &mut Side, b: &mut Side, now: u64, mut drop: impl FnMut(&Record) -> bool) {
+        let (mut sa, mut sb) = (Session::new(Mode::Duplex), Session::new(Mode::Duplex));
+        let mut to_b: Vec<Record> = sa.start(a, now);
+        let mut to_a: Vec<Record> = sb.start(b, now);
+        while !to_a.is_empty() || !to_b.is_empty() {
+            let mut next_b = Vec::new();
+            for r in to_b.drain(..).filter(|r| !drop(r)) {
+                next_b.extend(sb.handle(r, b, now).unwrap());
+            }
+            let mut next_a = Vec::new();
+            for r in to_a.drain(..) {
+                next_a.extend(sa.handle(r, a, now).unwrap());
+            }
+            to_a = next_b;
+            to_b = next_a;
+        }
+    }
+
+    fn bodies(side: &Side) -> Vec<String> {
+        side.inbox
+            .iter()
+            .map(|m| String::from_utf8(m.body.clone()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn offered_messages_are_requested_delivered_once_and_acked() {
+        let (mut alice, mut bob) = (Side::default(), Side::default());
+        alice.queue("one", 1);
+        alice.queue("two", 2);
+        bob.queue("hi alice", 3);
+        converse(&mut alice, &mut bob, 10, |_| false);
+        assert_eq!(bodies(&bob), ["one", "two"]);
+        assert_eq!(bodies(&alice), ["hi alice"]);
+        assert!(
+            alice.outbox.values().all(|e| e.3) && bob.outbox.values().all(|e| e.3),
+            "everything acked"
+        );
+        converse(&mut alice, &mut bob, 10_000, |_| false);
+        assert_eq!(bodies(&bob).len(), 2, "nothing is delivered twice");
+    }
+
+    #[test]
+    fn a_lost_message_is_retransmitted_after_backoff_and_still_arrives_once() {
+        let (mut alice, mut bob) = (Side::default(), Side::default());
+        let id = alice.queue("important", 1);
+        converse(&mut alice, &mut bob, 0, |r| matches!(r, Record::Message(_)));
+        assert!(bob.inbox.is_empty());
+        assert!(
+            alice.due(2 * LATENCY - 1, 10).is_empty(),
+            "not due before 2 x latency"
+        );
+        assert_eq!(alice.due(2 * LATENCY, 10), vec![id]);
+        converse(&mut alice, &mut bob, 2 * LATENCY, |_| false);
+        assert_eq!(bodies(&bob), ["important"]);
+    }
+
+    #[test]
+    fn a_lost_ack_leads_to_a_duplicate_that_is_acked_but_not_stored_twice() {
+        let (mut alice, mut bob) = (Side::default(), Side::default());
+        alice.queue("once", 1);
+        // Bob's acks to alice are lost: run the session with bob as `a` so acks are dropped.
+        converse(&mut bob, &mut alice, 0, |r| matches!(r, Record::Ack(_)));
+        assert_eq!(bodies(&bob), ["once"]);
+        assert!(
+            !alice.outbox.values().next().unwrap().3,
+            "alice never saw the ack"
+        );
+        converse(&mut alice, &mut bob, 2 * LATENCY, |_| false);
+        assert_eq!(
+            bodies(&bob),
+            ["once"],
+            "the offer is answered with an ack, not a request"
+        );
+        assert!(alice.outbox.values().next().unwrap().3);
+    }
+
+    #[test]
+    fn retransmission_backs_off_exponentially() {
+        assert_eq!(retransmit_at(100, 1, LATENCY), 100 + 2 * LATENCY);
+        assert_eq!(retransmit_at(100, 2, LATENCY), 100 + 4 * LATENCY);
+        assert_eq!(retransmit_at(100, 4, LATENCY), 100 + 16 * LATENCY);
+        assert_eq!(
+            retransmit_at(u64::MAX - 1, 30, u64::MAX),
+            u64::MAX,
+            "never overflows"
+        );
+    }
+
+    #[test]
+    fn simplex_sends_everything_eagerly_and_the_reader_stores_it() {
+        let (mut alice, mut bob) = (Side::default(), Side::default());
+        alice.queue("a", 1);
+        alice.queue("b", 2);
+        let records = Session::new(Mode::Simplex).start(&mut alice, 0);
+        let mut reader = Session::new(Mode::Simplex);
+        for r in records {
+            reader.handle(r, &mut bob, 0).unwrap();
+        }
+        assert_eq!(bodies(&bob), ["a", "b"]);
+        assert_eq!(reader.received().len(), 2);
+    }
+
+    #[test]
+    fn a_peer_without_our_version_or_sending_unrequested_messages_is_refused() {
+        let mut bob = Side::default();
+        let mut session = Session::new(Mode::Duplex);
+        assert_eq!(
+            session.handle(Record::Versions(vec![9]), &mut bob, 0),
+            Err(SessionError::NoCommonVersion(vec![9]))
+        );
+        let pushed = Message {
+            timestamp_ms: 0,
+            content_type: "courier/text".into(),
+            type_version: 1,
+            body: b"spam".to_vec(),
+        };
+        assert_eq!(
+            session.handle(Record::Message(pushed), &mut bob, 0),
+            Err(SessionError::Unrequested)
+        );
+        assert!(bob.inbox.is_empty());
+    }
+}
