@@ -3,5 +3,6 @@
 
 pub mod config;
 pub mod plugin;
+pub mod storage;
 pub mod sync;
 pub mod transport_security;

@@ -8,20 +8,25 @@
 
 use super::record::{MAX_IDS, Message, MessageId, PROTOCOL_VERSION, Record};
 
+/// Storage failed; the session stops, and nothing that was not stored is acked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("storage failed: {0}")]
+pub struct StoreError(pub String);
+
 /// What a session needs from storage: the outbox for this contact, and the conversation's inbox.
 pub trait SyncStore {
     /// Ids of messages to this contact that are unacked and due at `now_ms`, oldest first, at most `limit`.
-    fn due(&self, now_ms: u64, limit: usize) -> Vec<MessageId>;
+    fn due(&self, now_ms: u64, limit: usize) -> Result<Vec<MessageId>, StoreError>;
     /// The outgoing message `id` to this contact, if it exists and is unacked.
-    fn outgoing(&self, id: &MessageId) -> Option<Message>;
+    fn outgoing(&self, id: &MessageId) -> Result<Option<Message>, StoreError>;
     /// Records that `id` was sent at `now_ms` (moves its retransmission time).
-    fn mark_sent(&mut self, id: &MessageId, now_ms: u64);
+    fn mark_sent(&mut self, id: &MessageId, now_ms: u64) -> Result<(), StoreError>;
     /// Records the peer's ack of `id`; it is never sent again.
-    fn mark_acked(&mut self, id: &MessageId);
+    fn mark_acked(&mut self, id: &MessageId) -> Result<(), StoreError>;
     /// Whether the incoming message `id` is already stored.
-    fn has_incoming(&self, id: &MessageId) -> bool;
-    /// Stores an incoming message; must be durable before the ack for it is sent.
-    fn store_incoming(&mut self, message: Message);
+    fn has_incoming(&self, id: &MessageId) -> Result<bool, StoreError>;
+    /// Stores an incoming message; it must be durable when this returns, because an ack follows.
+    fn store_incoming(&mut self, message: Message) -> Result<(), StoreError>;
 }
 
 /// When a message sent `times_sent` times, last at `sent_at_ms`, is due again.
@@ -54,6 +59,9 @@ pub enum SessionError {
     /// The peer sent a message we did not request in a duplex session.
     #[error("peer sent an unrequested message in a duplex session")]
     Unrequested,
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// One session's state.
@@ -75,25 +83,29 @@ impl Session {
     }
 
     /// The records to send when the session opens.
-    pub fn start(&mut self, store: &mut impl SyncStore, now_ms: u64) -> Vec<Record> {
+    pub fn start(
+        &mut self,
+        store: &mut impl SyncStore,
+        now_ms: u64,
+    ) -> Result<Vec<Record>, SessionError> {
         let mut out = vec![Record::Versions(vec![PROTOCOL_VERSION])];
         match self.mode {
             Mode::Duplex => {
-                let due = store.due(now_ms, MAX_IDS);
+                let due = store.due(now_ms, MAX_IDS)?;
                 if !due.is_empty() {
                     out.push(Record::Offer(due));
                 }
             }
             Mode::Simplex => {
-                for id in store.due(now_ms, usize::MAX) {
-                    if let Some(message) = store.outgoing(&id) {
-                        store.mark_sent(&id, now_ms);
+                for id in store.due(now_ms, usize::MAX)? {
+                    if let Some(message) = store.outgoing(&id)? {
+                        store.mark_sent(&id, now_ms)?;
                         out.push(Record::Message(message));
                     }
                 }
             }
         }
-        out
+        Ok(out)
     }
 
     /// Handles one record from the peer and returns the records to send back.
@@ -110,8 +122,14 @@ impl Session {
             }
             Record::Versions(_) => {}
             Record::Offer(ids) => {
-                let (have, lack): (Vec<_>, Vec<_>) =
-                    ids.into_iter().partition(|id| store.has_incoming(id));
+                let (mut have, mut lack) = (Vec::new(), Vec::new());
+                for id in ids {
+                    if store.has_incoming(&id)? {
+                        have.push(id);
+                    } else {
+                        lack.push(id);
+                    }
+                }
                 if !have.is_empty() {
                     out.push(Record::Ack(have));
                 }
@@ -122,28 +140,30 @@ impl Session {
             }
             Record::Request(ids) => {
                 for id in ids {
-                    if let Some(message) = store.outgoing(&id) {
-                        store.mark_sent(&id, now_ms);
+                    if let Some(message) = store.outgoing(&id)? {
+                        store.mark_sent(&id, now_ms)?;
                         out.push(Record::Message(message));
                     }
                 }
             }
             Record::Message(message) => {
                 let id = message.id();
-                if self.mode == Mode::Duplex
-                    && !self.requested.remove(&id)
-                    && !store.has_incoming(&id)
-                {
+                let stored = store.has_incoming(&id)?;
+                if self.mode == Mode::Duplex && !self.requested.remove(&id) && !stored {
                     return Err(SessionError::Unrequested);
                 }
-                if !store.has_incoming(&id) {
-                    store.store_incoming(message);
+                if !stored {
+                    store.store_incoming(message)?;
                 }
                 // Ack duplicates too: the first ack may have been lost.
                 self.received.push(id);
                 out.push(Record::Ack(vec![id]));
             }
-            Record::Ack(ids) => ids.iter().for_each(|id| store.mark_acked(id)),
+            Record::Ack(ids) => {
+                for id in &ids {
+                    store.mark_acked(id)?;
+                }
+            }
         }
         Ok(out)
     }
@@ -184,7 +204,7 @@ mod tests {
     }
 
     impl SyncStore for Side {
-        fn due(&self, now_ms: u64, limit: usize) -> Vec<MessageId> {
+        fn due(&self, now_ms: u64, limit: usize) -> Result<Vec<MessageId>, StoreError> {
             let mut due: Vec<_> = self
                 .outbox
                 .iter()
@@ -194,27 +214,30 @@ mod tests {
                 .map(|(id, (m, ..))| (m.timestamp_ms, *id))
                 .collect();
             due.sort();
-            due.into_iter().take(limit).map(|(_, id)| id).collect()
+            Ok(due.into_iter().take(limit).map(|(_, id)| id).collect())
         }
-        fn outgoing(&self, id: &MessageId) -> Option<Message> {
-            self.outbox.get(id).filter(|e| !e.3).map(|e| e.0.clone())
+        fn outgoing(&self, id: &MessageId) -> Result<Option<Message>, StoreError> {
+            Ok(self.outbox.get(id).filter(|e| !e.3).map(|e| e.0.clone()))
         }
-        fn mark_sent(&mut self, id: &MessageId, now_ms: u64) {
+        fn mark_sent(&mut self, id: &MessageId, now_ms: u64) -> Result<(), StoreError> {
             if let Some(e) = self.outbox.get_mut(id) {
                 e.1 += 1;
                 e.2 = now_ms;
             }
+            Ok(())
         }
-        fn mark_acked(&mut self, id: &MessageId) {
+        fn mark_acked(&mut self, id: &MessageId) -> Result<(), StoreError> {
             if let Some(e) = self.outbox.get_mut(id) {
                 e.3 = true;
             }
+            Ok(())
         }
-        fn has_incoming(&self, id: &MessageId) -> bool {
-            self.inbox.iter().any(|m| &m.id() == id)
+        fn has_incoming(&self, id: &MessageId) -> Result<bool, StoreError> {
+            Ok(self.inbox.iter().any(|m| &m.id() == id))
         }
-        fn store_incoming(&mut self, message: Message) {
+        fn store_incoming(&mut self, message: Message) -> Result<(), StoreError> {
             self.inbox.push(message);
+            Ok(())
         }
     }
 
@@ -222,8 +245,8 @@ mod tests {
     /// records from a to b when it returns true.
     fn converse(a: &mut Side, b: &mut Side, now: u64, mut drop: impl FnMut(&Record) -> bool) {
         let (mut sa, mut sb) = (Session::new(Mode::Duplex), Session::new(Mode::Duplex));
-        let mut to_b: Vec<Record> = sa.start(a, now);
-        let mut to_a: Vec<Record> = sb.start(b, now);
+        let mut to_b: Vec<Record> = sa.start(a, now).unwrap();
+        let mut to_a: Vec<Record> = sb.start(b, now).unwrap();
         while !to_a.is_empty() || !to_b.is_empty() {
             let mut next_b = Vec::new();
             for r in to_b.drain(..).filter(|r| !drop(r)) {
@@ -269,10 +292,10 @@ mod tests {
         converse(&mut alice, &mut bob, 0, |r| matches!(r, Record::Message(_)));
         assert!(bob.inbox.is_empty());
         assert!(
-            alice.due(2 * LATENCY - 1, 10).is_empty(),
+            alice.due(2 * LATENCY - 1, 10).unwrap().is_empty(),
             "not due before 2 x latency"
         );
-        assert_eq!(alice.due(2 * LATENCY, 10), vec![id]);
+        assert_eq!(alice.due(2 * LATENCY, 10).unwrap(), vec![id]);
         converse(&mut alice, &mut bob, 2 * LATENCY, |_| false);
         assert_eq!(bodies(&bob), ["important"]);
     }
@@ -314,7 +337,7 @@ mod tests {
         let (mut alice, mut bob) = (Side::default(), Side::default());
         alice.queue("a", 1);
         alice.queue("b", 2);
-        let records = Session::new(Mode::Simplex).start(&mut alice, 0);
+        let records = Session::new(Mode::Simplex).start(&mut alice, 0).unwrap();
         let mut reader = Session::new(Mode::Simplex);
         for r in records {
             reader.handle(r, &mut bob, 0).unwrap();

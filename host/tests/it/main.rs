@@ -6,4 +6,5 @@ mod fixture;
 mod component_cache;
 mod config_errors;
 mod hostile_plugins;
+mod storage;
 mod transport_world;

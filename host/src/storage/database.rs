@@ -1,0 +1,175 @@
+//! Opening, unlocking and migrating the database.
+
+use std::path::Path;
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension};
+use zeroize::Zeroizing;
+
+use super::migrations::MIGRATIONS;
+use crate::sync::record::{Message, MessageId};
+
+/// The user's passphrase; wiped from memory when dropped, never printed.
+pub struct Passphrase(Zeroizing<String>);
+
+impl Passphrase {
+    /// Wraps a passphrase; refuses an empty one.
+    pub fn new(passphrase: String) -> Result<Passphrase, StorageError> {
+        if passphrase.is_empty() {
+            return Err(StorageError::EmptyPassphrase);
+        }
+        Ok(Passphrase(Zeroizing::new(passphrase)))
+    }
+}
+
+impl std::fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Passphrase(<redacted>)")
+    }
+}
+
+/// Why storage failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The passphrase does not unlock the database (or the file is not a Courier database).
+    #[error(
+        "the passphrase does not unlock {path}; check COURIER_PASSPHRASE (or the file is not a Courier database)"
+    )]
+    WrongPassphrase {
+        /// Database path.
+        path: String,
+    },
+    /// An empty passphrase was given.
+    #[error("the passphrase is empty; set COURIER_PASSPHRASE or type one at the prompt")]
+    EmptyPassphrase,
+    /// The database is from a newer Courier.
+    #[error(
+        "the database has schema version {found}, newer than this build's {supported}; update Courier"
+    )]
+    TooNew {
+        /// Version in the file.
+        found: usize,
+        /// Newest this build knows.
+        supported: usize,
+    },
+    /// No contact has that alias.
+    #[error("no contact is called {0:?}; `courier contacts list` shows them")]
+    UnknownContact(String),
+    /// SQLite failed.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// An open, unlocked, migrated database.
+pub struct Database {
+    pub(super) conn: Connection,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Database")
+    }
+}
+
+/// Identifies a contact in this database.
+pub type ContactId = i64;
+
+impl Database {
+    /// Opens (creating if needed) the database at `path`, unlocks it with `passphrase`, and migrates it.
+    pub fn open(path: &Path, passphrase: &Passphrase) -> Result<Database, StorageError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "key", passphrase.0.as_str())?;
+        // The first read is where SQLCipher finds out whether the key is right.
+        match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        }) {
+            Ok(_) => {}
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::NotADatabase => {
+                return Err(StorageError::WrongPassphrase {
+                    path: path.display().to_string(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // FULL: a commit is on disk when it returns, so "queued" survives a power cut.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut db = Database { conn };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    fn migrate(&mut self) -> Result<(), StorageError> {
+        let version: usize = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > MIGRATIONS.len() {
+            return Err(StorageError::TooNew {
+                found: version,
+                supported: MIGRATIONS.len(),
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i + 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Adds a contact by alias and returns its id.
+    pub fn add_contact(&mut self, alias: &str) -> Result<ContactId, StorageError> {
+        self.conn
+            .execute("INSERT INTO contacts (alias) VALUES (?1)", [alias])?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// The contact called `alias`.
+    pub fn contact(&self, alias: &str) -> Result<ContactId, StorageError> {
+        self.conn
+            .query_row("SELECT id FROM contacts WHERE alias = ?1", [alias], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .ok_or_else(|| StorageError::UnknownContact(alias.to_owned()))
+    }
+
+    /// Queues `message` for `contact`; it is on disk when this returns. Queuing the same message twice
+    /// queues it once.
+    pub fn queue(
+        &mut self,
+        contact: ContactId,
+        message: &Message,
+    ) -> Result<MessageId, StorageError> {
+        let id = message.id();
+        self.conn.execute(
+            "INSERT OR IGNORE INTO outgoing (contact_id, id, timestamp_ms, content_type, type_version, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            rusqlite::params![contact, &id.0[..], message.timestamp_ms as i64, message.content_type, message.type_version, message.body],
+        )?;
+        Ok(id)
+    }
+
+    /// The messages received from `contact`, in order of arrival.
+    pub fn received(&self, contact: ContactId) -> Result<Vec<Message>, StorageError> {
+        let mut statement = self.conn.prepare(
+            "SELECT timestamp_ms, content_type, type_version, body FROM incoming WHERE contact_id = ?1 ORDER BY received_seq",
+        )?;
+        let rows = statement.query_map([contact], super::sync_store::message_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Whether `id` to `contact` is acked.
+    pub fn is_acked(&self, contact: ContactId, id: &MessageId) -> Result<bool, StorageError> {
+        let acked: Option<bool> = self
+            .conn
+            .query_row(
+                "SELECT acked FROM outgoing WHERE contact_id = ?1 AND id = ?2",
+                rusqlite::params![contact, &id.0[..]],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(acked.unwrap_or(false))
+    }
+}

@@ -1,0 +1,34 @@
+//! Schema migrations, applied in order; `PRAGMA user_version` records how many have run.
+
+/// Each entry moves the schema one version forward. Never edit a shipped entry: add a new one.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: contacts (the identity issue adds keys and verification in a later migration), the outbox and
+    // the inbox. Ids are content hashes; an outgoing message is unacked until the peer acks it.
+    "CREATE TABLE contacts (
+        id INTEGER PRIMARY KEY,
+        alias TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE outgoing (
+        contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+        id BLOB NOT NULL,
+        timestamp_ms INTEGER NOT NULL,
+        content_type TEXT NOT NULL,
+        type_version INTEGER NOT NULL,
+        body BLOB NOT NULL,
+        times_sent INTEGER NOT NULL DEFAULT 0,
+        due_ms INTEGER NOT NULL DEFAULT 0,
+        acked INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (contact_id, id)
+    );
+    CREATE INDEX outgoing_due ON outgoing (contact_id, acked, due_ms, timestamp_ms);
+    CREATE TABLE incoming (
+        contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+        id BLOB NOT NULL,
+        timestamp_ms INTEGER NOT NULL,
+        content_type TEXT NOT NULL,
+        type_version INTEGER NOT NULL,
+        body BLOB NOT NULL,
+        received_seq INTEGER NOT NULL,
+        PRIMARY KEY (contact_id, id)
+    );",
+];

@@ -1,0 +1,9 @@
+//! Durable storage: one SQLCipher database per data directory, encrypted at rest with a key derived
+//! from the user's passphrase (SQLCipher's PBKDF2), in WAL mode with full fsync on commit.
+
+mod database;
+mod migrations;
+mod sync_store;
+
+pub use database::{Database, Passphrase, StorageError};
+pub use sync_store::ConversationStore;
