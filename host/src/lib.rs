@@ -2,6 +2,8 @@
 //! sandboxed wasm plugins loaded by [`plugin::PluginHost`]. See ARCHITECTURE.md for the map.
 
 pub mod config;
+pub mod contact_link;
+pub mod identity;
 pub mod plugin;
 pub mod storage;
 pub mod sync;

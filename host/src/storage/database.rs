@@ -54,6 +54,27 @@ pub enum StorageError {
     /// No contact has that alias.
     #[error("no contact is called {0:?}; `courier contacts list` shows them")]
     UnknownContact(String),
+    /// `init` was run before.
+    #[error("this data directory already has an identity; use another --data-dir for a second one")]
+    IdentityExists,
+    /// `init` has not run.
+    #[error("this data directory has no identity yet; run `courier init --name NAME` first")]
+    NoIdentity,
+    /// The user added their own link.
+    #[error("that is your own link; give it to your contact and add theirs")]
+    OwnLink,
+    /// The link was added before.
+    #[error("that link was already added; `courier contacts list` shows it")]
+    DuplicateLink,
+    /// The alias is taken.
+    #[error("a contact is already called {0:?}; choose another alias")]
+    DuplicateAlias(String),
+    /// The alias is empty, too long, or has control characters.
+    #[error("an alias is 1-64 characters without control characters")]
+    BadAlias,
+    /// Stored data is not what this build wrote.
+    #[error("the database is damaged: {0}; restore it from a backup")]
+    Corrupt(&'static str),
     /// SQLite failed.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),

@@ -31,4 +31,18 @@ pub const MIGRATIONS: &[&str] = &[
         received_seq INTEGER NOT NULL,
         PRIMARY KEY (contact_id, id)
     );",
+    // 2: the user's identity (one row, secrets only ever inside this encrypted file) and contacts added
+    // by link that have not completed the handshake yet.
+    "CREATE TABLE identity (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        name TEXT NOT NULL,
+        handshake_secret BLOB NOT NULL,
+        signing_secret BLOB NOT NULL
+    );
+    CREATE TABLE pending_contacts (
+        id INTEGER PRIMARY KEY,
+        alias TEXT NOT NULL UNIQUE,
+        handshake_public BLOB NOT NULL UNIQUE,
+        added_ms INTEGER NOT NULL
+    );",
 ];

@@ -2,8 +2,10 @@
 //! from the user's passphrase (SQLCipher's PBKDF2), in WAL mode with full fsync on commit.
 
 mod database;
+mod identity_store;
 mod migrations;
 mod sync_store;
 
 pub use database::{Database, Passphrase, StorageError};
+pub use identity_store::PendingContact;
 pub use sync_store::ConversationStore;

@@ -146,3 +146,52 @@ fn bob_crashes_after_storing_before_acking_and_still_gets_each_message_once() {
     assert_eq!(received, expected, "each message once, in order");
     assert!(ids.iter().all(|id| alice_db.is_acked(to_bob, id).unwrap()));
 }
+
+#[test]
+fn alice_inits_once_and_adds_bob_by_link_with_clear_errors_for_every_mistake() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("alice.db");
+    let mut db = Database::open(&path, &pass("alice")).unwrap();
+    let bob_link = courier_host::identity::Identity::generate("bob").link();
+    assert!(matches!(
+        db.add_pending_contact(&bob_link, "bob", 1),
+        Err(StorageError::NoIdentity)
+    ));
+
+    let alice = courier_host::identity::Identity::generate("alice");
+    db.create_identity(&alice).unwrap();
+    assert!(matches!(
+        db.create_identity(&alice),
+        Err(StorageError::IdentityExists)
+    ));
+
+    db.add_pending_contact(&bob_link, "Bob", 2).unwrap();
+    assert!(matches!(
+        db.add_pending_contact(&bob_link, "bobby", 3),
+        Err(StorageError::DuplicateLink)
+    ));
+    assert!(matches!(
+        db.add_pending_contact(&alice.link(), "me", 3),
+        Err(StorageError::OwnLink)
+    ));
+    let carol_link = courier_host::identity::Identity::generate("carol").link();
+    assert!(matches!(
+        db.add_pending_contact(&carol_link, "Bob", 3),
+        Err(StorageError::DuplicateAlias(_))
+    ));
+    assert!(matches!(
+        db.add_pending_contact(&carol_link, "\u{1b}[2J", 3),
+        Err(StorageError::BadAlias)
+    ));
+    drop(db);
+
+    let db = Database::open(&path, &pass("alice")).unwrap();
+    let reloaded = db.identity().unwrap().expect("identity persisted");
+    assert_eq!(reloaded.handshake_public(), alice.handshake_public());
+    let pending = db.pending_contacts().unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(
+        (pending[0].alias.as_str(), pending[0].link),
+        ("Bob", bob_link)
+    );
+}
