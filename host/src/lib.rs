@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod contact_link;
+pub mod handshake;
 pub mod identity;
 pub mod plugin;
 pub mod storage;
