@@ -1,4 +1,5 @@
 //! Sync (BSP-like), sans-IO: the records two nodes exchange over a decrypted stream.
 
+pub mod attachment;
 pub mod record;
 pub mod session;

@@ -3,6 +3,7 @@
 
 mod fixture;
 
+mod attachments;
 mod component_cache;
 mod config_errors;
 mod hostile_plugins;

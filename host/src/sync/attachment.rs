@@ -1,0 +1,204 @@
+//! Attachments of any size as content-addressed chunks: each chunk is an ordinary sync message (so it
+//! is queued, sent, acked and retransmitted on its own, and an interrupted transfer resumes where it
+//! stopped), and a manifest message lists the chunks with the whole file's length and hash.
+
+use sha2::{Digest, Sha256};
+
+use super::record::{MAX_BODY_LEN, Message, MessageId};
+
+/// Content type of a chunk message.
+pub const CHUNK_TYPE: &str = "courier/chunk";
+/// Content type of a manifest message.
+pub const MANIFEST_TYPE: &str = "courier/attachment";
+/// Bytes of file per chunk.
+pub const CHUNK_LEN: usize = MAX_BODY_LEN;
+/// Bytes before the chunk ids in a manifest: length (8), file hash (32), content-type length (1).
+const MANIFEST_FIXED: usize = 8 + 32 + 1;
+/// Largest attachment: as many chunks as one manifest can list.
+pub const MAX_ATTACHMENT_LEN: u64 = ((MAX_BODY_LEN - MANIFEST_FIXED - 64) / 32 * CHUNK_LEN) as u64;
+
+/// Why an attachment could not be made or put back together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttachmentError {
+    /// Over the size one manifest can describe.
+    #[error("attachment of {0} bytes is over the {MAX_ATTACHMENT_LEN}-byte limit")]
+    TooLarge(u64),
+    /// The manifest does not parse.
+    #[error("attachment manifest is malformed: {0}")]
+    Malformed(&'static str),
+    /// The reassembled file does not match the manifest.
+    #[error("reassembled attachment does not match its manifest (length or hash); it is discarded")]
+    Mismatch,
+}
+
+/// A parsed manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// The attachment's own content type, e.g. `courier/image`.
+    pub content_type: String,
+    /// Total length in bytes.
+    pub len: u64,
+    /// SHA-256 of the whole file.
+    pub hash: [u8; 32],
+    /// Chunk message ids, in file order.
+    pub chunks: Vec<MessageId>,
+}
+
+/// Splits `data` into chunk messages and the manifest message that lists them, all at `timestamp_ms`.
+pub fn split(
+    data: &[u8],
+    content_type: &str,
+    timestamp_ms: u64,
+) -> Result<(Message, Vec<Message>), AttachmentError> {
+    if data.len() as u64 > MAX_ATTACHMENT_LEN {
+        return Err(AttachmentError::TooLarge(data.len() as u64));
+    }
+    if content_type.is_empty() || content_type.len() > 64 {
+        return Err(AttachmentError::Malformed(
+            "content type must be 1-64 bytes",
+        ));
+    }
+    let chunks: Vec<Message> = data
+        .chunks(CHUNK_LEN)
+        .map(|c| Message {
+            timestamp_ms,
+            content_type: CHUNK_TYPE.into(),
+            type_version: 1,
+            body: c.to_vec(),
+        })
+        .collect();
+    let mut body = Vec::with_capacity(MANIFEST_FIXED + content_type.len() + chunks.len() * 32);
+    body.extend_from_slice(&(data.len() as u64).to_be_bytes());
+    body.extend_from_slice(&Sha256::digest(data));
+    body.push(content_type.len() as u8);
+    body.extend_from_slice(content_type.as_bytes());
+    chunks
+        .iter()
+        .for_each(|c| body.extend_from_slice(&c.id().0));
+    let manifest = Message {
+        timestamp_ms,
+        content_type: MANIFEST_TYPE.into(),
+        type_version: 1,
+        body,
+    };
+    Ok((manifest, chunks))
+}
+
+/// Parses a manifest message's body.
+pub fn parse_manifest(body: &[u8]) -> Result<Manifest, AttachmentError> {
+    let (len, rest) = body
+        .split_at_checked(8)
+        .ok_or(AttachmentError::Malformed("too short"))?;
+    let (hash, rest) = rest
+        .split_at_checked(32)
+        .ok_or(AttachmentError::Malformed("too short"))?;
+    let (&type_len, rest) = rest
+        .split_first()
+        .ok_or(AttachmentError::Malformed("too short"))?;
+    let (content_type, ids) = rest
+        .split_at_checked(usize::from(type_len))
+        .ok_or(AttachmentError::Malformed("content type runs past the end"))?;
+    if !ids.len().is_multiple_of(32) {
+        return Err(AttachmentError::Malformed(
+            "chunk list is not a whole number of ids",
+        ));
+    }
+    let len = u64::from_be_bytes(len.try_into().expect("8 bytes"));
+    if len.div_ceil(CHUNK_LEN as u64) != (ids.len() / 32) as u64 {
+        return Err(AttachmentError::Malformed(
+            "chunk count does not match the length",
+        ));
+    }
+    Ok(Manifest {
+        content_type: std::str::from_utf8(content_type)
+            .map_err(|_| AttachmentError::Malformed("content type is not UTF-8"))?
+            .to_owned(),
+        len,
+        hash: hash.try_into().expect("32 bytes"),
+        chunks: ids
+            .chunks_exact(32)
+            .map(|c| MessageId(c.try_into().expect("32 bytes")))
+            .collect(),
+    })
+}
+
+/// Puts the file back together from its chunks, once every chunk is there; `None` while some are missing.
+pub fn assemble(
+    manifest: &Manifest,
+    mut chunk: impl FnMut(&MessageId) -> Option<Vec<u8>>,
+) -> Option<Result<Vec<u8>, AttachmentError>> {
+    let mut data = Vec::with_capacity(usize::try_from(manifest.len).unwrap_or(0));
+    for id in &manifest.chunks {
+        data.extend(chunk(id)?);
+    }
+    let intact =
+        data.len() as u64 == manifest.len && Sha256::digest(&data).as_slice() == manifest.hash;
+    Some(if intact {
+        Ok(data)
+    } else {
+        Err(AttachmentError::Mismatch)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn a_file_splits_into_content_addressed_chunks_and_comes_back_whole() {
+        let data: Vec<u8> = (0..(3 * CHUNK_LEN + 17))
+            .map(|i| (i * 7 % 256) as u8)
+            .collect();
+        let (manifest, chunks) = split(&data, "courier/voice", 5).unwrap();
+        assert_eq!(chunks.len(), 4);
+        let parsed = parse_manifest(&manifest.body).unwrap();
+        assert_eq!(
+            (parsed.content_type.as_str(), parsed.len),
+            ("courier/voice", data.len() as u64)
+        );
+        let store: HashMap<_, _> = chunks.iter().map(|c| (c.id(), c.body.clone())).collect();
+        assert_eq!(
+            assemble(&parsed, |id| store.get(id).cloned()),
+            Some(Ok(data))
+        );
+        assert_eq!(
+            assemble(&parsed, |id| (id != &parsed.chunks[2])
+                .then(|| store[id].clone())),
+            None,
+            "waits for the missing chunk"
+        );
+    }
+
+    #[test]
+    fn a_swapped_chunk_or_bad_manifest_is_refused() {
+        let data = vec![1u8; CHUNK_LEN + 1];
+        let (manifest, chunks) = split(&data, "courier/image", 0).unwrap();
+        let parsed = parse_manifest(&manifest.body).unwrap();
+        assert_eq!(
+            assemble(&parsed, |_| Some(chunks[1].body.clone())),
+            Some(Err(AttachmentError::Mismatch))
+        );
+        assert!(parse_manifest(&manifest.body[..manifest.body.len() - 1]).is_err());
+        assert!(parse_manifest(&[0; 5]).is_err());
+        assert_eq!(
+            split(&[], "", 0),
+            Err(AttachmentError::Malformed(
+                "content type must be 1-64 bytes"
+            ))
+        );
+        let empty = split(&[], "courier/image", 0).unwrap();
+        assert_eq!(
+            assemble(&parse_manifest(&empty.0.body).unwrap(), |_| None),
+            Some(Ok(Vec::new()))
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn random_manifests_never_panic(body in proptest::collection::vec(proptest::num::u8::ANY, 0..500)) {
+            let _ = parse_manifest(&body);
+        }
+    }
+}
