@@ -98,6 +98,8 @@ impl Database {
     /// Opens (creating if needed) the database at `path`, unlocks it with `passphrase`, and migrates it.
     pub fn open(path: &Path, passphrase: &Passphrase) -> Result<Database, StorageError> {
         let conn = Connection::open(path)?;
+        // SQLCipher would print its own line on a wrong key; the error below says it better.
+        conn.pragma_update(None, "cipher_log_level", "NONE")?;
         conn.pragma_update(None, "key", passphrase.0.as_str())?;
         // The first read is where SQLCipher finds out whether the key is right.
         match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use courier_host::storage::{ConversationStore, Database, Passphrase};
 use courier_host::sync::attachment::{self, MANIFEST_TYPE};
 use courier_host::sync::record::Record;
-use courier_host::sync::session::{Mode, Session};
+
+use crate::fixture::sync_session;
 
 const LATENCY: u64 = 30_000;
 
@@ -18,8 +19,8 @@ fn open(dir: &std::path::Path, name: &str) -> Database {
     .unwrap()
 }
 
-/// Runs one duplex session in which at most `budget` message records reach bob before the link drops;
-/// returns how many message records alice sent.
+/// One session in which at most `budget` message records reach bob before the link drops; returns how
+/// many message records alice sent.
 fn session(
     alice: &mut Database,
     to_bob: i64,
@@ -28,34 +29,21 @@ fn session(
     now: u64,
     budget: usize,
 ) -> usize {
-    let mut a = ConversationStore::new(alice, to_bob, LATENCY);
-    let mut b = ConversationStore::new(bob, from_alice, LATENCY);
-    let (mut sa, mut sb) = (Session::new(Mode::Duplex), Session::new(Mode::Duplex));
-    let (mut to_b, mut to_a) = (
-        sa.start(&mut a, now).unwrap(),
-        sb.start(&mut b, now).unwrap(),
-    );
-    let (mut sent, mut delivered) = (0, 0);
-    while !to_a.is_empty() || !to_b.is_empty() {
-        let mut replies_to_a = Vec::new();
-        for record in to_b.drain(..) {
-            if matches!(record, Record::Message(_)) {
-                sent += 1;
-                if delivered == budget {
-                    continue; // the link is down: this and every later message is lost
-                }
-                delivered += 1;
-            }
-            replies_to_a.extend(sb.handle(record, &mut b, now).unwrap());
+    let mut delivered = 0;
+    let link_up = |r: &Record| {
+        if !matches!(r, Record::Message(_)) {
+            return true;
         }
-        let replies_to_b: Vec<Record> = to_a
-            .drain(..)
-            .flat_map(|r| sa.handle(r, &mut a, now).unwrap())
-            .collect();
-        to_a = replies_to_a;
-        to_b = replies_to_b;
-    }
-    sent
+        delivered += 1;
+        delivered <= budget
+    };
+    sync_session(
+        &mut ConversationStore::new(alice, to_bob, LATENCY),
+        &mut ConversationStore::new(bob, from_alice, LATENCY),
+        now,
+        link_up,
+        |_| true,
+    )
 }
 
 #[test]

@@ -5,7 +5,9 @@ use std::path::Path;
 
 use courier_host::storage::{ConversationStore, Database, Passphrase, StorageError};
 use courier_host::sync::record::{Message, Record};
-use courier_host::sync::session::{Mode, Session, SyncStore};
+use courier_host::sync::session::SyncStore;
+
+use crate::fixture::sync_session;
 
 const LATENCY: u64 = 30_000;
 
@@ -22,27 +24,16 @@ fn text(body: &str, t: u64) -> Message {
     }
 }
 
-/// One duplex session between two conversations over an in-memory pipe; `lose_acks_to_a` drops the
-/// acks travelling to `a` (a crash of `b` right after it stored, before its acks left).
+/// A session in which, when `lose_acks_to_a`, the acks travelling to `a` are lost (a crash of `b` right
+/// after it stored, before its acks left).
 fn sync(a: &mut impl SyncStore, b: &mut impl SyncStore, now: u64, lose_acks_to_a: bool) {
-    let (mut sa, mut sb) = (Session::new(Mode::Duplex), Session::new(Mode::Duplex));
-    let mut to_b = sa.start(a, now).unwrap();
-    let mut to_a = sb.start(b, now).unwrap();
-    while !to_a.is_empty() || !to_b.is_empty() {
-        let replies_to_a: Vec<Record> = to_b
-            .drain(..)
-            .flat_map(|r| sb.handle(r, b, now).unwrap())
-            .collect();
-        let replies_to_b: Vec<Record> = to_a
-            .drain(..)
-            .flat_map(|r| sa.handle(r, a, now).unwrap())
-            .collect();
-        to_a = replies_to_a
-            .into_iter()
-            .filter(|r| !(lose_acks_to_a && matches!(r, Record::Ack(_))))
-            .collect();
-        to_b = replies_to_b;
-    }
+    sync_session(
+        a,
+        b,
+        now,
+        |_| true,
+        |r| !(lose_acks_to_a && matches!(r, Record::Ack(_))),
+    );
 }
 
 fn open(dir: &Path, name: &str) -> Database {
