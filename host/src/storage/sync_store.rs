@@ -51,7 +51,14 @@ impl SyncStore for ConversationStore<'_> {
         let ids = statement
             .query_map(params![self.contact, now_ms as i64, limit], |r| {
                 let id: Vec<u8> = r.get(0)?;
-                Ok(MessageId(id.try_into().unwrap_or([0; 32])))
+                let id: [u8; 32] = id.try_into().map_err(|_| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        0,
+                        rusqlite::types::Type::Blob,
+                        "a stored message id is not 32 bytes".into(),
+                    )
+                })?;
+                Ok(MessageId(id))
             })
             .map_err(store_error)?;
         ids.collect::<Result<_, _>>().map_err(store_error)
