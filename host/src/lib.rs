@@ -2,10 +2,7 @@
 //! sandboxed wasm plugins loaded by [`plugin::PluginHost`]. See ARCHITECTURE.md for the map.
 
 pub mod config;
-pub mod contact_link;
-pub mod handshake;
-pub mod identity;
 pub mod plugin;
 pub mod storage;
-pub mod sync;
-pub mod transport_security;
+
+pub use courier_proto::{contact_link, handshake, identity, sync, transport_security};
