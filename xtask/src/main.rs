@@ -7,11 +7,12 @@ use anyhow::{Context, Result, bail};
 
 const WASM_TARGET: &str = "wasm32-wasip2";
 
-const USAGE: &str = "usage: cargo xtask <build-plugins | test | demo | bench>
+const USAGE: &str = "usage: cargo xtask <build-plugins | test | demo | bench | fuzz [SECONDS]>
   build-plugins  build every plugin for wasm32-wasip2 into target/plugins (test plugins: target/test-plugins)
   test           build plugins, check formatting and clippy, run the whole test suite
   demo           build everything and run the demo on the embedded defaults
-  bench          build plugins and run the benchmarks, printing their figures";
+  bench          build plugins and run the benchmarks, printing their figures
+  fuzz           run every fuzz target for SECONDS each (default 10), installing nightly and cargo-fuzz if missing";
 
 fn main() -> Result<()> {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -21,6 +22,15 @@ fn main() -> Result<()> {
         "test" => test(&root),
         "demo" => demo(&root),
         "bench" => bench(&root),
+        "fuzz" => {
+            let seconds = match std::env::args().nth(2) {
+                Some(s) => s
+                    .parse()
+                    .with_context(|| format!("fuzz takes a number of seconds, not {s:?}"))?,
+                None => 10,
+            };
+            fuzz(&root, seconds)
+        }
         _ => {
             eprintln!("{USAGE}");
             bail!("unknown task {task:?}")
@@ -228,4 +238,66 @@ fn bench(root: &Path) -> Result<()> {
     run(cargo()
         .current_dir(root)
         .args(["bench", "-p", "courier-host"]))
+}
+
+/// A rustup-proxied `cargo +nightly`, without the variables the outer (stable) cargo set for us.
+fn nightly_cargo() -> Command {
+    let mut command = Command::new("cargo");
+    command.arg("+nightly");
+    for var in [
+        "CARGO",
+        "RUSTC",
+        "RUSTDOC",
+        "RUSTUP_TOOLCHAIN",
+        "CARGO_MANIFEST_DIR",
+    ] {
+        command.env_remove(var);
+    }
+    command
+}
+
+/// Runs each fuzz target in `fuzz/Cargo.toml` for `seconds`, installing nightly and cargo-fuzz first
+/// when they are missing.
+fn fuzz(root: &Path, seconds: u64) -> Result<()> {
+    let has_nightly = nightly_cargo()
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_nightly {
+        run(Command::new("rustup").args([
+            "toolchain",
+            "install",
+            "nightly",
+            "--profile",
+            "minimal",
+        ]))?;
+    }
+    let has_fuzz = nightly_cargo()
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_fuzz {
+        run(cargo().args(["install", "cargo-fuzz", "--locked"]))?;
+    }
+    #[derive(serde::Deserialize)]
+    struct FuzzToml {
+        bin: Vec<FuzzBin>,
+    }
+    #[derive(serde::Deserialize)]
+    struct FuzzBin {
+        name: String,
+    }
+    let targets: FuzzToml =
+        toml::from_str(&std::fs::read_to_string(root.join("fuzz/Cargo.toml"))?)?;
+    for target in targets.bin {
+        run(nightly_cargo().current_dir(root).args([
+            "fuzz",
+            "run",
+            &target.name,
+            "--",
+            &format!("-max_total_time={seconds}"),
+        ]))?;
+    }
+    eprintln!("fuzzed every target for {seconds} s without a finding");
+    Ok(())
 }
