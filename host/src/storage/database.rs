@@ -72,6 +72,9 @@ pub enum StorageError {
     /// The alias is empty, too long, or has control characters.
     #[error("an alias is 1-64 characters without control characters")]
     BadAlias,
+    /// The contact has not completed the handshake, so has no keys.
+    #[error("this contact has no keys yet; they appear once the handshake with them completes")]
+    NoKeys,
     /// Stored data is not what this build wrote.
     #[error("the database is damaged: {0}; restore it from a backup")]
     Corrupt(&'static str),
@@ -181,18 +184,5 @@ impl Database {
         )?;
         let rows = statement.query_map([contact], super::sync_store::message_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// Whether `id` to `contact` is acked.
-    pub fn is_acked(&self, contact: ContactId, id: &MessageId) -> Result<bool, StorageError> {
-        let acked: Option<bool> = self
-            .conn
-            .query_row(
-                "SELECT acked FROM outgoing WHERE contact_id = ?1 AND id = ?2",
-                rusqlite::params![contact, &id.0[..]],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(acked.unwrap_or(false))
     }
 }

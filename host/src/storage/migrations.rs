@@ -45,4 +45,13 @@ pub const MIGRATIONS: &[&str] = &[
         handshake_public BLOB NOT NULL UNIQUE,
         added_ms INTEGER NOT NULL
     );",
+    // 3: what a completed handshake leaves: the contact's public key, the root secret every transport's
+    // keys derive from (with our role and the period they start at), and whether the user verified
+    // the safety number.
+    "ALTER TABLE contacts ADD COLUMN handshake_public BLOB;
+    ALTER TABLE contacts ADD COLUMN root_secret BLOB;
+    ALTER TABLE contacts ADD COLUMN is_alice INTEGER;
+    ALTER TABLE contacts ADD COLUMN start_period INTEGER;
+    ALTER TABLE contacts ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
+    CREATE UNIQUE INDEX contacts_handshake_public ON contacts (handshake_public);",
 ];

@@ -1,11 +1,13 @@
 //! Durable storage: one SQLCipher database per data directory, encrypted at rest with a key derived
 //! from the user's passphrase (SQLCipher's PBKDF2), in WAL mode with full fsync on commit.
 
+mod contact_store;
 mod database;
 mod identity_store;
 mod migrations;
 mod sync_store;
 
-pub use database::{Database, Passphrase, StorageError};
+pub use contact_store::OutgoingState;
+pub use database::{ContactId, Database, Passphrase, StorageError};
 pub use identity_store::PendingContact;
 pub use sync_store::ConversationStore;

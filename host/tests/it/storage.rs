@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use courier_host::storage::{ConversationStore, Database, Passphrase, StorageError};
+use courier_host::storage::{ConversationStore, Database, OutgoingState, Passphrase, StorageError};
 use courier_host::sync::record::{Message, Record};
 use courier_host::sync::session::SyncStore;
 
@@ -108,7 +108,7 @@ fn bob_crashes_after_storing_before_acking_and_still_gets_each_message_once() {
         "bob stored everything before crashing"
     );
     assert!(
-        !alice_db.is_acked(to_bob, &ids[0]).unwrap(),
+        alice_db.outgoing_state(to_bob, &ids[0]).unwrap() == Some(OutgoingState::Sent),
         "no ack reached alice"
     );
 
@@ -135,7 +135,10 @@ fn bob_crashes_after_storing_before_acking_and_still_gets_each_message_once() {
         .collect();
     let expected: Vec<String> = (0..20).map(|i| format!("message {i}")).collect();
     assert_eq!(received, expected, "each message once, in order");
-    assert!(ids.iter().all(|id| alice_db.is_acked(to_bob, id).unwrap()));
+    assert!(
+        ids.iter()
+            .all(|id| alice_db.outgoing_state(to_bob, id).unwrap() == Some(OutgoingState::Acked))
+    );
 }
 
 #[test]
@@ -185,4 +188,79 @@ fn alice_inits_once_and_adds_bob_by_link_with_clear_errors_for_every_mistake() {
         (pending[0].alias.as_str(), pending[0].link),
         ("Bob", bob_link)
     );
+}
+
+#[test]
+fn after_the_handshake_both_sides_hold_matching_keys_and_removing_a_contact_removes_everything() {
+    use courier_host::handshake::Handshake;
+    use courier_host::identity::{Identity, safety_number};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (mut alice_db, mut bob_db) = (open(dir.path(), "alice"), open(dir.path(), "bob"));
+    let (alice, bob) = (Identity::generate("alice"), Identity::generate("bob"));
+    alice_db.create_identity(&alice).unwrap();
+    bob_db.create_identity(&bob).unwrap();
+    alice_db.add_pending_contact(&bob.link(), "bob", 1).unwrap();
+    bob_db
+        .add_pending_contact(&alice.link(), "alice", 1)
+        .unwrap();
+
+    let (mut ha, hello_a) = Handshake::start(alice.secrets().0, bob.handshake_public());
+    let (mut hb, hello_b) = Handshake::start(bob.secrets().0, alice.handshake_public());
+    let (proof_a, proof_b) = (
+        ha.receive_hello(&hello_b).unwrap(),
+        hb.receive_hello(&hello_a).unwrap(),
+    );
+    let to_bob = alice_db
+        .complete_handshake("bob", &ha.receive_proof(&proof_b).unwrap(), 100)
+        .unwrap();
+    let from_alice = bob_db
+        .complete_handshake("alice", &hb.receive_proof(&proof_a).unwrap(), 100)
+        .unwrap();
+    assert!(
+        alice_db.pending_contacts().unwrap().is_empty(),
+        "bob is a contact now, not pending"
+    );
+
+    // What alice sends with on LAN in period 102 is what bob expects from her in that period.
+    let alice_keys = alice_db.transport_keys(to_bob, "lan", 102).unwrap();
+    let bob_keys = bob_db.transport_keys(from_alice, "lan", 102).unwrap();
+    assert!(
+        bob_keys
+            .incoming()
+            .iter()
+            .any(|k| k == alice_keys.outgoing())
+    );
+
+    // Both see the same safety number; after comparing, alice marks bob verified.
+    assert_eq!(
+        safety_number(&alice.handshake_public(), &bob.handshake_public()),
+        safety_number(&bob.handshake_public(), &alice.handshake_public())
+    );
+    assert!(!alice_db.is_verified("bob").unwrap());
+    alice_db.mark_verified("bob").unwrap();
+    assert!(alice_db.is_verified("bob").unwrap());
+
+    let id = alice_db.queue(to_bob, &text("before removal", 5)).unwrap();
+    assert_eq!(
+        alice_db.outgoing_state(to_bob, &id).unwrap(),
+        Some(OutgoingState::Queued)
+    );
+    alice_db.remove_contact("bob").unwrap();
+    assert_eq!(
+        alice_db.outgoing_state(to_bob, &id).unwrap(),
+        None,
+        "their messages went with them"
+    );
+    assert!(
+        matches!(
+            alice_db.transport_keys(to_bob, "lan", 102),
+            Err(StorageError::Sqlite(_))
+        ),
+        "and their keys"
+    );
+    assert!(matches!(
+        alice_db.remove_contact("bob"),
+        Err(StorageError::UnknownContact(_))
+    ));
 }
