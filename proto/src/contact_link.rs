@@ -144,8 +144,10 @@ mod tests {
 
     proptest! {
         #[test]
-        fn random_text_never_panics(text in ".{0,80}") {
-            let _ = text.parse::<ContactLink>();
+        fn random_text_is_refused_or_round_trips(text in ".{0,80}") {
+            if let Ok(link) = text.parse::<ContactLink>() {
+                prop_assert_eq!(link.to_string().parse::<ContactLink>(), Ok(link));
+            }
         }
 
         #[test]

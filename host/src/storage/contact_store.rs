@@ -18,6 +18,15 @@ pub enum OutgoingState {
     Acked,
 }
 
+/// An update that touched no row means no contact has that alias.
+fn found(changed: usize, alias: &str) -> Result<(), StorageError> {
+    if changed == 0 {
+        Err(StorageError::UnknownContact(alias.to_owned()))
+    } else {
+        Ok(())
+    }
+}
+
 impl Database {
     /// Turns the pending contact `alias` into a contact with the handshake's result; keys start at
     /// `start_period`.
@@ -85,13 +94,10 @@ impl Database {
 
     /// Marks `alias` verified: the user compared safety numbers and they matched.
     pub fn mark_verified(&mut self, alias: &str) -> Result<(), StorageError> {
-        match self
+        let changed = self
             .conn
-            .execute("UPDATE contacts SET verified = 1 WHERE alias = ?1", [alias])?
-        {
-            0 => Err(StorageError::UnknownContact(alias.to_owned())),
-            _ => Ok(()),
-        }
+            .execute("UPDATE contacts SET verified = 1 WHERE alias = ?1", [alias])?;
+        found(changed, alias)
     }
 
     /// Whether `alias` is verified.
@@ -109,13 +115,10 @@ impl Database {
     /// Removes `alias` with its keys and every message to or from them.
     pub fn remove_contact(&mut self, alias: &str) -> Result<(), StorageError> {
         // Foreign keys cascade to the outbox and inbox; the keys live in the row itself.
-        match self
+        let changed = self
             .conn
-            .execute("DELETE FROM contacts WHERE alias = ?1", [alias])?
-        {
-            0 => Err(StorageError::UnknownContact(alias.to_owned())),
-            _ => Ok(()),
-        }
+            .execute("DELETE FROM contacts WHERE alias = ?1", [alias])?;
+        found(changed, alias)
     }
 
     /// Where the outgoing message `id` to `contact` stands, if it exists.

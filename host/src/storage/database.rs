@@ -72,6 +72,9 @@ pub enum StorageError {
     /// The alias is empty, too long, or has control characters.
     #[error("an alias is 1-64 characters without control characters")]
     BadAlias,
+    /// The message breaks the wire limits, so no peer would ever accept it.
+    #[error("cannot queue this message: {0}")]
+    Undeliverable(#[from] crate::sync::record::RecordError),
     /// The contact has not completed the handshake, so has no keys.
     #[error("this contact has no keys yet; they appear once the handshake with them completes")]
     NoKeys,
@@ -168,6 +171,7 @@ impl Database {
         contact: ContactId,
         message: &Message,
     ) -> Result<MessageId, StorageError> {
+        message.check()?;
         let id = message.id();
         self.conn.execute(
             "INSERT OR IGNORE INTO outgoing (contact_id, id, timestamp_ms, content_type, type_version, body)

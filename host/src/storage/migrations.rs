@@ -54,4 +54,6 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE contacts ADD COLUMN start_period INTEGER;
     ALTER TABLE contacts ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
     CREATE UNIQUE INDEX contacts_handshake_public ON contacts (handshake_public);",
+    // 4: without an index, finding the next arrival number scanned the whole inbox on every message.
+    "CREATE INDEX incoming_received_seq ON incoming (received_seq);",
 ];
