@@ -190,6 +190,36 @@ impl Handshake {
     }
 }
 
+/// The secret two pending contacts share from their linked keys alone (static-static DH), and our role.
+///
+/// It only protects the handshake's own streams until the handshake gives the contact a fresh root: it
+/// has no forward secrecy, and the handshake's ephemeral keys are what add it.
+pub fn static_secret(
+    our_static: [u8; 32],
+    their_static: [u8; 32],
+) -> Result<(SecretKey, Role), HandshakeError> {
+    let ours = StaticSecret::from(our_static);
+    let our_public = PublicKey::from(&ours);
+    let theirs = PublicKey::from(their_static);
+    let shared = ours.diffie_hellman(&theirs);
+    if !shared.was_contributory() {
+        return Err(HandshakeError::InvalidKey);
+    }
+    let (role, first, second) = if our_public.as_bytes() < theirs.as_bytes() {
+        (Role::Alice, our_public, theirs)
+    } else {
+        (Role::Bob, theirs, our_public)
+    };
+    let mut out = [0u8; 32];
+    Hkdf::<Sha256>::new(Some(b"courier/v1/static"), shared.as_bytes())
+        .expand(
+            &[first.as_bytes().as_slice(), second.as_bytes()].concat(),
+            &mut out,
+        )
+        .expect("32 bytes is a valid HKDF output length");
+    Ok((SecretKey::from_bytes(out), role))
+}
+
 fn proof_label(role: Role) -> &'static [u8] {
     match role {
         Role::Alice => b"courier/v1/proof/alice",

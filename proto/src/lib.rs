@@ -5,5 +5,6 @@
 pub mod contact_link;
 pub mod handshake;
 pub mod identity;
+pub mod introduction;
 pub mod sync;
 pub mod transport_security;

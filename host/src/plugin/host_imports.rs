@@ -198,35 +198,22 @@ impl ble::Host for PluginState {
     }
 }
 
-/// Whether `tag` can be an mDNS label we announce: short, lowercase base32-ish, nothing identifying by shape.
-fn is_mdns_tag(tag: &str) -> bool {
-    (8..=63).contains(&tag.len())
-        && tag
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-}
-
 impl mdns::Host for PluginState {
-    fn announce(&mut self, tag: String, port: u16) -> Result<(), CapabilityError> {
-        if !is_mdns_tag(&tag) {
+    fn announce(&mut self, port: u16) -> Result<(), CapabilityError> {
+        if port == 0 {
             return Err(CapabilityError::InvalidArgument(
-                "an mDNS tag is 8-63 characters of a-z and 0-9".into(),
+                "announce the port the `listening` event gave, not 0".into(),
             ));
         }
-        self.queue(IoRequest::MdnsAnnounce { tag, port })
+        self.queue(IoRequest::MdnsAnnounce { port })
     }
 
     fn withdraw(&mut self) -> Result<(), CapabilityError> {
         self.queue(IoRequest::MdnsWithdraw)
     }
 
-    fn browse(&mut self, tags: Vec<String>) -> Result<(), CapabilityError> {
-        if tags.len() > 1024 || !tags.iter().all(|t| is_mdns_tag(t)) {
-            return Err(CapabilityError::InvalidArgument(
-                "browse takes at most 1024 tags of 8-63 characters of a-z and 0-9".into(),
-            ));
-        }
-        self.queue(IoRequest::MdnsBrowse { tags })
+    fn browse(&mut self, enabled: bool) -> Result<(), CapabilityError> {
+        self.queue(IoRequest::MdnsBrowse { enabled })
     }
 }
 

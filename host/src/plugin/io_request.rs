@@ -51,18 +51,16 @@ pub enum IoRequest {
         /// Device address `AA:BB:CC:DD:EE:FF`.
         address: String,
     },
-    /// Announce an mDNS tag with our port.
+    /// Announce our port under every contact's current mDNS tag.
     MdnsAnnounce {
-        /// Pseudonymous label.
-        tag: String,
         /// Listening port.
         port: u16,
     },
     /// Stop announcing.
     MdnsWithdraw,
-    /// Browse for these tags.
+    /// Start or stop looking for contacts.
     MdnsBrowse {
-        /// Labels to look for.
-        tags: Vec<String>,
+        /// Whether to look.
+        enabled: bool,
     },
 }

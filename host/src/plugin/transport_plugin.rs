@@ -193,7 +193,9 @@ impl TransportPlugin {
             Action::Ready(channel) | Action::Close(channel) if !self.channels.contains(channel) => {
                 Some(format!("used channel {channel} which it does not hold"))
             }
-            Action::Publish(properties) => properties_problem(properties),
+            Action::Publish(properties) | Action::Dial(properties) => {
+                properties_problem(properties)
+            }
             _ => None,
         })
     }

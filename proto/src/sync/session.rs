@@ -68,6 +68,7 @@ pub enum SessionError {
 #[derive(Debug)]
 pub struct Session {
     mode: Mode,
+    offered: std::collections::HashSet<MessageId>,
     requested: std::collections::HashSet<MessageId>,
     received: Vec<MessageId>,
 }
@@ -77,6 +78,7 @@ impl Session {
     pub fn new(mode: Mode) -> Self {
         Session {
             mode,
+            offered: Default::default(),
             requested: Default::default(),
             received: Vec::new(),
         }
@@ -90,12 +92,7 @@ impl Session {
     ) -> Result<Vec<Record>, SessionError> {
         let mut out = vec![Record::Versions(vec![PROTOCOL_VERSION])];
         match self.mode {
-            Mode::Duplex => {
-                let due = store.due(now_ms, MAX_IDS)?;
-                if !due.is_empty() {
-                    out.push(Record::Offer(due));
-                }
-            }
+            Mode::Duplex => out.extend(self.offer_due(store, now_ms)?),
             Mode::Simplex => {
                 for id in store.due(now_ms, usize::MAX)? {
                     if let Some(message) = store.outgoing(&id)? {
@@ -106,6 +103,29 @@ impl Session {
             }
         }
         Ok(out)
+    }
+
+    /// An offer of the messages that became due since the session last offered (queued meanwhile, or
+    /// waiting behind a full offer), if there are any. Duplex only: simplex sends everything at start.
+    pub fn offer_due(
+        &mut self,
+        store: &impl SyncStore,
+        now_ms: u64,
+    ) -> Result<Option<Record>, SessionError> {
+        if self.mode == Mode::Simplex {
+            return Ok(None);
+        }
+        let fresh: Vec<MessageId> = store
+            .due(now_ms, MAX_IDS + self.offered.len())?
+            .into_iter()
+            .filter(|id| !self.offered.contains(id))
+            .take(MAX_IDS)
+            .collect();
+        if fresh.is_empty() {
+            return Ok(None);
+        }
+        self.offered.extend(fresh.iter().copied());
+        Ok(Some(Record::Offer(fresh)))
     }
 
     /// Handles one record from the peer and returns the records to send back.
@@ -162,6 +182,7 @@ impl Session {
             Record::Ack(ids) => {
                 for id in &ids {
                     store.mark_acked(id)?;
+                    self.offered.remove(id);
                 }
             }
         }
@@ -266,6 +287,41 @@ mod tests {
             .iter()
             .map(|m| String::from_utf8(m.body.clone()).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn messages_queued_during_a_session_are_offered_once_and_in_order() {
+        let (mut alice, mut bob) = (Side::default(), Side::default());
+        let (mut sa, mut sb) = (Session::new(Mode::Duplex), Session::new(Mode::Duplex));
+        let mut to_b = sa.start(&mut alice, 1).unwrap();
+        sb.start(&mut bob, 1).unwrap();
+        for i in 0..(MAX_IDS + 10) {
+            alice.queue(&format!("m{i}"), 2 + i as u64);
+        }
+        let offer = sa.offer_due(&alice, 5).unwrap().unwrap();
+        assert!(matches!(&offer, Record::Offer(ids) if ids.len() == MAX_IDS));
+        to_b.push(offer);
+        let rest = sa.offer_due(&alice, 5).unwrap().unwrap();
+        assert!(matches!(&rest, Record::Offer(ids) if ids.len() == 10));
+        assert_eq!(
+            sa.offer_due(&alice, 5).unwrap(),
+            None,
+            "nothing is offered twice"
+        );
+        to_b.push(rest);
+        // Run the exchange, offering more whenever acks free the way.
+        while !to_b.is_empty() {
+            let mut to_a = Vec::new();
+            for r in to_b.drain(..) {
+                to_a.extend(sb.handle(r, &mut bob, 5).unwrap());
+            }
+            for r in to_a {
+                to_b.extend(sa.handle(r, &mut alice, 5).unwrap());
+            }
+            to_b.extend(sa.offer_due(&alice, 5).unwrap());
+        }
+        let expected: Vec<String> = (0..(MAX_IDS + 10)).map(|i| format!("m{i}")).collect();
+        assert_eq!(bodies(&bob), expected);
     }
 
     #[test]

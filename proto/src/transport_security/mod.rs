@@ -5,6 +5,7 @@
 //! pseudo-random function of a secret key and the stream number, the header is sealed, and every frame
 //! is sealed and padded to the same size.
 
+pub mod rendezvous;
 pub mod stream;
 pub mod tag_window;
 pub mod transport_keys;

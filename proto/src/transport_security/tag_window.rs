@@ -37,16 +37,28 @@ pub struct TagWindow {
 impl TagWindow {
     /// A window over streams `base..base + WINDOW` of `keys`, with none seen yet.
     pub fn new(keys: &DirectionKeys, base: u64) -> Self {
+        TagWindow::resume(keys, base, 0)
+    }
+
+    /// A window restored from its stored [`base`](Self::base) and [`seen`](Self::seen), so streams seen
+    /// before a restart stay unrecognised (no replay across restarts).
+    pub fn resume(keys: &DirectionKeys, base: u64, seen: u64) -> Self {
         let expected = (base..base + WINDOW)
+            .filter(|n| seen & (1 << (n - base)) == 0)
             .map(|n| (tag(&keys.tag_key, n), n))
             .collect();
         TagWindow {
             period: keys.period,
             tag_key: keys.tag_key.clone(),
             base,
-            seen: 0,
+            seen,
             expected,
         }
+    }
+
+    /// Which streams of the window were seen, bit i for stream `base + i` (persist it with the base).
+    pub fn seen(&self) -> u64 {
+        self.seen
     }
 
     /// The period of the key behind this window.
@@ -143,6 +155,32 @@ mod tests {
             let unseen_in_window = (0..WINDOW).filter(|i| w.seen & (1 << i) == 0).count();
             assert_eq!(w.expected.len(), unseen_in_window);
         }
+    }
+
+    #[test]
+    fn a_resumed_window_still_refuses_what_was_seen() {
+        let (mut w, key) = window();
+        for n in [0, 1, 5, 9] {
+            assert_eq!(w.recognise(&tag(&key, n)), Some(n));
+        }
+        let keys = DirectionKeys {
+            period: w.period(),
+            tag_key: key.clone(),
+            header_key: key.clone(),
+        };
+        let mut resumed = TagWindow::resume(&keys, w.base(), w.seen());
+        for n in [0, 1, 5, 9] {
+            assert_eq!(
+                resumed.recognise(&tag(&key, n)),
+                None,
+                "stream {n} replayed"
+            );
+        }
+        assert_eq!(resumed.recognise(&tag(&key, 7)), Some(7));
+        assert_eq!(
+            resumed.expected.len() as u64,
+            WINDOW - resumed.seen().count_ones() as u64
+        );
     }
 
     #[test]
