@@ -123,6 +123,8 @@ impl Database {
         // FULL: a commit is on disk when it returns, so "queued" survives a power cut.
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // `courier send` and `courier serve` share the file; a writer waits for the other, briefly.
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let mut db = Database { conn };
         db.migrate()?;
         Ok(db)

@@ -9,6 +9,8 @@ use crate::identity::Identity;
 /// A contact added by link, waiting for the handshake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingContact {
+    /// Row id.
+    pub id: i64,
     /// The name the user gave them.
     pub alias: String,
     /// Their link.
@@ -84,7 +86,8 @@ impl Database {
             return Err(StorageError::BadAlias);
         }
         let link_taken: bool = self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM pending_contacts WHERE handshake_public = ?1)",
+            "SELECT EXISTS (SELECT 1 FROM pending_contacts WHERE handshake_public = ?1)
+                 OR EXISTS (SELECT 1 FROM contacts WHERE handshake_public = ?1)",
             [&link.public_key()[..]],
             |r| r.get(0),
         )?;
@@ -109,16 +112,21 @@ impl Database {
     /// Contacts added by link that have not completed the handshake, oldest first.
     pub fn pending_contacts(&self) -> Result<Vec<PendingContact>, StorageError> {
         let mut statement = self.conn.prepare(
-            "SELECT alias, handshake_public FROM pending_contacts ORDER BY added_ms, id",
+            "SELECT id, alias, handshake_public FROM pending_contacts ORDER BY added_ms, id",
         )?;
         let rows = statement.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
         })?;
         rows.map(|row| {
-            let (alias, key) = row?;
+            let (id, alias, key) = row?;
             let key = <[u8; 32]>::try_from(key.as_slice())
                 .map_err(|_| StorageError::Corrupt("pending contact key is not 32 bytes"))?;
             Ok(PendingContact {
+                id,
                 alias,
                 link: ContactLink::new(key),
             })

@@ -56,4 +56,19 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX contacts_handshake_public ON contacts (handshake_public);",
     // 4: without an index, finding the next arrival number scanned the whole inbox on every message.
     "CREATE INDEX incoming_received_seq ON incoming (received_seq);",
+    // 5: the LAN node. Keys start at a time both sides agreed in the handshake (ms, not a period: each
+    // transport has its own period length). Stream numbers already used and streams already seen are
+    // stored, so a restart neither reuses an outgoing stream number nor accepts a replayed stream.
+    // `peer` is 'c' + contact id or 'p' + pending contact id; rows go with their contact (see
+    // `remove_contact`, `complete_handshake`).
+    "ALTER TABLE contacts RENAME COLUMN start_period TO start_ms;
+    CREATE TABLE stream_state (
+        peer TEXT NOT NULL,
+        transport TEXT NOT NULL,
+        period INTEGER NOT NULL,
+        next_outgoing INTEGER NOT NULL DEFAULT 0,
+        window_base INTEGER NOT NULL DEFAULT 0,
+        window_seen INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (peer, transport, period)
+    );",
 ];

@@ -2,12 +2,16 @@
 //! from the user's passphrase (SQLCipher's PBKDF2), in WAL mode with full fsync on commit.
 
 mod contact_store;
+mod conversation;
 mod database;
 mod identity_store;
 mod migrations;
+mod stream_state;
 mod sync_store;
 
-pub use contact_store::OutgoingState;
+pub use contact_store::{Contact, OutgoingState};
+pub use conversation::{Delivery, Direction, Entry};
 pub use database::{ContactId, Database, Passphrase, StorageError};
 pub use identity_store::PendingContact;
+pub use stream_state::Peer;
 pub use sync_store::ConversationStore;

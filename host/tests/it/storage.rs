@@ -10,6 +10,9 @@ use courier_host::sync::session::SyncStore;
 use crate::fixture::sync_session;
 
 const LATENCY: u64 = 30_000;
+/// When the handshake agreed keys start, and a time two days later.
+const START_MS: u64 = 1_700_000_000_000;
+const LATER_MS: u64 = START_MS + 2 * 86_400_000;
 
 fn pass(p: &str) -> Passphrase {
     Passphrase::new(p.into()).unwrap()
@@ -212,19 +215,23 @@ fn after_the_handshake_both_sides_hold_matching_keys_and_removing_a_contact_remo
         hb.receive_hello(&hello_a).unwrap(),
     );
     let to_bob = alice_db
-        .complete_handshake("bob", &ha.receive_proof(&proof_b).unwrap(), 100)
+        .complete_handshake("bob", &ha.receive_proof(&proof_b).unwrap(), START_MS)
         .unwrap();
     let from_alice = bob_db
-        .complete_handshake("alice", &hb.receive_proof(&proof_a).unwrap(), 100)
+        .complete_handshake("alice", &hb.receive_proof(&proof_a).unwrap(), START_MS)
         .unwrap();
     assert!(
         alice_db.pending_contacts().unwrap().is_empty(),
         "bob is a contact now, not pending"
     );
 
-    // What alice sends with on LAN in period 102 is what bob expects from her in that period.
-    let alice_keys = alice_db.transport_keys(to_bob, "lan", 102).unwrap();
-    let bob_keys = bob_db.transport_keys(from_alice, "lan", 102).unwrap();
+    // What alice sends with on LAN two days later is what bob expects from her in that period.
+    let alice_keys = alice_db
+        .transport_keys(to_bob, "lan", LATENCY, LATER_MS)
+        .unwrap();
+    let bob_keys = bob_db
+        .transport_keys(from_alice, "lan", LATENCY, LATER_MS)
+        .unwrap();
     assert!(
         bob_keys
             .incoming()
@@ -254,8 +261,8 @@ fn after_the_handshake_both_sides_hold_matching_keys_and_removing_a_contact_remo
     );
     assert!(
         matches!(
-            alice_db.transport_keys(to_bob, "lan", 102),
-            Err(StorageError::Sqlite(_))
+            alice_db.transport_keys(to_bob, "lan", LATENCY, LATER_MS),
+            Err(StorageError::NoKeys)
         ),
         "and their keys"
     );

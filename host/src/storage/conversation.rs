@@ -1,0 +1,178 @@
+//! A conversation as the user sees it: sending into the outbox, and both directions listed in order.
+
+use rusqlite::params;
+
+use super::contact_store::OutgoingState;
+use super::database::{ContactId, Database, StorageError};
+use crate::sync::record::{Message, MessageId};
+
+/// Which way a message went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// We sent it.
+    Outgoing,
+    /// The contact sent it.
+    Incoming,
+}
+
+/// Where a message in a conversation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Ours, in one of the outbox states.
+    Outgoing(OutgoingState),
+    /// Theirs, stored.
+    Received,
+}
+
+/// One message of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Content-addressed id.
+    pub id: MessageId,
+    /// Sent or received.
+    pub direction: Direction,
+    /// State.
+    pub delivery: Delivery,
+    /// The message itself (timestamp is the sender's clock).
+    pub message: Message,
+}
+
+impl Database {
+    /// Queues a new message to `contact` and returns it with its id; it is on disk when this returns.
+    ///
+    /// Its timestamp is `now_ms`, or one past the newest message already queued to the contact if the
+    /// clock went backwards or two arrive in one millisecond: timestamps order the conversation, and
+    /// two identical texts sent twice are two messages, not one.
+    pub fn send(
+        &mut self,
+        contact: ContactId,
+        content_type: &str,
+        type_version: u32,
+        body: Vec<u8>,
+        now_ms: u64,
+    ) -> Result<(MessageId, Message), StorageError> {
+        let tx = self.conn.transaction()?;
+        let newest: Option<i64> = tx.query_row(
+            "SELECT max(timestamp_ms) FROM outgoing WHERE contact_id = ?1",
+            [contact],
+            |r| r.get(0),
+        )?;
+        let timestamp_ms = newest.map_or(now_ms, |t| now_ms.max(t as u64 + 1));
+        let message = Message {
+            timestamp_ms,
+            content_type: content_type.to_owned(),
+            type_version,
+            body,
+        };
+        message.check()?;
+        let id = message.id();
+        let changed = tx.execute(
+            "INSERT INTO outgoing (contact_id, id, timestamp_ms, content_type, type_version, body)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM contacts WHERE id = ?1)",
+            params![
+                contact,
+                &id.0[..],
+                timestamp_ms as i64,
+                message.content_type,
+                type_version,
+                message.body
+            ],
+        )?;
+        if changed == 0 {
+            return Err(StorageError::NoKeys);
+        }
+        tx.commit()?;
+        Ok((id, message))
+    }
+
+    /// Both directions of the conversation with `contact`, in the senders' time order (arrival order
+    /// breaks ties).
+    pub fn conversation(&self, contact: ContactId) -> Result<Vec<Entry>, StorageError> {
+        let mut statement = self.conn.prepare(
+            "SELECT id, timestamp_ms, content_type, type_version, body, 0, times_sent, acked, rowid
+               FROM outgoing WHERE contact_id = ?1
+             UNION ALL
+             SELECT id, timestamp_ms, content_type, type_version, body, 1, 0, 0, received_seq
+               FROM incoming WHERE contact_id = ?1
+             ORDER BY 2, 9",
+        )?;
+        let rows = statement.query_map([contact], |r| {
+            let id: Vec<u8> = r.get(0)?;
+            let message = Message {
+                timestamp_ms: r.get::<_, i64>(1)? as u64,
+                content_type: r.get(2)?,
+                type_version: r.get(3)?,
+                body: r.get(4)?,
+            };
+            let incoming: bool = r.get(5)?;
+            let times_sent: u32 = r.get(6)?;
+            let acked: bool = r.get(7)?;
+            Ok((id, message, incoming, times_sent, acked))
+        })?;
+        rows.map(|row| {
+            let (id, message, incoming, times_sent, acked) = row?;
+            let id = <[u8; 32]>::try_from(id.as_slice())
+                .map_err(|_| StorageError::Corrupt("a stored message id is not 32 bytes"))?;
+            let (direction, delivery) = if incoming {
+                (Direction::Incoming, Delivery::Received)
+            } else {
+                let state = match (acked, times_sent) {
+                    (true, _) => OutgoingState::Acked,
+                    (false, 0) => OutgoingState::Queued,
+                    (false, _) => OutgoingState::Sent,
+                };
+                (Direction::Outgoing, Delivery::Outgoing(state))
+            };
+            Ok(Entry {
+                id: MessageId(id),
+                direction,
+                delivery,
+                message,
+            })
+        })
+        .collect()
+    }
+
+    /// Makes every sent but unacked message to `contact` due now. Called when a duplex connection to
+    /// them ends: whatever it carried without an ack may be lost, and waiting out the backoff would let
+    /// newer messages overtake it.
+    pub fn retry_unacked_now(&mut self, contact: ContactId) -> Result<(), StorageError> {
+        self.conn.execute(
+            "UPDATE outgoing SET due_ms = 0 WHERE contact_id = ?1 AND acked = 0 AND times_sent > 0",
+            [contact],
+        )?;
+        Ok(())
+    }
+
+    /// Runs `f` in one transaction: one fsync for a whole batch of records instead of one each. Nothing
+    /// of it is kept if `f` fails.
+    pub fn batch<T, E: From<StorageError>>(
+        &mut self,
+        f: impl FnOnce(&mut Database) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(StorageError::from)?;
+        match f(self) {
+            Ok(value) => {
+                self.conn
+                    .execute_batch("COMMIT")
+                    .map_err(StorageError::from)?;
+                Ok(value)
+            }
+            Err(e) => {
+                // The transaction may already be gone if SQLite rolled it back itself.
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// A number that changes whenever another connection (a `courier send` beside `courier serve`)
+    /// commits to the database.
+    pub fn data_version(&self) -> Result<i64, StorageError> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))?)
+    }
+}
