@@ -231,6 +231,16 @@ impl Config {
                             k.clone(),
                             match v {
                                 toml::Value::String(s) => s.clone(),
+                                // A list of strings reaches the plugin comma-separated.
+                                toml::Value::Array(items)
+                                    if items.iter().all(toml::Value::is_str) =>
+                                {
+                                    items
+                                        .iter()
+                                        .filter_map(toml::Value::as_str)
+                                        .collect::<Vec<_>>()
+                                        .join(",")
+                                }
                                 other => other.to_string(),
                             },
                         )

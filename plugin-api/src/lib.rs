@@ -33,6 +33,8 @@ pub mod transport {
         world: "transport",
         pub_export_macro: true,
         export_macro_name: "export_transport",
+        // So plugin authors can compare events and actions in their native tests.
+        additional_derives: [PartialEq, Eq, Clone],
         default_bindings_module: "courier_plugin::transport",
         runtime_path: "courier_plugin::__wit_bindgen::rt",
     });
@@ -46,6 +48,7 @@ pub mod message_type {
         world: "message-type",
         pub_export_macro: true,
         export_macro_name: "export_message_type",
+        additional_derives: [PartialEq, Eq, Clone],
         default_bindings_module: "courier_plugin::message_type",
         runtime_path: "courier_plugin::__wit_bindgen::rt",
     });

@@ -30,6 +30,16 @@ impl Setting for crate::message_type::courier::plugin::types::Setting {
     }
 }
 
+/// Plain pairs, for native tests of a plugin's settings.
+impl Setting for (&str, &str) {
+    fn key(&self) -> &str {
+        self.0
+    }
+    fn value(&self) -> &str {
+        self.1
+    }
+}
+
 /// The value of `key`, if set (the last one wins when a key repeats).
 pub fn get<'a, S: Setting>(settings: &'a [S], key: &str) -> Option<&'a str> {
     settings

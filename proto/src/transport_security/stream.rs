@@ -159,6 +159,11 @@ impl StreamWriter {
         ))
     }
 
+    /// Whether the final frame was sealed.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
     /// Payload room in one frame.
     pub fn max_payload(&self) -> usize {
         self.frame_len - FRAME_OVERHEAD

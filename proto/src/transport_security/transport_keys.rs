@@ -163,6 +163,11 @@ impl TransportKeys {
         &self.incoming
     }
 
+    /// Our role in the derivation.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
     /// The current period.
     pub fn period(&self) -> u64 {
         self.current.period

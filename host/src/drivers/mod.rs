@@ -1,0 +1,63 @@
+//! Thin I/O drivers: they carry out what transport plugins ask for through their capabilities and
+//! report back as [`DriverEvent`]s on one channel into the node. No protocol logic lives here.
+
+pub mod mdns;
+pub mod tcp;
+
+use std::net::{SocketAddr, TcpStream};
+
+use crate::plugin::bindings::transport_types::ChannelId;
+
+/// Something a driver observed, for the node's event loop.
+#[derive(Debug)]
+pub enum DriverEvent {
+    /// A TCP listener is up.
+    Listening {
+        /// The transport whose plugin asked for it.
+        transport: usize,
+        /// Bound address.
+        address: SocketAddr,
+    },
+    /// An outgoing TCP channel connected.
+    Opened {
+        /// The channel.
+        channel: ChannelId,
+        /// Its writing half, for [`tcp::TcpDriver::adopt`].
+        stream: TcpStream,
+    },
+    /// A peer connected to a listener; the channel is new.
+    Accepted {
+        /// The transport whose listener it was.
+        transport: usize,
+        /// The new channel.
+        channel: ChannelId,
+        /// Its writing half, for [`tcp::TcpDriver::adopt`].
+        stream: TcpStream,
+    },
+    /// Bytes arrived on a channel.
+    Received {
+        /// The channel.
+        channel: ChannelId,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// The channel ended (peer closed, or an error broke it).
+    Closed {
+        /// The channel.
+        channel: ChannelId,
+    },
+    /// An outgoing channel could not be opened.
+    Failed {
+        /// The channel.
+        channel: ChannelId,
+        /// Why, without the address.
+        reason: String,
+    },
+    /// mDNS found an announcement of `tag` at these addresses.
+    Found {
+        /// The announced tag.
+        tag: String,
+        /// Where it can be reached.
+        addresses: Vec<SocketAddr>,
+    },
+}

@@ -1,0 +1,751 @@
+//! The running node (`courier serve`): one thread that owns the database, the transport plugins and
+//! every link, fed by the I/O drivers through one queue.
+//!
+//! The loop: driver events and plugin actions move bytes between sockets and [`link::Link`]s; a
+//! housekeeping pass every [`HOUSEKEEPING`] picks up what other processes wrote (a `courier send`,
+//! a `contacts add`), offers new messages on live links, rotates keys, and dials contacts that were
+//! found but are not connected, with backoff.
+
+pub mod keyring;
+pub mod link;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::drivers::DriverEvent;
+use crate::drivers::mdns::MdnsDriver;
+use crate::drivers::tcp::{ChannelIds, TcpDriver};
+use crate::identity::Identity;
+use crate::plugin::PluginHost;
+use crate::plugin::bindings::transport_types::{
+    Action, ChannelFailure, ChannelId, Chunk, ConnectRequest, Discovery, Event, Listening, Medium,
+    Property,
+};
+use crate::plugin::capability::{Capability, TcpScope};
+use crate::plugin::io_request::IoRequest;
+use crate::plugin::manifest::World;
+use crate::plugin::transport_plugin::{MAX_CHUNK_BYTES, TransportPlugin};
+use crate::storage::{ContactId, Database, Peer, StorageError};
+use crate::transport_security::stream::MAX_FRAME_LEN;
+use crate::transport_security::transport_keys::Role;
+use keyring::Keyring;
+use link::{Link, LinkContext, Output};
+
+/// How often the node looks for work nobody told it about.
+pub const HOUSEKEEPING: Duration = Duration::from_millis(200);
+/// Longest wait between two attempts to reach a found contact.
+const MAX_BACKOFF_MS: u64 = 30_000;
+/// The property a LAN-style transport uses for `ip:port`.
+const ADDRESS_PROPERTY: &str = "address";
+
+/// What reaches the node's loop.
+#[derive(Debug)]
+pub enum Input {
+    /// A driver observed something.
+    Driver(DriverEvent),
+    /// Something changed that the node should look at now (a message was queued).
+    Wake,
+    /// Stop cleanly.
+    Stop,
+}
+
+/// Something the node tells whoever embeds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// Messages arrived from a contact.
+    Received {
+        /// From whom.
+        contact: ContactId,
+        /// How many (resent duplicates included).
+        count: usize,
+    },
+    /// A handshake completed.
+    Introduced {
+        /// The new contact.
+        contact: ContactId,
+    },
+    /// A transport is listening.
+    Listening {
+        /// Transport id.
+        transport: String,
+        /// Where.
+        address: SocketAddr,
+    },
+}
+
+/// Talks to a running node from another thread.
+#[derive(Debug, Clone)]
+pub struct NodeHandle {
+    tx: Sender<Input>,
+}
+
+impl NodeHandle {
+    /// Asks the node to look at the database now (after queueing a message through another connection).
+    pub fn wake(&self) {
+        let _ = self.tx.send(Input::Wake);
+    }
+
+    /// Asks the node to stop cleanly; `run` returns once it has.
+    pub fn stop(&self) {
+        let _ = self.tx.send(Input::Stop);
+    }
+}
+
+/// Why the node could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The wasm engine could not start.
+    #[error(transparent)]
+    Engine(#[from] crate::plugin::loader::EngineError),
+    /// The data directory has no identity.
+    #[error("this data directory has no identity yet; run `courier init --name NAME` first")]
+    NoIdentity,
+    /// No transport loaded, so the node could reach nobody.
+    #[error(
+        "no transport plugin loaded; check the config's [transports] sections and the plugin directory"
+    )]
+    NoTransport,
+}
+
+/// One transport plugin with what the node keeps beside it.
+struct Transport {
+    plugin: TransportPlugin,
+    keyring: Keyring,
+    scope: TcpScope,
+    frame_len: usize,
+    max_latency_ms: u64,
+    wake_at: Option<u64>,
+    announced_port: Option<u16>,
+    /// Where mDNS last saw each peer.
+    found: HashMap<Peer, SocketAddr>,
+    /// When each peer may be dialed again, and how many attempts failed in a row.
+    backoff: HashMap<Peer, (u64, u32)>,
+}
+
+struct Slot {
+    transport: usize,
+    link: Link,
+    address: Option<SocketAddr>,
+}
+
+enum Work {
+    /// Feed an event to a transport plugin.
+    Plugin(usize, Event),
+    /// Forget a channel; `tell` when the plugin does not know yet (the host decided to close it).
+    Close { channel: ChannelId, tell: bool },
+}
+
+/// A running node.
+pub struct Node {
+    db: Database,
+    identity: Identity,
+    transports: Vec<Transport>,
+    slots: HashMap<ChannelId, Slot>,
+    tcp: TcpDriver,
+    mdns: Option<MdnsDriver>,
+    ids: ChannelIds,
+    tx: Sender<Input>,
+    rx: Receiver<Input>,
+    notices: Option<Sender<Notice>>,
+    data_version: i64,
+    work: VecDeque<Work>,
+    // Keeps the wasm engine alive as long as the plugins it runs.
+    _plugins: PluginHost,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("transports", &self.transports.len())
+            .field("links", &self.slots.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Node {
+    /// Opens a node on `db` with the transports in `config`.
+    pub fn new(mut db: Database, config: &Config) -> Result<Node, NodeError> {
+        let identity = db.identity()?.ok_or(NodeError::NoIdentity)?;
+        let mut plugins = PluginHost::load(config)?;
+        let (tx, rx) = mpsc::channel();
+        let ids = ChannelIds::default();
+        let sink_tx = tx.clone();
+        let tcp = TcpDriver::new(
+            std::sync::Arc::new(move |event| {
+                let _ = sink_tx.send(Input::Driver(event));
+            }),
+            ids.clone(),
+        );
+        let now = now_ms();
+        let mut transports = Vec::new();
+        for plugin in std::mem::take(&mut plugins.transports) {
+            let description = plugin.description().clone();
+            let scope = config
+                .plugins
+                .iter()
+                .find(|e| e.world == World::Transport && e.plugin == plugin.name())
+                .filter(|e| e.grants.has(Capability::Tcp))
+                .map_or(TcpScope::Loopback, |e| e.grants.tcp_scope);
+            let mut keyring = Keyring::new(&description.id, description.max_latency_ms);
+            keyring.refresh(&mut db, &identity, now)?;
+            transports.push(Transport {
+                plugin,
+                keyring,
+                scope,
+                frame_len: (description.frame_size as usize).min(MAX_FRAME_LEN),
+                max_latency_ms: description.max_latency_ms,
+                wake_at: Some(now),
+                announced_port: None,
+                found: HashMap::new(),
+                backoff: HashMap::new(),
+            });
+        }
+        if transports.is_empty() {
+            return Err(NodeError::NoTransport);
+        }
+        let data_version = db.data_version()?;
+        Ok(Node {
+            db,
+            identity,
+            transports,
+            slots: HashMap::new(),
+            tcp,
+            mdns: None,
+            ids,
+            tx,
+            rx,
+            notices: None,
+            data_version,
+            work: VecDeque::new(),
+            _plugins: plugins,
+        })
+    }
+
+    /// A handle to wake or stop the node from another thread.
+    pub fn handle(&self) -> NodeHandle {
+        NodeHandle {
+            tx: self.tx.clone(),
+        }
+    }
+
+    /// Sends notices (arrivals, handshakes, listeners) to `tx`.
+    pub fn notify(&mut self, tx: Sender<Notice>) {
+        self.notices = Some(tx);
+    }
+
+    /// Runs until [`NodeHandle::stop`]; then ends every stream cleanly and closes every channel.
+    pub fn run(mut self) -> Result<(), NodeError> {
+        let mut next_housekeeping = Instant::now();
+        loop {
+            let now = Instant::now();
+            if now >= next_housekeeping {
+                self.housekeeping()?;
+                next_housekeeping = now + HOUSEKEEPING;
+            }
+            let plugin_wait = self
+                .transports
+                .iter()
+                .filter_map(|t| t.wake_at)
+                .min()
+                .map(|at| Duration::from_millis(at.saturating_sub(now_ms())));
+            let wait = plugin_wait
+                .unwrap_or(HOUSEKEEPING)
+                .min(next_housekeeping.saturating_duration_since(now));
+            match self.rx.recv_timeout(wait) {
+                Ok(Input::Stop) | Err(RecvTimeoutError::Disconnected) => break,
+                Ok(Input::Wake) => self.poll_links()?,
+                Ok(Input::Driver(event)) => self.on_driver(event)?,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            self.tick_plugins();
+            self.drain_work()?;
+        }
+        self.shutdown();
+        Ok(())
+    }
+
+    fn shutdown(&mut self) {
+        let channels: Vec<ChannelId> = self.slots.keys().copied().collect();
+        for channel in channels {
+            if let Some(slot) = self.slots.get_mut(&channel) {
+                let wire = slot.link.finish();
+                let transport = slot.transport;
+                self.queue_wire(transport, channel, wire);
+            }
+        }
+        // Errors here only mean a channel is already gone; the peer retransmits what was not acked.
+        let _ = self.drain_work();
+        self.tcp.shutdown();
+        self.mdns = None;
+        tracing::info!("node stopped; every stream ended cleanly");
+    }
+
+    fn notice(&self, notice: Notice) {
+        if let Some(tx) = &self.notices {
+            let _ = tx.send(notice);
+        }
+    }
+
+    fn tick_plugins(&mut self) {
+        let now = now_ms();
+        for index in 0..self.transports.len() {
+            if self.transports[index].wake_at.is_some_and(|at| at <= now) {
+                self.transports[index].wake_at = None;
+                self.work.push_back(Work::Plugin(index, Event::Tick(now)));
+            }
+        }
+    }
+
+    fn housekeeping(&mut self) -> Result<(), NodeError> {
+        let now = now_ms();
+        let version = self.db.data_version()?;
+        let changed_outside = version != self.data_version;
+        self.data_version = version;
+        for index in 0..self.transports.len() {
+            let t = &mut self.transports[index];
+            let tags_changed = t.keyring.refresh(&mut self.db, &self.identity, now)?;
+            if tags_changed {
+                self.reannounce(index);
+            }
+        }
+        if changed_outside {
+            self.poll_links()?;
+        }
+        self.dial_found(now);
+        self.drain_work()
+    }
+
+    fn reannounce(&mut self, index: usize) {
+        let t = &self.transports[index];
+        if let (Some(port), Some(mdns)) = (t.announced_port, &mut self.mdns) {
+            let tags = t.keyring.announced_tags(now_ms());
+            if let Err(e) = mdns.announce(&tags, port) {
+                tracing::warn!("{e}");
+            }
+        }
+    }
+
+    /// Offers newly queued messages on every live sync link.
+    fn poll_links(&mut self) -> Result<(), NodeError> {
+        let channels: Vec<ChannelId> = self.slots.keys().copied().collect();
+        for channel in channels {
+            self.step_link(channel, |link, cx| link.poll(cx));
+        }
+        self.drain_work()
+    }
+
+    /// Peers mDNS found that have no live link and whose backoff is over: tell the plugin, which dials.
+    fn dial_found(&mut self, now: u64) {
+        for index in 0..self.transports.len() {
+            let t = &self.transports[index];
+            let due: Vec<SocketAddr> = t
+                .found
+                .iter()
+                .filter(|(peer, _)| self.wants_link(index, **peer))
+                .filter(|(peer, _)| t.backoff.get(peer).is_none_or(|(at, _)| *at <= now))
+                .map(|(_, address)| *address)
+                .collect();
+            for address in due {
+                self.work.push_back(Work::Plugin(
+                    index,
+                    Event::Discovered(Discovery {
+                        address: address.to_string(),
+                    }),
+                ));
+            }
+        }
+    }
+
+    /// Whether we should dial `peer`: no live link with them, and for a pending contact, we are the
+    /// side that dials (two handshakes at once would agree on two different roots).
+    fn wants_link(&self, transport: usize, peer: Peer) -> bool {
+        if self.slots.values().any(|s| s.link.peer() == Some(peer)) {
+            return false;
+        }
+        match peer {
+            Peer::Contact(_) => true,
+            Peer::Pending(_) => {
+                self.transports[transport].keyring.role(peer) == Some(Role::Alice)
+            }
+        }
+    }
+
+    fn on_driver(&mut self, event: DriverEvent) -> Result<(), NodeError> {
+        match event {
+            DriverEvent::Listening { transport, address } => {
+                self.notice(Notice::Listening {
+                    transport: self.transports[transport].keyring.transport().to_owned(),
+                    address,
+                });
+                self.work.push_back(Work::Plugin(
+                    transport,
+                    Event::Listening(Listening {
+                        medium: Medium::Tcp,
+                        address: address.to_string(),
+                    }),
+                ));
+            }
+            DriverEvent::Opened { channel, stream } => {
+                self.tcp.adopt(channel, stream);
+                if let Some(slot) = self.slots.get(&channel) {
+                    self.work
+                        .push_back(Work::Plugin(slot.transport, Event::ChannelOpened(channel)));
+                } else {
+                    self.tcp.close(channel);
+                }
+            }
+            DriverEvent::Accepted {
+                transport,
+                channel,
+                stream,
+            } => {
+                self.tcp.adopt(channel, stream);
+                let t = &self.transports[transport];
+                self.slots.insert(
+                    channel,
+                    Slot {
+                        transport,
+                        link: Link::accept(t.frame_len, t.max_latency_ms),
+                        address: None,
+                    },
+                );
+                self.work
+                    .push_back(Work::Plugin(transport, Event::ChannelAccepted(channel)));
+            }
+            DriverEvent::Received { channel, data } => {
+                if let Some(slot) = self.slots.get(&channel) {
+                    self.work.push_back(Work::Plugin(
+                        slot.transport,
+                        Event::Received(Chunk { channel, data }),
+                    ));
+                }
+            }
+            DriverEvent::Closed { channel } => {
+                if let Some(slot) = self.slots.get(&channel) {
+                    self.work
+                        .push_back(Work::Plugin(slot.transport, Event::ChannelClosed(channel)));
+                    self.work.push_back(Work::Close {
+                        channel,
+                        tell: false,
+                    });
+                }
+            }
+            DriverEvent::Failed { channel, reason } => {
+                if let Some(slot) = self.slots.get(&channel) {
+                    self.work.push_back(Work::Plugin(
+                        slot.transport,
+                        Event::ChannelFailed(ChannelFailure { channel, reason }),
+                    ));
+                    self.work.push_back(Work::Close {
+                        channel,
+                        tell: false,
+                    });
+                }
+            }
+            DriverEvent::Found { tag, addresses } => self.on_found(&tag, &addresses),
+        }
+        self.drain_work()
+    }
+
+    fn on_found(&mut self, tag: &str, addresses: &[SocketAddr]) {
+        let now = now_ms();
+        for t in &mut self.transports {
+            let Some(peer) = t.keyring.peer_for_tag(tag, now) else {
+                continue;
+            };
+            // Prefer IPv4, then any address the grant lets the plugin reach.
+            let mut usable: Vec<SocketAddr> = addresses
+                .iter()
+                .copied()
+                .filter(|a| t.scope.permits(a))
+                .collect();
+            usable.sort_by_key(|a| !a.is_ipv4());
+            if let Some(address) = usable.first() {
+                t.found.insert(peer, *address);
+            }
+        }
+        self.dial_found(now);
+    }
+
+    fn drain_work(&mut self) -> Result<(), NodeError> {
+        while let Some(work) = self.work.pop_front() {
+            match work {
+                Work::Plugin(index, event) => self.feed(index, event),
+                Work::Close { channel, tell } => self.close(channel, tell)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Feeds one event to a transport plugin and carries out what it asks.
+    fn feed(&mut self, index: usize, event: Event) {
+        let outcome = match self.transports[index].plugin.handle(&event) {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                tracing::warn!("{error}");
+                let orphaned = self.transports[index].plugin.take_orphaned();
+                for channel in orphaned {
+                    self.work.push_back(Work::Close {
+                        channel,
+                        tell: false,
+                    });
+                }
+                // Wake it again soon: a restarted instance must set up its listener anew.
+                let retry = now_ms() + 1_000;
+                let t = &mut self.transports[index];
+                t.wake_at = Some(t.wake_at.map_or(retry, |at| at.min(retry)));
+                return;
+            }
+        };
+        for request in outcome.requests {
+            self.carry_out(index, request);
+        }
+        for action in outcome.actions {
+            self.act(index, action);
+        }
+    }
+
+    fn carry_out(&mut self, index: usize, request: IoRequest) {
+        let scope = self.transports[index].scope;
+        match request {
+            IoRequest::TcpListen { port } => {
+                if let Err(e) = self.tcp.listen(index, port, scope) {
+                    tracing::error!("{e}");
+                }
+            }
+            IoRequest::TcpConnect { channel, address } => {
+                if self.slots.contains_key(&channel) {
+                    self.tcp.connect(channel, address);
+                } else {
+                    tracing::warn!("a transport plugin connected a channel the host never opened");
+                }
+            }
+            IoRequest::MdnsAnnounce { port } => {
+                self.transports[index].announced_port = Some(port);
+                if self.ensure_mdns() {
+                    self.reannounce(index);
+                }
+            }
+            IoRequest::MdnsWithdraw => {
+                self.transports[index].announced_port = None;
+                if let Some(mdns) = &mut self.mdns {
+                    mdns.withdraw();
+                }
+            }
+            IoRequest::MdnsBrowse { enabled } => {
+                if self.ensure_mdns()
+                    && let Some(Err(e)) = self.mdns.as_mut().map(|m| m.browse(enabled))
+                {
+                    tracing::warn!("{e}");
+                }
+            }
+            other => tracing::warn!(
+                "this build has no driver for {other:?} yet; the request is ignored"
+            ),
+        }
+    }
+
+    fn ensure_mdns(&mut self) -> bool {
+        if self.mdns.is_none() {
+            let tx = self.tx.clone();
+            match MdnsDriver::start(std::sync::Arc::new(move |event| {
+                let _ = tx.send(Input::Driver(event));
+            })) {
+                Ok(driver) => self.mdns = Some(driver),
+                Err(e) => tracing::warn!("{e}"),
+            }
+        }
+        self.mdns.is_some()
+    }
+
+    fn act(&mut self, index: usize, action: Action) {
+        match action {
+            Action::Write(Chunk { channel, data }) => {
+                if !self.tcp.write(channel, &data) {
+                    self.work.push_back(Work::Close {
+                        channel,
+                        tell: true,
+                    });
+                }
+            }
+            Action::Deliver(Chunk { channel, data }) => {
+                self.step_link(channel, |link, cx| link.receive(cx, &data));
+            }
+            Action::Ready(channel) => self.step_link(channel, |link, cx| link.ready(cx)),
+            Action::Close(channel) => self.work.push_back(Work::Close {
+                channel,
+                tell: false,
+            }),
+            Action::Publish(properties) => {
+                // Carrying properties to contacts over sync is not built yet; mDNS and static peers
+                // find contacts on the LAN without them.
+                tracing::debug!("transport published {} properties", properties.len());
+            }
+            Action::WakeAt(at) => {
+                let t = &mut self.transports[index];
+                t.wake_at = Some(t.wake_at.map_or(at, |old| old.min(at)));
+            }
+            Action::Dial(properties) => self.dial(index, properties),
+        }
+    }
+
+    /// Opens channels for a plugin's dial: to the peer mDNS saw at that address, or, for an address
+    /// nobody announced (a static peer), one to each peer that may be there and has no link yet.
+    fn dial(&mut self, index: usize, properties: Vec<Property>) {
+        let now = now_ms();
+        let address: Option<SocketAddr> = properties
+            .iter()
+            .find(|p| p.key == ADDRESS_PROPERTY)
+            .and_then(|p| p.value.parse().ok());
+        let t = &self.transports[index];
+        let known: Vec<Peer> = t
+            .found
+            .iter()
+            .filter(|(_, a)| Some(**a) == address)
+            .map(|(p, _)| *p)
+            .collect();
+        let candidates: Vec<Peer> = if known.is_empty() {
+            t.keyring.peers().collect()
+        } else {
+            known
+        };
+        for peer in candidates {
+            if !self.wants_link(index, peer)
+                || self.transports[index]
+                    .backoff
+                    .get(&peer)
+                    .is_some_and(|(at, _)| *at > now)
+            {
+                continue;
+            }
+            let t = &self.transports[index];
+            let channel = self.ids.next();
+            self.slots.insert(
+                channel,
+                Slot {
+                    transport: index,
+                    link: Link::dial(peer, t.frame_len, t.max_latency_ms),
+                    address,
+                },
+            );
+            self.work.push_back(Work::Plugin(
+                index,
+                Event::Connect(ConnectRequest {
+                    channel,
+                    properties: properties.clone(),
+                }),
+            ));
+        }
+    }
+
+    /// Runs one link step and queues what it produced; a failed link is closed.
+    fn step_link(
+        &mut self,
+        channel: ChannelId,
+        step: impl FnOnce(&mut Link, &mut LinkContext<'_>) -> Result<Output, link::LinkError>,
+    ) {
+        let Some(slot) = self.slots.get_mut(&channel) else {
+            return;
+        };
+        let index = slot.transport;
+        let t = &mut self.transports[index];
+        let mut cx = LinkContext {
+            db: &mut self.db,
+            keyring: &mut t.keyring,
+            identity: &self.identity,
+            now_ms: now_ms(),
+        };
+        let result = step(&mut slot.link, &mut cx);
+        let peer = slot.link.peer();
+        let address = slot.address;
+        match result {
+            Ok(output) => {
+                if let Some(peer) = peer.filter(|_| slot.link.syncing_with().is_some()) {
+                    t.backoff.remove(&peer);
+                }
+                if output.delivered > 0
+                    && let Some(contact) = slot.link.syncing_with()
+                {
+                    self.notice(Notice::Received {
+                        contact,
+                        count: output.delivered,
+                    });
+                }
+                if let Some(contact) = output.introduced {
+                    tracing::info!("a handshake completed; a pending contact is now a contact");
+                    if let Some(address) = address {
+                        self.transports[index]
+                            .found
+                            .insert(Peer::Contact(contact), address);
+                    }
+                    self.notice(Notice::Introduced { contact });
+                }
+                let close = output.close;
+                self.queue_wire(index, channel, output.wire);
+                if close {
+                    self.work.push_back(Work::Close {
+                        channel,
+                        tell: true,
+                    });
+                }
+            }
+            Err(error) => {
+                tracing::info!("dropped a link: {error}");
+                self.work.push_back(Work::Close {
+                    channel,
+                    tell: true,
+                });
+            }
+        }
+    }
+
+    fn queue_wire(&mut self, index: usize, channel: ChannelId, wire: Vec<u8>) {
+        for piece in wire.chunks(MAX_CHUNK_BYTES) {
+            self.work.push_back(Work::Plugin(
+                index,
+                Event::Outgoing(Chunk {
+                    channel,
+                    data: piece.to_vec(),
+                }),
+            ));
+        }
+    }
+
+    /// Forgets a channel: closes the socket, tells nobody twice, and lets unacked messages go out again.
+    fn close(&mut self, channel: ChannelId, tell: bool) -> Result<(), NodeError> {
+        self.tcp.close(channel);
+        let Some(slot) = self.slots.remove(&channel) else {
+            return Ok(());
+        };
+        let now = now_ms();
+        if let Some(peer) = slot.link.peer() {
+            let t = &mut self.transports[slot.transport];
+            if slot.link.syncing_with().is_none() {
+                // Never got as far as syncing: back off before trying this peer again.
+                let failures = t.backoff.get(&peer).map_or(0, |(_, n)| *n) + 1;
+                let delay = (500u64 << failures.min(6)).min(MAX_BACKOFF_MS);
+                t.backoff.insert(peer, (now + delay, failures));
+            }
+        }
+        if let Some(contact) = slot.link.syncing_with() {
+            self.db.retry_unacked_now(contact)?;
+        }
+        if tell {
+            self.work
+                .push_back(Work::Plugin(slot.transport, Event::ChannelClosed(channel)));
+        }
+        Ok(())
+    }
+}
