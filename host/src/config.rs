@@ -127,7 +127,29 @@ struct RawEntry {
     limits: Option<Spanned<PluginLimits>>,
 }
 
+/// The config a node runs with when none is given: the LAN transport (mDNS on, local network only)
+/// and the text message type, from `plugin_dir`.
+pub const DEFAULT: &str = r#"
+[transports.lan]
+plugin = "transport-lan"
+grant = ["tcp", "mdns", "log", "clock"]
+tcp_scope = "lan"
+
+[message_types.text]
+plugin = "text"
+grant = ["log"]
+"#;
+
 impl Config {
+    /// The [`DEFAULT`] config with plugins from `plugin_dir`.
+    pub fn default_with_plugins(plugin_dir: &Path) -> Result<Config, ConfigError> {
+        let text = format!(
+            "[plugins]\ndir = {:?}\n{DEFAULT}",
+            plugin_dir.display().to_string()
+        );
+        Config::parse(&text, "(built-in default config)", Path::new("."))
+    }
+
     /// Reads and checks the config at `path`; relative directories in it are taken from the file's folder.
     pub fn read(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {

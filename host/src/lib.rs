@@ -2,9 +2,12 @@
 //! sandboxed wasm plugins loaded by [`plugin::PluginHost`]. See ARCHITECTURE.md for the map.
 
 pub mod config;
+pub mod content;
 pub mod drivers;
 pub mod node;
 pub mod plugin;
 pub mod storage;
 
-pub use courier_proto::{contact_link, handshake, identity, introduction, sync, transport_security};
+pub use courier_proto::{
+    contact_link, handshake, identity, introduction, sync, transport_security,
+};

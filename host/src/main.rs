@@ -1,30 +1,96 @@
 //! The `courier` command line. Library code returns typed errors; this edge turns them into one clear
 //! line and a non-zero exit.
 
+mod cli;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
-use courier_host::config::Config;
-use courier_host::plugin::PluginHost;
-use courier_host::plugin::bindings::transport_types::Mode;
 
 /// Courier: end-to-end encrypted messaging over whatever network is left.
 #[derive(Parser)]
 #[command(version)]
 struct Cli {
+    /// The node's data directory (its encrypted database and config).
+    #[arg(long, global = true, env = "COURIER_DATA_DIR")]
+    data_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Loads every plugin in the config and prints what each one describes.
+    /// Creates this data directory's identity.
+    Init {
+        /// The name you go by (shown to nobody but you; contacts choose their own alias for you).
+        #[arg(long)]
+        name: String,
+    },
+    /// Prints your contact link, to give to someone you want to talk to.
+    Link,
+    /// Adds, lists, verifies and removes contacts.
+    #[command(subcommand)]
+    Contacts(ContactsCommand),
+    /// Queues a message to a contact; `serve` delivers it.
+    Send {
+        /// The contact's alias.
+        alias: String,
+        /// The text to send.
+        #[arg(long)]
+        text: String,
+    },
+    /// Lists the conversation with a contact.
+    Messages {
+        /// The contact's alias.
+        alias: String,
+        /// Print JSON, one object per message in an array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Runs the node: transports, handshakes, sync, until SIGINT or SIGTERM.
+    Serve {
+        /// The node config (TOML); default: DATA_DIR/config.toml if present, else the built-in one.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Loads every plugin in a config and prints what each one describes.
     Plugins {
         /// The node config (TOML).
         #[arg(long, default_value = "config/demo.toml")]
         config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ContactsCommand {
+    /// Adds a contact from their link; they become a contact once they add yours and both nodes meet.
+    Add {
+        /// Their `courier://` link.
+        link: String,
+        /// What you call them.
+        #[arg(long)]
+        alias: String,
+    },
+    /// Lists contacts and pending contacts.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shows the safety number to compare with the contact in person.
+    Verify {
+        /// The contact's alias.
+        alias: String,
+        /// Mark the contact verified (only after the numbers matched).
+        #[arg(long)]
+        confirm: bool,
+    },
+    /// Removes a contact (or pending contact) with their keys and messages.
+    Remove {
+        /// The contact's alias.
+        alias: String,
     },
 }
 
@@ -46,57 +112,24 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    if let Command::Plugins { config } = &cli.command {
+        return cli::plugins::list(config);
+    }
+    let dir = cli::data_dir::DataDir::resolve(cli.data_dir)?;
     match cli.command {
-        Command::Plugins { config } => plugins(&Config::read(&config)?),
-    }
-}
-
-fn plugins(config: &Config) -> Result<()> {
-    let host = PluginHost::load(config).context("starting the wasm engine")?;
-    for report in &host.reports {
-        println!(
-            "loaded {:<18} {:?} in {:.1} ms",
-            report.plugin,
-            report.origin,
-            report.elapsed.as_secs_f64() * 1e3
-        );
-    }
-    for t in &host.transports {
-        let d = t.description();
-        let mode = match d.mode {
-            Mode::Duplex => "duplex",
-            Mode::Simplex => "simplex",
-        };
-        println!(
-            "transport    {:<18} id={} {mode} max-latency={}s frame={}B reveals={:?}",
-            t.name(),
-            d.id,
-            d.max_latency_ms / 1000,
-            d.frame_size,
-            d.reveals
-        );
-    }
-    for m in &host.message_types {
-        let d = m.description();
-        println!(
-            "message-type {:<18} {} v{}..=v{} input<={}B payload<={}B",
-            m.name(),
-            d.content_type,
-            d.versions.min,
-            d.versions.max,
-            d.max_input_bytes,
-            d.max_payload_bytes
-        );
-    }
-    for failure in &host.failures {
-        println!("not loaded   {failure}");
-    }
-    if host.failures.is_empty() {
-        Ok(())
-    } else {
-        anyhow::bail!(
-            "{} plugin(s) were not loaded; see above",
-            host.failures.len()
-        )
+        Command::Init { name } => cli::identity::init(&dir, &name),
+        Command::Link => cli::identity::link(&dir),
+        Command::Contacts(ContactsCommand::Add { link, alias }) => {
+            cli::contacts::add(&dir, &link, &alias)
+        }
+        Command::Contacts(ContactsCommand::List { json }) => cli::contacts::list(&dir, json),
+        Command::Contacts(ContactsCommand::Verify { alias, confirm }) => {
+            cli::contacts::verify(&dir, &alias, confirm)
+        }
+        Command::Contacts(ContactsCommand::Remove { alias }) => cli::contacts::remove(&dir, &alias),
+        Command::Send { alias, text } => cli::conversation::send(&dir, &alias, &text),
+        Command::Messages { alias, json } => cli::conversation::list(&dir, &alias, json),
+        Command::Serve { config } => cli::serve::run(&dir, config.as_deref()),
+        Command::Plugins { .. } => unreachable!("handled above"),
     }
 }

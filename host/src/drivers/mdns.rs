@@ -59,8 +59,15 @@ impl MdnsDriver {
         getrandom::fill(&mut host).expect("the OS random number generator is available");
         let host = format!("c{}.local.", hex::encode(host));
         for tag in tags {
-            let info = ServiceInfo::new(SERVICE_TYPE, tag, &host, "", port, None::<std::collections::HashMap<String, String>>)?
-                .enable_addr_auto();
+            let info = ServiceInfo::new(
+                SERVICE_TYPE,
+                tag,
+                &host,
+                "",
+                port,
+                None::<std::collections::HashMap<String, String>>,
+            )?
+            .enable_addr_auto();
             self.announced.push(info.get_fullname().to_owned());
             self.daemon.register(info)?;
         }

@@ -40,7 +40,9 @@ impl ChannelIds {
 #[derive(Debug, thiserror::Error)]
 pub enum TcpError {
     /// Binding the listener failed.
-    #[error("cannot listen on port {port}: {source}; pick another port in the transport's settings")]
+    #[error(
+        "cannot listen on port {port}: {source}; pick another port in the transport's settings"
+    )]
     Listen {
         /// Requested port.
         port: u16,
@@ -106,8 +108,7 @@ impl TcpDriver {
             .name("tcp-listener".into())
             .spawn(move || accept_loop(listener, transport, scope, sink, ids, stopped))
             .map_err(listen_error)?;
-        self.listeners
-            .insert(transport, Listener { address, stop });
+        self.listeners.insert(transport, Listener { address, stop });
         (self.sink)(DriverEvent::Listening { transport, address });
         Ok(())
     }
@@ -199,7 +200,9 @@ fn accept_loop(
         match listener.accept() {
             Ok((stream, remote)) => {
                 if !scope.permits(&remote) {
-                    tracing::info!("dropped a connection from outside the transport's address scope");
+                    tracing::info!(
+                        "dropped a connection from outside the transport's address scope"
+                    );
                     continue;
                 }
                 let _ = stream.set_nonblocking(false);

@@ -101,7 +101,8 @@ impl Keyring {
             }
             let (keys, role) = match (&pending, peer) {
                 (None, Peer::Contact(id)) => {
-                    let keys = db.transport_keys(id, &self.transport, self.max_latency_ms, now_ms)?;
+                    let keys =
+                        db.transport_keys(id, &self.transport, self.max_latency_ms, now_ms)?;
                     let role = keys.role();
                     (keys, role)
                 }
@@ -112,7 +113,10 @@ impl Keyring {
                         continue;
                     };
                     // Handshake keys never rotate: they are static anyway. Rendezvous tags do.
-                    (TransportKeys::new(&secret, &self.transport, role, 0, 0), role)
+                    (
+                        TransportKeys::new(&secret, &self.transport, role, 0, 0),
+                        role,
+                    )
                 }
                 (None, Peer::Pending(_)) => unreachable!("pending peers carry their key"),
             };

@@ -165,11 +165,7 @@ impl Link {
     }
 
     /// Takes bytes the transport delivered.
-    pub fn receive(
-        &mut self,
-        cx: &mut LinkContext<'_>,
-        data: &[u8],
-    ) -> Result<Output, LinkError> {
+    pub fn receive(&mut self, cx: &mut LinkContext<'_>, data: &[u8]) -> Result<Output, LinkError> {
         let mut out = Output::default();
         let payloads = match &mut self.inbound {
             Inbound::Open(reader) => reader.push(data)?,
@@ -189,12 +185,8 @@ impl Link {
                 if self.dialed.is_some_and(|d| d != recognised.peer) {
                     return Err(LinkError::WrongPeer);
                 }
-                let mut reader = StreamReader::open(
-                    &recognised.keys,
-                    recognised.stream_number,
-                    &tag,
-                    &header,
-                )?;
+                let mut reader =
+                    StreamReader::open(&recognised.keys, recognised.stream_number, &tag, &header)?;
                 let payloads = reader.push(&rest)?;
                 self.inbound = Inbound::Open(reader);
                 if self.writer.is_none() {
@@ -338,7 +330,9 @@ impl Link {
             } => {
                 let progress = introduction.push(payload)?;
                 if let Some(done) = progress.done {
-                    let contact = cx.db.complete_handshake(alias, &done.agreement, done.start_ms)?;
+                    let contact =
+                        cx.db
+                            .complete_handshake(alias, &done.agreement, done.start_ms)?;
                     out.introduced = Some(contact);
                     self.job = Job::Introduced;
                 }
@@ -357,7 +351,8 @@ impl Link {
         let room = writer.max_payload();
         let frames = payload.len().div_ceil(room).max(1);
         for i in 0..frames {
-            let chunk = &payload[(i * room).min(payload.len())..((i + 1) * room).min(payload.len())];
+            let chunk =
+                &payload[(i * room).min(payload.len())..((i + 1) * room).min(payload.len())];
             writer.seal_frame(chunk, last && i + 1 == frames, wire)?;
         }
         Ok(())

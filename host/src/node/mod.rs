@@ -376,9 +376,7 @@ impl Node {
         }
         match peer {
             Peer::Contact(_) => true,
-            Peer::Pending(_) => {
-                self.transports[transport].keyring.role(peer) == Some(Role::Alice)
-            }
+            Peer::Pending(_) => self.transports[transport].keyring.role(peer) == Some(Role::Alice),
         }
     }
 
@@ -551,9 +549,9 @@ impl Node {
                     tracing::warn!("{e}");
                 }
             }
-            other => tracing::warn!(
-                "this build has no driver for {other:?} yet; the request is ignored"
-            ),
+            other => {
+                tracing::warn!("this build has no driver for {other:?} yet; the request is ignored")
+            }
         }
     }
 

@@ -149,7 +149,9 @@ impl LanState {
                     .address
                     .rsplit_once(':')
                     .and_then(|(_, p)| p.parse::<u16>().ok())
-                    .ok_or_else(|| format!("listening address {:?} has no port", listening.address))?;
+                    .ok_or_else(|| {
+                        format!("listening address {:?} has no port", listening.address)
+                    })?;
                 if self.settings.mdns {
                     calls.push(Call::Announce(port));
                 }
@@ -220,7 +222,9 @@ mod exports {
     impl GuestSession for LanSession {
         fn create(settings: Vec<Setting>) -> Result<Session, PluginError> {
             let settings = Settings::parse(&settings).map_err(PluginError::InvalidInput)?;
-            Ok(Session::new(LanSession(RefCell::new(LanState::new(settings)))))
+            Ok(Session::new(LanSession(RefCell::new(LanState::new(
+                settings,
+            )))))
         }
 
         fn handle(&self, event: Event) -> Result<Vec<Action>, PluginError> {
@@ -277,7 +281,11 @@ mod tests {
         );
         let (calls, actions) = lan.step(Event::Tick(5_500)).unwrap();
         assert!(calls.is_empty(), "listening starts once");
-        assert_eq!(actions, [Action::WakeAt(6_000)], "no redial before its time");
+        assert_eq!(
+            actions,
+            [Action::WakeAt(6_000)],
+            "no redial before its time"
+        );
     }
 
     #[test]

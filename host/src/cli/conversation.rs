@@ -1,0 +1,127 @@
+//! `send` and `messages`.
+
+use anyhow::{Context, Result, bail};
+use courier_host::content::{compose, summary};
+use courier_host::plugin::PluginHost;
+use courier_host::plugin::manifest::World;
+use courier_host::storage::{Database, Delivery, Direction, OutgoingState, StorageError};
+
+use super::data_dir::DataDir;
+use super::now_ms;
+
+/// The content type of `send --text`.
+const TEXT: &str = "courier/text";
+
+fn message_plugins(dir: &DataDir) -> Result<PluginHost> {
+    let mut config = dir.config(None)?;
+    config.plugins.retain(|p| p.world == World::MessageType);
+    PluginHost::load(&config).context("starting the wasm engine")
+}
+
+fn contact(db: &Database, alias: &str) -> Result<i64> {
+    match db.contacts()?.into_iter().find(|c| c.alias == alias) {
+        Some(c) => Ok(c.id),
+        None if db.pending_contacts()?.iter().any(|p| p.alias == alias) => bail!(
+            "{alias:?} is still pending: messages can be sent once the handshake completed (run `courier serve` on both sides)"
+        ),
+        None => Err(StorageError::UnknownContact(alias.to_owned()).into()),
+    }
+}
+
+/// Queues a text; it is on disk when this returns, and a running `serve` sends it.
+pub fn send(dir: &DataDir, alias: &str, text: &str) -> Result<()> {
+    let mut db = dir.open()?;
+    let contact = contact(&db, alias)?;
+    let mut plugins = message_plugins(dir)?;
+    let composed = compose(&mut plugins, TEXT, text.as_bytes(), &[])?;
+    let (id, _) = db.send(
+        contact,
+        &composed.content_type,
+        composed.version,
+        composed.body,
+        now_ms(),
+    )?;
+    println!("queued {}", hex::encode(&id.0[..8]));
+    Ok(())
+}
+
+/// Prints the conversation with a contact.
+pub fn list(dir: &DataDir, alias: &str, json: bool) -> Result<()> {
+    let db = dir.open()?;
+    let contact = contact(&db, alias)?;
+    let mut plugins = message_plugins(dir)?;
+    let entries = db.conversation(contact)?;
+    let rows: Vec<serde_json::Value> = entries
+        .iter()
+        .map(|e| {
+            let direction = match e.direction {
+                Direction::Outgoing => "out",
+                Direction::Incoming => "in",
+            };
+            let state = match e.delivery {
+                Delivery::Outgoing(OutgoingState::Queued) => "queued",
+                Delivery::Outgoing(OutgoingState::Sent) => "sent",
+                Delivery::Outgoing(OutgoingState::Acked) => "acked",
+                Delivery::Received => "received",
+            };
+            serde_json::json!({
+                "id": hex::encode(e.id.0),
+                "direction": direction,
+                "type": e.message.content_type,
+                "state": state,
+                "summary": summary(&mut plugins, &e.message),
+                "time": e.message.timestamp_ms,
+            })
+        })
+        .collect();
+    if json {
+        println!("{}", serde_json::Value::Array(rows));
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("no messages with {alias:?} yet");
+    }
+    for row in rows {
+        println!(
+            "{} {:<3} {:<8} {} {}",
+            utc(row["time"].as_u64().unwrap_or(0)),
+            row["direction"].as_str().unwrap_or(""),
+            row["state"].as_str().unwrap_or(""),
+            &row["id"].as_str().unwrap_or("")[..16],
+            row["summary"].as_str().unwrap_or("")
+        );
+    }
+    Ok(())
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in UTC.
+fn utc(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_dates_are_right() {
+        assert_eq!(super::utc(0), "1970-01-01 00:00:00");
+        assert_eq!(super::utc(1_795_000_000_000), "2026-11-18 09:46:40");
+        assert_eq!(super::utc(951_782_400_000), "2000-02-29 00:00:00");
+    }
+}

@@ -1,0 +1,41 @@
+//! `serve`: runs the node until SIGINT or SIGTERM.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use courier_host::node::{Node, Notice};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use super::data_dir::DataDir;
+
+/// Runs the node on `dir` with the config at `config` (or the directory's, or the default).
+pub fn run(dir: &DataDir, config: Option<&Path>) -> Result<()> {
+    let db = dir.open()?;
+    let config = dir.config(config)?;
+    let mut node = Node::new(db, &config)?;
+    let handle = node.handle();
+    let mut signals = Signals::new([SIGINT, SIGTERM]).context("installing signal handlers")?;
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            handle.stop();
+        }
+    });
+    let (tx, notices) = std::sync::mpsc::channel();
+    node.notify(tx);
+    std::thread::spawn(move || {
+        for notice in notices {
+            match notice {
+                Notice::Listening { transport, address } => {
+                    println!("{transport}: listening on port {}", address.port());
+                }
+                Notice::Introduced { .. } => println!("a pending contact is now a contact"),
+                Notice::Received { count, .. } => println!("received {count} message(s)"),
+            }
+        }
+    });
+    println!("serving; stop with Ctrl-C");
+    node.run()?;
+    println!("stopped cleanly");
+    Ok(())
+}
