@@ -13,6 +13,7 @@ use crate::sync::record::{Record, RecordError, RecordReader};
 use crate::sync::session::{Mode, Session, SessionError};
 use crate::transport_security::TAG_LEN;
 use crate::transport_security::stream::{HEADER_LEN, StreamError, StreamReader, StreamWriter};
+use crate::transport_security::transport_keys::Role;
 
 use super::keyring::Keyring;
 
@@ -26,6 +27,8 @@ pub struct LinkContext<'a> {
     pub identity: &'a Identity,
     /// Wall clock, Unix ms.
     pub now_ms: u64,
+    /// Pending contacts this node is already dialing a handshake to on another channel.
+    pub dialing_handshakes: &'a std::collections::HashSet<Peer>,
 }
 
 /// What one step produced.
@@ -50,6 +53,10 @@ pub enum LinkError {
     /// We dialed one peer and another answered.
     #[error("a different peer answered than the one dialed")]
     WrongPeer,
+    /// Both sides dialed a handshake at once; the one dialed by the Alice side goes on, this one stops
+    /// before it says anything, so exactly one handshake can complete.
+    #[error("a simultaneous handshake from the other side goes on instead")]
+    Superseded,
     /// The peer was removed while the link ran.
     #[error("the peer is no longer a contact")]
     PeerGone,
@@ -143,13 +150,19 @@ impl Link {
         self.peer.or(self.dialed)
     }
 
-    /// Whether this link carries a handshake.
-    pub fn is_introducing(&self) -> bool {
-        matches!(self.job, Job::Introduction { .. }) || self.dialed_pending()
+    /// The pending contact this link was dialed to introduce us to, while that handshake runs.
+    pub fn dialing_handshake(&self) -> Option<Peer> {
+        let running = matches!(self.job, Job::Waiting | Job::Introduction { .. });
+        self.dialed
+            .filter(|p| running && matches!(p, Peer::Pending(_)))
     }
 
-    fn dialed_pending(&self) -> bool {
-        matches!(self.job, Job::Waiting) && matches!(self.dialed, Some(Peer::Pending(_)))
+    /// The pending contact who dialed this link to introduce themselves, while that handshake runs.
+    pub fn accepted_handshake(&self) -> Option<Peer> {
+        match (&self.job, self.dialed) {
+            (Job::Introduction { .. }, None) => self.peer,
+            _ => None,
+        }
     }
 
     /// The transport says the channel can carry streams: a dialing link writes its stream's start.
@@ -184,6 +197,12 @@ impl Link {
                     .ok_or(LinkError::UnknownTag)?;
                 if self.dialed.is_some_and(|d| d != recognised.peer) {
                     return Err(LinkError::WrongPeer);
+                }
+                if self.dialed.is_none()
+                    && cx.dialing_handshakes.contains(&recognised.peer)
+                    && cx.keyring.role(recognised.peer) == Some(Role::Alice)
+                {
+                    return Err(LinkError::Superseded);
                 }
                 let mut reader =
                     StreamReader::open(&recognised.keys, recognised.stream_number, &tag, &header)?;

@@ -9,7 +9,7 @@
 pub mod keyring;
 pub mod link;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
@@ -30,7 +30,6 @@ use crate::plugin::manifest::World;
 use crate::plugin::transport_plugin::{MAX_CHUNK_BYTES, TransportPlugin};
 use crate::storage::{ContactId, Database, Peer, StorageError};
 use crate::transport_security::stream::MAX_FRAME_LEN;
-use crate::transport_security::transport_keys::Role;
 use keyring::Keyring;
 use link::{Link, LinkContext, Output};
 
@@ -368,16 +367,13 @@ impl Node {
         }
     }
 
-    /// Whether we should dial `peer`: no live link with them, and for a pending contact, we are the
-    /// side that dials (two handshakes at once would agree on two different roots).
+    /// Whether we should dial `peer`: they are known to the transport and have no live link with us.
+    /// (Both sides may dial a pending contact at once; see `LinkError::Superseded` for who goes on.)
     fn wants_link(&self, transport: usize, peer: Peer) -> bool {
         if self.slots.values().any(|s| s.link.peer() == Some(peer)) {
             return false;
         }
-        match peer {
-            Peer::Contact(_) => true,
-            Peer::Pending(_) => self.transports[transport].keyring.role(peer) == Some(Role::Alice),
-        }
+        self.transports[transport].keyring.role(peer).is_some()
     }
 
     fn on_driver(&mut self, event: DriverEvent) -> Result<(), NodeError> {
@@ -654,6 +650,12 @@ impl Node {
         channel: ChannelId,
         step: impl FnOnce(&mut Link, &mut LinkContext<'_>) -> Result<Output, link::LinkError>,
     ) {
+        let dialing_handshakes: HashSet<Peer> = self
+            .slots
+            .iter()
+            .filter(|(c, _)| **c != channel)
+            .filter_map(|(_, s)| s.link.dialing_handshake())
+            .collect();
         let Some(slot) = self.slots.get_mut(&channel) else {
             return;
         };
@@ -664,10 +666,31 @@ impl Node {
             keyring: &mut t.keyring,
             identity: &self.identity,
             now_ms: now_ms(),
+            dialing_handshakes: &dialing_handshakes,
         };
         let result = step(&mut slot.link, &mut cx);
         let peer = slot.link.peer();
         let address = slot.address;
+        let accepted_handshake = slot.link.accepted_handshake();
+        if let Some(pending) = accepted_handshake {
+            // The other side's handshake goes on (we are Bob, or we were not dialing): drop ours.
+            let ours: Vec<ChannelId> = self
+                .slots
+                .iter()
+                .filter(|(c, s)| **c != channel && s.link.dialing_handshake() == Some(pending))
+                .map(|(c, _)| *c)
+                .collect();
+            for other in ours {
+                self.work.push_back(Work::Close {
+                    channel: other,
+                    tell: true,
+                });
+            }
+        }
+        let Some(slot) = self.slots.get_mut(&channel) else {
+            return;
+        };
+        let t = &mut self.transports[index];
         match result {
             Ok(output) => {
                 if let Some(peer) = peer.filter(|_| slot.link.syncing_with().is_some()) {

@@ -51,7 +51,9 @@ impl Database {
         body: Vec<u8>,
         now_ms: u64,
     ) -> Result<(MessageId, Message), StorageError> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let newest: Option<i64> = tx.query_row(
             "SELECT max(timestamp_ms) FROM outgoing WHERE contact_id = ?1",
             [contact],

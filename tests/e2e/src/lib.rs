@@ -1,0 +1,421 @@
+//! Real `courier` processes in temporary data directories, driven through the CLI exactly as a user or a
+//! script would: the end-to-end tests and `cargo xtask demo` both use this.
+//!
+//! Nodes here talk over loopback TCP through the LAN plugin with static peers (mDNS needs multicast,
+//! which loopback lacks; the network-namespace test covers mDNS).
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use courier_host::storage::{Database, Passphrase};
+
+/// The passphrase every node here uses.
+pub const PASSPHRASE: &str = "correct horse battery staple";
+
+/// Where the binary and plugins are.
+#[derive(Debug, Clone)]
+pub struct Tools {
+    /// The `courier` binary.
+    pub courier: PathBuf,
+    /// Built plugins (`cargo xtask build-plugins`).
+    pub plugin_dir: PathBuf,
+}
+
+impl Tools {
+    /// The debug build in this workspace's `target/`.
+    pub fn locate() -> Result<Tools> {
+        let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
+        Tools::in_target(&target, "debug")
+    }
+
+    /// The `profile` build in `target`.
+    pub fn in_target(target: &Path, profile: &str) -> Result<Tools> {
+        let courier = target.join(profile).join("courier");
+        let plugin_dir = target.join("plugins");
+        if !courier.exists() {
+            bail!(
+                "{} is missing; run `cargo build -p courier-host` (cargo xtask test does)",
+                courier.display()
+            );
+        }
+        if !plugin_dir.join("transport-lan.wasm").exists() {
+            bail!(
+                "{} has no transport-lan.wasm; run `cargo xtask build-plugins`",
+                plugin_dir.display()
+            );
+        }
+        Ok(Tools {
+            courier,
+            plugin_dir,
+        })
+    }
+}
+
+/// A free TCP port on loopback (bound and released; nothing else here races for it).
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// One message as `courier messages --json` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Row {
+    /// Hex message id.
+    pub id: String,
+    /// `in` or `out`.
+    pub direction: String,
+    /// Content type.
+    #[serde(rename = "type")]
+    pub content_type: String,
+    /// `queued`, `sent`, `acked` or `received`.
+    pub state: String,
+    /// The plugin's summary.
+    pub summary: String,
+    /// Sender's time, Unix ms.
+    pub time: u64,
+}
+
+/// One contact as `courier contacts list --json` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct ContactRow {
+    /// Alias.
+    pub alias: String,
+    /// `contact` or `pending`.
+    pub state: String,
+    /// Whether verified.
+    pub verified: bool,
+}
+
+/// A person with a Courier node: a data directory, a port, and perhaps a running `serve`.
+#[derive(Debug)]
+pub struct Person {
+    /// Their name (also the alias others give them).
+    pub name: String,
+    /// Data directory.
+    pub dir: PathBuf,
+    /// The LAN port their node listens on.
+    pub port: u16,
+    tools: Tools,
+    serve: Option<Child>,
+    /// Extra environment for `serve` (e.g. a network namespace wrapper is set with `wrapper`).
+    wrapper: Vec<String>,
+}
+
+impl Person {
+    /// Runs `courier init` for `name` in `root/name`.
+    pub fn init(tools: &Tools, root: &Path, name: &str) -> Result<Person> {
+        let person = Person {
+            name: name.to_owned(),
+            dir: root.join(name),
+            port: free_port()?,
+            tools: tools.clone(),
+            serve: None,
+            wrapper: Vec::new(),
+        };
+        person.cli(&["init", "--name", name])?;
+        Ok(person)
+    }
+
+    /// Runs this person's commands (and node) through `wrapper`, e.g. `ip netns exec NS`.
+    pub fn wrap(&mut self, wrapper: &[&str]) {
+        self.wrapper = wrapper.iter().map(|s| (*s).to_owned()).collect();
+    }
+
+    fn command(&self) -> Command {
+        let mut command = match self.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(&self.tools.courier);
+                c
+            }
+            None => Command::new(&self.tools.courier),
+        };
+        command
+            .arg("--data-dir")
+            .arg(&self.dir)
+            .env("COURIER_PASSPHRASE", PASSPHRASE)
+            .env("COURIER_PLUGIN_DIR", &self.tools.plugin_dir)
+            .env_remove("COURIER_DATA_DIR");
+        command
+    }
+
+    /// Runs `courier --data-dir DIR ARGS…`; its stdout, or an error with its stderr.
+    pub fn cli(&self, args: &[&str]) -> Result<String> {
+        let output = self
+            .command()
+            .args(args)
+            .output()
+            .with_context(|| format!("running courier {args:?}"))?;
+        if !output.status.success() {
+            bail!(
+                "`courier {}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8(output.stdout)?)
+    }
+
+    /// Their `courier://` link.
+    pub fn link(&self) -> Result<String> {
+        Ok(self.cli(&["link"])?.trim().to_owned())
+    }
+
+    /// Adds `other` as a contact under their name.
+    pub fn add(&self, other: &Person) -> Result<()> {
+        self.cli(&["contacts", "add", &other.link()?, "--alias", &other.name])?;
+        Ok(())
+    }
+
+    /// Writes `config.toml`: the LAN transport on `self.port`, dialing `peers` on loopback, mDNS as given.
+    pub fn configure(&self, peers: &[u16], mdns: bool, scope: &str) -> Result<()> {
+        let peers: Vec<String> = peers.iter().map(|p| format!("\"127.0.0.1:{p}\"")).collect();
+        self.write_config(
+            &format!(
+                "port = {}, mdns = {mdns}, redial-ms = 500, static-peers = [{}]",
+                self.port,
+                peers.join(", ")
+            ),
+            scope,
+        )
+    }
+
+    /// Writes `config.toml` with the given LAN `settings` inline table body and TCP scope.
+    pub fn write_config(&self, settings: &str, scope: &str) -> Result<()> {
+        let config = format!(
+            "[plugins]\ndir = {plugins:?}\n\n\
+             [transports.lan]\nplugin = \"transport-lan\"\n\
+             grant = [\"tcp\", \"mdns\", \"log\", \"clock\"]\ntcp_scope = \"{scope}\"\n\
+             settings = {{ {settings} }}\n\n\
+             [message_types.text]\nplugin = \"text\"\ngrant = [\"log\"]\n",
+            plugins = self.tools.plugin_dir.display().to_string(),
+        );
+        std::fs::write(self.dir.join("config.toml"), config)?;
+        Ok(())
+    }
+
+    /// Starts `courier serve` and waits until it listens.
+    pub fn serve(&mut self) -> Result<()> {
+        if self.serve.is_some() {
+            bail!("{} is already serving", self.name);
+        }
+        let mut child = self
+            .command()
+            .arg("serve")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting courier serve")?;
+        let stdout = child.stdout.take().context("serve's stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let started = Instant::now();
+        loop {
+            match lines.next() {
+                Some(Ok(line)) if line.contains("listening on port") => break,
+                Some(Ok(_)) => {}
+                _ => {
+                    let mut err = String::new();
+                    if let Some(mut stderr) = child.stderr.take() {
+                        use std::io::Read;
+                        let _ = stderr.read_to_string(&mut err);
+                    }
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    bail!(
+                        "{}'s node exited before listening: {}",
+                        self.name,
+                        err.trim()
+                    );
+                }
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                bail!("{}'s node did not listen within 30 s", self.name);
+            }
+        }
+        // Keep draining output so the node never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        if let Some(stderr) = child.stderr.take() {
+            std::thread::spawn(move || BufReader::new(stderr).lines().for_each(drop));
+        }
+        self.serve = Some(child);
+        Ok(())
+    }
+
+    /// Whether `serve` is running.
+    pub fn is_serving(&self) -> bool {
+        self.serve.is_some()
+    }
+
+    /// Stops `serve` with SIGTERM and checks it exited cleanly.
+    pub fn stop(&mut self) -> Result<()> {
+        let Some(mut child) = self.serve.take() else {
+            return Ok(());
+        };
+        signal(&child, "TERM")?;
+        let status = child.wait()?;
+        if !status.success() {
+            bail!("{}'s node exited with {status} on SIGTERM", self.name);
+        }
+        Ok(())
+    }
+
+    /// Kills `serve` with SIGKILL, as a crash or power cut would.
+    pub fn kill(&mut self) -> Result<()> {
+        if let Some(mut child) = self.serve.take() {
+            signal(&child, "KILL")?;
+            child.wait()?;
+        }
+        Ok(())
+    }
+
+    /// `messages ALIAS --json`.
+    pub fn messages(&self, alias: &str) -> Result<Vec<Row>> {
+        Ok(serde_json::from_str(
+            &self.cli(&["messages", alias, "--json"])?,
+        )?)
+    }
+
+    /// `contacts list --json`.
+    pub fn contacts(&self) -> Result<Vec<ContactRow>> {
+        Ok(serde_json::from_str(
+            &self.cli(&["contacts", "list", "--json"])?,
+        )?)
+    }
+
+    /// Opens this person's database directly (for bulk queueing and arrival order; the CLI does the
+    /// same through the same library).
+    pub fn database(&self) -> Result<Database> {
+        Ok(Database::open(
+            &self.dir.join("courier.db"),
+            &Passphrase::new(PASSPHRASE.into())?,
+        )?)
+    }
+
+    /// Queues `texts` to `alias` in one process, as that many `courier send` calls would.
+    pub fn queue_texts(&self, alias: &str, texts: &[String]) -> Result<()> {
+        let mut db = self.database()?;
+        let contact = db
+            .contacts()?
+            .into_iter()
+            .find(|c| c.alias == alias)
+            .with_context(|| format!("{} has no contact {alias}", self.name))?;
+        for text in texts {
+            db.send(
+                contact.id,
+                "courier/text",
+                1,
+                text.clone().into_bytes(),
+                now_ms(),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Bodies received from `alias`, in order of arrival.
+    pub fn arrivals(&self, alias: &str) -> Result<Vec<String>> {
+        let db = self.database()?;
+        let contact = db.contact(alias)?;
+        Ok(db
+            .received(contact)?
+            .into_iter()
+            .map(|m| String::from_utf8_lossy(&m.body).into_owned())
+            .collect())
+    }
+}
+
+impl Drop for Person {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.serve.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn signal(child: &Child, name: &str) -> Result<()> {
+    let status = Command::new("kill")
+        .args([format!("-{name}"), child.id().to_string()])
+        .status()?;
+    if !status.success() {
+        bail!("kill -{name} failed");
+    }
+    Ok(())
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Both add each other's link.
+pub fn introduce(a: &Person, b: &Person) -> Result<()> {
+    a.add(b)?;
+    b.add(a)
+}
+
+/// Polls `check` every 100 ms until it holds, or fails after `timeout` saying what was awaited.
+pub fn wait_until(
+    timeout: Duration,
+    what: &str,
+    mut check: impl FnMut() -> Result<bool>,
+) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        if check()? {
+            return Ok(());
+        }
+        if started.elapsed() > timeout {
+            bail!("timed out after {timeout:?} waiting until {what}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Waits until `a` and `b` are contacts on both sides.
+pub fn wait_for_contact(a: &Person, b: &Person) -> Result<()> {
+    wait_until(
+        Duration::from_secs(30),
+        &format!("{} and {} are contacts", a.name, b.name),
+        || {
+            let is_contact = |p: &Person, alias: &str| -> Result<bool> {
+                Ok(p.contacts()?
+                    .iter()
+                    .any(|c| c.alias == alias && c.state == "contact"))
+            };
+            Ok(is_contact(a, &b.name)? && is_contact(b, &a.name)?)
+        },
+    )
+}
+
+/// Waits until every message `from` sent to `to` is acked, and `to` holds `count` from them.
+pub fn wait_for_delivery(
+    from: &Person,
+    to: &Person,
+    count: usize,
+    timeout: Duration,
+) -> Result<()> {
+    wait_until(
+        timeout,
+        &format!(
+            "{count} messages from {} reach {} and are acked",
+            from.name, to.name
+        ),
+        || {
+            let sent = from.messages(&to.name)?;
+            let acked = sent
+                .iter()
+                .filter(|r| r.direction == "out" && r.state == "acked")
+                .count();
+            let received = to
+                .messages(&from.name)?
+                .iter()
+                .filter(|r| r.direction == "in")
+                .count();
+            Ok(acked >= count && received >= count)
+        },
+    )
+}

@@ -1,0 +1,47 @@
+//! A node killed mid-exchange loses and duplicates nothing.
+
+use std::time::Duration;
+
+use courier_e2e::{wait_for_delivery, wait_until};
+
+use crate::{pair, scratch};
+
+#[test]
+fn bob_is_killed_in_the_middle_of_a_thousand_message_exchange_and_nothing_is_lost_or_doubled() {
+    let root = scratch();
+    let (alice, mut bob) = pair(root.path()).unwrap();
+    let to_bob: Vec<String> = (0..1000).map(|i| format!("to bob {i:04}")).collect();
+    let to_alice: Vec<String> = (0..1000).map(|i| format!("to alice {i:04}")).collect();
+    bob.queue_texts("alice", &to_alice).unwrap();
+    std::thread::scope(|s| {
+        // Alice keeps writing while bob's node dies under her: the kill lands mid-exchange.
+        let writer = s.spawn(|| alice.queue_texts("bob", &to_bob));
+        wait_until(
+            Duration::from_secs(60),
+            "bob has some of alice's messages",
+            || Ok(!bob.arrivals("alice")?.is_empty()),
+        )
+        .unwrap();
+        bob.kill().unwrap();
+        let arrived = bob.arrivals("alice").unwrap().len();
+        assert!(
+            arrived < 1000,
+            "the kill came mid-exchange ({arrived} arrived)"
+        );
+        writer.join().unwrap().unwrap();
+    });
+
+    bob.serve().unwrap();
+    wait_for_delivery(&alice, &bob, 1000, Duration::from_secs(120)).unwrap();
+    wait_for_delivery(&bob, &alice, 1000, Duration::from_secs(120)).unwrap();
+    assert_eq!(
+        bob.arrivals("alice").unwrap(),
+        to_bob,
+        "each once, in order"
+    );
+    assert_eq!(
+        alice.arrivals("bob").unwrap(),
+        to_alice,
+        "each once, in order"
+    );
+}

@@ -1,0 +1,31 @@
+//! End-to-end stories: real `courier` processes on loopback (and in network namespaces), talking through
+//! the real LAN plugin, each with its own encrypted database.
+
+mod contacts;
+mod crash;
+mod delivery;
+mod namespaces;
+mod stranger;
+
+use std::path::Path;
+
+use courier_e2e::{Person, Tools, introduce, wait_for_contact};
+
+/// Two people who added each other and whose nodes run and dial each other on loopback.
+pub fn pair(root: &Path) -> anyhow::Result<(Person, Person)> {
+    let tools = Tools::locate()?;
+    let mut alice = Person::init(&tools, root, "alice")?;
+    let mut bob = Person::init(&tools, root, "bob")?;
+    alice.configure(&[bob.port], false, "loopback")?;
+    bob.configure(&[alice.port], false, "loopback")?;
+    introduce(&alice, &bob)?;
+    alice.serve()?;
+    bob.serve()?;
+    wait_for_contact(&alice, &bob)?;
+    Ok((alice, bob))
+}
+
+/// A fresh temporary directory for one story.
+pub fn scratch() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary directory")
+}
