@@ -226,11 +226,8 @@ fn demo(root: &Path) -> Result<()> {
     build_plugins(root)?;
     run(cargo()
         .current_dir(root)
-        .args(["build", "--quiet", "--release", "-p", "courier-host"]))?;
-    let courier = root.join("target/release/courier");
-    run(Command::new(courier)
-        .current_dir(root)
-        .args(["plugins", "--config", "config/demo.toml"]))
+        .args(["build", "--quiet", "-p", "courier-host", "-p", "courier-e2e"]))?;
+    run(Command::new(root.join("target/debug/courier-demo")).arg(root.join("target")))
 }
 
 fn bench(root: &Path) -> Result<()> {
