@@ -224,9 +224,14 @@ fn count_before(result: &str, label: &str) -> u64 {
 
 fn demo(root: &Path) -> Result<()> {
     build_plugins(root)?;
-    run(cargo()
-        .current_dir(root)
-        .args(["build", "--quiet", "-p", "courier-host", "-p", "courier-e2e"]))?;
+    run(cargo().current_dir(root).args([
+        "build",
+        "--quiet",
+        "-p",
+        "courier-host",
+        "-p",
+        "courier-e2e",
+    ]))?;
     run(Command::new(root.join("target/debug/courier-demo")).arg(root.join("target")))
 }
 

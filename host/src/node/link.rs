@@ -8,7 +8,7 @@
 use crate::handshake::HandshakeError;
 use crate::identity::Identity;
 use crate::introduction::Introduction;
-use crate::storage::{ContactId, ConversationStore, Database, Peer, StorageError};
+use crate::storage::{ContactId, ConversationStore, Database, Durability, Peer, StorageError};
 use crate::sync::record::{Record, RecordError, RecordReader};
 use crate::sync::session::{Mode, Session, SessionError};
 use crate::transport_security::TAG_LEN;
@@ -27,8 +27,8 @@ pub struct LinkContext<'a> {
     pub identity: &'a Identity,
     /// Wall clock, Unix ms.
     pub now_ms: u64,
-    /// Pending contacts this node is already dialing a handshake to on another channel.
-    pub dialing_handshakes: &'a std::collections::HashSet<Peer>,
+    /// Peers this node is already dialing on another channel.
+    pub dialing: &'a std::collections::HashSet<Peer>,
 }
 
 /// What one step produced.
@@ -53,9 +53,10 @@ pub enum LinkError {
     /// We dialed one peer and another answered.
     #[error("a different peer answered than the one dialed")]
     WrongPeer,
-    /// Both sides dialed a handshake at once; the one dialed by the Alice side goes on, this one stops
-    /// before it says anything, so exactly one handshake can complete.
-    #[error("a simultaneous handshake from the other side goes on instead")]
+    /// Both sides dialed each other at once; the channel the Alice side dialed goes on, and this one
+    /// stops before it says anything: exactly one handshake can complete, and one sync session keeps
+    /// a sender's messages in order.
+    #[error("the simultaneous connection from the other side goes on instead")]
     Superseded,
     /// The peer was removed while the link ran.
     #[error("the peer is no longer a contact")]
@@ -150,17 +151,15 @@ impl Link {
         self.peer.or(self.dialed)
     }
 
-    /// The pending contact this link was dialed to introduce us to, while that handshake runs.
-    pub fn dialing_handshake(&self) -> Option<Peer> {
-        let running = matches!(self.job, Job::Waiting | Job::Introduction { .. });
-        self.dialed
-            .filter(|p| running && matches!(p, Peer::Pending(_)))
+    /// The peer this link was dialed to, while it runs.
+    pub fn dialing(&self) -> Option<Peer> {
+        self.dialed.filter(|_| !matches!(self.job, Job::Introduced))
     }
 
-    /// The pending contact who dialed this link to introduce themselves, while that handshake runs.
-    pub fn accepted_handshake(&self) -> Option<Peer> {
+    /// The peer who dialed this link, once recognised, while it runs.
+    pub fn accepted(&self) -> Option<Peer> {
         match (&self.job, self.dialed) {
-            (Job::Introduction { .. }, None) => self.peer,
+            (Job::Introduction { .. } | Job::Sync { .. }, None) => self.peer,
             _ => None,
         }
     }
@@ -199,7 +198,7 @@ impl Link {
                     return Err(LinkError::WrongPeer);
                 }
                 if self.dialed.is_none()
-                    && cx.dialing_handshakes.contains(&recognised.peer)
+                    && cx.dialing.contains(&recognised.peer)
                     && cx.keyring.role(recognised.peer) == Some(Role::Alice)
                 {
                     return Err(LinkError::Superseded);
@@ -233,10 +232,13 @@ impl Link {
         else {
             return Ok(out);
         };
-        let store = ConversationStore::new(cx.db, *contact, self.max_latency_ms);
-        if let Some(offer) = session.offer_due(&store, cx.now_ms)? {
-            self.seal(&encode(&[offer]), false, &mut out.wire)?;
-        }
+        let (contact, latency, now) = (*contact, self.max_latency_ms, cx.now_ms);
+        let records = cx.db.batch(Durability::Relaxed, |db| {
+            session
+                .send_due(&mut ConversationStore::new(db, contact, latency), now)
+                .map_err(LinkError::from)
+        })?;
+        self.seal(&encode(&records), false, &mut out.wire)?;
         Ok(out)
     }
 
@@ -285,7 +287,7 @@ impl Link {
                 let mut session = Session::new(Mode::Duplex);
                 let latency = self.max_latency_ms;
                 let now = cx.now_ms;
-                let records = cx.db.batch(|db| {
+                let records = cx.db.batch(Durability::Relaxed, |db| {
                     session
                         .start(&mut ConversationStore::new(db, contact, latency), now)
                         .map_err(LinkError::from)
@@ -330,14 +332,21 @@ impl Link {
             } => {
                 let incoming = records.push(payload)?;
                 let (latency, now, contact) = (self.max_latency_ms, cx.now_ms, *contact);
-                let (answer, delivered) = cx.db.batch(|db| {
+                // An incoming message is acked in this answer, so it must be on disk first; the rest
+                // (sent marks, acks of ours) only saves a resend if it survives a crash.
+                let durability = if incoming.iter().any(|r| matches!(r, Record::Message(_))) {
+                    Durability::Full
+                } else {
+                    Durability::Relaxed
+                };
+                let (answer, delivered) = cx.db.batch(durability, |db| {
                     let mut store = ConversationStore::new(db, contact, latency);
                     let before = session.received().len();
                     let mut answer = Vec::new();
                     for record in incoming {
                         answer.extend(session.handle(record, &mut store, now)?);
                     }
-                    answer.extend(session.offer_due(&store, now)?);
+                    answer.extend(session.send_due(&mut store, now)?);
                     Ok::<_, LinkError>((answer, session.received().len() - before))
                 })?;
                 out.delivered += delivered;

@@ -93,6 +93,25 @@ impl NodeHandle {
     }
 }
 
+/// A node running on its own thread.
+#[derive(Debug)]
+pub struct RunningNode {
+    /// Wakes or stops it.
+    pub handle: NodeHandle,
+    /// What it reports.
+    pub notices: Receiver<Notice>,
+    /// The thread; join it after stopping.
+    pub thread: std::thread::JoinHandle<Result<(), NodeError>>,
+}
+
+impl RunningNode {
+    /// Stops the node and waits for it to finish cleanly.
+    pub fn stop(self) -> Result<(), NodeError> {
+        self.handle.stop();
+        self.thread.join().expect("the node thread does not panic")
+    }
+}
+
 /// Why the node could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -244,6 +263,37 @@ impl Node {
         self.notices = Some(tx);
     }
 
+    /// Starts a node on its own thread (the way a desktop backend embeds it): returns its handle, its
+    /// notices, and the thread, which ends with `run`'s result after [`NodeHandle::stop`].
+    pub fn spawn(db: Database, config: &Config) -> Result<RunningNode, NodeError> {
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let config = config.clone();
+        let thread = std::thread::Builder::new()
+            .name("courier-node".into())
+            .spawn(move || {
+                let mut node = match Node::new(db, &config) {
+                    Ok(node) => node,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return Ok(());
+                    }
+                };
+                let (tx, notices) = mpsc::channel();
+                node.notify(tx);
+                let _ = ready_tx.send(Ok((node.handle(), notices)));
+                node.run()
+            })
+            .expect("the OS can start a thread");
+        let (handle, notices) = ready_rx
+            .recv()
+            .expect("the node thread reports whether it started")?;
+        Ok(RunningNode {
+            handle,
+            notices,
+            thread,
+        })
+    }
+
     /// Runs until [`NodeHandle::stop`]; then ends every stream cleanly and closes every channel.
     pub fn run(mut self) -> Result<(), NodeError> {
         let mut next_housekeeping = Instant::now();
@@ -368,7 +418,7 @@ impl Node {
     }
 
     /// Whether we should dial `peer`: they are known to the transport and have no live link with us.
-    /// (Both sides may dial a pending contact at once; see `LinkError::Superseded` for who goes on.)
+    /// (Both sides may dial at once; see `LinkError::Superseded` for which channel goes on.)
     fn wants_link(&self, transport: usize, peer: Peer) -> bool {
         if self.slots.values().any(|s| s.link.peer() == Some(peer)) {
             return false;
@@ -650,11 +700,11 @@ impl Node {
         channel: ChannelId,
         step: impl FnOnce(&mut Link, &mut LinkContext<'_>) -> Result<Output, link::LinkError>,
     ) {
-        let dialing_handshakes: HashSet<Peer> = self
+        let dialing: HashSet<Peer> = self
             .slots
             .iter()
             .filter(|(c, _)| **c != channel)
-            .filter_map(|(_, s)| s.link.dialing_handshake())
+            .filter_map(|(_, s)| s.link.dialing())
             .collect();
         let Some(slot) = self.slots.get_mut(&channel) else {
             return;
@@ -666,18 +716,17 @@ impl Node {
             keyring: &mut t.keyring,
             identity: &self.identity,
             now_ms: now_ms(),
-            dialing_handshakes: &dialing_handshakes,
+            dialing: &dialing,
         };
         let result = step(&mut slot.link, &mut cx);
         let peer = slot.link.peer();
         let address = slot.address;
-        let accepted_handshake = slot.link.accepted_handshake();
-        if let Some(pending) = accepted_handshake {
-            // The other side's handshake goes on (we are Bob, or we were not dialing): drop ours.
+        if let Some(accepted) = slot.link.accepted() {
+            // The other side's channel goes on (we are Bob, or we were not dialing): drop ours.
             let ours: Vec<ChannelId> = self
                 .slots
                 .iter()
-                .filter(|(c, s)| **c != channel && s.link.dialing_handshake() == Some(pending))
+                .filter(|(c, s)| **c != channel && s.link.dialing() == Some(accepted))
                 .map(|(c, _)| *c)
                 .collect();
             for other in ours {

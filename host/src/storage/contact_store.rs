@@ -50,9 +50,7 @@ impl Database {
         agreement: &Agreement,
         start_ms: u64,
     ) -> Result<ContactId, StorageError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.write()?;
         let public: Vec<u8> = tx
             .query_row(
                 "SELECT handshake_public FROM pending_contacts WHERE alias = ?1",
@@ -176,9 +174,7 @@ impl Database {
     pub fn remove_contact(&mut self, alias: &str) -> Result<(), StorageError> {
         // Foreign keys cascade to the outbox and inbox; the keys live in the row itself, stream state
         // beside it. A pending contact is removed the same way.
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.write()?;
         let mut changed = 0;
         for (table, kind) in [("contacts", 'c'), ("pending_contacts", 'p')] {
             let id: Option<i64> = tx

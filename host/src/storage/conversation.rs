@@ -6,6 +6,16 @@ use super::contact_store::OutgoingState;
 use super::database::{ContactId, Database, StorageError};
 use crate::sync::record::{Message, MessageId};
 
+/// Whether a batch must be on disk when it commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync on commit: the batch stores something the peer will be told is safe (an ack follows).
+    Full,
+    /// No fsync on commit (WAL keeps it consistent; a crash may lose it): sent marks and acks, whose
+    /// loss costs only a resend that the receiver drops as a duplicate.
+    Relaxed,
+}
+
 /// Which way a message went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -51,9 +61,7 @@ impl Database {
         body: Vec<u8>,
         now_ms: u64,
     ) -> Result<(MessageId, Message), StorageError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.write()?;
         let newest: Option<i64> = tx.query_row(
             "SELECT max(timestamp_ms) FROM outgoing WHERE contact_id = ?1",
             [contact],
@@ -146,9 +154,30 @@ impl Database {
         Ok(())
     }
 
-    /// Runs `f` in one transaction: one fsync for a whole batch of records instead of one each. Nothing
-    /// of it is kept if `f` fails.
+    /// Runs `f` in one transaction: one commit for a whole batch of records instead of one each.
+    /// Nothing of it is kept if `f` fails. With [`Durability::Relaxed`] the commit skips its fsync.
     pub fn batch<T, E: From<StorageError>>(
+        &mut self,
+        durability: Durability,
+        f: impl FnOnce(&mut Database) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let relaxed = durability == Durability::Relaxed;
+        if relaxed {
+            self.conn
+                .pragma_update(None, "synchronous", "NORMAL")
+                .map_err(StorageError::from)?;
+        }
+        let result = self.run_batch(f);
+        if relaxed {
+            // Every other write stays durable on commit.
+            self.conn
+                .pragma_update(None, "synchronous", "FULL")
+                .map_err(StorageError::from)?;
+        }
+        result
+    }
+
+    fn run_batch<T, E: From<StorageError>>(
         &mut self,
         f: impl FnOnce(&mut Database) -> Result<T, E>,
     ) -> Result<T, E> {

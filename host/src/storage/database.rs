@@ -97,6 +97,32 @@ impl std::fmt::Debug for Database {
     }
 }
 
+/// A write transaction: its own, taking the write lock at once (so a `send` beside `serve` waits for
+/// the lock instead of failing on a stale read), or a savepoint inside a [`Database::batch`].
+pub(super) enum Write<'a> {
+    Own(rusqlite::Transaction<'a>),
+    Nested(rusqlite::Savepoint<'a>),
+}
+
+impl std::ops::Deref for Write<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match self {
+            Write::Own(tx) => tx,
+            Write::Nested(sp) => sp,
+        }
+    }
+}
+
+impl Write<'_> {
+    pub(super) fn commit(self) -> rusqlite::Result<()> {
+        match self {
+            Write::Own(tx) => tx.commit(),
+            Write::Nested(sp) => sp.commit(),
+        }
+    }
+}
+
 /// Identifies a contact in this database.
 pub type ContactId = i64;
 
@@ -123,11 +149,26 @@ impl Database {
         // FULL: a commit is on disk when it returns, so "queued" survives a power cut.
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        // `courier send` and `courier serve` share the file; a writer waits for the other, briefly.
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // `courier send` and `courier serve` share the file; a writer waits for the other. SQLite's own
+        // busy timeout sleeps 1 ms and more per retry, which would be most of a send's latency when it
+        // meets the node committing an ack; retry every 100 µs instead, for up to 10 s.
+        conn.busy_handler(Some(|attempt: i32| {
+            std::thread::sleep(std::time::Duration::from_micros(100));
+            attempt < 100_000
+        }))?;
         let mut db = Database { conn };
         db.migrate()?;
         Ok(db)
+    }
+
+    pub(super) fn write(&mut self) -> rusqlite::Result<Write<'_>> {
+        if self.conn.is_autocommit() {
+            self.conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map(Write::Own)
+        } else {
+            self.conn.savepoint().map(Write::Nested)
+        }
     }
 
     fn migrate(&mut self) -> Result<(), StorageError> {

@@ -71,4 +71,7 @@ pub const MIGRATIONS: &[&str] = &[
         window_seen INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (peer, transport, period)
     );",
+    // 6: `send` looks up the newest timestamp to a contact on every message; without this index that
+    // read every row of the conversation.
+    "CREATE INDEX outgoing_timestamp ON outgoing (contact_id, timestamp_ms);",
 ];

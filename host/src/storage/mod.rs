@@ -10,7 +10,7 @@ mod stream_state;
 mod sync_store;
 
 pub use contact_store::{Contact, OutgoingState};
-pub use conversation::{Delivery, Direction, Entry};
+pub use conversation::{Delivery, Direction, Durability, Entry};
 pub use database::{ContactId, Database, Passphrase, StorageError};
 pub use identity_store::PendingContact;
 pub use stream_state::Peer;

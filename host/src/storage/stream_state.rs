@@ -37,9 +37,7 @@ impl Database {
         transport: &str,
         period: u64,
     ) -> Result<u64, StorageError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self.write()?;
         tx.execute(
             "INSERT OR IGNORE INTO stream_state (peer, transport, period) VALUES (?1, ?2, ?3)",
             params![peer.key(), transport, sql_u64(period)],

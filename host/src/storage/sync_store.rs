@@ -67,12 +67,13 @@ impl SyncStore for ConversationStore<'_> {
     fn outgoing(&self, id: &MessageId) -> Result<Option<Message>, StoreError> {
         self.db
             .conn
-            .query_row(
+            .prepare_cached(
                 "SELECT timestamp_ms, content_type, type_version, body FROM outgoing
                  WHERE contact_id = ?1 AND id = ?2 AND acked = 0",
-                params![self.contact, &id.0[..]],
-                message_from_row,
             )
+            .and_then(|mut statement| {
+                statement.query_row(params![self.contact, &id.0[..]], message_from_row)
+            })
             .optional()
             .map_err(store_error)
     }
@@ -81,11 +82,10 @@ impl SyncStore for ConversationStore<'_> {
         let times_sent: Option<u32> = self
             .db
             .conn
-            .query_row(
-                "SELECT times_sent FROM outgoing WHERE contact_id = ?1 AND id = ?2",
-                params![self.contact, &id.0[..]],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT times_sent FROM outgoing WHERE contact_id = ?1 AND id = ?2")
+            .and_then(|mut statement| {
+                statement.query_row(params![self.contact, &id.0[..]], |r| r.get(0))
+            })
             .optional()
             .map_err(store_error)?;
         let Some(times_sent) = times_sent else {
@@ -94,10 +94,9 @@ impl SyncStore for ConversationStore<'_> {
         let due = retransmit_at(now_ms, times_sent + 1, self.max_latency_ms);
         self.db
             .conn
-            .execute(
-                "UPDATE outgoing SET times_sent = ?3, due_ms = ?4 WHERE contact_id = ?1 AND id = ?2",
+            .prepare_cached("UPDATE outgoing SET times_sent = ?3, due_ms = ?4 WHERE contact_id = ?1 AND id = ?2").and_then(|mut statement| statement.execute(
                 params![self.contact, &id.0[..], times_sent + 1, due.min(i64::MAX as u64) as i64],
-            )
+            ))
             .map_err(store_error)?;
         Ok(())
     }
@@ -105,10 +104,8 @@ impl SyncStore for ConversationStore<'_> {
     fn mark_acked(&mut self, id: &MessageId) -> Result<(), StoreError> {
         self.db
             .conn
-            .execute(
-                "UPDATE outgoing SET acked = 1 WHERE contact_id = ?1 AND id = ?2",
-                params![self.contact, &id.0[..]],
-            )
+            .prepare_cached("UPDATE outgoing SET acked = 1 WHERE contact_id = ?1 AND id = ?2")
+            .and_then(|mut statement| statement.execute(params![self.contact, &id.0[..]]))
             .map_err(store_error)?;
         Ok(())
     }
@@ -116,11 +113,10 @@ impl SyncStore for ConversationStore<'_> {
     fn has_incoming(&self, id: &MessageId) -> Result<bool, StoreError> {
         self.db
             .conn
-            .query_row(
-                "SELECT 1 FROM incoming WHERE contact_id = ?1 AND id = ?2",
-                params![self.contact, &id.0[..]],
-                |_| Ok(()),
-            )
+            .prepare_cached("SELECT 1 FROM incoming WHERE contact_id = ?1 AND id = ?2")
+            .and_then(|mut statement| {
+                statement.query_row(params![self.contact, &id.0[..]], |_| Ok(()))
+            })
             .optional()
             .map(|found| found.is_some())
             .map_err(store_error)
@@ -130,11 +126,10 @@ impl SyncStore for ConversationStore<'_> {
         // INSERT OR IGNORE: a duplicate that slipped past `has_incoming` still lands once.
         self.db
             .conn
-            .execute(
-                "INSERT OR IGNORE INTO incoming (contact_id, id, timestamp_ms, content_type, type_version, body, received_seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT coalesce(max(received_seq), 0) + 1 FROM incoming))",
+            .prepare_cached("INSERT OR IGNORE INTO incoming (contact_id, id, timestamp_ms, content_type, type_version, body, received_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT coalesce(max(received_seq), 0) + 1 FROM incoming))").and_then(|mut statement| statement.execute(
                 params![self.contact, &message.id().0[..], message.timestamp_ms as i64, message.content_type, message.type_version, message.body],
-            )
+            ))
             .map_err(store_error)?;
         Ok(())
     }

@@ -29,6 +29,11 @@ pub trait SyncStore {
     fn store_incoming(&mut self, message: Message) -> Result<(), StoreError>;
 }
 
+/// Messages up to this size go out at once in a duplex session, without an offer: a text should not
+/// wait a round trip. Larger ones (attachment chunks) are offered, so a peer that has them already
+/// is not sent them again. A receiver refuses an unrequested message over this size.
+pub const EAGER_LIMIT: usize = 4 * 1024;
+
 /// When a message sent `times_sent` times, last at `sent_at_ms`, is due again.
 pub fn retransmit_at(sent_at_ms: u64, times_sent: u32, max_latency_ms: u64) -> u64 {
     let doublings = times_sent.saturating_sub(1).min(20);
@@ -56,8 +61,8 @@ pub enum SessionError {
         "peer speaks protocol versions {0:?}; this build speaks {PROTOCOL_VERSION}; one of you must update"
     )]
     NoCommonVersion(Vec<u8>),
-    /// The peer sent a message we did not request in a duplex session.
-    #[error("peer sent an unrequested message in a duplex session")]
+    /// The peer sent a large message we did not request in a duplex session.
+    #[error("peer sent a large message we did not request in a duplex session")]
     Unrequested,
     /// Storage failed.
     #[error(transparent)]
@@ -92,7 +97,7 @@ impl Session {
     ) -> Result<Vec<Record>, SessionError> {
         let mut out = vec![Record::Versions(vec![PROTOCOL_VERSION])];
         match self.mode {
-            Mode::Duplex => out.extend(self.offer_due(store, now_ms)?),
+            Mode::Duplex => out.extend(self.send_due(store, now_ms)?),
             Mode::Simplex => {
                 for id in store.due(now_ms, usize::MAX)? {
                     if let Some(message) = store.outgoing(&id)? {
@@ -105,15 +110,16 @@ impl Session {
         Ok(out)
     }
 
-    /// An offer of the messages that became due since the session last offered (queued meanwhile, or
-    /// waiting behind a full offer), if there are any. Duplex only: simplex sends everything at start.
-    pub fn offer_due(
+    /// The messages that became due since the session last looked (queued meanwhile, or waiting
+    /// behind a full offer): small ones sent at once, the rest offered. Duplex only: simplex sends
+    /// everything at start.
+    pub fn send_due(
         &mut self,
-        store: &impl SyncStore,
+        store: &mut impl SyncStore,
         now_ms: u64,
-    ) -> Result<Option<Record>, SessionError> {
+    ) -> Result<Vec<Record>, SessionError> {
         if self.mode == Mode::Simplex {
-            return Ok(None);
+            return Ok(Vec::new());
         }
         let fresh: Vec<MessageId> = store
             .due(now_ms, MAX_IDS + self.offered.len())?
@@ -121,11 +127,23 @@ impl Session {
             .filter(|id| !self.offered.contains(id))
             .take(MAX_IDS)
             .collect();
-        if fresh.is_empty() {
-            return Ok(None);
+        let mut out = Vec::new();
+        let mut offer = Vec::new();
+        for id in fresh {
+            self.offered.insert(id);
+            match store.outgoing(&id)? {
+                Some(message) if message.body.len() <= EAGER_LIMIT => {
+                    store.mark_sent(&id, now_ms)?;
+                    out.push(Record::Message(message));
+                }
+                Some(_) => offer.push(id),
+                None => {}
+            }
         }
-        self.offered.extend(fresh.iter().copied());
-        Ok(Some(Record::Offer(fresh)))
+        if !offer.is_empty() {
+            out.push(Record::Offer(offer));
+        }
+        Ok(out)
     }
 
     /// Handles one record from the peer and returns the records to send back.
@@ -169,7 +187,12 @@ impl Session {
             Record::Message(message) => {
                 let id = message.id();
                 let stored = store.has_incoming(&id)?;
-                if self.mode == Mode::Duplex && !self.requested.remove(&id) && !stored {
+                let requested = self.requested.remove(&id);
+                if self.mode == Mode::Duplex
+                    && !requested
+                    && !stored
+                    && message.body.len() > EAGER_LIMIT
+                {
                     return Err(SessionError::Unrequested);
                 }
                 if !stored {
@@ -290,7 +313,7 @@ mod tests {
     }
 
     #[test]
-    fn messages_queued_during_a_session_are_offered_once_and_in_order() {
+    fn messages_queued_during_a_session_go_out_once_and_in_order_small_at_once_large_by_offer() {
         let (mut alice, mut bob) = (Side::default(), Side::default());
         let (mut sa, mut sb) = (Session::new(Mode::Duplex), Session::new(Mode::Duplex));
         let mut to_b = sa.start(&mut alice, 1).unwrap();
@@ -298,18 +321,26 @@ mod tests {
         for i in 0..(MAX_IDS + 10) {
             alice.queue(&format!("m{i}"), 2 + i as u64);
         }
-        let offer = sa.offer_due(&alice, 5).unwrap().unwrap();
-        assert!(matches!(&offer, Record::Offer(ids) if ids.len() == MAX_IDS));
-        to_b.push(offer);
-        let rest = sa.offer_due(&alice, 5).unwrap().unwrap();
-        assert!(matches!(&rest, Record::Offer(ids) if ids.len() == 10));
-        assert_eq!(
-            sa.offer_due(&alice, 5).unwrap(),
-            None,
-            "nothing is offered twice"
+        let large = "L".repeat(EAGER_LIMIT + 1);
+        alice.queue(&large, 5_000);
+        let first = sa.send_due(&mut alice, 5).unwrap();
+        assert_eq!(first.len(), MAX_IDS);
+        assert!(
+            first.iter().all(|r| matches!(r, Record::Message(_))),
+            "small ones go at once"
         );
-        to_b.push(rest);
-        // Run the exchange, offering more whenever acks free the way.
+        to_b.extend(first);
+        let rest = sa.send_due(&mut alice, 5).unwrap();
+        assert_eq!(rest.len(), 11);
+        assert!(
+            matches!(rest.last(), Some(Record::Offer(ids)) if ids.len() == 1),
+            "the large one is offered"
+        );
+        to_b.extend(rest);
+        assert!(
+            sa.send_due(&mut alice, 5).unwrap().is_empty(),
+            "nothing goes twice"
+        );
         while !to_b.is_empty() {
             let mut to_a = Vec::new();
             for r in to_b.drain(..) {
@@ -318,9 +349,10 @@ mod tests {
             for r in to_a {
                 to_b.extend(sa.handle(r, &mut alice, 5).unwrap());
             }
-            to_b.extend(sa.offer_due(&alice, 5).unwrap());
+            to_b.extend(sa.send_due(&mut alice, 5).unwrap());
         }
-        let expected: Vec<String> = (0..(MAX_IDS + 10)).map(|i| format!("m{i}")).collect();
+        let mut expected: Vec<String> = (0..(MAX_IDS + 10)).map(|i| format!("m{i}")).collect();
+        expected.push(large);
         assert_eq!(bodies(&bob), expected);
     }
 
@@ -414,7 +446,7 @@ mod tests {
             timestamp_ms: 0,
             content_type: "courier/text".into(),
             type_version: 1,
-            body: b"spam".to_vec(),
+            body: vec![b's'; EAGER_LIMIT + 1],
         };
         assert_eq!(
             session.handle(Record::Message(pushed), &mut bob, 0),

@@ -351,6 +351,43 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// Checks that `person`'s conversation with `alias` holds `expected` from them exactly once each, in the
+/// order they were sent (the conversation is ordered by the sender's clock, which `send` keeps strictly
+/// increasing), and that nothing arrived twice.
+pub fn assert_received_once_in_order(
+    person: &Person,
+    alias: &str,
+    expected: &[String],
+) -> Result<()> {
+    let shown: Vec<String> = person
+        .messages(alias)?
+        .into_iter()
+        .filter(|r| r.direction == "in")
+        .map(|r| r.summary)
+        .collect();
+    if shown != expected {
+        bail!(
+            "{}'s conversation with {alias} shows {} messages, not the {} sent, in order",
+            person.name,
+            shown.len(),
+            expected.len()
+        );
+    }
+    let mut arrivals = person.arrivals(alias)?;
+    arrivals.sort();
+    let mut sorted = expected.to_vec();
+    sorted.sort();
+    if arrivals != sorted {
+        bail!(
+            "{} stored {} messages from {alias}, not each of {} once",
+            person.name,
+            arrivals.len(),
+            expected.len()
+        );
+    }
+    Ok(())
+}
+
 /// Both add each other's link.
 pub fn introduce(a: &Person, b: &Person) -> Result<()> {
     a.add(b)?;

@@ -43,8 +43,18 @@ fn main() -> Result<()> {
     print!("{}", alice.cli(&["contacts", "verify", "bob"])?);
 
     step("they exchange texts while both are online");
-    alice.cli(&["send", "bob", "--text", "Hi Bob, it's Alice. Is this channel safe?"])?;
-    bob.cli(&["send", "alice", "--text", "Hi Alice! Only our two keys can read it."])?;
+    alice.cli(&[
+        "send",
+        "bob",
+        "--text",
+        "Hi Bob, it's Alice. Is this channel safe?",
+    ])?;
+    bob.cli(&[
+        "send",
+        "alice",
+        "--text",
+        "Hi Alice! Only our two keys can read it.",
+    ])?;
     wait_for_delivery(&alice, &bob, 1, Duration::from_secs(30))?;
     wait_for_delivery(&bob, &alice, 1, Duration::from_secs(30))?;
 
@@ -74,7 +84,10 @@ fn main() -> Result<()> {
     };
     let (alice_out, bob_in) = (ids(&sent, "out"), ids(&got, "in"));
     let unique: HashSet<&String> = bob_in.iter().collect();
-    if alice_out != bob_in || unique.len() != bob_in.len() || sent.iter().any(|r| r.state == "queued") {
+    if alice_out != bob_in
+        || unique.len() != bob_in.len()
+        || sent.iter().any(|r| r.state == "queued")
+    {
         bail!("delivery was not exactly once: alice sent {alice_out:?}, bob has {bob_in:?}");
     }
     alice.stop()?;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use courier_e2e::{wait_for_delivery, wait_until};
+use courier_e2e::{assert_received_once_in_order, wait_for_delivery, wait_until};
 
 use crate::{pair, scratch};
 
@@ -34,14 +34,6 @@ fn bob_is_killed_in_the_middle_of_a_thousand_message_exchange_and_nothing_is_los
     bob.serve().unwrap();
     wait_for_delivery(&alice, &bob, 1000, Duration::from_secs(120)).unwrap();
     wait_for_delivery(&bob, &alice, 1000, Duration::from_secs(120)).unwrap();
-    assert_eq!(
-        bob.arrivals("alice").unwrap(),
-        to_bob,
-        "each once, in order"
-    );
-    assert_eq!(
-        alice.arrivals("bob").unwrap(),
-        to_alice,
-        "each once, in order"
-    );
+    assert_received_once_in_order(&bob, "alice", &to_bob).unwrap();
+    assert_received_once_in_order(&alice, "bob", &to_alice).unwrap();
 }
