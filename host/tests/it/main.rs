@@ -7,5 +7,6 @@ mod attachments;
 mod component_cache;
 mod config_errors;
 mod hostile_plugins;
+mod rendezvous;
 mod storage;
 mod transport_world;
