@@ -180,12 +180,11 @@ impl Config {
         let cache_dir = if raw.plugins.no_cache {
             None
         } else {
+            // `plugin_dir` is already resolved against the config's folder; only a given path is not.
             Some(
-                base.join(
-                    raw.plugins
-                        .cache_dir
-                        .unwrap_or_else(|| plugin_dir.join(".cache")),
-                ),
+                raw.plugins
+                    .cache_dir
+                    .map_or_else(|| plugin_dir.join(".cache"), |dir| base.join(dir)),
             )
         };
 
