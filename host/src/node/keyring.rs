@@ -90,8 +90,12 @@ impl Keyring {
         let period = period_at(now_ms, self.max_latency_ms);
         for (peer, pending) in wanted {
             if let Some(existing) = self.peers.get_mut(&peer) {
-                if matches!(peer, Peer::Contact(_)) && existing.keys.period() < period {
+                if let Peer::Contact(id) = peer
+                    && existing.keys.period() < period
+                {
                     existing.keys.rotate_to(period);
+                    // Overwrites the stored secret: the dropped periods' keys are gone for good.
+                    db.save_transport_keys(id, &self.transport, &existing.keys)?;
                     let oldest = existing.keys.incoming()[0].period;
                     db.forget_stream_state_before(peer, &self.transport, oldest)?;
                     existing.windows = windows(db, peer, &self.transport, &existing.keys)?;
@@ -102,7 +106,12 @@ impl Keyring {
             let (keys, role) = match (&pending, peer) {
                 (None, Peer::Contact(id)) => {
                     let keys =
-                        db.transport_keys(id, &self.transport, self.max_latency_ms, now_ms)?;
+                        match db.transport_keys(id, &self.transport, self.max_latency_ms, now_ms) {
+                            Ok(keys) => keys,
+                            // Made before this transport was configured: reachable on others only.
+                            Err(StorageError::NoKeysFor(_)) => continue,
+                            Err(e) => return Err(e),
+                        };
                     let role = keys.role();
                     (keys, role)
                 }

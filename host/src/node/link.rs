@@ -27,6 +27,8 @@ pub struct LinkContext<'a> {
     pub identity: &'a Identity,
     /// Wall clock, Unix ms.
     pub now_ms: u64,
+    /// Every transport the node runs (id, max latency): a handshake derives keys for each.
+    pub transports: &'a [(String, u64)],
     /// Peers this node is already dialing on another channel.
     pub dialing: &'a std::collections::HashSet<Peer>,
 }
@@ -358,9 +360,12 @@ impl Link {
             } => {
                 let progress = introduction.push(payload)?;
                 if let Some(done) = progress.done {
-                    let contact =
-                        cx.db
-                            .complete_handshake(alias, &done.agreement, done.start_ms)?;
+                    let contact = cx.db.complete_handshake(
+                        alias,
+                        &done.agreement,
+                        done.start_ms,
+                        cx.transports,
+                    )?;
                     out.introduced = Some(contact);
                     self.job = Job::Introduced;
                 }

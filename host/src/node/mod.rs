@@ -171,6 +171,8 @@ pub struct Node {
     tx: Sender<Input>,
     rx: Receiver<Input>,
     notices: Option<Sender<Notice>>,
+    /// (id, max latency) of every transport, for the keys a handshake derives.
+    transport_ids: Vec<(String, u64)>,
     data_version: i64,
     work: VecDeque<Work>,
     // Keeps the wasm engine alive as long as the plugins it runs.
@@ -234,7 +236,12 @@ impl Node {
             return Err(NodeError::NoTransport);
         }
         let data_version = db.data_version()?;
+        let transport_ids = transports
+            .iter()
+            .map(|t| (t.keyring.transport().to_owned(), t.max_latency_ms))
+            .collect();
         Ok(Node {
+            transport_ids,
             db,
             identity,
             transports,
@@ -717,6 +724,7 @@ impl Node {
             identity: &self.identity,
             now_ms: now_ms(),
             dialing: &dialing,
+            transports: &self.transport_ids,
         };
         let result = step(&mut slot.link, &mut cx);
         let peer = slot.link.peer();

@@ -32,6 +32,35 @@ pub enum OutgoingState {
     Acked,
 }
 
+/// One period before the agreed start, so a peer whose clock is behind still finds keys.
+fn start_period(start_ms: u64, max_latency_ms: u64) -> u64 {
+    period_at(start_ms, max_latency_ms).saturating_sub(1)
+}
+
+fn secret_key(bytes: Vec<u8>) -> Result<SecretKey, StorageError> {
+    let bytes = zeroize::Zeroizing::new(bytes);
+    let array: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| StorageError::Corrupt("a stored key is not 32 bytes"))?;
+    Ok(SecretKey::from_bytes(array))
+}
+
+fn save_keys(
+    conn: &rusqlite::Connection,
+    contact: ContactId,
+    transport: &str,
+    keys: &TransportKeys,
+) -> Result<(), StorageError> {
+    let (period, secret) = keys.oldest_secret();
+    conn.execute(
+        "INSERT INTO transport_secrets (contact_id, transport, period, secret) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (contact_id, transport) DO UPDATE SET period = ?3, secret = ?4",
+        params![contact, transport, i64::try_from(period).unwrap_or(i64::MAX), &secret.expose()[..]],
+    )?;
+    Ok(())
+}
+
 /// An update that touched no row means no contact has that alias.
 fn found(changed: usize, alias: &str) -> Result<(), StorageError> {
     if changed == 0 {
@@ -43,57 +72,59 @@ fn found(changed: usize, alias: &str) -> Result<(), StorageError> {
 
 impl Database {
     /// Turns the pending contact `alias` into a contact with the handshake's result; keys start at
-    /// `start_ms` (the time both sides agreed).
+    /// `start_ms` (the time both sides agreed). Keys are derived and stored for each of `transports`
+    /// (id, max latency); the root secret itself is not kept, so nothing can re-derive old keys.
     pub fn complete_handshake(
         &mut self,
         alias: &str,
         agreement: &Agreement,
         start_ms: u64,
+        transports: &[(String, u64)],
     ) -> Result<ContactId, StorageError> {
         let tx = self.write()?;
-        let public: Vec<u8> = tx
+        let (pending, public): (i64, Vec<u8>) = tx
             .query_row(
-                "SELECT handshake_public FROM pending_contacts WHERE alias = ?1",
+                "SELECT id, handshake_public FROM pending_contacts WHERE alias = ?1",
                 [alias],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?
             .ok_or_else(|| StorageError::UnknownContact(alias.to_owned()))?;
-        let pending: i64 = tx.query_row(
-            "SELECT id FROM pending_contacts WHERE alias = ?1",
-            [alias],
-            |r| r.get(0),
-        )?;
         tx.execute(
             "DELETE FROM stream_state WHERE peer = ?1",
             [Peer::Pending(pending).key()],
         )?;
         tx.execute(
-            "INSERT INTO contacts (alias, handshake_public, root_secret, is_alice, start_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO contacts (alias, handshake_public, is_alice, start_ms) VALUES (?1, ?2, ?3, ?4)",
             params![
                 alias,
                 public,
-                &agreement.root.expose()[..],
                 agreement.role == Role::Alice,
                 i64::try_from(start_ms).unwrap_or(i64::MAX)
             ],
         )?;
         let id = tx.last_insert_rowid();
+        for (transport, max_latency_ms) in transports {
+            let start = start_period(start_ms, *max_latency_ms);
+            let keys = TransportKeys::new(&agreement.root, transport, agreement.role, start, start);
+            save_keys(&tx, id, transport, &keys)?;
+        }
         tx.execute("DELETE FROM pending_contacts WHERE alias = ?1", [alias])?;
         tx.commit()?;
         Ok(id)
     }
 
-    /// `contact`'s keys on a transport with `max_latency_ms`, moved to the period of `now_ms`.
+    /// `contact`'s keys on a transport with `max_latency_ms`, moved to the period of `now_ms`; the
+    /// stored secret moves forward with them, so keys of periods now dropped are gone for good.
     pub fn transport_keys(
-        &self,
+        &mut self,
         contact: ContactId,
         transport_id: &str,
         max_latency_ms: u64,
         now_ms: u64,
     ) -> Result<TransportKeys, StorageError> {
-        let (root, is_alice, start): (Option<Vec<u8>>, Option<bool>, Option<i64>) = self
-            .conn
+        let tx = self.write()?;
+        let (root, is_alice, start): (Option<Vec<u8>>, Option<bool>, Option<i64>) = tx
             .query_row(
                 "SELECT root_secret, is_alice, start_ms FROM contacts WHERE id = ?1",
                 [contact],
@@ -101,32 +132,61 @@ impl Database {
             )
             .optional()?
             .ok_or(StorageError::NoKeys)?;
-        let (Some(root), Some(is_alice), Some(start)) = (root, is_alice, start) else {
+        let (Some(is_alice), Some(start)) = (is_alice, start) else {
             return Err(StorageError::NoKeys);
         };
-        let root = zeroize::Zeroizing::new(root);
-        let root: [u8; 32] = root
-            .as_slice()
-            .try_into()
-            .map_err(|_| StorageError::Corrupt("root secret is not 32 bytes"))?;
         let role = if is_alice { Role::Alice } else { Role::Bob };
-        // One period before the agreed start, so a peer whose clock is behind still finds keys.
-        let start = period_at(start as u64, max_latency_ms).saturating_sub(1);
-        let period = period_at(now_ms, max_latency_ms).max(start);
-        Ok(TransportKeys::new(
-            &SecretKey::from_bytes(root),
-            transport_id,
-            role,
-            start,
-            period,
-        ))
+        let stored: Option<(i64, Vec<u8>)> = tx
+            .query_row(
+                "SELECT period, secret FROM transport_secrets WHERE contact_id = ?1 AND transport = ?2",
+                params![contact, transport_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let now = period_at(now_ms, max_latency_ms);
+        let keys = match (stored, root) {
+            (Some((period, secret)), _) => {
+                let period = period as u64;
+                TransportKeys::from_period_secret(
+                    secret_key(secret)?,
+                    period,
+                    role,
+                    now.max(period),
+                )
+            }
+            // A contact from before migration 7 still has its root.
+            (None, Some(root)) => {
+                let start = start_period(start as u64, max_latency_ms);
+                TransportKeys::new(
+                    &secret_key(root)?,
+                    transport_id,
+                    role,
+                    start,
+                    now.max(start),
+                )
+            }
+            (None, None) => return Err(StorageError::NoKeysFor(transport_id.to_owned())),
+        };
+        save_keys(&tx, contact, transport_id, &keys)?;
+        tx.commit()?;
+        Ok(keys)
+    }
+
+    /// Stores `keys` for `contact` on `transport`, replacing (and so deleting) the older secret.
+    pub fn save_transport_keys(
+        &mut self,
+        contact: ContactId,
+        transport: &str,
+        keys: &TransportKeys,
+    ) -> Result<(), StorageError> {
+        save_keys(&self.conn, contact, transport, keys)
     }
 
     /// Every contact that completed the handshake, by alias.
     pub fn contacts(&self) -> Result<Vec<Contact>, StorageError> {
         let mut statement = self.conn.prepare(
             "SELECT id, alias, handshake_public, verified FROM contacts
-             WHERE root_secret IS NOT NULL ORDER BY alias",
+             WHERE is_alice IS NOT NULL ORDER BY alias",
         )?;
         let rows = statement.query_map([], |r| {
             Ok((

@@ -78,6 +78,11 @@ pub enum StorageError {
     /// The contact has not completed the handshake, so has no keys.
     #[error("this contact has no keys yet; they appear once the handshake with them completes")]
     NoKeys,
+    /// The contact was made before this transport was configured, so has no keys for it.
+    #[error(
+        "this contact has no keys for transport {0:?}: it was added before that transport was configured; remove and re-add the contact to use it"
+    )]
+    NoKeysFor(String),
     /// Stored data is not what this build wrote.
     #[error("the database is damaged: {0}; restore it from a backup")]
     Corrupt(&'static str),

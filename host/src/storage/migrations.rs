@@ -74,4 +74,14 @@ pub const MIGRATIONS: &[&str] = &[
     // 6: `send` looks up the newest timestamp to a contact on every message; without this index that
     // read every row of the conversation.
     "CREATE INDEX outgoing_timestamp ON outgoing (contact_id, timestamp_ms);",
+    // 7: forward secrecy. A contact's keys per transport are kept as the secret of the oldest period
+    // still needed, overwritten as periods pass; the handshake's root secret is no longer stored for
+    // new contacts (older rows keep theirs until their keys are first saved here).
+    "CREATE TABLE transport_secrets (
+        contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+        transport TEXT NOT NULL,
+        period INTEGER NOT NULL,
+        secret BLOB NOT NULL,
+        PRIMARY KEY (contact_id, transport)
+    );",
 ];

@@ -11,6 +11,10 @@ use courier_host::transport_security::transport_keys::rotation_period_ms;
 const LATENCY: u64 = 30_000;
 const NOW: u64 = 1_800_000_000_000;
 
+fn lan() -> Vec<(String, u64)> {
+    vec![("lan".to_owned(), LATENCY)]
+}
+
 struct Node {
     db: Database,
     identity: Identity,
@@ -58,10 +62,10 @@ fn three(dir: &std::path::Path) -> (Node, Node, Node) {
     );
     alice
         .db
-        .complete_handshake("bob", &ha.receive_proof(&proof_b).unwrap(), NOW)
+        .complete_handshake("bob", &ha.receive_proof(&proof_b).unwrap(), NOW, &lan())
         .unwrap();
     bob.db
-        .complete_handshake("alice", &hb.receive_proof(&proof_a).unwrap(), NOW)
+        .complete_handshake("alice", &hb.receive_proof(&proof_a).unwrap(), NOW, &lan())
         .unwrap();
     for n in [&mut alice, &mut bob, &mut carol] {
         n.keyring.refresh(&mut n.db, &n.identity, NOW).unwrap();

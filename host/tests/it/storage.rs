@@ -14,6 +14,10 @@ const LATENCY: u64 = 30_000;
 const START_MS: u64 = 1_700_000_000_000;
 const LATER_MS: u64 = START_MS + 2 * 86_400_000;
 
+fn lan() -> Vec<(String, u64)> {
+    vec![("lan".to_owned(), LATENCY)]
+}
+
 fn pass(p: &str) -> Passphrase {
     Passphrase::new(p.into()).unwrap()
 }
@@ -215,10 +219,20 @@ fn after_the_handshake_both_sides_hold_matching_keys_and_removing_a_contact_remo
         hb.receive_hello(&hello_a).unwrap(),
     );
     let to_bob = alice_db
-        .complete_handshake("bob", &ha.receive_proof(&proof_b).unwrap(), START_MS)
+        .complete_handshake(
+            "bob",
+            &ha.receive_proof(&proof_b).unwrap(),
+            START_MS,
+            &lan(),
+        )
         .unwrap();
     let from_alice = bob_db
-        .complete_handshake("alice", &hb.receive_proof(&proof_a).unwrap(), START_MS)
+        .complete_handshake(
+            "alice",
+            &hb.receive_proof(&proof_a).unwrap(),
+            START_MS,
+            &lan(),
+        )
         .unwrap();
     assert!(
         alice_db.pending_contacts().unwrap().is_empty(),
@@ -238,6 +252,12 @@ fn after_the_handshake_both_sides_hold_matching_keys_and_removing_a_contact_remo
             .iter()
             .any(|k| k == alice_keys.outgoing())
     );
+    // Forward secrecy: once keys moved on, the database cannot give back an earlier period's keys
+    // (the root is not stored, and the stored secret was overwritten).
+    let earlier = alice_db
+        .transport_keys(to_bob, "lan", LATENCY, START_MS)
+        .unwrap();
+    assert!(earlier.incoming()[0].period >= alice_keys.incoming()[0].period);
 
     // Both see the same safety number; after comparing, alice marks bob verified.
     assert_eq!(

@@ -123,6 +123,8 @@ pub struct TransportKeys {
     role: Role,
     /// The secret of the current period; every later key derives from it, no earlier one can.
     current: PeriodSecret,
+    /// The secret of the oldest period whose incoming keys are held (the current one's predecessor).
+    oldest: PeriodSecret,
     /// Incoming keys, oldest first.
     incoming: Vec<DirectionKeys>,
     outgoing: DirectionKeys,
@@ -132,13 +134,30 @@ impl TransportKeys {
     /// Keys for a new contact: `root` is the secret the handshake agreed, valid from period `start`;
     /// they are moved forward to `period` at once.
     pub fn new(root: &SecretKey, transport_id: &str, role: Role, start: u64, period: u64) -> Self {
+        TransportKeys::from_period_secret(
+            root.derive("transport", transport_id.as_bytes()),
+            start,
+            role,
+            period,
+        )
+    }
+
+    /// Keys restored from the secret of period `secret_period` (as [`oldest_secret`](Self::oldest_secret)
+    /// gave it), moved forward to `period`.
+    pub fn from_period_secret(
+        secret: SecretKey,
+        secret_period: u64,
+        role: Role,
+        period: u64,
+    ) -> Self {
         let mut current = PeriodSecret {
-            period: start,
-            secret: root.derive("transport", transport_id.as_bytes()),
+            period: secret_period,
+            secret,
         };
         while current.period + 1 < period {
             current = current.next();
         }
+        let oldest = current.clone();
         let mut incoming = vec![current.direction(role.incoming_label())];
         if current.period < period {
             current = current.next();
@@ -149,8 +168,16 @@ impl TransportKeys {
             role,
             outgoing: current.direction(role.outgoing_label()),
             current,
+            oldest,
             incoming,
         }
+    }
+
+    /// The secret of the oldest period still held, and that period. Storing it in place of what was
+    /// stored before is enough to restore these keys, and nothing older can be derived from it: this
+    /// is what makes deleting old keys give forward secrecy.
+    pub fn oldest_secret(&self) -> (u64, &SecretKey) {
+        (self.oldest.period, &self.oldest.secret)
     }
 
     /// The outgoing keys for the current period.
@@ -180,7 +207,8 @@ impl TransportKeys {
             return Vec::new();
         }
         while self.current.period < period {
-            self.current = self.current.next();
+            let next = self.current.next();
+            self.oldest = std::mem::replace(&mut self.current, next);
             self.incoming
                 .push(self.current.next().direction(self.role.incoming_label()));
         }
@@ -249,6 +277,22 @@ mod tests {
         let at_once = TransportKeys::new(&root(), "lan", Role::Bob, 0, 30);
         assert_eq!(stepwise.outgoing(), at_once.outgoing());
         assert_eq!(stepwise.incoming(), at_once.incoming());
+    }
+
+    #[test]
+    fn keys_restored_from_the_oldest_secret_are_the_same_keys() {
+        let mut keys = TransportKeys::new(&root(), "lan", Role::Alice, 10, 12);
+        for period in [12, 13, 17] {
+            keys.rotate_to(period);
+            let (at, secret) = keys.oldest_secret();
+            assert_eq!(at, period - 1);
+            let restored =
+                TransportKeys::from_period_secret(secret.clone(), at, Role::Alice, period);
+            assert_eq!(restored.outgoing(), keys.outgoing());
+            assert_eq!(restored.incoming(), keys.incoming());
+        }
+        let fresh = TransportKeys::new(&root(), "lan", Role::Bob, 5, 5);
+        assert_eq!(fresh.oldest_secret().0, 5);
     }
 
     #[test]
