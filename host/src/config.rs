@@ -138,6 +138,11 @@ tcp_scope = "lan"
 [message_types.text]
 plugin = "text"
 grant = ["log"]
+
+[message_types.location]
+plugin = "location"
+grant = ["log"]
+settings = { precision = 100 }
 "#;
 
 impl Config {

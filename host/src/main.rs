@@ -37,9 +37,8 @@ enum Command {
     Send {
         /// The contact's alias.
         alias: String,
-        /// The text to send.
-        #[arg(long)]
-        text: String,
+        #[command(flatten)]
+        content: cli::conversation::Content,
     },
     /// Lists the conversation with a contact.
     Messages {
@@ -127,7 +126,7 @@ fn run(cli: Cli) -> Result<()> {
             cli::contacts::verify(&dir, &alias, confirm)
         }
         Command::Contacts(ContactsCommand::Remove { alias }) => cli::contacts::remove(&dir, &alias),
-        Command::Send { alias, text } => cli::conversation::send(&dir, &alias, &text),
+        Command::Send { alias, content } => cli::conversation::send(&dir, &alias, &content),
         Command::Messages { alias, json } => cli::conversation::list(&dir, &alias, json),
         Command::Serve { config } => cli::serve::run(&dir, config.as_deref()),
         Command::Plugins { .. } => unreachable!("handled above"),

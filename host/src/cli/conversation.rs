@@ -9,13 +9,60 @@ use courier_host::storage::{Database, Delivery, Direction, OutgoingState, Storag
 use super::data_dir::DataDir;
 use super::now_ms;
 
-/// The content type of `send --text`.
-const TEXT: &str = "courier/text";
+/// What `send` sends: exactly one kind of content.
+#[derive(clap::Args)]
+pub struct Content {
+    /// A text message.
+    #[arg(
+        long,
+        conflicts_with = "location",
+        required_unless_present = "location"
+    )]
+    text: Option<String>,
+    /// A location, `LAT,LON` in decimal degrees; coarsened before it leaves this device.
+    #[arg(long, allow_hyphen_values = true)]
+    location: Option<String>,
+    /// With --location: what the place is.
+    #[arg(long, requires = "location")]
+    label: Option<String>,
+    /// With --location: metres to coarsen to (default: the config's, else 100).
+    #[arg(long, requires = "location")]
+    precision: Option<u32>,
+}
 
-fn message_plugins(dir: &DataDir) -> Result<PluginHost> {
+impl Content {
+    /// The content type, the input for its plugin, and options given on the command line.
+    fn parts(&self) -> (&'static str, Vec<u8>, Vec<(String, String)>) {
+        if let Some(text) = &self.text {
+            return ("courier/text", text.as_bytes().to_vec(), Vec::new());
+        }
+        let mut options = Vec::new();
+        if let Some(label) = &self.label {
+            options.push(("label".to_owned(), label.clone()));
+        }
+        if let Some(precision) = self.precision {
+            options.push(("precision".to_owned(), precision.to_string()));
+        }
+        let location = self.location.as_deref().unwrap_or_default();
+        ("courier/location", location.as_bytes().to_vec(), options)
+    }
+}
+
+/// The message-type plugins of the node's config, and each one's config settings (defaults for
+/// `prepare`, e.g. a profile's location precision).
+/// Each message-type plugin's name with its config settings.
+type PluginSettings = Vec<(String, Vec<(String, String)>)>;
+
+fn message_plugins(dir: &DataDir) -> Result<(PluginHost, PluginSettings)> {
     let mut config = dir.config(None)?;
     config.plugins.retain(|p| p.world == World::MessageType);
-    PluginHost::load(&config).context("starting the wasm engine")
+    let settings = config
+        .plugins
+        .iter()
+        .map(|p| (p.plugin.clone(), p.settings.clone()))
+        .collect();
+    let host = PluginHost::load(&config).context("starting the wasm engine")?;
+    Ok((host, settings))
 }
 
 fn contact(db: &Database, alias: &str) -> Result<i64> {
@@ -29,11 +76,19 @@ fn contact(db: &Database, alias: &str) -> Result<i64> {
 }
 
 /// Queues a text; it is on disk when this returns, and a running `serve` sends it.
-pub fn send(dir: &DataDir, alias: &str, text: &str) -> Result<()> {
+pub fn send(dir: &DataDir, alias: &str, content: &Content) -> Result<()> {
     let mut db = dir.open()?;
     let contact = contact(&db, alias)?;
-    let mut plugins = message_plugins(dir)?;
-    let composed = compose(&mut plugins, TEXT, text.as_bytes(), &[])?;
+    let (mut plugins, settings) = message_plugins(dir)?;
+    let (content_type, input, given) = content.parts();
+    // The config's settings first, the command line's after: the later value of a key wins.
+    let mut options: Vec<(String, String)> = plugins
+        .message_type(content_type)
+        .and_then(|p| settings.iter().find(|(name, _)| name == p.name()))
+        .map(|(_, s)| s.clone())
+        .unwrap_or_default();
+    options.extend(given);
+    let composed = compose(&mut plugins, content_type, &input, &options)?;
     let (id, _) = db.send(
         contact,
         &composed.content_type,
@@ -49,7 +104,7 @@ pub fn send(dir: &DataDir, alias: &str, text: &str) -> Result<()> {
 pub fn list(dir: &DataDir, alias: &str, json: bool) -> Result<()> {
     let db = dir.open()?;
     let contact = contact(&db, alias)?;
-    let mut plugins = message_plugins(dir)?;
+    let (mut plugins, _) = message_plugins(dir)?;
     let entries = db.conversation(contact)?;
     let rows: Vec<serde_json::Value> = entries
         .iter()

@@ -100,8 +100,10 @@ pub struct Person {
     pub port: u16,
     tools: Tools,
     serve: Option<Child>,
-    /// Extra environment for `serve` (e.g. a network namespace wrapper is set with `wrapper`).
+    /// Runs this person's commands through a wrapper (e.g. `ip netns exec NS`); see `wrap`.
     wrapper: Vec<String>,
+    /// Leave the location plugin out of the config, as a node that never installed it.
+    pub without_location: bool,
 }
 
 impl Person {
@@ -114,6 +116,7 @@ impl Person {
             tools: tools.clone(),
             serve: None,
             wrapper: Vec::new(),
+            without_location: false,
         };
         person.cli(&["init", "--name", name])?;
         Ok(person)
@@ -190,7 +193,12 @@ impl Person {
              [transports.lan]\nplugin = \"transport-lan\"\n\
              grant = [\"tcp\", \"mdns\", \"log\", \"clock\"]\ntcp_scope = \"{scope}\"\n\
              settings = {{ {settings} }}\n\n\
-             [message_types.text]\nplugin = \"text\"\ngrant = [\"log\"]\n",
+             [message_types.text]\nplugin = \"text\"\ngrant = [\"log\"]\n\n{location}",
+            location = if self.without_location {
+                ""
+            } else {
+                "[message_types.location]\nplugin = \"location\"\ngrant = [\"log\"]\n"
+            },
             plugins = self.tools.plugin_dir.display().to_string(),
         );
         std::fs::write(self.dir.join("config.toml"), config)?;

@@ -4,6 +4,7 @@
 mod contacts;
 mod crash;
 mod delivery;
+mod message_types;
 mod namespaces;
 mod stranger;
 
