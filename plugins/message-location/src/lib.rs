@@ -239,7 +239,9 @@ impl Location {
 
     /// A line for display: label, coordinates, uncertainty.
     pub fn summary(&self) -> String {
-        let place = format!("{:.5}, {:.5}", self.lat, self.lon);
+        // No more decimals than the uncertainty warrants: 48.212, not 48.21200, for a 1 km grid.
+        let d = self.uncertainty_m.map_or(5, |u| decimals(u.max(1.0)).min(5));
+        let place = format!("{:.d$}, {:.d$}", self.lat, self.lon);
         let mut text = match &self.label {
             Some(label) => format!("Location: {label} ({place})"),
             None => format!("Location: {place}"),

@@ -55,8 +55,19 @@ fn main() -> Result<()> {
         "--text",
         "Hi Alice! Only our two keys can read it.",
     ])?;
+    bob.cli(&[
+        "send",
+        "alice",
+        "--location",
+        "48.208176,16.373819",
+        "--label",
+        "the usual cafe",
+        "--precision",
+        "1000",
+    ])?;
     wait_for_delivery(&alice, &bob, 1, Duration::from_secs(30))?;
-    wait_for_delivery(&bob, &alice, 1, Duration::from_secs(30))?;
+    wait_for_delivery(&bob, &alice, 2, Duration::from_secs(30))?;
+    println!("(bob's location left his device snapped to a 1 km grid)");
 
     step("bob's node stops; alice keeps writing, and her messages wait, encrypted on disk");
     bob.stop()?;
