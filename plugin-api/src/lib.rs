@@ -19,6 +19,8 @@ extern crate self as courier_plugin;
 pub use wit_bindgen as __wit_bindgen;
 
 pub mod framing;
+#[cfg(feature = "message-type")]
+pub mod payload;
 pub mod settings;
 pub mod text_safety;
 

@@ -10,6 +10,7 @@ use courier_plugin::message_type::courier::plugin::types::{PluginError, Setting}
 use courier_plugin::message_type::exports::courier::plugin::content::{
     Description, Guest, VersionRange,
 };
+use courier_plugin::payload::{expect_version, utf8};
 use courier_plugin::settings::{get, parse_or};
 use courier_plugin::text_safety::is_spoofing;
 
@@ -240,7 +241,9 @@ impl Location {
     /// A line for display: label, coordinates, uncertainty.
     pub fn summary(&self) -> String {
         // No more decimals than the uncertainty warrants: 48.212, not 48.21200, for a 1 km grid.
-        let d = self.uncertainty_m.map_or(5, |u| decimals(u.max(1.0)).min(5));
+        let d = self
+            .uncertainty_m
+            .map_or(5, |u| decimals(u.max(1.0)).min(5));
         let place = format!("{:.d$}, {:.d$}", self.lat, self.lon);
         let mut text = match &self.label {
             Some(label) => format!("Location: {label} ({place})"),
@@ -251,21 +254,6 @@ impl Location {
         }
         text
     }
-}
-
-fn check_version(version: u32) -> Result<(), PluginError> {
-    if version == 1 {
-        Ok(())
-    } else {
-        Err(PluginError::UnsupportedVersion(version))
-    }
-}
-
-fn text(bytes: &[u8]) -> Result<&str, PluginError> {
-    if bytes.len() as u64 > MAX_BYTES {
-        return Err(PluginError::TooLarge(MAX_BYTES));
-    }
-    std::str::from_utf8(bytes).map_err(|_| invalid("a location is UTF-8 text"))
 }
 
 /// The plugin's exports.
@@ -286,19 +274,20 @@ impl Guest for LocationType {
         options: Vec<Setting>,
         version: u32,
     ) -> Result<Vec<u8>, PluginError> {
-        check_version(version)?;
-        let (location, precision) = Location::from_input(text(&input)?, &options)?;
+        expect_version(version, 1)?;
+        let (location, precision) =
+            Location::from_input(utf8(&input, MAX_BYTES, "a location")?, &options)?;
         Ok(location.to_uri(precision).into_bytes())
     }
 
     fn validate(payload: Vec<u8>, version: u32) -> Result<(), PluginError> {
-        check_version(version)?;
-        Location::from_uri(text(&payload)?).map(drop)
+        expect_version(version, 1)?;
+        Location::from_uri(utf8(&payload, MAX_BYTES, "a location")?).map(drop)
     }
 
     fn summary(payload: Vec<u8>, version: u32) -> Result<String, PluginError> {
-        check_version(version)?;
-        Ok(Location::from_uri(text(&payload)?)?.summary())
+        expect_version(version, 1)?;
+        Ok(Location::from_uri(utf8(&payload, MAX_BYTES, "a location")?)?.summary())
     }
 }
 

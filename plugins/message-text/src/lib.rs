@@ -8,6 +8,7 @@ use courier_plugin::message_type::courier::plugin::types::{PluginError, Setting}
 use courier_plugin::message_type::exports::courier::plugin::content::{
     Description, Guest, VersionRange,
 };
+use courier_plugin::payload::{expect_version, utf8};
 use courier_plugin::text_safety::is_spoofing;
 
 /// Content type name this plugin owns.
@@ -34,8 +35,8 @@ impl Guest for Text {
         _options: Vec<Setting>,
         version: u32,
     ) -> Result<Vec<u8>, PluginError> {
-        check_version(version)?;
-        let text = decode(&input)?;
+        expect_version(version, 1)?;
+        let text = utf8(&input, MAX_BYTES, "text")?;
         let clean: String = text.chars().filter(|c| !is_spoofing(*c)).collect();
         let clean = clean.trim();
         if clean.is_empty() {
@@ -47,8 +48,8 @@ impl Guest for Text {
     }
 
     fn validate(payload: Vec<u8>, version: u32) -> Result<(), PluginError> {
-        check_version(version)?;
-        let text = decode(&payload)?;
+        expect_version(version, 1)?;
+        let text = utf8(&payload, MAX_BYTES, "text")?;
         match text.chars().find(|c| is_spoofing(*c)) {
             Some(c) => Err(PluginError::InvalidInput(format!(
                 "text contains the invisible or direction-changing character U+{:04X}",
@@ -59,8 +60,8 @@ impl Guest for Text {
     }
 
     fn summary(payload: Vec<u8>, version: u32) -> Result<String, PluginError> {
-        check_version(version)?;
-        let text = decode(&payload)?;
+        expect_version(version, 1)?;
+        let text = utf8(&payload, MAX_BYTES, "text")?;
         let mut summary: String = text
             .chars()
             .map(|c| if c == '\n' { ' ' } else { c })
@@ -71,26 +72,6 @@ impl Guest for Text {
         }
         Ok(summary)
     }
-}
-
-fn check_version(version: u32) -> Result<(), PluginError> {
-    if version == 1 {
-        Ok(())
-    } else {
-        Err(PluginError::UnsupportedVersion(version))
-    }
-}
-
-fn decode(bytes: &[u8]) -> Result<&str, PluginError> {
-    if bytes.len() as u64 > MAX_BYTES {
-        return Err(PluginError::TooLarge(MAX_BYTES));
-    }
-    std::str::from_utf8(bytes).map_err(|e| {
-        PluginError::InvalidInput(format!(
-            "text is not valid UTF-8 (byte {})",
-            e.valid_up_to()
-        ))
-    })
 }
 
 courier_plugin::export_message_type!(Text);
