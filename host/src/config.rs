@@ -143,6 +143,11 @@ grant = ["log"]
 plugin = "location"
 grant = ["log"]
 settings = { precision = 100 }
+
+[message_types.payment]
+plugin = "payment"
+grant = ["log"]
+settings = { network = "main" }
 "#;
 
 impl Config {

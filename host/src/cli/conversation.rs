@@ -15,10 +15,13 @@ pub struct Content {
     /// A text message.
     #[arg(
         long,
-        conflicts_with = "location",
-        required_unless_present = "location"
+        conflicts_with_all = ["location", "payment"],
+        required_unless_present_any = ["location", "payment"]
     )]
     text: Option<String>,
+    /// A payment request (never a payment): a `bitcoin:` URI, validated before it is sent.
+    #[arg(long, conflicts_with = "location")]
+    payment: Option<String>,
     /// A location, `LAT,LON` in decimal degrees; coarsened before it leaves this device.
     #[arg(long, allow_hyphen_values = true)]
     location: Option<String>,
@@ -35,6 +38,9 @@ impl Content {
     fn parts(&self) -> (&'static str, Vec<u8>, Vec<(String, String)>) {
         if let Some(text) = &self.text {
             return ("courier/text", text.as_bytes().to_vec(), Vec::new());
+        }
+        if let Some(uri) = &self.payment {
+            return ("courier/payment", uri.as_bytes().to_vec(), Vec::new());
         }
         let mut options = Vec::new();
         if let Some(label) = &self.label {

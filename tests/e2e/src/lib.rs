@@ -197,7 +197,8 @@ impl Person {
             location = if self.without_location {
                 ""
             } else {
-                "[message_types.location]\nplugin = \"location\"\ngrant = [\"log\"]\n"
+                "[message_types.location]\nplugin = \"location\"\ngrant = [\"log\"]\n\n\
+                 [message_types.payment]\nplugin = \"payment\"\ngrant = [\"log\"]\n"
             },
             plugins = self.tools.plugin_dir.display().to_string(),
         );

@@ -65,7 +65,13 @@ fn main() -> Result<()> {
         "--precision",
         "1000",
     ])?;
-    wait_for_delivery(&alice, &bob, 1, Duration::from_secs(30))?;
+    alice.cli(&[
+        "send",
+        "bob",
+        "--payment",
+        "bitcoin:bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4?amount=0.0005&label=Alice&message=coffee",
+    ])?;
+    wait_for_delivery(&alice, &bob, 2, Duration::from_secs(30))?;
     wait_for_delivery(&bob, &alice, 2, Duration::from_secs(30))?;
     println!("(bob's location left his device snapped to a 1 km grid)");
 
@@ -82,7 +88,7 @@ fn main() -> Result<()> {
 
     step("bob's node comes back; the queued messages go out by themselves");
     bob.serve()?;
-    wait_for_delivery(&alice, &bob, 4, Duration::from_secs(30))?;
+    wait_for_delivery(&alice, &bob, 5, Duration::from_secs(30))?;
     show(&alice, "bob")?;
     show(&bob, "alice")?;
 

@@ -53,6 +53,34 @@ fn alice_shares_a_coarsened_location_and_bob_reads_it_without_any_map_service() 
 }
 
 #[test]
+fn bob_asks_alice_for_bitcoin_and_a_request_for_the_wrong_network_never_leaves() {
+    let root = scratch();
+    let (alice, bob) = pair(root.path()).unwrap();
+    let uri =
+        "bitcoin:BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4?amount=0.0005&label=Bob&message=rent";
+    bob.cli(&["send", "alice", "--payment", uri]).unwrap();
+    wait_for_delivery(&bob, &alice, 1, Duration::from_secs(30)).unwrap();
+    let got = &alice.messages("bob").unwrap()[0];
+    assert_eq!(got.content_type, "courier/payment");
+    assert_eq!(
+        got.summary,
+        "Payment request: 0.0005 BTC to bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4 from Bob for rent"
+    );
+    let testnet = "bitcoin:tb1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3q0sl5k7";
+    let refused = bob
+        .cli(&["send", "alice", "--payment", testnet])
+        .unwrap_err();
+    assert!(refused.to_string().contains("net"), "{refused}");
+    let typo = "bitcoin:bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t5";
+    assert!(bob.cli(&["send", "alice", "--payment", typo]).is_err());
+    assert_eq!(
+        bob.messages("alice").unwrap().len(),
+        1,
+        "nothing invalid was queued"
+    );
+}
+
+#[test]
 fn bob_lacks_the_location_plugin_sees_a_placeholder_and_the_location_once_he_installs_it() {
     let root = scratch();
     let tools = Tools::locate().unwrap();
