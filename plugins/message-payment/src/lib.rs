@@ -3,12 +3,15 @@
 //!
 //! Supported: `bitcoin:` URIs (BIP21) whose address is base58check (P2PKH/P2SH) or segwit
 //! (BIP173 Bech32 for v0, BIP350 Bech32m for v1+), with `amount`, `label` and `message`; a `req-`
-//! parameter this build does not know makes the request invalid, as BIP21 says. The `network` option
-//! (`main`, default, or `test`) refuses a request for the other network before it is sent.
-//! Not yet supported, and refused with a clear error: `monero:` and Lightning (BOLT11) requests.
+//! parameter this build does not know makes the request invalid, as BIP21 says. `monero:` URIs with
+//! a standard, integrated or subaddress (Monero base58, network prefix, Keccak checksum) and
+//! `tx_amount`, `recipient_name`, `tx_description`. The `network` option (`main`, default, or `test`,
+//! which takes Monero's stagenet too) refuses a request for the other network before it is sent.
+//! Not yet supported, and refused with a clear error: Lightning (BOLT11) invoices.
 
 mod base58;
 pub mod bech32;
+pub mod monero;
 
 use courier_plugin::message_type::courier::plugin::types::{PluginError, Setting};
 use courier_plugin::message_type::exports::courier::plugin::content::{
@@ -22,28 +25,76 @@ use courier_plugin::text_safety::is_spoofing;
 pub const CONTENT_TYPE: &str = "courier/payment";
 const MAX_BYTES: u64 = 2048;
 const MAX_TEXT_CHARS: usize = 200;
-/// Satoshis in one bitcoin, and the most bitcoin there will ever be.
-const SATS_PER_BTC: u64 = 100_000_000;
-const MAX_BTC: u64 = 21_000_000;
 
-/// Which Bitcoin network an address belongs to.
+/// The coins a request can be for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coin {
+    /// `bitcoin:` (BIP21).
+    Bitcoin,
+    /// `monero:`.
+    Monero,
+}
+
+impl Coin {
+    fn scheme(self) -> &'static str {
+        match self {
+            Coin::Bitcoin => "bitcoin",
+            Coin::Monero => "monero",
+        }
+    }
+
+    fn ticker(self) -> &'static str {
+        match self {
+            Coin::Bitcoin => "BTC",
+            Coin::Monero => "XMR",
+        }
+    }
+
+    /// Decimals of the smallest unit (satoshi, piconero).
+    fn decimals(self) -> usize {
+        match self {
+            Coin::Bitcoin => 8,
+            Coin::Monero => 12,
+        }
+    }
+
+    /// The most whole coins an amount may name (bitcoin's supply cap; a sanity bound for monero).
+    fn max_whole(self) -> u64 {
+        match self {
+            Coin::Bitcoin => 21_000_000,
+            Coin::Monero => 18_000_000,
+        }
+    }
+
+    /// Query parameter names for amount, label and message.
+    fn params(self) -> [&'static str; 3] {
+        match self {
+            Coin::Bitcoin => ["amount", "label", "message"],
+            Coin::Monero => ["tx_amount", "recipient_name", "tx_description"],
+        }
+    }
+}
+
+/// Which network an address belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Network {
     /// Mainnet.
     Main,
-    /// Testnet, signet or regtest.
+    /// A test network (bitcoin testnet/signet/regtest, monero testnet/stagenet).
     Test,
 }
 
-/// A validated BIP21 request.
+/// A validated payment request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BitcoinRequest {
+pub struct Request {
+    /// Which coin.
+    pub coin: Coin,
     /// The address, segwit ones lowercased.
     pub address: String,
     /// Its network.
     pub network: Network,
-    /// Amount in satoshis.
-    pub amount_sats: Option<u64>,
+    /// Amount in the coin's smallest unit.
+    pub amount: Option<u64>,
     /// Who asks.
     pub label: Option<String>,
     /// What for.
@@ -54,8 +105,8 @@ fn invalid(message: impl Into<String>) -> PluginError {
     PluginError::InvalidInput(message.into())
 }
 
-/// The network of a valid address, or why it is not one.
-pub fn address_network(address: &str) -> Result<Network, String> {
+/// The network of a valid bitcoin address, or why it is not one.
+pub fn bitcoin_network(address: &str) -> Result<Network, String> {
     let lower = address.to_ascii_lowercase();
     if ["bc1", "tb1", "bcrt1"].iter().any(|p| lower.starts_with(p)) {
         let decoded = bech32::segwit(address)?;
@@ -111,12 +162,8 @@ fn percent_encode(text: &str) -> String {
         .collect()
 }
 
-fn parse_amount(text: &str) -> Result<u64, PluginError> {
-    let bad = || {
-        invalid(format!(
-            "amount {text:?} is not a number of bitcoin like 0.0005"
-        ))
-    };
+fn parse_amount(text: &str, coin: Coin) -> Result<u64, PluginError> {
+    let bad = || invalid(format!("amount {text:?} is not a number like 0.0005"));
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
     if whole.is_empty() && fraction.is_empty()
         || !whole.bytes().all(|b| b.is_ascii_digit())
@@ -124,19 +171,39 @@ fn parse_amount(text: &str) -> Result<u64, PluginError> {
     {
         return Err(bad());
     }
-    if fraction.len() > 8 {
-        return Err(invalid("an amount has at most 8 decimals (1 satoshi)"));
+    let decimals = coin.decimals();
+    if fraction.len() > decimals {
+        return Err(invalid(format!(
+            "an amount has at most {decimals} decimals (the smallest unit)"
+        )));
     }
     let whole: u64 = if whole.is_empty() {
         0
     } else {
         whole.parse().map_err(|_| bad())?
     };
-    if whole > MAX_BTC {
-        return Err(invalid("an amount over 21 million bitcoin"));
+    if whole > coin.max_whole() {
+        return Err(invalid(format!(
+            "an amount over {} {}",
+            coin.max_whole(),
+            coin.ticker()
+        )));
     }
-    let fraction: u64 = format!("{fraction:0<8}").parse().map_err(|_| bad())?;
-    Ok(whole * SATS_PER_BTC + fraction)
+    let fraction: u64 = format!("{fraction:0<decimals$}")
+        .parse()
+        .map_err(|_| bad())?;
+    Ok(whole * 10u64.pow(decimals as u32) + fraction)
+}
+
+fn amount_text(units: u64, coin: Coin) -> String {
+    let scale = 10u64.pow(coin.decimals() as u32);
+    let text = format!(
+        "{}.{:0width$}",
+        units / scale,
+        units % scale,
+        width = coin.decimals()
+    );
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 fn check_text(text: &str, what: &str) -> Result<(), PluginError> {
@@ -153,79 +220,92 @@ fn check_text(text: &str, what: &str) -> Result<(), PluginError> {
     Ok(())
 }
 
-impl BitcoinRequest {
-    /// Parses and validates a `bitcoin:` URI.
-    pub fn parse(uri: &str) -> Result<BitcoinRequest, PluginError> {
+impl Request {
+    /// Parses and validates a `bitcoin:` or `monero:` URI.
+    pub fn parse(uri: &str) -> Result<Request, PluginError> {
         let (scheme, rest) = uri.split_once(':').ok_or_else(|| {
             invalid("a payment request is a URI such as bitcoin:ADDRESS?amount=0.01")
         })?;
-        match scheme.to_ascii_lowercase().as_str() {
-            "bitcoin" => {}
-            "monero" | "lightning" => {
-                return Err(invalid(format!(
-                    "{scheme}: requests are not supported by this build yet; only bitcoin: is"
-                )));
+        let coin = match scheme.to_ascii_lowercase().as_str() {
+            "bitcoin" => Coin::Bitcoin,
+            "monero" => Coin::Monero,
+            "lightning" => {
+                return Err(invalid(
+                    "lightning: invoices are not supported by this build yet; bitcoin: and monero: are",
+                ));
             }
             other => {
                 return Err(invalid(format!(
                     "{other}: is not a payment scheme Courier knows"
                 )));
             }
-        }
-        let (address, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let network = address_network(address)
-            .map_err(|e| invalid(format!("the bitcoin address is invalid: {e}")))?;
-        // Segwit addresses may be written in upper case (QR codes); the payload carries lower case.
-        let address = if bech32::segwit(address).is_ok() {
-            address.to_ascii_lowercase()
-        } else {
-            address.to_owned()
         };
-        let mut request = BitcoinRequest {
+        let (address, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (address, network) = match coin {
+            Coin::Bitcoin => {
+                let network = bitcoin_network(address)
+                    .map_err(|e| invalid(format!("the bitcoin address is invalid: {e}")))?;
+                // Segwit addresses may be upper case (QR codes); the payload carries lower case.
+                if bech32::segwit(address).is_ok() {
+                    (address.to_ascii_lowercase(), network)
+                } else {
+                    (address.to_owned(), network)
+                }
+            }
+            Coin::Monero => {
+                let (network, _) = monero::check(address)
+                    .map_err(|e| invalid(format!("the monero address is invalid: {e}")))?;
+                let network = match network {
+                    monero::MoneroNetwork::Main => Network::Main,
+                    monero::MoneroNetwork::Test | monero::MoneroNetwork::Stage => Network::Test,
+                };
+                (address.to_owned(), network)
+            }
+        };
+        let mut request = Request {
+            coin,
             address,
             network,
-            amount_sats: None,
+            amount: None,
             label: None,
             message: None,
         };
+        let [amount, label, message] = coin.params();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             let value = percent_decode(value)?;
-            match key {
-                "amount" => request.amount_sats = Some(parse_amount(&value)?),
-                "label" => {
-                    check_text(&value, "label")?;
-                    request.label = Some(value);
-                }
-                "message" => {
-                    check_text(&value, "message")?;
-                    request.message = Some(value);
-                }
-                k if k.starts_with("req-") => {
-                    return Err(invalid(format!(
-                        "the request requires {k:?}, which this build does not understand"
-                    )));
-                }
-                // BIP21: parameters not understood and not required are ignored.
-                _ => {}
+            if key == amount {
+                request.amount = Some(parse_amount(&value, coin)?);
+            } else if key == label {
+                check_text(&value, "label")?;
+                request.label = Some(value);
+            } else if key == message {
+                check_text(&value, "message")?;
+                request.message = Some(value);
+            } else if key.starts_with("req-") {
+                return Err(invalid(format!(
+                    "the request requires {key:?}, which this build does not understand"
+                )));
             }
+            // Parameters not understood and not required are ignored (BIP21).
         }
         Ok(request)
     }
 
     /// The canonical URI the payload carries.
     pub fn to_uri(&self) -> String {
+        let [amount, label, message] = self.coin.params();
         let mut params = Vec::new();
-        if let Some(sats) = self.amount_sats {
-            params.push(format!("amount={}", btc(sats)));
+        if let Some(units) = self.amount {
+            params.push(format!("{amount}={}", amount_text(units, self.coin)));
         }
-        if let Some(label) = &self.label {
-            params.push(format!("label={}", percent_encode(label)));
+        if let Some(text) = &self.label {
+            params.push(format!("{label}={}", percent_encode(text)));
         }
-        if let Some(message) = &self.message {
-            params.push(format!("message={}", percent_encode(message)));
+        if let Some(text) = &self.message {
+            params.push(format!("{message}={}", percent_encode(text)));
         }
-        let mut uri = format!("bitcoin:{}", self.address);
+        let mut uri = format!("{}:{}", self.coin.scheme(), self.address);
         if !params.is_empty() {
             uri.push('?');
             uri.push_str(&params.join("&"));
@@ -235,12 +315,13 @@ impl BitcoinRequest {
 
     /// One line for display.
     pub fn summary(&self) -> String {
-        let amount = self
-            .amount_sats
-            .map_or("some bitcoin".to_owned(), |s| format!("{} BTC", btc(s)));
+        let ticker = self.coin.ticker();
+        let amount = self.amount.map_or(format!("some {ticker}"), |units| {
+            format!("{} {ticker}", amount_text(units, self.coin))
+        });
         let net = match self.network {
             Network::Main => "",
-            Network::Test => " (testnet)",
+            Network::Test => " (test network)",
         };
         let mut text = format!("Payment request: {amount}{net} to {}", self.address);
         if let Some(label) = &self.label {
@@ -251,11 +332,6 @@ impl BitcoinRequest {
         }
         text
     }
-}
-
-fn btc(sats: u64) -> String {
-    let text = format!("{}.{:08}", sats / SATS_PER_BTC, sats % SATS_PER_BTC);
-    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 /// The plugin's exports.
@@ -277,7 +353,7 @@ impl Guest for Payment {
         version: u32,
     ) -> Result<Vec<u8>, PluginError> {
         expect_version(version, 1)?;
-        let request = BitcoinRequest::parse(utf8(&input, MAX_BYTES, "a payment request")?.trim())?;
+        let request = Request::parse(utf8(&input, MAX_BYTES, "a payment request")?.trim())?;
         let wanted = match get(&options, "network").unwrap_or("main") {
             "main" => Network::Main,
             "test" => Network::Test,
@@ -285,7 +361,7 @@ impl Guest for Payment {
         };
         if request.network != wanted {
             return Err(invalid(format!(
-                "the address is for {:?}net but this profile sends {:?}net requests",
+                "the address is for the {:?} network but this profile sends {:?} network requests",
                 request.network, wanted
             )));
         }
@@ -294,12 +370,12 @@ impl Guest for Payment {
 
     fn validate(payload: Vec<u8>, version: u32) -> Result<(), PluginError> {
         expect_version(version, 1)?;
-        BitcoinRequest::parse(utf8(&payload, MAX_BYTES, "a payment request")?).map(drop)
+        Request::parse(utf8(&payload, MAX_BYTES, "a payment request")?).map(drop)
     }
 
     fn summary(payload: Vec<u8>, version: u32) -> Result<String, PluginError> {
         expect_version(version, 1)?;
-        Ok(BitcoinRequest::parse(utf8(&payload, MAX_BYTES, "a payment request")?)?.summary())
+        Ok(Request::parse(utf8(&payload, MAX_BYTES, "a payment request")?)?.summary())
     }
 }
 
@@ -377,7 +453,7 @@ mod tests {
         let testnet = "bitcoin:tb1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3q0sl5k7";
         let wrong = prepare(testnet, "main").unwrap_err();
         assert!(
-            matches!(&wrong, PluginError::InvalidInput(m) if m.contains("Testnet")),
+            matches!(&wrong, PluginError::InvalidInput(m) if m.contains("Test network")),
             "{wrong:?}"
         );
         prepare(testnet, "test").unwrap();
@@ -389,7 +465,8 @@ mod tests {
             "bitcoin:bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4?amount=-1",
             "bitcoin:bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4?amount=21000001",
             "bitcoin:bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4?label=pay%E2%80%AEme",
-            "monero:44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A",
+            "monero:44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBQp7fSyC5hVv5PeQQbpL",
+            "lightning:lnbc1somethinginvalid",
             "https://example.org/pay",
             "not a uri",
         ] {
@@ -399,5 +476,28 @@ mod tests {
                 "{bad} validated"
             );
         }
+    }
+
+    #[test]
+    fn monero_requests_validate_address_amount_and_network() {
+        let fund = "44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A";
+        let uri = format!(
+            "monero:{fund}?tx_amount=0.25&recipient_name=General%20Fund&tx_description=thanks"
+        );
+        let payload = prepare(&uri, "main").unwrap();
+        assert_eq!(payload, uri);
+        assert_eq!(
+            Payment::summary(payload.into_bytes(), 1).unwrap(),
+            format!("Payment request: 0.25 XMR to {fund} from General Fund for thanks")
+        );
+        assert!(
+            prepare(&uri, "test").is_err(),
+            "a mainnet address under a test profile"
+        );
+        let too_fine = format!("monero:{fund}?tx_amount=0.0000000000001");
+        assert!(
+            prepare(&too_fine, "main").is_err(),
+            "13 decimals is below a piconero"
+        );
     }
 }
