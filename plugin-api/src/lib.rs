@@ -23,6 +23,7 @@ pub mod framing;
 pub mod payload;
 pub mod settings;
 pub mod text_safety;
+pub mod uri;
 
 /// The version of the WIT package these bindings were generated from.
 pub const API_VERSION: &str = "0.1.0";

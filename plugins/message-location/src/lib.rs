@@ -13,6 +13,7 @@ use courier_plugin::message_type::exports::courier::plugin::content::{
 use courier_plugin::payload::{expect_version, utf8};
 use courier_plugin::settings::{get, parse_or};
 use courier_plugin::text_safety::is_spoofing;
+use courier_plugin::uri::{percent_decode, percent_encode};
 
 /// Content type name this plugin owns.
 pub const CONTENT_TYPE: &str = "courier/location";
@@ -90,38 +91,6 @@ pub fn coarsen(lat: f64, lon: f64, precision_m: f64) -> (f64, f64) {
 fn decimals(precision_m: f64) -> usize {
     let step = precision_m / METRES_PER_DEGREE;
     (-step.log10()).ceil().clamp(0.0, 7.0) as usize
-}
-
-fn percent_encode(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.!~*'()".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
-
-fn percent_decode(text: &str) -> Result<String, PluginError> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| invalid("a label has a broken %-escape"))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| invalid("a label is not UTF-8"))
 }
 
 impl Location {
@@ -222,7 +191,8 @@ impl Location {
                     location.uncertainty_m = Some(u);
                 }
                 "label" => {
-                    let label = percent_decode(value)?;
+                    let label = percent_decode(value)
+                        .map_err(|e| invalid(format!("a parameter has {e}")))?;
                     check_label(&label)?;
                     location.label = Some(label);
                 }

@@ -20,6 +20,7 @@ use courier_plugin::message_type::exports::courier::plugin::content::{
 use courier_plugin::payload::{expect_version, utf8};
 use courier_plugin::settings::get;
 use courier_plugin::text_safety::is_spoofing;
+use courier_plugin::uri::{percent_decode, percent_encode};
 
 /// Content type name this plugin owns.
 pub const CONTENT_TYPE: &str = "courier/payment";
@@ -125,41 +126,6 @@ pub fn bitcoin_network(address: &str) -> Result<Network, String> {
         0x6f | 0xc4 => Ok(Network::Test),
         v => Err(format!("version byte {v:#04x} is not a bitcoin address")),
     }
-}
-
-fn percent_decode(text: &str) -> Result<String, PluginError> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let byte = text
-                    .get(i + 1..i + 3)
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| invalid("a broken %-escape"))?;
-                out.push(byte);
-                i += 3;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).map_err(|_| invalid("a parameter is not UTF-8"))
-}
-
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 fn parse_amount(text: &str, coin: Coin) -> Result<u64, PluginError> {
@@ -273,7 +239,8 @@ impl Request {
         let [amount, label, message] = coin.params();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let value = percent_decode(value)?;
+            let value =
+                percent_decode(value).map_err(|e| invalid(format!("a parameter has {e}")))?;
             if key == amount {
                 request.amount = Some(parse_amount(&value, coin)?);
             } else if key == label {
