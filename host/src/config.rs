@@ -363,6 +363,21 @@ limits = { memory_mib = 8 }
     }
 
     #[test]
+    fn the_default_cache_sits_in_the_plugin_directory_however_relative_it_is() {
+        // A relative `dir` was once joined to the config's folder twice (config/config/../target/…).
+        // A config read by a relative path, as `courier plugins --config config/x.toml` does.
+        let read = |text: &str| Config::parse(text, "x.toml", Path::new("config")).unwrap();
+        let config = read("[plugins]\ndir = \"../target/plugins\"\n");
+        assert_eq!(config.plugin_dir, Path::new("config/../target/plugins"));
+        assert_eq!(
+            config.cache_dir.as_deref(),
+            Some(Path::new("config/../target/plugins/.cache"))
+        );
+        let given = read("[plugins]\ncache_dir = \"cache\"\n");
+        assert_eq!(given.cache_dir.as_deref(), Some(Path::new("config/cache")));
+    }
+
+    #[test]
     fn contradictions_name_the_key_and_line() {
         let cases = [
             (
