@@ -16,7 +16,7 @@ use chacha20poly1305::{ChaCha20Poly1305, KeyInit};
 use courier_host::config::Config;
 use courier_host::identity::Identity;
 use courier_host::node::{Node, Notice, RunningNode};
-use courier_host::storage::{ContactId, Database, Durability, Passphrase};
+use courier_host::storage::{ContactId, Database, Draft, Durability, Passphrase};
 use courier_host::sync::attachment::{assemble, parse_manifest, split};
 use courier_host::sync::record::MessageId;
 
@@ -150,9 +150,7 @@ fn main() {
             for i in 0..TEXTS {
                 db.send(
                     to_bob,
-                    "courier/text",
-                    1,
-                    format!("queued text {i}").into_bytes(),
+                    Draft::new("courier/text", 1, format!("queued text {i}").into_bytes()),
                     now_ms(),
                 )?;
             }
@@ -173,9 +171,7 @@ fn main() {
         alice_db
             .send(
                 to_bob,
-                "courier/text",
-                1,
-                format!("ping {i}").into_bytes(),
+                Draft::new("courier/text", 1, format!("ping {i}").into_bytes()),
                 now_ms(),
             )
             .unwrap();
@@ -199,7 +195,7 @@ fn main() {
         state ^= state << 17;
         *byte = state as u8;
     }
-    let (manifest, chunks) = split(&data, "courier/file", now_ms()).unwrap();
+    let (manifest, chunks) = split(&data, "courier/file", 1, now_ms()).unwrap();
     let started = Instant::now();
     alice_db
         .batch(Durability::Full, |db| {

@@ -128,7 +128,7 @@ struct RawEntry {
 }
 
 /// The config a node runs with when none is given: the LAN transport (mDNS on, local network only)
-/// and the text message type, from `plugin_dir`.
+/// and every message type built here, from `plugin_dir`.
 pub const DEFAULT: &str = r#"
 [transports.lan]
 plugin = "transport-lan"
@@ -148,6 +148,18 @@ settings = { precision = 100 }
 plugin = "payment"
 grant = ["log"]
 settings = { network = "main" }
+
+[message_types.image]
+plugin = "image"
+grant = ["log"]
+limits = { memory_mib = 512, fuel_per_call = 100_000_000_000 }
+settings = { max-dimension = 2048 }
+
+[message_types.voice]
+plugin = "voice"
+grant = ["log"]
+limits = { memory_mib = 512, fuel_per_call = 100_000_000_000 }
+settings = { distort = false }
 "#;
 
 impl Config {

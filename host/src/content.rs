@@ -1,20 +1,11 @@
-//! Message content through message-type plugins: what the user typed becomes a body the plugin
-//! prepared, and a stored body becomes the one-line summary a list shows.
+//! Message content through message-type plugins: what the user typed becomes a draft the plugin
+//! prepared, in a version the contact reads, with a fallback text for a contact without the plugin;
+//! and stored content becomes the one-line summary a list shows.
 
 use crate::plugin::PluginHost;
 use crate::plugin::instance::CallError;
-use crate::sync::record::Message;
-
-/// A body ready for the outbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Composed {
-    /// Content type, e.g. `courier/text`.
-    pub content_type: String,
-    /// Version of the type the body is written in.
-    pub version: u32,
-    /// The prepared body.
-    pub body: Vec<u8>,
-}
+use crate::storage::{Content, Draft, Payload};
+use crate::sync::record::{ContentTypeRange, MAX_FALLBACK_LEN};
 
 /// Why content could not be composed.
 #[derive(Debug, thiserror::Error)]
@@ -29,30 +20,150 @@ pub enum ContentError {
     Plugin(#[from] CallError),
 }
 
-/// Prepares `input` as `content_type` with the plugin for it, in the newest version it writes.
+/// What the contact can read of a content type, as far as we know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerSupport {
+    /// They announced nothing yet: write our newest version.
+    Unknown,
+    /// They read this version, the newest we share.
+    Version(u32),
+    /// They have no plugin for the type, or none of our versions: they will see the fallback text.
+    Lacking,
+}
+
+/// What the contact reads of `ours`, given every content type they announced.
+pub fn peer_support(ours: &ContentTypeRange, announced: &[ContentTypeRange]) -> PeerSupport {
+    if announced.is_empty() {
+        return PeerSupport::Unknown;
+    }
+    announced
+        .iter()
+        .find(|t| t.content_type == ours.content_type)
+        .and_then(|theirs| ours.best_common(theirs))
+        .map_or(PeerSupport::Lacking, PeerSupport::Version)
+}
+
+/// The content types the loaded plugins read and write, to announce to contacts.
+pub fn content_types(plugins: &PluginHost) -> Vec<ContentTypeRange> {
+    plugins
+        .message_types()
+        .map(|p| {
+            let d = p.description();
+            ContentTypeRange {
+                content_type: d.content_type.clone(),
+                min: d.versions.min,
+                max: d.versions.max,
+            }
+        })
+        .collect()
+}
+
+/// Prepares `input` as `content_type` with the plugin for it, in the newest version the contact
+/// reads (ours when they read none), with the plugin's summary as the fallback text.
 pub fn compose(
     plugins: &mut PluginHost,
     content_type: &str,
     input: &[u8],
     options: &[(String, String)],
-) -> Result<Composed, ContentError> {
+    announced: &[ContentTypeRange],
+) -> Result<(Draft, PeerSupport), ContentError> {
     let plugin = plugins
         .message_type(content_type)
         .ok_or_else(|| ContentError::NoPlugin(content_type.to_owned()))?;
-    let version = plugin.description().versions.max;
-    let body = plugin.prepare(input, options, version)?;
-    Ok(Composed {
+    let versions = plugin.description().versions;
+    let ours = ContentTypeRange {
+        content_type: content_type.to_owned(),
+        min: versions.min,
+        max: versions.max,
+    };
+    let support = peer_support(&ours, announced);
+    let version = match support {
+        PeerSupport::Version(v) => v,
+        PeerSupport::Unknown | PeerSupport::Lacking => versions.max,
+    };
+    let payload = plugin.prepare(input, options, version)?;
+    let summary = plugin.summary(&payload, version)?;
+    // A text is its own fallback; sending it twice would only cost bytes.
+    let fallback = if summary.as_bytes() == payload.as_slice() {
+        String::new()
+    } else {
+        shorten(&summary, MAX_FALLBACK_LEN)
+    };
+    let draft = Draft {
         content_type: content_type.to_owned(),
         version,
-        body,
-    })
+        fallback,
+        payload,
+    };
+    Ok((draft, support))
 }
 
-/// A one-line summary of `message`: the plugin's, or the content type in brackets when no plugin
-/// can read it.
-pub fn summary(plugins: &mut PluginHost, message: &Message) -> String {
-    plugins
-        .message_type(&message.content_type)
-        .and_then(|p| p.summary(&message.body, message.type_version).ok())
-        .unwrap_or_else(|| format!("[{}]", message.content_type))
+/// `text` cut to at most `max` bytes at a character boundary.
+fn shorten(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+/// A one-line summary of stored content: the plugin's own when it is installed and the payload is
+/// whole and valid, else the sender's fallback text, else the content type in brackets.
+pub fn summary(plugins: &mut PluginHost, content: &Content, fallback: &str) -> String {
+    let shown = || {
+        if fallback.is_empty() {
+            format!("[{}]", content.content_type)
+        } else {
+            fallback.to_owned()
+        }
+    };
+    match &content.payload {
+        Payload::Complete(payload) => plugins
+            .message_type(&content.content_type)
+            .and_then(|p| {
+                p.validate(payload, content.version).ok()?;
+                p.summary(payload, content.version).ok()
+            })
+            .unwrap_or_else(shown),
+        Payload::Partial { received, total } => {
+            format!("{} (receiving: {received} of {total} parts)", shown())
+        }
+        Payload::Damaged(why) => format!("[damaged attachment: {why}]"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(content_type: &str, min: u32, max: u32) -> ContentTypeRange {
+        ContentTypeRange {
+            content_type: content_type.into(),
+            min,
+            max,
+        }
+    }
+
+    #[test]
+    fn the_version_sent_is_the_newest_the_contact_reads() {
+        let ours = range("courier/image", 1, 3);
+        assert_eq!(peer_support(&ours, &[]), PeerSupport::Unknown);
+        let announced = [range("courier/text", 1, 1), range("courier/image", 1, 2)];
+        assert_eq!(peer_support(&ours, &announced), PeerSupport::Version(2));
+        assert_eq!(
+            peer_support(&ours, &[range("courier/text", 1, 1)]),
+            PeerSupport::Lacking
+        );
+        assert_eq!(
+            peer_support(&ours, &[range("courier/image", 4, 5)]),
+            PeerSupport::Lacking
+        );
+    }
+
+    #[test]
+    fn fallback_texts_are_cut_at_a_character_boundary() {
+        assert_eq!(shorten("héllo", 2), "h");
+        assert_eq!(shorten("héllo", 3), "hé");
+        assert_eq!(shorten("ok", 255), "ok");
+    }
 }

@@ -48,6 +48,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Works with a message's attachment.
+    #[command(subcommand)]
+    Attachment(AttachmentCommand),
     /// Runs the node: transports, handshakes, sync, until SIGINT or SIGTERM.
     Serve {
         /// The node config (TOML); default: DATA_DIR/config.toml if present, else the built-in one.
@@ -59,6 +62,17 @@ enum Command {
         /// The node config (TOML).
         #[arg(long, default_value = "config/demo.toml")]
         config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AttachmentCommand {
+    /// Writes a message's content (a received image or voice note) to a new file.
+    Save {
+        /// The message id, or its first 8+ hex digits, as `messages` shows it.
+        msg_id: String,
+        /// Where to write it; an existing file is never overwritten.
+        file: PathBuf,
     },
 }
 
@@ -128,6 +142,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Contacts(ContactsCommand::Remove { alias }) => cli::contacts::remove(&dir, &alias),
         Command::Send { alias, content } => cli::conversation::send(&dir, &alias, &content),
         Command::Messages { alias, json } => cli::conversation::list(&dir, &alias, json),
+        Command::Attachment(AttachmentCommand::Save { msg_id, file }) => {
+            cli::conversation::save(&dir, &msg_id, &file)
+        }
         Command::Serve { config } => cli::serve::run(&dir, config.as_deref()),
         Command::Plugins { .. } => unreachable!("handled above"),
     }

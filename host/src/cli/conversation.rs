@@ -1,10 +1,13 @@
-//! `send` and `messages`.
+//! `send`, `messages` and `attachment save`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use courier_host::content::{compose, summary};
+use courier_host::content::{PeerSupport, compose, summary};
 use courier_host::plugin::PluginHost;
 use courier_host::plugin::manifest::World;
-use courier_host::storage::{Database, Delivery, Direction, OutgoingState, StorageError};
+use courier_host::storage::{Database, Delivery, Direction, OutgoingState, Payload, StorageError};
 
 use super::data_dir::DataDir;
 use super::now_ms;
@@ -15,11 +18,20 @@ pub struct Content {
     /// A text message.
     #[arg(
         long,
-        conflicts_with_all = ["location", "payment"],
-        required_unless_present_any = ["location", "payment"]
+        conflicts_with_all = ["image", "voice", "payment", "location"],
+        required_unless_present_any = ["image", "voice", "payment", "location"]
     )]
     text: Option<String>,
-    /// A payment request (never a payment): a `bitcoin:` URI, validated before it is sent.
+    /// An image file (JPEG, PNG or WebP); every piece of metadata is removed before it is queued.
+    #[arg(long, conflicts_with_all = ["voice", "payment", "location"])]
+    image: Option<PathBuf>,
+    /// A voice note, a WAV file.
+    #[arg(long, conflicts_with_all = ["payment", "location"])]
+    voice: Option<PathBuf>,
+    /// With --voice: disguise the voice (pitch and formants), whatever the config says.
+    #[arg(long, requires = "voice")]
+    distort: bool,
+    /// A payment request (never a payment): a `bitcoin:` or `monero:` URI, validated before it is sent.
     #[arg(long, conflicts_with = "location")]
     payment: Option<String>,
     /// A location, `LAT,LON` in decimal degrees; coarsened before it leaves this device.
@@ -33,14 +45,32 @@ pub struct Content {
     precision: Option<u32>,
 }
 
+fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading the {what} {}", path.display()))
+}
+
+/// A content type, the input for its plugin, and the options given on the command line.
+type Parts = (&'static str, Vec<u8>, Vec<(String, String)>);
+
 impl Content {
-    /// The content type, the input for its plugin, and options given on the command line.
-    fn parts(&self) -> (&'static str, Vec<u8>, Vec<(String, String)>) {
+    /// What to hand the plugin.
+    fn parts(&self) -> Result<Parts> {
         if let Some(text) = &self.text {
-            return ("courier/text", text.as_bytes().to_vec(), Vec::new());
+            return Ok(("courier/text", text.as_bytes().to_vec(), Vec::new()));
+        }
+        if let Some(path) = &self.image {
+            return Ok(("courier/image", read_file(path, "image")?, Vec::new()));
+        }
+        if let Some(path) = &self.voice {
+            let options = if self.distort {
+                vec![("distort".to_owned(), "true".to_owned())]
+            } else {
+                Vec::new()
+            };
+            return Ok(("courier/voice", read_file(path, "voice note")?, options));
         }
         if let Some(uri) = &self.payment {
-            return ("courier/payment", uri.as_bytes().to_vec(), Vec::new());
+            return Ok(("courier/payment", uri.as_bytes().to_vec(), Vec::new()));
         }
         let mut options = Vec::new();
         if let Some(label) = &self.label {
@@ -50,7 +80,7 @@ impl Content {
             options.push(("precision".to_owned(), precision.to_string()));
         }
         let location = self.location.as_deref().unwrap_or_default();
-        ("courier/location", location.as_bytes().to_vec(), options)
+        Ok(("courier/location", location.as_bytes().to_vec(), options))
     }
 }
 
@@ -81,12 +111,12 @@ fn contact(db: &Database, alias: &str) -> Result<i64> {
     }
 }
 
-/// Queues a text; it is on disk when this returns, and a running `serve` sends it.
+/// Queues a message; it is on disk when this returns, and a running `serve` sends it.
 pub fn send(dir: &DataDir, alias: &str, content: &Content) -> Result<()> {
     let mut db = dir.open()?;
     let contact = contact(&db, alias)?;
     let (mut plugins, settings) = message_plugins(dir)?;
-    let (content_type, input, given) = content.parts();
+    let (content_type, input, given) = content.parts()?;
     // The config's settings first, the command line's after: the later value of a key wins.
     let mut options: Vec<(String, String)> = plugins
         .message_type(content_type)
@@ -94,14 +124,15 @@ pub fn send(dir: &DataDir, alias: &str, content: &Content) -> Result<()> {
         .map(|(_, s)| s.clone())
         .unwrap_or_default();
     options.extend(given);
-    let composed = compose(&mut plugins, content_type, &input, &options)?;
-    let (id, _) = db.send(
-        contact,
-        &composed.content_type,
-        composed.version,
-        composed.body,
-        now_ms(),
-    )?;
+    let announced = db.peer_content_types(contact)?;
+    let (draft, support) = compose(&mut plugins, content_type, &input, &options, &announced)?;
+    if support == PeerSupport::Lacking {
+        eprintln!(
+            "note: {alias} has no plugin that reads {content_type}; they will see {:?} until they install one",
+            draft.fallback
+        );
+    }
+    let (id, _) = db.send(contact, draft, now_ms())?;
     println!("queued {}", hex::encode(&id.0[..8]));
     Ok(())
 }
@@ -125,16 +156,23 @@ pub fn list(dir: &DataDir, alias: &str, json: bool) -> Result<()> {
                 Delivery::Outgoing(OutgoingState::Acked) => "acked",
                 Delivery::Received => "received",
             };
-            serde_json::json!({
+            let content = db.content(contact, e)?;
+            let (complete, bytes) = match &content.payload {
+                Payload::Complete(p) => (true, Some(p.len())),
+                _ => (false, None),
+            };
+            Ok(serde_json::json!({
                 "id": hex::encode(e.id.0),
                 "direction": direction,
-                "type": e.message.content_type,
+                "type": content.content_type,
                 "state": state,
-                "summary": summary(&mut plugins, &e.message),
+                "summary": summary(&mut plugins, &content, &e.message.fallback),
                 "time": e.message.timestamp_ms,
-            })
+                "complete": complete,
+                "bytes": bytes,
+            }))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     if json {
         println!("{}", serde_json::Value::Array(rows));
         return Ok(());
@@ -152,6 +190,65 @@ pub fn list(dir: &DataDir, alias: &str, json: bool) -> Result<()> {
             row["summary"].as_str().unwrap_or("")
         );
     }
+    Ok(())
+}
+
+/// Writes the content of message `id` (a hex prefix of at least 8 digits, as `messages` shows) to
+/// `file`, a new file: a received image or voice note opens as is.
+pub fn save(dir: &DataDir, id: &str, file: &Path) -> Result<()> {
+    if id.len() < 8 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+        bail!(
+            "{id:?} is not a message id; give at least 8 hex digits as `courier messages` shows them"
+        );
+    }
+    let id = id.to_ascii_lowercase();
+    let db = dir.open()?;
+    let mut found = Vec::new();
+    for c in db.contacts()? {
+        for entry in db.conversation(c.id)? {
+            if hex::encode(entry.id.0).starts_with(&id) {
+                found.push((c.id, entry));
+            }
+        }
+    }
+    let (contact, entry) = match found.len() {
+        0 => bail!("no message has an id starting with {id}; `courier messages ALIAS` lists them"),
+        1 => found.remove(0),
+        n => bail!("{n} messages have ids starting with {id}; give more digits"),
+    };
+    let content = db.content(contact, &entry)?;
+    let payload = match content.payload {
+        Payload::Complete(payload) => payload,
+        Payload::Partial { received, total } => bail!(
+            "that attachment is still arriving ({received} of {total} parts); try again once `courier serve` received the rest"
+        ),
+        Payload::Damaged(why) => bail!("that attachment is damaged and cannot be saved: {why}"),
+    };
+    let (mut plugins, _) = message_plugins(dir)?;
+    if let Some(plugin) = plugins.message_type(&content.content_type) {
+        plugin
+            .validate(&payload, content.version)
+            .context("the content does not pass its plugin's checks, so it is not written")?;
+    }
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(file)
+        .with_context(|| {
+            format!(
+                "creating {} (an existing file is never overwritten)",
+                file.display()
+            )
+        })?;
+    out.write_all(&payload)
+        .and_then(|()| out.sync_all())
+        .with_context(|| format!("writing {}", file.display()))?;
+    println!(
+        "saved {} bytes of {} to {}",
+        payload.len(),
+        content.content_type,
+        file.display()
+    );
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use crate::handshake::HandshakeError;
 use crate::identity::Identity;
 use crate::introduction::Introduction;
 use crate::storage::{ContactId, ConversationStore, Database, Durability, Peer, StorageError};
-use crate::sync::record::{Record, RecordError, RecordReader};
+use crate::sync::record::{ContentTypeRange, Record, RecordError, RecordReader};
 use crate::sync::session::{Mode, Session, SessionError};
 use crate::transport_security::TAG_LEN;
 use crate::transport_security::stream::{HEADER_LEN, StreamError, StreamReader, StreamWriter};
@@ -31,6 +31,8 @@ pub struct LinkContext<'a> {
     pub transports: &'a [(String, u64)],
     /// Peers this node is already dialing on another channel.
     pub dialing: &'a std::collections::HashSet<Peer>,
+    /// The content types this node reads, announced when a sync session starts.
+    pub content_types: &'a [ContentTypeRange],
 }
 
 /// What one step produced.
@@ -286,7 +288,7 @@ impl Link {
     fn start_job(&mut self, cx: &mut LinkContext<'_>, peer: Peer) -> Result<Vec<u8>, LinkError> {
         match peer {
             Peer::Contact(contact) => {
-                let mut session = Session::new(Mode::Duplex);
+                let mut session = Session::new(Mode::Duplex).announcing(cx.content_types.to_vec());
                 let latency = self.max_latency_ms;
                 let now = cx.now_ms;
                 let records = cx.db.batch(Durability::Relaxed, |db| {

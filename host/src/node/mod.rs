@@ -29,6 +29,7 @@ use crate::plugin::io_request::IoRequest;
 use crate::plugin::manifest::World;
 use crate::plugin::transport_plugin::{MAX_CHUNK_BYTES, TransportPlugin};
 use crate::storage::{ContactId, Database, Peer, StorageError};
+use crate::sync::record::ContentTypeRange;
 use crate::transport_security::stream::MAX_FRAME_LEN;
 use keyring::Keyring;
 use link::{Link, LinkContext, Output};
@@ -173,6 +174,8 @@ pub struct Node {
     notices: Option<Sender<Notice>>,
     /// (id, max latency) of every transport, for the keys a handshake derives.
     transport_ids: Vec<(String, u64)>,
+    /// The content types our message-type plugins read, announced to every contact we sync with.
+    content_types: Vec<ContentTypeRange>,
     data_version: i64,
     work: VecDeque<Work>,
     // Keeps the wasm engine alive as long as the plugins it runs.
@@ -242,6 +245,7 @@ impl Node {
             .collect();
         Ok(Node {
             transport_ids,
+            content_types: crate::content::content_types(&plugins),
             db,
             identity,
             transports,
@@ -725,6 +729,7 @@ impl Node {
             now_ms: now_ms(),
             dialing: &dialing,
             transports: &self.transport_ids,
+            content_types: &self.content_types,
         };
         let result = step(&mut slot.link, &mut cx);
         let peer = slot.link.peer();

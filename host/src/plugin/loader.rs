@@ -190,6 +190,11 @@ impl PluginHost {
             .find(|p| p.description().content_type == content_type)
     }
 
+    /// Every loaded message-type plugin.
+    pub fn message_types(&self) -> impl Iterator<Item = &MessageTypePlugin> {
+        self.message_types.iter()
+    }
+
     /// The transport plugin with transport id `id`, if loaded.
     pub fn transport(&mut self, id: &str) -> Option<&mut TransportPlugin> {
         self.transports

@@ -2,8 +2,10 @@
 
 use rusqlite::params;
 
+use super::attachments::{self, Draft};
 use super::contact_store::OutgoingState;
 use super::database::{ContactId, Database, StorageError};
+use crate::sync::attachment::CHUNK_TYPE;
 use crate::sync::record::{Message, MessageId};
 
 /// Whether a batch must be on disk when it commits.
@@ -49,6 +51,8 @@ pub struct Entry {
 
 impl Database {
     /// Queues a new message to `contact` and returns it with its id; it is on disk when this returns.
+    /// A payload over one message body goes as an attachment: its chunks, then the manifest that
+    /// lists them (the returned message), all in one transaction.
     ///
     /// Its timestamp is `now_ms`, or one past the newest message already queued to the contact if the
     /// clock went backwards or two arrive in one millisecond: timestamps order the conversation, and
@@ -56,62 +60,66 @@ impl Database {
     pub fn send(
         &mut self,
         contact: ContactId,
-        content_type: &str,
-        type_version: u32,
-        body: Vec<u8>,
+        draft: Draft,
         now_ms: u64,
     ) -> Result<(MessageId, Message), StorageError> {
         let tx = self.write()?;
+        let known: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM contacts WHERE id = ?1)",
+            [contact],
+            |r| r.get(0),
+        )?;
+        if !known {
+            return Err(StorageError::NoKeys);
+        }
         let newest: Option<i64> = tx.query_row(
             "SELECT max(timestamp_ms) FROM outgoing WHERE contact_id = ?1",
             [contact],
             |r| r.get(0),
         )?;
         let timestamp_ms = newest.map_or(now_ms, |t| now_ms.max(t as u64 + 1));
-        let message = Message {
-            timestamp_ms,
-            content_type: content_type.to_owned(),
-            type_version,
-            body,
-        };
-        message.check()?;
-        let id = message.id();
-        let changed = tx.execute(
-            "INSERT INTO outgoing (contact_id, id, timestamp_ms, content_type, type_version, body)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM contacts WHERE id = ?1)",
-            params![
+        let (mut head, chunks) = attachments::split_if_large(draft.clone(), timestamp_ms)?;
+        head.fallback = draft.fallback;
+        head.check()?;
+        let mut insert = tx.prepare_cached(
+            "INSERT OR IGNORE INTO outgoing (contact_id, id, timestamp_ms, content_type, type_version, body, fallback)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for message in chunks.iter().chain([&head]) {
+            insert.execute(params![
                 contact,
-                &id.0[..],
+                &message.id().0[..],
                 timestamp_ms as i64,
                 message.content_type,
-                type_version,
-                message.body
-            ],
-        )?;
-        if changed == 0 {
-            return Err(StorageError::NoKeys);
+                message.type_version,
+                message.body,
+                message.fallback
+            ])?;
         }
+        drop(insert);
         tx.commit()?;
-        Ok((id, message))
+        Ok((head.id(), head))
     }
 
     /// Both directions of the conversation with `contact`, in the senders' time order (arrival order
     /// breaks ties).
     pub fn conversation(&self, contact: ContactId) -> Result<Vec<Entry>, StorageError> {
         let mut statement = self.conn.prepare(
-            "SELECT id, timestamp_ms, content_type, type_version, body, 0, times_sent, acked, rowid
-               FROM outgoing WHERE contact_id = ?1
+            "SELECT id, timestamp_ms, content_type, type_version, body, 0, times_sent, acked, rowid, fallback
+               FROM outgoing WHERE contact_id = ?1 AND content_type != ?2
              UNION ALL
-             SELECT id, timestamp_ms, content_type, type_version, body, 1, 0, 0, received_seq
-               FROM incoming WHERE contact_id = ?1
+             SELECT id, timestamp_ms, content_type, type_version, body, 1, 0, 0, received_seq, fallback
+               FROM incoming WHERE contact_id = ?1 AND content_type != ?2
              ORDER BY 2, 9",
         )?;
-        let rows = statement.query_map([contact], |r| {
+        // Chunks are parts of an attachment, shown through its manifest.
+        let rows = statement.query_map(params![contact, CHUNK_TYPE], |r| {
             let id: Vec<u8> = r.get(0)?;
             let message = Message {
                 timestamp_ms: r.get::<_, i64>(1)? as u64,
                 content_type: r.get(2)?,
                 type_version: r.get(3)?,
+                fallback: r.get(9)?,
                 body: r.get(4)?,
             };
             let incoming: bool = r.get(5)?;

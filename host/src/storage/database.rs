@@ -30,6 +30,9 @@ impl std::fmt::Debug for Passphrase {
 /// Why storage failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
+    /// A payload too large for one attachment.
+    #[error(transparent)]
+    Attachment(#[from] crate::sync::attachment::AttachmentError),
     /// The passphrase does not unlock the database (or the file is not a Courier database).
     #[error(
         "the passphrase does not unlock {path}; check COURIER_PASSPHRASE (or the file is not a Courier database)"
@@ -224,9 +227,9 @@ impl Database {
         message.check()?;
         let id = message.id();
         self.conn.execute(
-            "INSERT OR IGNORE INTO outgoing (contact_id, id, timestamp_ms, content_type, type_version, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            rusqlite::params![contact, &id.0[..], message.timestamp_ms as i64, message.content_type, message.type_version, message.body],
+            "INSERT OR IGNORE INTO outgoing (contact_id, id, timestamp_ms, content_type, type_version, body, fallback)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            rusqlite::params![contact, &id.0[..], message.timestamp_ms as i64, message.content_type, message.type_version, message.body, message.fallback],
         )?;
         Ok(id)
     }
@@ -234,7 +237,7 @@ impl Database {
     /// The messages received from `contact`, in order of arrival.
     pub fn received(&self, contact: ContactId) -> Result<Vec<Message>, StorageError> {
         let mut statement = self.conn.prepare(
-            "SELECT timestamp_ms, content_type, type_version, body FROM incoming WHERE contact_id = ?1 ORDER BY received_seq",
+            "SELECT timestamp_ms, content_type, type_version, body, fallback FROM incoming WHERE contact_id = ?1 ORDER BY received_seq",
         )?;
         let rows = statement.query_map([contact], super::sync_store::message_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)

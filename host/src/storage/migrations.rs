@@ -84,4 +84,15 @@ pub const MIGRATIONS: &[&str] = &[
         secret BLOB NOT NULL,
         PRIMARY KEY (contact_id, transport)
     );",
+    // 8: type negotiation. Each message carries its sender's fallback text for readers without the
+    // plugin; each contact's announced content types and version ranges are kept to pick a version.
+    "ALTER TABLE outgoing ADD COLUMN fallback TEXT NOT NULL DEFAULT '';
+    ALTER TABLE incoming ADD COLUMN fallback TEXT NOT NULL DEFAULT '';
+    CREATE TABLE peer_content_types (
+        contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+        content_type TEXT NOT NULL,
+        min_version INTEGER NOT NULL,
+        max_version INTEGER NOT NULL,
+        PRIMARY KEY (contact_id, content_type)
+    );",
 ];

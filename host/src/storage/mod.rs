@@ -1,6 +1,7 @@
 //! Durable storage: one SQLCipher database per data directory, encrypted at rest with a key derived
 //! from the user's passphrase (SQLCipher's PBKDF2), in WAL mode with full fsync on commit.
 
+mod attachments;
 mod contact_store;
 mod conversation;
 mod database;
@@ -9,6 +10,7 @@ mod migrations;
 mod stream_state;
 mod sync_store;
 
+pub use attachments::{Content, Draft, Payload};
 pub use contact_store::{Contact, OutgoingState};
 pub use conversation::{Delivery, Direction, Durability, Entry};
 pub use database::{ContactId, Database, Passphrase, StorageError};

@@ -3,7 +3,7 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::database::{ContactId, Database};
-use crate::sync::record::{Message, MessageId};
+use crate::sync::record::{ContentTypeRange, Message, MessageId};
 use crate::sync::session::{StoreError, SyncStore, retransmit_at};
 
 /// One contact's outbox and inbox, with the transport latency that sets retransmission times.
@@ -29,6 +29,7 @@ pub(super) fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
         timestamp_ms: row.get::<_, i64>(0)? as u64,
         content_type: row.get(1)?,
         type_version: row.get(2)?,
+        fallback: row.get(4)?,
         body: row.get(3)?,
     })
 }
@@ -68,7 +69,7 @@ impl SyncStore for ConversationStore<'_> {
         self.db
             .conn
             .prepare_cached(
-                "SELECT timestamp_ms, content_type, type_version, body FROM outgoing
+                "SELECT timestamp_ms, content_type, type_version, body, fallback FROM outgoing
                  WHERE contact_id = ?1 AND id = ?2 AND acked = 0",
             )
             .and_then(|mut statement| {
@@ -126,11 +127,29 @@ impl SyncStore for ConversationStore<'_> {
         // INSERT OR IGNORE: a duplicate that slipped past `has_incoming` still lands once.
         self.db
             .conn
-            .prepare_cached("INSERT OR IGNORE INTO incoming (contact_id, id, timestamp_ms, content_type, type_version, body, received_seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT coalesce(max(received_seq), 0) + 1 FROM incoming))").and_then(|mut statement| statement.execute(
-                params![self.contact, &message.id().0[..], message.timestamp_ms as i64, message.content_type, message.type_version, message.body],
+            .prepare_cached("INSERT OR IGNORE INTO incoming (contact_id, id, timestamp_ms, content_type, type_version, body, fallback, received_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT coalesce(max(received_seq), 0) + 1 FROM incoming))").and_then(|mut statement| statement.execute(
+                params![self.contact, &message.id().0[..], message.timestamp_ms as i64, message.content_type, message.type_version, message.body, message.fallback],
             ))
             .map_err(store_error)?;
+        Ok(())
+    }
+
+    fn store_peer_content_types(&mut self, types: Vec<ContentTypeRange>) -> Result<(), StoreError> {
+        let conn = &self.db.conn;
+        conn.execute(
+            "DELETE FROM peer_content_types WHERE contact_id = ?1",
+            [self.contact],
+        )
+        .map_err(store_error)?;
+        for t in types {
+            conn.execute(
+                "INSERT OR REPLACE INTO peer_content_types (contact_id, content_type, min_version, max_version)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![self.contact, t.content_type, t.min, t.max],
+            )
+            .map_err(store_error)?;
+        }
         Ok(())
     }
 }

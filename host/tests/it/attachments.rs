@@ -56,7 +56,7 @@ fn a_25_mb_attachment_interrupted_at_60_percent_resumes_without_resending_acked_
     let voice_note: Vec<u8> = (0..25 * 1024 * 1024u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
-    let (manifest, chunks) = attachment::split(&voice_note, "courier/voice", 1_000).unwrap();
+    let (manifest, chunks) = attachment::split(&voice_note, "courier/voice", 1, 1_000).unwrap();
     let total = chunks.len() + 1;
     alice.queue(to_bob, &manifest).unwrap();
     for chunk in &chunks {

@@ -27,6 +27,7 @@ fn text(body: &str, t: u64) -> Message {
         timestamp_ms: t,
         content_type: "courier/text".into(),
         type_version: 1,
+        fallback: String::new(),
         body: body.as_bytes().to_vec(),
     }
 }

@@ -96,7 +96,7 @@ pub struct BadBlock(pub usize);
 
 /// Decodes whole blocks back to samples; a block whose header is impossible is refused.
 pub fn decode(data: &[u8]) -> Result<Vec<i16>, BadBlock> {
-    if data.len() % BLOCK_BYTES != 0 {
+    if !data.len().is_multiple_of(BLOCK_BYTES) {
         return Err(BadBlock(data.len() / BLOCK_BYTES));
     }
     let mut out = Vec::with_capacity(data.len() / BLOCK_BYTES * SAMPLES_PER_BLOCK);

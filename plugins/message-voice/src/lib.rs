@@ -27,7 +27,7 @@ use distortion::Distortion;
 /// Content type name this plugin owns.
 pub const CONTENT_TYPE: &str = "courier/voice";
 /// Longest voice note, in seconds.
-pub const MAX_SECONDS: u32 = 10 * 60;
+pub const MAX_SECONDS: u32 = 5 * 60;
 /// Shortest voice note, in samples at 16 kHz (a tenth of a second).
 const MIN_SAMPLES: usize = 1_600;
 /// Payload bytes per minute of voice.
@@ -35,8 +35,8 @@ pub const BYTES_PER_MINUTE: u64 =
     (60 * wav::RATE as u64).div_ceil(adpcm::SAMPLES_PER_BLOCK as u64) * adpcm::BLOCK_BYTES as u64;
 /// Largest payload: the longest note plus its header.
 pub const MAX_PAYLOAD_BYTES: u64 = BYTES_PER_MINUTE * (MAX_SECONDS as u64 / 60) + 4096;
-/// Largest input: ten minutes of 48 kHz 16-bit stereo with room to spare.
-pub const MAX_INPUT_BYTES: u64 = 128 << 20;
+/// Largest input: five minutes of 48 kHz 16-bit stereo, with room to spare.
+pub const MAX_INPUT_BYTES: u64 = 64 << 20;
 
 fn invalid(message: impl Into<String>) -> PluginError {
     PluginError::InvalidInput(message.into())

@@ -117,7 +117,7 @@ pub fn parse_adpcm(bytes: &[u8]) -> Result<Adpcm<'_>, String> {
                 .into(),
         );
     }
-    if data_len % BLOCK_BYTES != 0
+    if !data_len.is_multiple_of(BLOCK_BYTES)
         || (sample_count as usize).div_ceil(SAMPLES_PER_BLOCK) != data_len / BLOCK_BYTES
     {
         return Err("a voice payload's sample count does not match its blocks".into());

@@ -12,8 +12,9 @@ pub const CHUNK_TYPE: &str = "courier/chunk";
 pub const MANIFEST_TYPE: &str = "courier/attachment";
 /// Bytes of file per chunk.
 pub const CHUNK_LEN: usize = MAX_BODY_LEN;
-/// Bytes before the chunk ids in a manifest: length (8), file hash (32), content-type length (1).
-const MANIFEST_FIXED: usize = 8 + 32 + 1;
+/// Bytes before the chunk ids in a manifest: length (8), file hash (32), content-type length (1),
+/// content-type version (4).
+const MANIFEST_FIXED: usize = 8 + 32 + 1 + 4;
 /// Largest attachment: as many chunks as one manifest can list.
 pub const MAX_ATTACHMENT_LEN: u64 = ((MAX_BODY_LEN - MANIFEST_FIXED - 64) / 32 * CHUNK_LEN) as u64;
 
@@ -36,6 +37,8 @@ pub enum AttachmentError {
 pub struct Manifest {
     /// The attachment's own content type, e.g. `courier/image`.
     pub content_type: String,
+    /// The version of that content type the file is written in.
+    pub version: u32,
     /// Total length in bytes.
     pub len: u64,
     /// SHA-256 of the whole file.
@@ -44,10 +47,12 @@ pub struct Manifest {
     pub chunks: Vec<MessageId>,
 }
 
-/// Splits `data` into chunk messages and the manifest message that lists them, all at `timestamp_ms`.
+/// Splits `data`, version `version` of `content_type`, into chunk messages and the manifest message
+/// that lists them, all at `timestamp_ms`.
 pub fn split(
     data: &[u8],
     content_type: &str,
+    version: u32,
     timestamp_ms: u64,
 ) -> Result<(Message, Vec<Message>), AttachmentError> {
     if data.len() as u64 > MAX_ATTACHMENT_LEN {
@@ -64,6 +69,7 @@ pub fn split(
             timestamp_ms,
             content_type: CHUNK_TYPE.into(),
             type_version: 1,
+            fallback: String::new(),
             body: c.to_vec(),
         })
         .collect();
@@ -72,6 +78,7 @@ pub fn split(
     body.extend_from_slice(&Sha256::digest(data));
     body.push(content_type.len() as u8);
     body.extend_from_slice(content_type.as_bytes());
+    body.extend_from_slice(&version.to_be_bytes());
     chunks
         .iter()
         .for_each(|c| body.extend_from_slice(&c.id().0));
@@ -79,6 +86,7 @@ pub fn split(
         timestamp_ms,
         content_type: MANIFEST_TYPE.into(),
         type_version: 1,
+        fallback: String::new(),
         body,
     };
     Ok((manifest, chunks))
@@ -95,9 +103,12 @@ pub fn parse_manifest(body: &[u8]) -> Result<Manifest, AttachmentError> {
     let (&type_len, rest) = rest
         .split_first()
         .ok_or(AttachmentError::Malformed("too short"))?;
-    let (content_type, ids) = rest
+    let (content_type, rest) = rest
         .split_at_checked(usize::from(type_len))
         .ok_or(AttachmentError::Malformed("content type runs past the end"))?;
+    let (version, ids) = rest
+        .split_at_checked(4)
+        .ok_or(AttachmentError::Malformed("too short for a version"))?;
     if !ids.len().is_multiple_of(32) {
         return Err(AttachmentError::Malformed(
             "chunk list is not a whole number of ids",
@@ -113,6 +124,7 @@ pub fn parse_manifest(body: &[u8]) -> Result<Manifest, AttachmentError> {
         content_type: std::str::from_utf8(content_type)
             .map_err(|_| AttachmentError::Malformed("content type is not UTF-8"))?
             .to_owned(),
+        version: u32::from_be_bytes(version.try_into().expect("4 bytes")),
         len,
         hash: hash.try_into().expect("32 bytes"),
         chunks: ids
@@ -151,12 +163,12 @@ mod tests {
         let data: Vec<u8> = (0..(3 * CHUNK_LEN + 17))
             .map(|i| (i * 7 % 256) as u8)
             .collect();
-        let (manifest, chunks) = split(&data, "courier/voice", 5).unwrap();
+        let (manifest, chunks) = split(&data, "courier/voice", 2, 5).unwrap();
         assert_eq!(chunks.len(), 4);
         let parsed = parse_manifest(&manifest.body).unwrap();
         assert_eq!(
-            (parsed.content_type.as_str(), parsed.len),
-            ("courier/voice", data.len() as u64)
+            (parsed.content_type.as_str(), parsed.version, parsed.len),
+            ("courier/voice", 2, data.len() as u64)
         );
         let store: HashMap<_, _> = chunks.iter().map(|c| (c.id(), c.body.clone())).collect();
         assert_eq!(
@@ -174,7 +186,7 @@ mod tests {
     #[test]
     fn a_swapped_chunk_or_bad_manifest_is_refused() {
         let data = vec![1u8; CHUNK_LEN + 1];
-        let (manifest, chunks) = split(&data, "courier/image", 0).unwrap();
+        let (manifest, chunks) = split(&data, "courier/image", 1, 0).unwrap();
         let parsed = parse_manifest(&manifest.body).unwrap();
         assert_eq!(
             assemble(&parsed, |_| Some(chunks[1].body.clone())),
@@ -183,12 +195,12 @@ mod tests {
         assert!(parse_manifest(&manifest.body[..manifest.body.len() - 1]).is_err());
         assert!(parse_manifest(&[0; 5]).is_err());
         assert_eq!(
-            split(&[], "", 0),
+            split(&[], "", 1, 0),
             Err(AttachmentError::Malformed(
                 "content type must be 1-64 bytes"
             ))
         );
-        let empty = split(&[], "courier/image", 0).unwrap();
+        let empty = split(&[], "courier/image", 1, 0).unwrap();
         assert_eq!(
             assemble(&parse_manifest(&empty.0.body).unwrap(), |_| None),
             Some(Ok(Vec::new()))

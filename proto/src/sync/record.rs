@@ -18,6 +18,8 @@ pub const MAX_IDS: usize = 1024;
 /// Largest record payload.
 pub const MAX_PAYLOAD_LEN: usize = MAX_BODY_LEN + 1024;
 const MAX_CONTENT_TYPE_LEN: usize = 64;
+/// Longest fallback text, in bytes.
+pub const MAX_FALLBACK_LEN: usize = 255;
 const MAX_VERSIONS: usize = 16;
 
 /// A message's content-addressed id.
@@ -40,6 +42,9 @@ pub struct Message {
     pub content_type: String,
     /// Version of the content type the body is written in.
     pub type_version: u32,
+    /// Plain text for a reader without the content type's plugin (its summary at the sender); empty
+    /// for text itself.
+    pub fallback: String,
     /// The payload.
     pub body: Vec<u8>,
 }
@@ -57,6 +62,9 @@ impl Message {
         if self.body.len() > MAX_BODY_LEN {
             return Err(malformed("body over 64 KiB"));
         }
+        if self.fallback.len() > MAX_FALLBACK_LEN {
+            return Err(malformed("fallback text over 255 bytes"));
+        }
         Ok(())
     }
 
@@ -68,11 +76,35 @@ impl Message {
         h.update((self.content_type.len() as u32).to_be_bytes());
         h.update(self.content_type.as_bytes());
         h.update(self.type_version.to_be_bytes());
+        h.update((self.fallback.len() as u32).to_be_bytes());
+        h.update(self.fallback.as_bytes());
         h.update((self.body.len() as u64).to_be_bytes());
         h.update(&self.body);
         MessageId(h.finalize().into())
     }
 }
+
+/// A content type and the versions of it a peer reads and writes, inclusive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentTypeRange {
+    /// Content type, e.g. `courier/image`.
+    pub content_type: String,
+    /// Oldest version.
+    pub min: u32,
+    /// Newest version.
+    pub max: u32,
+}
+
+impl ContentTypeRange {
+    /// The newest version both we (`self`) and `theirs` speak, if any.
+    pub fn best_common(&self, theirs: &ContentTypeRange) -> Option<u32> {
+        let best = self.max.min(theirs.max);
+        (best >= self.min.max(theirs.min)).then_some(best)
+    }
+}
+
+/// Most content types one announcement lists.
+pub const MAX_CONTENT_TYPES: usize = 64;
 
 /// A sync record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +119,8 @@ pub enum Record {
     Message(Message),
     /// "I have stored these; stop sending them."
     Ack(Vec<MessageId>),
+    /// The content types the sender has plugins for, so a sender can pick a version the peer reads.
+    ContentTypes(Vec<ContentTypeRange>),
 }
 
 const VERSIONS: u8 = 0;
@@ -94,6 +128,7 @@ const OFFER: u8 = 1;
 const REQUEST: u8 = 2;
 const MESSAGE: u8 = 3;
 const ACK: u8 = 4;
+const CONTENT_TYPES: u8 = 5;
 
 /// Why bytes could not be read as records. The stream they came from should be dropped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -129,7 +164,17 @@ impl Record {
                 out.push(m.content_type.len() as u8);
                 out.extend_from_slice(m.content_type.as_bytes());
                 out.extend_from_slice(&m.type_version.to_be_bytes());
+                out.push(m.fallback.len() as u8);
+                out.extend_from_slice(m.fallback.as_bytes());
                 out.extend_from_slice(&m.body);
+            }
+            Record::ContentTypes(types) => {
+                for t in types {
+                    out.push(t.content_type.len() as u8);
+                    out.extend_from_slice(t.content_type.as_bytes());
+                    out.extend_from_slice(&t.min.to_be_bytes());
+                    out.extend_from_slice(&t.max.to_be_bytes());
+                }
             }
         }
         let len = u32::try_from(out.len() - start - RECORD_HEADER_LEN).expect("records are small");
@@ -143,6 +188,7 @@ impl Record {
             Record::Request(_) => REQUEST,
             Record::Message(_) => MESSAGE,
             Record::Ack(_) => ACK,
+            Record::ContentTypes(_) => CONTENT_TYPES,
         }
     }
 }
@@ -182,17 +228,60 @@ fn decode_message(payload: &[u8]) -> Result<Message, RecordError> {
         .ok_or(malformed("content type runs past the end"))?;
     let content_type =
         std::str::from_utf8(content_type).map_err(|_| malformed("content type is not UTF-8"))?;
-    let (type_version, body) = rest
+    let (type_version, rest) = rest
         .split_at_checked(4)
         .ok_or(malformed("too short for a type version"))?;
+    let (&fallback_len, rest) = rest
+        .split_first()
+        .ok_or(malformed("too short for a fallback text"))?;
+    let (fallback, body) = rest
+        .split_at_checked(usize::from(fallback_len))
+        .ok_or(malformed("fallback text runs past the end"))?;
+    let fallback =
+        std::str::from_utf8(fallback).map_err(|_| malformed("fallback text is not UTF-8"))?;
     let message = Message {
         timestamp_ms: u64::from_be_bytes(timestamp.try_into().expect("8 bytes")),
         content_type: content_type.to_owned(),
         type_version: u32::from_be_bytes(type_version.try_into().expect("4 bytes")),
+        fallback: fallback.to_owned(),
         body: body.to_vec(),
     };
     message.check()?;
     Ok(message)
+}
+
+fn decode_content_types(mut payload: &[u8]) -> Result<Vec<ContentTypeRange>, RecordError> {
+    let malformed = |reason| RecordError::Malformed {
+        kind: "content types",
+        reason,
+    };
+    let mut types = Vec::new();
+    while let Some((&len, rest)) = payload.split_first() {
+        let (name, rest) = rest
+            .split_at_checked(usize::from(len))
+            .ok_or(malformed("content type runs past the end"))?;
+        let (min, rest) = rest.split_at_checked(4).ok_or(malformed("too short"))?;
+        let (max, rest) = rest.split_at_checked(4).ok_or(malformed("too short"))?;
+        let range = ContentTypeRange {
+            content_type: std::str::from_utf8(name)
+                .map_err(|_| malformed("content type is not UTF-8"))?
+                .to_owned(),
+            min: u32::from_be_bytes(min.try_into().expect("4 bytes")),
+            max: u32::from_be_bytes(max.try_into().expect("4 bytes")),
+        };
+        if range.content_type.is_empty() || range.content_type.len() > MAX_CONTENT_TYPE_LEN {
+            return Err(malformed("content type must be 1-64 bytes"));
+        }
+        if range.min > range.max {
+            return Err(malformed("a version range ends before it starts"));
+        }
+        types.push(range);
+        if types.len() > MAX_CONTENT_TYPES {
+            return Err(malformed("more than 64 content types"));
+        }
+        payload = rest;
+    }
+    Ok(types)
 }
 
 /// Reads records from bytes that arrive in arbitrary pieces.
@@ -238,6 +327,7 @@ impl RecordReader {
                 REQUEST => Some(Record::Request(decode_ids("request", payload)?)),
                 MESSAGE => Some(Record::Message(decode_message(payload)?)),
                 ACK => Some(Record::Ack(decode_ids("ack", payload)?)),
+                CONTENT_TYPES => Some(Record::ContentTypes(decode_content_types(payload)?)),
                 _ => None,
             };
             records.extend(record);
@@ -264,6 +354,7 @@ mod tests {
             timestamp_ms: 1_700_000_000_000,
             content_type: "courier/text".into(),
             type_version: 1,
+            fallback: String::new(),
             body: body.as_bytes().to_vec(),
         }
     }
@@ -284,10 +375,36 @@ mod tests {
         assert_ne!(
             m.id(),
             Message {
+                fallback: "hello".into(),
+                ..m.clone()
+            }
+            .id()
+        );
+        assert_ne!(
+            m.id(),
+            Message {
                 timestamp_ms: 1,
                 ..m.clone()
             }
             .id()
+        );
+    }
+
+    #[test]
+    fn the_best_common_version_is_the_newest_both_speak() {
+        let range = |min, max| ContentTypeRange {
+            content_type: "courier/image".into(),
+            min,
+            max,
+        };
+        assert_eq!(range(1, 3).best_common(&range(2, 5)), Some(3));
+        assert_eq!(range(1, 3).best_common(&range(1, 1)), Some(1));
+        assert_eq!(range(3, 4).best_common(&range(1, 2)), None);
+        let mut wire = Vec::new();
+        Record::ContentTypes(vec![range(2, 1)]).encode(&mut wire);
+        assert!(
+            RecordReader::new().push(&wire).is_err(),
+            "a range that ends before it starts"
         );
     }
 
@@ -360,20 +477,35 @@ mod tests {
             ids().prop_map(Record::Offer),
             ids().prop_map(Record::Request),
             ids().prop_map(Record::Ack),
+            proptest::collection::vec(
+                ("[a-z]{1,20}/[a-z0-9-]{1,20}", any::<u32>(), any::<u32>()).prop_map(
+                    |(content_type, a, b)| ContentTypeRange {
+                        content_type,
+                        min: a.min(b),
+                        max: a.max(b),
+                    }
+                ),
+                0..10
+            )
+            .prop_map(Record::ContentTypes),
             (
                 any::<u64>(),
                 "[a-z]{1,20}/[a-z0-9-]{1,20}",
                 any::<u32>(),
+                "\\PC{0,60}",
                 proptest::collection::vec(any::<u8>(), 0..2000)
             )
-                .prop_map(|(timestamp_ms, content_type, type_version, body)| {
-                    Record::Message(Message {
-                        timestamp_ms,
-                        content_type,
-                        type_version,
-                        body,
-                    })
-                }),
+                .prop_map(
+                    |(timestamp_ms, content_type, type_version, fallback, body)| {
+                        Record::Message(Message {
+                            timestamp_ms,
+                            content_type,
+                            type_version,
+                            fallback,
+                            body,
+                        })
+                    }
+                ),
         ]
     }
 

@@ -6,7 +6,7 @@
 //! A message is due when never sent, or when its retransmission time has passed without an ack:
 //! `sent_at + 2 · max_latency · 2^(times sent - 1)`.
 
-use super::record::{MAX_IDS, Message, MessageId, PROTOCOL_VERSION, Record};
+use super::record::{ContentTypeRange, MAX_IDS, Message, MessageId, PROTOCOL_VERSION, Record};
 
 /// Storage failed; the session stops, and nothing that was not stored is acked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,6 +27,11 @@ pub trait SyncStore {
     fn has_incoming(&self, id: &MessageId) -> Result<bool, StoreError>;
     /// Stores an incoming message; it must be durable when this returns, because an ack follows.
     fn store_incoming(&mut self, message: Message) -> Result<(), StoreError>;
+    /// Remembers the content types the peer announced (replacing what it announced before).
+    fn store_peer_content_types(&mut self, types: Vec<ContentTypeRange>) -> Result<(), StoreError> {
+        let _ = types;
+        Ok(())
+    }
 }
 
 /// Messages up to this size go out at once in a duplex session, without an offer: a text should not
@@ -76,6 +81,7 @@ pub struct Session {
     offered: std::collections::HashSet<MessageId>,
     requested: std::collections::HashSet<MessageId>,
     received: Vec<MessageId>,
+    content_types: Vec<ContentTypeRange>,
 }
 
 impl Session {
@@ -86,7 +92,14 @@ impl Session {
             offered: Default::default(),
             requested: Default::default(),
             received: Vec::new(),
+            content_types: Vec::new(),
         }
+    }
+
+    /// Announces `types` (the content types we have plugins for) when the session starts.
+    pub fn announcing(mut self, types: Vec<ContentTypeRange>) -> Self {
+        self.content_types = types;
+        self
     }
 
     /// The records to send when the session opens.
@@ -96,6 +109,9 @@ impl Session {
         now_ms: u64,
     ) -> Result<Vec<Record>, SessionError> {
         let mut out = vec![Record::Versions(vec![PROTOCOL_VERSION])];
+        if !self.content_types.is_empty() {
+            out.push(Record::ContentTypes(self.content_types.clone()));
+        }
         match self.mode {
             Mode::Duplex => out.extend(self.send_due(store, now_ms)?),
             Mode::Simplex => {
@@ -208,6 +224,7 @@ impl Session {
                     self.offered.remove(id);
                 }
             }
+            Record::ContentTypes(types) => store.store_peer_content_types(types)?,
         }
         Ok(out)
     }
@@ -239,6 +256,7 @@ mod tests {
                 timestamp_ms: t,
                 content_type: "courier/text".into(),
                 type_version: 1,
+                fallback: String::new(),
                 body: body.into(),
             };
             let id = m.id();
@@ -446,6 +464,7 @@ mod tests {
             timestamp_ms: 0,
             content_type: "courier/text".into(),
             type_version: 1,
+            fallback: String::new(),
             body: vec![b's'; EAGER_LIMIT + 1],
         };
         assert_eq!(

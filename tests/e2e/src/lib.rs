@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use courier_host::storage::{Database, Passphrase};
+use courier_host::storage::{Database, Draft, Passphrase};
 
 /// The passphrase every node here uses.
 pub const PASSPHRASE: &str = "correct horse battery staple";
@@ -60,6 +60,9 @@ pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
+/// The message types besides text that a node has unless told otherwise.
+pub const MESSAGE_TYPES: [&str; 4] = ["location", "payment", "image", "voice"];
+
 /// One message as `courier messages --json` prints it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct Row {
@@ -76,6 +79,10 @@ pub struct Row {
     pub summary: String,
     /// Sender's time, Unix ms.
     pub time: u64,
+    /// Whether all of it is there (an attachment may still be arriving).
+    pub complete: bool,
+    /// Its size, once complete.
+    pub bytes: Option<usize>,
 }
 
 /// One contact as `courier contacts list --json` prints it.
@@ -102,8 +109,8 @@ pub struct Person {
     serve: Option<Child>,
     /// Runs this person's commands through a wrapper (e.g. `ip netns exec NS`); see `wrap`.
     wrapper: Vec<String>,
-    /// Leave the location plugin out of the config, as a node that never installed it.
-    pub without_location: bool,
+    /// Message-type plugins left out of the config, as on a node that never installed them.
+    pub missing_plugins: Vec<&'static str>,
 }
 
 impl Person {
@@ -116,7 +123,7 @@ impl Person {
             tools: tools.clone(),
             serve: None,
             wrapper: Vec::new(),
-            without_location: false,
+            missing_plugins: Vec::new(),
         };
         person.cli(&["init", "--name", name])?;
         Ok(person)
@@ -193,13 +200,17 @@ impl Person {
              [transports.lan]\nplugin = \"transport-lan\"\n\
              grant = [\"tcp\", \"mdns\", \"log\", \"clock\"]\ntcp_scope = \"{scope}\"\n\
              settings = {{ {settings} }}\n\n\
-             [message_types.text]\nplugin = \"text\"\ngrant = [\"log\"]\n\n{location}",
-            location = if self.without_location {
-                ""
-            } else {
-                "[message_types.location]\nplugin = \"location\"\ngrant = [\"log\"]\n\n\
-                 [message_types.payment]\nplugin = \"payment\"\ngrant = [\"log\"]\n"
-            },
+             [message_types.text]\nplugin = \"text\"\ngrant = [\"log\"]\n\n{types}",
+            types = MESSAGE_TYPES
+                .iter()
+                .filter(|name| !self.missing_plugins.contains(name))
+                .map(|name| {
+                    format!(
+                        "[message_types.{name}]\nplugin = \"{name}\"\ngrant = [\"log\"]\n\
+                         limits = {{ memory_mib = 512, fuel_per_call = 100_000_000_000 }}\n\n"
+                    )
+                })
+                .collect::<String>(),
             plugins = self.tools.plugin_dir.display().to_string(),
         );
         std::fs::write(self.dir.join("config.toml"), config)?;
@@ -314,9 +325,7 @@ impl Person {
         for text in texts {
             db.send(
                 contact.id,
-                "courier/text",
-                1,
-                text.clone().into_bytes(),
+                Draft::new("courier/text", 1, text.clone().into_bytes()),
                 now_ms(),
             )?;
         }
@@ -437,7 +446,7 @@ pub fn wait_for_contact(a: &Person, b: &Person) -> Result<()> {
     )
 }
 
-/// Waits until every message `from` sent to `to` is acked, and `to` holds `count` from them.
+/// Waits until every message `from` sent to `to` is acked, and `to` holds `count` whole ones from them.
 pub fn wait_for_delivery(
     from: &Person,
     to: &Person,
@@ -459,7 +468,7 @@ pub fn wait_for_delivery(
             let received = to
                 .messages(&from.name)?
                 .iter()
-                .filter(|r| r.direction == "in")
+                .filter(|r| r.direction == "in" && r.complete)
                 .count();
             Ok(acked >= count && received >= count)
         },

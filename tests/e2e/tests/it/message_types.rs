@@ -1,8 +1,9 @@
 //! Message types other than text, between two nodes over the LAN plugin.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use courier_e2e::{Person, Tools, introduce, wait_for_contact, wait_for_delivery};
+use courier_e2e::{MESSAGE_TYPES, Person, Tools, introduce, wait_for_contact, wait_for_delivery};
 
 use crate::{pair, scratch};
 
@@ -80,33 +81,172 @@ fn bob_asks_alice_for_bitcoin_and_a_request_for_the_wrong_network_never_leaves()
     );
 }
 
+/// A fixture of another crate of this workspace.
+fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn exif(bytes: &[u8]) -> Result<exif::Exif, exif::Error> {
+    exif::Reader::new().read_from_container(&mut std::io::Cursor::new(bytes))
+}
+
 #[test]
-fn bob_lacks_the_location_plugin_sees_a_placeholder_and_the_location_once_he_installs_it() {
+fn alice_sends_bob_a_photo_while_he_is_offline_and_it_arrives_once_without_its_gps_exif() {
+    let root = scratch();
+    let (alice, mut bob) = pair(root.path()).unwrap();
+    let photo = fixture("tests/fixtures/street.jpg");
+    let original = std::fs::read(&photo).unwrap();
+    assert!(
+        exif(&original)
+            .unwrap()
+            .get_field(exif::Tag::GPSLatitude, exif::In::PRIMARY)
+            .is_some(),
+        "the photo carries GPS EXIF (and a camera serial, an artist, XMP)"
+    );
+
+    bob.stop().unwrap();
+    alice
+        .cli(&["send", "bob", "--image", photo.to_str().unwrap()])
+        .unwrap();
+    bob.serve().unwrap();
+    wait_for_delivery(&alice, &bob, 1, Duration::from_secs(60)).unwrap();
+
+    let rows = bob.messages("alice").unwrap();
+    assert_eq!(rows.len(), 1, "once: {rows:?}");
+    let got = &rows[0];
+    assert_eq!(got.content_type, "courier/image");
+    assert!(
+        got.summary.starts_with("image 1600×1200, "),
+        "{}",
+        got.summary
+    );
+    assert!(
+        got.bytes.unwrap() > 64 * 1024,
+        "large enough to travel as an attachment in chunks"
+    );
+
+    let saved = root.path().join("from-alice.jpg");
+    bob.cli(&["attachment", "save", &got.id[..16], saved.to_str().unwrap()])
+        .unwrap();
+    let arrived = std::fs::read(&saved).unwrap();
+    assert_eq!(arrived.len(), got.bytes.unwrap());
+    assert!(
+        matches!(exif(&arrived), Err(exif::Error::NotFound(_))),
+        "no EXIF at all on arrival"
+    );
+    let again = bob
+        .cli(&["attachment", "save", &got.id[..16], saved.to_str().unwrap()])
+        .unwrap_err();
+    assert!(again.to_string().contains("never overwritten"), "{again}");
+
+    let corrupt = root.path().join("corrupt.jpg");
+    std::fs::write(&corrupt, &original[..300]).unwrap();
+    let refused = alice
+        .cli(&["send", "bob", "--image", corrupt.to_str().unwrap()])
+        .unwrap_err();
+    assert!(refused.to_string().contains("corrupt"), "{refused}");
+}
+
+#[test]
+fn alice_sends_a_disguised_voice_note_and_bob_saves_a_playable_wav() {
+    let root = scratch();
+    let (alice, bob) = pair(root.path()).unwrap();
+    let recording = fixture("../../plugins/message-voice/tests/fixtures/espeak.wav");
+    alice
+        .cli(&[
+            "send",
+            "bob",
+            "--voice",
+            recording.to_str().unwrap(),
+            "--distort",
+        ])
+        .unwrap();
+    wait_for_delivery(&alice, &bob, 1, Duration::from_secs(30)).unwrap();
+    let got = &bob.messages("alice").unwrap()[0];
+    assert_eq!(
+        (got.content_type.as_str(), got.summary.as_str()),
+        ("courier/voice", "voice message, 0:05")
+    );
+    let saved = root.path().join("note.wav");
+    bob.cli(&["attachment", "save", &got.id[..16], saved.to_str().unwrap()])
+        .unwrap();
+    let wav = std::fs::read(&saved).unwrap();
+    assert_eq!(&wav[..4], b"RIFF");
+    assert_eq!(&wav[8..12], b"WAVE");
+    assert_eq!(
+        u16::from_le_bytes([wav[20], wav[21]]),
+        0x0011,
+        "IMA ADPCM, a quarter of the size of 16-bit PCM"
+    );
+    let original = std::fs::metadata(&recording).unwrap().len() as usize;
+    assert!(
+        wav.len() < original / 4,
+        "{} of {original} bytes",
+        wav.len()
+    );
+}
+
+#[test]
+fn bob_without_plugins_sees_alice_s_fallback_texts_and_the_real_thing_once_he_installs_them() {
     let root = scratch();
     let tools = Tools::locate().unwrap();
     let mut alice = Person::init(&tools, root.path(), "alice").unwrap();
     let mut bob = Person::init(&tools, root.path(), "bob").unwrap();
-    bob.without_location = true;
+    bob.missing_plugins = MESSAGE_TYPES.to_vec();
     alice.configure(&[bob.port], false, "loopback").unwrap();
     bob.configure(&[alice.port], false, "loopback").unwrap();
     introduce(&alice, &bob).unwrap();
     alice.serve().unwrap();
     bob.serve().unwrap();
     wait_for_contact(&alice, &bob).unwrap();
-    alice
-        .cli(&["send", "bob", "--location", "52.52,13.405"])
-        .unwrap();
+    // A first sync session tells alice which types bob reads.
+    alice.cli(&["send", "bob", "--text", "hi"]).unwrap();
     wait_for_delivery(&alice, &bob, 1, Duration::from_secs(30)).unwrap();
-    assert_eq!(
-        bob.messages("alice").unwrap()[0].summary,
-        "[courier/location]"
-    );
 
-    bob.without_location = false;
+    let photo = fixture("../../plugins/message-image/tests/fixtures/gps.jpg");
+    let voice = fixture("../../plugins/message-voice/tests/fixtures/espeak.wav");
+    let sends: [&[&str]; 4] = [
+        &["--location", "52.52,13.405"],
+        &[
+            "--payment",
+            "bitcoin:1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa?amount=0.01",
+        ],
+        &["--image", photo.to_str().unwrap()],
+        &["--voice", voice.to_str().unwrap()],
+    ];
+    for args in sends {
+        alice.cli(&[&["send", "bob"][..], args].concat()).unwrap();
+    }
+    wait_for_delivery(&alice, &bob, 5, Duration::from_secs(30)).unwrap();
+    let expected = [
+        "Location: 52.5",
+        "Payment request: 0.01 BTC to 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa",
+        "image 240×320, ",
+        "voice message, 0:05",
+    ];
+    let shown: Vec<String> = bob.messages("alice").unwrap()[1..]
+        .iter()
+        .map(|r| r.summary.clone())
+        .collect();
+    for (summary, prefix) in shown.iter().zip(expected) {
+        assert!(
+            summary.starts_with(prefix),
+            "fallback {summary:?}, expected {prefix:?}"
+        );
+    }
+    // The fallback is the sender's word; once bob has the plugins, his own read the kept payloads.
+    bob.missing_plugins.clear();
     bob.configure(&[alice.port], false, "loopback").unwrap();
-    let shown = &bob.messages("alice").unwrap()[0].summary;
+    let rows = bob.messages("alice").unwrap();
+    for (row, prefix) in rows[1..].iter().zip(expected) {
+        assert!(row.complete && row.summary.starts_with(prefix), "{row:?}");
+    }
+    let db = bob.database().unwrap();
+    let contact = db.contact("alice").unwrap();
+    let stored = db.received(contact).unwrap();
+    assert_eq!(stored.len(), 5);
     assert!(
-        shown.starts_with("Location: 52.5"),
-        "the payload was kept: {shown}"
+        stored[1..].iter().all(|m| !m.fallback.is_empty()),
+        "each non-text message carried its fallback text"
     );
 }
