@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
-use courier_host::storage::{ConversationStore, Database, Passphrase};
+use courier_host::storage::{ConversationStore, Database, Draft, Passphrase, Payload};
 use courier_host::sync::attachment::{self, MANIFEST_TYPE};
-use courier_host::sync::record::Record;
+use courier_host::sync::record::{ContentTypeRange, Record};
+use courier_host::sync::session::{Mode, Session};
 
 use crate::fixture::sync_session;
 
@@ -99,4 +100,85 @@ fn a_25_mb_attachment_interrupted_at_60_percent_resumes_without_resending_acked_
         rebuilt == voice_note,
         "the file bob rebuilt is the file alice sent"
     );
+}
+
+#[test]
+fn an_image_sent_through_the_outbox_shows_as_one_message_that_fills_in_as_its_chunks_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut alice, mut bob) = (open(dir.path(), "alice"), open(dir.path(), "bob"));
+    let to_bob = alice.add_contact("bob").unwrap();
+    let from_alice = bob.add_contact("alice").unwrap();
+    let image: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let draft = Draft {
+        fallback: "image 2048×1536, 293 KB".into(),
+        ..Draft::new("courier/image", 1, image.clone())
+    };
+    let (id, shown) = alice.send(to_bob, draft, 5_000).unwrap();
+    assert_eq!(shown.content_type, MANIFEST_TYPE);
+    let outgoing = alice.conversation(to_bob).unwrap();
+    assert_eq!(outgoing.len(), 1, "the chunks are not listed");
+    assert_eq!(outgoing[0].id, id);
+
+    // Half the chunks arrive, then the link drops: bob sees one message, still arriving.
+    session(&mut alice, to_bob, &mut bob, from_alice, 0, 3);
+    let entries = bob.conversation(from_alice).unwrap();
+    assert_eq!(entries.len(), 1, "only the manifest is listed: {entries:?}");
+    let content = bob.content(from_alice, &entries[0]).unwrap();
+    assert_eq!(content.content_type, "courier/image");
+    assert_eq!(
+        content.payload,
+        Payload::Partial {
+            received: 2,
+            total: 5
+        }
+    );
+    assert_eq!(entries[0].message.fallback, "image 2048×1536, 293 KB");
+
+    session(
+        &mut alice,
+        to_bob,
+        &mut bob,
+        from_alice,
+        2 * LATENCY,
+        usize::MAX,
+    );
+    let entries = bob.conversation(from_alice).unwrap();
+    let content = bob.content(from_alice, &entries[0]).unwrap();
+    assert!(
+        content.payload == Payload::Complete(image),
+        "the image bob reads is the one alice sent"
+    );
+    assert_eq!(content.version, 1);
+}
+
+#[test]
+fn a_session_tells_the_peer_which_content_types_and_versions_it_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bob = open(dir.path(), "bob");
+    let from_alice = bob.add_contact("alice").unwrap();
+    let announced = vec![
+        ContentTypeRange {
+            content_type: "courier/image".into(),
+            min: 1,
+            max: 2,
+        },
+        ContentTypeRange {
+            content_type: "courier/text".into(),
+            min: 1,
+            max: 1,
+        },
+    ];
+    let mut alice_session = Session::new(Mode::Duplex).announcing(announced.clone());
+    let mut alice = open(dir.path(), "alice");
+    let to_bob = alice.add_contact("bob").unwrap();
+    let opening = alice_session
+        .start(&mut ConversationStore::new(&mut alice, to_bob, LATENCY), 0)
+        .unwrap();
+    let mut bob_session = Session::new(Mode::Duplex);
+    let mut store = ConversationStore::new(&mut bob, from_alice, LATENCY);
+    for record in opening {
+        bob_session.handle(record, &mut store, 0).unwrap();
+    }
+    drop(store);
+    assert_eq!(bob.peer_content_types(from_alice).unwrap(), announced);
 }
