@@ -1,5 +1,7 @@
-//! The demo `cargo xtask demo` runs: alice and bob on this machine become contacts by link, talk, bob
-//! goes offline while alice writes, comes back, and both conversations are printed, each message once.
+//! The demo `cargo xtask demo` runs: alice and bob on this machine become contacts by link, exchange
+//! one message of each type (text, location, payment request, disguised voice note, photo), bob goes
+//! offline while alice writes and attaches a photo, comes back, and both conversations are printed,
+//! each message once; the photo's GPS EXIF is gone on arrival.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -17,6 +19,23 @@ fn show(person: &Person, with: &str) -> Result<()> {
     Ok(())
 }
 
+/// Where a JPEG's EXIF says it was taken, if it says.
+fn gps(jpeg: &[u8]) -> Option<String> {
+    let exif = exif::Reader::new()
+        .read_from_container(&mut std::io::Cursor::new(jpeg))
+        .ok()?;
+    let field = |tag: exif::Tag| {
+        exif.get_field(tag, exif::In::PRIMARY)
+            .map(|f| f.display_value().with_unit(&exif).to_string())
+    };
+    Some(format!(
+        "GPS {} {}, camera serial {}",
+        field(exif::Tag::GPSLatitude)?,
+        field(exif::Tag::GPSLongitude)?,
+        field(exif::Tag::BodySerialNumber).unwrap_or_else(|| "none".into())
+    ))
+}
+
 fn main() -> Result<()> {
     let started = Instant::now();
     let target = std::env::args()
@@ -25,6 +44,7 @@ fn main() -> Result<()> {
         .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
     let tools = Tools::in_target(&target, "debug")?;
     let root = tempfile::tempdir()?;
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
 
     step("alice and bob each create an identity in a temporary data directory");
     let mut alice = Person::init(&tools, root.path(), "alice")?;
@@ -71,9 +91,19 @@ fn main() -> Result<()> {
         "--payment",
         "bitcoin:bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4?amount=0.0005&label=Alice&message=coffee",
     ])?;
+    let voice = fixtures.join("../../../../plugins/message-voice/tests/fixtures/espeak.wav");
+    bob.cli(&[
+        "send",
+        "alice",
+        "--voice",
+        &voice.display().to_string(),
+        "--distort",
+    ])?;
     wait_for_delivery(&alice, &bob, 2, Duration::from_secs(30))?;
-    wait_for_delivery(&bob, &alice, 2, Duration::from_secs(30))?;
-    println!("(bob's location left his device snapped to a 1 km grid)");
+    wait_for_delivery(&bob, &alice, 3, Duration::from_secs(30))?;
+    println!(
+        "(bob's location left his device snapped to a 1 km grid; his voice note went disguised)"
+    );
 
     step("bob's node stops; alice keeps writing, and her messages wait, encrypted on disk");
     bob.stop()?;
@@ -84,13 +114,46 @@ fn main() -> Result<()> {
     ] {
         alice.cli(&["send", "bob", "--text", text])?;
     }
+    let photo = fixtures.join("street.jpg");
+    let original = std::fs::read(&photo)?;
+    println!(
+        "alice attaches a photo whose EXIF says where it was taken: {}",
+        gps(&original).unwrap_or_else(|| "no GPS".into())
+    );
+    alice.cli(&["send", "bob", "--image", &photo.display().to_string()])?;
     show(&alice, "bob")?;
 
     step("bob's node comes back; the queued messages go out by themselves");
     bob.serve()?;
-    wait_for_delivery(&alice, &bob, 5, Duration::from_secs(30))?;
+    wait_for_delivery(&alice, &bob, 6, Duration::from_secs(30))?;
     show(&alice, "bob")?;
     show(&bob, "alice")?;
+
+    step("bob saves the photo; what arrived has pixels and nothing else");
+    let image = bob
+        .messages("alice")?
+        .into_iter()
+        .find(|r| r.content_type == "courier/image")
+        .ok_or_else(|| anyhow::anyhow!("the photo did not arrive"))?;
+    let saved = root.path().join("photo-from-alice.jpg");
+    print!(
+        "{}",
+        bob.cli(&[
+            "attachment",
+            "save",
+            &image.id[..16],
+            &saved.display().to_string()
+        ])?
+    );
+    let arrived = std::fs::read(&saved)?;
+    match exif::Reader::new().read_from_container(&mut std::io::Cursor::new(&arrived)) {
+        Err(exif::Error::NotFound(_)) => println!("EXIF in the received photo: none"),
+        Ok(exif) => bail!(
+            "the received photo still has {} EXIF fields",
+            exif.fields().count()
+        ),
+        Err(e) => bail!("the received photo's EXIF could not be read: {e}"),
+    }
 
     let (sent, got) = (alice.messages("bob")?, bob.messages("alice")?);
     let ids = |rows: &[courier_e2e::Row], direction: &str| -> Vec<String> {
