@@ -146,7 +146,7 @@ settings = { precision = 100 }
 
 [message_types.payment]
 plugin = "payment"
-grant = ["log"]
+grant = ["log", "clock"]
 settings = { network = "main" }
 
 [message_types.image]

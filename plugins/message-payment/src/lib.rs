@@ -7,10 +7,13 @@
 //! a standard, integrated or subaddress (Monero base58, network prefix, Keccak checksum) and
 //! `tx_amount`, `recipient_name`, `tx_description`. The `network` option (`main`, default, or `test`,
 //! which takes Monero's stagenet too) refuses a request for the other network before it is sent.
-//! Not yet supported, and refused with a clear error: Lightning (BOLT11) invoices.
+//! Lightning invoices (BOLT11, bare or as `lightning:` URIs): Bech32 decoded, amount, expiry,
+//! description and network read, the signature checked against the payee key; an expired invoice
+//! is refused before it is sent, and shown as expired after.
 
 mod base58;
 pub mod bech32;
+pub mod bolt11;
 pub mod monero;
 
 use courier_plugin::message_type::courier::plugin::types::{PluginError, Setting};
@@ -195,11 +198,6 @@ impl Request {
         let coin = match scheme.to_ascii_lowercase().as_str() {
             "bitcoin" => Coin::Bitcoin,
             "monero" => Coin::Monero,
-            "lightning" => {
-                return Err(invalid(
-                    "lightning: invoices are not supported by this build yet; bitcoin: and monero: are",
-                ));
-            }
             other => {
                 return Err(invalid(format!(
                     "{other}: is not a payment scheme Courier knows"
@@ -301,6 +299,123 @@ impl Request {
     }
 }
 
+/// The invoice in `text` if it is a Lightning one: `lightning:INVOICE` or a bare `ln…` invoice.
+fn lightning_invoice(text: &str) -> Option<&str> {
+    let invoice = match text.split_once(':') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("lightning") => rest,
+        Some(_) => return None,
+        None => text,
+    };
+    invoice
+        .get(..2)
+        .is_some_and(|p| p.eq_ignore_ascii_case("ln"))
+        .then_some(invoice)
+}
+
+fn decode_invoice(invoice: &str) -> Result<bolt11::Invoice, PluginError> {
+    bolt11::decode(invoice).map_err(|e| invalid(format!("the Lightning invoice is invalid: {e}")))
+}
+
+/// One line for a Lightning invoice at `now_s` (Unix seconds).
+pub fn invoice_summary(invoice: &bolt11::Invoice, now_s: u64) -> String {
+    let amount = invoice.amount_msat.map_or("any amount".to_owned(), |msat| {
+        let sat = msat / 1000;
+        format!(
+            "{} BTC ({sat} sat{})",
+            amount_text(sat, Coin::Bitcoin),
+            if msat % 1000 == 0 {
+                ""
+            } else {
+                " and some msat"
+            }
+        )
+    });
+    let net = match invoice.network {
+        Network::Main => "",
+        Network::Test => " (test network)",
+    };
+    let payee: String = invoice.payee[..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut text = format!("Lightning invoice: {amount}{net} to node {payee}…");
+    if let Some(d) = &invoice.description {
+        let d: String = d
+            .chars()
+            .filter(|c| !is_spoofing(*c) && !c.is_control())
+            .take(MAX_TEXT_CHARS)
+            .collect();
+        text.push_str(&format!(" for {d}"));
+    }
+    let end = invoice.timestamp.saturating_add(invoice.expiry);
+    if end <= now_s {
+        text.push_str(" (expired)");
+    } else {
+        text.push_str(&format!(", expires in {} min", (end - now_s).div_ceil(60)));
+    }
+    text
+}
+
+/// The payload for user input `input` with the profile's `options`, at `now_s` (Unix seconds).
+pub fn prepare_at<S: courier_plugin::settings::Setting>(
+    input: &[u8],
+    options: &[S],
+    now_s: u64,
+) -> Result<Vec<u8>, PluginError> {
+    let text = utf8(input, MAX_BYTES, "a payment request")?.trim();
+    let wanted = match get(options, "network").unwrap_or("main") {
+        "main" => Network::Main,
+        "test" => Network::Test,
+        other => return Err(invalid(format!("network {other:?} is main or test"))),
+    };
+    let (network, payload) = match lightning_invoice(text) {
+        Some(invoice) => {
+            let decoded = decode_invoice(invoice)?;
+            if decoded.expired_at(now_s) {
+                return Err(invalid(
+                    "the Lightning invoice has expired; ask the payee for a new one",
+                ));
+            }
+            (
+                decoded.network,
+                format!("lightning:{}", invoice.to_ascii_lowercase()),
+            )
+        }
+        None => {
+            let request = Request::parse(text)?;
+            (request.network, request.to_uri())
+        }
+    };
+    if network != wanted {
+        return Err(invalid(format!(
+            "the address is for the {network:?} network but this profile sends {wanted:?} network requests"
+        )));
+    }
+    Ok(payload.into_bytes())
+}
+
+/// Checks an incoming payload; an expired invoice is still a valid message (history keeps it).
+pub fn validate(payload: &[u8]) -> Result<(), PluginError> {
+    let text = utf8(payload, MAX_BYTES, "a payment request")?;
+    match lightning_invoice(text) {
+        Some(invoice) => decode_invoice(invoice).map(drop),
+        None => Request::parse(text).map(drop),
+    }
+}
+
+/// One line for a payload at `now_s`; only an invoice's expiry depends on the time.
+pub fn summary_at(payload: &[u8], now_s: impl FnOnce() -> u64) -> Result<String, PluginError> {
+    let text = utf8(payload, MAX_BYTES, "a payment request")?;
+    match lightning_invoice(text) {
+        Some(invoice) => Ok(invoice_summary(&decode_invoice(invoice)?, now_s())),
+        None => Ok(Request::parse(text)?.summary()),
+    }
+}
+
+fn now_s() -> u64 {
+    courier_plugin::message_type::courier::plugin::clock::now_ms() / 1000
+}
+
 /// The plugin's exports.
 pub struct Payment;
 
@@ -320,29 +435,17 @@ impl Guest for Payment {
         version: u32,
     ) -> Result<Vec<u8>, PluginError> {
         expect_version(version, 1)?;
-        let request = Request::parse(utf8(&input, MAX_BYTES, "a payment request")?.trim())?;
-        let wanted = match get(&options, "network").unwrap_or("main") {
-            "main" => Network::Main,
-            "test" => Network::Test,
-            other => return Err(invalid(format!("network {other:?} is main or test"))),
-        };
-        if request.network != wanted {
-            return Err(invalid(format!(
-                "the address is for the {:?} network but this profile sends {:?} network requests",
-                request.network, wanted
-            )));
-        }
-        Ok(request.to_uri().into_bytes())
+        prepare_at(&input, &options, now_s())
     }
 
     fn validate(payload: Vec<u8>, version: u32) -> Result<(), PluginError> {
         expect_version(version, 1)?;
-        Request::parse(utf8(&payload, MAX_BYTES, "a payment request")?).map(drop)
+        validate(&payload)
     }
 
     fn summary(payload: Vec<u8>, version: u32) -> Result<String, PluginError> {
         expect_version(version, 1)?;
-        Ok(Request::parse(utf8(&payload, MAX_BYTES, "a payment request")?)?.summary())
+        summary_at(&payload, now_s)
     }
 }
 
@@ -352,12 +455,12 @@ courier_plugin::export_message_type!(Payment);
 mod tests {
     use super::*;
 
+    /// A time after every BOLT11 example was made and before any expired: 2017-06-01 10:57:58.
+    const EXAMPLES_NOW: u64 = 1_496_314_678;
+
     fn prepare(uri: &str, network: &str) -> Result<String, PluginError> {
-        let options = vec![Setting {
-            key: "network".into(),
-            value: network.into(),
-        }];
-        Payment::prepare(uri.as_bytes().to_vec(), options, 1).map(|p| String::from_utf8(p).unwrap())
+        prepare_at(uri.as_bytes(), &[("network", network)], EXAMPLES_NOW)
+            .map(|p| String::from_utf8(p).unwrap())
     }
 
     #[test]
@@ -466,5 +569,45 @@ mod tests {
             prepare(&too_fine, "main").is_err(),
             "13 decimals is below a piconero"
         );
+    }
+
+    #[test]
+    fn lightning_invoices_are_checked_for_signature_network_and_expiry_before_they_are_sent() {
+        let coffee = "lnbc2500u1pvjluezpp5qqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqypqdq5xysxxatsyp3k7enxv4jsxqzpuaztrnwngzn3kdzw5hydlzf03qdgm2hdq27cqv3agm2awhz5se903vruatfhq77w3ls4evs3ch9zw97j25emudupq63nyw24cg27h2rspfj9srp";
+        let payload = prepare(&format!("lightning:{coffee}"), "main").unwrap();
+        assert_eq!(payload, format!("lightning:{coffee}"));
+        assert_eq!(
+            prepare(coffee, "main").unwrap(),
+            payload,
+            "a bare invoice too"
+        );
+        validate(payload.as_bytes()).unwrap();
+        assert_eq!(
+            summary_at(payload.as_bytes(), || EXAMPLES_NOW).unwrap(),
+            "Lightning invoice: 0.0025 BTC (250000 sat) to node 03e7156a… for 1 cup coffee, expires in 1 min"
+        );
+        assert!(
+            summary_at(payload.as_bytes(), || EXAMPLES_NOW + 3600)
+                .unwrap()
+                .ends_with("(expired)")
+        );
+        let late = prepare_at(coffee.as_bytes(), &[("network", "main")], EXAMPLES_NOW + 60);
+        assert!(matches!(late, Err(PluginError::InvalidInput(m)) if m.contains("expired")));
+
+        let upper = "LIGHTNING:LNBC25M1PVJLUEZPP5QQQSYQCYQ5RQWZQFQQQSYQCYQ5RQWZQFQQQSYQCYQ5RQWZQFQYPQDQ5VDHKVEN9V5SXYETPDEESSP5ZYG3ZYG3ZYG3ZYG3ZYG3ZYG3ZYG3ZYG3ZYG3ZYG3ZYG3ZYG3ZYGS9Q5SQQQQQQQQQQQQQQQPQSQ67GYE39HFG3ZD8RGC80K32TVY9XK2XUNWM5LZEXNVPX6FD77EN8QAQ424DXGT56CAG2DPT359K3SSYHETKTKPQH24JQNJYW6UQD08SGPTQ44QU";
+        let lowered = prepare(upper, "main").unwrap();
+        assert!(
+            lowered.starts_with("lightning:lnbc25m1pvjluez"),
+            "{lowered}"
+        );
+
+        let testnet = "lntb20m1pvjluezhp58yjmdan79s6qqdhdzgynm4zwqd5d7xmw5fk98klysy043l2ahrqspp5qqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqqqsyqcyq5rqwzqfqypqfpp3x9et2e20v6pu37c5d9vax37wxq72un98kmzzhznpurw9sgl2v0nklu2g4d0keph5t7tj9tcqd8rexnd07ux4uv2cjvcqwaxgj7v4uwn5wmypjd5n69z2xm3xgksg28nwht7f6zspwp3f9t";
+        assert!(
+            matches!(prepare(testnet, "main"), Err(PluginError::InvalidInput(m)) if m.contains("Test network"))
+        );
+        prepare(testnet, "test").unwrap();
+        // One character changed: the checksum catches it.
+        let typo = coffee.replacen("xysxxats", "xysxxatt", 1);
+        assert!(validate(format!("lightning:{typo}").as_bytes()).is_err());
     }
 }

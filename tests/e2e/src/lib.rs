@@ -206,7 +206,7 @@ impl Person {
                 .filter(|name| !self.missing_plugins.contains(name))
                 .map(|name| {
                     format!(
-                        "[message_types.{name}]\nplugin = \"{name}\"\ngrant = [\"log\"]\n\
+                        "[message_types.{name}]\nplugin = \"{name}\"\ngrant = [\"log\", \"clock\"]\n\
                          limits = {{ memory_mib = 512, fuel_per_call = 100_000_000_000 }}\n\n"
                     )
                 })
