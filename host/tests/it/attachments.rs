@@ -175,10 +175,11 @@ fn a_session_tells_the_peer_which_content_types_and_versions_it_reads() {
         .start(&mut ConversationStore::new(&mut alice, to_bob, LATENCY), 0)
         .unwrap();
     let mut bob_session = Session::new(Mode::Duplex);
-    let mut store = ConversationStore::new(&mut bob, from_alice, LATENCY);
-    for record in opening {
-        bob_session.handle(record, &mut store, 0).unwrap();
+    {
+        let mut store = ConversationStore::new(&mut bob, from_alice, LATENCY);
+        for record in opening {
+            bob_session.handle(record, &mut store, 0).unwrap();
+        }
     }
-    drop(store);
     assert_eq!(bob.peer_content_types(from_alice).unwrap(), announced);
 }
