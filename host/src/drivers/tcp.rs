@@ -249,3 +249,37 @@ fn spawn_reader(mut stream: TcpStream, channel: ChannelId, sink: Sink) {
         tracing::warn!("could not start a reader thread; the channel is dropped");
     }
 }
+
+/// The address contacts can dial for a listener bound to `listening`: itself, or, for a wildcard
+/// bind, this machine's address on the route to the local network; `None` if that is outside `scope`.
+pub fn reachable_address(listening: SocketAddr, scope: TcpScope) -> Option<SocketAddr> {
+    if !listening.ip().is_unspecified() {
+        return scope.permits(&listening).then_some(listening);
+    }
+    // Connecting a UDP socket sends nothing; it only asks the kernel which local address it would use.
+    let probe = std::net::UdpSocket::bind(("0.0.0.0", 0)).ok()?;
+    probe.connect(("192.168.0.1", 9)).ok()?;
+    let found = SocketAddr::new(probe.local_addr().ok()?.ip(), listening.port());
+    scope.permits(&found).then_some(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_concrete_listener_is_told_as_is_and_a_wildcard_only_within_the_scope() {
+        let loopback: SocketAddr = "127.0.0.1:7001".parse().unwrap();
+        assert_eq!(
+            reachable_address(loopback, TcpScope::Loopback),
+            Some(loopback)
+        );
+        let wildcard: SocketAddr = "0.0.0.0:7001".parse().unwrap();
+        // The route to a LAN never leaves through loopback, so a loopback-only grant tells nothing.
+        assert_eq!(reachable_address(wildcard, TcpScope::Loopback), None);
+        if let Some(found) = reachable_address(wildcard, TcpScope::Any) {
+            assert_eq!(found.port(), 7001);
+            assert!(!found.ip().is_unspecified());
+        }
+    }
+}

@@ -9,7 +9,9 @@ use crate::handshake::HandshakeError;
 use crate::identity::Identity;
 use crate::introduction::Introduction;
 use crate::storage::{ContactId, ConversationStore, Database, Durability, Peer, StorageError};
-use crate::sync::record::{ContentTypeRange, Record, RecordError, RecordReader};
+use crate::sync::record::{
+    ContentTypeRange, Record, RecordError, RecordReader, TransportProperties,
+};
 use crate::sync::session::{Mode, Session, SessionError};
 use crate::transport_security::TAG_LEN;
 use crate::transport_security::stream::{HEADER_LEN, StreamError, StreamReader, StreamWriter};
@@ -33,6 +35,8 @@ pub struct LinkContext<'a> {
     pub dialing: &'a std::collections::HashSet<Peer>,
     /// The content types this node reads, announced when a sync session starts.
     pub content_types: &'a [ContentTypeRange],
+    /// How contacts can reach this node over each transport, told when a sync session starts.
+    pub advertised: &'a [TransportProperties],
 }
 
 /// What one step produced.
@@ -288,7 +292,9 @@ impl Link {
     fn start_job(&mut self, cx: &mut LinkContext<'_>, peer: Peer) -> Result<Vec<u8>, LinkError> {
         match peer {
             Peer::Contact(contact) => {
-                let mut session = Session::new(Mode::Duplex).announcing(cx.content_types.to_vec());
+                let mut session = Session::new(Mode::Duplex)
+                    .announcing(cx.content_types.to_vec())
+                    .advertising(cx.advertised.to_vec());
                 let latency = self.max_latency_ms;
                 let now = cx.now_ms;
                 let records = cx.db.batch(Durability::Relaxed, |db| {

@@ -29,7 +29,7 @@ use crate::plugin::io_request::IoRequest;
 use crate::plugin::manifest::World;
 use crate::plugin::transport_plugin::{MAX_CHUNK_BYTES, TransportPlugin};
 use crate::storage::{ContactId, Database, Peer, StorageError};
-use crate::sync::record::ContentTypeRange;
+use crate::sync::record::{ContentTypeRange, TransportProperties};
 use crate::transport_security::stream::MAX_FRAME_LEN;
 use keyring::Keyring;
 use link::{Link, LinkContext, Output};
@@ -145,6 +145,8 @@ struct Transport {
     found: HashMap<Peer, SocketAddr>,
     /// When each peer may be dialed again, and how many attempts failed in a row.
     backoff: HashMap<Peer, (u64, u32)>,
+    /// What the plugin published for contacts to reach us, as they can dial it.
+    published: Vec<(String, String)>,
 }
 
 struct Slot {
@@ -176,6 +178,8 @@ pub struct Node {
     transport_ids: Vec<(String, u64)>,
     /// The content types our message-type plugins read, announced to every contact we sync with.
     content_types: Vec<ContentTypeRange>,
+    /// How contacts can reach us over each transport, told to every contact we sync with.
+    advertised: Vec<TransportProperties>,
     data_version: i64,
     work: VecDeque<Work>,
     // Keeps the wasm engine alive as long as the plugins it runs.
@@ -233,6 +237,7 @@ impl Node {
                 announced_port: None,
                 found: HashMap::new(),
                 backoff: HashMap::new(),
+                published: Vec::new(),
             });
         }
         if transports.is_empty() {
@@ -246,6 +251,7 @@ impl Node {
         Ok(Node {
             transport_ids,
             content_types: crate::content::content_types(&plugins),
+            advertised: Vec::new(),
             db,
             identity,
             transports,
@@ -383,6 +389,7 @@ impl Node {
         if changed_outside {
             self.poll_links()?;
         }
+        self.remember_told_addresses()?;
         self.dial_found(now);
         self.drain_work()
     }
@@ -643,17 +650,60 @@ impl Node {
                 channel,
                 tell: false,
             }),
-            Action::Publish(properties) => {
-                // Carrying properties to contacts over sync is not built yet; mDNS and static peers
-                // find contacts on the LAN without them.
-                tracing::debug!("transport published {} properties", properties.len());
-            }
+            Action::Publish(properties) => self.publish(index, properties),
             Action::WakeAt(at) => {
                 let t = &mut self.transports[index];
                 t.wake_at = Some(t.wake_at.map_or(at, |old| old.min(at)));
             }
             Action::Dial(properties) => self.dial(index, properties),
         }
+    }
+
+    /// Keeps what a transport published, to tell contacts in every sync session from now on. A
+    /// wildcard listening address becomes the one contacts can dial, or is left out.
+    fn publish(&mut self, index: usize, properties: Vec<Property>) {
+        let t = &mut self.transports[index];
+        t.published = properties
+            .into_iter()
+            .filter_map(|p| {
+                if p.key != ADDRESS_PROPERTY {
+                    return Some((p.key, p.value));
+                }
+                let address = p.value.parse().ok()?;
+                let reachable = crate::drivers::tcp::reachable_address(address, t.scope)?;
+                Some((p.key, reachable.to_string()))
+            })
+            .collect();
+        tracing::debug!(
+            "transport published {} properties for contacts",
+            t.published.len()
+        );
+        self.advertised = self
+            .transports
+            .iter()
+            .filter(|t| !t.published.is_empty())
+            .map(|t| TransportProperties {
+                transport: t.keyring.transport().to_owned(),
+                properties: t.published.clone(),
+            })
+            .collect();
+    }
+
+    /// Adds the addresses contacts told us to the peers to dial, where discovery found nothing newer.
+    fn remember_told_addresses(&mut self) -> Result<(), NodeError> {
+        for t in &mut self.transports {
+            for (contact, value) in self
+                .db
+                .peer_property(t.keyring.transport(), ADDRESS_PROPERTY)?
+            {
+                if let Ok(address) = value.parse::<SocketAddr>()
+                    && t.scope.permits(&address)
+                {
+                    t.found.entry(Peer::Contact(contact)).or_insert(address);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Opens channels for a plugin's dial: to the peer mDNS saw at that address, or, for an address
@@ -730,6 +780,7 @@ impl Node {
             dialing: &dialing,
             transports: &self.transport_ids,
             content_types: &self.content_types,
+            advertised: &self.advertised,
         };
         let result = step(&mut slot.link, &mut cx);
         let peer = slot.link.peer();

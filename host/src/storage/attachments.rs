@@ -7,7 +7,7 @@ use rusqlite::{OptionalExtension, params};
 use super::conversation::{Direction, Entry};
 use super::database::{ContactId, Database, StorageError};
 use crate::sync::attachment::{self, MANIFEST_TYPE};
-use crate::sync::record::{ContentTypeRange, MAX_BODY_LEN, Message};
+use crate::sync::record::{MAX_BODY_LEN, Message};
 
 /// A message ready for the outbox: a plugin's payload of any size, and the text a reader without
 /// the plugin sees.
@@ -144,24 +144,5 @@ impl Database {
             version: manifest.version,
             payload,
         })
-    }
-
-    /// The content types `contact` announced having plugins for, if they have announced any yet.
-    pub fn peer_content_types(
-        &self,
-        contact: ContactId,
-    ) -> Result<Vec<ContentTypeRange>, StorageError> {
-        let mut statement = self.conn.prepare_cached(
-            "SELECT content_type, min_version, max_version FROM peer_content_types
-             WHERE contact_id = ?1 ORDER BY content_type",
-        )?;
-        let rows = statement.query_map([contact], |r| {
-            Ok(ContentTypeRange {
-                content_type: r.get(0)?,
-                min: r.get(1)?,
-                max: r.get(2)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
     }
 }

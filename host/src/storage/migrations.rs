@@ -95,4 +95,13 @@ pub const MIGRATIONS: &[&str] = &[
         max_version INTEGER NOT NULL,
         PRIMARY KEY (contact_id, content_type)
     );",
+    // 9: how each contact said it can be reached, per transport (e.g. its LAN address), so a node can
+    // dial a contact that neither mDNS nor a static peer list finds.
+    "CREATE TABLE peer_properties (
+        contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+        transport TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (contact_id, transport, key)
+    );",
 ];

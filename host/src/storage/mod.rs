@@ -7,6 +7,7 @@ mod conversation;
 mod database;
 mod identity_store;
 mod migrations;
+mod peer_announcements;
 mod stream_state;
 mod sync_store;
 

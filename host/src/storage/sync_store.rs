@@ -3,7 +3,7 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::database::{ContactId, Database};
-use crate::sync::record::{ContentTypeRange, Message, MessageId};
+use crate::sync::record::{ContentTypeRange, Message, MessageId, TransportProperties};
 use crate::sync::session::{StoreError, SyncStore, retransmit_at};
 
 /// One contact's outbox and inbox, with the transport latency that sets retransmission times.
@@ -136,20 +136,17 @@ impl SyncStore for ConversationStore<'_> {
     }
 
     fn store_peer_content_types(&mut self, types: Vec<ContentTypeRange>) -> Result<(), StoreError> {
-        let conn = &self.db.conn;
-        conn.execute(
-            "DELETE FROM peer_content_types WHERE contact_id = ?1",
-            [self.contact],
-        )
-        .map_err(store_error)?;
-        for t in types {
-            conn.execute(
-                "INSERT OR REPLACE INTO peer_content_types (contact_id, content_type, min_version, max_version)
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![self.contact, t.content_type, t.min, t.max],
-            )
-            .map_err(store_error)?;
-        }
-        Ok(())
+        self.db
+            .save_peer_content_types(self.contact, &types)
+            .map_err(|e| StoreError(e.to_string()))
+    }
+
+    fn store_peer_properties(
+        &mut self,
+        transports: Vec<TransportProperties>,
+    ) -> Result<(), StoreError> {
+        self.db
+            .save_peer_properties(self.contact, &transports)
+            .map_err(|e| StoreError(e.to_string()))
     }
 }

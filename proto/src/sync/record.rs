@@ -106,6 +106,20 @@ impl ContentTypeRange {
 /// Most content types one announcement lists.
 pub const MAX_CONTENT_TYPES: usize = 64;
 
+/// How a contact can be reached over one transport: what its plugin published, e.g. `address` =
+/// `192.168.1.4:7001`. Carried to contacts only, inside encrypted streams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportProperties {
+    /// Transport id, e.g. `lan`.
+    pub transport: String,
+    /// Key/value pairs, as the plugin published them.
+    pub properties: Vec<(String, String)>,
+}
+
+/// Most transports, and properties per transport, one announcement lists.
+pub const MAX_PROPERTIES: usize = 16;
+const MAX_PROPERTY_VALUE_LEN: usize = 1024;
+
 /// A sync record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
@@ -121,6 +135,8 @@ pub enum Record {
     Ack(Vec<MessageId>),
     /// The content types the sender has plugins for, so a sender can pick a version the peer reads.
     ContentTypes(Vec<ContentTypeRange>),
+    /// How the sender can be reached over each of its transports (replaces what it sent before).
+    Properties(Vec<TransportProperties>),
 }
 
 const VERSIONS: u8 = 0;
@@ -129,6 +145,7 @@ const REQUEST: u8 = 2;
 const MESSAGE: u8 = 3;
 const ACK: u8 = 4;
 const CONTENT_TYPES: u8 = 5;
+const PROPERTIES: u8 = 6;
 
 /// Why bytes could not be read as records. The stream they came from should be dropped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -176,6 +193,19 @@ impl Record {
                     out.extend_from_slice(&t.max.to_be_bytes());
                 }
             }
+            Record::Properties(transports) => {
+                for t in transports {
+                    out.push(t.transport.len() as u8);
+                    out.extend_from_slice(t.transport.as_bytes());
+                    out.push(t.properties.len() as u8);
+                    for (key, value) in &t.properties {
+                        out.push(key.len() as u8);
+                        out.extend_from_slice(key.as_bytes());
+                        out.extend_from_slice(&(value.len() as u16).to_be_bytes());
+                        out.extend_from_slice(value.as_bytes());
+                    }
+                }
+            }
         }
         let len = u32::try_from(out.len() - start - RECORD_HEADER_LEN).expect("records are small");
         out[start + 2..start + RECORD_HEADER_LEN].copy_from_slice(&len.to_be_bytes());
@@ -189,6 +219,7 @@ impl Record {
             Record::Message(_) => MESSAGE,
             Record::Ack(_) => ACK,
             Record::ContentTypes(_) => CONTENT_TYPES,
+            Record::Properties(_) => PROPERTIES,
         }
     }
 }
@@ -284,6 +315,54 @@ fn decode_content_types(mut payload: &[u8]) -> Result<Vec<ContentTypeRange>, Rec
     Ok(types)
 }
 
+fn decode_properties(mut payload: &[u8]) -> Result<Vec<TransportProperties>, RecordError> {
+    let malformed = |reason| RecordError::Malformed {
+        kind: "properties",
+        reason,
+    };
+    let text = |bytes: &[u8]| {
+        std::str::from_utf8(bytes)
+            .map(str::to_owned)
+            .map_err(|_| malformed("a name or value is not UTF-8"))
+    };
+    let mut transports = Vec::new();
+    while let Some((&len, rest)) = payload.split_first() {
+        let (name, rest) = rest
+            .split_at_checked(usize::from(len))
+            .ok_or(malformed("transport id runs past the end"))?;
+        let (&count, mut rest) = rest.split_first().ok_or(malformed("too short"))?;
+        if name.is_empty() || usize::from(count) > MAX_PROPERTIES {
+            return Err(malformed("an empty transport id or over 16 properties"));
+        }
+        let mut properties = Vec::with_capacity(usize::from(count));
+        for _ in 0..count {
+            let (&key_len, after) = rest.split_first().ok_or(malformed("too short"))?;
+            let (key, after) = after
+                .split_at_checked(usize::from(key_len))
+                .ok_or(malformed("a key runs past the end"))?;
+            let (value_len, after) = after.split_at_checked(2).ok_or(malformed("too short"))?;
+            let value_len = usize::from(u16::from_be_bytes([value_len[0], value_len[1]]));
+            if value_len > MAX_PROPERTY_VALUE_LEN {
+                return Err(malformed("a value over 1024 bytes"));
+            }
+            let (value, after) = after
+                .split_at_checked(value_len)
+                .ok_or(malformed("a value runs past the end"))?;
+            properties.push((text(key)?, text(value)?));
+            rest = after;
+        }
+        transports.push(TransportProperties {
+            transport: text(name)?,
+            properties,
+        });
+        if transports.len() > MAX_PROPERTIES {
+            return Err(malformed("more than 16 transports"));
+        }
+        payload = rest;
+    }
+    Ok(transports)
+}
+
 /// Reads records from bytes that arrive in arbitrary pieces.
 #[derive(Debug, Default)]
 pub struct RecordReader {
@@ -328,6 +407,7 @@ impl RecordReader {
                 MESSAGE => Some(Record::Message(decode_message(payload)?)),
                 ACK => Some(Record::Ack(decode_ids("ack", payload)?)),
                 CONTENT_TYPES => Some(Record::ContentTypes(decode_content_types(payload)?)),
+                PROPERTIES => Some(Record::Properties(decode_properties(payload)?)),
                 _ => None,
             };
             records.extend(record);
@@ -488,6 +568,18 @@ mod tests {
                 0..10
             )
             .prop_map(Record::ContentTypes),
+            proptest::collection::vec(
+                (
+                    "[a-z]{1,10}",
+                    proptest::collection::vec(("[a-z]{1,10}", "\\PC{0,40}"), 0..4)
+                )
+                    .prop_map(|(transport, properties)| TransportProperties {
+                        transport,
+                        properties,
+                    }),
+                0..4
+            )
+            .prop_map(Record::Properties),
             (
                 any::<u64>(),
                 "[a-z]{1,20}/[a-z0-9-]{1,20}",

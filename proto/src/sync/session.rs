@@ -6,7 +6,9 @@
 //! A message is due when never sent, or when its retransmission time has passed without an ack:
 //! `sent_at + 2 · max_latency · 2^(times sent - 1)`.
 
-use super::record::{ContentTypeRange, MAX_IDS, Message, MessageId, PROTOCOL_VERSION, Record};
+use super::record::{
+    ContentTypeRange, MAX_IDS, Message, MessageId, PROTOCOL_VERSION, Record, TransportProperties,
+};
 
 /// Storage failed; the session stops, and nothing that was not stored is acked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +32,14 @@ pub trait SyncStore {
     /// Remembers the content types the peer announced (replacing what it announced before).
     fn store_peer_content_types(&mut self, types: Vec<ContentTypeRange>) -> Result<(), StoreError> {
         let _ = types;
+        Ok(())
+    }
+    /// Remembers how the peer can be reached over each transport it listed.
+    fn store_peer_properties(
+        &mut self,
+        transports: Vec<TransportProperties>,
+    ) -> Result<(), StoreError> {
+        let _ = transports;
         Ok(())
     }
 }
@@ -82,6 +92,7 @@ pub struct Session {
     requested: std::collections::HashSet<MessageId>,
     received: Vec<MessageId>,
     content_types: Vec<ContentTypeRange>,
+    properties: Vec<TransportProperties>,
 }
 
 impl Session {
@@ -93,7 +104,14 @@ impl Session {
             requested: Default::default(),
             received: Vec::new(),
             content_types: Vec::new(),
+            properties: Vec::new(),
         }
+    }
+
+    /// Tells the peer, when the session starts, how to reach us over each of our transports.
+    pub fn advertising(mut self, properties: Vec<TransportProperties>) -> Self {
+        self.properties = properties;
+        self
     }
 
     /// Announces `types` (the content types we have plugins for) when the session starts.
@@ -111,6 +129,9 @@ impl Session {
         let mut out = vec![Record::Versions(vec![PROTOCOL_VERSION])];
         if !self.content_types.is_empty() {
             out.push(Record::ContentTypes(self.content_types.clone()));
+        }
+        if !self.properties.is_empty() {
+            out.push(Record::Properties(self.properties.clone()));
         }
         match self.mode {
             Mode::Duplex => out.extend(self.send_due(store, now_ms)?),
@@ -225,6 +246,7 @@ impl Session {
                 }
             }
             Record::ContentTypes(types) => store.store_peer_content_types(types)?,
+            Record::Properties(transports) => store.store_peer_properties(transports)?,
         }
         Ok(out)
     }

@@ -1,6 +1,7 @@
 //! End-to-end stories: real `courier` processes on loopback (and in network namespaces), talking through
 //! the real LAN plugin, each with its own encrypted database.
 
+mod addresses;
 mod contacts;
 mod crash;
 mod delivery;
