@@ -1,13 +1,15 @@
 //! Guest SDK for Courier plugins.
 //!
 //! A plugin crate depends on this one with the feature of its world (`transport` or `message-type`),
-//! implements the generated `Guest` traits and calls the matching export macro:
+//! implements the generated `Guest` traits (a one-version message type: the SDK's `ContentType`) and
+//! calls the matching export macro:
 //!
 //! ```ignore
-//! use courier_plugin::message_type::exports::courier::plugin::content::{Description, Guest};
+//! use courier_plugin::content_type::{ContentType, Exports};
 //! struct Text;
-//! impl Guest for Text { /* describe, prepare, validate, summary */ }
-//! courier_plugin::export_message_type!(Text);
+//! impl ContentType for Text { /* name, limits, prepare, validate, summary */ }
+//! type Plugin = Exports<Text>;
+//! courier_plugin::export_message_type!(Plugin);
 //! ```
 //!
 //! The WIT package is in `plugin-api/wit`; it is the one contract between the host and plugins.
@@ -18,6 +20,8 @@ extern crate self as courier_plugin;
 #[doc(hidden)]
 pub use wit_bindgen as __wit_bindgen;
 
+#[cfg(feature = "message-type")]
+pub mod content_type;
 pub mod framing;
 #[cfg(feature = "message-type")]
 pub mod payload;

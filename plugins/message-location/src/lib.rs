@@ -6,11 +6,9 @@
 //! `geo:48.2010,16.3700;u=100;label=Cafe%20Central;t=1795000000000`, which any map app can open.
 //! `validate` refuses anything out of range or malformed; `summary` reads it out in words.
 
+use courier_plugin::content_type::{ContentType, Exports};
 use courier_plugin::message_type::courier::plugin::types::{PluginError, Setting};
-use courier_plugin::message_type::exports::courier::plugin::content::{
-    Description, Guest, VersionRange,
-};
-use courier_plugin::payload::{expect_version, utf8};
+use courier_plugin::payload::utf8;
 use courier_plugin::settings::{get, parse_or};
 use courier_plugin::text_safety::is_spoofing;
 use courier_plugin::uri::{percent_decode, percent_encode};
@@ -229,43 +227,35 @@ impl Location {
 /// The plugin's exports.
 pub struct LocationType;
 
-impl Guest for LocationType {
-    fn describe() -> Description {
-        Description {
-            content_type: CONTENT_TYPE.into(),
-            versions: VersionRange { min: 1, max: 1 },
-            max_input_bytes: MAX_BYTES,
-            max_payload_bytes: MAX_BYTES,
-        }
-    }
+impl ContentType for LocationType {
+    const NAME: &'static str = CONTENT_TYPE;
+    const MAX_INPUT_BYTES: u64 = MAX_BYTES;
+    const MAX_PAYLOAD_BYTES: u64 = MAX_BYTES;
 
-    fn prepare(
-        input: Vec<u8>,
-        options: Vec<Setting>,
-        version: u32,
-    ) -> Result<Vec<u8>, PluginError> {
-        expect_version(version, 1)?;
+    fn prepare(input: &[u8], options: &[Setting]) -> Result<Vec<u8>, PluginError> {
         let (location, precision) =
-            Location::from_input(utf8(&input, MAX_BYTES, "a location")?, &options)?;
+            Location::from_input(utf8(input, MAX_BYTES, "a location")?, options)?;
         Ok(location.to_uri(precision).into_bytes())
     }
 
-    fn validate(payload: Vec<u8>, version: u32) -> Result<(), PluginError> {
-        expect_version(version, 1)?;
-        Location::from_uri(utf8(&payload, MAX_BYTES, "a location")?).map(drop)
+    fn validate(payload: &[u8]) -> Result<(), PluginError> {
+        Location::from_uri(utf8(payload, MAX_BYTES, "a location")?).map(drop)
     }
 
-    fn summary(payload: Vec<u8>, version: u32) -> Result<String, PluginError> {
-        expect_version(version, 1)?;
-        Ok(Location::from_uri(utf8(&payload, MAX_BYTES, "a location")?)?.summary())
+    fn summary(payload: &[u8]) -> Result<String, PluginError> {
+        Ok(Location::from_uri(utf8(payload, MAX_BYTES, "a location")?)?.summary())
     }
 }
 
-courier_plugin::export_message_type!(LocationType);
+/// The plugin's exports.
+pub type Plugin = Exports<LocationType>;
+
+courier_plugin::export_message_type!(Plugin);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use courier_plugin::message_type::exports::courier::plugin::content::Guest;
 
     fn options(pairs: &[(&str, &str)]) -> Vec<Setting> {
         pairs
@@ -278,7 +268,7 @@ mod tests {
     }
 
     fn prepare(input: &str, pairs: &[(&str, &str)]) -> Result<String, PluginError> {
-        LocationType::prepare(input.as_bytes().to_vec(), options(pairs), 1)
+        Plugin::prepare(input.as_bytes().to_vec(), options(pairs), 1)
             .map(|p| String::from_utf8(p).unwrap())
     }
 
@@ -346,8 +336,8 @@ mod tests {
             uri.contains(";u=25;label=Caf%C3%A9%20Central;t=1795000000000"),
             "{uri}"
         );
-        LocationType::validate(uri.clone().into_bytes(), 1).unwrap();
-        let summary = LocationType::summary(uri.into_bytes(), 1).unwrap();
+        Plugin::validate(uri.clone().into_bytes(), 1).unwrap();
+        let summary = Plugin::summary(uri.into_bytes(), 1).unwrap();
         assert!(
             summary.starts_with("Location: Café Central (48.20"),
             "{summary}"
@@ -382,16 +372,16 @@ mod tests {
             "geo:",
         ] {
             assert!(
-                LocationType::validate(payload.as_bytes().to_vec(), 1).is_err(),
+                Plugin::validate(payload.as_bytes().to_vec(), 1).is_err(),
                 "{payload}"
             );
         }
         assert!(
-            LocationType::validate(b"geo:1,2;foo=bar".to_vec(), 1).is_ok(),
+            Plugin::validate(b"geo:1,2;foo=bar".to_vec(), 1).is_ok(),
             "unknown params are ignored"
         );
         assert!(matches!(
-            LocationType::validate(b"geo:1,2".to_vec(), 2),
+            Plugin::validate(b"geo:1,2".to_vec(), 2),
             Err(PluginError::UnsupportedVersion(2))
         ));
     }
@@ -400,7 +390,7 @@ mod tests {
     fn near_the_poles_and_the_date_line_it_stays_in_range() {
         for input in ["89.99999,179.99999", "-89.9999,-179.9999", "0,179.9999"] {
             let uri = prepare(input, &[("precision", "1000")]).unwrap();
-            LocationType::validate(uri.clone().into_bytes(), 1)
+            Plugin::validate(uri.clone().into_bytes(), 1)
                 .unwrap_or_else(|e| panic!("{uri}: {e:?}"));
         }
     }

@@ -16,11 +16,9 @@ pub mod bech32;
 pub mod bolt11;
 pub mod monero;
 
+use courier_plugin::content_type::{ContentType, Exports};
 use courier_plugin::message_type::courier::plugin::types::{PluginError, Setting};
-use courier_plugin::message_type::exports::courier::plugin::content::{
-    Description, Guest, VersionRange,
-};
-use courier_plugin::payload::{expect_version, utf8};
+use courier_plugin::payload::utf8;
 use courier_plugin::settings::get;
 use courier_plugin::text_safety::is_spoofing;
 use courier_plugin::uri::{percent_decode, percent_encode};
@@ -419,41 +417,33 @@ fn now_s() -> u64 {
 /// The plugin's exports.
 pub struct Payment;
 
-impl Guest for Payment {
-    fn describe() -> Description {
-        Description {
-            content_type: CONTENT_TYPE.into(),
-            versions: VersionRange { min: 1, max: 1 },
-            max_input_bytes: MAX_BYTES,
-            max_payload_bytes: MAX_BYTES,
-        }
+impl ContentType for Payment {
+    const NAME: &'static str = CONTENT_TYPE;
+    const MAX_INPUT_BYTES: u64 = MAX_BYTES;
+    const MAX_PAYLOAD_BYTES: u64 = MAX_BYTES;
+
+    fn prepare(input: &[u8], options: &[Setting]) -> Result<Vec<u8>, PluginError> {
+        prepare_at(input, options, now_s())
     }
 
-    fn prepare(
-        input: Vec<u8>,
-        options: Vec<Setting>,
-        version: u32,
-    ) -> Result<Vec<u8>, PluginError> {
-        expect_version(version, 1)?;
-        prepare_at(&input, &options, now_s())
+    fn validate(payload: &[u8]) -> Result<(), PluginError> {
+        validate(payload)
     }
 
-    fn validate(payload: Vec<u8>, version: u32) -> Result<(), PluginError> {
-        expect_version(version, 1)?;
-        validate(&payload)
-    }
-
-    fn summary(payload: Vec<u8>, version: u32) -> Result<String, PluginError> {
-        expect_version(version, 1)?;
-        summary_at(&payload, now_s)
+    fn summary(payload: &[u8]) -> Result<String, PluginError> {
+        summary_at(payload, now_s)
     }
 }
 
-courier_plugin::export_message_type!(Payment);
+/// The plugin's exports.
+pub type Plugin = Exports<Payment>;
+
+courier_plugin::export_message_type!(Plugin);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use courier_plugin::message_type::exports::courier::plugin::content::Guest;
 
     /// A time after every BOLT11 example was made and before any expired: 2017-06-01 10:57:58.
     const EXAMPLES_NOW: u64 = 1_496_314_678;
@@ -496,7 +486,7 @@ mod tests {
             "main",
         )
         .unwrap();
-        let summary = Payment::summary(full.into_bytes(), 1).unwrap();
+        let summary = Plugin::summary(full.into_bytes(), 1).unwrap();
         assert_eq!(
             summary,
             format!(
@@ -542,7 +532,7 @@ mod tests {
         ] {
             assert!(prepare(bad, "main").is_err(), "{bad} was accepted");
             assert!(
-                Payment::validate(bad.as_bytes().to_vec(), 1).is_err(),
+                Plugin::validate(bad.as_bytes().to_vec(), 1).is_err(),
                 "{bad} validated"
             );
         }
@@ -557,7 +547,7 @@ mod tests {
         let payload = prepare(&uri, "main").unwrap();
         assert_eq!(payload, uri);
         assert_eq!(
-            Payment::summary(payload.into_bytes(), 1).unwrap(),
+            Plugin::summary(payload.into_bytes(), 1).unwrap(),
             format!("Payment request: 0.25 XMR to {fund} from General Fund for thanks")
         );
         assert!(

@@ -16,11 +16,8 @@ pub mod distortion;
 pub mod resampling;
 pub mod wav;
 
+use courier_plugin::content_type::{ContentType, Exports};
 use courier_plugin::message_type::courier::plugin::types::{PluginError, Setting};
-use courier_plugin::message_type::exports::courier::plugin::content::{
-    Description, Guest, VersionRange,
-};
-use courier_plugin::payload::expect_version;
 use courier_plugin::settings::parse_or;
 use distortion::Distortion;
 
@@ -117,37 +114,28 @@ pub fn summary(payload: &[u8]) -> Result<String, PluginError> {
 /// The plugin.
 pub struct Voice;
 
-impl Guest for Voice {
-    fn describe() -> Description {
-        Description {
-            content_type: CONTENT_TYPE.into(),
-            versions: VersionRange { min: 1, max: 1 },
-            max_input_bytes: MAX_INPUT_BYTES,
-            max_payload_bytes: MAX_PAYLOAD_BYTES,
-        }
+impl ContentType for Voice {
+    const NAME: &'static str = CONTENT_TYPE;
+    const MAX_INPUT_BYTES: u64 = MAX_INPUT_BYTES;
+    const MAX_PAYLOAD_BYTES: u64 = MAX_PAYLOAD_BYTES;
+
+    fn prepare(input: &[u8], options: &[Setting]) -> Result<Vec<u8>, PluginError> {
+        prepare(input, distortion_from_options(options)?)
     }
 
-    fn prepare(
-        input: Vec<u8>,
-        options: Vec<Setting>,
-        version: u32,
-    ) -> Result<Vec<u8>, PluginError> {
-        expect_version(version, 1)?;
-        prepare(&input, distortion_from_options(&options)?)
+    fn validate(payload: &[u8]) -> Result<(), PluginError> {
+        validate(payload)
     }
 
-    fn validate(payload: Vec<u8>, version: u32) -> Result<(), PluginError> {
-        expect_version(version, 1)?;
-        validate(&payload)
-    }
-
-    fn summary(payload: Vec<u8>, version: u32) -> Result<String, PluginError> {
-        expect_version(version, 1)?;
-        summary(&payload)
+    fn summary(payload: &[u8]) -> Result<String, PluginError> {
+        summary(payload)
     }
 }
 
-courier_plugin::export_message_type!(Voice);
+/// The plugin's exports.
+pub type Plugin = Exports<Voice>;
+
+courier_plugin::export_message_type!(Plugin);
 
 #[cfg(test)]
 mod tests {

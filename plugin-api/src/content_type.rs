@@ -1,0 +1,71 @@
+//! The shape most message types have: one version, and rules over byte slices. Implement
+//! [`ContentType`] and export [`Exports`] of it; the version check and the description are written
+//! once, here.
+//!
+//! ```ignore
+//! struct Poll;
+//! impl courier_plugin::content_type::ContentType for Poll { /* NAME, limits, three rules */ }
+//! type Plugin = courier_plugin::content_type::Exports<Poll>;
+//! courier_plugin::export_message_type!(Plugin);
+//! ```
+
+use std::marker::PhantomData;
+
+use crate::message_type::courier::plugin::types::{PluginError, Setting};
+use crate::message_type::exports::courier::plugin::content::{Description, Guest, VersionRange};
+use crate::payload::expect_version;
+
+/// The rules of a content type that reads and writes one version.
+pub trait ContentType {
+    /// Content type name, e.g. `courier/location`.
+    const NAME: &'static str;
+    /// The version it reads and writes.
+    const VERSION: u32 = 1;
+    /// Largest user input `prepare` accepts, in bytes.
+    const MAX_INPUT_BYTES: u64;
+    /// Largest payload `prepare` writes or `validate` accepts, in bytes.
+    const MAX_PAYLOAD_BYTES: u64;
+
+    /// Turns user input into a payload; `options` are the config's settings, then the user's.
+    fn prepare(input: &[u8], options: &[Setting]) -> Result<Vec<u8>, PluginError>;
+    /// Checks an incoming payload.
+    fn validate(payload: &[u8]) -> Result<(), PluginError>;
+    /// One line of plain text for the payload.
+    fn summary(payload: &[u8]) -> Result<String, PluginError>;
+}
+
+/// The `message-type` world's exports for a [`ContentType`].
+pub struct Exports<T>(PhantomData<T>);
+
+impl<T: ContentType> Guest for Exports<T> {
+    fn describe() -> Description {
+        Description {
+            content_type: T::NAME.into(),
+            versions: VersionRange {
+                min: T::VERSION,
+                max: T::VERSION,
+            },
+            max_input_bytes: T::MAX_INPUT_BYTES,
+            max_payload_bytes: T::MAX_PAYLOAD_BYTES,
+        }
+    }
+
+    fn prepare(
+        input: Vec<u8>,
+        options: Vec<Setting>,
+        version: u32,
+    ) -> Result<Vec<u8>, PluginError> {
+        expect_version(version, T::VERSION)?;
+        T::prepare(&input, &options)
+    }
+
+    fn validate(payload: Vec<u8>, version: u32) -> Result<(), PluginError> {
+        expect_version(version, T::VERSION)?;
+        T::validate(&payload)
+    }
+
+    fn summary(payload: Vec<u8>, version: u32) -> Result<String, PluginError> {
+        expect_version(version, T::VERSION)?;
+        T::summary(&payload)
+    }
+}
