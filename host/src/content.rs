@@ -107,8 +107,9 @@ fn shorten(text: &str, max: usize) -> String {
     text[..end].to_owned()
 }
 
-/// A one-line summary of stored content: the plugin's own when it is installed and the payload is
-/// whole and valid, else the sender's fallback text, else the content type in brackets.
+/// A one-line summary of stored content: the plugin's own when it is installed and can read the
+/// payload, else the sender's fallback text, else the content type in brackets. (A summary parses
+/// what it shows; the full `validate`, which may decode a whole image, runs before content is saved.)
 pub fn summary(plugins: &mut PluginHost, content: &Content, fallback: &str) -> String {
     let shown = || {
         if fallback.is_empty() {
@@ -120,10 +121,7 @@ pub fn summary(plugins: &mut PluginHost, content: &Content, fallback: &str) -> S
     match &content.payload {
         Payload::Complete(payload) => plugins
             .message_type(&content.content_type)
-            .and_then(|p| {
-                p.validate(payload, content.version).ok()?;
-                p.summary(payload, content.version).ok()
-            })
+            .and_then(|p| p.summary(payload, content.version).ok())
             .unwrap_or_else(shown),
         Payload::Partial { received, total } => {
             format!("{} (receiving: {received} of {total} parts)", shown())

@@ -180,6 +180,9 @@ pub struct Node {
     content_types: Vec<ContentTypeRange>,
     /// How contacts can reach us over each transport, told to every contact we sync with.
     advertised: Vec<TransportProperties>,
+    /// Whether contacts may have told us new addresses since we last read them (at start, and when
+    /// a sync session ends).
+    told_addresses_stale: bool,
     data_version: i64,
     work: VecDeque<Work>,
     // Keeps the wasm engine alive as long as the plugins it runs.
@@ -252,6 +255,7 @@ impl Node {
             transport_ids,
             content_types: crate::content::content_types(&plugins),
             advertised: Vec::new(),
+            told_addresses_stale: true,
             db,
             identity,
             transports,
@@ -389,7 +393,9 @@ impl Node {
         if changed_outside {
             self.poll_links()?;
         }
-        self.remember_told_addresses()?;
+        if std::mem::take(&mut self.told_addresses_stale) {
+            self.remember_told_addresses()?;
+        }
         self.dial_found(now);
         self.drain_work()
     }
@@ -875,6 +881,8 @@ impl Node {
         }
         if let Some(contact) = slot.link.syncing_with() {
             self.db.retry_unacked_now(contact)?;
+            // The session may have told us where the contact listens; read it before dialing again.
+            self.told_addresses_stale = true;
         }
         if tell {
             self.work

@@ -60,7 +60,7 @@ impl Database {
     pub fn send(
         &mut self,
         contact: ContactId,
-        draft: Draft,
+        mut draft: Draft,
         now_ms: u64,
     ) -> Result<(MessageId, Message), StorageError> {
         let tx = self.write()?;
@@ -78,8 +78,9 @@ impl Database {
             |r| r.get(0),
         )?;
         let timestamp_ms = newest.map_or(now_ms, |t| now_ms.max(t as u64 + 1));
-        let (mut head, chunks) = attachments::split_if_large(draft.clone(), timestamp_ms)?;
-        head.fallback = draft.fallback;
+        let fallback = std::mem::take(&mut draft.fallback);
+        let (mut head, chunks) = attachments::split_if_large(draft, timestamp_ms)?;
+        head.fallback = fallback;
         head.check()?;
         let mut insert = tx.prepare_cached(
             "INSERT OR IGNORE INTO outgoing (contact_id, id, timestamp_ms, content_type, type_version, body, fallback)
