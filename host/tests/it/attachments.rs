@@ -47,12 +47,19 @@ fn session(
     )
 }
 
+/// Alice's and bob's databases in `dir`, each with the other as a contact: (alice, her id for bob,
+/// bob, his id for alice).
+fn contacts(dir: &std::path::Path) -> (Database, i64, Database, i64) {
+    let (mut alice, mut bob) = (open(dir, "alice"), open(dir, "bob"));
+    let to_bob = alice.add_contact("bob").unwrap();
+    let from_alice = bob.add_contact("alice").unwrap();
+    (alice, to_bob, bob, from_alice)
+}
+
 #[test]
 fn a_25_mb_attachment_interrupted_at_60_percent_resumes_without_resending_acked_chunks() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut alice, mut bob) = (open(dir.path(), "alice"), open(dir.path(), "bob"));
-    let to_bob = alice.add_contact("bob").unwrap();
-    let from_alice = bob.add_contact("alice").unwrap();
+    let (mut alice, to_bob, mut bob, from_alice) = contacts(dir.path());
 
     let voice_note: Vec<u8> = (0..25 * 1024 * 1024u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
@@ -105,9 +112,7 @@ fn a_25_mb_attachment_interrupted_at_60_percent_resumes_without_resending_acked_
 #[test]
 fn an_image_sent_through_the_outbox_shows_as_one_message_that_fills_in_as_its_chunks_arrive() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut alice, mut bob) = (open(dir.path(), "alice"), open(dir.path(), "bob"));
-    let to_bob = alice.add_contact("bob").unwrap();
-    let from_alice = bob.add_contact("alice").unwrap();
+    let (mut alice, to_bob, mut bob, from_alice) = contacts(dir.path());
     let image: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
     let draft = Draft {
         fallback: "image 2048×1536, 293 KB".into(),
