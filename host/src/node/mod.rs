@@ -318,6 +318,8 @@ impl Node {
     /// Runs until [`NodeHandle::stop`]; then ends every stream cleanly and closes every channel.
     pub fn run(mut self) -> Result<(), NodeError> {
         let mut next_housekeeping = Instant::now();
+        // An input taken from the queue while gathering bytes, to handle next.
+        let mut held = None;
         loop {
             let now = Instant::now();
             if now >= next_housekeeping {
@@ -333,9 +335,17 @@ impl Node {
             let wait = plugin_wait
                 .unwrap_or(HOUSEKEEPING)
                 .min(next_housekeeping.saturating_duration_since(now));
-            match self.rx.recv_timeout(wait) {
+            let input = match held.take() {
+                Some(input) => Ok(input),
+                None => self.rx.recv_timeout(wait),
+            };
+            match input {
                 Ok(Input::Stop) | Err(RecvTimeoutError::Disconnected) => break,
                 Ok(Input::Wake) => self.poll_links()?,
+                Ok(Input::Driver(DriverEvent::Received { channel, mut data })) => {
+                    held = self.gather(channel, &mut data);
+                    self.on_driver(DriverEvent::Received { channel, data })?;
+                }
                 Ok(Input::Driver(event)) => self.on_driver(event)?,
                 Err(RecvTimeoutError::Timeout) => {}
             }
@@ -344,6 +354,25 @@ impl Node {
         }
         self.shutdown();
         Ok(())
+    }
+
+    /// Appends to `data` the bytes already queued behind it for `channel`, up to what one plugin
+    /// event may carry, and returns the first other input it met. A receiver that fell behind (an
+    /// fsync) then stores what piled up in one commit instead of one per socket read.
+    fn gather(&mut self, channel: ChannelId, data: &mut Vec<u8>) -> Option<Input> {
+        while data.len() < MAX_CHUNK_BYTES {
+            match self.rx.try_recv() {
+                Ok(Input::Driver(DriverEvent::Received {
+                    channel: next,
+                    data: more,
+                })) if next == channel && data.len() + more.len() <= MAX_CHUNK_BYTES => {
+                    data.extend_from_slice(&more);
+                }
+                Ok(other) => return Some(other),
+                Err(_) => return None,
+            }
+        }
+        None
     }
 
     fn shutdown(&mut self) {

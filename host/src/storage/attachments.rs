@@ -4,6 +4,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
+use super::chunk_packs::{PackRef, Side};
 use super::conversation::{Direction, Entry};
 use super::database::{ContactId, Database, StorageError};
 use crate::sync::attachment::{self, MANIFEST_TYPE};
@@ -106,20 +107,36 @@ impl Database {
                 });
             }
         };
-        let table = match entry.direction {
-            Direction::Outgoing => "outgoing",
-            Direction::Incoming => "incoming",
+        let (table, side) = match entry.direction {
+            Direction::Outgoing => ("outgoing", Side::Outgoing),
+            Direction::Incoming => ("incoming", Side::Incoming),
         };
         let mut statement = self.conn.prepare_cached(&format!(
-            "SELECT body FROM {table} WHERE contact_id = ?1 AND id = ?2"
+            "SELECT body, pack_offset, pack_len FROM {table} WHERE contact_id = ?1 AND id = ?2"
         ))?;
         let mut chunks = Vec::with_capacity(manifest.chunks.len());
         for id in &manifest.chunks {
-            if let Some(body) = statement
-                .query_row(params![contact, &id.0[..]], |r| r.get::<_, Vec<u8>>(0))
+            let Some((body, offset, len)) = statement
+                .query_row(params![contact, &id.0[..]], |r| {
+                    Ok((r.get::<_, Vec<u8>>(0)?, r.get(1)?, r.get(2)?))
+                })
                 .optional()?
-            {
-                chunks.push(body);
+            else {
+                continue;
+            };
+            match PackRef::from_columns(offset, len) {
+                None => chunks.push(body),
+                Some(at) => match self.packs.read(side, contact, id, at) {
+                    Ok(body) => chunks.push(body),
+                    Err(e @ StorageError::PackDamaged { .. }) => {
+                        return Ok(Content {
+                            content_type: manifest.content_type,
+                            version: manifest.version,
+                            payload: Payload::Damaged(e.to_string()),
+                        });
+                    }
+                    Err(e) => return Err(e),
+                },
             }
         }
         let total = manifest.chunks.len();

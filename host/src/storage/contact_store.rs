@@ -236,6 +236,7 @@ impl Database {
         // beside it. A pending contact is removed the same way.
         let tx = self.write()?;
         let mut changed = 0;
+        let mut removed = None;
         for (table, kind) in [("contacts", 'c'), ("pending_contacts", 'p')] {
             let id: Option<i64> = tx
                 .query_row(
@@ -250,9 +251,16 @@ impl Database {
                     [format!("{kind}{id}")],
                 )?;
                 changed += tx.execute(&format!("DELETE FROM {table} WHERE id = ?1"), [id])?;
+                if kind == 'c' {
+                    removed = Some(id);
+                }
             }
         }
         tx.commit()?;
+        // Its attachment chunks go after the rows that pointed at them.
+        if let Some(contact) = removed {
+            self.packs.remove(contact)?;
+        }
         found(changed, alias)
     }
 

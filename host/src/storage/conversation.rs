@@ -3,8 +3,9 @@
 use rusqlite::params;
 
 use super::attachments::{self, Draft};
+use super::chunk_packs::Side;
 use super::contact_store::OutgoingState;
-use super::database::{ContactId, Database, StorageError};
+use super::database::{ContactId, Database, StorageError, begin_write};
 use crate::sync::attachment::CHUNK_TYPE;
 use crate::sync::record::{Message, MessageId};
 
@@ -63,7 +64,8 @@ impl Database {
         mut draft: Draft,
         now_ms: u64,
     ) -> Result<(MessageId, Message), StorageError> {
-        let tx = self.write()?;
+        let Database { conn, packs } = self;
+        let tx = begin_write(conn)?;
         let known: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM contacts WHERE id = ?1)",
             [contact],
@@ -83,21 +85,27 @@ impl Database {
         head.fallback = fallback;
         head.check()?;
         let mut insert = tx.prepare_cached(
-            "INSERT OR IGNORE INTO outgoing (contact_id, id, timestamp_ms, content_type, type_version, body, fallback)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT OR IGNORE INTO outgoing (contact_id, id, timestamp_ms, content_type, type_version, body, fallback, pack_offset, pack_len)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?;
         for message in chunks.iter().chain([&head]) {
+            let id = message.id();
+            let (body, packed) = packs.stow(Side::Outgoing, contact, &id, message)?;
             insert.execute(params![
                 contact,
-                &message.id().0[..],
+                &id.0[..],
                 timestamp_ms as i64,
                 message.content_type,
                 message.type_version,
-                message.body,
-                message.fallback
+                body,
+                message.fallback,
+                packed.map(|p| p.offset as i64),
+                packed.map(|p| p.len as i64)
             ])?;
         }
         drop(insert);
+        // The chunks are on disk before the rows that point at them.
+        packs.sync()?;
         tx.commit()?;
         Ok((head.id(), head))
     }
@@ -195,6 +203,11 @@ impl Database {
             .map_err(StorageError::from)?;
         match f(self) {
             Ok(value) => {
+                // Chunks the batch packed are on disk before the rows that point at them.
+                if let Err(e) = self.packs.sync() {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    return Err(e.into());
+                }
                 self.conn
                     .execute_batch("COMMIT")
                     .map_err(StorageError::from)?;

@@ -5,7 +5,9 @@ use std::path::Path;
 use rusqlite::{Connection, ErrorCode, OptionalExtension};
 use zeroize::Zeroizing;
 
+use super::chunk_packs::{ChunkPacks, Side};
 use super::migrations::MIGRATIONS;
+use super::sync_store::stored_message;
 use crate::sync::record::{Message, MessageId};
 
 /// The user's passphrase; wiped from memory when dropped, never printed.
@@ -89,6 +91,24 @@ pub enum StorageError {
     /// Stored data is not what this build wrote.
     #[error("the database is damaged: {0}; restore it from a backup")]
     Corrupt(&'static str),
+    /// A chunk pack beside the database could not be read or written.
+    #[error(
+        "cannot use the attachment chunks in {path}: {source}; check that the disk has space and the data directory is writable"
+    )]
+    Pack {
+        /// The pack file.
+        path: String,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+    /// A chunk in a pack does not open under its seal.
+    #[error(
+        "an attachment chunk in {path} was changed or damaged on disk; that attachment cannot be shown, ask the contact to send it again"
+    )]
+    PackDamaged {
+        /// The pack file.
+        path: String,
+    },
     /// SQLite failed.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -97,6 +117,7 @@ pub enum StorageError {
 /// An open, unlocked, migrated database.
 pub struct Database {
     pub(super) conn: Connection,
+    pub(super) packs: ChunkPacks,
 }
 
 impl std::fmt::Debug for Database {
@@ -131,13 +152,23 @@ impl Write<'_> {
     }
 }
 
+/// Starts a write on `conn`: its own transaction, or a savepoint inside a batch.
+pub(super) fn begin_write(conn: &mut Connection) -> rusqlite::Result<Write<'_>> {
+    if conn.is_autocommit() {
+        conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map(Write::Own)
+    } else {
+        conn.savepoint().map(Write::Nested)
+    }
+}
+
 /// Identifies a contact in this database.
 pub type ContactId = i64;
 
 impl Database {
     /// Opens (creating if needed) the database at `path`, unlocks it with `passphrase`, and migrates it.
     pub fn open(path: &Path, passphrase: &Passphrase) -> Result<Database, StorageError> {
-        let conn = Connection::open(path)?;
+        let mut conn = Connection::open(path)?;
         // SQLCipher would print its own line on a wrong key; the error below says it better.
         conn.pragma_update(None, "cipher_log_level", "NONE")?;
         conn.pragma_update(None, "key", passphrase.0.as_str())?;
@@ -164,40 +195,13 @@ impl Database {
             std::thread::sleep(std::time::Duration::from_micros(100));
             attempt < 100_000
         }))?;
-        let mut db = Database { conn };
-        db.migrate()?;
-        Ok(db)
+        migrate(&mut conn)?;
+        let packs = ChunkPacks::new(path, pack_key(&conn)?);
+        Ok(Database { conn, packs })
     }
 
     pub(super) fn write(&mut self) -> rusqlite::Result<Write<'_>> {
-        if self.conn.is_autocommit() {
-            self.conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                .map(Write::Own)
-        } else {
-            self.conn.savepoint().map(Write::Nested)
-        }
-    }
-
-    fn migrate(&mut self) -> Result<(), StorageError> {
-        let version: usize = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if version > MIGRATIONS.len() {
-            return Err(StorageError::TooNew {
-                found: version,
-                supported: MIGRATIONS.len(),
-            });
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = self
-                .conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", i + 1)?;
-            tx.commit()?;
-        }
-        Ok(())
+        begin_write(&mut self.conn)
     }
 
     /// Adds a contact by alias and returns its id.
@@ -226,10 +230,14 @@ impl Database {
     ) -> Result<MessageId, StorageError> {
         message.check()?;
         let id = message.id();
+        let (body, packed) = self.packs.stow(Side::Outgoing, contact, &id, message)?;
+        if self.conn.is_autocommit() {
+            self.packs.sync()?;
+        }
         self.conn.execute(
-            "INSERT OR IGNORE INTO outgoing (contact_id, id, timestamp_ms, content_type, type_version, body, fallback)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            rusqlite::params![contact, &id.0[..], message.timestamp_ms as i64, message.content_type, message.type_version, message.body, message.fallback],
+            "INSERT OR IGNORE INTO outgoing (contact_id, id, timestamp_ms, content_type, type_version, body, fallback, pack_offset, pack_len)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            rusqlite::params![contact, &id.0[..], message.timestamp_ms as i64, message.content_type, message.type_version, body, message.fallback, packed.map(|p| p.offset as i64), packed.map(|p| p.len as i64)],
         )?;
         Ok(id)
     }
@@ -237,9 +245,60 @@ impl Database {
     /// The messages received from `contact`, in order of arrival.
     pub fn received(&self, contact: ContactId) -> Result<Vec<Message>, StorageError> {
         let mut statement = self.conn.prepare(
-            "SELECT timestamp_ms, content_type, type_version, body, fallback FROM incoming WHERE contact_id = ?1 ORDER BY received_seq",
+            "SELECT timestamp_ms, content_type, type_version, body, fallback, id, pack_offset, pack_len
+               FROM incoming WHERE contact_id = ?1 ORDER BY received_seq",
         )?;
-        let rows = statement.query_map([contact], super::sync_store::message_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let rows = statement.query_map([contact], stored_message)?;
+        rows.map(|row| {
+            let (message, id, packed) = row?;
+            self.packs
+                .unstow(Side::Incoming, contact, message, &id, packed)
+        })
+        .collect()
     }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
+    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > MIGRATIONS.len() {
+        return Err(StorageError::TooNew {
+            found: version,
+            supported: MIGRATIONS.len(),
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// The key chunk packs are sealed under, made the first time the database opens with this migration.
+fn pack_key(conn: &Connection) -> Result<Zeroizing<[u8; 32]>, StorageError> {
+    let stored = || -> Result<Option<Zeroizing<Vec<u8>>>, StorageError> {
+        Ok(conn
+            .query_row("SELECT key FROM pack_key", [], |r| r.get(0))
+            .optional()?
+            .map(Zeroizing::new))
+    };
+    let key = match stored()? {
+        Some(key) => key,
+        None => {
+            let mut fresh = Zeroizing::new([0u8; 32]);
+            getrandom::fill(&mut fresh[..]).expect("the OS random number generator is available");
+            // OR IGNORE: a second process opening the new database at the same time made one first.
+            conn.execute(
+                "INSERT OR IGNORE INTO pack_key (id, key) VALUES (1, ?1)",
+                [&fresh[..]],
+            )?;
+            stored()?.ok_or(StorageError::Corrupt("the chunk pack key is missing"))?
+        }
+    };
+    let key: [u8; 32] = key
+        .as_slice()
+        .try_into()
+        .map_err(|_| StorageError::Corrupt("the chunk pack key is not 32 bytes"))?;
+    Ok(Zeroizing::new(key))
 }

@@ -104,4 +104,15 @@ pub const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL,
         PRIMARY KEY (contact_id, transport, key)
     );",
+    // 10: attachment chunks move out of the database into sealed packs beside it (`chunk_packs.rs`):
+    // SQLCipher wrote each chunk four times over (WAL, checkpoint) in 4 KiB encrypted pages. A packed
+    // row keeps an empty body and where its record is; rows from before keep their body.
+    "ALTER TABLE outgoing ADD COLUMN pack_offset INTEGER;
+    ALTER TABLE outgoing ADD COLUMN pack_len INTEGER;
+    ALTER TABLE incoming ADD COLUMN pack_offset INTEGER;
+    ALTER TABLE incoming ADD COLUMN pack_len INTEGER;
+    CREATE TABLE pack_key (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        key BLOB NOT NULL
+    );",
 ];

@@ -2,6 +2,7 @@
 //! from the user's passphrase (SQLCipher's PBKDF2), in WAL mode with full fsync on commit.
 
 mod attachments;
+mod chunk_packs;
 mod contact_store;
 mod conversation;
 mod database;

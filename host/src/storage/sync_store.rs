@@ -2,6 +2,7 @@
 
 use rusqlite::{OptionalExtension, Row, params};
 
+use super::chunk_packs::{PackRef, Side};
 use super::database::{ContactId, Database};
 use crate::sync::record::{ContentTypeRange, Message, MessageId, TransportProperties};
 use crate::sync::session::{StoreError, SyncStore, retransmit_at};
@@ -24,14 +25,29 @@ impl<'a> ConversationStore<'a> {
     }
 }
 
-pub(super) fn message_from_row(row: &Row<'_>) -> rusqlite::Result<Message> {
-    Ok(Message {
+/// A message row as `SELECT timestamp_ms, content_type, type_version, body, fallback, id,
+/// pack_offset, pack_len` reads it: the message (a packed chunk's body still empty), its id, and
+/// where its body is if packed.
+pub(super) fn stored_message(
+    row: &Row<'_>,
+) -> rusqlite::Result<(Message, MessageId, Option<PackRef>)> {
+    let message = Message {
         timestamp_ms: row.get::<_, i64>(0)? as u64,
         content_type: row.get(1)?,
         type_version: row.get(2)?,
-        fallback: row.get(4)?,
         body: row.get(3)?,
-    })
+        fallback: row.get(4)?,
+    };
+    let id: Vec<u8> = row.get(5)?;
+    let id: [u8; 32] = id.try_into().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            5,
+            rusqlite::types::Type::Blob,
+            "a stored message id is not 32 bytes".into(),
+        )
+    })?;
+    let packed = PackRef::from_columns(row.get(6)?, row.get(7)?);
+    Ok((message, MessageId(id), packed))
 }
 
 fn store_error(e: rusqlite::Error) -> StoreError {
@@ -66,17 +82,48 @@ impl SyncStore for ConversationStore<'_> {
     }
 
     fn outgoing(&self, id: &MessageId) -> Result<Option<Message>, StoreError> {
-        self.db
+        let row = self
+            .db
             .conn
             .prepare_cached(
-                "SELECT timestamp_ms, content_type, type_version, body, fallback FROM outgoing
+                "SELECT timestamp_ms, content_type, type_version, body, fallback, id, pack_offset, pack_len
+                 FROM outgoing WHERE contact_id = ?1 AND id = ?2 AND acked = 0",
+            )
+            .and_then(|mut statement| {
+                statement.query_row(params![self.contact, &id.0[..]], stored_message)
+            })
+            .optional()
+            .map_err(store_error)?;
+        row.map(|(message, id, packed)| {
+            self.db
+                .packs
+                .unstow(Side::Outgoing, self.contact, message, &id, packed)
+        })
+        .transpose()
+        .map_err(|e| StoreError(e.to_string()))
+    }
+
+    fn outgoing_len(&self, id: &MessageId) -> Result<Option<usize>, StoreError> {
+        // A packed chunk's length is read off its place, without reading the chunk.
+        let row: Option<(usize, Option<i64>, Option<i64>)> = self
+            .db
+            .conn
+            .prepare_cached(
+                "SELECT length(body), pack_offset, pack_len FROM outgoing
                  WHERE contact_id = ?1 AND id = ?2 AND acked = 0",
             )
             .and_then(|mut statement| {
-                statement.query_row(params![self.contact, &id.0[..]], message_from_row)
+                statement.query_row(params![self.contact, &id.0[..]], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
             })
             .optional()
-            .map_err(store_error)
+            .map_err(store_error)?;
+        Ok(row.map(|(inline, offset, len)| {
+            PackRef::from_columns(offset, len).map_or(inline, |at| {
+                usize::try_from(at.body_len()).unwrap_or(usize::MAX)
+            })
+        }))
     }
 
     fn mark_sent(&mut self, id: &MessageId, now_ms: u64) -> Result<(), StoreError> {
@@ -123,13 +170,20 @@ impl SyncStore for ConversationStore<'_> {
             .map_err(store_error)
     }
 
-    fn store_incoming(&mut self, message: Message) -> Result<(), StoreError> {
+    fn store_incoming(&mut self, id: &MessageId, message: Message) -> Result<(), StoreError> {
+        let db = &mut *self.db;
+        let (body, packed) = db
+            .packs
+            .stow(Side::Incoming, self.contact, id, &message)
+            .map_err(|e| StoreError(e.to_string()))?;
+        if db.conn.is_autocommit() {
+            db.packs.sync().map_err(|e| StoreError(e.to_string()))?;
+        }
         // INSERT OR IGNORE: a duplicate that slipped past `has_incoming` still lands once.
-        self.db
-            .conn
-            .prepare_cached("INSERT OR IGNORE INTO incoming (contact_id, id, timestamp_ms, content_type, type_version, body, fallback, received_seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, (SELECT coalesce(max(received_seq), 0) + 1 FROM incoming))").and_then(|mut statement| statement.execute(
-                params![self.contact, &message.id().0[..], message.timestamp_ms as i64, message.content_type, message.type_version, message.body, message.fallback],
+        db.conn
+            .prepare_cached("INSERT OR IGNORE INTO incoming (contact_id, id, timestamp_ms, content_type, type_version, body, fallback, pack_offset, pack_len, received_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, (SELECT coalesce(max(received_seq), 0) + 1 FROM incoming))").and_then(|mut statement| statement.execute(
+                params![self.contact, &id.0[..], message.timestamp_ms as i64, message.content_type, message.type_version, body, message.fallback, packed.map(|p| p.offset as i64), packed.map(|p| p.len as i64)],
             ))
             .map_err(store_error)?;
         Ok(())

@@ -188,3 +188,68 @@ fn a_session_tells_the_peer_which_content_types_and_versions_it_reads() {
     }
     assert_eq!(bob.peer_content_types(from_alice).unwrap(), announced);
 }
+
+/// The `.pack` files in the chunk folder beside the database `name` in `dir`.
+fn packs(dir: &std::path::Path, name: &str) -> Vec<std::path::PathBuf> {
+    match std::fs::read_dir(dir.join(format!("{name}.db.chunks"))) {
+        Ok(entries) => entries.map(|e| e.unwrap().path()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[test]
+fn attachment_chunks_live_sealed_beside_the_database_survive_a_reopen_and_go_with_the_contact() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut alice, to_bob, mut bob, from_alice) = contacts(dir.path());
+    let document: Vec<u8> = b"confidential minutes of the meeting; "
+        .iter()
+        .copied()
+        .cycle()
+        .take(1_000_000)
+        .collect();
+    alice
+        .send(
+            to_bob,
+            Draft::new("courier/file", 1, document.clone()),
+            1_000,
+        )
+        .unwrap();
+    session(&mut alice, to_bob, &mut bob, from_alice, 0, usize::MAX);
+
+    for name in ["alice", "bob"] {
+        let files = packs(dir.path(), name);
+        assert_eq!(files.len(), 1, "{name} keeps one pack for this contact");
+        let sealed = std::fs::read(&files[0]).unwrap();
+        assert!(
+            sealed.len() > document.len(),
+            "{name}'s pack holds the chunks"
+        );
+        assert!(
+            !sealed.windows(12).any(|w| w == b"confidential"),
+            "{name}'s pack holds the chunks sealed, not in the clear"
+        );
+    }
+
+    // Bob closes and reopens his data: the attachment reads back whole from its pack.
+    drop(bob);
+    let mut bob = open(dir.path(), "bob");
+    let entry = bob.conversation(from_alice).unwrap().remove(0);
+    assert!(bob.content(from_alice, &entry).unwrap().payload == Payload::Complete(document));
+
+    // A byte changed on disk shows as a damaged attachment, never as other bytes.
+    let pack = packs(dir.path(), "bob").remove(0);
+    let mut sealed = std::fs::read(&pack).unwrap();
+    sealed[100] ^= 0x20;
+    std::fs::write(&pack, &sealed).unwrap();
+    match bob.content(from_alice, &entry).unwrap().payload {
+        Payload::Damaged(why) => assert!(why.contains("changed or damaged"), "{why}"),
+        other => panic!("a changed chunk was read as {other:?}"),
+    }
+
+    bob.remove_contact("alice").unwrap();
+    assert!(
+        packs(dir.path(), "bob").is_empty(),
+        "removing alice deleted the chunks she sent"
+    );
+    assert_eq!(packs(dir.path(), "alice").len(), 1, "alice's side is hers");
+}

@@ -27,8 +27,14 @@ pub trait SyncStore {
     fn mark_acked(&mut self, id: &MessageId) -> Result<(), StoreError>;
     /// Whether the incoming message `id` is already stored.
     fn has_incoming(&self, id: &MessageId) -> Result<bool, StoreError>;
-    /// Stores an incoming message; it must be durable when this returns, because an ack follows.
-    fn store_incoming(&mut self, message: Message) -> Result<(), StoreError>;
+    /// The body length of the outgoing message `id`, if it exists and is unacked; a store that can
+    /// tell without reading the body says so here.
+    fn outgoing_len(&self, id: &MessageId) -> Result<Option<usize>, StoreError> {
+        Ok(self.outgoing(id)?.map(|m| m.body.len()))
+    }
+    /// Stores an incoming message, `id` being its id; it must be durable when this returns, because
+    /// an ack follows.
+    fn store_incoming(&mut self, id: &MessageId, message: Message) -> Result<(), StoreError>;
     /// Remembers the content types the peer announced (replacing what it announced before).
     fn store_peer_content_types(&mut self, types: Vec<ContentTypeRange>) -> Result<(), StoreError> {
         let _ = types;
@@ -168,10 +174,12 @@ impl Session {
         let mut offer = Vec::new();
         for id in fresh {
             self.offered.insert(id);
-            match store.outgoing(&id)? {
-                Some(message) if message.body.len() <= EAGER_LIMIT => {
-                    store.mark_sent(&id, now_ms)?;
-                    out.push(Record::Message(message));
+            match store.outgoing_len(&id)? {
+                Some(len) if len <= EAGER_LIMIT => {
+                    if let Some(message) = store.outgoing(&id)? {
+                        store.mark_sent(&id, now_ms)?;
+                        out.push(Record::Message(message));
+                    }
                 }
                 Some(_) => offer.push(id),
                 None => {}
@@ -233,7 +241,7 @@ impl Session {
                     return Err(SessionError::Unrequested);
                 }
                 if !stored {
-                    store.store_incoming(message)?;
+                    store.store_incoming(&id, message)?;
                 }
                 // Ack duplicates too: the first ack may have been lost.
                 self.received.push(id);
@@ -319,7 +327,12 @@ mod tests {
         fn has_incoming(&self, id: &MessageId) -> Result<bool, StoreError> {
             Ok(self.inbox.iter().any(|m| &m.id() == id))
         }
-        fn store_incoming(&mut self, message: Message) -> Result<(), StoreError> {
+        fn store_incoming(&mut self, id: &MessageId, message: Message) -> Result<(), StoreError> {
+            assert_eq!(
+                &message.id(),
+                id,
+                "the session passes the id of what it stores"
+            );
             self.inbox.push(message);
             Ok(())
         }
