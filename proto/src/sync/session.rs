@@ -55,6 +55,11 @@ pub trait SyncStore {
 /// is not sent them again. A receiver refuses an unrequested message over this size.
 pub const EAGER_LIMIT: usize = 4 * 1024;
 
+/// Most offered messages a receiver has requested and not yet received. Requesting a whole offer
+/// at once (up to 1,024 chunks, 64 MiB) made the sender read and seal all of it before the first
+/// byte left; a window keeps both ends busy at once, as each arrival requests the next.
+pub const REQUEST_WINDOW: usize = 32;
+
 /// When a message sent `times_sent` times, last at `sent_at_ms`, is due again.
 pub fn retransmit_at(sent_at_ms: u64, times_sent: u32, max_latency_ms: u64) -> u64 {
     let doublings = times_sent.saturating_sub(1).min(20);
@@ -96,6 +101,8 @@ pub struct Session {
     mode: Mode,
     offered: std::collections::HashSet<MessageId>,
     requested: std::collections::HashSet<MessageId>,
+    /// Offered, lacking, and waiting for room in the request window.
+    wanted: std::collections::VecDeque<MessageId>,
     received: Vec<MessageId>,
     content_types: Vec<ContentTypeRange>,
     properties: Vec<TransportProperties>,
@@ -108,6 +115,7 @@ impl Session {
             mode,
             offered: Default::default(),
             requested: Default::default(),
+            wanted: Default::default(),
             received: Vec::new(),
             content_types: Vec::new(),
             properties: Vec::new(),
@@ -216,10 +224,12 @@ impl Session {
                 if !have.is_empty() {
                     out.push(Record::Ack(have));
                 }
-                if !lack.is_empty() {
-                    self.requested.extend(lack.iter().copied());
-                    out.push(Record::Request(lack));
+                for id in lack {
+                    if !self.requested.contains(&id) && !self.wanted.contains(&id) {
+                        self.wanted.push_back(id);
+                    }
                 }
+                out.extend(self.request_more());
             }
             Record::Request(ids) => {
                 for id in ids {
@@ -246,6 +256,7 @@ impl Session {
                 // Ack duplicates too: the first ack may have been lost.
                 self.received.push(id);
                 out.push(Record::Ack(vec![id]));
+                out.extend(self.request_more());
             }
             Record::Ack(ids) => {
                 for id in &ids {
@@ -257,6 +268,14 @@ impl Session {
             Record::Properties(transports) => store.store_peer_properties(transports)?,
         }
         Ok(out)
+    }
+
+    /// A request for the wanted messages the window has room for, if any.
+    fn request_more(&mut self) -> Option<Record> {
+        let room = REQUEST_WINDOW.saturating_sub(self.requested.len());
+        let ids: Vec<MessageId> = (0..room).map_while(|_| self.wanted.pop_front()).collect();
+        self.requested.extend(ids.iter().copied());
+        (!ids.is_empty()).then_some(Record::Request(ids))
     }
 
     /// Ids of the messages received in this session, in order of arrival (duplicates included).
@@ -407,6 +426,49 @@ mod tests {
         let mut expected: Vec<String> = (0..(MAX_IDS + 10)).map(|i| format!("m{i}")).collect();
         expected.push(large);
         assert_eq!(bodies(&bob), expected);
+    }
+
+    #[test]
+    fn a_large_offer_is_requested_a_window_at_a_time_and_each_arrival_asks_for_the_next() {
+        let (mut alice, mut bob) = (Side::default(), Side::default());
+        let total = REQUEST_WINDOW * 3 + 5;
+        for i in 0..total {
+            alice.queue(&format!("{i:05}{}", "c".repeat(EAGER_LIMIT)), i as u64);
+        }
+        let (mut sa, mut sb) = (Session::new(Mode::Duplex), Session::new(Mode::Duplex));
+        sb.start(&mut bob, 1).unwrap();
+        let mut to_b = sa.start(&mut alice, 1).unwrap();
+        let mut most_in_flight = 0;
+        while !to_b.is_empty() {
+            let mut to_a = Vec::new();
+            for r in to_b.drain(..) {
+                to_a.extend(sb.handle(r, &mut bob, 5).unwrap());
+            }
+            let requested: usize = to_a
+                .iter()
+                .map(|r| match r {
+                    Record::Request(ids) => ids.len(),
+                    _ => 0,
+                })
+                .sum();
+            most_in_flight = most_in_flight.max(sb.requested.len());
+            assert!(requested <= REQUEST_WINDOW);
+            for r in to_a {
+                to_b.extend(sa.handle(r, &mut alice, 5).unwrap());
+            }
+        }
+        assert_eq!(
+            most_in_flight, REQUEST_WINDOW,
+            "the window fills, and no further"
+        );
+        assert_eq!(bob.inbox.len(), total, "every offered message arrived");
+        let mut got = bodies(&bob);
+        got.dedup();
+        assert_eq!(got.len(), total, "each once");
+        assert!(
+            alice.due(10 * LATENCY, usize::MAX).unwrap().is_empty(),
+            "all acked"
+        );
     }
 
     #[test]
