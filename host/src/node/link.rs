@@ -99,7 +99,7 @@ enum Job {
     /// Syncing with a contact.
     Sync {
         contact: ContactId,
-        session: Session,
+        session: Box<Session>,
         records: RecordReader,
     },
     /// The handshake with a pending contact.
@@ -304,7 +304,7 @@ impl Link {
                 })?;
                 self.job = Job::Sync {
                     contact,
-                    session,
+                    session: Box::new(session),
                     records: RecordReader::new(),
                 };
                 Ok(encode(&records))
