@@ -1,5 +1,6 @@
 //! Durable storage: one SQLCipher database per data directory, encrypted at rest with a key derived
-//! from the user's passphrase (SQLCipher's PBKDF2), in WAL mode with full fsync on commit.
+//! from the user's passphrase (SQLCipher's PBKDF2), in WAL mode with full fsync on commit; attachment
+//! chunks beside it in sealed packs whose key the database holds.
 
 mod attachments;
 mod chunk_packs;
