@@ -38,16 +38,21 @@ pub(super) fn stored_message(
         body: row.get(3)?,
         fallback: row.get(4)?,
     };
-    let id: Vec<u8> = row.get(5)?;
+    let packed = PackRef::from_columns(row.get(6)?, row.get(7)?);
+    Ok((message, message_id(row, 5)?, packed))
+}
+
+/// The message id in `column` of `row`.
+fn message_id(row: &Row<'_>, column: usize) -> rusqlite::Result<MessageId> {
+    let id: Vec<u8> = row.get(column)?;
     let id: [u8; 32] = id.try_into().map_err(|_| {
         rusqlite::Error::FromSqlConversionFailure(
-            5,
+            column,
             rusqlite::types::Type::Blob,
             "a stored message id is not 32 bytes".into(),
         )
     })?;
-    let packed = PackRef::from_columns(row.get(6)?, row.get(7)?);
-    Ok((message, MessageId(id), packed))
+    Ok(MessageId(id))
 }
 
 fn store_error(e: rusqlite::Error) -> StoreError {
@@ -67,15 +72,7 @@ impl SyncStore for ConversationStore<'_> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let ids = statement
             .query_map(params![self.contact, now_ms as i64, limit], |r| {
-                let id: Vec<u8> = r.get(0)?;
-                let id: [u8; 32] = id.try_into().map_err(|_| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        0,
-                        rusqlite::types::Type::Blob,
-                        "a stored message id is not 32 bytes".into(),
-                    )
-                })?;
-                Ok(MessageId(id))
+                message_id(r, 0)
             })
             .map_err(store_error)?;
         ids.collect::<Result<_, _>>().map_err(store_error)
