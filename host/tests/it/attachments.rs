@@ -3,10 +3,12 @@
 
 use std::collections::HashMap;
 
-use courier_host::storage::{ConversationStore, Database, Draft, Passphrase, Payload};
+use courier_host::storage::{
+    ConversationStore, Database, Draft, Durability, Passphrase, Payload, StorageError,
+};
 use courier_host::sync::attachment::{self, MANIFEST_TYPE};
 use courier_host::sync::record::{ContentTypeRange, Record};
-use courier_host::sync::session::{Mode, Session};
+use courier_host::sync::session::{Mode, Session, SyncStore};
 
 use crate::fixture::sync_session;
 
@@ -252,4 +254,40 @@ fn attachment_chunks_live_sealed_beside_the_database_survive_a_reopen_and_go_wit
         "removing alice deleted the chunks she sent"
     );
     assert_eq!(packs(dir.path(), "alice").len(), 1, "alice's side is hers");
+}
+
+#[test]
+fn a_chunk_packed_by_a_batch_that_never_committed_is_stored_again_and_reads_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut alice, to_bob, mut bob, from_alice) = contacts(dir.path());
+    let file: Vec<u8> = (0..200_000u32).map(|i| (i % 241) as u8).collect();
+    let (manifest, chunks) = attachment::split(&file, "courier/file", 1, 1_000).unwrap();
+
+    // Bob's node dies inside a batch: the first chunk is already in his pack, its row never commits.
+    let died: Result<(), StorageError> = bob.batch(Durability::Full, |db| {
+        ConversationStore::new(db, from_alice, LATENCY)
+            .store_incoming(&chunks[0].id(), chunks[0].clone())
+            .unwrap();
+        Err(StorageError::Corrupt("the process died here"))
+    });
+    assert!(died.is_err());
+    assert!(
+        bob.received(from_alice).unwrap().is_empty(),
+        "nothing of the batch is stored"
+    );
+    let dead = std::fs::metadata(&packs(dir.path(), "bob")[0])
+        .unwrap()
+        .len();
+    assert!(
+        dead > chunks[0].body.len() as u64,
+        "the dead chunk's bytes are in the pack"
+    );
+
+    // The chunk comes again with the rest, lands after the dead bytes, and the file reads whole.
+    for message in chunks.iter().chain([&manifest]) {
+        alice.queue(to_bob, message).unwrap();
+    }
+    session(&mut alice, to_bob, &mut bob, from_alice, 0, usize::MAX);
+    let entry = bob.conversation(from_alice).unwrap().remove(0);
+    assert!(bob.content(from_alice, &entry).unwrap().payload == Payload::Complete(file));
 }
