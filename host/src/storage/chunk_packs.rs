@@ -134,14 +134,18 @@ impl ChunkPacks {
             path: path.display().to_string(),
             source,
         };
-        std::fs::create_dir_all(&self.dir).map_err(io)?;
         // Every append happens under the database's write lock, so no other process appends to this
         // pack between finding its end and writing there.
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(io)?;
+        let open = || OpenOptions::new().create(true).append(true).open(&path);
+        let mut file = match open() {
+            // The folder is made once, by the first chunk, not looked up for every chunk.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(&self.dir).map_err(io)?;
+                open()
+            }
+            other => other,
+        }
+        .map_err(io)?;
         let offset = file.seek(SeekFrom::End(0)).map_err(io)?;
         file.write_all(&record).map_err(io)?;
         self.unsynced.insert(path);
