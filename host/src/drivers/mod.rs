@@ -4,7 +4,7 @@
 pub mod mdns;
 pub mod tcp;
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 
 use crate::plugin::bindings::transport_types::ChannelId;
 
@@ -22,8 +22,8 @@ pub enum DriverEvent {
     Opened {
         /// The channel.
         channel: ChannelId,
-        /// Its writing half, for [`tcp::TcpDriver::adopt`].
-        stream: TcpStream,
+        /// Where its writes go, for [`tcp::TcpDriver::adopt`].
+        connection: tcp::Connection,
     },
     /// A peer connected to a listener; the channel is new.
     Accepted {
@@ -31,8 +31,8 @@ pub enum DriverEvent {
         transport: usize,
         /// The new channel.
         channel: ChannelId,
-        /// Its writing half, for [`tcp::TcpDriver::adopt`].
-        stream: TcpStream,
+        /// Where its writes go, for [`tcp::TcpDriver::adopt`].
+        connection: tcp::Connection,
     },
     /// Bytes arrived on a channel.
     Received {

@@ -164,6 +164,17 @@ impl Link {
         self.dialed.filter(|_| !matches!(self.job, Job::Introduced))
     }
 
+    /// Whether the peer's own stream arrived and was recognised: whoever is on the other end holds
+    /// that peer's keys.
+    pub fn answered(&self) -> bool {
+        matches!(self.inbound, Inbound::Open(_))
+    }
+
+    /// Whether we started our stream on this channel (a dial that connected).
+    pub fn wrote(&self) -> bool {
+        self.writer.is_some()
+    }
+
     /// The peer who dialed this link, once recognised, while it runs.
     pub fn accepted(&self) -> Option<Peer> {
         match (&self.job, self.dialed) {

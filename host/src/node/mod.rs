@@ -36,8 +36,8 @@ use link::{Link, LinkContext, Output};
 
 /// How often the node looks for work nobody told it about.
 pub const HOUSEKEEPING: Duration = Duration::from_millis(200);
-/// Longest wait between two attempts to reach a found contact.
-const MAX_BACKOFF_MS: u64 = 30_000;
+/// After this many dials in a row reached something that never answered as the contact, say so.
+const UNANSWERED_WARNING: u32 = 3;
 /// The property a LAN-style transport uses for `ip:port`.
 const ADDRESS_PROPERTY: &str = "address";
 
@@ -74,6 +74,27 @@ pub enum Notice {
         /// Where.
         address: SocketAddr,
     },
+}
+
+/// How patiently the node dials: the defaults suit people; tests that dial hundreds of times shorten
+/// them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pacing {
+    /// How long a dialed peer has, from the dial, to answer with a stream of its own. A dial that
+    /// reached something else (a black hole, a middlebox, a port someone else now holds) is closed
+    /// then, and counts as a failed attempt.
+    pub answer_timeout: Duration,
+    /// Longest wait between two attempts to reach a peer that did not answer.
+    pub max_redial_backoff: Duration,
+}
+
+impl Default for Pacing {
+    fn default() -> Self {
+        Pacing {
+            answer_timeout: Duration::from_secs(15),
+            max_redial_backoff: Duration::from_secs(30),
+        }
+    }
 }
 
 /// Talks to a running node from another thread.
@@ -122,6 +143,9 @@ pub enum NodeError {
     /// The wasm engine could not start.
     #[error(transparent)]
     Engine(#[from] crate::plugin::loader::EngineError),
+    /// The TCP driver could not start.
+    #[error(transparent)]
+    Tcp(#[from] crate::drivers::tcp::TcpError),
     /// The data directory has no identity.
     #[error("this data directory has no identity yet; run `courier init --name NAME` first")]
     NoIdentity,
@@ -145,6 +169,8 @@ struct Transport {
     found: HashMap<Peer, SocketAddr>,
     /// When each peer may be dialed again, and how many attempts failed in a row.
     backoff: HashMap<Peer, (u64, u32)>,
+    /// Dials in a row that connected but were never answered by the peer.
+    unanswered: HashMap<Peer, u32>,
     /// What the plugin published for contacts to reach us, as they can dial it.
     published: Vec<(String, String)>,
 }
@@ -153,6 +179,8 @@ struct Slot {
     transport: usize,
     link: Link,
     address: Option<SocketAddr>,
+    /// For a dial: when the peer must have answered by (Unix ms).
+    answer_by: Option<u64>,
 }
 
 enum Work {
@@ -185,6 +213,7 @@ pub struct Node {
     told_addresses_stale: bool,
     data_version: i64,
     work: VecDeque<Work>,
+    pacing: Pacing,
     // Keeps the wasm engine alive as long as the plugins it runs.
     _plugins: PluginHost,
 }
@@ -217,7 +246,7 @@ impl Node {
                 let _ = sink_tx.send(Input::Driver(event));
             }),
             ids.clone(),
-        );
+        )?;
         let now = now_ms();
         let mut transports = Vec::new();
         for plugin in std::mem::take(&mut plugins.transports) {
@@ -240,6 +269,7 @@ impl Node {
                 announced_port: None,
                 found: HashMap::new(),
                 backoff: HashMap::new(),
+                unanswered: HashMap::new(),
                 published: Vec::new(),
             });
         }
@@ -268,6 +298,7 @@ impl Node {
             notices: None,
             data_version,
             work: VecDeque::new(),
+            pacing: Pacing::default(),
             _plugins: plugins,
         })
     }
@@ -279,6 +310,11 @@ impl Node {
         }
     }
 
+    /// Dials with `pacing` instead of the defaults.
+    pub fn pace(&mut self, pacing: Pacing) {
+        self.pacing = pacing;
+    }
+
     /// Sends notices (arrivals, handshakes, listeners) to `tx`.
     pub fn notify(&mut self, tx: Sender<Notice>) {
         self.notices = Some(tx);
@@ -287,6 +323,15 @@ impl Node {
     /// Starts a node on its own thread (the way a desktop backend embeds it): returns its handle, its
     /// notices, and the thread, which ends with `run`'s result after [`NodeHandle::stop`].
     pub fn spawn(db: Database, config: &Config) -> Result<RunningNode, NodeError> {
+        Node::spawn_paced(db, config, Pacing::default())
+    }
+
+    /// [`spawn`](Self::spawn), dialing with `pacing`.
+    pub fn spawn_paced(
+        db: Database,
+        config: &Config,
+        pacing: Pacing,
+    ) -> Result<RunningNode, NodeError> {
         let (ready_tx, ready_rx) = mpsc::channel();
         let config = config.clone();
         let thread = std::thread::Builder::new()
@@ -301,6 +346,7 @@ impl Node {
                 };
                 let (tx, notices) = mpsc::channel();
                 node.notify(tx);
+                node.pace(pacing);
                 let _ = ready_tx.send(Ok((node.handle(), notices)));
                 node.run()
             })
@@ -425,8 +471,21 @@ impl Node {
         if std::mem::take(&mut self.told_addresses_stale) {
             self.remember_told_addresses()?;
         }
+        self.close_unanswered(now);
         self.dial_found(now);
         self.drain_work()
+    }
+
+    /// Closes dials whose peer did not answer in time: whatever took the connection is not them.
+    fn close_unanswered(&mut self, now: u64) {
+        for (channel, slot) in &self.slots {
+            if slot.answer_by.is_some_and(|by| by <= now) && !slot.link.answered() {
+                self.work.push_back(Work::Close {
+                    channel: *channel,
+                    tell: true,
+                });
+            }
+        }
     }
 
     fn reannounce(&mut self, index: usize) {
@@ -494,8 +553,11 @@ impl Node {
                     }),
                 ));
             }
-            DriverEvent::Opened { channel, stream } => {
-                self.tcp.adopt(channel, stream);
+            DriverEvent::Opened {
+                channel,
+                connection,
+            } => {
+                self.tcp.adopt(channel, connection);
                 if let Some(slot) = self.slots.get(&channel) {
                     self.work
                         .push_back(Work::Plugin(slot.transport, Event::ChannelOpened(channel)));
@@ -506,9 +568,9 @@ impl Node {
             DriverEvent::Accepted {
                 transport,
                 channel,
-                stream,
+                connection,
             } => {
-                self.tcp.adopt(channel, stream);
+                self.tcp.adopt(channel, connection);
                 let t = &self.transports[transport];
                 self.slots.insert(
                     channel,
@@ -516,6 +578,7 @@ impl Node {
                         transport,
                         link: Link::accept(t.frame_len, t.max_latency_ms),
                         address: None,
+                        answer_by: None,
                     },
                 );
                 self.work
@@ -778,6 +841,7 @@ impl Node {
                     transport: index,
                     link: Link::dial(peer, t.frame_len, t.max_latency_ms),
                     address,
+                    answer_by: Some(now + self.pacing.answer_timeout.as_millis() as u64),
                 },
             );
             self.work.push_back(Work::Plugin(
@@ -841,8 +905,18 @@ impl Node {
         let t = &mut self.transports[index];
         match result {
             Ok(output) => {
-                if let Some(peer) = peer.filter(|_| slot.link.syncing_with().is_some()) {
+                if let Some(peer) = peer.filter(|_| slot.link.answered()) {
+                    // The peer's own stream came back: this is them, not a stranger, not a black hole.
+                    self.tcp.vouch(channel);
                     t.backoff.remove(&peer);
+                    if let Some(missed) = t.unanswered.remove(&peer)
+                        && missed >= UNANSWERED_WARNING
+                    {
+                        tracing::info!(
+                            "a contact answered again on {} after {missed} unanswered connections",
+                            t.keyring.transport()
+                        );
+                    }
                 }
                 if output.delivered > 0
                     && let Some(contact) = slot.link.syncing_with()
@@ -871,7 +945,12 @@ impl Node {
                 }
             }
             Err(error) => {
-                tracing::info!("dropped a link: {error}");
+                if matches!(error, link::LinkError::UnknownTag) {
+                    // Strangers and scanners: normal on a network, and a flood must not fill the log.
+                    tracing::debug!("dropped a link: {error}");
+                } else {
+                    tracing::info!("dropped a link: {error}");
+                }
                 self.work.push_back(Work::Close {
                     channel,
                     tell: true,
@@ -899,13 +978,27 @@ impl Node {
             return Ok(());
         };
         let now = now_ms();
-        if let Some(peer) = slot.link.peer() {
+        if let Some(peer) = slot.link.dialing()
+            && !slot.link.answered()
+        {
+            // Our dial never reached the peer: back off before trying them again.
             let t = &mut self.transports[slot.transport];
-            if slot.link.syncing_with().is_none() {
-                // Never got as far as syncing: back off before trying this peer again.
-                let failures = t.backoff.get(&peer).map_or(0, |(_, n)| *n) + 1;
-                let delay = (500u64 << failures.min(6)).min(MAX_BACKOFF_MS);
-                t.backoff.insert(peer, (now + delay, failures));
+            let failures = t.backoff.get(&peer).map_or(0, |(_, n)| *n) + 1;
+            let max = self.pacing.max_redial_backoff.as_millis() as u64;
+            let delay = (500u64 << failures.min(6)).min(max);
+            t.backoff.insert(peer, (now + delay, failures));
+            if slot.link.wrote() {
+                // It connected and took our stream, yet never answered as them.
+                let missed = t.unanswered.entry(peer).or_default();
+                *missed += 1;
+                if *missed == UNANSWERED_WARNING {
+                    tracing::warn!(
+                        "{missed} connections in a row to one contact on {} reached something that \
+                         never answered as them (a black hole, or another device holding their \
+                         address); their messages wait, and dialing them backs off",
+                        t.keyring.transport()
+                    );
+                }
             }
         }
         if let Some(contact) = slot.link.syncing_with() {

@@ -4,6 +4,7 @@
 mod fixture;
 
 mod attachments;
+mod black_hole;
 mod component_cache;
 mod config_errors;
 mod hostile_plugins;

@@ -269,6 +269,22 @@ impl Person {
         self.serve.is_some()
     }
 
+    /// The process id of the running `serve` (a wrapper that execs, like `prlimit`, keeps it).
+    pub fn pid(&self) -> Option<u32> {
+        self.serve.as_ref().map(Child::id)
+    }
+
+    /// The running `serve`'s resident memory in KiB, from `/proc`.
+    pub fn resident_kib(&self) -> Result<u64> {
+        let pid = self.pid().context("the node is not running")?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .context("no VmRSS line in /proc/PID/status")
+    }
+
     /// Stops `serve` with SIGTERM and checks it exited cleanly.
     pub fn stop(&mut self) -> Result<()> {
         let Some(mut child) = self.serve.take() else {

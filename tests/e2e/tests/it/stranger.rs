@@ -161,3 +161,113 @@ fn what_carol_records_on_the_wire_has_no_text_no_names_no_keys_and_no_repeating_
         );
     }
 }
+
+/// Two thousand strangers connect to alice's node, which may open only 1,024 files, and hold on; two
+/// hundred of them trickle one byte a second. Bob, back on a port alice has not heard of (so his own
+/// connection has to get in past the crowd), still connects and delivers within 2 s of trying; once
+/// the strangers leave, alice's node is back to the memory it started with.
+#[test]
+fn two_thousand_strangers_cannot_lock_bob_out_of_a_node_with_1024_descriptors() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Instant;
+
+    let root = scratch();
+    let (mut alice, mut bob) = pair(root.path()).unwrap();
+    bob.stop().unwrap();
+    alice.stop().unwrap();
+    alice.configure(&[], false, "loopback").unwrap();
+    alice.wrap(&["prlimit", "--nofile=1024:1024", "--"]);
+    // Bob moves to a port alice has not been told, so only his own dial can reach her.
+    let move_bob = |bob: &mut courier_e2e::Person, alice_port| {
+        bob.port = courier_e2e::free_port().unwrap();
+        bob.configure(&[alice_port], false, "loopback").unwrap();
+    };
+    move_bob(&mut bob, alice.port);
+    alice.serve().unwrap();
+    // One session first, so both readings of alice's memory come after her caches have warmed.
+    bob.cli(&["send", "alice", "--text", "before the crowd"])
+        .unwrap();
+    bob.serve().unwrap();
+    wait_for_delivery(&bob, &alice, 1, Duration::from_secs(30)).unwrap();
+    bob.stop().unwrap();
+    move_bob(&mut bob, alice.port);
+    std::thread::sleep(Duration::from_secs(2));
+    let resident_before = alice.resident_kib().unwrap();
+
+    // This test process holds the strangers' ends, so it needs more descriptors than they number.
+    let raised = std::process::Command::new("prlimit")
+        .args([
+            "--pid",
+            &std::process::id().to_string(),
+            "--nofile=8192:8192",
+        ])
+        .status()
+        .unwrap();
+    assert!(
+        raised.success(),
+        "prlimit could not raise this test's descriptor limit"
+    );
+    let mut strangers = Vec::new();
+    for _ in 0..2000 {
+        if let Ok(s) =
+            TcpStream::connect_timeout(&([127, 0, 0, 1], alice.port).into(), Duration::from_secs(2))
+        {
+            strangers.push(s);
+        }
+    }
+    assert!(
+        strangers.len() >= 1900,
+        "only {} of 2,000 strangers could connect",
+        strangers.len()
+    );
+    let trickling: Vec<TcpStream> = strangers[..200]
+        .iter()
+        .map(|s| s.try_clone().unwrap())
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = stop.clone();
+    let trickle = std::thread::spawn(move || {
+        let mut trickling = trickling;
+        while !stopped.load(Ordering::Relaxed) {
+            for s in &mut trickling {
+                let _ = s.write_all(&[0x42]);
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    });
+    std::thread::sleep(Duration::from_secs(2));
+
+    bob.cli(&["send", "alice", "--text", "through the crowd"])
+        .unwrap();
+    let alice_db = alice.database().unwrap();
+    let from_bob = alice_db.contact("bob").unwrap();
+    bob.serve().unwrap();
+    let trying = Instant::now();
+    while alice_db.received(from_bob).unwrap().len() < 2 {
+        assert!(
+            trying.elapsed() < Duration::from_secs(2),
+            "bob's message did not reach alice within 2 s of his node dialing"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let delivered_in = trying.elapsed();
+    assert!(alice.pid().is_some(), "alice's node kept running");
+    bob.stop().unwrap();
+
+    stop.store(true, Ordering::Relaxed);
+    trickle.join().unwrap();
+    drop(strangers);
+    std::thread::sleep(Duration::from_secs(3));
+    let resident_after = alice.resident_kib().unwrap();
+    eprintln!(
+        "bob delivered in {:.2} s through 2,000 strangers; alice's node {resident_before} KiB before, \
+         {resident_after} KiB after",
+        delivered_in.as_secs_f64()
+    );
+    assert!(
+        resident_after * 10 <= resident_before * 11,
+        "alice's node holds {resident_after} KiB after the strangers left, over 10% more than the \
+         {resident_before} KiB it started with"
+    );
+    alice.stop().unwrap();
+}

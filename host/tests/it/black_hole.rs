@@ -1,0 +1,216 @@
+//! A hostile network between two real nodes (real SQLCipher files, real sockets on loopback, the real
+//! LAN plugin in wasmtime): what takes a contact's address must not take the contact.
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant};
+
+use courier_host::config::Config;
+use courier_host::identity::Identity;
+use courier_host::node::{Node, Notice, Pacing, RunningNode};
+use courier_host::storage::{Database, Delivery, Draft, OutgoingState, Passphrase, Peer};
+use courier_host::transport_security::TAG_LEN;
+use courier_host::transport_security::stream::HEADER_LEN;
+use courier_host::transport_security::tag_window::WINDOW;
+use courier_host::transport_security::transport_keys::period_at;
+
+use crate::fixture::Fixture;
+
+/// The LAN plugin's id and max latency (its `describe`).
+const LAN: &str = "lan";
+const LAN_MAX_LATENCY_MS: u64 = 30_000;
+
+/// Dials into nowhere are given up after this, and redialed at once: hundreds of dials in a minute.
+const IMPATIENT: Pacing = Pacing {
+    answer_timeout: Duration::from_millis(150),
+    max_redial_backoff: Duration::from_millis(20),
+};
+
+struct Side {
+    path: PathBuf,
+    config: Config,
+    // Keeps the plugin directory the config points at.
+    _plugins: Fixture,
+}
+
+impl Side {
+    fn new(root: &Path, name: &str, port: u16, peer: u16) -> Side {
+        let plugins = Fixture::with_plugins(&["transport-lan"]);
+        let config = plugins.config(&format!(
+            "[transports.lan]\nplugin = \"transport-lan\"\n\
+             grant = [\"tcp\", \"mdns\", \"log\", \"clock\"]\ntcp_scope = \"loopback\"\n\
+             settings = {{ port = {port}, mdns = false, redial-ms = 100, static-peers = [\"127.0.0.1:{peer}\"] }}\n"
+        ));
+        let side = Side {
+            path: root.join(format!("{name}.db")),
+            config,
+            _plugins: plugins,
+        };
+        side.db()
+            .create_identity(&Identity::generate(name))
+            .unwrap();
+        side
+    }
+
+    fn db(&self) -> Database {
+        Database::open(&self.path, &Passphrase::new("black hole".into()).unwrap()).unwrap()
+    }
+
+    fn start(&self) -> RunningNode {
+        Node::spawn_paced(self.db(), &self.config, IMPATIENT).expect("the node starts")
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+fn wait_for(notices: &Receiver<Notice>, what: &str, mut hit: impl FnMut(&Notice) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match notices.recv_timeout(left) {
+            Ok(notice) if hit(&notice) => return,
+            Ok(_) => {}
+            Err(_) => panic!("timed out waiting for {what}"),
+        }
+    }
+}
+
+fn send(db: &mut Database, to: &str, text: &str) {
+    let contact = db.contact(to).unwrap();
+    db.send(
+        contact,
+        Draft::new("courier/text", 1, text.as_bytes().to_vec()),
+        now_ms(),
+    )
+    .unwrap();
+}
+
+fn texts_from(db: &Database, alias: &str) -> Vec<String> {
+    db.received(db.contact(alias).unwrap())
+        .unwrap()
+        .into_iter()
+        .map(|m| String::from_utf8(m.body).unwrap())
+        .collect()
+}
+
+/// Takes bob's port while he is away: reads the start of every stream alice dials into it, answers
+/// nothing, and holds every tenth connection open (the rest it drops, as a foreign service would).
+fn black_hole(port: u16, dials: usize) -> std::thread::JoinHandle<usize> {
+    let listener = TcpListener::bind(("127.0.0.1", port)).expect("bob's port is free");
+    std::thread::spawn(move || {
+        let mut held: Vec<TcpStream> = Vec::new();
+        let mut swallowed = 0;
+        for mut stream in listener.incoming().flatten() {
+            stream
+                .set_read_timeout(Some(Duration::from_secs(2)))
+                .unwrap();
+            let mut start = [0u8; TAG_LEN + HEADER_LEN];
+            if stream.read_exact(&mut start).is_ok() {
+                swallowed += 1;
+                if swallowed % 10 == 0 {
+                    held.push(stream);
+                }
+            }
+            if swallowed >= dials {
+                break;
+            }
+        }
+        swallowed
+    })
+}
+
+#[test]
+fn a_black_hole_swallows_200_dials_to_bob_and_when_he_returns_they_talk_both_ways_at_once() {
+    let root = tempfile::tempdir().unwrap();
+    let (pa, pb) = (free_port(), free_port());
+    let alice = Side::new(root.path(), "alice", pa, pb);
+    let bob = Side::new(root.path(), "bob", pb, pa);
+    let link = |side: &Side| side.db().identity().unwrap().unwrap().link();
+    alice
+        .db()
+        .add_pending_contact(&link(&bob), "bob", now_ms())
+        .unwrap();
+    bob.db()
+        .add_pending_contact(&link(&alice), "alice", now_ms())
+        .unwrap();
+    let period = period_at(now_ms(), LAN_MAX_LATENCY_MS);
+
+    let a = alice.start();
+    let b = bob.start();
+    let introduced = |n: &RunningNode| {
+        wait_for(&n.notices, "the handshake", |x| {
+            matches!(x, Notice::Introduced { .. })
+        })
+    };
+    introduced(&a);
+    introduced(&b);
+
+    // Bob goes away; something else takes his port, and alice's message goes into it, again and again.
+    b.stop().unwrap();
+    let hole = black_hole(pb, 200);
+    let mut alice_db = alice.db();
+    send(&mut alice_db, "bob", "while you were away");
+    a.handle.wake();
+    let swallowed = hole.join().unwrap();
+    assert_eq!(swallowed, 200, "alice dialed into the black hole 200 times");
+    let waiting = alice_db
+        .conversation(alice_db.contact("bob").unwrap())
+        .unwrap();
+    assert_eq!(
+        waiting.iter().map(|e| e.delivery).collect::<Vec<_>>(),
+        [Delivery::Outgoing(OutgoingState::Sent)],
+        "the black hole took the message and acked nothing"
+    );
+
+    // Bob is back on his port: one redial reaches him, and both directions flow on the same keys.
+    let returned = Instant::now();
+    let b = bob.start();
+    let mut bob_db = bob.db();
+    send(&mut bob_db, "alice", "glad to be back");
+    b.handle.wake();
+    wait_for(&b.notices, "alice's message at bob", |x| {
+        matches!(x, Notice::Received { .. })
+    });
+    wait_for(&a.notices, "bob's message at alice", |x| {
+        matches!(x, Notice::Received { .. })
+    });
+    let took = returned.elapsed();
+    assert!(
+        took < Duration::from_secs(10),
+        "took {took:?} after bob returned"
+    );
+    assert_eq!(texts_from(&bob_db, "alice"), ["while you were away"]);
+    assert_eq!(texts_from(&alice_db, "bob"), ["glad to be back"]);
+
+    // No rotation rescued this: bob recognised alice's stream far past the burned numbers, in the same
+    // keys' period (or, if a period boundary passed during the test, the next).
+    let from_alice = Peer::Contact(bob_db.contact("alice").unwrap());
+    let base = [period, period + 1]
+        .iter()
+        .map(|p| bob_db.tag_window(from_alice, LAN, *p).unwrap().0)
+        .max()
+        .unwrap();
+    assert!(
+        base >= 200 - WINDOW / 2,
+        "bob's window for alice starts at stream {base}, not past the 200 burned ones"
+    );
+    a.stop().unwrap();
+    b.stop().unwrap();
+    // Exactly once, across the black hole and the return.
+    assert_eq!(texts_from(&bob.db(), "alice"), ["while you were away"]);
+}
