@@ -110,6 +110,18 @@ pub enum Call {
     Browse,
 }
 
+impl Call {
+    /// What the call asked for, without the address it named.
+    pub fn what(&self) -> &'static str {
+        match self {
+            Call::Listen(_) => "a listener",
+            Call::Connect(..) => "a connection",
+            Call::Announce(_) => "an mDNS announcement",
+            Call::Browse => "mDNS browsing",
+        }
+    }
+}
+
 impl LanState {
     /// A fresh state machine.
     pub fn new(settings: Settings) -> Self {
@@ -241,7 +253,9 @@ mod exports {
                     Call::Browse => mdns::browse(true),
                 };
                 if let Err(e) = result {
-                    courier_plugin::log!(warn, "the host refused {call:?}: {e:?}");
+                    // Addresses only at debug level: a log is no place for where people are.
+                    courier_plugin::log!(warn, "the host refused {}: {e:?}", call.what());
+                    courier_plugin::log!(debug, "the refused call was {call:?}");
                     if let Call::Connect(channel, _) = call {
                         actions.push(Action::Close(channel));
                     }
@@ -260,6 +274,15 @@ mod tests {
     use courier_plugin::transport::courier::plugin::transport_types::{
         ConnectRequest, Discovery, Listening, Medium,
     };
+
+    #[test]
+    fn what_a_refused_call_asked_for_is_said_without_its_address() {
+        let connect = Call::Connect(7, "10.0.0.5:7001".into());
+        assert_eq!(connect.what(), "a connection");
+        assert_eq!(Call::Listen(7001).what(), "a listener");
+        assert_eq!(Call::Announce(7001).what(), "an mDNS announcement");
+        assert_eq!(Call::Browse.what(), "mDNS browsing");
+    }
 
     fn state(peers: &str) -> LanState {
         let settings = Settings::parse(&[("static-peers", peers), ("redial-ms", "1000")]).unwrap();
