@@ -136,7 +136,10 @@ impl TagWindow {
     fn slide_to(&mut self, new_base: u64) {
         let by = new_base - self.base;
         // A shift by the whole width or more forgets every bit (and `>>` by 64 would overflow).
-        self.seen = self.seen.checked_shr(by.try_into().unwrap_or(u32::MAX)).unwrap_or(0);
+        self.seen = self
+            .seen
+            .checked_shr(by.try_into().unwrap_or(u32::MAX))
+            .unwrap_or(0);
         self.base = new_base;
     }
 }
@@ -181,7 +184,11 @@ mod tests {
         let (mut w, key) = window();
         // 200 streams went into a black hole: the 201st still reaches the receiver.
         assert_eq!(w.recognise(&tag(&key, 200)), Some(200));
-        assert_eq!(w.base(), 200 + 1 - WINDOW / 2, "the newest seen sits mid-window");
+        assert_eq!(
+            w.base(),
+            200 + 1 - WINDOW / 2,
+            "the newest seen sits mid-window"
+        );
         assert_eq!(w.seen(), 1 << (WINDOW / 2 - 1));
         assert_eq!(w.recognise(&tag(&key, 200)), None, "and only once");
         assert_eq!(
@@ -226,7 +233,11 @@ mod tests {
         assert_eq!(w.base(), far + 1 - half_window());
         assert_eq!(w.seen(), 1 << (half_window() - 1));
         for n in w.base()..far {
-            assert_eq!(w.recognise(&tag(&key, n)), Some(n), "{n} is in the new window");
+            assert_eq!(
+                w.recognise(&tag(&key, n)),
+                Some(n),
+                "{n} is in the new window"
+            );
         }
     }
 
