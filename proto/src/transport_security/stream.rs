@@ -116,13 +116,24 @@ impl StreamWriter {
         stream_number: u64,
         frame_len: usize,
     ) -> Result<(StreamWriter, Vec<u8>), StreamError> {
-        check_frame_len(frame_len)?;
         let mut frame_key = zeroize::Zeroizing::new([0u8; 32]);
         let mut nonce = [0u8; 24];
         getrandom::fill(frame_key.as_mut_slice())
             .expect("the OS random number generator is available");
         getrandom::fill(&mut nonce).expect("the OS random number generator is available");
+        StreamWriter::with_randomness(keys, stream_number, frame_len, &frame_key, nonce)
+    }
 
+    /// [`new`](Self::new) with the frame key and header nonce given, so known-answer tests cover real
+    /// bytes.
+    pub(crate) fn with_randomness(
+        keys: &DirectionKeys,
+        stream_number: u64,
+        frame_len: usize,
+        frame_key: &[u8; 32],
+        nonce: [u8; 24],
+    ) -> Result<(StreamWriter, Vec<u8>), StreamError> {
+        check_frame_len(frame_len)?;
         let stream_tag = tag(&keys.tag_key, stream_number);
         let mut header = zeroize::Zeroizing::new(Vec::with_capacity(HEADER_PLAINTEXT_LEN));
         header.push(VERSION);
@@ -513,6 +524,51 @@ mod tests {
         let keys = bob.incoming().iter().find(|k| k.period == 50).unwrap();
         let stream_tag: [u8; TAG_LEN] = wire[..TAG_LEN].try_into().unwrap();
         assert_eq!(TagWindow::new(keys, 0).recognise(&stream_tag), None);
+    }
+
+    #[test]
+    fn a_stream_is_pinned_to_known_bytes() {
+        // Computed independently by proto/vectors/known_answers.py: AES-256 tag, XChaCha20-Poly1305
+        // header (HChaCha20 written out, then Python `cryptography`), ChaCha20-Poly1305 frames.
+        // Alice's period-12 keys of root 07..07 on "lan", stream 5, 64-byte frames, frame key
+        // 33..33, nonce 44..44.
+        let alice = TransportKeys::new(&SecretKey::from_bytes([7; 32]), "lan", Role::Alice, 10, 12);
+        let (mut writer, mut wire) =
+            StreamWriter::with_randomness(alice.outgoing(), 5, 64, &[0x33; 32], [0x44; 24])
+                .unwrap();
+        assert_eq!(
+            hex::encode(&wire),
+            concat!(
+                "55defdd71198c23816442253fa0c45d5",
+                "444444444444444444444444444444444444444444444444",
+                "2db1eecf19f40b074bac70d6d61366d09ed58e9031da4fcc363b76403ad6698dd388f51c89b4eab002307fd47e",
+                "6278ce9e46f671273d9c20e83bc6f0c3",
+            ),
+            "tag | nonce | sealed (version, stream number, frame length, frame key) | auth"
+        );
+        let frames_start = wire.len();
+        writer.seal_frame(b"hello, ", false, &mut wire).unwrap();
+        writer.seal_frame(b"world", true, &mut wire).unwrap();
+        assert_eq!(
+            hex::encode(&wire[frames_start..]),
+            concat!(
+                "d7cc894a5ed19020796e3962923b2d49a985bc180548c27bbfc1c719819ae0c95e72d94c40d4c119154f9c1096be19b1",
+                "7a52a9789e78990eee77241b90c2f11e",
+                "0e807b51ce280c0d84e41c2a1bbe95163719d70b8431babcc45adcd35347155d3a1cf9daffe2f01e08691d113c39c219",
+                "99fb390c8bc0a037a862306498664493",
+            ),
+            "two frames: flags | payload length | payload | zeros, each sealed with its number as nonce"
+        );
+        let bob = TransportKeys::new(&SecretKey::from_bytes([7; 32]), "lan", Role::Bob, 10, 12);
+        let keys = bob.incoming().iter().find(|k| k.period == 12).unwrap();
+        let tag: [u8; TAG_LEN] = wire[..TAG_LEN].try_into().unwrap();
+        let header: &[u8; HEADER_LEN] = wire[TAG_LEN..frames_start].try_into().unwrap();
+        let mut reader = StreamReader::open(keys, 5, &tag, header).unwrap();
+        assert_eq!(
+            reader.push(&wire[frames_start..]).unwrap(),
+            vec![b"hello, ".to_vec(), b"world".to_vec()]
+        );
+        assert_eq!(reader.finish(), Ok(()));
     }
 
     proptest::proptest! {
