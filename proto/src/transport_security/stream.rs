@@ -571,6 +571,26 @@ mod tests {
         assert_eq!(reader.finish(), Ok(()));
     }
 
+    #[test]
+    fn writers_and_readers_never_print_their_keys() {
+        let (alice, bob) = pair();
+        let frame_key = [0x5a; 32];
+        let (writer, wire) =
+            StreamWriter::with_randomness(alice.outgoing(), 0, 64, &frame_key, [0; 24]).unwrap();
+        assert_eq!(
+            format!("{writer:?}"),
+            "StreamWriter { frame_number: 0, frame_len: 64, .. }"
+        );
+        let keys = bob.incoming().iter().find(|k| k.period == 50).unwrap();
+        let tag: [u8; TAG_LEN] = wire[..TAG_LEN].try_into().unwrap();
+        let header: &[u8; HEADER_LEN] = wire[TAG_LEN..].try_into().unwrap();
+        let reader = StreamReader::open(keys, 0, &tag, header).unwrap();
+        assert_eq!(
+            format!("{reader:?}"),
+            "StreamReader { frame_number: 0, frame_len: 64, .. }"
+        );
+    }
+
     proptest::proptest! {
         #[test]
         fn any_data_round_trips(data in proptest::collection::vec(proptest::num::u8::ANY, 0..5000), piece in 1usize..3000) {

@@ -361,5 +361,23 @@ mod tests {
     #[test]
     fn keys_never_print() {
         assert_eq!(format!("{:?}", root()), "SecretKey(<redacted>)");
+        let keys = TransportKeys::new(&root(), "lan", Role::Alice, 1, 1);
+        let printed = format!("{keys:?}");
+        let secrets = [
+            &keys.outgoing().tag_key,
+            &keys.outgoing().header_key,
+            keys.oldest_secret().1,
+        ];
+        for secret in secrets {
+            assert!(
+                !printed.contains(&hex::encode(secret.expose())),
+                "{printed}"
+            );
+            assert!(
+                !printed.contains(&format!("{:?}", secret.expose())),
+                "{printed}"
+            );
+        }
+        assert!(printed.contains("SecretKey(<redacted>)"));
     }
 }
