@@ -328,6 +328,11 @@ fn mutants(root: &Path, args: &[String]) -> Result<()> {
         .current_dir(root)
         .args(["mutants", "-p", "courier-proto"])
         .args(args);
+    // Every mutant runs the whole suite; the deterministic tests do the killing, so the property
+    // tests run a few cases each instead of 256 (unless the caller chose a number).
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        command.env("PROPTEST_CASES", "32");
+    }
     eprintln!("$ {}", describe(&command));
     // cargo-mutants exits non-zero when a mutant survives; the outcomes say how many, so read them.
     let status = command.status().context("could not start cargo mutants")?;

@@ -192,6 +192,20 @@ mod tests {
             assemble(&parsed, |_| Some(chunks[1].body.clone())),
             Some(Err(AttachmentError::Mismatch))
         );
+        let mut altered = chunks[1].body.clone();
+        altered[0] ^= 1;
+        let same_length_other_bytes = |id: &MessageId| {
+            Some(if id == &parsed.chunks[1] {
+                altered.clone()
+            } else {
+                chunks[0].body.clone()
+            })
+        };
+        assert_eq!(
+            assemble(&parsed, same_length_other_bytes),
+            Some(Err(AttachmentError::Mismatch)),
+            "the hash is checked, not just the length"
+        );
         assert!(parse_manifest(&manifest.body[..manifest.body.len() - 1]).is_err());
         assert!(parse_manifest(&[0; 5]).is_err());
         assert_eq!(
@@ -234,6 +248,11 @@ mod tests {
             chunks.iter().map(|c| c.body.len()).collect::<Vec<_>>(),
             [CHUNK_LEN, 3]
         );
+        assert_eq!(
+            manifest.body.len(),
+            MANIFEST_FIXED + "courier/voice".len() + 32 * chunks.len(),
+            "the fixed fields, the content type, the ids"
+        );
     }
 
     #[test]
@@ -253,6 +272,11 @@ mod tests {
 
     #[test]
     fn the_largest_attachment_fits_one_manifest_and_one_byte_more_is_refused() {
+        assert_eq!(
+            MAX_ATTACHMENT_LEN,
+            2044 * CHUNK_LEN as u64,
+            "2044 ids fit beside 109 bytes"
+        );
         let longest_type = "t".repeat(64);
         let largest = vec![0u8; MAX_ATTACHMENT_LEN as usize];
         let (manifest, _) = split(&largest, &longest_type, 1, 0).unwrap();
