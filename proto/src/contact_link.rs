@@ -77,6 +77,7 @@ pub enum LinkError {
 }
 
 fn unsupported_version(version: u8) -> String {
+    // mutants: `<=` is equivalent, LINK_VERSION itself is never unsupported.
     if version < LINK_VERSION {
         format!(
             "the link is format version {version}, which had no checksum and is no longer read; ask your contact for a new link"
@@ -348,6 +349,23 @@ mod tests {
         let error = encode(3, &rfc_key()).parse::<ContactLink>().unwrap_err();
         assert_eq!(error, LinkError::UnsupportedVersion(3));
         assert!(error.to_string().contains("update Courier"));
+        // A future format may checksum differently: its version still shows through.
+        let foreign = [[3u8].as_slice(), &rfc_key(), &[0; CHECKSUM_LEN]].concat();
+        let text = format!("{SCHEME}{}", BASE32_NOPAD.encode(&foreign).to_lowercase());
+        assert_eq!(
+            text.parse::<ContactLink>(),
+            Err(LinkError::UnsupportedVersion(3))
+        );
+    }
+
+    #[test]
+    fn text_of_the_old_length_is_only_an_old_link_when_it_says_so() {
+        let not_v1 = [[LINK_VERSION].as_slice(), &rfc_key()].concat();
+        let text = format!("{SCHEME}{}", BASE32_NOPAD.encode(&not_v1).to_lowercase());
+        assert_eq!(
+            text.parse::<ContactLink>(),
+            Err(LinkError::WrongLength(V1_ENCODED_LEN))
+        );
     }
 
     #[test]
