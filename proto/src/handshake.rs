@@ -120,6 +120,8 @@ impl Handshake {
         let our_static_public = PublicKey::from(&self.our_static);
         let our_ephemeral_public = PublicKey::from(ephemeral);
         // Alice is the side whose static key sorts first; both sides agree without talking.
+        // mutants: `<=` is equivalent, equal keys (a handshake with oneself) take one role on both
+        // sides and fail the proofs either way.
         let role = if our_static_public.as_bytes() < self.their_static.as_bytes() {
             Role::Alice
         } else {
@@ -129,7 +131,9 @@ impl Handshake {
         let ee = ephemeral.diffie_hellman(&their_ephemeral);
         let ours_e_theirs_s = ephemeral.diffie_hellman(&self.their_static);
         let ours_s_theirs_e = self.our_static.diffie_hellman(&their_ephemeral);
-        if !ee.was_contributory() || !ours_s_theirs_e.was_contributory() {
+        // A low-order ephemeral key zeroes ee (and se with it: clamped scalars are multiples of the
+        // cofactor); a low-order static key zeroes es, and the peer would know every input.
+        if !ee.was_contributory() || !ours_e_theirs_s.was_contributory() {
             return Err(HandshakeError::InvalidKey);
         }
         // Order every input as (alice's, bob's) so both sides hash the same bytes.
@@ -214,6 +218,7 @@ pub fn static_secret(
     if !shared.was_contributory() {
         return Err(HandshakeError::InvalidKey);
     }
+    // mutants: `<=` is equivalent, equal keys (one's own link) give the same secret in either role.
     let (role, first, second) = if our_public.as_bytes() < theirs.as_bytes() {
         (Role::Alice, our_public, theirs)
     } else {
@@ -357,6 +362,16 @@ mod tests {
         hello[0] = HANDSHAKE_VERSION;
         hello[1] = 1; // u = 1, a point of order 4
         assert_eq!(alice.receive_hello(&hello), Err(HandshakeError::InvalidKey));
+    }
+
+    #[test]
+    fn a_low_order_static_key_is_refused_even_with_a_good_ephemeral_key() {
+        let (mut alice, _) = Handshake::start(key(RFC_ALICE), [0; 32]);
+        let (_, hello_b) = Handshake::start(key(RFC_BOB), public(RFC_ALICE));
+        assert_eq!(
+            alice.receive_hello(&hello_b),
+            Err(HandshakeError::InvalidKey)
+        );
     }
 
     #[test]
