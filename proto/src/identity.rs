@@ -84,11 +84,12 @@ pub fn safety_number(ours: &[u8; 32], theirs: &[u8; 32]) -> String {
     let digest = hash.finalize();
     // Five bytes per group of five digits (as Signal does): 2^40 mod 10^5 bias is negligible.
     digest
-        .chunks(5)
+        .chunks_exact(5)
         .take(12)
         .map(|c| {
-            let n = c.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
-            format!("{:05}", n % 100_000)
+            let mut be = [0u8; 8];
+            be[3..].copy_from_slice(c);
+            format!("{:05}", u64::from_be_bytes(be) % 100_000)
         })
         .collect::<Vec<_>>()
         .join(" ")

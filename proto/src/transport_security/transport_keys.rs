@@ -301,6 +301,11 @@ mod tests {
         assert_eq!(rotation_period_ms(30_000), day + 30_000);
         assert_eq!(period_at(0, 30_000), 0);
         assert_eq!(period_at(day + 30_000, 30_000), 1);
+        assert_eq!(
+            rotation_period_ms(30_000),
+            86_430_000,
+            "a LAN transport rotates every 24 h 30 s"
+        );
         // A removable drive (28-day latency) rotates about monthly.
         assert_eq!(rotation_period_ms(28 * day), 29 * day);
     }
