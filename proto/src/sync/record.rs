@@ -674,6 +674,11 @@ mod tests {
             Err(RecordError::TooLong(MAX_PAYLOAD_LEN as u32 + 1))
         );
         assert_eq!(RecordReader::new().push(&header(5)[..5]), Ok(vec![]));
+        assert_eq!(
+            RecordReader::new().push(&header(65 * 1024 + 1)),
+            Err(RecordError::TooLong(66_561)),
+            "a body's 64 KiB and 1 KiB for the rest of a message"
+        );
     }
 
     #[test]
