@@ -631,6 +631,20 @@ mod tests {
             ]))
             .is_err()
         );
+        let named = |len: usize| ContentTypeRange {
+            content_type: "t".repeat(len),
+            ..range.clone()
+        };
+        assert!(decode(Record::ContentTypes(vec![named(MAX_CONTENT_TYPE_LEN)])).is_ok());
+        for bad in [0, MAX_CONTENT_TYPE_LEN + 1] {
+            assert_eq!(
+                decode(Record::ContentTypes(vec![named(bad)])),
+                Err(RecordError::Malformed {
+                    kind: "content types",
+                    reason: "content type must be 1-64 bytes"
+                })
+            );
+        }
         let transport = |properties: usize, value_len: usize| TransportProperties {
             transport: "lan".into(),
             properties: vec![("k".into(), "v".repeat(value_len)); properties],
