@@ -84,7 +84,16 @@ impl Handshake {
     pub fn start(our_static: [u8; 32], their_static: [u8; 32]) -> (Handshake, [u8; HELLO_LEN]) {
         let mut seed = Zeroizing::new([0u8; 32]);
         getrandom::fill(seed.as_mut_slice()).expect("the OS random number generator is available");
-        let ephemeral = StaticSecret::from(*seed);
+        Handshake::start_with_ephemeral(our_static, their_static, *seed)
+    }
+
+    /// [`start`](Self::start) with the ephemeral secret given, so known-answer tests cover real bytes.
+    pub(crate) fn start_with_ephemeral(
+        our_static: [u8; 32],
+        their_static: [u8; 32],
+        ephemeral: [u8; 32],
+    ) -> (Handshake, [u8; HELLO_LEN]) {
+        let ephemeral = StaticSecret::from(ephemeral);
         let mut hello = [0u8; HELLO_LEN];
         hello[0] = HANDSHAKE_VERSION;
         hello[1..].copy_from_slice(PublicKey::from(&ephemeral).as_bytes());
@@ -111,6 +120,8 @@ impl Handshake {
         let our_static_public = PublicKey::from(&self.our_static);
         let our_ephemeral_public = PublicKey::from(ephemeral);
         // Alice is the side whose static key sorts first; both sides agree without talking.
+        // mutants: `<=` is equivalent, equal keys (a handshake with oneself) take one role on both
+        // sides and fail the proofs either way.
         let role = if our_static_public.as_bytes() < self.their_static.as_bytes() {
             Role::Alice
         } else {
@@ -120,7 +131,9 @@ impl Handshake {
         let ee = ephemeral.diffie_hellman(&their_ephemeral);
         let ours_e_theirs_s = ephemeral.diffie_hellman(&self.their_static);
         let ours_s_theirs_e = self.our_static.diffie_hellman(&their_ephemeral);
-        if !ee.was_contributory() || !ours_s_theirs_e.was_contributory() {
+        // A low-order ephemeral key zeroes ee (and se with it: clamped scalars are multiples of the
+        // cofactor); a low-order static key zeroes es, and the peer would know every input.
+        if !ee.was_contributory() || !ours_e_theirs_s.was_contributory() {
             return Err(HandshakeError::InvalidKey);
         }
         // Order every input as (alice's, bob's) so both sides hash the same bytes.
@@ -205,6 +218,7 @@ pub fn static_secret(
     if !shared.was_contributory() {
         return Err(HandshakeError::InvalidKey);
     }
+    // mutants: `<=` is equivalent, equal keys (one's own link) give the same secret in either role.
     let (role, first, second) = if our_public.as_bytes() < theirs.as_bytes() {
         (Role::Alice, our_public, theirs)
     } else {
@@ -257,6 +271,133 @@ mod tests {
         let proof_a = ha.receive_hello(&hello_b).unwrap();
         let proof_b = hb.receive_hello(&hello_a).unwrap();
         (ha.receive_proof(&proof_b), hb.receive_proof(&proof_a))
+    }
+
+    // RFC 7748, section 6.1: Alice's and Bob's secret keys.
+    const RFC_ALICE: &str = "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a";
+    const RFC_BOB: &str = "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb";
+
+    fn key(hex: &str) -> [u8; 32] {
+        hex::decode(hex).unwrap().try_into().unwrap()
+    }
+
+    fn public(secret: &str) -> [u8; 32] {
+        PublicKey::from(&StaticSecret::from(key(secret))).to_bytes()
+    }
+
+    #[test]
+    fn a_handshake_is_pinned_to_known_bytes() {
+        // Computed independently by proto/vectors/known_answers.py (Python `cryptography`: X25519,
+        // HKDF-SHA256, HMAC-SHA256) from the RFC 7748 keys and ephemeral secrets 11..11 and 22..22.
+        let (mut alice, hello_a) =
+            Handshake::start_with_ephemeral(key(RFC_ALICE), public(RFC_BOB), [0x11; 32]);
+        let (mut bob, hello_b) =
+            Handshake::start_with_ephemeral(key(RFC_BOB), public(RFC_ALICE), [0x22; 32]);
+        assert_eq!(
+            hex::encode(hello_a),
+            "017b4e909bbe7ffe44c465a220037d608ee35897d31ef972f07f74892cb0f73f13"
+        );
+        assert_eq!(
+            hex::encode(hello_b),
+            "010faa684ed28867b97f4a6a2dee5df8ce974e76b7018e3f22a1c4cf2678570f20"
+        );
+        let proof_a = alice.receive_hello(&hello_b).unwrap();
+        let proof_b = bob.receive_hello(&hello_a).unwrap();
+        // HMAC(master, "courier/v1/proof/alice") and ".../bob": swapping the labels changes both.
+        assert_eq!(
+            hex::encode(proof_a),
+            "63b680bac11b9c8c6f500c95bf77a34137d8eef0f8385f9a9ea2624263928dd5"
+        );
+        assert_eq!(
+            hex::encode(proof_b),
+            "ce34a023f21c2ed07c2b632bbe1e01e39be375a9f911bddd903d7e4c78a3d2ff"
+        );
+        let (a, b) = (
+            alice.receive_proof(&proof_b).unwrap(),
+            bob.receive_proof(&proof_a).unwrap(),
+        );
+        let root = "8af173480c81a8a872c6884e84c3cbfca3315ff0fff437442ca7e6494ade3c76";
+        assert_eq!(hex::encode(a.root.expose()), root);
+        assert_eq!(hex::encode(b.root.expose()), root);
+        assert_eq!(
+            (a.role, b.role),
+            (Role::Alice, Role::Bob),
+            "alice's key sorts first"
+        );
+    }
+
+    #[test]
+    fn the_static_secret_is_pinned_to_known_bytes_and_the_same_on_both_sides() {
+        // HKDF-SHA256(salt "courier/v1/static", X25519(alice, bob), info alice's key ‖ bob's key),
+        // computed by proto/vectors/known_answers.py.
+        let expected = "f9ff3e0bbc984416751d89fb280f2c057c34460c43c1ffc3fd2ced8e31e72f97";
+        let (ours, role) = static_secret(key(RFC_ALICE), public(RFC_BOB)).unwrap();
+        assert_eq!(
+            (hex::encode(ours.expose()), role),
+            (expected.into(), Role::Alice)
+        );
+        let (theirs, role) = static_secret(key(RFC_BOB), public(RFC_ALICE)).unwrap();
+        assert_eq!(
+            (hex::encode(theirs.expose()), role),
+            (expected.into(), Role::Bob)
+        );
+    }
+
+    #[test]
+    fn a_low_order_key_gives_no_static_secret() {
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        for low_order in [[0u8; 32], one] {
+            assert_eq!(
+                static_secret(key(RFC_ALICE), low_order).unwrap_err(),
+                HandshakeError::InvalidKey
+            );
+        }
+    }
+
+    #[test]
+    fn a_low_order_ephemeral_key_is_refused_even_with_a_good_static_key() {
+        let (mut alice, _) = Handshake::start(key(RFC_ALICE), public(RFC_BOB));
+        let mut hello = [0u8; HELLO_LEN];
+        hello[0] = HANDSHAKE_VERSION;
+        hello[1] = 1; // u = 1, a point of order 4
+        assert_eq!(alice.receive_hello(&hello), Err(HandshakeError::InvalidKey));
+    }
+
+    #[test]
+    fn a_low_order_static_key_is_refused_even_with_a_good_ephemeral_key() {
+        let (mut alice, _) = Handshake::start(key(RFC_ALICE), [0; 32]);
+        let (_, hello_b) = Handshake::start(key(RFC_BOB), public(RFC_ALICE));
+        assert_eq!(
+            alice.receive_hello(&hello_b),
+            Err(HandshakeError::InvalidKey)
+        );
+    }
+
+    #[test]
+    fn a_finished_handshake_takes_nothing_more_and_never_prints_its_secrets() {
+        let (alice, bob) = (Identity::generate("alice"), Identity::generate("bob"));
+        let (mut ha, hello_a) = Handshake::start(secrets(&alice), bob.handshake_public());
+        let (mut hb, hello_b) = Handshake::start(secrets(&bob), alice.handshake_public());
+        let proof_a = ha.receive_hello(&hello_b).unwrap();
+        assert_eq!(ha.receive_hello(&hello_b), Err(HandshakeError::OutOfOrder));
+        let proof_b = hb.receive_hello(&hello_a).unwrap();
+        assert_eq!(
+            ha.receive_proof(&proof_b[..31]).unwrap_err(),
+            HandshakeError::Malformed(31)
+        );
+        let agreement = ha.receive_proof(&proof_b).unwrap();
+        assert_eq!(
+            ha.receive_proof(&proof_b).unwrap_err(),
+            HandshakeError::OutOfOrder
+        );
+        assert!(hb.receive_proof(&proof_a).is_ok());
+        assert_eq!(format!("{ha:?}"), "Handshake");
+        let printed = format!("{agreement:?}");
+        assert!(
+            !printed.contains(&hex::encode(agreement.root.expose())),
+            "{printed}"
+        );
     }
 
     #[test]

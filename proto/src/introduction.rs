@@ -140,6 +140,34 @@ mod tests {
     }
 
     #[test]
+    fn the_opening_is_a_hello_then_the_start_time_big_endian() {
+        let (alice, bob) = (Identity::generate("alice"), Identity::generate("bob"));
+        let (_, opening) = Introduction::start(
+            secret(&alice),
+            bob.handshake_public(),
+            0x0102_0304_0506_0708,
+        );
+        assert_eq!(opening.len(), OPENING_LEN);
+        assert_eq!(opening[0], crate::handshake::HANDSHAKE_VERSION);
+        assert_eq!(opening[HELLO_LEN..], [1, 2, 3, 4, 5, 6, 7, 8]);
+    }
+
+    #[test]
+    fn a_finished_introduction_takes_silence_but_no_more_bytes() {
+        let (alice, bob) = (Identity::generate("alice"), Identity::generate("bob"));
+        let (mut a, a_open) = Introduction::start(secret(&alice), bob.handshake_public(), 2);
+        let (mut b, b_open) = Introduction::start(secret(&bob), alice.handshake_public(), 1);
+        let a_proof = a.push(&b_open).unwrap().send;
+        let b_proof = b.push(&a_open).unwrap().send;
+        assert!(b.push(&a_proof).unwrap().done.is_some());
+        let done = a.push(&b_proof).unwrap().done.unwrap();
+        assert_eq!(done.start_ms, 1, "the earlier of the two start times");
+        let nothing = a.push(&[]).unwrap();
+        assert!(nothing.send.is_empty() && nothing.done.is_none());
+        assert_eq!(a.push(&[0]).unwrap_err(), HandshakeError::OutOfOrder);
+    }
+
+    #[test]
     fn extra_or_wrong_bytes_are_refused() {
         let (alice, bob, eve) = (
             Identity::generate("alice"),

@@ -7,12 +7,14 @@ use anyhow::{Context, Result, bail};
 
 const WASM_TARGET: &str = "wasm32-wasip2";
 
-const USAGE: &str = "usage: cargo xtask <build-plugins | test | demo | bench | fuzz [SECONDS]>
+const USAGE: &str = "usage: cargo xtask <build-plugins | test | demo | bench | fuzz [SECONDS] | mutants [ARGS…]>
   build-plugins  build every plugin for wasm32-wasip2 into target/plugins (test plugins: target/test-plugins)
   test           build plugins, check formatting and clippy, run the whole test suite
   demo           build everything and run the demo on the embedded defaults
   bench          build plugins and run the benchmarks, printing their figures
-  fuzz           run every fuzz target for SECONDS each (default 10), installing nightly and cargo-fuzz if missing";
+  fuzz           run every fuzz target for SECONDS each (default 10), installing nightly and cargo-fuzz if missing
+  mutants        mutation-test courier-proto with cargo-mutants (installed if missing) and print the score;
+                 ARGS go to cargo mutants, e.g. `--file proto/src/identity.rs` or `--jobs 2`";
 
 fn main() -> Result<()> {
     let task = std::env::args().nth(1).unwrap_or_default();
@@ -31,6 +33,7 @@ fn main() -> Result<()> {
             };
             fuzz(&root, seconds)
         }
+        "mutants" => mutants(&root, &std::env::args().skip(2).collect::<Vec<_>>()),
         _ => {
             eprintln!("{USAGE}");
             bail!("unknown task {task:?}")
@@ -302,4 +305,117 @@ fn fuzz(root: &Path, seconds: u64) -> Result<()> {
     }
     eprintln!("fuzzed every target for {seconds} s without a finding");
     Ok(())
+}
+
+/// Share of viable mutants that must be caught; the survivors are listed in the output.
+const MUTANTS_TARGET_PERCENT: f64 = 95.0;
+
+/// Runs cargo-mutants over `courier-proto` (installing it first when missing) and prints the score:
+/// caught / viable, where viable means the mutant built. Fails below [`MUTANTS_TARGET_PERCENT`].
+///
+/// One job by default (cargo-mutants' own default), so a run leaves the machine's other cores free;
+/// `--jobs N` in `args` asks for more.
+fn mutants(root: &Path, args: &[String]) -> Result<()> {
+    let has_mutants = cargo()
+        .args(["mutants", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_mutants {
+        run(cargo().args(["install", "cargo-mutants", "--locked"]))?;
+    }
+    let mut command = cargo();
+    command
+        .current_dir(root)
+        .args(["mutants", "-p", "courier-proto"])
+        .args(args);
+    // Every mutant runs the whole suite; the deterministic tests do the killing, so the property
+    // tests run a few cases each instead of 256 (unless the caller chose a number).
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        command.env("PROPTEST_CASES", "32");
+    }
+    eprintln!("$ {}", describe(&command));
+    // cargo-mutants exits non-zero when a mutant survives; the outcomes say how many, so read them.
+    let status = command.status().context("could not start cargo mutants")?;
+    let out_dir = args
+        .iter()
+        .position(|a| a == "--output" || a == "-o")
+        .and_then(|i| args.get(i + 1))
+        .map_or_else(|| root.to_path_buf(), PathBuf::from);
+    let outcomes_path = out_dir.join("mutants.out/outcomes.json");
+    let text = std::fs::read_to_string(&outcomes_path).with_context(|| {
+        format!(
+            "cargo mutants ({status}) left no {}; see its output above",
+            outcomes_path.display()
+        )
+    })?;
+    let score = MutantScore::parse(&text)
+        .with_context(|| format!("{} is not cargo-mutants' outcomes", outcomes_path.display()))?;
+    println!("{score}");
+    if score.viable() > 0 && score.percent() < MUTANTS_TARGET_PERCENT {
+        bail!(
+            "{:.1}% of viable mutants caught, under the {MUTANTS_TARGET_PERCENT}% target; the survivors are in {}",
+            score.percent(),
+            out_dir.join("mutants.out/missed.txt").display()
+        );
+    }
+    Ok(())
+}
+
+/// The counts in cargo-mutants' `outcomes.json`.
+#[derive(Debug, serde::Deserialize, PartialEq)]
+struct MutantScore {
+    caught: u64,
+    missed: u64,
+    timeout: u64,
+    unviable: u64,
+}
+
+impl MutantScore {
+    fn parse(json: &str) -> Result<MutantScore> {
+        Ok(serde_json::from_str(json)?)
+    }
+
+    /// Mutants that built: caught, missed, or hung the tests (a timeout is caught too: the tests did
+    /// not pass).
+    fn viable(&self) -> u64 {
+        self.caught + self.missed + self.timeout
+    }
+
+    fn percent(&self) -> f64 {
+        100.0 * (self.caught + self.timeout) as f64 / self.viable().max(1) as f64
+    }
+}
+
+impl std::fmt::Display for MutantScore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "mutation score: {} / {} viable mutants caught ({:.1}%); {} missed, {} timed out (counted as caught), {} unviable",
+            self.caught + self.timeout,
+            self.viable(),
+            self.percent(),
+            self.missed,
+            self.timeout,
+            self.unviable
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_score_counts_timeouts_as_caught_and_leaves_unviable_mutants_out() {
+        let score = MutantScore::parse(
+            r#"{"outcomes": [], "total_mutants": 30, "caught": 18, "missed": 1, "timeout": 1, "unviable": 10, "success": 0, "failure": 0}"#,
+        )
+        .unwrap();
+        assert_eq!(score.viable(), 20);
+        assert_eq!(score.percent(), 95.0);
+        assert_eq!(
+            score.to_string(),
+            "mutation score: 19 / 20 viable mutants caught (95.0%); 1 missed, 1 timed out (counted as caught), 10 unviable"
+        );
+    }
 }

@@ -192,6 +192,20 @@ mod tests {
             assemble(&parsed, |_| Some(chunks[1].body.clone())),
             Some(Err(AttachmentError::Mismatch))
         );
+        let mut altered = chunks[1].body.clone();
+        altered[0] ^= 1;
+        let same_length_other_bytes = |id: &MessageId| {
+            Some(if id == &parsed.chunks[1] {
+                altered.clone()
+            } else {
+                chunks[0].body.clone()
+            })
+        };
+        assert_eq!(
+            assemble(&parsed, same_length_other_bytes),
+            Some(Err(AttachmentError::Mismatch)),
+            "the hash is checked, not just the length"
+        );
         assert!(parse_manifest(&manifest.body[..manifest.body.len() - 1]).is_err());
         assert!(parse_manifest(&[0; 5]).is_err());
         assert_eq!(
@@ -205,6 +219,116 @@ mod tests {
             assemble(&parse_manifest(&empty.0.body).unwrap(), |_| None),
             Some(Ok(Vec::new()))
         );
+    }
+
+    #[test]
+    fn a_manifest_is_pinned_to_known_bytes() {
+        // Computed independently by proto/vectors/known_answers.py: length (8) ‖ SHA-256 of the file ‖
+        // content type length (1) and bytes ‖ version (4) ‖ the ids of the chunk messages.
+        let data: Vec<u8> = (0..CHUNK_LEN + 3).map(|i| (i % 251) as u8).collect();
+        let (manifest, chunks) = split(&data, "courier/voice", 2, 9).unwrap();
+        assert_eq!(
+            hex::encode(&manifest.body),
+            concat!(
+                "0000000000010003",
+                "6859d9b53d73fd394a476c8cbf60367e041a0188a670fa853913becda71267fc",
+                "0d",
+                "636f75726965722f766f696365",
+                "00000002",
+                "cbd18e8837813b8d50ded0ffabee99be0747188d5a92a086b321aed47cab34c4",
+                "68f1657480b3fe20ca140cf5e29faa716dc3dae1c2dea6032f3e4ba36825bdb2",
+            )
+        );
+        assert_eq!(
+            hex::encode(manifest.id().0),
+            "10742471ef28ec5be1fb3c44668a0a44c2827e1169b5842fdfba6d6c6bc38470",
+            "a manifest is a courier/attachment version 1 message, with no fallback"
+        );
+        assert_eq!(
+            chunks.iter().map(|c| c.body.len()).collect::<Vec<_>>(),
+            [CHUNK_LEN, 3]
+        );
+        assert_eq!(
+            manifest.body.len(),
+            MANIFEST_FIXED + "courier/voice".len() + 32 * chunks.len(),
+            "the fixed fields, the content type, the ids"
+        );
+    }
+
+    #[test]
+    fn chunk_counts_follow_the_length_at_every_edge() {
+        for (len, count) in [
+            (0, 0),
+            (1, 1),
+            (CHUNK_LEN, 1),
+            (CHUNK_LEN + 1, 2),
+            (2 * CHUNK_LEN, 2),
+        ] {
+            let (manifest, chunks) = split(&vec![7; len], "courier/file", 1, 0).unwrap();
+            assert_eq!(chunks.len(), count, "{len} bytes");
+            assert_eq!(parse_manifest(&manifest.body).unwrap().chunks.len(), count);
+        }
+    }
+
+    #[test]
+    fn the_largest_attachment_fits_one_manifest_and_one_byte_more_is_refused() {
+        assert_eq!(
+            MAX_ATTACHMENT_LEN,
+            2044 * CHUNK_LEN as u64,
+            "2044 ids fit beside 109 bytes"
+        );
+        let longest_type = "t".repeat(64);
+        let largest = vec![0u8; MAX_ATTACHMENT_LEN as usize];
+        let (manifest, _) = split(&largest, &longest_type, 1, 0).unwrap();
+        assert_eq!(
+            manifest.check(),
+            Ok(()),
+            "the manifest is a deliverable message"
+        );
+        let mut over = largest;
+        over.push(0);
+        assert_eq!(
+            split(&over, "courier/file", 1, 0),
+            Err(AttachmentError::TooLarge(MAX_ATTACHMENT_LEN + 1))
+        );
+        assert_eq!(
+            split(&[1], &"t".repeat(65), 1, 0),
+            Err(AttachmentError::Malformed(
+                "content type must be 1-64 bytes"
+            ))
+        );
+    }
+
+    #[test]
+    fn manifests_that_lie_about_their_chunks_say_how() {
+        let (manifest, _) = split(&[5; 10], "courier/file", 1, 0).unwrap();
+        let mut extra_id = manifest.body.clone();
+        extra_id.extend_from_slice(&[0; 32]);
+        let mut bad_utf8 = manifest.body.clone();
+        bad_utf8[41] = 0xff;
+        let cases = [
+            (extra_id, "chunk count does not match the length"),
+            (
+                manifest.body[..manifest.body.len() - 1].to_vec(),
+                "chunk list is not a whole number of ids",
+            ),
+            (bad_utf8, "content type is not UTF-8"),
+            (
+                manifest.body[..44].to_vec(),
+                "content type runs past the end",
+            ),
+            (
+                manifest.body[..41 + 12 + 3].to_vec(),
+                "too short for a version",
+            ),
+            (manifest.body[..40].to_vec(), "too short"),
+        ];
+        for (body, reason) in cases {
+            assert_eq!(
+                parse_manifest(&body),
+                Err(AttachmentError::Malformed(reason))
+            );
+        }
     }
 
     proptest::proptest! {

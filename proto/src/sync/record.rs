@@ -471,6 +471,237 @@ mod tests {
     }
 
     #[test]
+    fn message_ids_are_pinned_to_known_bytes() {
+        // Computed independently by proto/vectors/known_answers.py: SHA-256 of "courier/v1/message-id",
+        // timestamp (8), content type length (4) and bytes, type version (4), fallback length (4) and
+        // bytes, body length (8) and bytes, all big-endian.
+        assert_eq!(
+            hex::encode(text("hi").id().0),
+            "92bde37a7502dbfb110577606e0f08cbdb11f28acb9cb05872e553c0a632c888"
+        );
+        let image = Message {
+            timestamp_ms: 5,
+            content_type: "courier/image".into(),
+            type_version: 3,
+            fallback: "a photo".into(),
+            body: vec![1, 2, 3],
+        };
+        assert_eq!(
+            hex::encode(image.id().0),
+            "c0b228387ca209b865514aea50de608b5df603b126d2d7c1bfd76b2fc279dafd"
+        );
+    }
+
+    #[test]
+    fn every_record_type_is_pinned_to_known_bytes() {
+        // Written field by field from the format: version 01, type, payload length (4), payload.
+        let id = |b: u8| MessageId([b; 32]);
+        let ids = |b: &[u8]| b.iter().map(|b| hex::encode([*b; 32])).collect::<String>();
+        let cases = [
+            (
+                Record::Versions(vec![1]),
+                "0100".to_owned() + "00000001" + "01",
+            ),
+            (
+                Record::Offer(vec![id(0xaa)]),
+                "0101".to_owned() + "00000020" + &ids(&[0xaa]),
+            ),
+            (
+                Record::Request(vec![id(0xaa), id(0xbb)]),
+                "0102".to_owned() + "00000040" + &ids(&[0xaa, 0xbb]),
+            ),
+            (
+                Record::Message(text("hi")),
+                "0103".to_owned()
+                    + "0000001c"
+                    + "0000018bcfe56800" // 1 700 000 000 000 ms
+                    + "0c" + "636f75726965722f74657874" // "courier/text"
+                    + "00000001" // type version
+                    + "00" // no fallback
+                    + "6869", // "hi"
+            ),
+            (
+                Record::Ack(vec![id(0xcc)]),
+                "0104".to_owned() + "00000020" + &ids(&[0xcc]),
+            ),
+            (
+                Record::ContentTypes(vec![ContentTypeRange {
+                    content_type: "courier/image".into(),
+                    min: 1,
+                    max: 3,
+                }]),
+                "0105".to_owned()
+                    + "00000016"
+                    + "0d" + "636f75726965722f696d616765" // "courier/image"
+                    + "00000001" + "00000003",
+            ),
+            (
+                Record::Properties(vec![TransportProperties {
+                    transport: "lan".into(),
+                    properties: vec![("address".into(), "10.0.0.1:7001".into())],
+                }]),
+                "0106".to_owned()
+                    + "0000001c"
+                    + "03" + "6c616e" // "lan"
+                    + "01" // one property
+                    + "07" + "61646472657373" // "address"
+                    + "000d" + "31302e302e302e313a37303031", // "10.0.0.1:7001"
+            ),
+        ];
+        for (record, expected) in cases {
+            let mut wire = Vec::new();
+            record.encode(&mut wire);
+            assert_eq!(hex::encode(&wire), expected, "{record:?}");
+            assert_eq!(RecordReader::new().push(&wire), Ok(vec![record]));
+        }
+    }
+
+    #[test]
+    fn a_message_at_each_limit_passes_and_one_byte_over_fails() {
+        let at_limits = Message {
+            content_type: "t".repeat(MAX_CONTENT_TYPE_LEN),
+            fallback: "f".repeat(MAX_FALLBACK_LEN),
+            body: vec![0; MAX_BODY_LEN],
+            ..text("")
+        };
+        assert_eq!(at_limits.check(), Ok(()));
+        let mut wire = Vec::new();
+        Record::Message(at_limits.clone()).encode(&mut wire);
+        assert_eq!(
+            RecordReader::new().push(&wire),
+            Ok(vec![Record::Message(at_limits.clone())]),
+            "the largest message fits the largest payload"
+        );
+        let over = [
+            (
+                Message {
+                    content_type: "t".repeat(MAX_CONTENT_TYPE_LEN + 1),
+                    ..at_limits.clone()
+                },
+                "content type must be 1-64 bytes",
+            ),
+            (
+                Message {
+                    fallback: "f".repeat(MAX_FALLBACK_LEN + 1),
+                    ..at_limits.clone()
+                },
+                "fallback text over 255 bytes",
+            ),
+            (
+                Message {
+                    body: vec![0; MAX_BODY_LEN + 1],
+                    ..at_limits.clone()
+                },
+                "body over 64 KiB",
+            ),
+        ];
+        for (message, reason) in over {
+            assert_eq!(
+                message.check(),
+                Err(RecordError::Malformed {
+                    kind: "message",
+                    reason
+                })
+            );
+        }
+    }
+
+    #[test]
+    fn lists_at_their_limits_are_read_and_one_more_is_refused() {
+        let decode = |record: Record| {
+            let mut wire = Vec::new();
+            record.encode(&mut wire);
+            RecordReader::new().push(&wire)
+        };
+        let ids = |n: usize| (0..n).map(|i| MessageId([i as u8; 32])).collect::<Vec<_>>();
+        assert!(decode(Record::Offer(ids(MAX_IDS))).is_ok());
+        assert!(decode(Record::Offer(ids(MAX_IDS + 1))).is_err());
+        assert!(decode(Record::Versions(vec![1; MAX_VERSIONS])).is_ok());
+        assert!(decode(Record::Versions(vec![1; MAX_VERSIONS + 1])).is_err());
+        let range = ContentTypeRange {
+            content_type: "courier/text".into(),
+            min: 1,
+            max: 1,
+        };
+        assert!(decode(Record::ContentTypes(vec![range.clone(); MAX_CONTENT_TYPES])).is_ok());
+        assert!(
+            decode(Record::ContentTypes(vec![
+                range.clone();
+                MAX_CONTENT_TYPES + 1
+            ]))
+            .is_err()
+        );
+        let named = |len: usize| ContentTypeRange {
+            content_type: "t".repeat(len),
+            ..range.clone()
+        };
+        assert!(decode(Record::ContentTypes(vec![named(MAX_CONTENT_TYPE_LEN)])).is_ok());
+        for bad in [0, MAX_CONTENT_TYPE_LEN + 1] {
+            assert_eq!(
+                decode(Record::ContentTypes(vec![named(bad)])),
+                Err(RecordError::Malformed {
+                    kind: "content types",
+                    reason: "content type must be 1-64 bytes"
+                })
+            );
+        }
+        let transport = |properties: usize, value_len: usize| TransportProperties {
+            transport: "lan".into(),
+            properties: vec![("k".into(), "v".repeat(value_len)); properties],
+        };
+        let fine = transport(MAX_PROPERTIES, 1);
+        assert!(decode(Record::Properties(vec![fine.clone(); MAX_PROPERTIES])).is_ok());
+        assert!(
+            decode(Record::Properties(vec![transport(
+                1,
+                MAX_PROPERTY_VALUE_LEN
+            )]))
+            .is_ok()
+        );
+        for too_many in [
+            vec![fine.clone(); MAX_PROPERTIES + 1],
+            vec![transport(MAX_PROPERTIES + 1, 1)],
+            vec![transport(1, MAX_PROPERTY_VALUE_LEN + 1)],
+            vec![TransportProperties {
+                transport: String::new(),
+                properties: Vec::new(),
+            }],
+        ] {
+            assert!(decode(Record::Properties(too_many)).is_err());
+        }
+    }
+
+    #[test]
+    fn a_payload_at_the_limit_is_awaited_and_one_byte_over_is_refused() {
+        let header = |len: usize| {
+            let mut h = vec![PROTOCOL_VERSION, 99];
+            h.extend_from_slice(&(len as u32).to_be_bytes());
+            h
+        };
+        let mut reader = RecordReader::new();
+        assert_eq!(reader.push(&header(MAX_PAYLOAD_LEN)), Ok(vec![]));
+        assert_eq!(reader.pending(), RECORD_HEADER_LEN, "waits for the payload");
+        assert_eq!(reader.push(&vec![0; MAX_PAYLOAD_LEN]), Ok(vec![]));
+        assert_eq!(reader.pending(), 0, "an unknown type is skipped whole");
+        assert_eq!(
+            RecordReader::new().push(&header(MAX_PAYLOAD_LEN + 1)),
+            Err(RecordError::TooLong(MAX_PAYLOAD_LEN as u32 + 1))
+        );
+        assert_eq!(RecordReader::new().push(&header(5)[..5]), Ok(vec![]));
+        assert_eq!(
+            RecordReader::new().push(&header(65 * 1024 + 1)),
+            Err(RecordError::TooLong(66_561)),
+            "a body's 64 KiB and 1 KiB for the rest of a message"
+        );
+    }
+
+    #[test]
+    fn ids_print_only_a_short_prefix() {
+        let id = MessageId([0xab; 32]);
+        assert_eq!(format!("{id:?}"), "MessageId(abababab…)");
+    }
+
+    #[test]
     fn the_best_common_version_is_the_newest_both_speak() {
         let range = |min, max| ContentTypeRange {
             content_type: "courier/image".into(),

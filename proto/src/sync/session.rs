@@ -37,6 +37,7 @@ pub trait SyncStore {
     fn store_incoming(&mut self, id: &MessageId, message: Message) -> Result<(), StoreError>;
     /// Remembers the content types the peer announced (replacing what it announced before).
     fn store_peer_content_types(&mut self, types: Vec<ContentTypeRange>) -> Result<(), StoreError> {
+        // mutants: replacing the body with `Ok(())` is equivalent, the default keeps nothing.
         let _ = types;
         Ok(())
     }
@@ -45,6 +46,7 @@ pub trait SyncStore {
         &mut self,
         transports: Vec<TransportProperties>,
     ) -> Result<(), StoreError> {
+        // mutants: replacing the body with `Ok(())` is equivalent, the default keeps nothing.
         let _ = transports;
         Ok(())
     }
@@ -295,6 +297,10 @@ mod tests {
     struct Side {
         outbox: BTreeMap<MessageId, (Message, u32, u64, bool)>,
         inbox: Vec<Message>,
+        /// The ids of `inbox`, so a lookup does not hash every stored message again.
+        inbox_ids: std::collections::HashSet<MessageId>,
+        peer_types: Vec<ContentTypeRange>,
+        peer_properties: Vec<TransportProperties>,
     }
 
     const LATENCY: u64 = 1_000;
@@ -344,7 +350,21 @@ mod tests {
             Ok(())
         }
         fn has_incoming(&self, id: &MessageId) -> Result<bool, StoreError> {
-            Ok(self.inbox.iter().any(|m| &m.id() == id))
+            Ok(self.inbox_ids.contains(id))
+        }
+        fn store_peer_content_types(
+            &mut self,
+            types: Vec<ContentTypeRange>,
+        ) -> Result<(), StoreError> {
+            self.peer_types = types;
+            Ok(())
+        }
+        fn store_peer_properties(
+            &mut self,
+            transports: Vec<TransportProperties>,
+        ) -> Result<(), StoreError> {
+            self.peer_properties = transports;
+            Ok(())
         }
         fn store_incoming(&mut self, id: &MessageId, message: Message) -> Result<(), StoreError> {
             assert_eq!(
@@ -352,6 +372,7 @@ mod tests {
                 id,
                 "the session passes the id of what it stores"
             );
+            self.inbox_ids.insert(*id);
             self.inbox.push(message);
             Ok(())
         }
@@ -547,6 +568,128 @@ mod tests {
         }
         assert_eq!(bodies(&bob), ["a", "b"]);
         assert_eq!(reader.received().len(), 2);
+    }
+
+    fn message(body_len: usize) -> Message {
+        Message {
+            timestamp_ms: 0,
+            content_type: "courier/text".into(),
+            type_version: 1,
+            fallback: String::new(),
+            body: vec![b'x'; body_len],
+        }
+    }
+
+    #[test]
+    fn a_session_opens_with_versions_then_what_it_reads_then_how_to_reach_it() {
+        let types = vec![ContentTypeRange {
+            content_type: "courier/image".into(),
+            min: 1,
+            max: 2,
+        }];
+        let properties = vec![TransportProperties {
+            transport: "lan".into(),
+            properties: vec![("address".into(), "10.0.0.2:7001".into())],
+        }];
+        let mut alice = Side::default();
+        let opening = Session::new(Mode::Duplex)
+            .announcing(types.clone())
+            .advertising(properties.clone())
+            .start(&mut alice, 0)
+            .unwrap();
+        assert_eq!(
+            opening,
+            [
+                Record::Versions(vec![PROTOCOL_VERSION]),
+                Record::ContentTypes(types.clone()),
+                Record::Properties(properties.clone()),
+            ]
+        );
+        let (mut bob, mut session) = (Side::default(), Session::new(Mode::Duplex));
+        for record in opening {
+            assert_eq!(session.handle(record, &mut bob, 0), Ok(vec![]));
+        }
+        assert_eq!((bob.peer_types, bob.peer_properties), (types, properties));
+        assert_eq!(
+            Session::new(Mode::Simplex).start(&mut alice, 0).unwrap(),
+            [Record::Versions(vec![PROTOCOL_VERSION])],
+            "nothing to announce, nothing announced"
+        );
+    }
+
+    #[test]
+    fn a_4_kib_message_goes_at_once_and_one_byte_more_is_offered() {
+        let mut alice = Side::default();
+        let small = message(4 * 1024);
+        let large = Message {
+            timestamp_ms: 1,
+            ..message(4 * 1024 + 1)
+        };
+        for m in [&small, &large] {
+            alice.outbox.insert(m.id(), (m.clone(), 0, 0, false));
+        }
+        assert_eq!(
+            Session::new(Mode::Duplex).start(&mut alice, 0).unwrap()[1..],
+            [
+                Record::Message(small.clone()),
+                Record::Offer(vec![large.id()])
+            ]
+        );
+        let mut bob = Side::default();
+        let mut session = Session::new(Mode::Duplex);
+        assert_eq!(
+            session.handle(Record::Message(small.clone()), &mut bob, 0),
+            Ok(vec![Record::Ack(vec![small.id()])]),
+            "4 KiB unrequested is fine"
+        );
+        assert_eq!(
+            session.handle(Record::Message(large.clone()), &mut bob, 0),
+            Err(SessionError::Unrequested)
+        );
+        let mut reader = Session::new(Mode::Simplex);
+        assert_eq!(
+            reader.handle(Record::Message(large.clone()), &mut bob, 0),
+            Ok(vec![Record::Ack(vec![large.id()])]),
+            "in simplex nothing is ever requested"
+        );
+    }
+
+    #[test]
+    fn an_id_offered_twice_is_requested_once() {
+        let mut bob = Side::default();
+        let mut session = Session::new(Mode::Duplex);
+        let id = message(5000).id();
+        assert_eq!(
+            session.handle(Record::Offer(vec![id]), &mut bob, 0),
+            Ok(vec![Record::Request(vec![id])])
+        );
+        assert_eq!(
+            session.handle(Record::Offer(vec![id, id]), &mut bob, 0),
+            Ok(vec![]),
+            "already requested"
+        );
+        let others: Vec<MessageId> = (0..REQUEST_WINDOW as u64 + 1)
+            .map(|t| {
+                Message {
+                    timestamp_ms: t + 1,
+                    ..message(5000)
+                }
+                .id()
+            })
+            .collect();
+        let answer = session
+            .handle(Record::Offer(others.clone()), &mut bob, 0)
+            .unwrap();
+        assert_eq!(
+            answer,
+            [Record::Request(others[..REQUEST_WINDOW - 1].to_vec())]
+        );
+        assert_eq!(
+            session.handle(Record::Offer(others.clone()), &mut bob, 0),
+            Ok(vec![]),
+            "the one waiting for room is not queued twice"
+        );
+        assert_eq!(session.wanted.len(), 2);
     }
 
     #[test]

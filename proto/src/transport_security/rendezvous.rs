@@ -41,4 +41,14 @@ mod tests {
         assert_ne!(t, rendezvous_tag(&k1, 8));
         assert_ne!(t, rendezvous_tag(&k2, 7));
     }
+
+    #[test]
+    fn a_tag_is_pinned_to_known_text() {
+        // Computed independently by proto/vectors/known_answers.py: the first 10 bytes of
+        // HMAC-SHA256(01..01, "courier/v1/rendezvous" ‖ 7 as 8 big-endian bytes), base32, lowercase.
+        assert_eq!(
+            rendezvous_tag(&SecretKey::from_bytes([1; 32]), 7),
+            "wdhvmjr32pev4rww"
+        );
+    }
 }

@@ -116,13 +116,24 @@ impl StreamWriter {
         stream_number: u64,
         frame_len: usize,
     ) -> Result<(StreamWriter, Vec<u8>), StreamError> {
-        check_frame_len(frame_len)?;
         let mut frame_key = zeroize::Zeroizing::new([0u8; 32]);
         let mut nonce = [0u8; 24];
         getrandom::fill(frame_key.as_mut_slice())
             .expect("the OS random number generator is available");
         getrandom::fill(&mut nonce).expect("the OS random number generator is available");
+        StreamWriter::with_randomness(keys, stream_number, frame_len, &frame_key, nonce)
+    }
 
+    /// [`new`](Self::new) with the frame key and header nonce given, so known-answer tests cover real
+    /// bytes.
+    pub(crate) fn with_randomness(
+        keys: &DirectionKeys,
+        stream_number: u64,
+        frame_len: usize,
+        frame_key: &[u8; 32],
+        nonce: [u8; 24],
+    ) -> Result<(StreamWriter, Vec<u8>), StreamError> {
+        check_frame_len(frame_len)?;
         let stream_tag = tag(&keys.tag_key, stream_number);
         let mut header = zeroize::Zeroizing::new(Vec::with_capacity(HEADER_PLAINTEXT_LEN));
         header.push(VERSION);
@@ -477,6 +488,147 @@ mod tests {
         assert_eq!(read(&bob, &spliced, 64), Err(StreamError::HeaderInvalid));
     }
 
+    /// A header Alice's keys would accept whatever its `plain` fields say: sealed under her header key,
+    /// with stream 0's tag as associated data.
+    fn forged_header(alice: &TransportKeys, plain: &[u8]) -> ([u8; TAG_LEN], [u8; HEADER_LEN]) {
+        let keys = alice.outgoing();
+        let stream_tag = tag(&keys.tag_key, 0);
+        let mut sealed = plain.to_vec();
+        let auth = XChaCha20Poly1305::new(keys.header_key.expose().into())
+            .encrypt_in_place_detached(XNonce::from_slice(&[0; 24]), &stream_tag, &mut sealed)
+            .unwrap();
+        let header = [[0; 24].as_slice(), &sealed, &auth].concat();
+        (stream_tag, header.try_into().unwrap())
+    }
+
+    fn header_fields(version: u8, stream_number: u64, frame_len: u32) -> Vec<u8> {
+        let mut plain = vec![version];
+        plain.extend_from_slice(&stream_number.to_be_bytes());
+        plain.extend_from_slice(&frame_len.to_be_bytes());
+        plain.extend_from_slice(&[0x33; 32]);
+        plain
+    }
+
+    #[test]
+    fn an_authentic_header_with_wrong_fields_says_which() {
+        let (alice, bob) = pair();
+        let keys = bob.incoming().iter().find(|k| k.period == 50).unwrap();
+        let open = |plain: Vec<u8>| {
+            let (stream_tag, header) = forged_header(&alice, &plain);
+            StreamReader::open(keys, 0, &stream_tag, &header).map(|_| ())
+        };
+        assert_eq!(open(header_fields(VERSION, 0, 64)), Ok(()));
+        assert_eq!(
+            open(header_fields(2, 0, 64)),
+            Err(StreamError::UnsupportedVersion(2))
+        );
+        assert_eq!(
+            open(header_fields(VERSION, 1, 64)),
+            Err(StreamError::StreamNumberMismatch { tag: 0, header: 1 })
+        );
+        assert_eq!(
+            open(header_fields(VERSION, 0, 63)),
+            Err(StreamError::FrameLength(63))
+        );
+    }
+
+    #[test]
+    fn frame_lengths_from_64_bytes_to_1_mib_of_payload_are_accepted() {
+        let (alice, _) = pair();
+        let largest = (1 << 20) + 21;
+        for fine in [64, largest] {
+            let (writer, _) = StreamWriter::new(alice.outgoing(), 0, fine).unwrap();
+            assert_eq!(
+                writer.max_payload(),
+                fine - 21,
+                "flags, length and the AEAD tag"
+            );
+        }
+        for bad in [63, largest + 1] {
+            assert_eq!(
+                StreamWriter::new(alice.outgoing(), 0, bad).unwrap_err(),
+                StreamError::FrameLength(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn a_frame_declaring_more_payload_than_it_holds_is_refused() {
+        let (alice, bob) = pair();
+        let keys = bob.incoming().iter().find(|k| k.period == 50).unwrap();
+        let (stream_tag, header) = forged_header(&alice, &header_fields(VERSION, 0, 64));
+        let frame = |declared: u32| {
+            let mut body = vec![FINAL];
+            body.extend_from_slice(&declared.to_be_bytes());
+            body.resize(64 - AEAD_TAG_LEN, 0);
+            let auth = ChaCha20Poly1305::new((&[0x33; 32]).into())
+                .encrypt_in_place_detached(&frame_nonce(0), &[], &mut body)
+                .unwrap();
+            [body.as_slice(), &auth].concat()
+        };
+        let room = 64 - FRAME_OVERHEAD;
+        let mut reader = StreamReader::open(keys, 0, &stream_tag, &header).unwrap();
+        assert_eq!(reader.push(&frame(room as u32)), Ok(vec![vec![0; room]]));
+        let mut reader = StreamReader::open(keys, 0, &stream_tag, &header).unwrap();
+        assert_eq!(
+            reader.push(&frame(room as u32 + 1)),
+            Err(StreamError::PayloadLength(0))
+        );
+    }
+
+    #[test]
+    fn a_finished_stream_takes_silence_but_not_one_byte_more() {
+        let (alice, bob) = pair();
+        let wire = write(&alice, 0, b"done");
+        let keys = bob.incoming().iter().find(|k| k.period == 50).unwrap();
+        let stream_tag: [u8; TAG_LEN] = wire[..TAG_LEN].try_into().unwrap();
+        let header: &[u8; HEADER_LEN] = wire[TAG_LEN..TAG_LEN + HEADER_LEN].try_into().unwrap();
+        let body = &wire[TAG_LEN + HEADER_LEN..];
+        let mut reader = StreamReader::open(keys, 0, &stream_tag, header).unwrap();
+        assert!(!reader.is_finished());
+        assert_eq!(reader.finish(), Err(StreamError::Truncated));
+        assert_eq!(reader.push(&body[..10]), Ok(vec![]));
+        assert_eq!(reader.push(&body[10..]), Ok(vec![b"done".to_vec()]));
+        assert!(reader.is_finished());
+        assert_eq!(reader.push(&[]), Ok(vec![]));
+        assert_eq!(reader.finish(), Ok(()));
+        assert_eq!(reader.push(&[0]), Err(StreamError::DataAfterEnd));
+        // Bytes after the final frame in the same push are refused too, whole or partial.
+        for extra in [1, FRAME] {
+            let mut reader = StreamReader::open(keys, 0, &stream_tag, header).unwrap();
+            let mut longer = body.to_vec();
+            longer.extend(std::iter::repeat_n(0, extra));
+            assert_eq!(reader.push(&longer), Err(StreamError::DataAfterEnd));
+        }
+    }
+
+    #[test]
+    fn a_writer_refuses_oversized_payloads_and_frames_after_the_last() {
+        let (alice, _) = pair();
+        let (mut writer, mut wire) = StreamWriter::new(alice.outgoing(), 0, 64).unwrap();
+        let room = writer.max_payload();
+        assert_eq!(
+            writer.seal_frame(&vec![0; room + 1], false, &mut wire),
+            Err(StreamError::PayloadTooLarge {
+                len: room + 1,
+                max: room
+            })
+        );
+        writer.seal_frame(&vec![0; room], false, &mut wire).unwrap();
+        assert!(!writer.is_finished());
+        writer.seal_all(&[1; 100], &mut wire).unwrap();
+        assert!(writer.is_finished());
+        assert_eq!(
+            wire.len(),
+            TAG_LEN + HEADER_LEN + 4 * 64,
+            "one full frame, then 100 bytes in 3"
+        );
+        assert_eq!(
+            writer.seal_frame(&[], true, &mut wire),
+            Err(StreamError::AlreadyFinished)
+        );
+    }
+
     #[test]
     fn a_dead_stream_stays_dead() {
         let (alice, bob) = pair();
@@ -513,6 +665,71 @@ mod tests {
         let keys = bob.incoming().iter().find(|k| k.period == 50).unwrap();
         let stream_tag: [u8; TAG_LEN] = wire[..TAG_LEN].try_into().unwrap();
         assert_eq!(TagWindow::new(keys, 0).recognise(&stream_tag), None);
+    }
+
+    #[test]
+    fn a_stream_is_pinned_to_known_bytes() {
+        // Computed independently by proto/vectors/known_answers.py: AES-256 tag, XChaCha20-Poly1305
+        // header (HChaCha20 written out, then Python `cryptography`), ChaCha20-Poly1305 frames.
+        // Alice's period-12 keys of root 07..07 on "lan", stream 5, 64-byte frames, frame key
+        // 33..33, nonce 44..44.
+        let alice = TransportKeys::new(&SecretKey::from_bytes([7; 32]), "lan", Role::Alice, 10, 12);
+        let (mut writer, mut wire) =
+            StreamWriter::with_randomness(alice.outgoing(), 5, 64, &[0x33; 32], [0x44; 24])
+                .unwrap();
+        assert_eq!(
+            hex::encode(&wire),
+            concat!(
+                "55defdd71198c23816442253fa0c45d5",
+                "444444444444444444444444444444444444444444444444",
+                "2db1eecf19f40b074bac70d6d61366d09ed58e9031da4fcc363b76403ad6698dd388f51c89b4eab002307fd47e",
+                "6278ce9e46f671273d9c20e83bc6f0c3",
+            ),
+            "tag | nonce | sealed (version, stream number, frame length, frame key) | auth"
+        );
+        let frames_start = wire.len();
+        writer.seal_frame(b"hello, ", false, &mut wire).unwrap();
+        writer.seal_frame(b"world", true, &mut wire).unwrap();
+        assert_eq!(
+            hex::encode(&wire[frames_start..]),
+            concat!(
+                "d7cc894a5ed19020796e3962923b2d49a985bc180548c27bbfc1c719819ae0c95e72d94c40d4c119154f9c1096be19b1",
+                "7a52a9789e78990eee77241b90c2f11e",
+                "0e807b51ce280c0d84e41c2a1bbe95163719d70b8431babcc45adcd35347155d3a1cf9daffe2f01e08691d113c39c219",
+                "99fb390c8bc0a037a862306498664493",
+            ),
+            "two frames: flags | payload length | payload | zeros, each sealed with its number as nonce"
+        );
+        let bob = TransportKeys::new(&SecretKey::from_bytes([7; 32]), "lan", Role::Bob, 10, 12);
+        let keys = bob.incoming().iter().find(|k| k.period == 12).unwrap();
+        let tag: [u8; TAG_LEN] = wire[..TAG_LEN].try_into().unwrap();
+        let header: &[u8; HEADER_LEN] = wire[TAG_LEN..frames_start].try_into().unwrap();
+        let mut reader = StreamReader::open(keys, 5, &tag, header).unwrap();
+        assert_eq!(
+            reader.push(&wire[frames_start..]).unwrap(),
+            vec![b"hello, ".to_vec(), b"world".to_vec()]
+        );
+        assert_eq!(reader.finish(), Ok(()));
+    }
+
+    #[test]
+    fn writers_and_readers_never_print_their_keys() {
+        let (alice, bob) = pair();
+        let frame_key = [0x5a; 32];
+        let (writer, wire) =
+            StreamWriter::with_randomness(alice.outgoing(), 0, 64, &frame_key, [0; 24]).unwrap();
+        assert_eq!(
+            format!("{writer:?}"),
+            "StreamWriter { frame_number: 0, frame_len: 64, .. }"
+        );
+        let keys = bob.incoming().iter().find(|k| k.period == 50).unwrap();
+        let tag: [u8; TAG_LEN] = wire[..TAG_LEN].try_into().unwrap();
+        let header: &[u8; HEADER_LEN] = wire[TAG_LEN..].try_into().unwrap();
+        let reader = StreamReader::open(keys, 0, &tag, header).unwrap();
+        assert_eq!(
+            format!("{reader:?}"),
+            "StreamReader { frame_number: 0, frame_len: 64, .. }"
+        );
     }
 
     proptest::proptest! {

@@ -285,6 +285,16 @@ mod tests {
     }
 
     #[test]
+    fn a_window_prints_its_position_but_not_its_key() {
+        let (mut w, key) = window();
+        w.recognise(&tag(&key, 1));
+        assert_eq!(
+            format!("{w:?}"),
+            "TagWindow { period: 5, base: 0, seen: 0x2, .. }"
+        );
+    }
+
+    #[test]
     fn tags_are_pinned_to_known_bytes() {
         // AES-256 under the key 03…03 of the block "crtag/v2" ‖ n as 8 big-endian bytes.
         let key = SecretKey::from_bytes([3; 32]);

@@ -301,12 +301,88 @@ mod tests {
         assert_eq!(rotation_period_ms(30_000), day + 30_000);
         assert_eq!(period_at(0, 30_000), 0);
         assert_eq!(period_at(day + 30_000, 30_000), 1);
+        assert_eq!(
+            rotation_period_ms(30_000),
+            86_430_000,
+            "a LAN transport rotates every 24 h 30 s"
+        );
         // A removable drive (28-day latency) rotates about monthly.
         assert_eq!(rotation_period_ms(28 * day), 29 * day);
     }
 
     #[test]
+    fn keys_per_period_are_pinned_to_known_bytes() {
+        // Computed independently by proto/vectors/known_answers.py (HKDF-SHA256 expand with info
+        // "courier/v1/<label>/<context>"): transport secret = derive(root, "transport", "lan"), period
+        // p + 1 = derive(p, "rotate", p + 1 as 8 big-endian bytes), direction keys = derive(p, "tag" or
+        // "header", "alice" or "bob").
+        let hex_of = |k: &SecretKey| hex::encode(k.expose());
+        let mut alice = TransportKeys::new(&root(), "lan", Role::Alice, 10, 10);
+        assert_eq!(
+            hex_of(&alice.outgoing().tag_key),
+            "f6545194d6945cef6a2c6091846cba6cb9ca0fd348fc8d298fad68a3e9139edc"
+        );
+        assert_eq!(
+            hex_of(&alice.outgoing().header_key),
+            "8945316adf8cc426cc4a2e478e035a712349f0291a53c79ba6212f959ab64335"
+        );
+        alice.rotate_to(12);
+        assert_eq!(
+            hex_of(&alice.outgoing().tag_key),
+            "b78376b60a211ec84526e133ca88f8c6c4f0a16439b4cb3fb1c0e41fed6c5377"
+        );
+        assert_eq!(
+            hex_of(&alice.outgoing().header_key),
+            "101e852b7a9f2b4026f855126a859bded3b1e022a20d9d617e60d7a0d96f5ec4"
+        );
+        let (period, secret) = alice.oldest_secret();
+        assert_eq!(
+            (period, hex_of(secret).as_str()),
+            (
+                11,
+                "210bc0585a2444f0cfe47e533f3118d8ca74c2b2821d4353f4b6824f97e89aaa"
+            )
+        );
+        let bob = TransportKeys::new(&root(), "lan", Role::Bob, 10, 12);
+        let [previous, current, next] = bob.incoming() else {
+            panic!("three incoming periods")
+        };
+        assert_eq!((previous.period, current.period, next.period), (11, 12, 13));
+        assert_eq!(current, alice.outgoing());
+        assert_eq!(
+            hex_of(&next.tag_key),
+            "5611ef592301847087761c02fd60871f531a9a7053103ed9200abecb7111b7d0"
+        );
+        assert_eq!(
+            hex_of(&next.header_key),
+            "7140951f1c1d432ec864cd2255f32c1d97b28fe7e1bb775d53a9ce857f54098a"
+        );
+        assert_eq!(
+            hex_of(&bob.outgoing().tag_key),
+            "bc69e979ede041568752faf9ebe28a33c60671cd18e3b4056a26e74115dfc4f5"
+        );
+    }
+
+    #[test]
     fn keys_never_print() {
         assert_eq!(format!("{:?}", root()), "SecretKey(<redacted>)");
+        let keys = TransportKeys::new(&root(), "lan", Role::Alice, 1, 1);
+        let printed = format!("{keys:?}");
+        let secrets = [
+            &keys.outgoing().tag_key,
+            &keys.outgoing().header_key,
+            keys.oldest_secret().1,
+        ];
+        for secret in secrets {
+            assert!(
+                !printed.contains(&hex::encode(secret.expose())),
+                "{printed}"
+            );
+            assert!(
+                !printed.contains(&format!("{:?}", secret.expose())),
+                "{printed}"
+            );
+        }
+        assert!(printed.contains("SecretKey(<redacted>)"));
     }
 }
