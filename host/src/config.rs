@@ -91,6 +91,8 @@ pub struct PluginEntry {
     pub at: Location,
     /// Where `grant = […]` was written (or the section, when absent).
     pub grant_at: Location,
+    /// Where `settings = {…}` was written (or the section, when absent).
+    pub settings_at: Location,
 }
 
 #[derive(Deserialize)]
@@ -123,7 +125,7 @@ struct RawEntry {
     tcp_scope: TcpScope,
     files_dir: Option<PathBuf>,
     #[serde(default)]
-    settings: BTreeMap<String, toml::Value>,
+    settings: Option<Spanned<BTreeMap<String, toml::Value>>>,
     limits: Option<Spanned<PluginLimits>>,
 }
 
@@ -266,9 +268,14 @@ impl Config {
                     }
                     None => PluginLimits::default(),
                 };
+                let settings_at = match &entry.settings {
+                    Some(s) => locate(format!("{table}.{section}.settings"), s.span()),
+                    None => section_at.clone(),
+                };
                 let settings = entry
                     .settings
                     .iter()
+                    .flat_map(|s| s.get_ref())
                     .map(|(k, v)| {
                         (
                             k.clone(),
@@ -302,6 +309,7 @@ impl Config {
                     limits,
                     at,
                     grant_at,
+                    settings_at,
                 });
             }
         }

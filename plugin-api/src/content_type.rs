@@ -25,6 +25,14 @@ pub trait ContentType {
     const MAX_INPUT_BYTES: u64;
     /// Largest payload `prepare` writes or `validate` accepts, in bytes.
     const MAX_PAYLOAD_BYTES: u64;
+    /// The keys its config section's `settings` may hold.
+    const SETTINGS: &'static [&'static str] = &[];
+
+    /// Checks the config's settings when the plugin loads. The default refuses keys outside
+    /// [`SETTINGS`](Self::SETTINGS); a type whose values have rules checks those too.
+    fn check_settings(settings: &[Setting]) -> Result<(), PluginError> {
+        crate::settings::only_keys(settings, Self::SETTINGS).map_err(PluginError::InvalidInput)
+    }
 
     /// Turns user input into a payload; `options` are the config's settings, then the user's.
     fn prepare(input: &[u8], options: &[Setting]) -> Result<Vec<u8>, PluginError>;
@@ -57,6 +65,10 @@ impl<T: ContentType> Guest for Exports<T> {
     ) -> Result<Vec<u8>, PluginError> {
         expect_version(version, T::VERSION)?;
         T::prepare(&input, &options)
+    }
+
+    fn check_settings(settings: Vec<Setting>) -> Result<(), PluginError> {
+        T::check_settings(&settings)
     }
 
     fn validate(payload: Vec<u8>, version: u32) -> Result<(), PluginError> {

@@ -40,6 +40,26 @@ impl Setting for (&str, &str) {
     }
 }
 
+/// Refuses any setting whose key is not in `known`, naming it and the keys this plugin reads.
+pub fn only_keys<S: Setting>(settings: &[S], known: &[&str]) -> Result<(), String> {
+    match settings.iter().find(|s| !known.contains(&s.key())) {
+        None => Ok(()),
+        Some(unknown) if known.is_empty() => Err(format!(
+            "unknown setting `{}`: this plugin takes no settings",
+            unknown.key()
+        )),
+        Some(unknown) => Err(format!(
+            "unknown setting `{}`: this plugin reads {}",
+            unknown.key(),
+            known
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
 /// The value of `key`, if set (the last one wins when a key repeats).
 pub fn get<'a, S: Setting>(settings: &'a [S], key: &str) -> Option<&'a str> {
     settings

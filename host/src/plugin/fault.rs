@@ -37,9 +37,9 @@ pub enum Fault {
         /// What was wrong.
         message: String,
     },
-    /// Instantiation failed.
-    Instantiate {
-        /// Wasmtime's description.
+    /// The plugin refused the settings its config section gives it.
+    Settings {
+        /// The plugin's reason, naming the setting.
         message: String,
     },
 }
@@ -60,7 +60,10 @@ impl fmt::Display for Fault {
             Fault::Panic { message } => write!(f, "panicked: {message}"),
             Fault::Trap { message } => write!(f, "trapped: {message}"),
             Fault::Malformed { message } => write!(f, "returned malformed output: {message}"),
-            Fault::Instantiate { message } => write!(f, "could not be instantiated: {message}"),
+            Fault::Settings { message } => write!(
+                f,
+                "refused its settings: {message}; fix them in the config section's `settings`"
+            ),
         }
     }
 }

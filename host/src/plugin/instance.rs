@@ -71,7 +71,7 @@ pub trait Bindings: Sized {
 pub enum StartError {
     /// Wasmtime failed (trap, missing import, …).
     Wasm(wasmtime::Error),
-    /// The plugin refused its settings.
+    /// The plugin refused its settings (its reason).
     Refused(String),
 }
 
@@ -207,7 +207,7 @@ impl<B: Bindings> Supervised<B> {
                 let fault = Fault::from_call_error(&error, store.data_mut(), &self.limits);
                 Err(self.fault(fault))
             }
-            Err(StartError::Refused(message)) => Err(self.fault(Fault::Instantiate { message })),
+            Err(StartError::Refused(message)) => Err(self.fault(Fault::Settings { message })),
         }
     }
 }

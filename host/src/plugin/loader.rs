@@ -10,6 +10,7 @@ use wasmtime::component::{Component, Linker};
 
 use super::capability::Capability;
 use super::component_cache::{ComponentCache, Origin};
+use super::fault::Fault;
 use super::instance::{Bindings, CallError, Supervised};
 use super::manifest::{API_VERSION, Manifest, ManifestError, World};
 use super::message_plugin::MessageTypePlugin;
@@ -287,7 +288,16 @@ impl PluginHost {
                 at(),
             )
         };
-        let faulted = |e| (LoadProblem::Faulted(e), at());
+        let faulted = |e: CallError| {
+            let at = match &e {
+                CallError::Faulted {
+                    fault: Fault::Settings { .. },
+                    ..
+                } => entry.settings_at.clone(),
+                _ => at(),
+            };
+            (LoadProblem::Faulted(e), at)
+        };
         match entry.world {
             World::Transport => {
                 let instance = self

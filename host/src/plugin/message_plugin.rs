@@ -24,9 +24,16 @@ impl Bindings for MessageType {
     fn start(
         pre: &Self::Pre,
         store: &mut Store<PluginState>,
-        _settings: &[(String, String)],
+        pairs: &[(String, String)],
     ) -> Result<Self, StartError> {
-        pre.instantiate(store).map_err(StartError::Wasm)
+        let bindings = pre.instantiate(&mut *store).map_err(StartError::Wasm)?;
+        // Checked at every start, so a bad setting is refused at load, not at the first send.
+        bindings
+            .courier_plugin_content()
+            .call_check_settings(&mut *store, &settings(pairs))
+            .map_err(StartError::Wasm)?
+            .map_err(|e| StartError::Refused(plugin_error_text(&e)))?;
+        Ok(bindings)
     }
 }
 

@@ -49,10 +49,7 @@ impl Bindings for TransportSession {
             .map_err(StartError::Wasm)?;
         match created {
             Ok(session) => Ok(TransportSession { bindings, session }),
-            Err(e) => Err(StartError::Refused(format!(
-                "refused its settings: {}",
-                plugin_error_text(&e)
-            ))),
+            Err(e) => Err(StartError::Refused(plugin_error_text(&e))),
         }
     }
 }

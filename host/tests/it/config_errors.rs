@@ -89,3 +89,57 @@ fn malformed_toml_and_network_grants_to_message_types_are_refused_whole() {
         "{message}"
     );
 }
+
+/// Each message type checks its config section's settings when it loads: a bad value or an unknown
+/// key is refused there, naming the key and the `settings` line, instead of at the first send.
+#[test]
+fn bad_message_type_settings_are_refused_at_load_naming_the_key_and_line() {
+    let fixture = Fixture::with_plugins(&["location", "payment", "image", "voice", "text"]);
+    let section = |name: &str, settings: &str| {
+        format!(
+            "[message_types.{name}]\nplugin = \"{name}\"\ngrant = [\"log\", \"clock\"]\n\
+             limits = {{ memory_mib = 512 }}\nsettings = {{ {settings} }}\n"
+        )
+    };
+    for (name, settings, says) in [
+        (
+            "location",
+            "precision = -5",
+            "precision is 1 to 1,000,000 metres",
+        ),
+        (
+            "image",
+            "max-dimension = 0",
+            "max-dimension is 16 to 4096 pixels",
+        ),
+        (
+            "payment",
+            "network = \"regtestfoo\"",
+            "setting `network` is main or test, not \"regtestfoo\"",
+        ),
+        ("voice", "pitch = 3.0", "pitch"),
+        (
+            "location",
+            "precison = 100",
+            "unknown setting `precison`: this plugin reads `precision`",
+        ),
+        (
+            "text",
+            "colour = \"red\"",
+            "unknown setting `colour`: this plugin takes no settings",
+        ),
+    ] {
+        let message = only_failure(&fixture, &section(name, settings));
+        assert!(
+            message.contains(&format!("`message_types.{name}.settings` (line 8)")),
+            "{message}"
+        );
+        assert!(
+            message.contains("refused its settings") && message.contains(says),
+            "{name} {settings}: {message}"
+        );
+    }
+    // Good settings load.
+    let host = fixture.load(&section("location", "precision = 1000"));
+    assert!(host.failures.is_empty(), "{:?}", host.failures);
+}

@@ -15,7 +15,7 @@ use std::io::Cursor;
 
 use courier_plugin::content_type::{ContentType, Exports};
 use courier_plugin::message_type::courier::plugin::types::{PluginError, Setting};
-use courier_plugin::settings::parse_or;
+use courier_plugin::settings::{only_keys, parse_or};
 use image::codecs::jpeg::JpegEncoder;
 use image::imageops::FilterType;
 use image::{
@@ -227,6 +227,12 @@ impl ContentType for Image {
     const NAME: &'static str = CONTENT_TYPE;
     const MAX_INPUT_BYTES: u64 = MAX_INPUT_BYTES;
     const MAX_PAYLOAD_BYTES: u64 = MAX_PAYLOAD_BYTES;
+    const SETTINGS: &'static [&'static str] = &["max-dimension", "quality"];
+
+    fn check_settings(settings: &[Setting]) -> Result<(), PluginError> {
+        only_keys(settings, Self::SETTINGS).map_err(PluginError::InvalidInput)?;
+        Encoding::from_options(settings).map(drop)
+    }
 
     fn prepare(input: &[u8], options: &[Setting]) -> Result<Vec<u8>, PluginError> {
         prepare(input, Encoding::from_options(options)?)

@@ -9,7 +9,7 @@
 use courier_plugin::content_type::{ContentType, Exports};
 use courier_plugin::message_type::courier::plugin::types::{PluginError, Setting};
 use courier_plugin::payload::utf8;
-use courier_plugin::settings::{get, parse_or};
+use courier_plugin::settings::{get, only_keys, parse_or};
 use courier_plugin::text_safety::is_spoofing;
 use courier_plugin::uri::{percent_decode, percent_encode};
 
@@ -101,11 +101,7 @@ impl Location {
             coordinate(lat, "latitude", 90.0)?,
             coordinate(lon, "longitude", 180.0)?,
         );
-        let precision: f64 = parse_or(options, "precision", DEFAULT_PRECISION_M)
-            .map_err(PluginError::InvalidInput)?;
-        if !(1.0..=1_000_000.0).contains(&precision) {
-            return Err(invalid("precision is 1 to 1,000,000 metres"));
-        }
+        let precision = precision(options)?;
         let accuracy: Option<f64> = match get(options, "accuracy") {
             Some(a) => Some(
                 a.parse()
@@ -227,10 +223,27 @@ impl Location {
 /// The plugin's exports.
 pub struct LocationType;
 
+/// The grid, in metres, that the `precision` option (the profile's or the user's) snaps to.
+fn precision(options: &[impl courier_plugin::settings::Setting]) -> Result<f64, PluginError> {
+    let precision: f64 =
+        parse_or(options, "precision", DEFAULT_PRECISION_M).map_err(PluginError::InvalidInput)?;
+    if !(1.0..=1_000_000.0).contains(&precision) {
+        return Err(invalid("precision is 1 to 1,000,000 metres"));
+    }
+    Ok(precision)
+}
+
 impl ContentType for LocationType {
     const NAME: &'static str = CONTENT_TYPE;
     const MAX_INPUT_BYTES: u64 = MAX_BYTES;
     const MAX_PAYLOAD_BYTES: u64 = MAX_BYTES;
+
+    const SETTINGS: &'static [&'static str] = &["precision"];
+
+    fn check_settings(settings: &[Setting]) -> Result<(), PluginError> {
+        only_keys(settings, Self::SETTINGS).map_err(PluginError::InvalidInput)?;
+        precision(settings).map(drop)
+    }
 
     fn prepare(input: &[u8], options: &[Setting]) -> Result<Vec<u8>, PluginError> {
         let (location, precision) =

@@ -19,7 +19,7 @@ pub mod monero;
 use courier_plugin::content_type::{ContentType, Exports};
 use courier_plugin::message_type::courier::plugin::types::{PluginError, Setting};
 use courier_plugin::payload::utf8;
-use courier_plugin::settings::get;
+use courier_plugin::settings::{get, only_keys};
 use courier_plugin::text_safety::is_spoofing;
 use courier_plugin::uri::{percent_decode, percent_encode};
 
@@ -354,6 +354,17 @@ pub fn invoice_summary(invoice: &bolt11::Invoice, now_s: u64) -> String {
     text
 }
 
+/// The network the `network` setting names: requests for any other are refused before they leave.
+fn network<S: courier_plugin::settings::Setting>(options: &[S]) -> Result<Network, PluginError> {
+    match get(options, "network").unwrap_or("main") {
+        "main" => Ok(Network::Main),
+        "test" => Ok(Network::Test),
+        other => Err(invalid(format!(
+            "setting `network` is main or test, not {other:?}"
+        ))),
+    }
+}
+
 /// The payload for user input `input` with the profile's `options`, at `now_s` (Unix seconds).
 pub fn prepare_at<S: courier_plugin::settings::Setting>(
     input: &[u8],
@@ -361,11 +372,7 @@ pub fn prepare_at<S: courier_plugin::settings::Setting>(
     now_s: u64,
 ) -> Result<Vec<u8>, PluginError> {
     let text = utf8(input, MAX_BYTES, "a payment request")?.trim();
-    let wanted = match get(options, "network").unwrap_or("main") {
-        "main" => Network::Main,
-        "test" => Network::Test,
-        other => return Err(invalid(format!("network {other:?} is main or test"))),
-    };
+    let wanted = network(options)?;
     let (network, payload) = match lightning_invoice(text) {
         Some(invoice) => {
             let decoded = decode_invoice(invoice)?;
@@ -421,6 +428,12 @@ impl ContentType for Payment {
     const NAME: &'static str = CONTENT_TYPE;
     const MAX_INPUT_BYTES: u64 = MAX_BYTES;
     const MAX_PAYLOAD_BYTES: u64 = MAX_BYTES;
+    const SETTINGS: &'static [&'static str] = &["network"];
+
+    fn check_settings(settings: &[Setting]) -> Result<(), PluginError> {
+        only_keys(settings, Self::SETTINGS).map_err(PluginError::InvalidInput)?;
+        network(settings).map(drop)
+    }
 
     fn prepare(input: &[u8], options: &[Setting]) -> Result<Vec<u8>, PluginError> {
         prepare_at(input, options, now_s())

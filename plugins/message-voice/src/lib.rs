@@ -18,7 +18,7 @@ pub mod wav;
 
 use courier_plugin::content_type::{ContentType, Exports};
 use courier_plugin::message_type::courier::plugin::types::{PluginError, Setting};
-use courier_plugin::settings::parse_or;
+use courier_plugin::settings::{only_keys, parse_or};
 use distortion::Distortion;
 
 /// Content type name this plugin owns.
@@ -44,9 +44,7 @@ pub fn distortion_from_options<S: courier_plugin::settings::Setting>(
     options: &[S],
 ) -> Result<Option<Distortion>, PluginError> {
     let on: bool = parse_or(options, "distort", false).map_err(PluginError::InvalidInput)?;
-    if !on {
-        return Ok(None);
-    }
+    // Checked even when off: `--distort` on the command line turns them on later.
     let pitch: f32 = parse_or(options, "pitch", 0.65).map_err(PluginError::InvalidInput)?;
     if !(0.5..=0.8).contains(&pitch) {
         return Err(invalid(
@@ -57,7 +55,7 @@ pub fn distortion_from_options<S: courier_plugin::settings::Setting>(
     if !(0.7..=1.3).contains(&formant) {
         return Err(invalid("formant is a factor from 0.7 to 1.3"));
     }
-    Ok(Some(Distortion { pitch, formant }))
+    Ok(on.then_some(Distortion { pitch, formant }))
 }
 
 /// The payload for a WAV recording.
@@ -118,6 +116,12 @@ impl ContentType for Voice {
     const NAME: &'static str = CONTENT_TYPE;
     const MAX_INPUT_BYTES: u64 = MAX_INPUT_BYTES;
     const MAX_PAYLOAD_BYTES: u64 = MAX_PAYLOAD_BYTES;
+    const SETTINGS: &'static [&'static str] = &["distort", "pitch", "formant"];
+
+    fn check_settings(settings: &[Setting]) -> Result<(), PluginError> {
+        only_keys(settings, Self::SETTINGS).map_err(PluginError::InvalidInput)?;
+        distortion_from_options(settings).map(drop)
+    }
 
     fn prepare(input: &[u8], options: &[Setting]) -> Result<Vec<u8>, PluginError> {
         prepare(input, distortion_from_options(options)?)

@@ -28,6 +28,9 @@ impl Guest for EndlessLoop {
             n = std::hint::black_box(n.wrapping_mul(6364136223846793005).wrapping_add(1));
         }
     }
+    fn check_settings(_settings: Vec<Setting>) -> Result<(), PluginError> {
+        Ok(())
+    }
     fn validate(_payload: Vec<u8>, _version: u32) -> Result<(), PluginError> {
         Ok(())
     }

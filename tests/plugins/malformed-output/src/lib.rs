@@ -25,6 +25,9 @@ impl Guest for MalformedOutput {
         // Says payloads are at most 16 bytes, then returns 64 KiB.
         Ok(vec![7; 64 * 1024])
     }
+    fn check_settings(_settings: Vec<Setting>) -> Result<(), PluginError> {
+        Ok(())
+    }
     fn validate(_payload: Vec<u8>, _version: u32) -> Result<(), PluginError> {
         Ok(())
     }

@@ -29,6 +29,9 @@ impl Guest for MemoryBomb {
             std::hint::black_box(&hoard);
         }
     }
+    fn check_settings(_settings: Vec<Setting>) -> Result<(), PluginError> {
+        Ok(())
+    }
     fn validate(_payload: Vec<u8>, _version: u32) -> Result<(), PluginError> {
         Ok(())
     }

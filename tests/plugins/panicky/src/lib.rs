@@ -24,6 +24,9 @@ impl Guest for Panicky {
     ) -> Result<Vec<u8>, PluginError> {
         panic!("the panicky plugin gives up on purpose");
     }
+    fn check_settings(_settings: Vec<Setting>) -> Result<(), PluginError> {
+        Ok(())
+    }
     fn validate(_payload: Vec<u8>, _version: u32) -> Result<(), PluginError> {
         Ok(())
     }
