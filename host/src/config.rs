@@ -127,6 +127,9 @@ struct RawEntry {
     limits: Option<Spanned<PluginLimits>>,
 }
 
+/// The largest config file read; a real one is a few KiB.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 /// The config a node runs with when none is given: the LAN transport (mDNS on, local network only)
 /// and every message type built here, from `plugin_dir`.
 pub const DEFAULT: &str = r#"
@@ -174,10 +177,17 @@ impl Config {
 
     /// Reads and checks the config at `path`; relative directories in it are taken from the file's folder.
     pub fn read(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let read = |source| ConfigError::Read {
             path: path.display().to_string(),
             source,
-        })?;
+        };
+        let bytes =
+            crate::input_file::read_limited(path, MAX_CONFIG_BYTES).map_err(|e| match e {
+                crate::input_file::InputFileError::Io(e) => read(e),
+                other => read(std::io::Error::other(other)),
+            })?;
+        let text = String::from_utf8(bytes)
+            .map_err(|e| read(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
         let base = path.parent().unwrap_or(Path::new("."));
         Config::parse(&text, &path.display().to_string(), base)
     }

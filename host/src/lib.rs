@@ -4,6 +4,7 @@
 pub mod config;
 pub mod content;
 pub mod drivers;
+pub mod input_file;
 pub mod node;
 pub mod plugin;
 pub mod storage;

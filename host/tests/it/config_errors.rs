@@ -89,3 +89,26 @@ fn malformed_toml_and_network_grants_to_message_types_are_refused_whole() {
         "{message}"
     );
 }
+
+#[test]
+fn a_config_path_that_is_a_device_or_too_large_is_refused_before_it_is_read() {
+    let err = Config::read(std::path::Path::new("/dev/zero")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot read config /dev/zero: it is a character device, not a regular file; give the path of a file"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("config.toml");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let err = Config::read(&huge).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "cannot read config {}: it is 1024.0 MiB, over the limit of 1.0 MiB; use a smaller file",
+            huge.display()
+        )
+    );
+}

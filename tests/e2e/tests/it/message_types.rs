@@ -250,3 +250,68 @@ fn bob_without_plugins_sees_alice_s_fallback_texts_and_the_real_thing_once_he_in
         "each non-text message carried its fallback text"
     );
 }
+
+#[test]
+fn send_refuses_a_device_a_fifo_a_folder_and_an_oversized_file_before_reading_any_of_it() {
+    let root = scratch();
+    let (alice, _bob) = pair(root.path()).unwrap();
+    let fifo = root.path().join("pipe.wav");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let sparse = root.path().join("huge.jpg");
+    std::fs::File::create(&sparse)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let not_a_file = |what: &str, path: &str, kind: &str| {
+        format!("the {what} {path}: it is {kind}, not a regular file; give the path of a file")
+    };
+    let (fifo, sparse) = (fifo.display().to_string(), sparse.display().to_string());
+    let folder = root.path().display().to_string();
+    let cases = [
+        (
+            "--image",
+            "/dev/zero".to_owned(),
+            not_a_file("image", "/dev/zero", "a character device"),
+        ),
+        (
+            "--voice",
+            fifo.clone(),
+            not_a_file("voice note", &fifo, "a FIFO (named pipe)"),
+        ),
+        (
+            "--image",
+            folder.clone(),
+            not_a_file("image", &folder, "a directory"),
+        ),
+        (
+            "--image",
+            sparse.clone(),
+            format!(
+                "the image {sparse}: it is 1024.0 MiB, over the limit of 64.0 MiB; use a smaller file"
+            ),
+        ),
+    ];
+    for (flag, path, error) in cases {
+        let started = std::time::Instant::now();
+        let stderr = alice.fails(&["send", "bob", flag, &path]).unwrap();
+        assert_eq!(stderr, format!("courier: {error}\n"));
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{path} was refused without being read"
+        );
+    }
+    assert!(
+        alice
+            .messages("bob")
+            .unwrap()
+            .iter()
+            .all(|m| m.direction != "out"),
+        "nothing was queued"
+    );
+}
