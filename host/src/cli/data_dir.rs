@@ -46,9 +46,9 @@ impl DataDir {
     /// Opens the database, asking for the passphrase; refuses a directory `init` never ran in.
     pub fn open(&self) -> Result<Database> {
         let file = self.path.join(DATABASE);
-        if !file.exists() {
+        if !Database::exists(&file)? {
             bail!(
-                "{} has no Courier database; run `courier --data-dir {} init --name NAME` first",
+                "{} is not initialised; run `courier --data-dir {} init --name NAME`",
                 self.path.display(),
                 self.path.display()
             );
@@ -56,13 +56,13 @@ impl DataDir {
         Ok(Database::open(&file, &passphrase(false)?)?)
     }
 
-    /// Creates and opens a new database (init), asking for a new passphrase.
+    /// Opens the database for `init`: a new one (asking for a new passphrase) in a new directory, the
+    /// existing one otherwise; never one in place of a database that was truncated or removed.
     pub fn open_new(&self) -> Result<Database> {
+        let file = self.path.join(DATABASE);
+        let exists = Database::exists(&file)?;
         self.create()?;
-        Ok(Database::open(
-            &self.path.join(DATABASE),
-            &passphrase(true)?,
-        )?)
+        Ok(Database::open(&file, &passphrase(!exists)?)?)
     }
 
     /// The node config: `explicit`, else `config.toml` in the directory, else the built-in default with

@@ -24,6 +24,9 @@ use crate::sync::record::{Message, MessageId};
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
 
+/// What the packs folder's name adds to the database's file name.
+pub(super) const CHUNKS_SUFFIX: &str = ".chunks";
+
 /// Which side of a conversation a pack holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum Side {
@@ -77,7 +80,7 @@ impl ChunkPacks {
     /// The packs of the database at `database`, in the folder beside it, sealed under `key`.
     pub fn new(database: &Path, key: Zeroizing<[u8; 32]>) -> ChunkPacks {
         let mut name = database.file_name().unwrap_or_default().to_os_string();
-        name.push(".chunks");
+        name.push(CHUNKS_SUFFIX);
         ChunkPacks {
             dir: database.with_file_name(name),
             key,

@@ -1,11 +1,11 @@
 //! Opening, unlocking and migrating the database.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension};
 use zeroize::Zeroizing;
 
-use super::chunk_packs::{ChunkPacks, Side};
+use super::chunk_packs::{CHUNKS_SUFFIX, ChunkPacks, Side};
 use super::migrations::MIGRATIONS;
 use super::sync_store::stored_message;
 use crate::sync::record::{Message, MessageId};
@@ -109,9 +109,44 @@ pub enum StorageError {
         /// The pack file.
         path: String,
     },
+    /// The database file is missing or empty, yet files beside it show it held data.
+    #[error(
+        "the database {path} is {state} but this data directory holds other Courier files ({others}); it was truncated or replaced; restore it from a backup (`init` will not write over it)"
+    )]
+    Vanished {
+        /// The database file.
+        path: String,
+        /// `empty` or `missing`.
+        state: &'static str,
+        /// The Courier files that are still there.
+        others: String,
+    },
+    /// The database file could not be looked at.
+    #[error("cannot use the database {path}: {source}; check that the data directory is yours")]
+    File {
+        /// The database file.
+        path: String,
+        /// What the file system said.
+        source: std::io::Error,
+    },
     /// SQLite failed.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+}
+
+/// The files SQLite and the chunk packs keep beside a database, which only a database that held data
+/// leaves behind.
+fn companions(path: &Path) -> Vec<PathBuf> {
+    let beside = |suffix: &str| {
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(suffix);
+        path.with_file_name(name)
+    };
+    ["-wal", "-shm", "-journal", CHUNKS_SUFFIX]
+        .into_iter()
+        .map(beside)
+        .filter(|p| p.symlink_metadata().is_ok())
+        .collect()
 }
 
 /// An open, unlocked, migrated database.
@@ -166,6 +201,44 @@ pub(super) fn begin_write(conn: &mut Connection) -> rusqlite::Result<Write<'_>> 
 pub type ContactId = i64;
 
 impl Database {
+    /// Whether a database with data is at `path`: `false` when there is none (or an empty file) and
+    /// nothing beside it either, so the data directory is new. A missing or empty database beside
+    /// the files one leaves (its WAL, its chunk packs) is an error: it was truncated or replaced,
+    /// and treating it as new would orphan those.
+    pub fn exists(path: &Path) -> Result<bool, StorageError> {
+        let state = match std::fs::metadata(path) {
+            Ok(meta) if meta.len() > 0 => return Ok(true),
+            Ok(_) => "empty",
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "missing",
+            Err(source) => {
+                return Err(StorageError::File {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        };
+        let others = companions(path);
+        if others.is_empty() {
+            return Ok(false);
+        }
+        let names: Vec<String> = others
+            .iter()
+            .map(|p| {
+                let name = p.file_name().unwrap_or_default().to_string_lossy();
+                if p.is_dir() {
+                    format!("{name}/")
+                } else {
+                    name.into_owned()
+                }
+            })
+            .collect();
+        Err(StorageError::Vanished {
+            path: path.display().to_string(),
+            state,
+            others: names.join(", "),
+        })
+    }
+
     /// Opens (creating if needed) the database at `path`, unlocks it with `passphrase`, and migrates it.
     pub fn open(path: &Path, passphrase: &Passphrase) -> Result<Database, StorageError> {
         let mut conn = Connection::open(path)?;
