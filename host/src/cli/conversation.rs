@@ -254,7 +254,7 @@ pub fn save(dir: &DataDir, id: &str, file: &Path) -> Result<()> {
             .validate(&payload, content.version)
             .context("the content does not pass its plugin's checks, so it is not written")?;
     }
-    let mut out = std::fs::OpenOptions::new()
+    let mut out = courier_host::owner_only::file_options()
         .write(true)
         .create_new(true)
         .open(file)

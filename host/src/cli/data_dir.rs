@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use courier_host::config::Config;
+use courier_host::owner_only;
 use courier_host::storage::{Database, Passphrase};
 
 /// The database file inside a data directory.
@@ -32,15 +33,10 @@ impl DataDir {
 
     /// Creates the directory (readable by the user only) if missing.
     pub fn create(&self) -> Result<()> {
-        std::fs::create_dir_all(&self.path)
+        owner_only::create_dir_all(&self.path)
             .with_context(|| format!("creating data directory {}", self.path.display()))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(0o700))
-                .with_context(|| format!("restricting {} to its owner", self.path.display()))?;
-        }
-        Ok(())
+        owner_only::restrict(&self.path)
+            .with_context(|| format!("restricting {} to its owner", self.path.display()))
     }
 
     /// Opens the database, asking for the passphrase; refuses a directory `init` never ran in.

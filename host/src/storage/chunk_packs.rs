@@ -8,7 +8,7 @@
 //! leaves unreferenced bytes at a pack's end, which later appends step over.
 
 use std::collections::HashSet;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::database::{ContactId, StorageError};
+use crate::owner_only;
 use crate::sync::attachment::CHUNK_TYPE;
 use crate::sync::record::{Message, MessageId};
 
@@ -139,11 +140,16 @@ impl ChunkPacks {
         };
         // Every append happens under the database's write lock, so no other process appends to this
         // pack between finding its end and writing there.
-        let open = || OpenOptions::new().create(true).append(true).open(&path);
+        let open = || {
+            owner_only::file_options()
+                .create(true)
+                .append(true)
+                .open(&path)
+        };
         let mut file = match open() {
             // The folder is made once, by the first chunk, not looked up for every chunk.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(&self.dir).map_err(io)?;
+                owner_only::create_dir_all(&self.dir).map_err(io)?;
                 open()
             }
             other => other,

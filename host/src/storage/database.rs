@@ -241,6 +241,21 @@ impl Database {
 
     /// Opens (creating if needed) the database at `path`, unlocks it with `passphrase`, and migrates it.
     pub fn open(path: &Path, passphrase: &Passphrase) -> Result<Database, StorageError> {
+        let file_error = |source| StorageError::File {
+            path: path.display().to_string(),
+            source,
+        };
+        // Made owner-only here rather than by SQLite, which would take the umask; its WAL and
+        // shared-memory files take the database's mode. Files from before are restricted too.
+        crate::owner_only::file_options()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(file_error)?;
+        for file in std::iter::once(path.to_path_buf()).chain(companions(path)) {
+            crate::owner_only::restrict(&file).map_err(file_error)?;
+        }
         let mut conn = Connection::open(path)?;
         // SQLCipher would print its own line on a wrong key; the error below says it better.
         conn.pragma_update(None, "cipher_log_level", "NONE")?;

@@ -1,6 +1,9 @@
 //! A data directory's own files: what a new, a damaged and a locked one says, and who may read it.
 
-use courier_e2e::{Person, Tools};
+use std::path::Path;
+use std::time::Duration;
+
+use courier_e2e::{Person, Tools, introduce, wait_for_contact, wait_for_delivery};
 use courier_host::storage::Draft;
 
 use crate::scratch;
@@ -71,4 +74,76 @@ fn a_database_truncated_or_removed_beside_its_chunk_packs_is_refused_and_init_do
         );
     }
     assert!(!database.exists(), "init made no new database");
+}
+
+/// Every file and folder under `dir`, with its permission bits.
+fn modes(dir: &Path) -> Vec<(std::path::PathBuf, bool, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        if meta.is_dir() {
+            pending.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        }
+        found.push((path, meta.is_dir(), meta.permissions().mode() & 0o777));
+    }
+    found
+}
+
+#[test]
+fn under_umask_000_every_file_courier_writes_is_for_its_owner_only() {
+    let root = scratch();
+    let tools = Tools::locate().unwrap();
+    let mut people = Vec::new();
+    for name in ["alice", "bob"] {
+        let mut person = Person::new(&tools, root.path(), name).unwrap();
+        person.wrap(&["sh", "-c", "umask 000; exec \"$0\" \"$@\""]);
+        person.cli(&["init", "--name", name]).unwrap();
+        people.push(person);
+    }
+    let mut bob = people.pop().unwrap();
+    let mut alice = people.pop().unwrap();
+    for (me, other) in [(&alice, &bob), (&bob, &alice)] {
+        me.configure(&[other.port], false, "loopback").unwrap();
+        // The compiled-component cache in the data directory too, to see the files it writes.
+        let config = me.dir.join("config.toml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        let text = text.replacen("[plugins]\n", "[plugins]\ncache_dir = \"cache\"\n", 1);
+        std::fs::write(&config, text).unwrap();
+    }
+    introduce(&alice, &bob).unwrap();
+    alice.serve().unwrap();
+    bob.serve().unwrap();
+    wait_for_contact(&alice, &bob).unwrap();
+    let photo = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/street.jpg");
+    alice
+        .cli(&["send", "bob", "--image", photo.to_str().unwrap()])
+        .unwrap();
+    wait_for_delivery(&alice, &bob, 1, Duration::from_secs(60)).unwrap();
+    let saved = bob.dir.join("saved.jpg");
+    let id = bob.messages("alice").unwrap()[0].id.clone();
+    bob.cli(&["attachment", "save", &id[..8], saved.to_str().unwrap()])
+        .unwrap();
+    alice.stop().unwrap();
+    bob.stop().unwrap();
+
+    for person in [&alice, &bob] {
+        let found = modes(&person.dir);
+        for wanted in ["courier.db", "courier.db.chunks", "cache"] {
+            assert!(
+                found.iter().any(|(p, _, _)| p.ends_with(wanted)),
+                "{} has {wanted}",
+                person.name
+            );
+        }
+        for (path, is_dir, mode) in found {
+            // The story wrote the config itself, not courier.
+            if path.ends_with("config.toml") {
+                continue;
+            }
+            let wanted = if is_dir { 0o700 } else { 0o600 };
+            assert_eq!(mode, wanted, "{} is {mode:o}", path.display());
+        }
+    }
 }
