@@ -91,10 +91,16 @@ fn default_plugin_dir() -> Result<PathBuf> {
     )
 }
 
-/// `COURIER_PASSPHRASE`, or a prompt on the terminal (twice when `new`).
+/// `COURIER_PASSPHRASE`, or a prompt on the terminal (twice when `new`, and then held to the minimum
+/// length).
 fn passphrase(new: bool) -> Result<Passphrase> {
+    let wrap = if new {
+        Passphrase::for_new_database
+    } else {
+        Passphrase::new
+    };
     if let Ok(value) = std::env::var("COURIER_PASSPHRASE") {
-        return Ok(Passphrase::new(value)?);
+        return Ok(wrap(value)?);
     }
     if !std::io::stdin().is_terminal() {
         bail!("no passphrase: set COURIER_PASSPHRASE, or run courier from a terminal to be asked");
@@ -107,5 +113,5 @@ fn passphrase(new: bool) -> Result<Passphrase> {
             bail!("the two passphrases differ; nothing was created");
         }
     }
-    Ok(Passphrase::new(first)?)
+    Ok(wrap(first)?)
 }

@@ -21,7 +21,21 @@ impl Passphrase {
         }
         Ok(Passphrase(Zeroizing::new(passphrase)))
     }
+
+    /// Wraps the passphrase a new database is made with; refuses one under
+    /// [`MIN_PASSPHRASE_CHARS`] characters. (An existing database opens with whatever it was made
+    /// with; a shorter one there is only a wrong passphrase.)
+    pub fn for_new_database(passphrase: String) -> Result<Passphrase, StorageError> {
+        let passphrase = Passphrase::new(passphrase)?;
+        if passphrase.0.chars().count() < MIN_PASSPHRASE_CHARS {
+            return Err(StorageError::ShortPassphrase);
+        }
+        Ok(passphrase)
+    }
 }
+
+/// The fewest characters (not bytes: "pässwört" is eight) a new database's passphrase has.
+pub const MIN_PASSPHRASE_CHARS: usize = 8;
 
 impl std::fmt::Debug for Passphrase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -37,12 +51,17 @@ pub enum StorageError {
     Attachment(#[from] crate::sync::attachment::AttachmentError),
     /// The passphrase does not unlock the database (or the file is not a Courier database).
     #[error(
-        "the passphrase does not unlock {path}; check COURIER_PASSPHRASE (or the file is not a Courier database)"
+        "wrong passphrase for the database {path} (or the file is not a Courier database); check COURIER_PASSPHRASE or what you typed"
     )]
     WrongPassphrase {
         /// Database path.
         path: String,
     },
+    /// A new database's passphrase is too short.
+    #[error(
+        "the passphrase is shorter than {MIN_PASSPHRASE_CHARS} characters; choose a longer one (a few unrelated words are easy to remember)"
+    )]
+    ShortPassphrase,
     /// An empty passphrase was given.
     #[error("the passphrase is empty; set COURIER_PASSPHRASE or type one at the prompt")]
     EmptyPassphrase,
@@ -257,9 +276,11 @@ impl Database {
             crate::owner_only::restrict(&file).map_err(file_error)?;
         }
         let mut conn = Connection::open(path)?;
-        // SQLCipher would print its own line on a wrong key; the error below says it better.
-        conn.pragma_update(None, "cipher_log_level", "NONE")?;
         conn.pragma_update(None, "key", passphrase.0.as_str())?;
+        // SQLCipher prints its own lines to stderr on a wrong key; the error below says it better.
+        // Only after `key`: the first key of the process starts SQLCipher, which then sets its log to
+        // stderr at WARN unless a level other than NONE was chosen, so NONE set before is undone.
+        conn.pragma_update(None, "cipher_log", "off")?;
         // The first read is where SQLCipher finds out whether the key is right.
         match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
             r.get::<_, i64>(0)

@@ -76,6 +76,36 @@ fn a_database_truncated_or_removed_beside_its_chunk_packs_is_refused_and_init_do
     assert!(!database.exists(), "init made no new database");
 }
 
+#[test]
+fn a_wrong_passphrase_is_one_line_of_ours_and_a_new_one_must_be_eight_characters() {
+    let root = scratch();
+    let tools = Tools::locate().unwrap();
+    let mut alice = Person::new(&tools, root.path(), "alice").unwrap();
+    alice.passphrase = "seven c".into();
+    assert_eq!(
+        alice.fails(&["init", "--name", "alice"]).unwrap(),
+        "courier: the passphrase is shorter than 8 characters; choose a longer one (a few unrelated words are easy to remember)\n"
+    );
+    // Eight characters, though more bytes than that in UTF-8.
+    alice.passphrase = "pässwört".into();
+    alice.cli(&["init", "--name", "alice"]).unwrap();
+
+    let wrong = format!(
+        "courier: wrong passphrase for the database {} (or the file is not a Courier database); check COURIER_PASSPHRASE or what you typed\n",
+        alice.dir.join("courier.db").display()
+    );
+    for attempt in ["passwort", "pw"] {
+        alice.passphrase = attempt.into();
+        assert_eq!(
+            alice.fails(&["contacts", "list"]).unwrap(),
+            wrong,
+            "{attempt:?}: only our own line, none of SQLCipher's"
+        );
+    }
+    alice.passphrase = "pässwört".into();
+    alice.cli(&["contacts", "list"]).unwrap();
+}
+
 /// Every file and folder under `dir`, with its permission bits.
 fn modes(dir: &Path) -> Vec<(std::path::PathBuf, bool, u32)> {
     use std::os::unix::fs::PermissionsExt;
