@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use courier_host::content::{ContentError, PeerSupport, compose, summary};
+use courier_host::content::{ContentError, PeerSupport, compose, damaged, summary};
 use courier_host::input_file::read_limited;
 use courier_host::plugin::PluginHost;
 use courier_host::plugin::manifest::World;
@@ -185,15 +185,17 @@ pub fn list(dir: &DataDir, alias: &str, json: bool) -> Result<()> {
                 Payload::Complete(p) => (true, Some(p.len())),
                 _ => (false, None),
             };
+            let damaged = matches!(content.payload, Payload::Damaged(_));
             Ok(serde_json::json!({
                 "id": hex::encode(e.id.0),
                 "direction": direction,
                 "type": content.content_type,
                 "state": state,
-                "summary": summary(&mut plugins, &content, &e.message.fallback),
+                "summary": summary(&mut plugins, &content, &e.message.fallback, e.direction),
                 "time": e.message.timestamp_ms,
                 "complete": complete,
                 "bytes": bytes,
+                "damaged": damaged,
             }))
         })
         .collect::<Result<_>>()?;
@@ -246,7 +248,10 @@ pub fn save(dir: &DataDir, id: &str, file: &Path) -> Result<()> {
         Payload::Partial { received, total } => bail!(
             "that attachment is still arriving ({received} of {total} parts); try again once `courier serve` received the rest"
         ),
-        Payload::Damaged(why) => bail!("that attachment is damaged and cannot be saved: {why}"),
+        Payload::Damaged(why) => {
+            tracing::debug!(%why, "not saving a damaged attachment");
+            bail!("that attachment is {}", damaged(entry.direction))
+        }
     };
     let (mut plugins, _) = message_plugins(dir)?;
     if let Some(plugin) = plugins.message_type(&content.content_type) {

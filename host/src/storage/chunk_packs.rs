@@ -230,9 +230,13 @@ impl ChunkPacks {
                 file.seek(SeekFrom::Start(at.offset))?;
                 file.read_exact(&mut record)
             })
-            .map_err(|source| StorageError::Pack {
-                path: path.display().to_string(),
-                source,
+            .map_err(|source| match source.kind() {
+                // A pack deleted or cut short lost chunks, just as changed bytes do.
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::UnexpectedEof => damaged(),
+                _ => StorageError::Pack {
+                    path: path.display().to_string(),
+                    source,
+                },
             })?;
         let (nonce, rest) = record.split_at_mut(NONCE_LEN);
         let (sealed, tag) = rest.split_at_mut(rest.len() - TAG_LEN);
@@ -304,12 +308,12 @@ mod tests {
         ));
         assert!(matches!(
             packs.read(Side::Incoming, 1, &id, first),
-            Err(StorageError::Pack { .. })
+            Err(StorageError::PackDamaged { .. })
         ));
     }
 
     #[test]
-    fn a_changed_byte_or_a_cut_pack_is_reported_not_returned() {
+    fn a_changed_byte_a_cut_pack_or_a_deleted_one_is_damage_not_returned_bytes() {
         let dir = tempfile::tempdir().unwrap();
         let mut packs = packs(dir.path());
         let id = MessageId([3; 32]);
@@ -332,7 +336,12 @@ mod tests {
         std::fs::write(&path, &bytes[..10]).unwrap();
         assert!(matches!(
             packs.read(Side::Incoming, 4, &id, at),
-            Err(StorageError::Pack { .. })
+            Err(StorageError::PackDamaged { .. })
+        ));
+        std::fs::remove_file(&path).unwrap();
+        assert!(matches!(
+            packs.read(Side::Incoming, 4, &id, at),
+            Err(StorageError::PackDamaged { .. })
         ));
     }
 

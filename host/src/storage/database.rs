@@ -112,7 +112,7 @@ pub enum StorageError {
     Corrupt(&'static str),
     /// A chunk pack beside the database could not be read or written.
     #[error(
-        "cannot use the attachment chunks in {path}: {source}; check that the disk has space and the data directory is writable"
+        "cannot use the attachment chunks in {path}: {source}; check that the data directory is yours and writable, and that the disk has space"
     )]
     Pack {
         /// The pack file.
@@ -120,9 +120,9 @@ pub enum StorageError {
         /// What the file system said.
         source: std::io::Error,
     },
-    /// A chunk in a pack does not open under its seal.
+    /// A chunk in a pack is missing or does not open under its seal.
     #[error(
-        "an attachment chunk in {path} was changed or damaged on disk; that attachment cannot be shown, ask the contact to send it again"
+        "an attachment chunk in {path} is missing, or was changed or damaged on disk; that attachment cannot be shown, ask the contact to send it again"
     )]
     PackDamaged {
         /// The pack file.

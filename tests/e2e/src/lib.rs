@@ -85,6 +85,9 @@ pub struct Row {
     pub complete: bool,
     /// Its size, once complete.
     pub bytes: Option<usize>,
+    /// Whether its chunks were lost or damaged on disk.
+    #[serde(default)]
+    pub damaged: bool,
 }
 
 /// One contact as `courier contacts list --json` prints it.

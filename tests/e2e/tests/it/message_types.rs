@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use courier_e2e::{MESSAGE_TYPES, Person, Tools, introduce, wait_for_contact, wait_for_delivery};
+use courier_e2e::{
+    MESSAGE_TYPES, Person, Tools, introduce, wait_for_contact, wait_for_delivery, wait_until,
+};
 
 use crate::{pair, scratch};
 
@@ -314,4 +316,64 @@ fn send_refuses_a_device_a_fifo_a_folder_and_an_oversized_file_before_reading_an
             .all(|m| m.direction != "out"),
         "nothing was queued"
     );
+}
+
+#[test]
+fn a_photo_whose_chunks_bob_lost_shows_damaged_beside_readable_texts_until_alice_sends_it_again() {
+    let root = scratch();
+    let (alice, bob) = pair(root.path()).unwrap();
+    let photo = fixture("tests/fixtures/street.jpg");
+    let photo = photo.to_str().unwrap();
+    alice.cli(&["send", "bob", "--text", "look"]).unwrap();
+    alice.cli(&["send", "bob", "--image", photo]).unwrap();
+    wait_for_delivery(&alice, &bob, 2, Duration::from_secs(60)).unwrap();
+
+    let packs = bob.dir.join("courier.db.chunks");
+    for pack in std::fs::read_dir(&packs).unwrap() {
+        std::fs::remove_file(pack.unwrap().path()).unwrap();
+    }
+    let shown = bob.messages("alice").unwrap();
+    assert_eq!(shown.len(), 2, "the conversation still lists");
+    assert_eq!(
+        (shown[0].summary.as_str(), shown[0].damaged),
+        ("look", false)
+    );
+    assert!(shown[1].damaged && !shown[1].complete, "{:?}", shown[1]);
+    assert!(
+        shown[1]
+            .summary
+            .ends_with("(damaged, ask the contact to send it again)"),
+        "{}",
+        shown[1].summary
+    );
+    let saved = root.path().join("saved.jpg");
+    assert_eq!(
+        bob.fails(&[
+            "attachment",
+            "save",
+            &shown[1].id[..8],
+            saved.to_str().unwrap()
+        ])
+        .unwrap(),
+        "courier: that attachment is damaged, ask the contact to send it again\n"
+    );
+
+    // Alice sends it again: a new message, whole, that bob can save.
+    alice.cli(&["send", "bob", "--image", photo]).unwrap();
+    // Two of the three are whole on bob's side: the first photo stays damaged.
+    wait_until(
+        Duration::from_secs(60),
+        "the photo sent again is whole",
+        || Ok(bob.messages("alice")?.get(2).is_some_and(|m| m.complete)),
+    )
+    .unwrap();
+    let again = bob.messages("alice").unwrap().remove(2);
+    assert!(again.complete && !again.damaged, "{again:?}");
+    bob.cli(&[
+        "attachment",
+        "save",
+        &again.id[..8],
+        saved.to_str().unwrap(),
+    ])
+    .unwrap();
 }
