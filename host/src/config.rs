@@ -1,8 +1,9 @@
 //! The node config (TOML): which plugins run, what each is granted, and its limits.
 //!
 //! Parsing refuses anything that contradicts itself (a network grant to a message type, an unknown key,
-//! a `files` grant without a directory). Whether the named plugins exist and agree with their grants is
-//! checked when they load (see `plugin::loader`), per plugin, so one bad plugin never stops the others.
+//! a `files` grant without an existing directory). Whether the named plugins exist and agree with
+//! their grants is checked when they load (see `plugin::loader`), per plugin, so one bad plugin never
+//! stops the others.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -121,7 +122,7 @@ struct RawEntry {
     grant: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     tcp_scope: TcpScope,
-    files_dir: Option<PathBuf>,
+    files_dir: Option<Spanned<PathBuf>>,
     #[serde(default)]
     settings: BTreeMap<String, toml::Value>,
     limits: Option<Spanned<PluginLimits>>,
@@ -261,9 +262,21 @@ impl Config {
                     }
                     capabilities.push(capability);
                 }
-                let files_dir = entry.files_dir.as_ref().map(|d| base.join(d));
+                let files_dir = entry.files_dir.as_ref().map(|d| base.join(d.get_ref()));
                 if capabilities.contains(&Capability::Files) && files_dir.is_none() {
                     return Err(invalid(grant_at, "`files` is granted but no `files_dir` says which directory; add files_dir = \"…\"".into()));
+                }
+                if let (Some(dir), Some(given)) = (&files_dir, &entry.files_dir) {
+                    // Found now, not at the plugin's first file call, which may come days later.
+                    if !dir.is_dir() {
+                        return Err(invalid(
+                            locate(format!("{table}.{section}.files_dir"), given.span()),
+                            format!(
+                                "{} is not a directory; create it (or mount the drive) first, or fix files_dir",
+                                dir.display()
+                            ),
+                        ));
+                    }
                 }
                 let limits = match &entry.limits {
                     Some(limits) => {
@@ -416,6 +429,11 @@ limits = { memory_mib = 8 }
                 "[transports.usb]\nplugin = \"usb\"\ngrant = [\"files\"]\n",
                 "`transports.usb.grant` (line 3)",
                 "files_dir",
+            ),
+            (
+                "[transports.usb]\nplugin = \"usb\"\ngrant = [\"files\"]\nfiles_dir = \"/nonexistent/drive\"\n",
+                "`transports.usb.files_dir` (line 4)",
+                "/nonexistent/drive is not a directory; create it (or mount the drive) first, or fix files_dir",
             ),
             (
                 "[transports.lan]\nplugin = \"../evil\"\n",

@@ -112,3 +112,17 @@ fn a_config_path_that_is_a_device_or_too_large_is_refused_before_it_is_read() {
         )
     );
 }
+
+#[test]
+fn a_directory_granted_to_a_transport_that_never_asked_for_one_is_refused() {
+    let fixture = Fixture::with_plugins(&["framed-echo"]);
+    let drive = tempfile::tempdir().unwrap();
+    let body = format!(
+        "[transports.framed]\nplugin = \"framed-echo\"\ngrant = [\"tcp\", \"log\", \"clock\", \"files\"]\nfiles_dir = {:?}\n",
+        drive.path().display().to_string()
+    );
+    assert_eq!(
+        only_failure(&fixture, &body),
+        "plugin `framed-echo` (`transports.framed.grant` (line 6)) was not loaded: the config grants it `files` (a directory), which its manifest does not ask for; remove \"files\" and files_dir from its section"
+    );
+}

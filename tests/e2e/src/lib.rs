@@ -118,6 +118,8 @@ pub struct Person {
     pub missing_plugins: Vec<&'static str>,
     /// What `COURIER_PASSPHRASE` is for their commands ([`PASSPHRASE`] unless a story changes it).
     pub passphrase: String,
+    /// `COURIER_LOG` for their commands, if a story wants more than warnings.
+    pub log: Option<String>,
 }
 
 impl Person {
@@ -140,6 +142,7 @@ impl Person {
             wrapper: Vec::new(),
             missing_plugins: Vec::new(),
             passphrase: PASSPHRASE.to_owned(),
+            log: None,
         })
     }
 
@@ -163,6 +166,10 @@ impl Person {
             .env("COURIER_PASSPHRASE", &self.passphrase)
             .env("COURIER_PLUGIN_DIR", &self.tools.plugin_dir)
             .env_remove("COURIER_DATA_DIR");
+        match &self.log {
+            Some(filter) => command.env("COURIER_LOG", filter),
+            None => command.env_remove("COURIER_LOG"),
+        };
         command
     }
 

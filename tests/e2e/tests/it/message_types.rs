@@ -321,7 +321,7 @@ fn send_refuses_a_device_a_fifo_a_folder_and_an_oversized_file_before_reading_an
 #[test]
 fn a_photo_whose_chunks_bob_lost_shows_damaged_beside_readable_texts_until_alice_sends_it_again() {
     let root = scratch();
-    let (alice, bob) = pair(root.path()).unwrap();
+    let (alice, mut bob) = pair(root.path()).unwrap();
     let photo = fixture("tests/fixtures/street.jpg");
     let photo = photo.to_str().unwrap();
     alice.cli(&["send", "bob", "--text", "look"]).unwrap();
@@ -357,6 +357,22 @@ fn a_photo_whose_chunks_bob_lost_shows_damaged_beside_readable_texts_until_alice
         .unwrap(),
         "courier: that attachment is damaged, ask the contact to send it again\n"
     );
+    // Its log lines, with stderr not a terminal, carry no colour codes.
+    bob.log = Some("debug".into());
+    let logged = bob
+        .fails(&[
+            "attachment",
+            "save",
+            &shown[1].id[..8],
+            saved.to_str().unwrap(),
+        ])
+        .unwrap();
+    assert!(
+        logged.contains("not saving a damaged attachment"),
+        "{logged}"
+    );
+    assert!(!logged.contains('\u{1b}'), "{logged:?}");
+    bob.log = None;
 
     // Alice sends it again: a new message, whole, that bob can save.
     alice.cli(&["send", "bob", "--image", photo]).unwrap();
