@@ -1,8 +1,9 @@
 //! The node config (TOML): which plugins run, what each is granted, and its limits.
 //!
 //! Parsing refuses anything that contradicts itself (a network grant to a message type, an unknown key,
-//! a `files` grant without a directory). Whether the named plugins exist and agree with their grants is
-//! checked when they load (see `plugin::loader`), per plugin, so one bad plugin never stops the others.
+//! a `files` grant without an existing directory). Whether the named plugins exist and agree with
+//! their grants is checked when they load (see `plugin::loader`), per plugin, so one bad plugin never
+//! stops the others.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -123,11 +124,14 @@ struct RawEntry {
     grant: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     tcp_scope: TcpScope,
-    files_dir: Option<PathBuf>,
+    files_dir: Option<Spanned<PathBuf>>,
     #[serde(default)]
     settings: Option<Spanned<BTreeMap<String, toml::Value>>>,
     limits: Option<Spanned<PluginLimits>>,
 }
+
+/// The largest config file read; a real one is a few KiB.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// The config a node runs with when none is given: the LAN transport (mDNS on, local network only)
 /// and every message type built here, from `plugin_dir`.
@@ -176,10 +180,17 @@ impl Config {
 
     /// Reads and checks the config at `path`; relative directories in it are taken from the file's folder.
     pub fn read(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let read = |source| ConfigError::Read {
             path: path.display().to_string(),
             source,
-        })?;
+        };
+        let bytes =
+            crate::input_file::read_limited(path, MAX_CONFIG_BYTES).map_err(|e| match e {
+                crate::input_file::InputFileError::Io(e) => read(e),
+                other => read(std::io::Error::other(other)),
+            })?;
+        let text = String::from_utf8(bytes)
+            .map_err(|e| read(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
         let base = path.parent().unwrap_or(Path::new("."));
         Config::parse(&text, &path.display().to_string(), base)
     }
@@ -253,9 +264,21 @@ impl Config {
                     }
                     capabilities.push(capability);
                 }
-                let files_dir = entry.files_dir.as_ref().map(|d| base.join(d));
+                let files_dir = entry.files_dir.as_ref().map(|d| base.join(d.get_ref()));
                 if capabilities.contains(&Capability::Files) && files_dir.is_none() {
                     return Err(invalid(grant_at, "`files` is granted but no `files_dir` says which directory; add files_dir = \"…\"".into()));
+                }
+                if let (Some(dir), Some(given)) = (&files_dir, &entry.files_dir) {
+                    // Found now, not at the plugin's first file call, which may come days later.
+                    if !dir.is_dir() {
+                        return Err(invalid(
+                            locate(format!("{table}.{section}.files_dir"), given.span()),
+                            format!(
+                                "{} is not a directory; create it (or mount the drive) first, or fix files_dir",
+                                dir.display()
+                            ),
+                        ));
+                    }
                 }
                 let limits = match &entry.limits {
                     Some(limits) => {
@@ -414,6 +437,11 @@ limits = { memory_mib = 8 }
                 "[transports.usb]\nplugin = \"usb\"\ngrant = [\"files\"]\n",
                 "`transports.usb.grant` (line 3)",
                 "files_dir",
+            ),
+            (
+                "[transports.usb]\nplugin = \"usb\"\ngrant = [\"files\"]\nfiles_dir = \"/nonexistent/drive\"\n",
+                "`transports.usb.files_dir` (line 4)",
+                "/nonexistent/drive is not a directory; create it (or mount the drive) first, or fix files_dir",
             ),
             (
                 "[transports.lan]\nplugin = \"../evil\"\n",

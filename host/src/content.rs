@@ -4,7 +4,7 @@
 
 use crate::plugin::PluginHost;
 use crate::plugin::instance::CallError;
-use crate::storage::{Content, Draft, Payload};
+use crate::storage::{Content, Direction, Draft, Payload};
 use crate::sync::record::{ContentTypeRange, MAX_FALLBACK_LEN};
 
 /// Why content could not be composed.
@@ -110,7 +110,12 @@ fn shorten(text: &str, max: usize) -> String {
 /// A one-line summary of stored content: the plugin's own when it is installed and can read the
 /// payload, else the sender's fallback text, else the content type in brackets. (A summary parses
 /// what it shows; the full `validate`, which may decode a whole image, runs before content is saved.)
-pub fn summary(plugins: &mut PluginHost, content: &Content, fallback: &str) -> String {
+pub fn summary(
+    plugins: &mut PluginHost,
+    content: &Content,
+    fallback: &str,
+    direction: Direction,
+) -> String {
     let shown = || {
         if fallback.is_empty() {
             format!("[{}]", content.content_type)
@@ -126,7 +131,15 @@ pub fn summary(plugins: &mut PluginHost, content: &Content, fallback: &str) -> S
         Payload::Partial { received, total } => {
             format!("{} (receiving: {received} of {total} parts)", shown())
         }
-        Payload::Damaged(why) => format!("[damaged attachment: {why}]"),
+        Payload::Damaged(_) => format!("{} ({})", shown(), damaged(direction)),
+    }
+}
+
+/// What a damaged attachment's row says, and what to do about it.
+pub fn damaged(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Incoming => "damaged, ask the contact to send it again",
+        Direction::Outgoing => "damaged on this device, send the file again",
     }
 }
 

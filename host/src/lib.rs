@@ -4,7 +4,9 @@
 pub mod config;
 pub mod content;
 pub mod drivers;
+pub mod input_file;
 pub mod node;
+pub mod owner_only;
 pub mod plugin;
 pub mod storage;
 

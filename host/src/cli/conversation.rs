@@ -4,7 +4,8 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use courier_host::content::{PeerSupport, compose, summary};
+use courier_host::content::{ContentError, PeerSupport, compose, damaged, summary};
+use courier_host::input_file::read_limited;
 use courier_host::plugin::PluginHost;
 use courier_host::plugin::manifest::World;
 use courier_host::storage::{Database, Delivery, Direction, OutgoingState, Payload, StorageError};
@@ -45,21 +46,38 @@ pub struct Content {
     precision: Option<u32>,
 }
 
-fn read_file(path: &Path, what: &str) -> Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("reading the {what} {}", path.display()))
+/// Reads a file named on the command line, refusing anything but a regular file of at most `limit`
+/// bytes before reading it.
+fn read_file(path: &Path, what: &str, limit: u64) -> Result<Vec<u8>> {
+    read_limited(path, limit).with_context(|| format!("the {what} {}", path.display()))
 }
 
-/// A content type, the input for its plugin, and the options given on the command line.
-type Parts = (&'static str, Vec<u8>, Vec<(String, String)>);
+/// The input for a content type's plugin and the options given on the command line.
+type Parts = (Vec<u8>, Vec<(String, String)>);
 
 impl Content {
-    /// What to hand the plugin.
-    fn parts(&self) -> Result<Parts> {
+    /// The content type this is.
+    fn content_type(&self) -> &'static str {
+        if self.text.is_some() {
+            "courier/text"
+        } else if self.image.is_some() {
+            "courier/image"
+        } else if self.voice.is_some() {
+            "courier/voice"
+        } else if self.payment.is_some() {
+            "courier/payment"
+        } else {
+            "courier/location"
+        }
+    }
+
+    /// What to hand the plugin; a file is read only up to `limit`, the most the plugin takes.
+    fn parts(&self, limit: u64) -> Result<Parts> {
         if let Some(text) = &self.text {
-            return Ok(("courier/text", text.as_bytes().to_vec(), Vec::new()));
+            return Ok((text.as_bytes().to_vec(), Vec::new()));
         }
         if let Some(path) = &self.image {
-            return Ok(("courier/image", read_file(path, "image")?, Vec::new()));
+            return Ok((read_file(path, "image", limit)?, Vec::new()));
         }
         if let Some(path) = &self.voice {
             let options = if self.distort {
@@ -67,10 +85,10 @@ impl Content {
             } else {
                 Vec::new()
             };
-            return Ok(("courier/voice", read_file(path, "voice note")?, options));
+            return Ok((read_file(path, "voice note", limit)?, options));
         }
         if let Some(uri) = &self.payment {
-            return Ok(("courier/payment", uri.as_bytes().to_vec(), Vec::new()));
+            return Ok((uri.as_bytes().to_vec(), Vec::new()));
         }
         let mut options = Vec::new();
         if let Some(label) = &self.label {
@@ -80,7 +98,7 @@ impl Content {
             options.push(("precision".to_owned(), precision.to_string()));
         }
         let location = self.location.as_deref().unwrap_or_default();
-        Ok(("courier/location", location.as_bytes().to_vec(), options))
+        Ok((location.as_bytes().to_vec(), options))
     }
 }
 
@@ -116,7 +134,13 @@ pub fn send(dir: &DataDir, alias: &str, content: &Content) -> Result<()> {
     let mut db = dir.open()?;
     let contact = contact(&db, alias)?;
     let (mut plugins, settings) = message_plugins(dir)?;
-    let (content_type, input, given) = content.parts()?;
+    let content_type = content.content_type();
+    let limit = plugins
+        .message_type(content_type)
+        .ok_or_else(|| ContentError::NoPlugin(content_type.to_owned()))?
+        .description()
+        .max_input_bytes;
+    let (input, given) = content.parts(limit)?;
     // The config's settings first, the command line's after: the later value of a key wins.
     let mut options: Vec<(String, String)> = plugins
         .message_type(content_type)
@@ -161,15 +185,17 @@ pub fn list(dir: &DataDir, alias: &str, json: bool) -> Result<()> {
                 Payload::Complete(p) => (true, Some(p.len())),
                 _ => (false, None),
             };
+            let damaged = matches!(content.payload, Payload::Damaged(_));
             Ok(serde_json::json!({
                 "id": hex::encode(e.id.0),
                 "direction": direction,
                 "type": content.content_type,
                 "state": state,
-                "summary": summary(&mut plugins, &content, &e.message.fallback),
+                "summary": summary(&mut plugins, &content, &e.message.fallback, e.direction),
                 "time": e.message.timestamp_ms,
                 "complete": complete,
                 "bytes": bytes,
+                "damaged": damaged,
             }))
         })
         .collect::<Result<_>>()?;
@@ -222,7 +248,10 @@ pub fn save(dir: &DataDir, id: &str, file: &Path) -> Result<()> {
         Payload::Partial { received, total } => bail!(
             "that attachment is still arriving ({received} of {total} parts); try again once `courier serve` received the rest"
         ),
-        Payload::Damaged(why) => bail!("that attachment is damaged and cannot be saved: {why}"),
+        Payload::Damaged(why) => {
+            tracing::debug!(%why, "not saving a damaged attachment");
+            bail!("that attachment is {}", damaged(entry.direction))
+        }
     };
     let (mut plugins, _) = message_plugins(dir)?;
     if let Some(plugin) = plugins.message_type(&content.content_type) {
@@ -230,7 +259,7 @@ pub fn save(dir: &DataDir, id: &str, file: &Path) -> Result<()> {
             .validate(&payload, content.version)
             .context("the content does not pass its plugin's checks, so it is not written")?;
     }
-    let mut out = std::fs::OpenOptions::new()
+    let mut out = courier_host::owner_only::file_options()
         .write(true)
         .create_new(true)
         .open(file)

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use courier_host::config::Config;
+use courier_host::owner_only;
 use courier_host::storage::{Database, Passphrase};
 
 /// The database file inside a data directory.
@@ -32,23 +33,18 @@ impl DataDir {
 
     /// Creates the directory (readable by the user only) if missing.
     pub fn create(&self) -> Result<()> {
-        std::fs::create_dir_all(&self.path)
+        owner_only::create_dir_all(&self.path)
             .with_context(|| format!("creating data directory {}", self.path.display()))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(0o700))
-                .with_context(|| format!("restricting {} to its owner", self.path.display()))?;
-        }
-        Ok(())
+        owner_only::restrict(&self.path)
+            .with_context(|| format!("restricting {} to its owner", self.path.display()))
     }
 
     /// Opens the database, asking for the passphrase; refuses a directory `init` never ran in.
     pub fn open(&self) -> Result<Database> {
         let file = self.path.join(DATABASE);
-        if !file.exists() {
+        if !Database::exists(&file)? {
             bail!(
-                "{} has no Courier database; run `courier --data-dir {} init --name NAME` first",
+                "{} is not initialised; run `courier --data-dir {} init --name NAME`",
                 self.path.display(),
                 self.path.display()
             );
@@ -56,13 +52,13 @@ impl DataDir {
         Ok(Database::open(&file, &passphrase(false)?)?)
     }
 
-    /// Creates and opens a new database (init), asking for a new passphrase.
+    /// Opens the database for `init`: a new one (asking for a new passphrase) in a new directory, the
+    /// existing one otherwise; never one in place of a database that was truncated or removed.
     pub fn open_new(&self) -> Result<Database> {
+        let file = self.path.join(DATABASE);
+        let exists = Database::exists(&file)?;
         self.create()?;
-        Ok(Database::open(
-            &self.path.join(DATABASE),
-            &passphrase(true)?,
-        )?)
+        Ok(Database::open(&file, &passphrase(!exists)?)?)
     }
 
     /// The node config: `explicit`, else `config.toml` in the directory, else the built-in default with
@@ -95,10 +91,16 @@ fn default_plugin_dir() -> Result<PathBuf> {
     )
 }
 
-/// `COURIER_PASSPHRASE`, or a prompt on the terminal (twice when `new`).
+/// `COURIER_PASSPHRASE`, or a prompt on the terminal (twice when `new`, and then held to the minimum
+/// length).
 fn passphrase(new: bool) -> Result<Passphrase> {
+    let wrap = if new {
+        Passphrase::for_new_database
+    } else {
+        Passphrase::new
+    };
     if let Ok(value) = std::env::var("COURIER_PASSPHRASE") {
-        return Ok(Passphrase::new(value)?);
+        return Ok(wrap(value)?);
     }
     if !std::io::stdin().is_terminal() {
         bail!("no passphrase: set COURIER_PASSPHRASE, or run courier from a terminal to be asked");
@@ -111,5 +113,5 @@ fn passphrase(new: bool) -> Result<Passphrase> {
             bail!("the two passphrases differ; nothing was created");
         }
     }
-    Ok(Passphrase::new(first)?)
+    Ok(wrap(first)?)
 }

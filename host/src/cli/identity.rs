@@ -1,16 +1,14 @@
 //! `init` and `link`.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use courier_host::identity::Identity;
+use courier_host::storage::check_name;
 
 use super::data_dir::DataDir;
 
 /// Creates the identity of a new data directory and prints its link.
 pub fn init(dir: &DataDir, name: &str) -> Result<()> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-        anyhow::bail!("a name is 1-64 characters without control characters");
-    }
+    let name = check_name(name).context("choose another --name")?;
     let mut db = dir.open_new()?;
     let identity = Identity::generate(name);
     db.create_identity(&identity)?;

@@ -91,7 +91,8 @@ fn cache_key(engine: &Engine, wasm: &[u8]) -> String {
 }
 
 fn write_atomically(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    crate::owner_only::create_dir_all(dir)?;
+    // The temporary file is already owner-only, and keeps its mode when renamed.
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     std::io::Write::write_all(&mut tmp, bytes)?;
     tmp.persist(path).map_err(|e| e.error)?;

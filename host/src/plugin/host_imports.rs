@@ -255,7 +255,13 @@ impl files::Host for PluginState {
         }
         // Write beside, then rename: a reader never sees half a file, even if the drive is pulled.
         let partial = path.with_extension("partial~");
-        std::fs::write(&partial, &data).map_err(|e| io_error(&path, e))?;
+        crate::owner_only::file_options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&partial)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, &data))
+            .map_err(|e| io_error(&path, e))?;
         std::fs::rename(&partial, &path).map_err(|e| io_error(&path, e))
     }
 

@@ -57,6 +57,8 @@ pub enum LoadProblem {
     },
     /// The manifest asks for a capability the config does not grant.
     NotGranted(Capability),
+    /// The config grants a directory to a plugin whose manifest does not ask for one.
+    FilesNotRequested,
     /// The component imports a capability its manifest does not request.
     UndeclaredImport(String),
     /// The component imports an interface the host does not provide.
@@ -89,6 +91,10 @@ impl fmt::Display for LoadProblem {
             LoadProblem::NotGranted(c) => write!(
                 f,
                 "it requests the `{c}` capability, which the config does not grant; add \"{c}\" to its grant if you trust it with that, or remove the plugin"
+            ),
+            LoadProblem::FilesNotRequested => write!(
+                f,
+                "the config grants it `files` (a directory), which its manifest does not ask for; remove \"files\" and files_dir from its section"
             ),
             LoadProblem::UndeclaredImport(i) => write!(
                 f,
@@ -253,6 +259,12 @@ impl PluginHost {
             .find(|c| !entry.grants.has(**c))
         {
             return Err((LoadProblem::NotGranted(*missing), entry.grant_at.clone()));
+        }
+        // A directory is the one grant that reaches the user's files: never given unasked.
+        if entry.grants.has(Capability::Files)
+            && !manifest.capabilities.contains(&Capability::Files)
+        {
+            return Err((LoadProblem::FilesNotRequested, entry.grant_at.clone()));
         }
         let wasm = std::fs::read(&wasm_path).map_err(|error| {
             (

@@ -8,7 +8,7 @@
 //! leaves unreferenced bytes at a pack's end, which later appends step over.
 
 use std::collections::HashSet;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -18,11 +18,15 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::database::{ContactId, StorageError};
+use crate::owner_only;
 use crate::sync::attachment::CHUNK_TYPE;
 use crate::sync::record::{Message, MessageId};
 
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
+
+/// What the packs folder's name adds to the database's file name.
+pub(super) const CHUNKS_SUFFIX: &str = ".chunks";
 
 /// Which side of a conversation a pack holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -77,7 +81,7 @@ impl ChunkPacks {
     /// The packs of the database at `database`, in the folder beside it, sealed under `key`.
     pub fn new(database: &Path, key: Zeroizing<[u8; 32]>) -> ChunkPacks {
         let mut name = database.file_name().unwrap_or_default().to_os_string();
-        name.push(".chunks");
+        name.push(CHUNKS_SUFFIX);
         ChunkPacks {
             dir: database.with_file_name(name),
             key,
@@ -136,11 +140,16 @@ impl ChunkPacks {
         };
         // Every append happens under the database's write lock, so no other process appends to this
         // pack between finding its end and writing there.
-        let open = || OpenOptions::new().create(true).append(true).open(&path);
+        let open = || {
+            owner_only::file_options()
+                .create(true)
+                .append(true)
+                .open(&path)
+        };
         let mut file = match open() {
             // The folder is made once, by the first chunk, not looked up for every chunk.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(&self.dir).map_err(io)?;
+                owner_only::create_dir_all(&self.dir).map_err(io)?;
                 open()
             }
             other => other,
@@ -221,9 +230,13 @@ impl ChunkPacks {
                 file.seek(SeekFrom::Start(at.offset))?;
                 file.read_exact(&mut record)
             })
-            .map_err(|source| StorageError::Pack {
-                path: path.display().to_string(),
-                source,
+            .map_err(|source| match source.kind() {
+                // A pack deleted or cut short lost chunks, just as changed bytes do.
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::UnexpectedEof => damaged(),
+                _ => StorageError::Pack {
+                    path: path.display().to_string(),
+                    source,
+                },
             })?;
         let (nonce, rest) = record.split_at_mut(NONCE_LEN);
         let (sealed, tag) = rest.split_at_mut(rest.len() - TAG_LEN);
@@ -295,12 +308,12 @@ mod tests {
         ));
         assert!(matches!(
             packs.read(Side::Incoming, 1, &id, first),
-            Err(StorageError::Pack { .. })
+            Err(StorageError::PackDamaged { .. })
         ));
     }
 
     #[test]
-    fn a_changed_byte_or_a_cut_pack_is_reported_not_returned() {
+    fn a_changed_byte_a_cut_pack_or_a_deleted_one_is_damage_not_returned_bytes() {
         let dir = tempfile::tempdir().unwrap();
         let mut packs = packs(dir.path());
         let id = MessageId([3; 32]);
@@ -323,7 +336,12 @@ mod tests {
         std::fs::write(&path, &bytes[..10]).unwrap();
         assert!(matches!(
             packs.read(Side::Incoming, 4, &id, at),
-            Err(StorageError::Pack { .. })
+            Err(StorageError::PackDamaged { .. })
+        ));
+        std::fs::remove_file(&path).unwrap();
+        assert!(matches!(
+            packs.read(Side::Incoming, 4, &id, at),
+            Err(StorageError::PackDamaged { .. })
         ));
     }
 

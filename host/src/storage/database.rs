@@ -1,11 +1,11 @@
 //! Opening, unlocking and migrating the database.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension};
 use zeroize::Zeroizing;
 
-use super::chunk_packs::{ChunkPacks, Side};
+use super::chunk_packs::{CHUNKS_SUFFIX, ChunkPacks, Side};
 use super::migrations::MIGRATIONS;
 use super::sync_store::stored_message;
 use crate::sync::record::{Message, MessageId};
@@ -21,11 +21,68 @@ impl Passphrase {
         }
         Ok(Passphrase(Zeroizing::new(passphrase)))
     }
+
+    /// Wraps the passphrase a new database is made with; refuses one under
+    /// [`MIN_PASSPHRASE_CHARS`] characters. (An existing database opens with whatever it was made
+    /// with; a shorter one there is only a wrong passphrase.)
+    pub fn for_new_database(passphrase: String) -> Result<Passphrase, StorageError> {
+        let passphrase = Passphrase::new(passphrase)?;
+        if passphrase.0.chars().count() < MIN_PASSPHRASE_CHARS {
+            return Err(StorageError::ShortPassphrase);
+        }
+        Ok(passphrase)
+    }
 }
+
+/// The fewest characters (not bytes: "pässwört" is eight) a new database's passphrase has.
+pub const MIN_PASSPHRASE_CHARS: usize = 8;
 
 impl std::fmt::Debug for Passphrase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Passphrase(<redacted>)")
+    }
+}
+
+/// Why an alias (or the user's own name) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// Nothing, or only spaces.
+    #[error("an alias is 1-64 characters; this one is empty")]
+    Empty,
+    /// Over 64 characters.
+    #[error("an alias is 1-64 characters; this one has {0}")]
+    TooLong(usize),
+    /// A control, bidi or invisible character, which can make one name look like another.
+    #[error(
+        "character {position} of the alias is U+{code:04X}, a control, bidi or invisible character that can make one name look like another; type the alias without it"
+    )]
+    Hidden {
+        /// 1-based position among the characters.
+        position: usize,
+        /// The character's code point.
+        code: u32,
+    },
+}
+
+/// `name` without surrounding spaces, if it is fit to show as an alias: 1-64 characters, none that
+/// hide text or change how the text around them is shown (the characters `text_safety` names, and
+/// every control character).
+pub fn check_name(name: &str) -> Result<&str, NameError> {
+    let name = name.trim();
+    if let Some((i, c)) = name
+        .chars()
+        .enumerate()
+        .find(|&(_, c)| c.is_control() || courier_plugin::text_safety::is_spoofing(c))
+    {
+        return Err(NameError::Hidden {
+            position: i + 1,
+            code: u32::from(c),
+        });
+    }
+    match name.chars().count() {
+        0 => Err(NameError::Empty),
+        1..=64 => Ok(name),
+        n => Err(NameError::TooLong(n)),
     }
 }
 
@@ -37,12 +94,17 @@ pub enum StorageError {
     Attachment(#[from] crate::sync::attachment::AttachmentError),
     /// The passphrase does not unlock the database (or the file is not a Courier database).
     #[error(
-        "the passphrase does not unlock {path}; check COURIER_PASSPHRASE (or the file is not a Courier database)"
+        "wrong passphrase for the database {path} (or the file is not a Courier database); check COURIER_PASSPHRASE or what you typed"
     )]
     WrongPassphrase {
         /// Database path.
         path: String,
     },
+    /// A new database's passphrase is too short.
+    #[error(
+        "the passphrase is shorter than {MIN_PASSPHRASE_CHARS} characters; choose a longer one (a few unrelated words are easy to remember)"
+    )]
+    ShortPassphrase,
     /// An empty passphrase was given.
     #[error("the passphrase is empty; set COURIER_PASSPHRASE or type one at the prompt")]
     EmptyPassphrase,
@@ -74,9 +136,9 @@ pub enum StorageError {
     /// The alias is taken.
     #[error("a contact is already called {0:?}; choose another alias")]
     DuplicateAlias(String),
-    /// The alias is empty, too long, or has control characters.
-    #[error("an alias is 1-64 characters without control characters")]
-    BadAlias,
+    /// The alias is empty, too long, or has characters that hide or reorder text.
+    #[error("{0}")]
+    BadAlias(#[from] NameError),
     /// The message breaks the wire limits, so no peer would ever accept it.
     #[error("cannot queue this message: {0}")]
     Undeliverable(#[from] crate::sync::record::RecordError),
@@ -93,7 +155,7 @@ pub enum StorageError {
     Corrupt(&'static str),
     /// A chunk pack beside the database could not be read or written.
     #[error(
-        "cannot use the attachment chunks in {path}: {source}; check that the disk has space and the data directory is writable"
+        "cannot use the attachment chunks in {path}: {source}; check that the data directory is yours and writable, and that the disk has space"
     )]
     Pack {
         /// The pack file.
@@ -101,17 +163,52 @@ pub enum StorageError {
         /// What the file system said.
         source: std::io::Error,
     },
-    /// A chunk in a pack does not open under its seal.
+    /// A chunk in a pack is missing or does not open under its seal.
     #[error(
-        "an attachment chunk in {path} was changed or damaged on disk; that attachment cannot be shown, ask the contact to send it again"
+        "an attachment chunk in {path} is missing, or was changed or damaged on disk; that attachment cannot be shown, ask the contact to send it again"
     )]
     PackDamaged {
         /// The pack file.
         path: String,
     },
+    /// The database file is missing or empty, yet files beside it show it held data.
+    #[error(
+        "the database {path} is {state} but this data directory holds other Courier files ({others}); it was truncated or replaced; restore it from a backup (`init` will not write over it)"
+    )]
+    Vanished {
+        /// The database file.
+        path: String,
+        /// `empty` or `missing`.
+        state: &'static str,
+        /// The Courier files that are still there.
+        others: String,
+    },
+    /// The database file could not be looked at.
+    #[error("cannot use the database {path}: {source}; check that the data directory is yours")]
+    File {
+        /// The database file.
+        path: String,
+        /// What the file system said.
+        source: std::io::Error,
+    },
     /// SQLite failed.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+}
+
+/// The files SQLite and the chunk packs keep beside a database, which only a database that held data
+/// leaves behind.
+fn companions(path: &Path) -> Vec<PathBuf> {
+    let beside = |suffix: &str| {
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(suffix);
+        path.with_file_name(name)
+    };
+    ["-wal", "-shm", "-journal", CHUNKS_SUFFIX]
+        .into_iter()
+        .map(beside)
+        .filter(|p| p.symlink_metadata().is_ok())
+        .collect()
 }
 
 /// An open, unlocked, migrated database.
@@ -166,12 +263,67 @@ pub(super) fn begin_write(conn: &mut Connection) -> rusqlite::Result<Write<'_>> 
 pub type ContactId = i64;
 
 impl Database {
+    /// Whether a database with data is at `path`: `false` when there is none (or an empty file) and
+    /// nothing beside it either, so the data directory is new. A missing or empty database beside
+    /// the files one leaves (its WAL, its chunk packs) is an error: it was truncated or replaced,
+    /// and treating it as new would orphan those.
+    pub fn exists(path: &Path) -> Result<bool, StorageError> {
+        let state = match std::fs::metadata(path) {
+            Ok(meta) if meta.len() > 0 => return Ok(true),
+            Ok(_) => "empty",
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "missing",
+            Err(source) => {
+                return Err(StorageError::File {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        };
+        let others = companions(path);
+        if others.is_empty() {
+            return Ok(false);
+        }
+        let names: Vec<String> = others
+            .iter()
+            .map(|p| {
+                let name = p.file_name().unwrap_or_default().to_string_lossy();
+                if p.is_dir() {
+                    format!("{name}/")
+                } else {
+                    name.into_owned()
+                }
+            })
+            .collect();
+        Err(StorageError::Vanished {
+            path: path.display().to_string(),
+            state,
+            others: names.join(", "),
+        })
+    }
+
     /// Opens (creating if needed) the database at `path`, unlocks it with `passphrase`, and migrates it.
     pub fn open(path: &Path, passphrase: &Passphrase) -> Result<Database, StorageError> {
+        let file_error = |source| StorageError::File {
+            path: path.display().to_string(),
+            source,
+        };
+        // Made owner-only here rather than by SQLite, which would take the umask; its WAL and
+        // shared-memory files take the database's mode. Files from before are restricted too.
+        crate::owner_only::file_options()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(file_error)?;
+        for file in std::iter::once(path.to_path_buf()).chain(companions(path)) {
+            crate::owner_only::restrict(&file).map_err(file_error)?;
+        }
         let mut conn = Connection::open(path)?;
-        // SQLCipher would print its own line on a wrong key; the error below says it better.
-        conn.pragma_update(None, "cipher_log_level", "NONE")?;
         conn.pragma_update(None, "key", passphrase.0.as_str())?;
+        // SQLCipher prints its own lines to stderr on a wrong key; the error below says it better.
+        // Only after `key`: the first key of the process starts SQLCipher, which then sets its log to
+        // stderr at WARN unless a level other than NONE was chosen, so NONE set before is undone.
+        conn.pragma_update(None, "cipher_log", "off")?;
         // The first read is where SQLCipher finds out whether the key is right.
         match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
             r.get::<_, i64>(0)

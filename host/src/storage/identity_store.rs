@@ -81,10 +81,7 @@ impl Database {
         if link.public_key() == &ours.handshake_public() {
             return Err(StorageError::OwnLink);
         }
-        let alias = alias.trim();
-        if alias.is_empty() || alias.chars().count() > 64 || alias.chars().any(char::is_control) {
-            return Err(StorageError::BadAlias);
-        }
+        let alias = super::database::check_name(alias)?;
         let link_taken: bool = self.conn.query_row(
             "SELECT EXISTS (SELECT 1 FROM pending_contacts WHERE handshake_public = ?1)
                  OR EXISTS (SELECT 1 FROM contacts WHERE handshake_public = ?1)",

@@ -16,7 +16,9 @@ mod sync_store;
 pub use attachments::{Content, Draft, Payload};
 pub use contact_store::{Contact, OutgoingState};
 pub use conversation::{Delivery, Direction, Durability, Entry};
-pub use database::{ContactId, Database, Passphrase, StorageError};
+pub use database::{
+    ContactId, Database, MIN_PASSPHRASE_CHARS, NameError, Passphrase, StorageError, check_name,
+};
 pub use identity_store::PendingContact;
 pub use stream_state::Peer;
 pub use sync_store::ConversationStore;

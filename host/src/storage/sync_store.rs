@@ -3,7 +3,7 @@
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::chunk_packs::{PackRef, Side};
-use super::database::{ContactId, Database};
+use super::database::{ContactId, Database, StorageError};
 use crate::sync::record::{ContentTypeRange, Message, MessageId, TransportProperties};
 use crate::sync::session::{StoreError, SyncStore, retransmit_at};
 
@@ -91,13 +91,33 @@ impl SyncStore for ConversationStore<'_> {
             })
             .optional()
             .map_err(store_error)?;
-        row.map(|(message, id, packed)| {
-            self.db
-                .packs
-                .unstow(Side::Outgoing, self.contact, message, &id, packed)
-        })
-        .transpose()
-        .map_err(|e| StoreError(e.to_string()))
+        let Some((message, id, packed)) = row else {
+            return Ok(None);
+        };
+        match self
+            .db
+            .packs
+            .unstow(Side::Outgoing, self.contact, message, &id, packed)
+        {
+            Ok(message) => Ok(Some(message)),
+            // A chunk whose body was lost from its pack can never be sent: it is no longer due, so
+            // it cannot hold up the messages behind it; the conversation shows the attachment
+            // damaged, and sending the file again sends new chunks.
+            Err(StorageError::PackDamaged { .. }) => {
+                tracing::warn!("an outgoing attachment chunk is damaged on disk; it is not sent");
+                self.db
+                    .conn
+                    .prepare_cached(
+                        "UPDATE outgoing SET due_ms = ?3 WHERE contact_id = ?1 AND id = ?2",
+                    )
+                    .and_then(|mut statement| {
+                        statement.execute(params![self.contact, &id.0[..], i64::MAX])
+                    })
+                    .map_err(store_error)?;
+                Ok(None)
+            }
+            Err(e) => Err(StoreError(e.to_string())),
+        }
     }
 
     fn outgoing_len(&self, id: &MessageId) -> Result<Option<usize>, StoreError> {
@@ -156,15 +176,40 @@ impl SyncStore for ConversationStore<'_> {
     }
 
     fn has_incoming(&self, id: &MessageId) -> Result<bool, StoreError> {
-        self.db
+        let row: Option<(Option<i64>, Option<i64>)> = self
+            .db
             .conn
-            .prepare_cached("SELECT 1 FROM incoming WHERE contact_id = ?1 AND id = ?2")
+            .prepare_cached(
+                "SELECT pack_offset, pack_len FROM incoming WHERE contact_id = ?1 AND id = ?2",
+            )
             .and_then(|mut statement| {
-                statement.query_row(params![self.contact, &id.0[..]], |_| Ok(()))
+                statement.query_row(params![self.contact, &id.0[..]], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
             })
             .optional()
-            .map(|found| found.is_some())
-            .map_err(store_error)
+            .map_err(store_error)?;
+        let Some((offset, len)) = row else {
+            return Ok(false);
+        };
+        let Some(at) = PackRef::from_columns(offset, len) else {
+            return Ok(true);
+        };
+        // A chunk sent again is one we may hold only as a row whose body was lost from its pack:
+        // then the row goes, and the copy arriving now is stored in its place. Only duplicates pay
+        // for this read.
+        match self.db.packs.read(Side::Incoming, self.contact, id, at) {
+            Ok(_) => Ok(true),
+            Err(StorageError::PackDamaged { .. }) => {
+                self.db
+                    .conn
+                    .prepare_cached("DELETE FROM incoming WHERE contact_id = ?1 AND id = ?2")
+                    .and_then(|mut statement| statement.execute(params![self.contact, &id.0[..]]))
+                    .map_err(store_error)?;
+                Ok(false)
+            }
+            Err(e) => Err(StoreError(e.to_string())),
+        }
     }
 
     fn store_incoming(&mut self, id: &MessageId, message: Message) -> Result<(), StoreError> {

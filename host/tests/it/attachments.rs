@@ -291,3 +291,130 @@ fn a_chunk_packed_by_a_batch_that_never_committed_is_stored_again_and_reads_whol
     let entry = bob.conversation(from_alice).unwrap().remove(0);
     assert!(bob.content(from_alice, &entry).unwrap().payload == Payload::Complete(file));
 }
+
+/// The content of every message in `db`'s conversation with `contact`, in order.
+fn contents(db: &Database, contact: i64) -> Vec<Payload> {
+    db.conversation(contact)
+        .unwrap()
+        .iter()
+        .map(|entry| db.content(contact, entry).unwrap().payload)
+        .collect()
+}
+
+#[test]
+fn a_lost_or_cut_pack_damages_only_its_attachment_and_the_same_file_sent_again_makes_it_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut alice, to_bob, mut bob, from_alice) = contacts(dir.path());
+    let file: Vec<u8> = (0..300_000u32).map(|i| (i % 239) as u8).collect();
+    let (manifest, chunks) = attachment::split(&file, "courier/file", 1, 2_000).unwrap();
+    let text = |body: &str, at: u64| courier_host::sync::record::Message {
+        timestamp_ms: at,
+        content_type: "courier/text".into(),
+        type_version: 1,
+        fallback: String::new(),
+        body: body.as_bytes().to_vec(),
+    };
+    let attachment: Vec<_> = chunks.iter().chain([&manifest]).cloned().collect();
+    for message in [text("before", 1_000)]
+        .iter()
+        .chain(&attachment)
+        .chain(&[text("after", 3_000)])
+    {
+        alice.queue(to_bob, message).unwrap();
+    }
+    session(&mut alice, to_bob, &mut bob, from_alice, 0, usize::MAX);
+    let whole = Payload::Complete(file.clone());
+    let texts = |shown: &[Payload]| (shown[0].clone(), shown[2].clone());
+    let before_and_after = (
+        Payload::Complete(b"before".to_vec()),
+        Payload::Complete(b"after".to_vec()),
+    );
+    assert_eq!(contents(&bob, from_alice)[1], whole);
+
+    // The pack is cut short, then lost altogether: the conversation still lists, texts and all.
+    let pack = packs(dir.path(), "bob").remove(0);
+    let sealed = std::fs::read(&pack).unwrap();
+    for damage in ["cut", "lost"] {
+        match damage {
+            "cut" => std::fs::write(&pack, &sealed[..sealed.len() / 2]).unwrap(),
+            _ => std::fs::remove_file(&pack).unwrap(),
+        }
+        let shown = contents(&bob, from_alice);
+        assert_eq!(shown.len(), 3, "{damage}: every message is listed");
+        assert_eq!(
+            texts(&shown),
+            before_and_after,
+            "{damage}: texts read whole"
+        );
+        match &shown[1] {
+            Payload::Damaged(why) => assert!(
+                why.contains("is missing, or was changed or damaged on disk")
+                    && why.ends_with("ask the contact to send it again"),
+                "{damage}: {why}"
+            ),
+            other => panic!("{damage}: a damaged attachment read as {other:?}"),
+        }
+    }
+
+    // Alice sends the same file again (the same messages, so the same content-addressed ids, as a
+    // restored device would): bob stores the chunks whose bodies he lost, and the file is whole.
+    let mut again = open(dir.path(), "alice-again");
+    let to_bob_again = again.add_contact("bob").unwrap();
+    for message in &attachment {
+        again.queue(to_bob_again, message).unwrap();
+    }
+    session(
+        &mut again,
+        to_bob_again,
+        &mut bob,
+        from_alice,
+        0,
+        usize::MAX,
+    );
+    let shown = contents(&bob, from_alice);
+    assert_eq!(shown.len(), 3, "the attachment is not listed twice");
+    assert!(shown[1] == whole, "the file bob reads is whole again");
+    assert_eq!(texts(&shown), before_and_after);
+    assert_eq!(
+        bob.received(from_alice).unwrap().len(),
+        2 + attachment.len(),
+        "each chunk is stored once"
+    );
+}
+
+#[test]
+fn a_lost_outgoing_pack_holds_up_nothing_behind_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut alice, to_bob, mut bob, from_alice) = contacts(dir.path());
+    let file: Vec<u8> = (0..200_000u32).map(|i| (i % 233) as u8).collect();
+    alice
+        .send(to_bob, Draft::new("courier/file", 1, file), 1_000)
+        .unwrap();
+    alice
+        .send(
+            to_bob,
+            Draft::new("courier/text", 1, b"still here".to_vec()),
+            2_000,
+        )
+        .unwrap();
+    std::fs::remove_file(packs(dir.path(), "alice").remove(0)).unwrap();
+
+    session(&mut alice, to_bob, &mut bob, from_alice, 0, usize::MAX);
+    let shown = contents(&bob, from_alice);
+    assert_eq!(
+        shown.last(),
+        Some(&Payload::Complete(b"still here".to_vec())),
+        "the text behind the damaged attachment arrives"
+    );
+    assert!(matches!(contents(&alice, to_bob)[0], Payload::Damaged(_)));
+    // The chunks that cannot be read are not offered again in the next session.
+    let later = session(
+        &mut alice,
+        to_bob,
+        &mut bob,
+        from_alice,
+        2 * LATENCY,
+        usize::MAX,
+    );
+    assert_eq!(later, 0, "nothing is sent for the damaged chunks");
+}

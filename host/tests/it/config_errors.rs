@@ -143,3 +143,40 @@ fn bad_message_type_settings_are_refused_at_load_naming_the_key_and_line() {
     let host = fixture.load(&section("location", "precision = 1000"));
     assert!(host.failures.is_empty(), "{:?}", host.failures);
 }
+
+#[test]
+fn a_config_path_that_is_a_device_or_too_large_is_refused_before_it_is_read() {
+    let err = Config::read(std::path::Path::new("/dev/zero")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot read config /dev/zero: it is a character device, not a regular file; give the path of a file"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("config.toml");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let err = Config::read(&huge).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "cannot read config {}: it is 1024.0 MiB, over the limit of 1.0 MiB; use a smaller file",
+            huge.display()
+        )
+    );
+}
+
+#[test]
+fn a_directory_granted_to_a_transport_that_never_asked_for_one_is_refused() {
+    let fixture = Fixture::with_plugins(&["framed-echo"]);
+    let drive = tempfile::tempdir().unwrap();
+    let body = format!(
+        "[transports.framed]\nplugin = \"framed-echo\"\ngrant = [\"tcp\", \"log\", \"clock\", \"files\"]\nfiles_dir = {:?}\n",
+        drive.path().display().to_string()
+    );
+    assert_eq!(
+        only_failure(&fixture, &body),
+        "plugin `framed-echo` (`transports.framed.grant` (line 6)) was not loaded: the config grants it `files` (a directory), which its manifest does not ask for; remove \"files\" and files_dir from its section"
+    );
+}

@@ -181,10 +181,25 @@ fn alice_inits_once_and_adds_bob_by_link_with_clear_errors_for_every_mistake() {
         db.add_pending_contact(&carol_link, "Bob", 3),
         Err(StorageError::DuplicateAlias(_))
     ));
-    assert!(matches!(
-        db.add_pending_contact(&carol_link, "\u{1b}[2J", 3),
-        Err(StorageError::BadAlias)
-    ));
+    for (alias, refused) in [
+        (
+            "\u{1b}[2J",
+            "character 1 of the alias is U+001B, a control, bidi or invisible character that can make one name look like another; type the alias without it",
+        ),
+        (
+            "carol\u{202E}gnp.exe",
+            "character 6 of the alias is U+202E, a control, bidi or invisible character that can make one name look like another; type the alias without it",
+        ),
+        (
+            "ca\u{200B}rol",
+            "character 3 of the alias is U+200B, a control, bidi or invisible character that can make one name look like another; type the alias without it",
+        ),
+        ("   ", "an alias is 1-64 characters; this one is empty"),
+    ] {
+        let err = db.add_pending_contact(&carol_link, alias, 3).unwrap_err();
+        assert!(matches!(err, StorageError::BadAlias(_)), "{err:?}");
+        assert_eq!(err.to_string(), refused, "{alias:?}");
+    }
     drop(db);
 
     let db = Database::open(&path, &pass("alice")).unwrap();

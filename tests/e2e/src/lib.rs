@@ -26,9 +26,11 @@ pub struct Tools {
 }
 
 impl Tools {
-    /// The debug build in this workspace's `target/`.
+    /// The debug build in `CARGO_TARGET_DIR`, else in this workspace's `target/`.
     pub fn locate() -> Result<Tools> {
-        let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
         Tools::in_target(&target, "debug")
     }
 
@@ -83,6 +85,9 @@ pub struct Row {
     pub complete: bool,
     /// Its size, once complete.
     pub bytes: Option<usize>,
+    /// Whether its chunks were lost or damaged on disk.
+    #[serde(default)]
+    pub damaged: bool,
 }
 
 /// One contact as `courier contacts list --json` prints it.
@@ -111,12 +116,24 @@ pub struct Person {
     wrapper: Vec<String>,
     /// Message-type plugins left out of the config, as on a node that never installed them.
     pub missing_plugins: Vec<&'static str>,
+    /// What `COURIER_PASSPHRASE` is for their commands ([`PASSPHRASE`] unless a story changes it).
+    pub passphrase: String,
+    /// `COURIER_LOG` for their commands, if a story wants more than warnings.
+    pub log: Option<String>,
 }
 
 impl Person {
     /// Runs `courier init` for `name` in `root/name`.
     pub fn init(tools: &Tools, root: &Path, name: &str) -> Result<Person> {
-        let person = Person {
+        let person = Person::new(tools, root, name)?;
+        person.cli(&["init", "--name", name])?;
+        Ok(person)
+    }
+
+    /// `name` with the data directory `root/name`, before `init` (which the caller runs, perhaps
+    /// through a wrapper).
+    pub fn new(tools: &Tools, root: &Path, name: &str) -> Result<Person> {
+        Ok(Person {
             name: name.to_owned(),
             dir: root.join(name),
             port: free_port()?,
@@ -124,9 +141,9 @@ impl Person {
             serve: None,
             wrapper: Vec::new(),
             missing_plugins: Vec::new(),
-        };
-        person.cli(&["init", "--name", name])?;
-        Ok(person)
+            passphrase: PASSPHRASE.to_owned(),
+            log: None,
+        })
     }
 
     /// Runs this person's commands (and node) through `wrapper`, e.g. `ip netns exec NS`.
@@ -146,9 +163,13 @@ impl Person {
         command
             .arg("--data-dir")
             .arg(&self.dir)
-            .env("COURIER_PASSPHRASE", PASSPHRASE)
+            .env("COURIER_PASSPHRASE", &self.passphrase)
             .env("COURIER_PLUGIN_DIR", &self.tools.plugin_dir)
             .env_remove("COURIER_DATA_DIR");
+        match &self.log {
+            Some(filter) => command.env("COURIER_LOG", filter),
+            None => command.env_remove("COURIER_LOG"),
+        };
         command
     }
 
@@ -167,6 +188,23 @@ impl Person {
             );
         }
         Ok(String::from_utf8(output.stdout)?)
+    }
+
+    /// Runs `courier --data-dir DIR ARGS…`, which must fail; what it printed on stderr.
+    pub fn fails(&self, args: &[&str]) -> Result<String> {
+        let output = self
+            .command()
+            .args(args)
+            .output()
+            .with_context(|| format!("running courier {args:?}"))?;
+        if output.status.success() {
+            bail!(
+                "`courier {}` succeeded: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stdout).trim()
+            );
+        }
+        Ok(String::from_utf8(output.stderr)?)
     }
 
     /// Their `courier://` link.
@@ -326,7 +364,7 @@ impl Person {
     pub fn database(&self) -> Result<Database> {
         Ok(Database::open(
             &self.dir.join("courier.db"),
-            &Passphrase::new(PASSPHRASE.into())?,
+            &Passphrase::new(self.passphrase.clone())?,
         )?)
     }
 

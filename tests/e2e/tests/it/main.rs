@@ -4,6 +4,7 @@
 mod addresses;
 mod contacts;
 mod crash;
+mod data_dir;
 mod delivery;
 mod message_types;
 mod namespaces;

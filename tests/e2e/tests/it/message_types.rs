@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use courier_e2e::{MESSAGE_TYPES, Person, Tools, introduce, wait_for_contact, wait_for_delivery};
+use courier_e2e::{
+    MESSAGE_TYPES, Person, Tools, introduce, wait_for_contact, wait_for_delivery, wait_until,
+};
 
 use crate::{pair, scratch};
 
@@ -249,4 +251,145 @@ fn bob_without_plugins_sees_alice_s_fallback_texts_and_the_real_thing_once_he_in
         stored[1..].iter().all(|m| !m.fallback.is_empty()),
         "each non-text message carried its fallback text"
     );
+}
+
+#[test]
+fn send_refuses_a_device_a_fifo_a_folder_and_an_oversized_file_before_reading_any_of_it() {
+    let root = scratch();
+    let (alice, _bob) = pair(root.path()).unwrap();
+    let fifo = root.path().join("pipe.wav");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let sparse = root.path().join("huge.jpg");
+    std::fs::File::create(&sparse)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let not_a_file = |what: &str, path: &str, kind: &str| {
+        format!("the {what} {path}: it is {kind}, not a regular file; give the path of a file")
+    };
+    let (fifo, sparse) = (fifo.display().to_string(), sparse.display().to_string());
+    let folder = root.path().display().to_string();
+    let cases = [
+        (
+            "--image",
+            "/dev/zero".to_owned(),
+            not_a_file("image", "/dev/zero", "a character device"),
+        ),
+        (
+            "--voice",
+            fifo.clone(),
+            not_a_file("voice note", &fifo, "a FIFO (named pipe)"),
+        ),
+        (
+            "--image",
+            folder.clone(),
+            not_a_file("image", &folder, "a directory"),
+        ),
+        (
+            "--image",
+            sparse.clone(),
+            format!(
+                "the image {sparse}: it is 1024.0 MiB, over the limit of 64.0 MiB; use a smaller file"
+            ),
+        ),
+    ];
+    for (flag, path, error) in cases {
+        let started = std::time::Instant::now();
+        let stderr = alice.fails(&["send", "bob", flag, &path]).unwrap();
+        assert_eq!(stderr, format!("courier: {error}\n"));
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{path} was refused without being read"
+        );
+    }
+    assert!(
+        alice
+            .messages("bob")
+            .unwrap()
+            .iter()
+            .all(|m| m.direction != "out"),
+        "nothing was queued"
+    );
+}
+
+#[test]
+fn a_photo_whose_chunks_bob_lost_shows_damaged_beside_readable_texts_until_alice_sends_it_again() {
+    let root = scratch();
+    let (alice, mut bob) = pair(root.path()).unwrap();
+    let photo = fixture("tests/fixtures/street.jpg");
+    let photo = photo.to_str().unwrap();
+    alice.cli(&["send", "bob", "--text", "look"]).unwrap();
+    alice.cli(&["send", "bob", "--image", photo]).unwrap();
+    wait_for_delivery(&alice, &bob, 2, Duration::from_secs(60)).unwrap();
+
+    let packs = bob.dir.join("courier.db.chunks");
+    for pack in std::fs::read_dir(&packs).unwrap() {
+        std::fs::remove_file(pack.unwrap().path()).unwrap();
+    }
+    let shown = bob.messages("alice").unwrap();
+    assert_eq!(shown.len(), 2, "the conversation still lists");
+    assert_eq!(
+        (shown[0].summary.as_str(), shown[0].damaged),
+        ("look", false)
+    );
+    assert!(shown[1].damaged && !shown[1].complete, "{:?}", shown[1]);
+    assert!(
+        shown[1]
+            .summary
+            .ends_with("(damaged, ask the contact to send it again)"),
+        "{}",
+        shown[1].summary
+    );
+    let saved = root.path().join("saved.jpg");
+    assert_eq!(
+        bob.fails(&[
+            "attachment",
+            "save",
+            &shown[1].id[..8],
+            saved.to_str().unwrap()
+        ])
+        .unwrap(),
+        "courier: that attachment is damaged, ask the contact to send it again\n"
+    );
+    // Its log lines, with stderr not a terminal, carry no colour codes.
+    bob.log = Some("debug".into());
+    let logged = bob
+        .fails(&[
+            "attachment",
+            "save",
+            &shown[1].id[..8],
+            saved.to_str().unwrap(),
+        ])
+        .unwrap();
+    assert!(
+        logged.contains("not saving a damaged attachment"),
+        "{logged}"
+    );
+    assert!(!logged.contains('\u{1b}'), "{logged:?}");
+    bob.log = None;
+
+    // Alice sends it again: a new message, whole, that bob can save.
+    alice.cli(&["send", "bob", "--image", photo]).unwrap();
+    // Two of the three are whole on bob's side: the first photo stays damaged.
+    wait_until(
+        Duration::from_secs(60),
+        "the photo sent again is whole",
+        || Ok(bob.messages("alice")?.get(2).is_some_and(|m| m.complete)),
+    )
+    .unwrap();
+    let again = bob.messages("alice").unwrap().remove(2);
+    assert!(again.complete && !again.damaged, "{again:?}");
+    bob.cli(&[
+        "attachment",
+        "save",
+        &again.id[..8],
+        saved.to_str().unwrap(),
+    ])
+    .unwrap();
 }

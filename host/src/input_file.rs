@@ -1,0 +1,189 @@
+//! Reading a file the user names (an image to send, a config) with a hard size limit: only regular
+//! files, checked before reading, and read with a cap so a file that grows meanwhile stays bounded.
+
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::path::Path;
+
+/// Why a named file was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum InputFileError {
+    /// The file system refused.
+    #[error("cannot read it: {0}")]
+    Io(#[from] std::io::Error),
+    /// A device, FIFO, socket or directory: it could be endless or block forever.
+    #[error("it is {0}, not a regular file; give the path of a file")]
+    NotAFile(&'static str),
+    /// Larger than its reader takes.
+    #[error("it is {}, over the limit of {}; use a smaller file", size_text(*.size), size_text(*.limit))]
+    TooLarge {
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// It grew past the limit while it was read.
+    #[error("it grew past the limit of {} while it was read; wait until whatever writes it is done", size_text(*.limit))]
+    Grew {
+        /// The limit.
+        limit: u64,
+    },
+}
+
+/// Reads the regular file at `path`, refusing anything else and anything over `limit` bytes before
+/// reading it.
+pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, InputFileError> {
+    // The path is checked first so a FIFO is never opened (opening one blocks until a writer comes).
+    regular(&std::fs::metadata(path)?)?;
+    let file = open_nonblocking(path)?;
+    // And the open file again: the path may have been swapped for something else in between.
+    let meta = file.metadata()?;
+    regular(&meta)?;
+    if meta.len() > limit {
+        return Err(InputFileError::TooLarge {
+            size: meta.len(),
+            limit,
+        });
+    }
+    let mut data = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(limit.saturating_add(1)).read_to_end(&mut data)?;
+    if data.len() as u64 > limit {
+        return Err(InputFileError::Grew { limit });
+    }
+    Ok(data)
+}
+
+#[cfg(unix)]
+fn open_nonblocking(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    // Non-blocking so that a FIFO swapped in after the check cannot hang the open.
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_nonblocking(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().read(true).open(path)
+}
+
+fn regular(meta: &std::fs::Metadata) -> Result<(), InputFileError> {
+    let kind = meta.file_type();
+    if kind.is_file() {
+        return Ok(());
+    }
+    Err(InputFileError::NotAFile(describe(kind)))
+}
+
+#[cfg(unix)]
+fn describe(kind: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    }
+}
+
+#[cfg(not(unix))]
+fn describe(kind: std::fs::FileType) -> &'static str {
+    if kind.is_dir() {
+        "a directory"
+    } else {
+        "not a file"
+    }
+}
+
+/// `12.5 MiB`, or bytes below one KiB.
+fn size_text(bytes: u64) -> String {
+    const MIB: f64 = 1024.0 * 1024.0;
+    match bytes {
+        0..1024 => format!("{bytes} bytes"),
+        1024..1_048_576 => format!("{:.1} KiB", bytes as f64 / 1024.0),
+        _ => format!("{:.1} MiB", bytes as f64 / MIB),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMIT: u64 = 64 << 20;
+
+    #[test]
+    fn a_file_under_the_limit_reads_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("note.wav");
+        std::fs::write(&path, b"RIFF....").unwrap();
+        assert_eq!(read_limited(&path, LIMIT).unwrap(), b"RIFF....");
+        assert_eq!(read_limited(&path, 8).unwrap().len(), 8);
+    }
+
+    #[test]
+    fn an_endless_device_a_fifo_and_a_directory_are_refused_without_being_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        for (path, kind) in [
+            (Path::new("/dev/zero"), "a character device"),
+            (fifo.as_path(), "a FIFO (named pipe)"),
+            (dir.path(), "a directory"),
+        ] {
+            // A FIFO with no writer would block forever if it were opened.
+            let err = read_limited(path, LIMIT).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("it is {kind}, not a regular file; give the path of a file")
+            );
+        }
+    }
+
+    #[test]
+    fn a_sparse_file_over_the_limit_is_refused_by_its_size_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("huge.jpg");
+        File::create(&path).unwrap().set_len(1 << 30).unwrap();
+        let started = std::time::Instant::now();
+        let err = read_limited(&path, LIMIT).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "it is 1024.0 MiB, over the limit of 64.0 MiB; use a smaller file"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "refused from its size, not read"
+        );
+    }
+
+    #[test]
+    fn a_file_that_reads_longer_than_its_size_is_cut_at_the_limit() {
+        // Files in /proc say they are empty and read on, like a file still being written.
+        let err = read_limited(Path::new("/proc/self/maps"), 16).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "it grew past the limit of 16 bytes while it was read; wait until whatever writes it is done"
+        );
+    }
+
+    #[test]
+    fn a_missing_file_says_so() {
+        let err = read_limited(Path::new("/nonexistent/cat.jpg"), LIMIT).unwrap_err();
+        assert!(
+            err.to_string().starts_with("cannot read it: No such file"),
+            "{err}"
+        );
+    }
+}
