@@ -219,6 +219,7 @@ impl StreamWriter {
     pub fn seal_all(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), StreamError> {
         let room = self.max_payload();
         let frames = data.len().div_ceil(room).max(1);
+        // mutants: equivalent under `+` or `/`, a reservation only sizes the buffer.
         out.reserve(frames * self.frame_len);
         for (i, chunk) in data.chunks(room).enumerate() {
             self.seal_frame(chunk, i + 1 == frames, out)?;

@@ -119,6 +119,7 @@ impl TagWindow {
     pub fn recognise(&mut self, tag: &[u8; TAG_LEN]) -> Option<u64> {
         let n = self.cipher.stream_number(tag)?;
         let offset = n.checked_sub(self.base)?;
+        // mutants: `<=` is equivalent, no bit at or above WINDOW is ever set.
         if offset < WINDOW && self.seen & (1 << offset) != 0 {
             return None;
         }
