@@ -48,6 +48,12 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Where cargo builds: `CARGO_TARGET_DIR` (relative to the workspace) if set, else `target/`; the
+/// host's tests look for built plugins in the same place.
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |d| root.join(d))
+}
+
 fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
@@ -120,11 +126,9 @@ struct Package {
 /// component generated for both worlds would have to export both.
 fn build_plugins(root: &Path) -> Result<()> {
     ensure_wasm_target()?;
-    for (source, out) in [
-        ("plugins", "target/plugins"),
-        ("tests/plugins", "target/test-plugins"),
-    ] {
-        let out = root.join(out);
+    let target = target_dir(root);
+    for (source, out) in [("plugins", "plugins"), ("tests/plugins", "test-plugins")] {
+        let out = target.join(out);
         std::fs::create_dir_all(&out)?;
         let mut crates: Vec<PathBuf> = std::fs::read_dir(root.join(source))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -147,8 +151,7 @@ fn build_plugins(root: &Path) -> Result<()> {
                 "-p",
                 &krate,
             ]))?;
-            let built = root
-                .join("target")
+            let built = target
                 .join(WASM_TARGET)
                 .join("release")
                 .join(format!("{}.wasm", krate.replace('-', "_")));
