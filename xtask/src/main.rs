@@ -264,6 +264,18 @@ fn nightly_cargo() -> Command {
     command
 }
 
+/// Installs `krate` from crates.io unless `tool --version` already answers.
+fn install_when_missing(tool: &mut Command, krate: &str) -> Result<()> {
+    let present = tool
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !present {
+        run(cargo().args(["install", krate, "--locked"]))?;
+    }
+    Ok(())
+}
+
 /// Runs each fuzz target in `fuzz/Cargo.toml` for `seconds`, installing nightly and cargo-fuzz first
 /// when they are missing.
 fn fuzz(root: &Path, seconds: u64) -> Result<()> {
@@ -280,13 +292,7 @@ fn fuzz(root: &Path, seconds: u64) -> Result<()> {
             "minimal",
         ]))?;
     }
-    let has_fuzz = nightly_cargo()
-        .args(["fuzz", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_fuzz {
-        run(cargo().args(["install", "cargo-fuzz", "--locked"]))?;
-    }
+    install_when_missing(nightly_cargo().arg("fuzz"), "cargo-fuzz")?;
     #[derive(serde::Deserialize)]
     struct FuzzToml {
         bin: Vec<FuzzBin>,
@@ -319,13 +325,7 @@ const MUTANTS_TARGET_PERCENT: f64 = 95.0;
 /// One job by default (cargo-mutants' own default), so a run leaves the machine's other cores free;
 /// `--jobs N` in `args` asks for more.
 fn mutants(root: &Path, args: &[String]) -> Result<()> {
-    let has_mutants = cargo()
-        .args(["mutants", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_mutants {
-        run(cargo().args(["install", "cargo-mutants", "--locked"]))?;
-    }
+    install_when_missing(cargo().arg("mutants"), "cargo-mutants")?;
     let mut command = cargo();
     command
         .current_dir(root)

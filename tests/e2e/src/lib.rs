@@ -175,11 +175,7 @@ impl Person {
 
     /// Runs `courier --data-dir DIR ARGS…`; its stdout, or an error with its stderr.
     pub fn cli(&self, args: &[&str]) -> Result<String> {
-        let output = self
-            .command()
-            .args(args)
-            .output()
-            .with_context(|| format!("running courier {args:?}"))?;
+        let output = self.run(args)?;
         if !output.status.success() {
             bail!(
                 "`courier {}` failed: {}",
@@ -192,11 +188,7 @@ impl Person {
 
     /// Runs `courier --data-dir DIR ARGS…`, which must fail; what it printed on stderr.
     pub fn fails(&self, args: &[&str]) -> Result<String> {
-        let output = self
-            .command()
-            .args(args)
-            .output()
-            .with_context(|| format!("running courier {args:?}"))?;
+        let output = self.run(args)?;
         if output.status.success() {
             bail!(
                 "`courier {}` succeeded: {}",
@@ -205,6 +197,13 @@ impl Person {
             );
         }
         Ok(String::from_utf8(output.stderr)?)
+    }
+
+    fn run(&self, args: &[&str]) -> Result<std::process::Output> {
+        self.command()
+            .args(args)
+            .output()
+            .with_context(|| format!("running courier {args:?}"))
     }
 
     /// Their `courier://` link.
