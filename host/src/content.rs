@@ -43,21 +43,6 @@ pub fn peer_support(ours: &ContentTypeRange, announced: &[ContentTypeRange]) -> 
         .map_or(PeerSupport::Lacking, PeerSupport::Version)
 }
 
-/// The content types the loaded plugins read and write, to announce to contacts.
-pub fn content_types(plugins: &PluginHost) -> Vec<ContentTypeRange> {
-    plugins
-        .message_types()
-        .map(|p| {
-            let d = p.description();
-            ContentTypeRange {
-                content_type: d.content_type.clone(),
-                min: d.versions.min,
-                max: d.versions.max,
-            }
-        })
-        .collect()
-}
-
 /// Prepares `input` as `content_type` with the plugin for it, in the newest version the contact
 /// reads (ours when they read none), with the plugin's summary as the fallback text.
 pub fn compose(

@@ -26,7 +26,7 @@ pub mod framing;
 #[cfg(feature = "message-type")]
 pub mod payload;
 pub mod settings;
-pub mod text_safety;
+pub use courier_text_safety as text_safety;
 pub mod uri;
 
 /// The version of the WIT package these bindings were generated from.

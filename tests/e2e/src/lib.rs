@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use courier_host::storage::{Database, Draft, Passphrase};
+use courier_storage::{Database, Draft, Passphrase};
 
 /// The passphrase every node here uses.
 pub const PASSPHRASE: &str = "correct horse battery staple";

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use courier_e2e::{Person, Tools, introduce, wait_for_contact, wait_for_delivery};
-use courier_host::storage::Draft;
+use courier_storage::Draft;
 
 use crate::scratch;
 

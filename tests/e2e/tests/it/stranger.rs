@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use courier_e2e::{Person, Tools, introduce, wait_for_contact, wait_for_delivery};
-use courier_host::contact_link::ContactLink;
-use courier_host::transport_security::stream::HEADER_LEN;
+use courier_proto::contact_link::ContactLink;
+use courier_proto::transport_security::stream::HEADER_LEN;
 
 use crate::{pair, scratch};
 

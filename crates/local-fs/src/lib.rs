@@ -1,0 +1,5 @@
+//! Files on this machine: what Courier creates is its owner's alone, and what a user names is read
+//! with a hard size limit.
+
+pub mod input_file;
+pub mod owner_only;

@@ -1,0 +1,247 @@
+//! The keys one transport uses with every peer: outgoing keys, windows of expected incoming tags, and
+//! the rendezvous tags announced and looked for on the local network.
+//!
+//! Contacts use their rotating transport keys. Pending contacts, which have no shared root yet, use a
+//! static secret from their linked keys (see `handshake::static_secret`) only to carry the handshake.
+
+use std::collections::BTreeMap;
+
+use courier_proto::handshake::static_secret;
+use courier_proto::identity::Identity;
+use courier_proto::transport_security::TAG_LEN;
+use courier_proto::transport_security::rendezvous::rendezvous_tag;
+use courier_proto::transport_security::tag_window::TagWindow;
+use courier_proto::transport_security::transport_keys::{
+    DirectionKeys, Role, TransportKeys, period_at,
+};
+use courier_storage::{Database, Peer, StorageError};
+
+/// One peer's keys on this transport.
+struct PeerKeys {
+    keys: TransportKeys,
+    windows: Vec<TagWindow>,
+    role: Role,
+    /// For a pending contact: their alias and static public key, which the handshake needs.
+    pending: Option<(String, [u8; 32])>,
+}
+
+/// A stream tag that was recognised.
+#[derive(Debug)]
+pub struct Recognised {
+    /// Whose stream it is.
+    pub peer: Peer,
+    /// The stream number the tag stands for.
+    pub stream_number: u64,
+    /// The keys to open its header with.
+    pub keys: DirectionKeys,
+}
+
+/// Every peer's keys on one transport.
+pub struct Keyring {
+    transport: String,
+    max_latency_ms: u64,
+    peers: BTreeMap<Peer, PeerKeys>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyring")
+            .field("transport", &self.transport)
+            .field("peers", &self.peers.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Keyring {
+    /// An empty keyring for `transport`; [`refresh`](Self::refresh) fills it.
+    pub fn new(transport: &str, max_latency_ms: u64) -> Self {
+        Keyring {
+            transport: transport.to_owned(),
+            max_latency_ms,
+            peers: BTreeMap::new(),
+        }
+    }
+
+    /// The transport id.
+    pub fn transport(&self) -> &str {
+        &self.transport
+    }
+
+    /// Brings the keyring in line with the database and the clock: adds new contacts and pending
+    /// contacts, drops removed ones, rotates keys into the period of `now_ms` (deleting old incoming
+    /// keys and their stored windows). Returns whether the set of announced tags may have changed.
+    pub fn refresh(
+        &mut self,
+        db: &mut Database,
+        identity: &Identity,
+        now_ms: u64,
+    ) -> Result<bool, StorageError> {
+        let mut wanted = BTreeMap::new();
+        for contact in db.contacts()? {
+            wanted.insert(Peer::Contact(contact.id), None);
+        }
+        for pending in db.pending_contacts()? {
+            wanted.insert(
+                Peer::Pending(pending.id),
+                Some((pending.alias, *pending.link.public_key())),
+            );
+        }
+        let before = self.peers.len();
+        self.peers.retain(|peer, _| wanted.contains_key(peer));
+        let mut changed = self.peers.len() != before;
+        let period = period_at(now_ms, self.max_latency_ms);
+        for (peer, pending) in wanted {
+            if let Some(existing) = self.peers.get_mut(&peer) {
+                if let Peer::Contact(id) = peer
+                    && existing.keys.period() < period
+                {
+                    existing.keys.rotate_to(period);
+                    // Overwrites the stored secret: the dropped periods' keys are gone for good.
+                    db.save_transport_keys(id, &self.transport, &existing.keys)?;
+                    let oldest = existing.keys.incoming()[0].period;
+                    db.forget_stream_state_before(peer, &self.transport, oldest)?;
+                    existing.windows = windows(db, peer, &self.transport, &existing.keys)?;
+                    changed = true;
+                }
+                continue;
+            }
+            let (keys, role) = match (&pending, peer) {
+                (None, Peer::Contact(id)) => {
+                    let keys =
+                        match db.transport_keys(id, &self.transport, self.max_latency_ms, now_ms) {
+                            Ok(keys) => keys,
+                            // Made before this transport was configured: reachable on others only.
+                            Err(StorageError::NoKeysFor(_)) => continue,
+                            Err(e) => return Err(e),
+                        };
+                    let role = keys.role();
+                    (keys, role)
+                }
+                (Some((_, their_public)), _) => {
+                    let Ok((secret, role)) = static_secret(identity.secrets().0, *their_public)
+                    else {
+                        // A link with a degenerate key can never complete a handshake; skip it.
+                        continue;
+                    };
+                    // Handshake keys never rotate: they are static anyway. Rendezvous tags do.
+                    (
+                        TransportKeys::new(&secret, &self.transport, role, 0, 0),
+                        role,
+                    )
+                }
+                (None, Peer::Pending(_)) => unreachable!("pending peers carry their key"),
+            };
+            let windows = windows(db, peer, &self.transport, &keys)?;
+            self.peers.insert(
+                peer,
+                PeerKeys {
+                    keys,
+                    windows,
+                    role,
+                    pending,
+                },
+            );
+            changed = true;
+        }
+        Ok(changed)
+    }
+
+    /// Every peer known to this transport.
+    pub fn peers(&self) -> impl Iterator<Item = Peer> + '_ {
+        self.peers.keys().copied()
+    }
+
+    /// Our role with `peer` (Alice dials pending contacts; Bob waits, so one handshake runs, not two).
+    pub fn role(&self, peer: Peer) -> Option<Role> {
+        self.peers.get(&peer).map(|p| p.role)
+    }
+
+    /// For a pending contact: their alias and static public key.
+    pub fn pending(&self, peer: Peer) -> Option<(&str, [u8; 32])> {
+        self.peers
+            .get(&peer)
+            .and_then(|p| p.pending.as_ref())
+            .map(|(alias, key)| (alias.as_str(), *key))
+    }
+
+    /// The keys to write a stream to `peer` with, and the period they belong to.
+    pub fn outgoing(&self, peer: Peer) -> Option<&DirectionKeys> {
+        self.peers.get(&peer).map(|p| p.keys.outgoing())
+    }
+
+    /// Looks `tag` up among every peer's expected tags; if found, marks it seen (stored, so a restart
+    /// does not accept it again) and says whose it is.
+    pub fn recognise(
+        &mut self,
+        db: &mut Database,
+        tag: &[u8; TAG_LEN],
+    ) -> Result<Option<Recognised>, StorageError> {
+        for (peer, keys) in &mut self.peers {
+            for (window, incoming) in keys.windows.iter_mut().zip(keys.keys.incoming()) {
+                if let Some(stream_number) = window.recognise(tag) {
+                    db.save_tag_window(
+                        *peer,
+                        &self.transport,
+                        window.period(),
+                        (window.base(), window.seen()),
+                    )?;
+                    return Ok(Some(Recognised {
+                        peer: *peer,
+                        stream_number,
+                        keys: incoming.clone(),
+                    }));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The tags to announce at `now_ms`: one per peer, from our outgoing keys.
+    pub fn announced_tags(&self, now_ms: u64) -> Vec<String> {
+        let period = period_at(now_ms, self.max_latency_ms);
+        self.peers
+            .values()
+            .map(|p| {
+                let out = p.keys.outgoing();
+                let at = if p.pending.is_some() {
+                    period
+                } else {
+                    out.period
+                };
+                rendezvous_tag(&out.tag_key, at)
+            })
+            .collect()
+    }
+
+    /// Whose announcement `tag` is, if it is one we look for at `now_ms`.
+    pub fn peer_for_tag(&self, tag: &str, now_ms: u64) -> Option<Peer> {
+        let period = period_at(now_ms, self.max_latency_ms);
+        self.peers.iter().find_map(|(peer, p)| {
+            let matches = if p.pending.is_some() {
+                let key = &p.keys.incoming()[0].tag_key;
+                (period.saturating_sub(1)..=period + 1).any(|at| rendezvous_tag(key, at) == tag)
+            } else {
+                p.keys
+                    .incoming()
+                    .iter()
+                    .any(|k| rendezvous_tag(&k.tag_key, k.period) == tag)
+            };
+            matches.then_some(*peer)
+        })
+    }
+}
+
+fn windows(
+    db: &Database,
+    peer: Peer,
+    transport: &str,
+    keys: &TransportKeys,
+) -> Result<Vec<TagWindow>, StorageError> {
+    keys.incoming()
+        .iter()
+        .map(|k| {
+            let (base, seen) = db.tag_window(peer, transport, k.period)?;
+            Ok(TagWindow::resume(k, base, seen))
+        })
+        .collect()
+}

@@ -1,0 +1,20 @@
+//! The plugin host: loads sandboxed wasm components, grants them capabilities, and contains their faults.
+
+pub mod bindings;
+pub mod component_cache;
+pub mod fault;
+mod host_imports;
+pub mod instance;
+pub mod io_request;
+pub mod limiter;
+pub mod loader;
+pub mod manifest;
+pub mod message_plugin;
+pub mod sandbox;
+pub mod supervisor;
+pub mod transport_plugin;
+
+pub use courier_config::{capability, limits};
+pub use host_imports::{MAX_FILE_BYTES, MAX_REQUESTS_PER_CALL, is_onion_v3};
+pub use instance::CallError;
+pub use loader::{EngineError, LoadError, LoadProblem, PluginHost};

@@ -1,0 +1,362 @@
+//! Attachment chunks kept beside the database instead of in it: one append-only file per contact and
+//! direction, each chunk sealed on its own (XChaCha20-Poly1305) under a key that lives inside the
+//! encrypted database. SQLCipher encrypts, authenticates and journals every 4 KiB page twice (WAL, then
+//! checkpoint); a chunk here is sealed once and written once.
+//!
+//! The database row of a packed chunk holds where its record is; the record is fsync'd before that row
+//! commits, so a committed row never points at bytes that are not on disk. A crash between the two
+//! leaves unreferenced bytes at a pack's end, which later appends step over.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use chacha20poly1305::aead::AeadInPlace;
+use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::database::{ContactId, StorageError};
+use courier_local_fs::owner_only;
+use courier_proto::sync::attachment::CHUNK_TYPE;
+use courier_proto::sync::record::{Message, MessageId};
+
+const NONCE_LEN: usize = 24;
+const TAG_LEN: usize = 16;
+
+/// What the packs folder's name adds to the database's file name.
+pub(super) const CHUNKS_SUFFIX: &str = ".chunks";
+
+/// Which side of a conversation a pack holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum Side {
+    /// Chunks we send.
+    Outgoing,
+    /// Chunks we received.
+    Incoming,
+}
+
+impl Side {
+    fn byte(self) -> u8 {
+        match self {
+            Side::Outgoing => b'o',
+            Side::Incoming => b'i',
+        }
+    }
+}
+
+/// Where a chunk's sealed record is in its pack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct PackRef {
+    /// Byte offset of the record.
+    pub offset: u64,
+    /// Length of the record: nonce, sealed chunk and tag.
+    pub len: u64,
+}
+
+impl PackRef {
+    /// The place a row's `pack_offset` and `pack_len` columns hold, if the row is packed.
+    pub fn from_columns(offset: Option<i64>, len: Option<i64>) -> Option<PackRef> {
+        Some(PackRef {
+            offset: u64::try_from(offset?).ok()?,
+            len: u64::try_from(len?).ok()?,
+        })
+    }
+
+    /// Length of the chunk the record seals.
+    pub fn body_len(self) -> u64 {
+        self.len.saturating_sub((NONCE_LEN + TAG_LEN) as u64)
+    }
+}
+
+/// The packs of one database.
+pub(super) struct ChunkPacks {
+    dir: PathBuf,
+    key: Zeroizing<[u8; 32]>,
+    unsynced: HashSet<PathBuf>,
+}
+
+impl ChunkPacks {
+    /// The packs of the database at `database`, in the folder beside it, sealed under `key`.
+    pub fn new(database: &Path, key: Zeroizing<[u8; 32]>) -> ChunkPacks {
+        let mut name = database.file_name().unwrap_or_default().to_os_string();
+        name.push(CHUNKS_SUFFIX);
+        ChunkPacks {
+            dir: database.with_file_name(name),
+            key,
+            unsynced: HashSet::new(),
+        }
+    }
+
+    /// The pack file of `contact`'s `side`. Its name is keyed so the folder does not tell which
+    /// contact ids have attachments.
+    fn path(&self, side: Side, contact: ContactId) -> PathBuf {
+        let mut hash = Sha256::new();
+        hash.update(b"courier chunk pack name");
+        hash.update(&self.key[..]);
+        hash.update([side.byte()]);
+        hash.update(contact.to_be_bytes());
+        self.dir
+            .join(format!("{}.pack", hex::encode(&hash.finalize()[..16])))
+    }
+
+    /// What a record is bound to, so a record cannot be moved to another message, contact or side.
+    fn associated(side: Side, contact: ContactId, id: &MessageId) -> [u8; 41] {
+        let mut data = [0u8; 41];
+        data[0] = side.byte();
+        data[1..9].copy_from_slice(&contact.to_be_bytes());
+        data[9..].copy_from_slice(&id.0);
+        data
+    }
+
+    /// Seals `body`, message `id` of `contact`'s `side`, onto the end of its pack. It is on disk once
+    /// [`ChunkPacks::sync`] returns.
+    fn append(
+        &mut self,
+        side: Side,
+        contact: ContactId,
+        id: &MessageId,
+        body: &[u8],
+    ) -> Result<PackRef, StorageError> {
+        let mut nonce = [0u8; NONCE_LEN];
+        getrandom::fill(&mut nonce).expect("the OS random number generator is available");
+        let mut record = Vec::with_capacity(NONCE_LEN + body.len() + TAG_LEN);
+        record.extend_from_slice(&nonce);
+        record.extend_from_slice(body);
+        let tag = XChaCha20Poly1305::new((&*self.key).into())
+            .encrypt_in_place_detached(
+                XNonce::from_slice(&nonce),
+                &Self::associated(side, contact, id),
+                &mut record[NONCE_LEN..],
+            )
+            .expect("a chunk is far below the AEAD's length limit");
+        record.extend_from_slice(&tag);
+
+        let path = self.path(side, contact);
+        let io = |source| StorageError::Pack {
+            path: path.display().to_string(),
+            source,
+        };
+        // Every append happens under the database's write lock, so no other process appends to this
+        // pack between finding its end and writing there.
+        let open = || {
+            owner_only::file_options()
+                .create(true)
+                .append(true)
+                .open(&path)
+        };
+        let mut file = match open() {
+            // The folder is made once, by the first chunk, not looked up for every chunk.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                owner_only::create_dir_all(&self.dir).map_err(io)?;
+                open()
+            }
+            other => other,
+        }
+        .map_err(io)?;
+        let offset = file.seek(SeekFrom::End(0)).map_err(io)?;
+        file.write_all(&record).map_err(io)?;
+        self.unsynced.insert(path);
+        Ok(PackRef {
+            offset,
+            len: record.len() as u64,
+        })
+    }
+
+    /// What a new row for `message`, id `id`, holds: a chunk goes into its pack (an empty body and
+    /// its place), anything else stays in the row.
+    pub fn stow<'m>(
+        &mut self,
+        side: Side,
+        contact: ContactId,
+        id: &MessageId,
+        message: &'m Message,
+    ) -> Result<(&'m [u8], Option<PackRef>), StorageError> {
+        if message.content_type != CHUNK_TYPE {
+            return Ok((&message.body, None));
+        }
+        let at = self.append(side, contact, id, &message.body)?;
+        Ok((&[], Some(at)))
+    }
+
+    /// `message`, read from a row, with its body back from the pack if the row is packed.
+    pub fn unstow(
+        &self,
+        side: Side,
+        contact: ContactId,
+        mut message: Message,
+        id: &MessageId,
+        packed: Option<PackRef>,
+    ) -> Result<Message, StorageError> {
+        if let Some(at) = packed {
+            message.body = self.read(side, contact, id, at)?;
+        }
+        Ok(message)
+    }
+
+    /// Puts every record appended since the last call on disk. Called before the rows that point at
+    /// them commit.
+    pub fn sync(&mut self) -> Result<(), StorageError> {
+        for path in std::mem::take(&mut self.unsynced) {
+            File::open(&path)
+                .and_then(|file| file.sync_data())
+                .map_err(|source| StorageError::Pack {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// The chunk `id` of `contact`'s `side` at `at`, checked against its seal.
+    pub fn read(
+        &self,
+        side: Side,
+        contact: ContactId,
+        id: &MessageId,
+        at: PackRef,
+    ) -> Result<Vec<u8>, StorageError> {
+        let path = self.path(side, contact);
+        let damaged = || StorageError::PackDamaged {
+            path: path.display().to_string(),
+        };
+        if at.len < (NONCE_LEN + TAG_LEN) as u64 {
+            return Err(damaged());
+        }
+        let mut record = vec![0u8; usize::try_from(at.len).map_err(|_| damaged())?];
+        File::open(&path)
+            .and_then(|mut file| {
+                file.seek(SeekFrom::Start(at.offset))?;
+                file.read_exact(&mut record)
+            })
+            .map_err(|source| match source.kind() {
+                // A pack deleted or cut short lost chunks, just as changed bytes do.
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::UnexpectedEof => damaged(),
+                _ => StorageError::Pack {
+                    path: path.display().to_string(),
+                    source,
+                },
+            })?;
+        let (nonce, rest) = record.split_at_mut(NONCE_LEN);
+        let (sealed, tag) = rest.split_at_mut(rest.len() - TAG_LEN);
+        XChaCha20Poly1305::new((&*self.key).into())
+            .decrypt_in_place_detached(
+                XNonce::from_slice(nonce),
+                &Self::associated(side, contact, id),
+                sealed,
+                (&*tag).into(),
+            )
+            .map_err(|_| damaged())?;
+        let body_len = sealed.len();
+        record.copy_within(NONCE_LEN..NONCE_LEN + body_len, 0);
+        record.truncate(body_len);
+        Ok(record)
+    }
+
+    /// Deletes both packs of `contact`, whose rows are gone.
+    pub fn remove(&mut self, contact: ContactId) -> Result<(), StorageError> {
+        for side in [Side::Outgoing, Side::Incoming] {
+            let path = self.path(side, contact);
+            self.unsynced.remove(&path);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(StorageError::Pack {
+                        path: path.display().to_string(),
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packs(dir: &Path) -> ChunkPacks {
+        ChunkPacks::new(&dir.join("courier.db"), Zeroizing::new([9u8; 32]))
+    }
+
+    #[test]
+    fn a_chunk_reads_back_only_as_the_message_side_and_contact_it_was_sealed_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut packs = packs(dir.path());
+        let id = MessageId([1; 32]);
+        let first = packs.append(Side::Outgoing, 1, &id, b"first").unwrap();
+        let second = packs
+            .append(Side::Outgoing, 1, &MessageId([2; 32]), &[7u8; 70_000])
+            .unwrap();
+        packs.sync().unwrap();
+        assert_eq!(second.offset, first.len);
+        assert_eq!(second.body_len(), 70_000);
+        assert_eq!(packs.read(Side::Outgoing, 1, &id, first).unwrap(), b"first");
+        assert_eq!(
+            packs
+                .read(Side::Outgoing, 1, &MessageId([2; 32]), second)
+                .unwrap(),
+            vec![7u8; 70_000]
+        );
+        // The same bytes asked for as another message, or from a contact's other pack, do not open.
+        assert!(matches!(
+            packs.read(Side::Outgoing, 1, &MessageId([2; 32]), first),
+            Err(StorageError::PackDamaged { .. })
+        ));
+        assert!(matches!(
+            packs.read(Side::Incoming, 1, &id, first),
+            Err(StorageError::PackDamaged { .. })
+        ));
+    }
+
+    #[test]
+    fn a_changed_byte_a_cut_pack_or_a_deleted_one_is_damage_not_returned_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut packs = packs(dir.path());
+        let id = MessageId([3; 32]);
+        let at = packs
+            .append(Side::Incoming, 4, &id, b"secret chunk")
+            .unwrap();
+        packs.sync().unwrap();
+        let path = packs.path(Side::Incoming, 4);
+        let mut bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !bytes.windows(12).any(|w| w == b"secret chunk"),
+            "the pack holds the chunk sealed, not in the clear"
+        );
+        bytes[30] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(matches!(
+            packs.read(Side::Incoming, 4, &id, at),
+            Err(StorageError::PackDamaged { .. })
+        ));
+        std::fs::write(&path, &bytes[..10]).unwrap();
+        assert!(matches!(
+            packs.read(Side::Incoming, 4, &id, at),
+            Err(StorageError::PackDamaged { .. })
+        ));
+        std::fs::remove_file(&path).unwrap();
+        assert!(matches!(
+            packs.read(Side::Incoming, 4, &id, at),
+            Err(StorageError::PackDamaged { .. })
+        ));
+    }
+
+    #[test]
+    fn removing_a_contact_deletes_its_packs_and_no_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut packs = packs(dir.path());
+        let id = MessageId([5; 32]);
+        packs.append(Side::Outgoing, 1, &id, b"to one").unwrap();
+        packs.append(Side::Incoming, 1, &id, b"from one").unwrap();
+        let kept = packs.append(Side::Outgoing, 2, &id, b"to two").unwrap();
+        packs.sync().unwrap();
+        packs.remove(1).unwrap();
+        assert!(!packs.path(Side::Outgoing, 1).exists());
+        assert!(!packs.path(Side::Incoming, 1).exists());
+        assert_eq!(packs.read(Side::Outgoing, 2, &id, kept).unwrap(), b"to two");
+    }
+}

@@ -1,0 +1,289 @@
+//! Contacts after the handshake: their keys' root, verification state, removal, and message states.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::database::{ContactId, Database, StorageError};
+use super::stream_state::Peer;
+use courier_proto::handshake::Agreement;
+use courier_proto::sync::record::MessageId;
+use courier_proto::transport_security::transport_keys::{
+    Role, SecretKey, TransportKeys, period_at,
+};
+
+/// A contact that completed the handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    /// Row id.
+    pub id: ContactId,
+    /// The user's name for them.
+    pub alias: String,
+    /// Their handshake public key (from their link).
+    pub public: [u8; 32],
+    /// Whether the user compared safety numbers and confirmed.
+    pub verified: bool,
+}
+
+/// Where an outgoing message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutgoingState {
+    /// On disk, never sent.
+    Queued,
+    /// Sent at least once, not acked yet.
+    Sent,
+    /// The peer stored it.
+    Acked,
+}
+
+/// One period before the agreed start, so a peer whose clock is behind still finds keys.
+fn start_period(start_ms: u64, max_latency_ms: u64) -> u64 {
+    period_at(start_ms, max_latency_ms).saturating_sub(1)
+}
+
+fn secret_key(bytes: Vec<u8>) -> Result<SecretKey, StorageError> {
+    let bytes = zeroize::Zeroizing::new(bytes);
+    let array: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| StorageError::Corrupt("a stored key is not 32 bytes"))?;
+    Ok(SecretKey::from_bytes(array))
+}
+
+fn save_keys(
+    conn: &rusqlite::Connection,
+    contact: ContactId,
+    transport: &str,
+    keys: &TransportKeys,
+) -> Result<(), StorageError> {
+    let (period, secret) = keys.oldest_secret();
+    conn.execute(
+        "INSERT INTO transport_secrets (contact_id, transport, period, secret) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (contact_id, transport) DO UPDATE SET period = ?3, secret = ?4",
+        params![contact, transport, i64::try_from(period).unwrap_or(i64::MAX), &secret.expose()[..]],
+    )?;
+    Ok(())
+}
+
+/// An update that touched no row means no contact has that alias.
+fn found(changed: usize, alias: &str) -> Result<(), StorageError> {
+    if changed == 0 {
+        Err(StorageError::UnknownContact(alias.to_owned()))
+    } else {
+        Ok(())
+    }
+}
+
+impl Database {
+    /// Turns the pending contact `alias` into a contact with the handshake's result; keys start at
+    /// `start_ms` (the time both sides agreed). Keys are derived and stored for each of `transports`
+    /// (id, max latency); the root secret itself is not kept, so nothing can re-derive old keys.
+    pub fn complete_handshake(
+        &mut self,
+        alias: &str,
+        agreement: &Agreement,
+        start_ms: u64,
+        transports: &[(String, u64)],
+    ) -> Result<ContactId, StorageError> {
+        let tx = self.write()?;
+        let (pending, public): (i64, Vec<u8>) = tx
+            .query_row(
+                "SELECT id, handshake_public FROM pending_contacts WHERE alias = ?1",
+                [alias],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .ok_or_else(|| StorageError::UnknownContact(alias.to_owned()))?;
+        tx.execute(
+            "DELETE FROM stream_state WHERE peer = ?1",
+            [Peer::Pending(pending).key()],
+        )?;
+        tx.execute(
+            "INSERT INTO contacts (alias, handshake_public, is_alice, start_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![
+                alias,
+                public,
+                agreement.role == Role::Alice,
+                i64::try_from(start_ms).unwrap_or(i64::MAX)
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        for (transport, max_latency_ms) in transports {
+            let start = start_period(start_ms, *max_latency_ms);
+            let keys = TransportKeys::new(&agreement.root, transport, agreement.role, start, start);
+            save_keys(&tx, id, transport, &keys)?;
+        }
+        tx.execute("DELETE FROM pending_contacts WHERE alias = ?1", [alias])?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// `contact`'s keys on a transport with `max_latency_ms`, moved to the period of `now_ms`; the
+    /// stored secret moves forward with them, so keys of periods now dropped are gone for good.
+    pub fn transport_keys(
+        &mut self,
+        contact: ContactId,
+        transport_id: &str,
+        max_latency_ms: u64,
+        now_ms: u64,
+    ) -> Result<TransportKeys, StorageError> {
+        let tx = self.write()?;
+        let (root, is_alice, start): (Option<Vec<u8>>, Option<bool>, Option<i64>) = tx
+            .query_row(
+                "SELECT root_secret, is_alice, start_ms FROM contacts WHERE id = ?1",
+                [contact],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?
+            .ok_or(StorageError::NoKeys)?;
+        let (Some(is_alice), Some(start)) = (is_alice, start) else {
+            return Err(StorageError::NoKeys);
+        };
+        let role = if is_alice { Role::Alice } else { Role::Bob };
+        let stored: Option<(i64, Vec<u8>)> = tx
+            .query_row(
+                "SELECT period, secret FROM transport_secrets WHERE contact_id = ?1 AND transport = ?2",
+                params![contact, transport_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let now = period_at(now_ms, max_latency_ms);
+        let keys = match (stored, root) {
+            (Some((period, secret)), _) => {
+                let period = period as u64;
+                TransportKeys::from_period_secret(
+                    secret_key(secret)?,
+                    period,
+                    role,
+                    now.max(period),
+                )
+            }
+            // A contact from before migration 7 still has its root.
+            (None, Some(root)) => {
+                let start = start_period(start as u64, max_latency_ms);
+                TransportKeys::new(
+                    &secret_key(root)?,
+                    transport_id,
+                    role,
+                    start,
+                    now.max(start),
+                )
+            }
+            (None, None) => return Err(StorageError::NoKeysFor(transport_id.to_owned())),
+        };
+        save_keys(&tx, contact, transport_id, &keys)?;
+        tx.commit()?;
+        Ok(keys)
+    }
+
+    /// Stores `keys` for `contact` on `transport`, replacing (and so deleting) the older secret.
+    pub fn save_transport_keys(
+        &mut self,
+        contact: ContactId,
+        transport: &str,
+        keys: &TransportKeys,
+    ) -> Result<(), StorageError> {
+        save_keys(&self.conn, contact, transport, keys)
+    }
+
+    /// Every contact that completed the handshake, by alias.
+    pub fn contacts(&self) -> Result<Vec<Contact>, StorageError> {
+        let mut statement = self.conn.prepare(
+            "SELECT id, alias, handshake_public, verified FROM contacts
+             WHERE is_alice IS NOT NULL ORDER BY alias",
+        )?;
+        let rows = statement.query_map([], |r| {
+            Ok((
+                r.get::<_, ContactId>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, bool>(3)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (id, alias, public, verified) = row?;
+            let public = <[u8; 32]>::try_from(public.as_slice())
+                .map_err(|_| StorageError::Corrupt("contact key is not 32 bytes"))?;
+            Ok(Contact {
+                id,
+                alias,
+                public,
+                verified,
+            })
+        })
+        .collect()
+    }
+
+    /// Marks `alias` verified: the user compared safety numbers and they matched.
+    pub fn mark_verified(&mut self, alias: &str) -> Result<(), StorageError> {
+        let changed = self
+            .conn
+            .execute("UPDATE contacts SET verified = 1 WHERE alias = ?1", [alias])?;
+        found(changed, alias)
+    }
+
+    /// Whether `alias` is verified.
+    pub fn is_verified(&self, alias: &str) -> Result<bool, StorageError> {
+        self.conn
+            .query_row(
+                "SELECT verified FROM contacts WHERE alias = ?1",
+                [alias],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| StorageError::UnknownContact(alias.to_owned()))
+    }
+
+    /// Removes `alias` with its keys and every message to or from them.
+    pub fn remove_contact(&mut self, alias: &str) -> Result<(), StorageError> {
+        // Foreign keys cascade to the outbox and inbox; the keys live in the row itself, stream state
+        // beside it. A pending contact is removed the same way.
+        let tx = self.write()?;
+        let mut changed = 0;
+        let mut removed = None;
+        for (table, kind) in [("contacts", 'c'), ("pending_contacts", 'p')] {
+            let id: Option<i64> = tx
+                .query_row(
+                    &format!("SELECT id FROM {table} WHERE alias = ?1"),
+                    [alias],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(id) = id {
+                tx.execute(
+                    "DELETE FROM stream_state WHERE peer = ?1",
+                    [format!("{kind}{id}")],
+                )?;
+                changed += tx.execute(&format!("DELETE FROM {table} WHERE id = ?1"), [id])?;
+                if kind == 'c' {
+                    removed = Some(id);
+                }
+            }
+        }
+        tx.commit()?;
+        // Its attachment chunks go after the rows that pointed at them.
+        if let Some(contact) = removed {
+            self.packs.remove(contact)?;
+        }
+        found(changed, alias)
+    }
+
+    /// Where the outgoing message `id` to `contact` stands, if it exists.
+    pub fn outgoing_state(
+        &self,
+        contact: ContactId,
+        id: &MessageId,
+    ) -> Result<Option<OutgoingState>, StorageError> {
+        let row: Option<(u32, bool)> = self
+            .conn
+            .query_row(
+                "SELECT times_sent, acked FROM outgoing WHERE contact_id = ?1 AND id = ?2",
+                params![contact, &id.0[..]],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(row.map(|(times_sent, acked)| match (acked, times_sent) {
+            (true, _) => OutgoingState::Acked,
+            (false, 0) => OutgoingState::Queued,
+            (false, _) => OutgoingState::Sent,
+        }))
+    }
+}

@@ -1,0 +1,231 @@
+//! A conversation as the user sees it: sending into the outbox, and both directions listed in order.
+
+use rusqlite::params;
+
+use super::attachments::{self, Draft};
+use super::chunk_packs::Side;
+use super::contact_store::OutgoingState;
+use super::database::{ContactId, Database, StorageError, begin_write};
+use courier_proto::sync::attachment::CHUNK_TYPE;
+use courier_proto::sync::record::{Message, MessageId};
+
+/// Whether a batch must be on disk when it commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// fsync on commit: the batch stores something the peer will be told is safe (an ack follows).
+    Full,
+    /// No fsync on commit (WAL keeps it consistent; a crash may lose it): sent marks and acks, whose
+    /// loss costs only a resend that the receiver drops as a duplicate.
+    Relaxed,
+}
+
+/// Which way a message went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// We sent it.
+    Outgoing,
+    /// The contact sent it.
+    Incoming,
+}
+
+/// Where a message in a conversation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Ours, in one of the outbox states.
+    Outgoing(OutgoingState),
+    /// Theirs, stored.
+    Received,
+}
+
+/// One message of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Content-addressed id.
+    pub id: MessageId,
+    /// Sent or received.
+    pub direction: Direction,
+    /// State.
+    pub delivery: Delivery,
+    /// The message itself (timestamp is the sender's clock).
+    pub message: Message,
+}
+
+impl Database {
+    /// Queues a new message to `contact` and returns it with its id; it is on disk when this returns.
+    /// A payload over one message body goes as an attachment: its chunks, then the manifest that
+    /// lists them (the returned message), all in one transaction.
+    ///
+    /// Its timestamp is `now_ms`, or one past the newest message already queued to the contact if the
+    /// clock went backwards or two arrive in one millisecond: timestamps order the conversation, and
+    /// two identical texts sent twice are two messages, not one.
+    pub fn send(
+        &mut self,
+        contact: ContactId,
+        mut draft: Draft,
+        now_ms: u64,
+    ) -> Result<(MessageId, Message), StorageError> {
+        let Database { conn, packs } = self;
+        let tx = begin_write(conn)?;
+        let known: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM contacts WHERE id = ?1)",
+            [contact],
+            |r| r.get(0),
+        )?;
+        if !known {
+            return Err(StorageError::NoKeys);
+        }
+        let newest: Option<i64> = tx.query_row(
+            "SELECT max(timestamp_ms) FROM outgoing WHERE contact_id = ?1",
+            [contact],
+            |r| r.get(0),
+        )?;
+        let timestamp_ms = newest.map_or(now_ms, |t| now_ms.max(t as u64 + 1));
+        let fallback = std::mem::take(&mut draft.fallback);
+        let (mut head, chunks) = attachments::split_if_large(draft, timestamp_ms)?;
+        head.fallback = fallback;
+        head.check()?;
+        let mut insert = tx.prepare_cached(
+            "INSERT OR IGNORE INTO outgoing (contact_id, id, timestamp_ms, content_type, type_version, body, fallback, pack_offset, pack_len)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        for message in chunks.iter().chain([&head]) {
+            let id = message.id();
+            let (body, packed) = packs.stow(Side::Outgoing, contact, &id, message)?;
+            insert.execute(params![
+                contact,
+                &id.0[..],
+                timestamp_ms as i64,
+                message.content_type,
+                message.type_version,
+                body,
+                message.fallback,
+                packed.map(|p| p.offset as i64),
+                packed.map(|p| p.len as i64)
+            ])?;
+        }
+        drop(insert);
+        // The chunks are on disk before the rows that point at them.
+        packs.sync()?;
+        tx.commit()?;
+        Ok((head.id(), head))
+    }
+
+    /// Both directions of the conversation with `contact`, in the senders' time order (arrival order
+    /// breaks ties).
+    pub fn conversation(&self, contact: ContactId) -> Result<Vec<Entry>, StorageError> {
+        let mut statement = self.conn.prepare(
+            "SELECT id, timestamp_ms, content_type, type_version, body, 0, times_sent, acked, rowid, fallback
+               FROM outgoing WHERE contact_id = ?1 AND content_type != ?2
+             UNION ALL
+             SELECT id, timestamp_ms, content_type, type_version, body, 1, 0, 0, received_seq, fallback
+               FROM incoming WHERE contact_id = ?1 AND content_type != ?2
+             ORDER BY 2, 9",
+        )?;
+        // Chunks are parts of an attachment, shown through its manifest.
+        let rows = statement.query_map(params![contact, CHUNK_TYPE], |r| {
+            let id: Vec<u8> = r.get(0)?;
+            let message = Message {
+                timestamp_ms: r.get::<_, i64>(1)? as u64,
+                content_type: r.get(2)?,
+                type_version: r.get(3)?,
+                fallback: r.get(9)?,
+                body: r.get(4)?,
+            };
+            let incoming: bool = r.get(5)?;
+            let times_sent: u32 = r.get(6)?;
+            let acked: bool = r.get(7)?;
+            Ok((id, message, incoming, times_sent, acked))
+        })?;
+        rows.map(|row| {
+            let (id, message, incoming, times_sent, acked) = row?;
+            let id = <[u8; 32]>::try_from(id.as_slice())
+                .map_err(|_| StorageError::Corrupt("a stored message id is not 32 bytes"))?;
+            let (direction, delivery) = if incoming {
+                (Direction::Incoming, Delivery::Received)
+            } else {
+                let state = match (acked, times_sent) {
+                    (true, _) => OutgoingState::Acked,
+                    (false, 0) => OutgoingState::Queued,
+                    (false, _) => OutgoingState::Sent,
+                };
+                (Direction::Outgoing, Delivery::Outgoing(state))
+            };
+            Ok(Entry {
+                id: MessageId(id),
+                direction,
+                delivery,
+                message,
+            })
+        })
+        .collect()
+    }
+
+    /// Makes every sent but unacked message to `contact` due now. Called when a duplex connection to
+    /// them ends: whatever it carried without an ack may be lost, and waiting out the backoff would let
+    /// newer messages overtake it.
+    pub fn retry_unacked_now(&mut self, contact: ContactId) -> Result<(), StorageError> {
+        self.conn.execute(
+            "UPDATE outgoing SET due_ms = 0 WHERE contact_id = ?1 AND acked = 0 AND times_sent > 0",
+            [contact],
+        )?;
+        Ok(())
+    }
+
+    /// Runs `f` in one transaction: one commit for a whole batch of records instead of one each.
+    /// Nothing of it is kept if `f` fails. With [`Durability::Relaxed`] the commit skips its fsync.
+    pub fn batch<T, E: From<StorageError>>(
+        &mut self,
+        durability: Durability,
+        f: impl FnOnce(&mut Database) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let relaxed = durability == Durability::Relaxed;
+        if relaxed {
+            self.conn
+                .pragma_update(None, "synchronous", "NORMAL")
+                .map_err(StorageError::from)?;
+        }
+        let result = self.run_batch(f);
+        if relaxed {
+            // Every other write stays durable on commit.
+            self.conn
+                .pragma_update(None, "synchronous", "FULL")
+                .map_err(StorageError::from)?;
+        }
+        result
+    }
+
+    fn run_batch<T, E: From<StorageError>>(
+        &mut self,
+        f: impl FnOnce(&mut Database) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(StorageError::from)?;
+        match f(self) {
+            Ok(value) => {
+                // Chunks the batch packed are on disk before the rows that point at them.
+                if let Err(e) = self.packs.sync() {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    return Err(e.into());
+                }
+                self.conn
+                    .execute_batch("COMMIT")
+                    .map_err(StorageError::from)?;
+                Ok(value)
+            }
+            Err(e) => {
+                // The transaction may already be gone if SQLite rolled it back itself.
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// A number that changes whenever another connection (a `courier send` beside `courier serve`)
+    /// commits to the database.
+    pub fn data_version(&self) -> Result<i64, StorageError> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))?)
+    }
+}

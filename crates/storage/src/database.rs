@@ -1,0 +1,456 @@
+//! Opening, unlocking and migrating the database.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension};
+use zeroize::Zeroizing;
+
+use super::chunk_packs::{CHUNKS_SUFFIX, ChunkPacks, Side};
+use super::migrations::MIGRATIONS;
+use super::sync_store::stored_message;
+use courier_proto::sync::record::{Message, MessageId};
+
+/// The user's passphrase; wiped from memory when dropped, never printed.
+pub struct Passphrase(Zeroizing<String>);
+
+impl Passphrase {
+    /// Wraps a passphrase; refuses an empty one.
+    pub fn new(passphrase: String) -> Result<Passphrase, StorageError> {
+        if passphrase.is_empty() {
+            return Err(StorageError::EmptyPassphrase);
+        }
+        Ok(Passphrase(Zeroizing::new(passphrase)))
+    }
+
+    /// Wraps the passphrase a new database is made with; refuses one under
+    /// [`MIN_PASSPHRASE_CHARS`] characters. (An existing database opens with whatever it was made
+    /// with; a shorter one there is only a wrong passphrase.)
+    pub fn for_new_database(passphrase: String) -> Result<Passphrase, StorageError> {
+        let passphrase = Passphrase::new(passphrase)?;
+        if passphrase.0.chars().count() < MIN_PASSPHRASE_CHARS {
+            return Err(StorageError::ShortPassphrase);
+        }
+        Ok(passphrase)
+    }
+}
+
+/// The fewest characters (not bytes: "pässwört" is eight) a new database's passphrase has.
+pub const MIN_PASSPHRASE_CHARS: usize = 8;
+
+impl std::fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Passphrase(<redacted>)")
+    }
+}
+
+/// Why an alias (or the user's own name) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// Nothing, or only spaces.
+    #[error("an alias is 1-64 characters; this one is empty")]
+    Empty,
+    /// Over 64 characters.
+    #[error("an alias is 1-64 characters; this one has {0}")]
+    TooLong(usize),
+    /// A control, bidi or invisible character, which can make one name look like another.
+    #[error(
+        "character {position} of the alias is U+{code:04X}, a control, bidi or invisible character that can make one name look like another; type the alias without it"
+    )]
+    Hidden {
+        /// 1-based position among the characters.
+        position: usize,
+        /// The character's code point.
+        code: u32,
+    },
+}
+
+/// `name` without surrounding spaces, if it is fit to show as an alias: 1-64 characters, none that
+/// hide text or change how the text around them is shown (the characters `text_safety` names, and
+/// every control character).
+pub fn check_name(name: &str) -> Result<&str, NameError> {
+    let name = name.trim();
+    if let Some((i, c)) = name
+        .chars()
+        .enumerate()
+        .find(|&(_, c)| c.is_control() || courier_text_safety::is_spoofing(c))
+    {
+        return Err(NameError::Hidden {
+            position: i + 1,
+            code: u32::from(c),
+        });
+    }
+    match name.chars().count() {
+        0 => Err(NameError::Empty),
+        1..=64 => Ok(name),
+        n => Err(NameError::TooLong(n)),
+    }
+}
+
+/// Why storage failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// A payload too large for one attachment.
+    #[error(transparent)]
+    Attachment(#[from] courier_proto::sync::attachment::AttachmentError),
+    /// The passphrase does not unlock the database (or the file is not a Courier database).
+    #[error(
+        "wrong passphrase for the database {path} (or the file is not a Courier database); check COURIER_PASSPHRASE or what you typed"
+    )]
+    WrongPassphrase {
+        /// Database path.
+        path: String,
+    },
+    /// A new database's passphrase is too short.
+    #[error(
+        "the passphrase is shorter than {MIN_PASSPHRASE_CHARS} characters; choose a longer one (a few unrelated words are easy to remember)"
+    )]
+    ShortPassphrase,
+    /// An empty passphrase was given.
+    #[error("the passphrase is empty; set COURIER_PASSPHRASE or type one at the prompt")]
+    EmptyPassphrase,
+    /// The database is from a newer Courier.
+    #[error(
+        "the database has schema version {found}, newer than this build's {supported}; update Courier"
+    )]
+    TooNew {
+        /// Version in the file.
+        found: usize,
+        /// Newest this build knows.
+        supported: usize,
+    },
+    /// No contact has that alias.
+    #[error("no contact is called {0:?}; `courier contacts list` shows them")]
+    UnknownContact(String),
+    /// `init` was run before.
+    #[error("this data directory already has an identity; use another --data-dir for a second one")]
+    IdentityExists,
+    /// `init` has not run.
+    #[error("this data directory has no identity yet; run `courier init --name NAME` first")]
+    NoIdentity,
+    /// The user added their own link.
+    #[error("that is your own link; give it to your contact and add theirs")]
+    OwnLink,
+    /// The link was added before.
+    #[error("that link was already added; `courier contacts list` shows it")]
+    DuplicateLink,
+    /// The alias is taken.
+    #[error("a contact is already called {0:?}; choose another alias")]
+    DuplicateAlias(String),
+    /// The alias is empty, too long, or has characters that hide or reorder text.
+    #[error("{0}")]
+    BadAlias(#[from] NameError),
+    /// The message breaks the wire limits, so no peer would ever accept it.
+    #[error("cannot queue this message: {0}")]
+    Undeliverable(#[from] courier_proto::sync::record::RecordError),
+    /// The contact has not completed the handshake, so has no keys.
+    #[error("this contact has no keys yet; they appear once the handshake with them completes")]
+    NoKeys,
+    /// The contact was made before this transport was configured, so has no keys for it.
+    #[error(
+        "this contact has no keys for transport {0:?}: it was added before that transport was configured; remove and re-add the contact to use it"
+    )]
+    NoKeysFor(String),
+    /// Stored data is not what this build wrote.
+    #[error("the database is damaged: {0}; restore it from a backup")]
+    Corrupt(&'static str),
+    /// A chunk pack beside the database could not be read or written.
+    #[error(
+        "cannot use the attachment chunks in {path}: {source}; check that the data directory is yours and writable, and that the disk has space"
+    )]
+    Pack {
+        /// The pack file.
+        path: String,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+    /// A chunk in a pack is missing or does not open under its seal.
+    #[error(
+        "an attachment chunk in {path} is missing, or was changed or damaged on disk; that attachment cannot be shown, ask the contact to send it again"
+    )]
+    PackDamaged {
+        /// The pack file.
+        path: String,
+    },
+    /// The database file is missing or empty, yet files beside it show it held data.
+    #[error(
+        "the database {path} is {state} but this data directory holds other Courier files ({others}); it was truncated or replaced; restore it from a backup (`init` will not write over it)"
+    )]
+    Vanished {
+        /// The database file.
+        path: String,
+        /// `empty` or `missing`.
+        state: &'static str,
+        /// The Courier files that are still there.
+        others: String,
+    },
+    /// The database file could not be looked at.
+    #[error("cannot use the database {path}: {source}; check that the data directory is yours")]
+    File {
+        /// The database file.
+        path: String,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+    /// SQLite failed.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// The files SQLite and the chunk packs keep beside a database, which only a database that held data
+/// leaves behind.
+fn companions(path: &Path) -> Vec<PathBuf> {
+    let beside = |suffix: &str| {
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(suffix);
+        path.with_file_name(name)
+    };
+    ["-wal", "-shm", "-journal", CHUNKS_SUFFIX]
+        .into_iter()
+        .map(beside)
+        .filter(|p| p.symlink_metadata().is_ok())
+        .collect()
+}
+
+/// An open, unlocked, migrated database.
+pub struct Database {
+    pub(super) conn: Connection,
+    pub(super) packs: ChunkPacks,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Database")
+    }
+}
+
+/// A write transaction: its own, taking the write lock at once (so a `send` beside `serve` waits for
+/// the lock instead of failing on a stale read), or a savepoint inside a [`Database::batch`].
+pub(super) enum Write<'a> {
+    Own(rusqlite::Transaction<'a>),
+    Nested(rusqlite::Savepoint<'a>),
+}
+
+impl std::ops::Deref for Write<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match self {
+            Write::Own(tx) => tx,
+            Write::Nested(sp) => sp,
+        }
+    }
+}
+
+impl Write<'_> {
+    pub(super) fn commit(self) -> rusqlite::Result<()> {
+        match self {
+            Write::Own(tx) => tx.commit(),
+            Write::Nested(sp) => sp.commit(),
+        }
+    }
+}
+
+/// Starts a write on `conn`: its own transaction, or a savepoint inside a batch.
+pub(super) fn begin_write(conn: &mut Connection) -> rusqlite::Result<Write<'_>> {
+    if conn.is_autocommit() {
+        conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map(Write::Own)
+    } else {
+        conn.savepoint().map(Write::Nested)
+    }
+}
+
+/// Identifies a contact in this database.
+pub type ContactId = i64;
+
+impl Database {
+    /// Whether a database with data is at `path`: `false` when there is none (or an empty file) and
+    /// nothing beside it either, so the data directory is new. A missing or empty database beside
+    /// the files one leaves (its WAL, its chunk packs) is an error: it was truncated or replaced,
+    /// and treating it as new would orphan those.
+    pub fn exists(path: &Path) -> Result<bool, StorageError> {
+        let state = match std::fs::metadata(path) {
+            Ok(meta) if meta.len() > 0 => return Ok(true),
+            Ok(_) => "empty",
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => "missing",
+            Err(source) => {
+                return Err(StorageError::File {
+                    path: path.display().to_string(),
+                    source,
+                });
+            }
+        };
+        let others = companions(path);
+        if others.is_empty() {
+            return Ok(false);
+        }
+        let names: Vec<String> = others
+            .iter()
+            .map(|p| {
+                let name = p.file_name().unwrap_or_default().to_string_lossy();
+                if p.is_dir() {
+                    format!("{name}/")
+                } else {
+                    name.into_owned()
+                }
+            })
+            .collect();
+        Err(StorageError::Vanished {
+            path: path.display().to_string(),
+            state,
+            others: names.join(", "),
+        })
+    }
+
+    /// Opens (creating if needed) the database at `path`, unlocks it with `passphrase`, and migrates it.
+    pub fn open(path: &Path, passphrase: &Passphrase) -> Result<Database, StorageError> {
+        let file_error = |source| StorageError::File {
+            path: path.display().to_string(),
+            source,
+        };
+        // Made owner-only here rather than by SQLite, which would take the umask; its WAL and
+        // shared-memory files take the database's mode. Files from before are restricted too.
+        courier_local_fs::owner_only::file_options()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(file_error)?;
+        for file in std::iter::once(path.to_path_buf()).chain(companions(path)) {
+            courier_local_fs::owner_only::restrict(&file).map_err(file_error)?;
+        }
+        let mut conn = Connection::open(path)?;
+        conn.pragma_update(None, "key", passphrase.0.as_str())?;
+        // SQLCipher prints its own lines to stderr on a wrong key; the error below says it better.
+        // Only after `key`: the first key of the process starts SQLCipher, which then sets its log to
+        // stderr at WARN unless a level other than NONE was chosen, so NONE set before is undone.
+        conn.pragma_update(None, "cipher_log", "off")?;
+        // The first read is where SQLCipher finds out whether the key is right.
+        match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        }) {
+            Ok(_) => {}
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::NotADatabase => {
+                return Err(StorageError::WrongPassphrase {
+                    path: path.display().to_string(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // FULL: a commit is on disk when it returns, so "queued" survives a power cut.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        // `courier send` and `courier serve` share the file; a writer waits for the other. SQLite's own
+        // busy timeout sleeps 1 ms and more per retry, which would be most of a send's latency when it
+        // meets the node committing an ack; retry every 100 µs instead, for up to 10 s.
+        conn.busy_handler(Some(|attempt: i32| {
+            std::thread::sleep(std::time::Duration::from_micros(100));
+            attempt < 100_000
+        }))?;
+        migrate(&mut conn)?;
+        let packs = ChunkPacks::new(path, pack_key(&conn)?);
+        Ok(Database { conn, packs })
+    }
+
+    pub(super) fn write(&mut self) -> rusqlite::Result<Write<'_>> {
+        begin_write(&mut self.conn)
+    }
+
+    /// Adds a contact by alias and returns its id.
+    pub fn add_contact(&mut self, alias: &str) -> Result<ContactId, StorageError> {
+        self.conn
+            .execute("INSERT INTO contacts (alias) VALUES (?1)", [alias])?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// The contact called `alias`.
+    pub fn contact(&self, alias: &str) -> Result<ContactId, StorageError> {
+        self.conn
+            .query_row("SELECT id FROM contacts WHERE alias = ?1", [alias], |r| {
+                r.get(0)
+            })
+            .optional()?
+            .ok_or_else(|| StorageError::UnknownContact(alias.to_owned()))
+    }
+
+    /// Queues `message` for `contact`; it is on disk when this returns. Queuing the same message twice
+    /// queues it once.
+    pub fn queue(
+        &mut self,
+        contact: ContactId,
+        message: &Message,
+    ) -> Result<MessageId, StorageError> {
+        message.check()?;
+        let id = message.id();
+        let (body, packed) = self.packs.stow(Side::Outgoing, contact, &id, message)?;
+        if self.conn.is_autocommit() {
+            self.packs.sync()?;
+        }
+        self.conn.execute(
+            "INSERT OR IGNORE INTO outgoing (contact_id, id, timestamp_ms, content_type, type_version, body, fallback, pack_offset, pack_len)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            rusqlite::params![contact, &id.0[..], message.timestamp_ms as i64, message.content_type, message.type_version, body, message.fallback, packed.map(|p| p.offset as i64), packed.map(|p| p.len as i64)],
+        )?;
+        Ok(id)
+    }
+
+    /// The messages received from `contact`, in order of arrival.
+    pub fn received(&self, contact: ContactId) -> Result<Vec<Message>, StorageError> {
+        let mut statement = self.conn.prepare(
+            "SELECT timestamp_ms, content_type, type_version, body, fallback, id, pack_offset, pack_len
+               FROM incoming WHERE contact_id = ?1 ORDER BY received_seq",
+        )?;
+        let rows = statement.query_map([contact], stored_message)?;
+        rows.map(|row| {
+            let (message, id, packed) = row?;
+            self.packs
+                .unstow(Side::Incoming, contact, message, &id, packed)
+        })
+        .collect()
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StorageError> {
+    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if version > MIGRATIONS.len() {
+        return Err(StorageError::TooNew {
+            found: version,
+            supported: MIGRATIONS.len(),
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// The key chunk packs are sealed under, made the first time the database opens with this migration.
+fn pack_key(conn: &Connection) -> Result<Zeroizing<[u8; 32]>, StorageError> {
+    let stored = || -> Result<Option<Zeroizing<Vec<u8>>>, StorageError> {
+        Ok(conn
+            .query_row("SELECT key FROM pack_key", [], |r| r.get(0))
+            .optional()?
+            .map(Zeroizing::new))
+    };
+    let key = match stored()? {
+        Some(key) => key,
+        None => {
+            let mut fresh = Zeroizing::new([0u8; 32]);
+            getrandom::fill(&mut fresh[..]).expect("the OS random number generator is available");
+            // OR IGNORE: a second process opening the new database at the same time made one first.
+            conn.execute(
+                "INSERT OR IGNORE INTO pack_key (id, key) VALUES (1, ?1)",
+                [&fresh[..]],
+            )?;
+            stored()?.ok_or(StorageError::Corrupt("the chunk pack key is missing"))?
+        }
+    };
+    let key: [u8; 32] = key
+        .as_slice()
+        .try_into()
+        .map_err(|_| StorageError::Corrupt("the chunk pack key is not 32 bytes"))?;
+    Ok(Zeroizing::new(key))
+}

@@ -1,0 +1,248 @@
+//! The SQLite outbox and inbox of one conversation, as the sync session sees them.
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::chunk_packs::{PackRef, Side};
+use super::database::{ContactId, Database, StorageError};
+use courier_proto::sync::record::{ContentTypeRange, Message, MessageId, TransportProperties};
+use courier_proto::sync::session::{StoreError, SyncStore, retransmit_at};
+
+/// One contact's outbox and inbox, with the transport latency that sets retransmission times.
+pub struct ConversationStore<'a> {
+    db: &'a mut Database,
+    contact: ContactId,
+    max_latency_ms: u64,
+}
+
+impl<'a> ConversationStore<'a> {
+    /// The conversation with `contact` over a transport of `max_latency_ms`.
+    pub fn new(db: &'a mut Database, contact: ContactId, max_latency_ms: u64) -> Self {
+        ConversationStore {
+            db,
+            contact,
+            max_latency_ms,
+        }
+    }
+}
+
+/// A message row as `SELECT timestamp_ms, content_type, type_version, body, fallback, id,
+/// pack_offset, pack_len` reads it: the message (a packed chunk's body still empty), its id, and
+/// where its body is if packed.
+pub(super) fn stored_message(
+    row: &Row<'_>,
+) -> rusqlite::Result<(Message, MessageId, Option<PackRef>)> {
+    let message = Message {
+        timestamp_ms: row.get::<_, i64>(0)? as u64,
+        content_type: row.get(1)?,
+        type_version: row.get(2)?,
+        body: row.get(3)?,
+        fallback: row.get(4)?,
+    };
+    let packed = PackRef::from_columns(row.get(6)?, row.get(7)?);
+    Ok((message, message_id(row, 5)?, packed))
+}
+
+/// The message id in `column` of `row`.
+fn message_id(row: &Row<'_>, column: usize) -> rusqlite::Result<MessageId> {
+    let id: Vec<u8> = row.get(column)?;
+    let id: [u8; 32] = id.try_into().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            column,
+            rusqlite::types::Type::Blob,
+            "a stored message id is not 32 bytes".into(),
+        )
+    })?;
+    Ok(MessageId(id))
+}
+
+fn store_error(e: rusqlite::Error) -> StoreError {
+    StoreError(e.to_string())
+}
+
+impl SyncStore for ConversationStore<'_> {
+    fn due(&self, now_ms: u64, limit: usize) -> Result<Vec<MessageId>, StoreError> {
+        let mut statement = self
+            .db
+            .conn
+            .prepare_cached(
+                "SELECT id FROM outgoing WHERE contact_id = ?1 AND acked = 0 AND due_ms <= ?2
+                 ORDER BY timestamp_ms, rowid LIMIT ?3",
+            )
+            .map_err(store_error)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let ids = statement
+            .query_map(params![self.contact, now_ms as i64, limit], |r| {
+                message_id(r, 0)
+            })
+            .map_err(store_error)?;
+        ids.collect::<Result<_, _>>().map_err(store_error)
+    }
+
+    fn outgoing(&self, id: &MessageId) -> Result<Option<Message>, StoreError> {
+        let row = self
+            .db
+            .conn
+            .prepare_cached(
+                "SELECT timestamp_ms, content_type, type_version, body, fallback, id, pack_offset, pack_len
+                 FROM outgoing WHERE contact_id = ?1 AND id = ?2 AND acked = 0",
+            )
+            .and_then(|mut statement| {
+                statement.query_row(params![self.contact, &id.0[..]], stored_message)
+            })
+            .optional()
+            .map_err(store_error)?;
+        let Some((message, id, packed)) = row else {
+            return Ok(None);
+        };
+        match self
+            .db
+            .packs
+            .unstow(Side::Outgoing, self.contact, message, &id, packed)
+        {
+            Ok(message) => Ok(Some(message)),
+            // A chunk whose body was lost from its pack can never be sent: it is no longer due, so
+            // it cannot hold up the messages behind it; the conversation shows the attachment
+            // damaged, and sending the file again sends new chunks.
+            Err(StorageError::PackDamaged { .. }) => {
+                tracing::warn!("an outgoing attachment chunk is damaged on disk; it is not sent");
+                self.db
+                    .conn
+                    .prepare_cached(
+                        "UPDATE outgoing SET due_ms = ?3 WHERE contact_id = ?1 AND id = ?2",
+                    )
+                    .and_then(|mut statement| {
+                        statement.execute(params![self.contact, &id.0[..], i64::MAX])
+                    })
+                    .map_err(store_error)?;
+                Ok(None)
+            }
+            Err(e) => Err(StoreError(e.to_string())),
+        }
+    }
+
+    fn outgoing_len(&self, id: &MessageId) -> Result<Option<usize>, StoreError> {
+        // A packed chunk's length is read off its place, without reading the chunk.
+        let row: Option<(usize, Option<i64>, Option<i64>)> = self
+            .db
+            .conn
+            .prepare_cached(
+                "SELECT length(body), pack_offset, pack_len FROM outgoing
+                 WHERE contact_id = ?1 AND id = ?2 AND acked = 0",
+            )
+            .and_then(|mut statement| {
+                statement.query_row(params![self.contact, &id.0[..]], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+            })
+            .optional()
+            .map_err(store_error)?;
+        Ok(row.map(|(inline, offset, len)| {
+            PackRef::from_columns(offset, len).map_or(inline, |at| {
+                usize::try_from(at.body_len()).unwrap_or(usize::MAX)
+            })
+        }))
+    }
+
+    fn mark_sent(&mut self, id: &MessageId, now_ms: u64) -> Result<(), StoreError> {
+        let times_sent: Option<u32> = self
+            .db
+            .conn
+            .prepare_cached("SELECT times_sent FROM outgoing WHERE contact_id = ?1 AND id = ?2")
+            .and_then(|mut statement| {
+                statement.query_row(params![self.contact, &id.0[..]], |r| r.get(0))
+            })
+            .optional()
+            .map_err(store_error)?;
+        let Some(times_sent) = times_sent else {
+            return Ok(());
+        };
+        let due = retransmit_at(now_ms, times_sent + 1, self.max_latency_ms);
+        self.db
+            .conn
+            .prepare_cached("UPDATE outgoing SET times_sent = ?3, due_ms = ?4 WHERE contact_id = ?1 AND id = ?2").and_then(|mut statement| statement.execute(
+                params![self.contact, &id.0[..], times_sent + 1, due.min(i64::MAX as u64) as i64],
+            ))
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    fn mark_acked(&mut self, id: &MessageId) -> Result<(), StoreError> {
+        self.db
+            .conn
+            .prepare_cached("UPDATE outgoing SET acked = 1 WHERE contact_id = ?1 AND id = ?2")
+            .and_then(|mut statement| statement.execute(params![self.contact, &id.0[..]]))
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    fn has_incoming(&self, id: &MessageId) -> Result<bool, StoreError> {
+        let row: Option<(Option<i64>, Option<i64>)> = self
+            .db
+            .conn
+            .prepare_cached(
+                "SELECT pack_offset, pack_len FROM incoming WHERE contact_id = ?1 AND id = ?2",
+            )
+            .and_then(|mut statement| {
+                statement.query_row(params![self.contact, &id.0[..]], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+            })
+            .optional()
+            .map_err(store_error)?;
+        let Some((offset, len)) = row else {
+            return Ok(false);
+        };
+        let Some(at) = PackRef::from_columns(offset, len) else {
+            return Ok(true);
+        };
+        // A chunk sent again is one we may hold only as a row whose body was lost from its pack:
+        // then the row goes, and the copy arriving now is stored in its place. Only duplicates pay
+        // for this read.
+        match self.db.packs.read(Side::Incoming, self.contact, id, at) {
+            Ok(_) => Ok(true),
+            Err(StorageError::PackDamaged { .. }) => {
+                self.db
+                    .conn
+                    .prepare_cached("DELETE FROM incoming WHERE contact_id = ?1 AND id = ?2")
+                    .and_then(|mut statement| statement.execute(params![self.contact, &id.0[..]]))
+                    .map_err(store_error)?;
+                Ok(false)
+            }
+            Err(e) => Err(StoreError(e.to_string())),
+        }
+    }
+
+    fn store_incoming(&mut self, id: &MessageId, message: Message) -> Result<(), StoreError> {
+        let db = &mut *self.db;
+        let (body, packed) = db
+            .packs
+            .stow(Side::Incoming, self.contact, id, &message)
+            .map_err(|e| StoreError(e.to_string()))?;
+        if db.conn.is_autocommit() {
+            db.packs.sync().map_err(|e| StoreError(e.to_string()))?;
+        }
+        // INSERT OR IGNORE: a duplicate that slipped past `has_incoming` still lands once.
+        db.conn
+            .prepare_cached("INSERT OR IGNORE INTO incoming (contact_id, id, timestamp_ms, content_type, type_version, body, fallback, pack_offset, pack_len, received_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, (SELECT coalesce(max(received_seq), 0) + 1 FROM incoming))").and_then(|mut statement| statement.execute(
+                params![self.contact, &id.0[..], message.timestamp_ms as i64, message.content_type, message.type_version, body, message.fallback, packed.map(|p| p.offset as i64), packed.map(|p| p.len as i64)],
+            ))
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    fn store_peer_content_types(&mut self, types: Vec<ContentTypeRange>) -> Result<(), StoreError> {
+        self.db
+            .save_peer_content_types(self.contact, &types)
+            .map_err(|e| StoreError(e.to_string()))
+    }
+
+    fn store_peer_properties(
+        &mut self,
+        transports: Vec<TransportProperties>,
+    ) -> Result<(), StoreError> {
+        self.db
+            .save_peer_properties(self.contact, &transports)
+            .map_err(|e| StoreError(e.to_string()))
+    }
+}
