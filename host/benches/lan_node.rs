@@ -51,7 +51,7 @@ impl Side {
     }
 
     fn start(&self) -> RunningNode {
-        Node::spawn(self.db(), &self.config).expect("the node starts")
+        Node::spawn(self.db(), &self.config, courier_drivers::all()).expect("the node starts")
     }
 }
 

@@ -1,5 +1,7 @@
 //! `cargo xtask …`: the project's tasks, in Rust so they run wherever cargo does.
 
+mod layers;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -7,9 +9,10 @@ use anyhow::{Context, Result, bail};
 
 const WASM_TARGET: &str = "wasm32-wasip2";
 
-const USAGE: &str = "usage: cargo xtask <build-plugins | test | demo | bench | fuzz [SECONDS] | mutants [ARGS…]>
+const USAGE: &str = "usage: cargo xtask <build-plugins | test | layers | demo | bench | fuzz [SECONDS] | mutants [ARGS…]>
   build-plugins  build every plugin for wasm32-wasip2 into target/plugins (test plugins: target/test-plugins)
-  test           build plugins, check formatting and clippy, run the whole test suite
+  test           build plugins, check formatting, layering and clippy, run the whole test suite
+  layers         check ARCHITECTURE.md's dependency invariants against the crate graph
   demo           build everything and run the demo on the embedded defaults
   bench          build plugins and run the benchmarks, printing their figures
   fuzz           run every fuzz target for SECONDS each (default 10), installing nightly and cargo-fuzz if missing
@@ -22,6 +25,7 @@ fn main() -> Result<()> {
     match task.as_str() {
         "build-plugins" => build_plugins(&root),
         "test" => test(&root),
+        "layers" => check_layers(&root),
         "demo" => demo(&root),
         "bench" => bench(&root),
         "fuzz" => {
@@ -124,10 +128,25 @@ struct Package {
 ///
 /// One cargo call per plugin: building them together would unify the SDK's world features, and a
 /// component generated for both worlds would have to export both.
+/// Which plugins to build: the shipped ones (all the demo runs), or those and the test plugins.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PluginSet {
+    Shipped,
+    WithTestPlugins,
+}
+
 fn build_plugins(root: &Path) -> Result<()> {
+    build_plugin_set(root, PluginSet::WithTestPlugins)
+}
+
+fn build_plugin_set(root: &Path, set: PluginSet) -> Result<()> {
     ensure_wasm_target()?;
     let target = target_dir(root);
-    for (source, out) in [("plugins", "plugins"), ("tests/plugins", "test-plugins")] {
+    let sources: &[(&str, &str)] = match set {
+        PluginSet::Shipped => &[("plugins", "plugins")],
+        PluginSet::WithTestPlugins => &[("plugins", "plugins"), ("tests/plugins", "test-plugins")],
+    };
+    for &(source, out) in sources {
         let out = target.join(out);
         std::fs::create_dir_all(&out)?;
         let mut crates: Vec<PathBuf> = std::fs::read_dir(root.join(source))?
@@ -169,6 +188,7 @@ fn test(root: &Path) -> Result<()> {
     run(cargo()
         .current_dir(root)
         .args(["fmt", "--all", "--", "--check"]))?;
+    check_layers(root)?;
     run(cargo().current_dir(root).args([
         "clippy",
         "--workspace",
@@ -186,6 +206,22 @@ fn test(root: &Path) -> Result<()> {
         bail!("{failed} test(s) failed");
     }
     Ok(())
+}
+
+/// Checks the crate graph and the node's sources against ARCHITECTURE.md's dependency invariants.
+fn check_layers(root: &Path) -> Result<()> {
+    let output = cargo()
+        .current_dir(root)
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .output()
+        .context("could not run cargo metadata")?;
+    if !output.status.success() {
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    layers::check(root, &output.stdout)
 }
 
 /// Runs `cargo test`, echoing its output, and adds up its `test result:` lines.
@@ -229,14 +265,19 @@ fn count_before(result: &str, label: &str) -> u64 {
 }
 
 fn demo(root: &Path) -> Result<()> {
-    build_plugins(root)?;
+    // Only what the demo runs: the shipped plugins, the `courier` binary and the demo's driver.
+    build_plugin_set(root, PluginSet::Shipped)?;
     run(cargo().current_dir(root).args([
         "build",
         "--quiet",
         "-p",
         "courier-host",
+        "--bin",
+        "courier",
         "-p",
         "courier-e2e",
+        "--bin",
+        "courier-demo",
     ]))?;
     run(Command::new(root.join("target/debug/courier-demo")).arg(root.join("target")))
 }

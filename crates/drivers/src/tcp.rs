@@ -1,9 +1,13 @@
 //! TCP: listeners and connections for transport plugins, inside the address scope their grant allows.
 //!
-//! The driver runs its sockets as tasks on a small tokio runtime of its own; the node calls it from its
+//! The driver runs its sockets as tasks on the node's tokio runtime; the node calls it from its own
 //! thread and hears back through [`DriverEvent`]s. Each connection has a reader task that always drains
 //! its socket into the node's queue (so two nodes writing to each other at once cannot deadlock on full
 //! socket buffers) and, once the node writes, a writer task fed by a short queue.
+//!
+//! What an address means on TCP lives here too: a listener binds on loopback or every interface by the
+//! grant's scope, and a wildcard bind is told to contacts as this machine's address on the route to
+//! the local network, or not at all (see [`reachable_address`]).
 //!
 //! Connections someone else opened are *strangers* until the node [vouches](TcpDriver::vouch) for
 //! them (it recognised a tag). Strangers are what a hostile network can pile up, so they are bounded:
@@ -13,23 +17,21 @@ mod budget;
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, mpsc};
 
-use super::DriverEvent;
-use crate::ChannelId;
 use budget::{Budget, Limits, Stranger};
 use courier_config::capability::TcpScope;
+use courier_io::{
+    ChannelId, ChannelIds, Driver, DriverContext, DriverError, DriverEvent, IoRequest, Medium,
+    Sink, TransportIndex,
+};
 
 pub use budget::descriptor_limit;
-
-/// Where driver events go.
-pub type Sink = Arc<dyn Fn(DriverEvent) + Send + Sync>;
 
 /// How long an outgoing connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -44,17 +46,6 @@ const STRANGER_READ_BUFFER: usize = 1024;
 /// How long the node waits at most for queued writes to leave when it stops.
 const FLUSH_ON_SHUTDOWN: Duration = Duration::from_secs(2);
 
-/// Channel ids, shared between the node (outgoing) and listeners (incoming) so they never collide.
-#[derive(Debug, Clone, Default)]
-pub struct ChannelIds(Arc<AtomicU64>);
-
-impl ChannelIds {
-    /// A fresh, never reused channel id.
-    pub fn next(&self) -> ChannelId {
-        self.0.fetch_add(1, Ordering::Relaxed) + 1
-    }
-}
-
 /// Why the TCP driver could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum TcpError {
@@ -68,16 +59,10 @@ pub enum TcpError {
         /// OS error.
         source: std::io::Error,
     },
-    /// The runtime that runs the sockets could not start.
-    #[error("cannot start the TCP driver: {0}")]
-    Runtime(std::io::Error),
 }
 
-/// The node's end of one connection: where its writes go.
-#[derive(Debug)]
-pub struct Connection {
-    writes: mpsc::Sender<Vec<u8>>,
-}
+/// Where each open channel's writes go; the task that opens a channel adds it before reporting it.
+type Channels = Arc<Mutex<HashMap<ChannelId, mpsc::Sender<Vec<u8>>>>>;
 
 struct Listener {
     address: SocketAddr,
@@ -86,12 +71,12 @@ struct Listener {
 
 /// The TCP driver of one node.
 pub struct TcpDriver {
-    runtime: tokio::runtime::Runtime,
+    runtime: tokio::runtime::Handle,
     sink: Sink,
     ids: ChannelIds,
     budget: Arc<Budget>,
-    channels: HashMap<ChannelId, Connection>,
-    listeners: HashMap<usize, Listener>,
+    channels: Channels,
+    listeners: HashMap<TransportIndex, Listener>,
     /// Every writer task holds a clone; when all are gone, every queued write has left.
     writers_alive: Option<mpsc::Sender<()>>,
     writers_done: mpsc::Receiver<()>,
@@ -100,49 +85,42 @@ pub struct TcpDriver {
 impl std::fmt::Debug for TcpDriver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TcpDriver")
-            .field("channels", &self.channels.len())
+            .field("listeners", &self.listeners.len())
             .finish_non_exhaustive()
     }
 }
 
 impl TcpDriver {
-    /// A driver that reports to `sink` and numbers incoming channels from `ids`, with stranger limits
-    /// fitted to this process's descriptor limit.
-    pub fn new(sink: Sink, ids: ChannelIds) -> Result<Self, TcpError> {
-        TcpDriver::with_limits(sink, ids, Limits::for_descriptors(descriptor_limit()))
+    /// A driver on the node's runtime, with stranger limits fitted to this process's descriptor limit.
+    pub fn new(cx: DriverContext) -> Self {
+        TcpDriver::with_limits(cx, Limits::for_descriptors(descriptor_limit()))
     }
 
-    fn with_limits(sink: Sink, ids: ChannelIds, limits: Limits) -> Result<Self, TcpError> {
-        // One worker: sockets are I/O-bound, and the node's thread does the crypto.
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("tcp-driver")
-            .enable_io()
-            .enable_time()
-            .build()
-            .map_err(TcpError::Runtime)?;
+    fn with_limits(cx: DriverContext, limits: Limits) -> Self {
         let (writers_alive, writers_done) = mpsc::channel(1);
-        Ok(TcpDriver {
-            runtime,
-            sink,
-            ids,
+        TcpDriver {
+            runtime: cx.runtime,
+            sink: cx.sink,
+            ids: cx.ids,
             budget: Arc::new(Budget::new(limits)),
-            channels: HashMap::new(),
+            channels: Channels::default(),
             listeners: HashMap::new(),
             writers_alive: Some(writers_alive),
             writers_done,
-        })
+        }
     }
 
     /// Listens for `transport` on `port` (0 = any), on loopback only if its scope is loopback, else on
     /// every interface. Connections from outside the scope are dropped. A second call for the same
     /// transport (a restarted plugin) reports the listener it already has.
-    pub fn listen(&mut self, transport: usize, port: u16, scope: TcpScope) -> Result<(), TcpError> {
+    pub fn listen(
+        &mut self,
+        transport: TransportIndex,
+        port: u16,
+        scope: TcpScope,
+    ) -> Result<(), TcpError> {
         if let Some(existing) = self.listeners.get(&transport) {
-            (self.sink)(DriverEvent::Listening {
-                transport,
-                address: existing.address,
-            });
+            (self.sink)(listening(transport, existing.address, scope));
             return Ok(());
         }
         let ip = match scope {
@@ -150,22 +128,25 @@ impl TcpDriver {
             TcpScope::Lan | TcpScope::Any => Ipv4Addr::UNSPECIFIED,
         };
         let listen_error = |source| TcpError::Listen { port, source };
-        let listener = self
-            .runtime
-            .block_on(TcpListener::bind((ip, port)))
-            .map_err(listen_error)?;
+        let listener = std::net::TcpListener::bind((ip, port)).map_err(listen_error)?;
+        listener.set_nonblocking(true).map_err(listen_error)?;
         let address = listener.local_addr().map_err(listen_error)?;
+        let listener = {
+            let _runtime = self.runtime.enter();
+            TcpListener::from_std(listener).map_err(listen_error)?
+        };
         let accepting = Accepting {
             transport,
             scope,
             sink: self.sink.clone(),
             ids: self.ids.clone(),
             budget: self.budget.clone(),
+            channels: self.channels.clone(),
             writers_alive: self.writers_alive.clone(),
         };
         let task = self.runtime.spawn(accepting.run(listener)).abort_handle();
         self.listeners.insert(transport, Listener { address, task });
-        (self.sink)(DriverEvent::Listening { transport, address });
+        (self.sink)(listening(transport, address, scope));
         Ok(())
     }
 
@@ -173,6 +154,7 @@ impl TcpDriver {
     pub fn connect(&mut self, channel: ChannelId, address: SocketAddr) {
         let sink = self.sink.clone();
         let budget = self.budget.clone();
+        let channels = self.channels.clone();
         let writers_alive = self.writers_alive.clone();
         self.runtime.spawn(async move {
             let Some(slot) = budget.open_outgoing() else {
@@ -200,17 +182,10 @@ impl TcpDriver {
                 };
             let _ = stream.set_nodelay(true);
             let (writes, queue) = mpsc::channel(WRITE_QUEUE);
-            sink(DriverEvent::Opened {
-                channel,
-                connection: Connection { writes },
-            });
+            lock(&channels).insert(channel, writes);
+            sink(DriverEvent::Opened { channel });
             carry(stream, channel, None, queue, sink, writers_alive, slot).await;
         });
-    }
-
-    /// Takes the node's end of a channel that an `Opened` or `Accepted` event brought.
-    pub fn adopt(&mut self, channel: ChannelId, connection: Connection) {
-        self.channels.insert(channel, connection);
     }
 
     /// The node recognised a contact (or a pending contact) on `channel`: it is no stranger, and no
@@ -223,11 +198,12 @@ impl TcpDriver {
     ///
     /// Waits while the channel's short queue is full, so a peer that reads slowly slows the node's
     /// writes to it instead of filling memory; a peer that stops reading for [`WRITE_TIMEOUT`] is cut.
-    pub fn write(&mut self, channel: ChannelId, data: &[u8]) -> bool {
-        let Some(connection) = self.channels.get(&channel) else {
+    pub fn write(&mut self, channel: ChannelId, data: Vec<u8>) -> bool {
+        let Some(writes) = lock(&self.channels).get(&channel).cloned() else {
             return false;
         };
-        if connection.writes.blocking_send(data.to_vec()).is_ok() {
+        // Not under the lock: the queue may be full, and accepting tasks add channels meanwhile.
+        if writes.blocking_send(data).is_ok() {
             return true;
         }
         self.close(channel);
@@ -236,7 +212,7 @@ impl TcpDriver {
 
     /// Closes `channel` once what was queued for it is written; its reader then reports `Closed`.
     pub fn close(&mut self, channel: ChannelId) {
-        self.channels.remove(&channel);
+        lock(&self.channels).remove(&channel);
     }
 
     /// Closes every channel, waiting briefly for queued writes to leave, and stops every listener.
@@ -244,7 +220,7 @@ impl TcpDriver {
         for (_, listener) in self.listeners.drain() {
             listener.task.abort();
         }
-        self.channels.clear();
+        lock(&self.channels).clear();
         if self.writers_alive.take().is_some() {
             let done = &mut self.writers_done;
             // The timer must be made inside the runtime: hence the async block.
@@ -263,11 +239,12 @@ impl Drop for TcpDriver {
 
 /// What one listener's accept loop needs.
 struct Accepting {
-    transport: usize,
+    transport: TransportIndex,
     scope: TcpScope,
     sink: Sink,
     ids: ChannelIds,
     budget: Arc<Budget>,
+    channels: Channels,
     writers_alive: Option<mpsc::Sender<()>>,
 }
 
@@ -294,10 +271,10 @@ impl Accepting {
             };
             let _ = stream.set_nodelay(true);
             let (writes, queue) = mpsc::channel(WRITE_QUEUE);
+            lock(&self.channels).insert(channel, writes);
             (self.sink)(DriverEvent::Accepted {
                 transport: self.transport,
                 channel,
-                connection: Connection { writes },
             });
             tokio::spawn(accepted(
                 stream,
@@ -402,6 +379,74 @@ async fn carry(
     }
     drop(slot);
     sink(DriverEvent::Closed { channel });
+}
+
+impl Driver for TcpDriver {
+    fn name(&self) -> &'static str {
+        "tcp"
+    }
+
+    fn handles(&self, request: &IoRequest) -> bool {
+        matches!(
+            request,
+            IoRequest::TcpListen { .. } | IoRequest::TcpConnect { .. }
+        )
+    }
+
+    fn carry_out(
+        &mut self,
+        transport: TransportIndex,
+        request: IoRequest,
+        _tags: &[String],
+    ) -> Result<(), DriverError> {
+        match request {
+            IoRequest::TcpListen { port, scope } => self
+                .listen(transport, port, scope)
+                .map_err(|e| DriverError(e.to_string())),
+            IoRequest::TcpConnect { channel, address } => {
+                self.connect(channel, address);
+                Ok(())
+            }
+            other => Err(DriverError(format!(
+                "the TCP driver cannot carry out {other:?}"
+            ))),
+        }
+    }
+
+    fn write(&mut self, channel: ChannelId, data: Vec<u8>) -> bool {
+        TcpDriver::write(self, channel, data)
+    }
+
+    fn vouch(&mut self, channel: ChannelId) {
+        TcpDriver::vouch(self, channel);
+    }
+
+    fn close(&mut self, channel: ChannelId) {
+        TcpDriver::close(self, channel);
+    }
+
+    fn shutdown(&mut self) {
+        TcpDriver::shutdown(self);
+    }
+}
+
+/// A `Listening` event for a listener bound to `address` under `scope`.
+fn listening(transport: TransportIndex, address: SocketAddr, scope: TcpScope) -> DriverEvent {
+    DriverEvent::Listening {
+        transport,
+        medium: Medium::Tcp,
+        bound: address.to_string(),
+        reachable: reachable_address(address, scope).map(|a| a.to_string()),
+    }
+}
+
+/// The channel table, whose holders never panic while holding it.
+fn lock(
+    channels: &Channels,
+) -> std::sync::MutexGuard<'_, HashMap<ChannelId, mpsc::Sender<Vec<u8>>>> {
+    channels
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The address contacts can dial for a listener bound to `listening`: itself, or, for a wildcard

@@ -1,6 +1,12 @@
 //! The running node (`courier serve`): one thread that owns the database, the transport plugins and
 //! every link, fed by the I/O drivers through one queue.
 //!
+//! The node knows no medium. Drivers, one per medium, run as tasks on the node's tokio runtime and sit
+//! behind [`courier_io::Driver`]; [`routes::Routes`] sends each checked request to the driver that
+//! handles it and each channel's bytes to the driver that opened it. Addresses and properties are
+//! opaque strings here, passed between drivers, plugins and contacts unread. The owner thread is not
+//! one of the runtime's workers, so its SQLCipher commits and fsyncs never stall a socket.
+//!
 //! The loop: driver events and plugin actions move bytes between sockets and [`link::Link`]s; a
 //! housekeeping pass every [`HOUSEKEEPING`] picks up what other processes wrote (a `courier send`,
 //! a `contacts add`), offers new messages on live links, rotates keys, and dials contacts that were
@@ -8,24 +14,20 @@
 
 pub mod keyring;
 pub mod link;
+pub mod routes;
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::net::SocketAddr;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use courier_config::Config;
-use courier_drivers::DriverEvent;
-use courier_drivers::mdns::MdnsDriver;
-use courier_drivers::tcp::{ChannelIds, TcpDriver};
+use courier_io::{
+    ChannelIds, DriverContext, DriverError, DriverEvent, IoRequest, StartDriver, TransportIndex,
+};
 use courier_plugin_host::PluginHost;
 use courier_plugin_host::bindings::transport_types::{
-    Action, ChannelFailure, ChannelId, Chunk, ConnectRequest, Discovery, Event, Listening, Medium,
-    Property,
+    Action, ChannelFailure, ChannelId, Chunk, ConnectRequest, Discovery, Event, Listening, Property,
 };
-use courier_plugin_host::capability::{Capability, TcpScope};
-use courier_plugin_host::io_request::IoRequest;
-use courier_plugin_host::manifest::World;
 use courier_plugin_host::transport_plugin::{MAX_CHUNK_BYTES, TransportPlugin};
 use courier_proto::identity::Identity;
 use courier_proto::sync::record::{ContentTypeRange, TransportProperties};
@@ -33,19 +35,18 @@ use courier_proto::transport_security::stream::MAX_FRAME_LEN;
 use courier_storage::{ContactId, Database, Peer, StorageError};
 use keyring::Keyring;
 use link::{Link, LinkContext, Output};
+use routes::{DriverIndex, Routes};
 
 /// How often the node looks for work nobody told it about.
 pub const HOUSEKEEPING: Duration = Duration::from_millis(200);
 /// After this many dials in a row reached something that never answered as the contact, say so.
 const UNANSWERED_WARNING: u32 = 3;
-/// The property a LAN-style transport uses for `ip:port`.
-const ADDRESS_PROPERTY: &str = "address";
 
 /// What reaches the node's loop.
 #[derive(Debug)]
 pub enum Input {
-    /// A driver observed something.
-    Driver(DriverEvent),
+    /// A driver (by its index in the node's list) observed something.
+    Driver(DriverIndex, DriverEvent),
     /// Something changed that the node should look at now (a message was queued).
     Wake,
     /// Stop cleanly.
@@ -71,8 +72,8 @@ pub enum Notice {
     Listening {
         /// Transport id.
         transport: String,
-        /// Where.
-        address: SocketAddr,
+        /// Where it is bound, as its driver says it (`127.0.0.1:7001`).
+        address: String,
     },
 }
 
@@ -115,7 +116,7 @@ impl NodeHandle {
     }
 }
 
-/// A node running on its own thread.
+/// A node running on its own thread, its drivers on a tokio runtime.
 #[derive(Debug)]
 pub struct RunningNode {
     /// Wakes or stops it.
@@ -124,13 +125,25 @@ pub struct RunningNode {
     pub notices: Receiver<Notice>,
     /// The thread; join it after stopping.
     pub thread: std::thread::JoinHandle<Result<(), NodeError>>,
+    /// The runtime the node started for its drivers, if it was given none.
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl RunningNode {
     /// Stops the node and waits for it to finish cleanly.
     pub fn stop(self) -> Result<(), NodeError> {
         self.handle.stop();
-        self.thread.join().expect("the node thread does not panic")
+        self.wait()
+    }
+
+    /// Waits until the node stops (after [`NodeHandle::stop`] from elsewhere, e.g. a signal).
+    pub fn wait(self) -> Result<(), NodeError> {
+        let result = self.thread.join().expect("the node thread does not panic");
+        if let Some(runtime) = self.runtime {
+            // Every driver has shut down with the node; what is left are tasks ending on their own.
+            runtime.shutdown_background();
+        }
+        result
     }
 }
 
@@ -143,9 +156,12 @@ pub enum NodeError {
     /// The wasm engine could not start.
     #[error(transparent)]
     Engine(#[from] courier_plugin_host::loader::EngineError),
-    /// The TCP driver could not start.
-    #[error(transparent)]
-    Tcp(#[from] courier_drivers::tcp::TcpError),
+    /// A driver could not start.
+    #[error("an I/O driver could not start: {0}")]
+    Driver(#[from] DriverError),
+    /// The runtime the drivers run on could not start.
+    #[error("cannot start the node's runtime: {0}")]
+    Runtime(std::io::Error),
     /// The data directory has no identity.
     #[error("this data directory has no identity yet; run `courier init --name NAME` first")]
     NoIdentity,
@@ -160,25 +176,43 @@ pub enum NodeError {
 struct Transport {
     plugin: TransportPlugin,
     keyring: Keyring,
-    scope: TcpScope,
     frame_len: usize,
     max_latency_ms: u64,
     wake_at: Option<u64>,
-    announced_port: Option<u16>,
-    /// Where mDNS last saw each peer.
-    found: HashMap<Peer, SocketAddr>,
+    /// Where each peer can be reached, as last seen or told.
+    found: HashMap<Peer, Whereabouts>,
     /// When each peer may be dialed again, and how many attempts failed in a row.
     backoff: HashMap<Peer, (u64, u32)>,
     /// Dials in a row that connected but were never answered by the peer.
     unanswered: HashMap<Peer, u32>,
-    /// What the plugin published for contacts to reach us, as they can dial it.
+    /// What the plugin published for contacts to reach us.
     published: Vec<(String, String)>,
+}
+
+/// Where a peer is, in the transport's own terms: the node compares these, never reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Whereabouts {
+    /// Discovery saw them at this address; the plugin decides how to dial it.
+    Seen(String),
+    /// Connect with these properties (the peer told them, or they worked before).
+    Reach(Vec<Property>),
+}
+
+impl Whereabouts {
+    /// Whether a plugin's dial of `properties` is a dial of this peer.
+    fn matches(&self, properties: &[Property]) -> bool {
+        match self {
+            Whereabouts::Seen(address) => properties.iter().any(|p| p.value == *address),
+            Whereabouts::Reach(reach) => reach == properties,
+        }
+    }
 }
 
 struct Slot {
     transport: usize,
     link: Link,
-    address: Option<SocketAddr>,
+    /// For a dial: the properties it connected with.
+    properties: Option<Vec<Property>>,
     /// For a dial: when the peer must have answered by (Unix ms).
     answer_by: Option<u64>,
 }
@@ -196,8 +230,7 @@ pub struct Node {
     identity: Identity,
     transports: Vec<Transport>,
     slots: HashMap<ChannelId, Slot>,
-    tcp: TcpDriver,
-    mdns: Option<MdnsDriver>,
+    routes: Routes,
     ids: ChannelIds,
     tx: Sender<Input>,
     rx: Receiver<Input>,
@@ -234,39 +267,40 @@ fn now_ms() -> u64 {
 }
 
 impl Node {
-    /// Opens a node on `db` with the transports in `config`.
-    pub fn new(mut db: Database, config: &Config) -> Result<Node, NodeError> {
+    /// Opens a node on `db` with the transports in `config`, starting `drivers` on `runtime`.
+    pub fn new(
+        mut db: Database,
+        config: &Config,
+        drivers: Vec<StartDriver>,
+        runtime: tokio::runtime::Handle,
+    ) -> Result<Node, NodeError> {
         let identity = db.identity()?.ok_or(NodeError::NoIdentity)?;
         let mut plugins = PluginHost::load(config)?;
         let (tx, rx) = mpsc::channel();
         let ids = ChannelIds::default();
-        let sink_tx = tx.clone();
-        let tcp = TcpDriver::new(
-            std::sync::Arc::new(move |event| {
-                let _ = sink_tx.send(Input::Driver(event));
-            }),
-            ids.clone(),
-        )?;
+        let mut started = Vec::new();
+        for (index, start) in drivers.into_iter().enumerate() {
+            let sink_tx = tx.clone();
+            started.push(start(DriverContext {
+                sink: std::sync::Arc::new(move |event| {
+                    let _ = sink_tx.send(Input::Driver(index, event));
+                }),
+                ids: ids.clone(),
+                runtime: runtime.clone(),
+            })?);
+        }
         let now = now_ms();
         let mut transports = Vec::new();
         for plugin in std::mem::take(&mut plugins.transports) {
             let description = plugin.description().clone();
-            let scope = config
-                .plugins
-                .iter()
-                .find(|e| e.world == World::Transport && e.plugin == plugin.name())
-                .filter(|e| e.grants.has(Capability::Tcp))
-                .map_or(TcpScope::Loopback, |e| e.grants.tcp_scope);
             let mut keyring = Keyring::new(&description.id, description.max_latency_ms);
             keyring.refresh(&mut db, &identity, now)?;
             transports.push(Transport {
                 plugin,
                 keyring,
-                scope,
                 frame_len: (description.frame_size as usize).min(MAX_FRAME_LEN),
                 max_latency_ms: description.max_latency_ms,
                 wake_at: Some(now),
-                announced_port: None,
                 found: HashMap::new(),
                 backoff: HashMap::new(),
                 unanswered: HashMap::new(),
@@ -290,8 +324,7 @@ impl Node {
             identity,
             transports,
             slots: HashMap::new(),
-            tcp,
-            mdns: None,
+            routes: Routes::new(started),
             ids,
             tx,
             rx,
@@ -320,16 +353,43 @@ impl Node {
         self.notices = Some(tx);
     }
 
-    /// Starts a node on its own thread (the way a desktop backend embeds it): returns its handle, its
-    /// notices, and the thread, which ends with `run`'s result after [`NodeHandle::stop`].
-    pub fn spawn(db: Database, config: &Config) -> Result<RunningNode, NodeError> {
-        Node::spawn_paced(db, config, Pacing::default())
+    /// Starts a node on its own thread (the way a desktop backend embeds it), its `drivers` on a
+    /// runtime of its own: returns its handle, its notices, and the thread, which ends with `run`'s
+    /// result after [`NodeHandle::stop`].
+    pub fn spawn(
+        db: Database,
+        config: &Config,
+        drivers: Vec<StartDriver>,
+    ) -> Result<RunningNode, NodeError> {
+        Node::spawn_paced(db, config, drivers, Pacing::default())
     }
 
     /// [`spawn`](Self::spawn), dialing with `pacing`.
     pub fn spawn_paced(
         db: Database,
         config: &Config,
+        drivers: Vec<StartDriver>,
+        pacing: Pacing,
+    ) -> Result<RunningNode, NodeError> {
+        // Two workers: sockets are I/O-bound, and the node's own thread does the crypto.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("courier-io")
+            .enable_all()
+            .build()
+            .map_err(NodeError::Runtime)?;
+        let mut running = Node::spawn_on(runtime.handle().clone(), db, config, drivers, pacing)?;
+        running.runtime = Some(runtime);
+        Ok(running)
+    }
+
+    /// [`spawn_paced`](Self::spawn_paced) on a runtime the caller owns (an embedder that runs an
+    /// HTTP server beside the node).
+    pub fn spawn_on(
+        runtime: tokio::runtime::Handle,
+        db: Database,
+        config: &Config,
+        drivers: Vec<StartDriver>,
         pacing: Pacing,
     ) -> Result<RunningNode, NodeError> {
         let (ready_tx, ready_rx) = mpsc::channel();
@@ -337,7 +397,7 @@ impl Node {
         let thread = std::thread::Builder::new()
             .name("courier-node".into())
             .spawn(move || {
-                let mut node = match Node::new(db, &config) {
+                let mut node = match Node::new(db, &config, drivers, runtime) {
                     Ok(node) => node,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
@@ -358,6 +418,7 @@ impl Node {
             handle,
             notices,
             thread,
+            runtime: None,
         })
     }
 
@@ -388,11 +449,11 @@ impl Node {
             match input {
                 Ok(Input::Stop) | Err(RecvTimeoutError::Disconnected) => break,
                 Ok(Input::Wake) => self.poll_links()?,
-                Ok(Input::Driver(DriverEvent::Received { channel, mut data })) => {
+                Ok(Input::Driver(driver, DriverEvent::Received { channel, mut data })) => {
                     held = self.gather(channel, &mut data);
-                    self.on_driver(DriverEvent::Received { channel, data })?;
+                    self.on_driver(driver, DriverEvent::Received { channel, data })?;
                 }
-                Ok(Input::Driver(event)) => self.on_driver(event)?,
+                Ok(Input::Driver(driver, event)) => self.on_driver(driver, event)?,
                 Err(RecvTimeoutError::Timeout) => {}
             }
             self.tick_plugins();
@@ -408,10 +469,13 @@ impl Node {
     fn gather(&mut self, channel: ChannelId, data: &mut Vec<u8>) -> Option<Input> {
         while data.len() < MAX_CHUNK_BYTES {
             match self.rx.try_recv() {
-                Ok(Input::Driver(DriverEvent::Received {
-                    channel: next,
-                    data: more,
-                })) if next == channel && data.len() + more.len() <= MAX_CHUNK_BYTES => {
+                Ok(Input::Driver(
+                    _,
+                    DriverEvent::Received {
+                        channel: next,
+                        data: more,
+                    },
+                )) if next == channel && data.len() + more.len() <= MAX_CHUNK_BYTES => {
                     data.extend_from_slice(&more);
                 }
                 Ok(other) => return Some(other),
@@ -432,8 +496,7 @@ impl Node {
         }
         // Errors here only mean a channel is already gone; the peer retransmits what was not acked.
         let _ = self.drain_work();
-        self.tcp.shutdown();
-        self.mdns = None;
+        self.routes.shutdown();
         tracing::info!("node stopped; every stream ended cleanly");
     }
 
@@ -462,7 +525,8 @@ impl Node {
             let t = &mut self.transports[index];
             let tags_changed = t.keyring.refresh(&mut self.db, &self.identity, now)?;
             if tags_changed {
-                self.reannounce(index);
+                let tags = t.keyring.announced_tags(now);
+                self.routes.retag(index, &tags);
             }
         }
         if changed_outside {
@@ -488,16 +552,6 @@ impl Node {
         }
     }
 
-    fn reannounce(&mut self, index: usize) {
-        let t = &self.transports[index];
-        if let (Some(port), Some(mdns)) = (t.announced_port, &mut self.mdns) {
-            let tags = t.keyring.announced_tags(now_ms());
-            if let Err(e) = mdns.announce(&tags, port) {
-                tracing::warn!("{e}");
-            }
-        }
-    }
-
     /// Offers newly queued messages on every live sync link.
     fn poll_links(&mut self) -> Result<(), NodeError> {
         let channels: Vec<ChannelId> = self.slots.keys().copied().collect();
@@ -507,24 +561,26 @@ impl Node {
         self.drain_work()
     }
 
-    /// Peers mDNS found that have no live link and whose backoff is over: tell the plugin, which dials.
+    /// Peers found or told that have no live link and whose backoff is over: a peer discovery saw is
+    /// the plugin's to dial; one whose properties we hold is connected with them.
     fn dial_found(&mut self, now: u64) {
         for index in 0..self.transports.len() {
             let t = &self.transports[index];
-            let due: Vec<SocketAddr> = t
+            let due: Vec<(Peer, Whereabouts)> = t
                 .found
                 .iter()
                 .filter(|(peer, _)| self.wants_link(index, **peer))
                 .filter(|(peer, _)| t.backoff.get(peer).is_none_or(|(at, _)| *at <= now))
-                .map(|(_, address)| *address)
+                .map(|(peer, whereabouts)| (*peer, whereabouts.clone()))
                 .collect();
-            for address in due {
-                self.work.push_back(Work::Plugin(
-                    index,
-                    Event::Discovered(Discovery {
-                        address: address.to_string(),
-                    }),
-                ));
+            for (peer, whereabouts) in due {
+                match whereabouts {
+                    Whereabouts::Seen(address) => self.work.push_back(Work::Plugin(
+                        index,
+                        Event::Discovered(Discovery { address }),
+                    )),
+                    Whereabouts::Reach(properties) => self.open_dial(index, peer, properties, now),
+                }
             }
         }
     }
@@ -538,46 +594,43 @@ impl Node {
         self.transports[transport].keyring.role(peer).is_some()
     }
 
-    fn on_driver(&mut self, event: DriverEvent) -> Result<(), NodeError> {
+    fn on_driver(&mut self, driver: DriverIndex, event: DriverEvent) -> Result<(), NodeError> {
         match event {
-            DriverEvent::Listening { transport, address } => {
+            DriverEvent::Listening {
+                transport,
+                medium,
+                bound,
+                reachable,
+            } => {
                 self.notice(Notice::Listening {
                     transport: self.transports[transport].keyring.transport().to_owned(),
-                    address,
+                    address: bound.clone(),
                 });
                 self.work.push_back(Work::Plugin(
                     transport,
                     Event::Listening(Listening {
-                        medium: Medium::Tcp,
-                        address: address.to_string(),
+                        medium: medium.into(),
+                        address: reachable.unwrap_or(bound),
                     }),
                 ));
             }
-            DriverEvent::Opened {
-                channel,
-                connection,
-            } => {
-                self.tcp.adopt(channel, connection);
+            DriverEvent::Opened { channel } => {
                 if let Some(slot) = self.slots.get(&channel) {
                     self.work
                         .push_back(Work::Plugin(slot.transport, Event::ChannelOpened(channel)));
                 } else {
-                    self.tcp.close(channel);
+                    self.routes.close(channel);
                 }
             }
-            DriverEvent::Accepted {
-                transport,
-                channel,
-                connection,
-            } => {
-                self.tcp.adopt(channel, connection);
+            DriverEvent::Accepted { transport, channel } => {
+                self.routes.accepted(driver, channel);
                 let t = &self.transports[transport];
                 self.slots.insert(
                     channel,
                     Slot {
                         transport,
                         link: Link::accept(t.frame_len, t.max_latency_ms),
-                        address: None,
+                        properties: None,
                         answer_by: None,
                     },
                 );
@@ -614,29 +667,20 @@ impl Node {
                     });
                 }
             }
-            DriverEvent::Found { tag, addresses } => self.on_found(&tag, &addresses),
-        }
-        self.drain_work()
-    }
-
-    fn on_found(&mut self, tag: &str, addresses: &[SocketAddr]) {
-        let now = now_ms();
-        for t in &mut self.transports {
-            let Some(peer) = t.keyring.peer_for_tag(tag, now) else {
-                continue;
-            };
-            // Prefer IPv4, then any address the grant lets the plugin reach.
-            let mut usable: Vec<SocketAddr> = addresses
-                .iter()
-                .copied()
-                .filter(|a| t.scope.permits(a))
-                .collect();
-            usable.sort_by_key(|a| !a.is_ipv4());
-            if let Some(address) = usable.first() {
-                t.found.insert(peer, *address);
+            DriverEvent::Found {
+                transport,
+                tag,
+                address,
+            } => {
+                let now = now_ms();
+                let t = &mut self.transports[transport];
+                if let Some(peer) = t.keyring.peer_for_tag(&tag, now) {
+                    t.found.insert(peer, Whereabouts::Seen(address));
+                    self.dial_found(now);
+                }
             }
         }
-        self.dial_found(now);
+        self.drain_work()
     }
 
     fn drain_work(&mut self) -> Result<(), NodeError> {
@@ -677,63 +721,28 @@ impl Node {
         }
     }
 
-    fn carry_out(&mut self, index: usize, request: IoRequest) {
-        let scope = self.transports[index].scope;
-        match request {
-            IoRequest::TcpListen { port } => {
-                if let Err(e) = self.tcp.listen(index, port, scope) {
-                    tracing::error!("{e}");
-                }
-            }
-            IoRequest::TcpConnect { channel, address } => {
-                if self.slots.contains_key(&channel) {
-                    self.tcp.connect(channel, address);
-                } else {
-                    tracing::warn!("a transport plugin connected a channel the host never opened");
-                }
-            }
-            IoRequest::MdnsAnnounce { port } => {
-                self.transports[index].announced_port = Some(port);
-                if self.ensure_mdns() {
-                    self.reannounce(index);
-                }
-            }
-            IoRequest::MdnsWithdraw => {
-                self.transports[index].announced_port = None;
-                if let Some(mdns) = &mut self.mdns {
-                    mdns.withdraw();
-                }
-            }
-            IoRequest::MdnsBrowse { enabled } => {
-                if self.ensure_mdns()
-                    && let Some(Err(e)) = self.mdns.as_mut().map(|m| m.browse(enabled))
-                {
-                    tracing::warn!("{e}");
-                }
-            }
-            other => {
-                tracing::warn!("this build has no driver for {other:?} yet; the request is ignored")
-            }
+    fn carry_out(&mut self, index: TransportIndex, request: IoRequest) {
+        if let Some(channel) = request.channel()
+            && !self.slots.contains_key(&channel)
+        {
+            tracing::warn!("a transport plugin connected a channel the host never opened");
+            return;
         }
-    }
-
-    fn ensure_mdns(&mut self) -> bool {
-        if self.mdns.is_none() {
-            let tx = self.tx.clone();
-            match MdnsDriver::start(std::sync::Arc::new(move |event| {
-                let _ = tx.send(Input::Driver(event));
-            })) {
-                Ok(driver) => self.mdns = Some(driver),
-                Err(e) => tracing::warn!("{e}"),
-            }
+        // Only announcements carry tags; computing every contact's for each dial would be waste.
+        let tags = if request.announces() {
+            self.transports[index].keyring.announced_tags(now_ms())
+        } else {
+            Vec::new()
+        };
+        if let Err(e) = self.routes.carry_out(index, request, &tags) {
+            tracing::warn!("{e}");
         }
-        self.mdns.is_some()
     }
 
     fn act(&mut self, index: usize, action: Action) {
         match action {
             Action::Write(Chunk { channel, data }) => {
-                if !self.tcp.write(channel, &data) {
+                if !self.routes.write(channel, data) {
                     self.work.push_back(Work::Close {
                         channel,
                         tell: true,
@@ -757,21 +766,10 @@ impl Node {
         }
     }
 
-    /// Keeps what a transport published, to tell contacts in every sync session from now on. A
-    /// wildcard listening address becomes the one contacts can dial, or is left out.
+    /// Keeps what a transport published, to tell contacts in every sync session from now on.
     fn publish(&mut self, index: usize, properties: Vec<Property>) {
         let t = &mut self.transports[index];
-        t.published = properties
-            .into_iter()
-            .filter_map(|p| {
-                if p.key != ADDRESS_PROPERTY {
-                    return Some((p.key, p.value));
-                }
-                let address = p.value.parse().ok()?;
-                let reachable = courier_drivers::tcp::reachable_address(address, t.scope)?;
-                Some((p.key, reachable.to_string()))
-            })
-            .collect();
+        t.published = properties.into_iter().map(|p| (p.key, p.value)).collect();
         tracing::debug!(
             "transport published {} properties for contacts",
             t.published.len()
@@ -787,36 +785,31 @@ impl Node {
             .collect();
     }
 
-    /// Adds the addresses contacts told us to the peers to dial, where discovery found nothing newer.
+    /// Adds how contacts told us to reach them to the peers to dial, where discovery found nothing newer.
     fn remember_told_addresses(&mut self) -> Result<(), NodeError> {
         for t in &mut self.transports {
-            for (contact, value) in self
-                .db
-                .peer_property(t.keyring.transport(), ADDRESS_PROPERTY)?
-            {
-                if let Ok(address) = value.parse::<SocketAddr>()
-                    && t.scope.permits(&address)
-                {
-                    t.found.entry(Peer::Contact(contact)).or_insert(address);
-                }
+            for (contact, told) in self.db.peer_properties(t.keyring.transport())? {
+                let properties = told
+                    .into_iter()
+                    .map(|(key, value)| Property { key, value })
+                    .collect();
+                t.found
+                    .entry(Peer::Contact(contact))
+                    .or_insert(Whereabouts::Reach(properties));
             }
         }
         Ok(())
     }
 
-    /// Opens channels for a plugin's dial: to the peer mDNS saw at that address, or, for an address
-    /// nobody announced (a static peer), one to each peer that may be there and has no link yet.
+    /// Opens channels for a plugin's dial: to the peers last found there, or, for properties nobody
+    /// announced (a static peer), one to each peer that may be there and has no link yet.
     fn dial(&mut self, index: usize, properties: Vec<Property>) {
         let now = now_ms();
-        let address: Option<SocketAddr> = properties
-            .iter()
-            .find(|p| p.key == ADDRESS_PROPERTY)
-            .and_then(|p| p.value.parse().ok());
         let t = &self.transports[index];
         let known: Vec<Peer> = t
             .found
             .iter()
-            .filter(|(_, a)| Some(**a) == address)
+            .filter(|(_, w)| w.matches(&properties))
             .map(|(p, _)| *p)
             .collect();
         let candidates: Vec<Peer> = if known.is_empty() {
@@ -825,33 +818,38 @@ impl Node {
             known
         };
         for peer in candidates {
-            if !self.wants_link(index, peer)
-                || self.transports[index]
-                    .backoff
-                    .get(&peer)
-                    .is_some_and(|(at, _)| *at > now)
-            {
-                continue;
-            }
-            let t = &self.transports[index];
-            let channel = self.ids.next();
-            self.slots.insert(
-                channel,
-                Slot {
-                    transport: index,
-                    link: Link::dial(peer, t.frame_len, t.max_latency_ms),
-                    address,
-                    answer_by: Some(now + self.pacing.answer_timeout.as_millis() as u64),
-                },
-            );
-            self.work.push_back(Work::Plugin(
-                index,
-                Event::Connect(ConnectRequest {
-                    channel,
-                    properties: properties.clone(),
-                }),
-            ));
+            self.open_dial(index, peer, properties.clone(), now);
         }
+    }
+
+    /// Opens a channel to `peer` with `properties`, unless it has a link or is backing off.
+    fn open_dial(&mut self, index: usize, peer: Peer, properties: Vec<Property>, now: u64) {
+        if !self.wants_link(index, peer)
+            || self.transports[index]
+                .backoff
+                .get(&peer)
+                .is_some_and(|(at, _)| *at > now)
+        {
+            return;
+        }
+        let t = &self.transports[index];
+        let channel = self.ids.next();
+        self.slots.insert(
+            channel,
+            Slot {
+                transport: index,
+                link: Link::dial(peer, t.frame_len, t.max_latency_ms),
+                properties: Some(properties.clone()),
+                answer_by: Some(now + self.pacing.answer_timeout.as_millis() as u64),
+            },
+        );
+        self.work.push_back(Work::Plugin(
+            index,
+            Event::Connect(ConnectRequest {
+                channel,
+                properties,
+            }),
+        ));
     }
 
     /// Runs one link step and queues what it produced; a failed link is closed.
@@ -883,7 +881,7 @@ impl Node {
         };
         let result = step(&mut slot.link, &mut cx);
         let peer = slot.link.peer();
-        let address = slot.address;
+        let properties = slot.properties.clone();
         if let Some(accepted) = slot.link.accepted() {
             // The other side's channel goes on (we are Bob, or we were not dialing): drop ours.
             let ours: Vec<ChannelId> = self
@@ -907,7 +905,7 @@ impl Node {
             Ok(output) => {
                 if let Some(peer) = peer.filter(|_| slot.link.answered()) {
                     // The peer's own stream came back: this is them, not a stranger, not a black hole.
-                    self.tcp.vouch(channel);
+                    self.routes.vouch(channel);
                     t.backoff.remove(&peer);
                     if let Some(missed) = t.unanswered.remove(&peer)
                         && missed >= UNANSWERED_WARNING
@@ -928,10 +926,10 @@ impl Node {
                 }
                 if let Some(contact) = output.introduced {
                     tracing::info!("a handshake completed; a pending contact is now a contact");
-                    if let Some(address) = address {
+                    if let Some(properties) = properties {
                         self.transports[index]
                             .found
-                            .insert(Peer::Contact(contact), address);
+                            .insert(Peer::Contact(contact), Whereabouts::Reach(properties));
                     }
                     self.notice(Notice::Introduced { contact });
                 }
@@ -973,7 +971,7 @@ impl Node {
 
     /// Forgets a channel: closes the socket, tells nobody twice, and lets unacked messages go out again.
     fn close(&mut self, channel: ChannelId, tell: bool) -> Result<(), NodeError> {
-        self.tcp.close(channel);
+        self.routes.close(channel);
         let Some(slot) = self.slots.remove(&channel) else {
             return Ok(());
         };

@@ -27,6 +27,16 @@ pub mod message_type {
 pub use transport::courier::plugin::transport_types;
 pub use transport::courier::plugin::types::{CapabilityError, Level, PluginError, Setting};
 
+impl From<courier_io::Medium> for transport_types::Medium {
+    fn from(medium: courier_io::Medium) -> Self {
+        match medium {
+            courier_io::Medium::Tcp => transport_types::Medium::Tcp,
+            courier_io::Medium::Tor => transport_types::Medium::Tor,
+            courier_io::Medium::Ble => transport_types::Medium::Ble,
+        }
+    }
+}
+
 /// A plugin's own error as one line of text for logs and users.
 pub fn plugin_error_text(error: &PluginError) -> String {
     match error {

@@ -10,8 +10,8 @@ use super::bindings::transport::courier::plugin::{
     ble, clock, files, log, mdns, random, tcp, tor_stream, transport_types, types,
 };
 use super::bindings::{CapabilityError, Level};
-use super::io_request::IoRequest;
 use super::sandbox::PluginState;
+use courier_io::IoRequest;
 
 /// Requests one call may make through capabilities; more is a plugin gone wrong.
 pub const MAX_REQUESTS_PER_CALL: usize = 64;
@@ -120,7 +120,10 @@ impl random::Host for PluginState {
 
 impl tcp::Host for PluginState {
     fn listen(&mut self, port: u16) -> Result<(), CapabilityError> {
-        self.queue(IoRequest::TcpListen { port })
+        self.queue(IoRequest::TcpListen {
+            port,
+            scope: self.grants.tcp_scope,
+        })
     }
 
     fn connect(&mut self, channel: u64, address: String) -> Result<(), CapabilityError> {
@@ -213,7 +216,10 @@ impl mdns::Host for PluginState {
     }
 
     fn browse(&mut self, enabled: bool) -> Result<(), CapabilityError> {
-        self.queue(IoRequest::MdnsBrowse { enabled })
+        self.queue(IoRequest::MdnsBrowse {
+            enabled,
+            scope: self.grants.tcp_scope,
+        })
     }
 }
 

@@ -145,7 +145,7 @@ impl<B: Bindings> Supervised<B> {
     }
 
     /// The requests the last call made through capabilities.
-    pub fn take_requests(&mut self) -> Vec<super::io_request::IoRequest> {
+    pub fn take_requests(&mut self) -> Vec<courier_io::IoRequest> {
         self.live
             .as_mut()
             .map(|(store, _)| std::mem::take(&mut store.data_mut().requests))

@@ -5,7 +5,6 @@ pub mod component_cache;
 pub mod fault;
 mod host_imports;
 pub mod instance;
-pub mod io_request;
 pub mod limiter;
 pub mod loader;
 pub mod manifest;

@@ -13,11 +13,11 @@ use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use super::bindings::transport::courier::plugin as imports;
-use super::io_request::IoRequest;
 use super::limiter::Limiter;
 use super::manifest::World;
 use courier_config::capability::{Capability, Grants};
 use courier_config::limits::PluginLimits;
+use courier_io::IoRequest;
 
 /// Everything one plugin instance's store holds.
 pub struct PluginState {

@@ -11,8 +11,8 @@ use super::bindings::transport_types::{Action, ChannelId, Description, Event};
 use super::bindings::{plugin_error_text, settings};
 use super::fault::Fault;
 use super::instance::{Bindings, CallError, StartError, Supervised};
-use super::io_request::IoRequest;
 use super::sandbox::PluginState;
+use courier_io::IoRequest;
 
 /// Most actions one event may cause.
 pub const MAX_ACTIONS_PER_EVENT: usize = 256;

@@ -4,6 +4,9 @@
 use rusqlite::params;
 
 use super::database::{ContactId, Database, StorageError};
+
+/// A transport's `(key, value)` properties, as a contact told them.
+pub type Properties = Vec<(String, String)>;
 use courier_proto::sync::record::{ContentTypeRange, TransportProperties};
 
 impl Database {
@@ -79,5 +82,28 @@ impl Database {
         )?;
         let rows = statement.query_map(params![transport, key], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// How each contact said it can be reached on `transport`: its properties, in key order.
+    pub fn peer_properties(
+        &self,
+        transport: &str,
+    ) -> Result<Vec<(ContactId, Properties)>, StorageError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT contact_id, key, value FROM peer_properties WHERE transport = ?1
+             ORDER BY contact_id, key",
+        )?;
+        let rows = statement.query_map(params![transport], |r| {
+            Ok((r.get::<_, ContactId>(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        let mut told: Vec<(ContactId, Properties)> = Vec::new();
+        for row in rows {
+            let (contact, key, value) = row?;
+            match told.last_mut() {
+                Some((last, properties)) if *last == contact => properties.push((key, value)),
+                _ => told.push((contact, vec![(key, value)])),
+            }
+        }
+        Ok(told)
     }
 }

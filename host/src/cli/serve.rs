@@ -13,21 +13,24 @@ use super::data_dir::DataDir;
 pub fn run(dir: &DataDir, config: Option<&Path>) -> Result<()> {
     let db = dir.open()?;
     let config = dir.config(config)?;
-    let mut node = Node::new(db, &config)?;
-    let handle = node.handle();
+    let mut node = Node::spawn(db, &config, courier_drivers::all())?;
+    let handle = node.handle.clone();
     let mut signals = Signals::new([SIGINT, SIGTERM]).context("installing signal handlers")?;
     std::thread::spawn(move || {
         if signals.forever().next().is_some() {
             handle.stop();
         }
     });
-    let (tx, notices) = std::sync::mpsc::channel();
-    node.notify(tx);
+    let notices = std::mem::replace(&mut node.notices, std::sync::mpsc::channel().1);
     std::thread::spawn(move || {
         for notice in notices {
             match notice {
                 Notice::Listening { transport, address } => {
-                    println!("{transport}: listening on port {}", address.port());
+                    // The address is the driver's; a TCP one ends in its port, which is all we show.
+                    match address.rsplit_once(':') {
+                        Some((_, port)) => println!("{transport}: listening on port {port}"),
+                        None => println!("{transport}: listening"),
+                    }
                 }
                 Notice::Introduced { .. } => println!("a pending contact is now a contact"),
                 Notice::Received { count, .. } => println!("received {count} message(s)"),
@@ -35,7 +38,7 @@ pub fn run(dir: &DataDir, config: Option<&Path>) -> Result<()> {
         }
     });
     println!("serving; stop with Ctrl-C");
-    node.run()?;
+    node.wait()?;
     println!("stopped cleanly");
     Ok(())
 }

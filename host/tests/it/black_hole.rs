@@ -59,7 +59,8 @@ impl Side {
     }
 
     fn start(&self) -> RunningNode {
-        Node::spawn_paced(self.db(), &self.config, IMPATIENT).expect("the node starts")
+        Node::spawn_paced(self.db(), &self.config, courier_drivers::all(), IMPATIENT)
+            .expect("the node starts")
     }
 }
 

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use courier_host::plugin::bindings::transport_types::{
     Action, Chunk, ConnectRequest, Event, Listening, Medium, Property,
 };
-use courier_host::plugin::io_request::IoRequest;
+use courier_io::IoRequest;
 
 use crate::fixture::{Fixture, capture_logs};
 

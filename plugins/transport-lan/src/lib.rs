@@ -167,7 +167,15 @@ impl LanState {
                 if self.settings.mdns {
                     calls.push(Call::Announce(port));
                 }
-                actions.push(Action::Publish(address(&listening.address)));
+                // The host resolves a wildcard bind to the address contacts can dial when the grant
+                // allows one; an unresolved wildcard is nowhere a contact could reach.
+                let wildcard = listening
+                    .address
+                    .parse::<std::net::SocketAddr>()
+                    .is_ok_and(|a| a.ip().is_unspecified());
+                if !wildcard {
+                    actions.push(Action::Publish(address(&listening.address)));
+                }
             }
             Event::Discovered(found) => actions.push(Action::Dial(address(&found.address))),
             Event::Connect(request) => {
@@ -321,7 +329,18 @@ mod tests {
             }))
             .unwrap();
         assert_eq!(calls, [Call::Announce(40123)]);
-        assert_eq!(actions, [Action::Publish(address("0.0.0.0:40123"))]);
+        assert_eq!(
+            actions,
+            [],
+            "a wildcard nobody resolved is not told to contacts"
+        );
+        let (_, actions) = lan
+            .step(Event::Listening(Listening {
+                medium: Medium::Tcp,
+                address: "192.168.1.4:40123".into(),
+            }))
+            .unwrap();
+        assert_eq!(actions, [Action::Publish(address("192.168.1.4:40123"))]);
         let (_, actions) = lan
             .step(Event::Discovered(Discovery {
                 address: "192.168.1.9:40000".into(),

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use crate::ChannelId;
+use courier_io::ChannelId;
 
 /// How long an accepted connection may take to show a tag the node recognises.
 pub const TAG_DEADLINE: Duration = Duration::from_secs(5);

@@ -6,7 +6,9 @@
 
 use std::net::SocketAddr;
 
-use super::bindings::transport_types::ChannelId;
+use courier_config::capability::TcpScope;
+
+use crate::ChannelId;
 
 /// One checked request for a driver.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +17,8 @@ pub enum IoRequest {
     TcpListen {
         /// Requested port.
         port: u16,
+        /// The addresses the grant reaches: where to bind, whom to accept, what to tell contacts.
+        scope: TcpScope,
     },
     /// Connect a channel over TCP.
     TcpConnect {
@@ -62,5 +66,28 @@ pub enum IoRequest {
     MdnsBrowse {
         /// Whether to look.
         enabled: bool,
+        /// The addresses the transport's TCP grant reaches: finds outside it are not reported.
+        scope: TcpScope,
     },
+}
+
+impl IoRequest {
+    /// The channel this request opens, if it opens one: the driver that carries it out owns the channel.
+    pub fn channel(&self) -> Option<ChannelId> {
+        match self {
+            IoRequest::TcpConnect { channel, .. }
+            | IoRequest::TorConnect { channel, .. }
+            | IoRequest::BleConnect { channel, .. } => Some(*channel),
+            _ => None,
+        }
+    }
+
+    /// Whether this request announces us under the transport's discovery tags (which the node then
+    /// hands the driver with it).
+    pub fn announces(&self) -> bool {
+        matches!(
+            self,
+            IoRequest::MdnsAnnounce { .. } | IoRequest::BleAdvertise { .. }
+        )
+    }
 }

@@ -1,0 +1,168 @@
+//! The seam between the node and its I/O drivers.
+//!
+//! A transport plugin asks for I/O through its capabilities; the plugin runtime checks each call
+//! against the grant and turns it into an [`IoRequest`]. The node hands every request to the one
+//! [`Driver`] that [handles](Driver::handles) it, routes each channel's writes and closes to the
+//! driver that opened it, and hears back through [`DriverEvent`]s. Addresses travel as opaque
+//! strings: what one means is the business of the driver that made it and the plugin that reads it.
+//!
+//! Architecture Invariant: nothing here names a WIT type; the plugin runtime converts at its edge.
+
+mod request;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use request::IoRequest;
+
+/// A channel, as the node numbers it; the same number the transport plugin sees.
+pub type ChannelId = u64;
+
+/// A transport, as the node numbers its loaded transport plugins.
+pub type TransportIndex = usize;
+
+/// Channel ids, shared between the node (outgoing) and drivers (incoming) so they never collide.
+#[derive(Debug, Clone, Default)]
+pub struct ChannelIds(Arc<AtomicU64>);
+
+impl ChannelIds {
+    /// A fresh, never reused channel id.
+    pub fn next(&self) -> ChannelId {
+        self.0.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
+/// The medium a listener or a find came from, as a transport plugin is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Medium {
+    /// TCP/IP.
+    Tcp,
+    /// Tor onion services.
+    Tor,
+    /// Bluetooth.
+    Ble,
+}
+
+/// Something a driver observed, for the node's event loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DriverEvent {
+    /// A listener is up for a transport.
+    Listening {
+        /// The transport whose plugin asked for it.
+        transport: TransportIndex,
+        /// Which medium.
+        medium: Medium,
+        /// Where it is bound, for the person running the node (`127.0.0.1:7001`).
+        bound: String,
+        /// Where contacts can reach it, for the plugin to publish; `None` when nowhere the grant
+        /// allows (a wildcard bind whose local address is outside the scope).
+        reachable: Option<String>,
+    },
+    /// An outgoing channel is open.
+    Opened {
+        /// The channel.
+        channel: ChannelId,
+    },
+    /// Someone opened a channel to a transport's listener; the channel is new.
+    Accepted {
+        /// The transport whose listener it was.
+        transport: TransportIndex,
+        /// The new channel.
+        channel: ChannelId,
+    },
+    /// Bytes arrived on a channel.
+    Received {
+        /// The channel.
+        channel: ChannelId,
+        /// The bytes.
+        data: Vec<u8>,
+    },
+    /// The channel ended (the peer closed, or an error broke it).
+    Closed {
+        /// The channel.
+        channel: ChannelId,
+    },
+    /// An outgoing channel could not be opened.
+    Failed {
+        /// The channel.
+        channel: ChannelId,
+        /// Why, without the address.
+        reason: String,
+    },
+    /// Discovery found an announcement of `tag` for a transport that looks for its contacts.
+    Found {
+        /// The transport that asked to look.
+        transport: TransportIndex,
+        /// The announced tag.
+        tag: String,
+        /// Where it can be reached, as the transport's plugin dials it.
+        address: String,
+    },
+}
+
+/// Where a driver's events go (into the node's one queue).
+pub type Sink = Arc<dyn Fn(DriverEvent) + Send + Sync>;
+
+/// What every driver is given when the node starts it.
+#[derive(Clone)]
+pub struct DriverContext {
+    /// Where its events go.
+    pub sink: Sink,
+    /// The ids of channels it accepts.
+    pub ids: ChannelIds,
+    /// The node's tokio runtime, on which the driver runs its sockets as tasks.
+    pub runtime: tokio::runtime::Handle,
+}
+
+impl std::fmt::Debug for DriverContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DriverContext").finish_non_exhaustive()
+    }
+}
+
+/// Why a driver could not start or carry out a request. The node logs it; the plugin hears of the
+/// failure through events (`channel-failed`, no `listening`).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DriverError(pub String);
+
+/// One medium's I/O: called from the node's thread, never blocking it for long.
+pub trait Driver: Send {
+    /// The medium's name, for logs.
+    fn name(&self) -> &'static str;
+
+    /// Whether this driver carries out `request`.
+    fn handles(&self, request: &IoRequest) -> bool;
+
+    /// Carries out `request` for `transport`, whose current discovery tags are `tags`; the outcome
+    /// arrives as events.
+    fn carry_out(
+        &mut self,
+        transport: TransportIndex,
+        request: IoRequest,
+        tags: &[String],
+    ) -> Result<(), DriverError>;
+
+    /// The discovery tags of `transport` rotated; an announcement under the old ones is replaced.
+    fn retag(&mut self, transport: TransportIndex, tags: &[String]) {
+        let _ = (transport, tags);
+    }
+
+    /// Queues `data` on `channel`; false if the channel is gone or broke (the driver forgets it).
+    fn write(&mut self, channel: ChannelId, data: Vec<u8>) -> bool;
+
+    /// The node recognised a contact on `channel`: it is nobody's stranger from now on.
+    fn vouch(&mut self, channel: ChannelId) {
+        let _ = channel;
+    }
+
+    /// Closes `channel` once what was queued on it has left.
+    fn close(&mut self, channel: ChannelId);
+
+    /// Stops everything, giving queued writes a moment to leave.
+    fn shutdown(&mut self);
+}
+
+/// Starts a driver when the node starts.
+pub type StartDriver =
+    Box<dyn FnOnce(DriverContext) -> Result<Box<dyn Driver>, DriverError> + Send>;
