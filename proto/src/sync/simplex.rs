@@ -465,4 +465,17 @@ mod tests {
             Err(SimplexError::TooShort(TAG_LEN + HEADER_LEN - 1))
         );
     }
+
+    #[test]
+    fn a_drive_stream_that_ends_inside_a_record_is_refused() {
+        let (alice, mut bob) = alice_and_bob();
+        let mut records = Record::encode_all(&[versions()]);
+        records.truncate(records.len() - 1);
+        let (mut writer, mut wire) = StreamWriter::new(alice.keys.outgoing(), 0, FRAME).unwrap();
+        writer.seal_all(&records, &mut wire).unwrap();
+        assert_eq!(
+            bob.read_drive(&wire, 1),
+            Err(SimplexError::PartialRecord(records.len()))
+        );
+    }
 }
