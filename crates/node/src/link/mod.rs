@@ -306,7 +306,7 @@ impl Link {
                 .send_due(&mut ConversationStore::new(db, contact, latency), now)
                 .map_err(LinkError::from)
         })?;
-        self.seal(&encode(&records), false, &mut out.wire)?;
+        self.seal(&Record::encode_all(&records), false, &mut out.wire)?;
         Ok(out)
     }
 
@@ -358,7 +358,7 @@ impl Link {
                     session: Box::new(session),
                     records: RecordReader::new(),
                 };
-                Ok(encode(&records))
+                Ok(Record::encode_all(&records))
             }
             Peer::Pending(_) => {
                 let (alias, theirs) = cx.keyring.pending(peer).ok_or(LinkError::PeerGone)?;
@@ -411,7 +411,7 @@ impl Link {
                     Ok::<_, LinkError>((answer, session.received().len() - before))
                 })?;
                 out.delivered += delivered;
-                Ok(encode(&answer))
+                Ok(Record::encode_all(&answer))
             }
             Job::Introduction {
                 alias,
@@ -449,10 +449,6 @@ impl Link {
         }
         Ok(())
     }
-}
-
-fn encode(records: &[Record]) -> Vec<u8> {
-    Record::encode_all(records)
 }
 
 /// The start of a peer's stream: its tag, recognised, and its sealed header; `rest` is what followed.
