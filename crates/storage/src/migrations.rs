@@ -115,4 +115,12 @@ pub const MIGRATIONS: &[&str] = &[
         id INTEGER PRIMARY KEY CHECK (id = 1),
         key BLOB NOT NULL
     );",
+    // 11: simplex links (a drive, a mailbox). Nobody answers a simplex stream, so a message read from
+    // one is acked on our next stream to its sender: these are the incoming messages whose ack is
+    // still to be written, oldest first by rowid. A duplicate read again puts its id back.
+    "CREATE TABLE acks_due (
+        contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+        id BLOB NOT NULL,
+        PRIMARY KEY (contact_id, id)
+    );",
 ];

@@ -231,6 +231,43 @@ impl SyncStore for ConversationStore<'_> {
         Ok(())
     }
 
+    fn ack_later(&mut self, id: &MessageId) -> Result<(), StoreError> {
+        // OR IGNORE: an ack already owed keeps its place in line.
+        self.db
+            .conn
+            .prepare_cached("INSERT OR IGNORE INTO acks_due (contact_id, id) VALUES (?1, ?2)")
+            .and_then(|mut statement| statement.execute(params![self.contact, &id.0[..]]))
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    fn acks_due(&self, limit: usize) -> Result<Vec<MessageId>, StoreError> {
+        let mut statement = self
+            .db
+            .conn
+            .prepare_cached("SELECT id FROM acks_due WHERE contact_id = ?1 ORDER BY rowid LIMIT ?2")
+            .map_err(store_error)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let ids = statement
+            .query_map(params![self.contact, limit], |r| message_id(r, 0))
+            .map_err(store_error)?;
+        ids.collect::<Result<_, _>>().map_err(store_error)
+    }
+
+    fn acks_written(&mut self, ids: &[MessageId]) -> Result<(), StoreError> {
+        let mut statement = self
+            .db
+            .conn
+            .prepare_cached("DELETE FROM acks_due WHERE contact_id = ?1 AND id = ?2")
+            .map_err(store_error)?;
+        for id in ids {
+            statement
+                .execute(params![self.contact, &id.0[..]])
+                .map_err(store_error)?;
+        }
+        Ok(())
+    }
+
     fn store_peer_content_types(&mut self, types: Vec<ContentTypeRange>) -> Result<(), StoreError> {
         self.db
             .save_peer_content_types(self.contact, &types)
@@ -244,5 +281,78 @@ impl SyncStore for ConversationStore<'_> {
         self.db
             .save_peer_properties(self.contact, &transports)
             .map_err(|e| StoreError(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::database::Passphrase;
+
+    fn text(body: &str, t: u64) -> Message {
+        Message {
+            timestamp_ms: t,
+            content_type: "courier/text".into(),
+            type_version: 1,
+            fallback: String::new(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn acks_owed_for_a_drive_are_kept_per_contact_in_order_once_and_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bob.db");
+        let pass = || Passphrase::new("bob's passphrase".into()).unwrap();
+        let (one, two, three) = (
+            text("one", 1).id(),
+            text("two", 2).id(),
+            text("three", 3).id(),
+        );
+        let (alice, carol) = {
+            let mut db = Database::open(&path, &pass()).unwrap();
+            let (alice, carol) = (
+                db.add_contact("alice").unwrap(),
+                db.add_contact("carol").unwrap(),
+            );
+            let mut from_alice = ConversationStore::new(&mut db, alice, 1_000);
+            for id in [two, one, two] {
+                from_alice.ack_later(&id).unwrap();
+            }
+            ConversationStore::new(&mut db, carol, 1_000)
+                .ack_later(&three)
+                .unwrap();
+            (alice, carol)
+        };
+        let mut db = Database::open(&path, &pass()).unwrap();
+        let mut from_alice = ConversationStore::new(&mut db, alice, 1_000);
+        assert_eq!(
+            from_alice.acks_due(10).unwrap(),
+            [two, one],
+            "oldest first, once each"
+        );
+        assert_eq!(from_alice.acks_due(1).unwrap(), [two]);
+        from_alice.acks_written(&[two]).unwrap();
+        assert_eq!(from_alice.acks_due(10).unwrap(), [one]);
+        from_alice.ack_later(&two).unwrap();
+        assert_eq!(
+            from_alice.acks_due(10).unwrap(),
+            [one, two],
+            "a duplicate read again owes its ack again"
+        );
+        let from_carol = ConversationStore::new(&mut db, carol, 1_000);
+        assert_eq!(
+            from_carol.acks_due(10).unwrap(),
+            [three],
+            "each contact its own"
+        );
+        db.remove_contact("alice").unwrap();
+        assert_eq!(
+            ConversationStore::new(&mut db, alice, 1_000)
+                .acks_due(10)
+                .unwrap(),
+            [],
+            "gone with the contact"
+        );
     }
 }

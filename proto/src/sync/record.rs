@@ -211,6 +211,15 @@ impl Record {
         out[start + 2..start + RECORD_HEADER_LEN].copy_from_slice(&len.to_be_bytes());
     }
 
+    /// The encodings of `records`, one after another.
+    pub fn encode_all(records: &[Record]) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for record in records {
+            record.encode(&mut bytes);
+        }
+        bytes
+    }
+
     fn type_byte(&self) -> u8 {
         match self {
             Record::Versions(_) => VERSIONS,

@@ -2,7 +2,9 @@
 //!
 //! Duplex (TCP, Tor, Bluetooth): `versions`, then offer the ids that are due, answer offers with a
 //! request for what we lack and an ack for what we have, send what is requested, ack what arrives.
-//! Simplex (removable drive, mailbox): no one answers, so send every due message eagerly with the acks.
+//! Simplex (removable drive, mailbox): no one answers, so send every due message eagerly with the acks
+//! due for what the peer sent us; a reader stores what arrives, applies the acks, and keeps the acks it
+//! owes for its own next stream.
 //! A message is due when never sent, or when its retransmission time has passed without an ack:
 //! `sent_at + 2 · max_latency · 2^(times sent - 1)`.
 
@@ -35,6 +37,13 @@ pub trait SyncStore {
     /// Stores an incoming message, `id` being its id; it must be durable when this returns, because
     /// an ack follows.
     fn store_incoming(&mut self, id: &MessageId, message: Message) -> Result<(), StoreError>;
+    /// Records that the incoming message `id` (stored) needs an ack on our next simplex stream to
+    /// this contact; asking again for an ack already due changes nothing.
+    fn ack_later(&mut self, id: &MessageId) -> Result<(), StoreError>;
+    /// Ids of incoming messages whose ack is due, oldest request first, at most `limit`.
+    fn acks_due(&self, limit: usize) -> Result<Vec<MessageId>, StoreError>;
+    /// Records that acks for `ids` were written on a stream: they are no longer due.
+    fn acks_written(&mut self, ids: &[MessageId]) -> Result<(), StoreError>;
     /// Remembers the content types the peer announced (replacing what it announced before).
     fn store_peer_content_types(&mut self, types: Vec<ContentTypeRange>) -> Result<(), StoreError> {
         // mutants: replacing the body with `Ok(())` is equivalent, the default keeps nothing.
@@ -92,6 +101,12 @@ pub enum SessionError {
     /// The peer sent a large message we did not request in a duplex session.
     #[error("peer sent a large message we did not request in a duplex session")]
     Unrequested,
+    /// The peer wrote a record that asks for an answer (`offer`, `request`) on a simplex stream,
+    /// where nobody answers: its build is broken, or the stream came from a duplex channel.
+    #[error(
+        "peer wrote a {0} record on a simplex stream, which nobody answers; the stream is dropped (the peer's build must send messages and acks only)"
+    )]
+    AnswerWanted(&'static str),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -152,6 +167,9 @@ impl Session {
         match self.mode {
             Mode::Duplex => out.extend(self.send_due(store, now_ms)?),
             Mode::Simplex => {
+                let acks = store.acks_due(usize::MAX)?;
+                out.extend(acks.chunks(MAX_IDS).map(|ids| Record::Ack(ids.to_vec())));
+                store.acks_written(&acks)?;
                 for id in store.due(now_ms, usize::MAX)? {
                     if let Some(message) = store.outgoing(&id)? {
                         store.mark_sent(&id, now_ms)?;
@@ -214,6 +232,12 @@ impl Session {
                 return Err(SessionError::NoCommonVersion(versions));
             }
             Record::Versions(_) => {}
+            Record::Offer(_) if self.mode == Mode::Simplex => {
+                return Err(SessionError::AnswerWanted("offer"));
+            }
+            Record::Request(_) if self.mode == Mode::Simplex => {
+                return Err(SessionError::AnswerWanted("request"));
+            }
             Record::Offer(ids) => {
                 let (mut have, mut lack) = (Vec::new(), Vec::new());
                 for id in ids {
@@ -257,8 +281,14 @@ impl Session {
                 }
                 // Ack duplicates too: the first ack may have been lost.
                 self.received.push(id);
-                out.push(Record::Ack(vec![id]));
-                out.extend(self.request_more());
+                match self.mode {
+                    Mode::Duplex => {
+                        out.push(Record::Ack(vec![id]));
+                        out.extend(self.request_more());
+                    }
+                    // Nobody reads an answer: the ack rides on our next stream to the peer.
+                    Mode::Simplex => store.ack_later(&id)?,
+                }
             }
             Record::Ack(ids) => {
                 for id in &ids {
@@ -284,29 +314,37 @@ impl Session {
     pub fn received(&self) -> &[MessageId] {
         &self.received
     }
+
+    /// Duplex or simplex.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
 
     /// Storage for one side of a conversation, in memory, with the retransmission rule applied.
     #[derive(Default)]
-    struct Side {
-        outbox: BTreeMap<MessageId, (Message, u32, u64, bool)>,
-        inbox: Vec<Message>,
+    pub(crate) struct Side {
+        /// Message, times sent, last sent at, acked.
+        pub(crate) outbox: BTreeMap<MessageId, (Message, u32, u64, bool)>,
+        pub(crate) inbox: Vec<Message>,
         /// The ids of `inbox`, so a lookup does not hash every stored message again.
         inbox_ids: std::collections::HashSet<MessageId>,
+        /// Incoming ids whose ack is owed on the next simplex stream, in order of asking.
+        pub(crate) acks_owed: Vec<MessageId>,
         peer_types: Vec<ContentTypeRange>,
         peer_properties: Vec<TransportProperties>,
     }
 
-    const LATENCY: u64 = 1_000;
+    pub(crate) const LATENCY: u64 = 1_000;
 
     impl Side {
-        fn queue(&mut self, body: &str, t: u64) -> MessageId {
+        pub(crate) fn queue(&mut self, body: &str, t: u64) -> MessageId {
             let m = Message {
                 timestamp_ms: t,
                 content_type: "courier/text".into(),
@@ -376,6 +414,23 @@ mod tests {
             self.inbox.push(message);
             Ok(())
         }
+        fn ack_later(&mut self, id: &MessageId) -> Result<(), StoreError> {
+            assert!(
+                self.inbox_ids.contains(id),
+                "only stored messages are acked"
+            );
+            if !self.acks_owed.contains(id) {
+                self.acks_owed.push(*id);
+            }
+            Ok(())
+        }
+        fn acks_due(&self, limit: usize) -> Result<Vec<MessageId>, StoreError> {
+            Ok(self.acks_owed.iter().take(limit).copied().collect())
+        }
+        fn acks_written(&mut self, ids: &[MessageId]) -> Result<(), StoreError> {
+            self.acks_owed.retain(|id| !ids.contains(id));
+            Ok(())
+        }
     }
 
     /// Runs a duplex session between two sides until neither has anything to say; `drop` loses
@@ -398,7 +453,7 @@ mod tests {
         }
     }
 
-    fn bodies(side: &Side) -> Vec<String> {
+    pub(crate) fn bodies(side: &Side) -> Vec<String> {
         side.inbox
             .iter()
             .map(|m| String::from_utf8(m.body.clone()).unwrap())
@@ -570,6 +625,40 @@ mod tests {
         assert_eq!(reader.received().len(), 2);
     }
 
+    #[test]
+    fn a_simplex_reader_answers_nothing_owes_an_ack_for_each_arrival_and_refuses_offers_and_requests()
+     {
+        let (mut alice, mut bob) = (Side::default(), Side::default());
+        let id = alice.queue("once", 1);
+        let records = Session::new(Mode::Simplex).start(&mut alice, 0).unwrap();
+        let mut reader = Session::new(Mode::Simplex);
+        for _ in 0..2 {
+            for r in records.clone() {
+                assert_eq!(reader.handle(r, &mut bob, 0), Ok(vec![]));
+            }
+        }
+        assert_eq!(bodies(&bob), ["once"], "the duplicate is not stored");
+        assert_eq!(reader.received(), [id, id]);
+        assert_eq!(bob.acks_owed, [id], "one ack owed, for both");
+        assert_eq!(
+            Session::new(Mode::Simplex).start(&mut bob, 0).unwrap(),
+            [
+                Record::Versions(vec![PROTOCOL_VERSION]),
+                Record::Ack(vec![id])
+            ]
+        );
+        assert!(bob.acks_owed.is_empty(), "written once");
+        assert_eq!(
+            reader.handle(Record::Offer(vec![id]), &mut bob, 0),
+            Err(SessionError::AnswerWanted("offer"))
+        );
+        assert_eq!(
+            reader.handle(Record::Request(vec![id]), &mut alice, 0),
+            Err(SessionError::AnswerWanted("request"))
+        );
+        assert_eq!(alice.outbox[&id].1, 1, "a simplex request sends nothing");
+    }
+
     fn message(body_len: usize) -> Message {
         Message {
             timestamp_ms: 0,
@@ -649,8 +738,13 @@ mod tests {
         let mut reader = Session::new(Mode::Simplex);
         assert_eq!(
             reader.handle(Record::Message(large.clone()), &mut bob, 0),
-            Ok(vec![Record::Ack(vec![large.id()])]),
-            "in simplex nothing is ever requested"
+            Ok(vec![]),
+            "in simplex nothing is ever requested, and nothing answered"
+        );
+        assert_eq!(
+            bob.acks_owed,
+            [large.id()],
+            "its ack waits for bob's stream"
         );
     }
 

@@ -4,6 +4,11 @@
 //! it meant to reach; the other side recognises the tag, learns who it is, and answers with its own
 //! stream. A contact's streams carry a duplex sync session; a pending contact's carry the handshake,
 //! after which both sides end their streams and the channel closes.
+//!
+//! A simplex transport (a drive, a mailbox) carries one stream one way: see [`simplex`]. Its outgoing
+//! link writes a whole stream at once; its incoming link reads one and answers nothing.
+
+mod simplex;
 
 use courier_proto::handshake::HandshakeError;
 use courier_proto::identity::Identity;
@@ -12,14 +17,15 @@ use courier_proto::sync::record::{
     ContentTypeRange, Record, RecordError, RecordReader, TransportProperties,
 };
 use courier_proto::sync::session::{Mode, Session, SessionError};
+use courier_proto::sync::simplex::{SimplexError, SimplexReader};
 use courier_proto::transport_security::TAG_LEN;
 use courier_proto::transport_security::stream::{
     HEADER_LEN, StreamError, StreamReader, StreamWriter,
 };
-use courier_proto::transport_security::transport_keys::Role;
+use courier_proto::transport_security::transport_keys::{DirectionKeys, Role};
 use courier_storage::{ContactId, ConversationStore, Database, Durability, Peer, StorageError};
 
-use super::keyring::Keyring;
+use super::keyring::{Keyring, Recognised};
 
 /// What a link needs from the node for one step.
 pub struct LinkContext<'a> {
@@ -71,6 +77,16 @@ pub enum LinkError {
     /// The peer was removed while the link ran.
     #[error("the peer is no longer a contact")]
     PeerGone,
+    /// A pending contact's handshake needs both sides to talk; a simplex transport carries one way.
+    #[error(
+        "a pending contact cannot be introduced over a one-way (simplex) transport; complete the handshake over a duplex one (LAN, Tor) first"
+    )]
+    SimplexHandshake,
+    /// Bytes arrived on a link that only writes a simplex stream.
+    #[error(
+        "bytes arrived on a link that only writes a one-way stream; the transport must deliver them to an incoming link"
+    )]
+    OneWay,
     /// The stream layer refused the bytes.
     #[error(transparent)]
     Stream(#[from] StreamError),
@@ -80,6 +96,9 @@ pub enum LinkError {
     /// The sync session failed.
     #[error(transparent)]
     Session(#[from] SessionError),
+    /// A simplex stream could not be written or read.
+    #[error(transparent)]
+    Simplex(#[from] SimplexError),
     /// The handshake failed.
     #[error(transparent)]
     Handshake(#[from] HandshakeError),
@@ -93,6 +112,22 @@ enum Inbound {
     Header(Vec<u8>),
     /// Reading the peer's frames.
     Open(StreamReader),
+    /// Reading a contact's simplex stream; nothing is written back.
+    Simplex {
+        contact: ContactId,
+        reader: Box<SimplexReader>,
+    },
+}
+
+/// Which way a link's streams go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    /// One stream each way on one channel.
+    Duplex,
+    /// We write one whole stream (`written` once we have), and read none.
+    SimplexOut { written: bool },
+    /// We read one stream, and write none.
+    SimplexIn,
 }
 
 enum Job {
@@ -115,6 +150,7 @@ enum Job {
 
 /// One channel's state.
 pub struct Link {
+    flow: Flow,
     frame_len: usize,
     max_latency_ms: u64,
     dialed: Option<Peer>,
@@ -136,16 +172,17 @@ impl std::fmt::Debug for Link {
 impl Link {
     /// A link we are dialing to reach `peer`.
     pub fn dial(peer: Peer, frame_len: usize, max_latency_ms: u64) -> Self {
-        Link::new(Some(peer), frame_len, max_latency_ms)
+        Link::new(Flow::Duplex, Some(peer), frame_len, max_latency_ms)
     }
 
     /// A link a peer opened to us; who it is shows in its first bytes.
     pub fn accept(frame_len: usize, max_latency_ms: u64) -> Self {
-        Link::new(None, frame_len, max_latency_ms)
+        Link::new(Flow::Duplex, None, frame_len, max_latency_ms)
     }
 
-    fn new(dialed: Option<Peer>, frame_len: usize, max_latency_ms: u64) -> Self {
+    fn new(flow: Flow, dialed: Option<Peer>, frame_len: usize, max_latency_ms: u64) -> Self {
         Link {
+            flow,
             frame_len,
             max_latency_ms,
             dialed,
@@ -169,12 +206,12 @@ impl Link {
     /// Whether the peer's own stream arrived and was recognised: whoever is on the other end holds
     /// that peer's keys.
     pub fn answered(&self) -> bool {
-        matches!(self.inbound, Inbound::Open(_))
+        matches!(self.inbound, Inbound::Open(_) | Inbound::Simplex { .. })
     }
 
     /// Whether we started our stream on this channel (a dial that connected).
     pub fn wrote(&self) -> bool {
-        self.writer.is_some()
+        self.writer.is_some() || self.flow == Flow::SimplexOut { written: true }
     }
 
     /// The peer who dialed this link, once recognised, while it runs.
@@ -187,6 +224,13 @@ impl Link {
 
     /// The transport says the channel can carry streams: a dialing link writes its stream's start.
     pub fn ready(&mut self, cx: &mut LinkContext<'_>) -> Result<Output, LinkError> {
+        match (self.flow, self.dialed) {
+            (Flow::SimplexOut { written: false }, Some(peer)) => {
+                return self.write_simplex(cx, peer);
+            }
+            (Flow::SimplexOut { .. } | Flow::SimplexIn, _) => return Ok(Output::default()),
+            (Flow::Duplex, _) => {}
+        }
         match self.dialed {
             Some(peer) if self.writer.is_none() => {
                 let mut out = Output::default();
@@ -199,22 +243,25 @@ impl Link {
 
     /// Takes bytes the transport delivered.
     pub fn receive(&mut self, cx: &mut LinkContext<'_>, data: &[u8]) -> Result<Output, LinkError> {
+        match self.flow {
+            Flow::SimplexOut { .. } => return Err(LinkError::OneWay),
+            Flow::SimplexIn => return self.receive_simplex(cx, data),
+            Flow::Duplex => {}
+        }
         let mut out = Output::default();
         let payloads = match &mut self.inbound {
             Inbound::Open(reader) => reader.push(data)?,
+            Inbound::Simplex { .. } => unreachable!("only a simplex link reads a simplex stream"),
             Inbound::Header(buffer) => {
-                buffer.extend_from_slice(data);
-                if buffer.len() < TAG_LEN + HEADER_LEN {
+                let Some(Start {
+                    recognised,
+                    tag,
+                    header,
+                    rest,
+                }) = take_start(buffer, data, cx)?
+                else {
                     return Ok(out);
-                }
-                let rest = buffer.split_off(TAG_LEN + HEADER_LEN);
-                let tag: [u8; TAG_LEN] = buffer[..TAG_LEN].try_into().expect("length checked");
-                let header: [u8; HEADER_LEN] =
-                    buffer[TAG_LEN..].try_into().expect("length checked");
-                let recognised = cx
-                    .keyring
-                    .recognise(cx.db, &tag)?
-                    .ok_or(LinkError::UnknownTag)?;
+                };
                 if self.dialed.is_some_and(|d| d != recognised.peer) {
                     return Err(LinkError::WrongPeer);
                 }
@@ -259,7 +306,7 @@ impl Link {
                 .send_due(&mut ConversationStore::new(db, contact, latency), now)
                 .map_err(LinkError::from)
         })?;
-        self.seal(&encode(&records), false, &mut out.wire)?;
+        self.seal(&Record::encode_all(&records), false, &mut out.wire)?;
         Ok(out)
     }
 
@@ -285,14 +332,7 @@ impl Link {
         peer: Peer,
         out: &mut Output,
     ) -> Result<(), LinkError> {
-        let keys = cx
-            .keyring
-            .outgoing(peer)
-            .ok_or(LinkError::PeerGone)?
-            .clone();
-        let number = cx
-            .db
-            .take_stream_number(peer, cx.keyring.transport(), keys.period)?;
+        let (keys, number) = next_stream(cx, peer)?;
         let (writer, start) = StreamWriter::new(&keys, number, self.frame_len)?;
         out.wire.extend_from_slice(&start);
         self.writer = Some(writer);
@@ -305,9 +345,7 @@ impl Link {
     fn start_job(&mut self, cx: &mut LinkContext<'_>, peer: Peer) -> Result<Vec<u8>, LinkError> {
         match peer {
             Peer::Contact(contact) => {
-                let mut session = Session::new(Mode::Duplex)
-                    .announcing(cx.content_types.to_vec())
-                    .advertising(cx.advertised.to_vec());
+                let mut session = opening_session(cx, Mode::Duplex);
                 let latency = self.max_latency_ms;
                 let now = cx.now_ms;
                 let records = cx.db.batch(Durability::Relaxed, |db| {
@@ -320,7 +358,7 @@ impl Link {
                     session: Box::new(session),
                     records: RecordReader::new(),
                 };
-                Ok(encode(&records))
+                Ok(Record::encode_all(&records))
             }
             Peer::Pending(_) => {
                 let (alias, theirs) = cx.keyring.pending(peer).ok_or(LinkError::PeerGone)?;
@@ -373,7 +411,7 @@ impl Link {
                     Ok::<_, LinkError>((answer, session.received().len() - before))
                 })?;
                 out.delivered += delivered;
-                Ok(encode(&answer))
+                Ok(Record::encode_all(&answer))
             }
             Job::Introduction {
                 alias,
@@ -413,10 +451,55 @@ impl Link {
     }
 }
 
-fn encode(records: &[Record]) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    for record in records {
-        record.encode(&mut bytes);
+/// The start of a peer's stream: its tag, recognised, and its sealed header; `rest` is what followed.
+struct Start {
+    recognised: Recognised,
+    tag: [u8; TAG_LEN],
+    header: [u8; HEADER_LEN],
+    rest: Vec<u8>,
+}
+
+/// Adds `data` to the tag and header collected in `buffer`; once they are whole, recognises the tag.
+fn take_start(
+    buffer: &mut Vec<u8>,
+    data: &[u8],
+    cx: &mut LinkContext<'_>,
+) -> Result<Option<Start>, LinkError> {
+    buffer.extend_from_slice(data);
+    if buffer.len() < TAG_LEN + HEADER_LEN {
+        return Ok(None);
     }
-    bytes
+    let rest = buffer.split_off(TAG_LEN + HEADER_LEN);
+    let tag: [u8; TAG_LEN] = buffer[..TAG_LEN].try_into().expect("length checked");
+    let header: [u8; HEADER_LEN] = buffer[TAG_LEN..].try_into().expect("length checked");
+    let recognised = cx
+        .keyring
+        .recognise(cx.db, &tag)?
+        .ok_or(LinkError::UnknownTag)?;
+    Ok(Some(Start {
+        recognised,
+        tag,
+        header,
+        rest,
+    }))
+}
+
+/// The keys and a fresh stream number to write our next stream to `peer` with.
+fn next_stream(cx: &mut LinkContext<'_>, peer: Peer) -> Result<(DirectionKeys, u64), LinkError> {
+    let keys = cx
+        .keyring
+        .outgoing(peer)
+        .ok_or(LinkError::PeerGone)?
+        .clone();
+    let number = cx
+        .db
+        .take_stream_number(peer, cx.keyring.transport(), keys.period)?;
+    Ok((keys, number))
+}
+
+/// A sync session in `mode` that opens with what this node reads and how to reach it.
+fn opening_session(cx: &LinkContext<'_>, mode: Mode) -> Session {
+    Session::new(mode)
+        .announcing(cx.content_types.to_vec())
+        .advertising(cx.advertised.to_vec())
 }
