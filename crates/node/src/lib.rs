@@ -26,8 +26,10 @@ use courier_io::{
 };
 use courier_plugin_host::PluginHost;
 use courier_plugin_host::bindings::transport_types::{
-    Action, ChannelFailure, ChannelId, Chunk, ConnectRequest, Discovery, Event, Listening, Property,
+    Action, ChannelFailure, ChannelId, Chunk, ConnectRequest, Discovery, Event, Listening, Mode,
+    Property,
 };
+use courier_plugin_host::supervisor::Health;
 use courier_plugin_host::transport_plugin::{MAX_CHUNK_BYTES, TransportPlugin};
 use courier_proto::identity::Identity;
 use courier_proto::sync::record::{ContentTypeRange, TransportProperties};
@@ -49,6 +51,8 @@ pub enum Input {
     Driver(DriverIndex, DriverEvent),
     /// Something changed that the node should look at now (a message was queued).
     Wake,
+    /// Report what each transport is doing.
+    State(Sender<Vec<TransportState>>),
     /// Stop cleanly.
     Stop,
 }
@@ -75,6 +79,25 @@ pub enum Notice {
         /// Where it is bound, as its driver says it (`127.0.0.1:7001`).
         address: String,
     },
+}
+
+/// What one transport is doing now, as the service layer (and the desktop API) shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportState {
+    /// The transport's id (`lan`).
+    pub transport: String,
+    /// The plugin that runs it.
+    pub plugin: String,
+    /// Whether it carries one-way streams.
+    pub simplex: bool,
+    /// Channels open now.
+    pub links: usize,
+    /// Contacts a sync session runs with now.
+    pub contacts_linked: usize,
+    /// Whether it published how contacts can reach us.
+    pub published: bool,
+    /// Where its plugin stands (up, backing off after a fault, disabled).
+    pub health: Health,
 }
 
 /// How patiently the node dials: the defaults suit people; tests that dial hundreds of times shorten
@@ -108,6 +131,13 @@ impl NodeHandle {
     /// Asks the node to look at the database now (after queueing a message through another connection).
     pub fn wake(&self) {
         let _ = self.tx.send(Input::Wake);
+    }
+
+    /// What each transport is doing; `None` if the node has stopped.
+    pub fn transports(&self) -> Option<Vec<TransportState>> {
+        let (tx, rx) = mpsc::channel();
+        self.tx.send(Input::State(tx)).ok()?;
+        rx.recv().ok()
     }
 
     /// Asks the node to stop cleanly; `run` returns once it has.
@@ -176,6 +206,8 @@ pub enum NodeError {
 struct Transport {
     plugin: TransportPlugin,
     keyring: Keyring,
+    /// One-way streams (a drive, a mailbox): nobody answers, so a link writes or reads one stream.
+    simplex: bool,
     frame_len: usize,
     max_latency_ms: u64,
     wake_at: Option<u64>,
@@ -298,6 +330,7 @@ impl Node {
             transports.push(Transport {
                 plugin,
                 keyring,
+                simplex: description.mode == Mode::Simplex,
                 frame_len: (description.frame_size as usize).min(MAX_FRAME_LEN),
                 max_latency_ms: description.max_latency_ms,
                 wake_at: Some(now),
@@ -449,6 +482,9 @@ impl Node {
             match input {
                 Ok(Input::Stop) | Err(RecvTimeoutError::Disconnected) => break,
                 Ok(Input::Wake) => self.poll_links()?,
+                Ok(Input::State(reply)) => {
+                    let _ = reply.send(self.transport_states());
+                }
                 Ok(Input::Driver(driver, DriverEvent::Received { channel, mut data })) => {
                     held = self.gather(channel, &mut data);
                     self.on_driver(driver, DriverEvent::Received { channel, data })?;
@@ -498,6 +534,25 @@ impl Node {
         let _ = self.drain_work();
         self.routes.shutdown();
         tracing::info!("node stopped; every stream ended cleanly");
+    }
+
+    fn transport_states(&self) -> Vec<TransportState> {
+        self.transports
+            .iter()
+            .enumerate()
+            .map(|(index, t)| {
+                let slots = self.slots.values().filter(|s| s.transport == index);
+                TransportState {
+                    transport: t.keyring.transport().to_owned(),
+                    plugin: t.plugin.name().to_owned(),
+                    simplex: t.simplex,
+                    links: slots.clone().count(),
+                    contacts_linked: slots.filter(|s| s.link.syncing_with().is_some()).count(),
+                    published: !t.published.is_empty(),
+                    health: t.plugin.instance().health().clone(),
+                }
+            })
+            .collect()
     }
 
     fn notice(&self, notice: Notice) {
@@ -625,11 +680,16 @@ impl Node {
             DriverEvent::Accepted { transport, channel } => {
                 self.routes.accepted(driver, channel);
                 let t = &self.transports[transport];
+                let link = if t.simplex {
+                    Link::read_simplex(t.frame_len, t.max_latency_ms)
+                } else {
+                    Link::accept(t.frame_len, t.max_latency_ms)
+                };
                 self.slots.insert(
                     channel,
                     Slot {
                         transport,
-                        link: Link::accept(t.frame_len, t.max_latency_ms),
+                        link,
                         properties: None,
                         answer_by: None,
                     },
@@ -834,13 +894,25 @@ impl Node {
         }
         let t = &self.transports[index];
         let channel = self.ids.next();
+        // A simplex stream is never answered; a duplex dial must be, in time.
+        let (link, answer_by) = if t.simplex {
+            (
+                Link::write_simplex_to(peer, t.frame_len, t.max_latency_ms),
+                None,
+            )
+        } else {
+            (
+                Link::dial(peer, t.frame_len, t.max_latency_ms),
+                Some(now + self.pacing.answer_timeout.as_millis() as u64),
+            )
+        };
         self.slots.insert(
             channel,
             Slot {
                 transport: index,
-                link: Link::dial(peer, t.frame_len, t.max_latency_ms),
+                link,
                 properties: Some(properties.clone()),
-                answer_by: Some(now + self.pacing.answer_timeout.as_millis() as u64),
+                answer_by,
             },
         );
         self.work.push_back(Work::Plugin(
@@ -978,6 +1050,7 @@ impl Node {
         let now = now_ms();
         if let Some(peer) = slot.link.dialing()
             && !slot.link.answered()
+            && !self.transports[slot.transport].simplex
         {
             // Our dial never reached the peer: back off before trying them again.
             let t = &mut self.transports[slot.transport];

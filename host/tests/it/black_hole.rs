@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use courier_host::config::Config;
 use courier_host::identity::Identity;
 use courier_host::node::{Node, Notice, Pacing, RunningNode};
+use courier_host::plugin::supervisor::Health;
 use courier_host::storage::{Database, Delivery, Draft, OutgoingState, Passphrase, Peer};
 use courier_host::transport_security::TAG_LEN;
 use courier_host::transport_security::stream::HEADER_LEN;
@@ -197,6 +198,15 @@ fn a_black_hole_swallows_200_dials_to_bob_and_when_he_returns_they_talk_both_way
     );
     assert_eq!(texts_from(&bob_db, "alice"), ["while you were away"]);
     assert_eq!(texts_from(&alice_db, "bob"), ["glad to be back"]);
+    let lan = a.handle.transports().expect("alice's node runs");
+    assert_eq!(lan.len(), 1);
+    assert_eq!(
+        (lan[0].transport.as_str(), lan[0].simplex, lan[0].published),
+        ("lan", false, true),
+        "alice's node shows its one LAN transport, duplex, telling contacts where it listens"
+    );
+    assert_eq!(lan[0].contacts_linked, 1, "and its live session with bob");
+    assert_eq!(lan[0].health, Health::Up);
 
     // No rotation rescued this: bob recognised alice's stream far past the burned numbers, in the same
     // keys' period (or, if a period boundary passed during the test, the next).
