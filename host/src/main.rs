@@ -41,7 +41,7 @@ enum Command {
         /// The contact's alias.
         alias: String,
         #[command(flatten)]
-        content: cli::conversation::Content,
+        content: Box<cli::conversation::Content>,
     },
     /// Lists the conversation with a contact.
     Messages {

@@ -63,7 +63,9 @@ pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, InputFileError> 
 /// stream has no size to check first, so at most one byte over the limit is read.
 pub fn read_stream_limited(stream: impl Read, limit: u64) -> Result<Vec<u8>, InputFileError> {
     let mut data = Vec::new();
-    stream.take(limit.saturating_add(1)).read_to_end(&mut data)?;
+    stream
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut data)?;
     if data.len() as u64 > limit {
         return Err(InputFileError::StreamTooLarge { limit });
     }

@@ -54,7 +54,10 @@ impl Service {
                 return Err(ServiceError::Damaged(entry.direction));
             }
         };
-        if let Some(plugin) = self.plugins()?.message_type_if_loaded(&content.content_type) {
+        if let Some(plugin) = self
+            .plugins()?
+            .message_type_if_loaded(&content.content_type)
+        {
             plugin
                 .validate(&bytes, content.version)
                 .map_err(ServiceError::InvalidContent)?;

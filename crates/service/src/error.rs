@@ -80,7 +80,10 @@ pub enum ServiceError {
     )]
     NoPluginDir,
     /// No loaded message-type plugin handles the content type.
-    #[error("no message type {content_type:?} is installed; installed: {}", installed_list(installed))]
+    #[error(
+        "no message type {content_type:?} is installed; installed: {}",
+        installed_list(installed)
+    )]
     UnknownContentType {
         /// The content type asked for.
         content_type: String,
@@ -260,7 +263,8 @@ mod tests {
             installed: Vec::new(),
         };
         assert!(
-            none.to_string().ends_with("installed: none (add a [message_types] section to the config)"),
+            none.to_string()
+                .ends_with("installed: none (add a [message_types] section to the config)"),
             "{none}"
         );
     }
@@ -273,10 +277,16 @@ mod tests {
                 ErrorKind::Locked,
             ),
             (StorageError::ShortPassphrase, ErrorKind::InvalidInput),
-            (StorageError::UnknownContact("carol".into()), ErrorKind::NotFound),
+            (
+                StorageError::UnknownContact("carol".into()),
+                ErrorKind::NotFound,
+            ),
             (StorageError::NoIdentity, ErrorKind::NotFound),
             (StorageError::DuplicateLink, ErrorKind::Conflict),
-            (StorageError::DuplicateAlias("bob".into()), ErrorKind::Conflict),
+            (
+                StorageError::DuplicateAlias("bob".into()),
+                ErrorKind::Conflict,
+            ),
             (StorageError::IdentityExists, ErrorKind::Conflict),
             (StorageError::Corrupt("a row"), ErrorKind::Storage),
             (StorageError::NoKeys, ErrorKind::Unavailable),
@@ -315,10 +325,7 @@ mod tests {
             plugin: "location".into(),
             message: "latitude out of range".into(),
         };
-        assert_eq!(
-            ServiceError::from(refused).kind(),
-            ErrorKind::InvalidInput
-        );
+        assert_eq!(ServiceError::from(refused).kind(), ErrorKind::InvalidInput);
         let restarting = CallError::Restarting {
             plugin: "image".into(),
             retry_in: std::time::Duration::from_millis(50),

@@ -155,10 +155,7 @@ impl Plugins {
 
     /// The plugin for `content_type` if one is loaded (for showing content, where a missing plugin
     /// only means the sender's fallback text is shown).
-    pub fn message_type_if_loaded(
-        &mut self,
-        content_type: &str,
-    ) -> Option<&mut MessageTypePlugin> {
+    pub fn message_type_if_loaded(&mut self, content_type: &str) -> Option<&mut MessageTypePlugin> {
         self.host.message_type(content_type)
     }
 
@@ -242,12 +239,8 @@ mod tests {
 
     fn no_plugins() -> Plugins {
         let dir = tempfile::tempdir().unwrap();
-        let config = Config::parse(
-            "[plugins]\ndir = \"plugins\"\n",
-            "test.toml",
-            dir.path(),
-        )
-        .unwrap();
+        let config =
+            Config::parse("[plugins]\ndir = \"plugins\"\n", "test.toml", dir.path()).unwrap();
         Plugins::load(&config).unwrap()
     }
 
@@ -262,9 +255,12 @@ mod tests {
                 .starts_with("no message type \"courier/poll\" is installed; installed: none"),
             "{error}"
         );
-        assert_eq!(plugins.inventory(), Inventory {
-            loaded: Vec::new(),
-            not_loaded: Vec::new()
-        });
+        assert_eq!(
+            plugins.inventory(),
+            Inventory {
+                loaded: Vec::new(),
+                not_loaded: Vec::new()
+            }
+        );
     }
 }

@@ -113,7 +113,10 @@ mod tests {
         let dir = DataDir::resolve(Some(root.path().join("alice"))).unwrap();
         let locked = dir.existing().unwrap();
         assert!(!locked.is_new());
-        assert_eq!(kind(locked.unlock("not it at all".into())), ErrorKind::Locked);
+        assert_eq!(
+            kind(locked.unlock("not it at all".into())),
+            ErrorKind::Locked
+        );
         let again = dir.existing().unwrap().unlock(PASSPHRASE.into()).unwrap();
         assert_eq!(again.link().unwrap(), link, "the same identity");
         let mut again = again;
@@ -124,15 +127,28 @@ mod tests {
     fn contacts_are_pending_until_the_handshake_and_refuse_what_needs_it() {
         let (_root, mut service) = initialised();
         let bob = Identity::generate("bob").link().to_string();
-        assert_eq!(kind(service.add_contact("courier://nonsense", "x")), ErrorKind::InvalidInput);
+        assert_eq!(
+            kind(service.add_contact("courier://nonsense", "x")),
+            ErrorKind::InvalidInput
+        );
         let own = service.link().unwrap().to_string();
-        assert_eq!(kind(service.add_contact(&own, "me")), ErrorKind::InvalidInput);
+        assert_eq!(
+            kind(service.add_contact(&own, "me")),
+            ErrorKind::InvalidInput
+        );
         service.add_contact(&bob, "bob").unwrap();
-        assert_eq!(kind(service.add_contact(&bob, "bobby")), ErrorKind::Conflict);
+        assert_eq!(
+            kind(service.add_contact(&bob, "bobby")),
+            ErrorKind::Conflict
+        );
         let listed = service.contacts().unwrap();
         assert_eq!(listed.len(), 1);
         assert_eq!(
-            (listed[0].alias.as_str(), listed[0].state, listed[0].verified),
+            (
+                listed[0].alias.as_str(),
+                listed[0].state,
+                listed[0].verified
+            ),
             ("bob", ContactState::Pending, false)
         );
 
@@ -142,7 +158,10 @@ mod tests {
         assert_eq!(pending.kind(), ErrorKind::Unavailable);
         assert!(pending.to_string().contains("still pending"), "{pending}");
         assert_eq!(kind(service.safety_number("bob")), ErrorKind::Unavailable);
-        assert_eq!(kind(service.conversation("carol", Page::ALL)), ErrorKind::NotFound);
+        assert_eq!(
+            kind(service.conversation("carol", Page::ALL)),
+            ErrorKind::NotFound
+        );
         assert_eq!(kind(service.attachment("5b38")), ErrorKind::InvalidInput);
         assert_eq!(kind(service.attachment("5b383886")), ErrorKind::NotFound);
 

@@ -77,8 +77,9 @@ impl Input<'_> {
             Input::File { path, what } => {
                 read_limited(path, limit).with_context(|| format!("the {what} {}", path.display()))
             }
-            Input::Stdin => read_stream_limited(std::io::stdin().lock(), limit)
-                .context("the standard input"),
+            Input::Stdin => {
+                read_stream_limited(std::io::stdin().lock(), limit).context("the standard input")
+            }
         }
     }
 }
@@ -118,7 +119,13 @@ impl Content {
             return plain("courier/text", Input::Given(text));
         }
         if let Some(path) = &self.image {
-            return plain("courier/image", Input::File { path, what: "image" });
+            return plain(
+                "courier/image",
+                Input::File {
+                    path,
+                    what: "image",
+                },
+            );
         }
         if let Some(path) = &self.voice {
             let mut request = plain(
@@ -129,7 +136,9 @@ impl Content {
                 },
             );
             if self.distort {
-                request.options.push(("distort".to_owned(), "true".to_owned()));
+                request
+                    .options
+                    .push(("distort".to_owned(), "true".to_owned()));
             }
             return request;
         }

@@ -71,7 +71,10 @@ mod tests {
         ];
         let mut codes: Vec<u8> = kinds.iter().map(|k| code(*k)).collect();
         for c in &codes {
-            assert!(TABLE.contains(&format!("\n  {c:<3} ")), "{c} is in the table");
+            assert!(
+                TABLE.contains(&format!("\n  {c:<3} ")),
+                "{c} is in the table"
+            );
         }
         codes.dedup();
         assert_eq!(codes.len(), kinds.len());
