@@ -1,8 +1,6 @@
 //! Courier's host: the crates that make a node, gathered under the names the `courier` binary, the
 //! host's integration tests and its benchmarks use. See ARCHITECTURE.md for the map.
 
-pub mod content;
-
 pub use courier_config as config;
 pub use courier_drivers as drivers;
 pub use courier_local_fs::{input_file, owner_only};

@@ -1,5 +1,5 @@
-//! The `courier` command line. Library code returns typed errors; this edge turns them into one clear
-//! line and a non-zero exit.
+//! The `courier` command line, thin over `courier-service`: it parses, prompts, reads the files it is
+//! given and prints. The service's typed errors become one clear line and an exit code by their kind.
 
 mod cli;
 
@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 
 /// Courier: end-to-end encrypted messaging over whatever network is left.
 #[derive(Parser)]
-#[command(version)]
+#[command(version, after_help = cli::exit_code::TABLE)]
 struct Cli {
     /// The node's data directory (its encrypted database and config).
     #[arg(long, global = true, env = "COURIER_DATA_DIR")]
@@ -34,12 +34,14 @@ enum Command {
     /// Adds, lists, verifies and removes contacts.
     #[command(subcommand)]
     Contacts(ContactsCommand),
-    /// Queues a message to a contact; `serve` delivers it.
+    /// Queues a message to a contact; `serve` delivers it. Any installed message type with
+    /// `--type CONTENT-TYPE --input FILE|-`; `--text`, `--image`, `--voice`, `--payment` and
+    /// `--location` are shortcuts for the built-in ones.
     Send {
         /// The contact's alias.
         alias: String,
         #[command(flatten)]
-        content: cli::conversation::Content,
+        content: Box<cli::conversation::Content>,
     },
     /// Lists the conversation with a contact.
     Messages {
@@ -122,7 +124,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("courier: {e:#}");
-            ExitCode::FAILURE
+            cli::exit_code::of(&e)
         }
     }
 }
@@ -131,7 +133,7 @@ fn run(cli: Cli) -> Result<()> {
     if let Command::Plugins { config } = &cli.command {
         return cli::plugins::list(config);
     }
-    let dir = cli::data_dir::DataDir::resolve(cli.data_dir)?;
+    let dir = courier_service::DataDir::resolve(cli.data_dir)?;
     match cli.command {
         Command::Init { name } => cli::identity::init(&dir, &name),
         Command::Link => cli::identity::link(&dir),

@@ -22,6 +22,12 @@ pub enum InputFileError {
         /// The limit.
         limit: u64,
     },
+    /// A stream (standard input) went on past the limit.
+    #[error("it goes on past the limit of {}; send something smaller", size_text(*.limit))]
+    StreamTooLarge {
+        /// The limit.
+        limit: u64,
+    },
     /// It grew past the limit while it was read.
     #[error("it grew past the limit of {} while it was read; wait until whatever writes it is done", size_text(*.limit))]
     Grew {
@@ -49,6 +55,19 @@ pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, InputFileError> 
     file.take(limit.saturating_add(1)).read_to_end(&mut data)?;
     if data.len() as u64 > limit {
         return Err(InputFileError::Grew { limit });
+    }
+    Ok(data)
+}
+
+/// Reads `stream` (standard input, a pipe) to its end, refusing it once it passes `limit` bytes: a
+/// stream has no size to check first, so at most one byte over the limit is read.
+pub fn read_stream_limited(stream: impl Read, limit: u64) -> Result<Vec<u8>, InputFileError> {
+    let mut data = Vec::new();
+    stream
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut data)?;
+    if data.len() as u64 > limit {
+        return Err(InputFileError::StreamTooLarge { limit });
     }
     Ok(data)
 }
@@ -118,6 +137,17 @@ mod tests {
     use super::*;
 
     const LIMIT: u64 = 64 << 20;
+
+    #[test]
+    fn a_stream_is_read_to_its_end_but_never_past_the_limit() {
+        assert_eq!(read_stream_limited(&b"hello"[..], 5).unwrap(), b"hello");
+        let endless = std::io::repeat(b'x');
+        let err = read_stream_limited(endless, 1024).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "it goes on past the limit of 1.0 KiB; send something smaller"
+        );
+    }
 
     #[test]
     fn a_file_under_the_limit_reads_whole() {

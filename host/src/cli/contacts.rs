@@ -1,18 +1,13 @@
 //! `contacts add | list | verify | remove`.
 
-use anyhow::{Result, bail};
-use courier_host::contact_link::ContactLink;
-use courier_host::identity::safety_number;
-use courier_host::storage::StorageError;
+use anyhow::Result;
+use courier_service::{ContactState, DataDir};
 
-use super::data_dir::DataDir;
-use super::now_ms;
+use super::unlock;
 
 /// Adds a pending contact from their link.
 pub fn add(dir: &DataDir, link: &str, alias: &str) -> Result<()> {
-    let link: ContactLink = link.parse()?;
-    let mut db = dir.open()?;
-    db.add_pending_contact(&link, alias, now_ms())?;
+    unlock::open(dir)?.add_contact(link, alias)?;
     println!(
         "added {alias:?} as pending: the handshake runs when both of you have added each other's link and `courier serve` runs on both sides"
     );
@@ -21,58 +16,44 @@ pub fn add(dir: &DataDir, link: &str, alias: &str) -> Result<()> {
 
 /// Lists contacts, then pending contacts.
 pub fn list(dir: &DataDir, json: bool) -> Result<()> {
-    let db = dir.open()?;
-    let contacts = db.contacts()?;
-    let pending = db.pending_contacts()?;
+    let contacts = unlock::open(dir)?.contacts()?;
     if json {
-        let mut rows: Vec<serde_json::Value> = contacts
+        let rows: Vec<serde_json::Value> = contacts
             .iter()
-            .map(|c| serde_json::json!({"alias": c.alias, "state": "contact", "verified": c.verified}))
+            .map(|c| {
+                let state = match c.state {
+                    ContactState::Contact => "contact",
+                    ContactState::Pending => "pending",
+                };
+                serde_json::json!({"alias": c.alias, "state": state, "verified": c.verified})
+            })
             .collect();
-        rows.extend(
-            pending.iter().map(
-                |p| serde_json::json!({"alias": p.alias, "state": "pending", "verified": false}),
-            ),
-        );
         println!("{}", serde_json::Value::Array(rows));
         return Ok(());
     }
-    if contacts.is_empty() && pending.is_empty() {
+    if contacts.is_empty() {
         println!("no contacts yet; `courier contacts add LINK --alias NAME` adds one");
     }
     for c in &contacts {
-        let verified = if c.verified {
-            "verified"
-        } else {
-            "not verified"
-        };
-        println!("{:<24} contact  {verified}", c.alias);
-    }
-    for p in &pending {
-        println!("{:<24} pending  (handshake not done yet)", p.alias);
+        match (c.state, c.verified) {
+            (ContactState::Contact, true) => println!("{:<24} contact  verified", c.alias),
+            (ContactState::Contact, false) => println!("{:<24} contact  not verified", c.alias),
+            (ContactState::Pending, _) => {
+                println!("{:<24} pending  (handshake not done yet)", c.alias);
+            }
+        }
     }
     Ok(())
 }
 
 /// Shows the safety number; with `confirm`, marks the contact verified.
 pub fn verify(dir: &DataDir, alias: &str, confirm: bool) -> Result<()> {
-    let mut db = dir.open()?;
-    let ours = db
-        .identity()?
-        .ok_or(StorageError::NoIdentity)?
-        .handshake_public();
-    let Some(contact) = db.contacts()?.into_iter().find(|c| c.alias == alias) else {
-        if db.pending_contacts()?.iter().any(|p| p.alias == alias) {
-            bail!(
-                "{alias:?} is still pending; the safety number exists once the handshake completed"
-            );
-        }
-        return Err(StorageError::UnknownContact(alias.to_owned()).into());
-    };
+    let mut service = unlock::open(dir)?;
+    let number = service.safety_number(alias)?;
     println!("safety number with {alias:?}:");
-    println!("{}", safety_number(&ours, &contact.public));
+    println!("{number}");
     if confirm {
-        db.mark_verified(alias)?;
+        service.mark_verified(alias)?;
         println!("marked {alias:?} verified");
     } else {
         println!(
@@ -84,8 +65,7 @@ pub fn verify(dir: &DataDir, alias: &str, confirm: bool) -> Result<()> {
 
 /// Removes a contact with their keys and messages.
 pub fn remove(dir: &DataDir, alias: &str) -> Result<()> {
-    let mut db = dir.open()?;
-    db.remove_contact(alias)?;
+    unlock::open(dir)?.remove_contact(alias)?;
     println!("removed {alias:?} with their keys and messages");
     Ok(())
 }

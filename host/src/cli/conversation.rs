@@ -1,27 +1,33 @@
 //! `send`, `messages` and `attachment save`.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
-use courier_host::content::{ContentError, PeerSupport, compose, damaged, summary};
-use courier_host::input_file::read_limited;
-use courier_host::plugin::PluginHost;
-use courier_host::plugin::manifest::World;
-use courier_host::storage::{Database, Delivery, Direction, OutgoingState, Payload, StorageError};
+use anyhow::{Context, Result};
+use courier_host::input_file::{read_limited, read_stream_limited};
+use courier_service::{DataDir, Delivery, Direction, OutgoingState, Page, PeerSupport};
 
-use super::data_dir::DataDir;
-use super::now_ms;
+use super::unlock;
 
-/// What `send` sends: exactly one kind of content.
+/// What `send` sends: any installed content type with `--type`, or one of the shortcuts.
 #[derive(clap::Args)]
 pub struct Content {
-    /// A text message.
+    /// The content type of any installed message-type plugin, e.g. `courier/text`; with --input.
     #[arg(
-        long,
-        conflicts_with_all = ["image", "voice", "payment", "location"],
-        required_unless_present_any = ["image", "voice", "payment", "location"]
+        long = "type",
+        value_name = "CONTENT-TYPE",
+        requires = "input",
+        conflicts_with_all = ["text", "image", "voice", "payment", "location"],
+        required_unless_present_any = ["text", "image", "voice", "payment", "location"]
     )]
+    content_type: Option<String>,
+    /// With --type: the file the plugin prepares, or `-` for standard input.
+    #[arg(long, value_name = "FILE|-", requires = "content_type")]
+    input: Option<PathBuf>,
+    /// With --type: an option for the plugin, over the config's setting of the same key.
+    #[arg(long = "option", value_name = "KEY=VALUE", requires = "content_type", value_parser = key_value)]
+    options: Vec<(String, String)>,
+    /// A text message (shortcut for --type courier/text).
+    #[arg(long, conflicts_with_all = ["image", "voice", "payment", "location"])]
     text: Option<String>,
     /// An image file (JPEG, PNG or WebP); every piece of metadata is removed before it is queued.
     #[arg(long, conflicts_with_all = ["voice", "payment", "location"])]
@@ -46,159 +52,162 @@ pub struct Content {
     precision: Option<u32>,
 }
 
-/// Reads a file named on the command line, refusing anything but a regular file of at most `limit`
-/// bytes before reading it.
-fn read_file(path: &Path, what: &str, limit: u64) -> Result<Vec<u8>> {
-    read_limited(path, limit).with_context(|| format!("the {what} {}", path.display()))
+fn key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))
 }
 
-/// The input for a content type's plugin and the options given on the command line.
-type Parts = (Vec<u8>, Vec<(String, String)>);
+/// Where the plugin's input comes from.
+enum Input<'a> {
+    /// Given on the command line.
+    Given(&'a str),
+    /// A file, named in errors as `what`.
+    File { path: &'a Path, what: &'static str },
+    /// Standard input.
+    Stdin,
+}
+
+impl Input<'_> {
+    /// The input, of at most `limit` bytes (the most the plugin takes): a file is refused by its size
+    /// before it is read, standard input once it passes the limit.
+    fn read(&self, limit: u64) -> Result<Vec<u8>> {
+        match *self {
+            Input::Given(text) => Ok(text.as_bytes().to_vec()),
+            Input::File { path, what } => {
+                read_limited(path, limit).with_context(|| format!("the {what} {}", path.display()))
+            }
+            Input::Stdin => {
+                read_stream_limited(std::io::stdin().lock(), limit).context("the standard input")
+            }
+        }
+    }
+}
+
+/// A content type, where its input comes from, and the plugin options given.
+struct Request<'a> {
+    content_type: &'a str,
+    input: Input<'a>,
+    options: Vec<(String, String)>,
+}
 
 impl Content {
-    /// The content type this is.
-    fn content_type(&self) -> &'static str {
-        if self.text.is_some() {
-            "courier/text"
-        } else if self.image.is_some() {
-            "courier/image"
-        } else if self.voice.is_some() {
-            "courier/voice"
-        } else if self.payment.is_some() {
-            "courier/payment"
-        } else {
-            "courier/location"
+    /// The shortcuts are `--type` with their content type, input and options spelled out.
+    fn request(&self) -> Request<'_> {
+        let plain = |content_type, input| Request {
+            content_type,
+            input,
+            options: Vec::new(),
+        };
+        if let Some(content_type) = &self.content_type {
+            let input = match self.input.as_deref() {
+                Some(path) if path == Path::new("-") => Input::Stdin,
+                Some(path) => Input::File {
+                    path,
+                    what: "input",
+                },
+                // clap requires --input with --type.
+                None => Input::Stdin,
+            };
+            return Request {
+                content_type,
+                input,
+                options: self.options.clone(),
+            };
         }
-    }
-
-    /// What to hand the plugin; a file is read only up to `limit`, the most the plugin takes.
-    fn parts(&self, limit: u64) -> Result<Parts> {
         if let Some(text) = &self.text {
-            return Ok((text.as_bytes().to_vec(), Vec::new()));
+            return plain("courier/text", Input::Given(text));
         }
         if let Some(path) = &self.image {
-            return Ok((read_file(path, "image", limit)?, Vec::new()));
+            return plain(
+                "courier/image",
+                Input::File {
+                    path,
+                    what: "image",
+                },
+            );
         }
         if let Some(path) = &self.voice {
-            let options = if self.distort {
-                vec![("distort".to_owned(), "true".to_owned())]
-            } else {
-                Vec::new()
-            };
-            return Ok((read_file(path, "voice note", limit)?, options));
+            let mut request = plain(
+                "courier/voice",
+                Input::File {
+                    path,
+                    what: "voice note",
+                },
+            );
+            if self.distort {
+                request
+                    .options
+                    .push(("distort".to_owned(), "true".to_owned()));
+            }
+            return request;
         }
         if let Some(uri) = &self.payment {
-            return Ok((uri.as_bytes().to_vec(), Vec::new()));
+            return plain("courier/payment", Input::Given(uri));
         }
-        let mut options = Vec::new();
+        let mut request = plain(
+            "courier/location",
+            Input::Given(self.location.as_deref().unwrap_or_default()),
+        );
         if let Some(label) = &self.label {
-            options.push(("label".to_owned(), label.clone()));
+            request.options.push(("label".to_owned(), label.clone()));
         }
         if let Some(precision) = self.precision {
-            options.push(("precision".to_owned(), precision.to_string()));
+            request
+                .options
+                .push(("precision".to_owned(), precision.to_string()));
         }
-        let location = self.location.as_deref().unwrap_or_default();
-        Ok((location.as_bytes().to_vec(), options))
-    }
-}
-
-/// The message-type plugins of the node's config, and each one's config settings (defaults for
-/// `prepare`, e.g. a profile's location precision).
-/// Each message-type plugin's name with its config settings.
-type PluginSettings = Vec<(String, Vec<(String, String)>)>;
-
-fn message_plugins(dir: &DataDir) -> Result<(PluginHost, PluginSettings)> {
-    let mut config = dir.config(None)?;
-    config.plugins.retain(|p| p.world == World::MessageType);
-    let settings = config
-        .plugins
-        .iter()
-        .map(|p| (p.plugin.clone(), p.settings.clone()))
-        .collect();
-    let host = PluginHost::load(&config).context("starting the wasm engine")?;
-    Ok((host, settings))
-}
-
-fn contact(db: &Database, alias: &str) -> Result<i64> {
-    match db.contacts()?.into_iter().find(|c| c.alias == alias) {
-        Some(c) => Ok(c.id),
-        None if db.pending_contacts()?.iter().any(|p| p.alias == alias) => bail!(
-            "{alias:?} is still pending: messages can be sent once the handshake completed (run `courier serve` on both sides)"
-        ),
-        None => Err(StorageError::UnknownContact(alias.to_owned()).into()),
+        request
     }
 }
 
 /// Queues a message; it is on disk when this returns, and a running `serve` sends it.
 pub fn send(dir: &DataDir, alias: &str, content: &Content) -> Result<()> {
-    let mut db = dir.open()?;
-    let contact = contact(&db, alias)?;
-    let (mut plugins, settings) = message_plugins(dir)?;
-    let content_type = content.content_type();
-    let limit = plugins
-        .message_type(content_type)
-        .ok_or_else(|| ContentError::NoPlugin(content_type.to_owned()))?
-        .description()
-        .max_input_bytes;
-    let (input, given) = content.parts(limit)?;
-    // The config's settings first, the command line's after: the later value of a key wins.
-    let mut options: Vec<(String, String)> = plugins
-        .message_type(content_type)
-        .and_then(|p| settings.iter().find(|(name, _)| name == p.name()))
-        .map(|(_, s)| s.clone())
-        .unwrap_or_default();
-    options.extend(given);
-    let announced = db.peer_content_types(contact)?;
-    let (draft, support) = compose(&mut plugins, content_type, &input, &options, &announced)?;
-    if support == PeerSupport::Lacking {
+    let mut service = unlock::open(dir)?;
+    let request = content.request();
+    let outgoing = service.outgoing(alias, request.content_type)?;
+    let input = request.input.read(outgoing.input_limit())?;
+    let sent = outgoing.send(&input, &request.options)?;
+    if sent.support == PeerSupport::Lacking {
         eprintln!(
-            "note: {alias} has no plugin that reads {content_type}; they will see {:?} until they install one",
-            draft.fallback
+            "note: {alias} has no plugin that reads {}; they will see {:?} until they install one",
+            request.content_type, sent.fallback
         );
     }
-    let (id, _) = db.send(contact, draft, now_ms())?;
-    println!("queued {}", hex::encode(&id.0[..8]));
+    println!("queued {}", hex::encode(&sent.id.0[..8]));
     Ok(())
 }
 
 /// Prints the conversation with a contact.
 pub fn list(dir: &DataDir, alias: &str, json: bool) -> Result<()> {
-    let db = dir.open()?;
-    let contact = contact(&db, alias)?;
-    let (mut plugins, _) = message_plugins(dir)?;
-    let entries = db.conversation(contact)?;
-    let rows: Vec<serde_json::Value> = entries
+    let page = unlock::open(dir)?.conversation(alias, Page::ALL)?;
+    let rows: Vec<serde_json::Value> = page
+        .messages
         .iter()
-        .map(|e| {
-            let direction = match e.direction {
+        .map(|m| {
+            let direction = match m.direction {
                 Direction::Outgoing => "out",
                 Direction::Incoming => "in",
             };
-            let state = match e.delivery {
+            let state = match m.delivery {
                 Delivery::Outgoing(OutgoingState::Queued) => "queued",
                 Delivery::Outgoing(OutgoingState::Sent) => "sent",
                 Delivery::Outgoing(OutgoingState::Acked) => "acked",
                 Delivery::Received => "received",
             };
-            let content = db.content(contact, e)?;
-            let (complete, bytes) = match &content.payload {
-                Payload::Complete(p) => (true, Some(p.len())),
-                _ => (false, None),
-            };
-            let damaged = matches!(content.payload, Payload::Damaged(_));
-            Ok(serde_json::json!({
-                "id": hex::encode(e.id.0),
+            serde_json::json!({
+                "id": hex::encode(m.id.0),
                 "direction": direction,
-                "type": content.content_type,
+                "type": m.content_type,
                 "state": state,
-                "summary": summary(&mut plugins, &content, &e.message.fallback, e.direction),
-                "time": e.message.timestamp_ms,
-                "complete": complete,
-                "bytes": bytes,
-                "damaged": damaged,
-            }))
+                "summary": m.summary,
+                "time": m.time_ms,
+                "complete": m.bytes.is_some(),
+                "bytes": m.bytes,
+                "damaged": m.damaged,
+            })
         })
-        .collect::<Result<_>>()?;
+        .collect();
     if json {
         println!("{}", serde_json::Value::Array(rows));
         return Ok(());
@@ -222,60 +231,11 @@ pub fn list(dir: &DataDir, alias: &str, json: bool) -> Result<()> {
 /// Writes the content of message `id` (a hex prefix of at least 8 digits, as `messages` shows) to
 /// `file`, a new file: a received image or voice note opens as is.
 pub fn save(dir: &DataDir, id: &str, file: &Path) -> Result<()> {
-    if id.len() < 8 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
-        bail!(
-            "{id:?} is not a message id; give at least 8 hex digits as `courier messages` shows them"
-        );
-    }
-    let id = id.to_ascii_lowercase();
-    let db = dir.open()?;
-    let mut found = Vec::new();
-    for c in db.contacts()? {
-        for entry in db.conversation(c.id)? {
-            if hex::encode(entry.id.0).starts_with(&id) {
-                found.push((c.id, entry));
-            }
-        }
-    }
-    let (contact, entry) = match found.len() {
-        0 => bail!("no message has an id starting with {id}; `courier messages ALIAS` lists them"),
-        1 => found.remove(0),
-        n => bail!("{n} messages have ids starting with {id}; give more digits"),
-    };
-    let content = db.content(contact, &entry)?;
-    let payload = match content.payload {
-        Payload::Complete(payload) => payload,
-        Payload::Partial { received, total } => bail!(
-            "that attachment is still arriving ({received} of {total} parts); try again once `courier serve` received the rest"
-        ),
-        Payload::Damaged(why) => {
-            tracing::debug!(%why, "not saving a damaged attachment");
-            bail!("that attachment is {}", damaged(entry.direction))
-        }
-    };
-    let (mut plugins, _) = message_plugins(dir)?;
-    if let Some(plugin) = plugins.message_type(&content.content_type) {
-        plugin
-            .validate(&payload, content.version)
-            .context("the content does not pass its plugin's checks, so it is not written")?;
-    }
-    let mut out = courier_host::owner_only::file_options()
-        .write(true)
-        .create_new(true)
-        .open(file)
-        .with_context(|| {
-            format!(
-                "creating {} (an existing file is never overwritten)",
-                file.display()
-            )
-        })?;
-    out.write_all(&payload)
-        .and_then(|()| out.sync_all())
-        .with_context(|| format!("writing {}", file.display()))?;
+    let saved = unlock::open(dir)?.save_attachment(id, file)?;
     println!(
         "saved {} bytes of {} to {}",
-        payload.len(),
-        content.content_type,
+        saved.bytes.len(),
+        saved.content_type,
         file.display()
     );
     Ok(())

@@ -1,28 +1,22 @@
 //! `init` and `link`.
 
-use anyhow::{Context, Result};
-use courier_host::identity::Identity;
-use courier_host::storage::check_name;
+use anyhow::Result;
+use courier_service::{DataDir, check_name};
 
-use super::data_dir::DataDir;
+use super::unlock;
 
 /// Creates the identity of a new data directory and prints its link.
 pub fn init(dir: &DataDir, name: &str) -> Result<()> {
-    let name = check_name(name).context("choose another --name")?;
-    let mut db = dir.open_new()?;
-    let identity = Identity::generate(name);
-    db.create_identity(&identity)?;
+    // Checked before the passphrase prompt and before anything is written.
+    let name = check_name(name)?;
+    let link = unlock::create(dir)?.init(name)?;
     println!("created identity {name:?}");
-    println!("your link: {}", identity.link());
+    println!("your link: {link}");
     Ok(())
 }
 
 /// Prints the link to give to contacts.
 pub fn link(dir: &DataDir) -> Result<()> {
-    let db = dir.open()?;
-    let identity = db
-        .identity()?
-        .ok_or(courier_host::storage::StorageError::NoIdentity)?;
-    println!("{}", identity.link());
+    println!("{}", unlock::open(dir)?.link()?);
     Ok(())
 }

@@ -1,15 +1,29 @@
-//! The subcommands of the `courier` binary, one module per group.
+//! The subcommands of the `courier` binary, one module per group, over `courier-service`.
 
 pub mod contacts;
 pub mod conversation;
-pub mod data_dir;
+pub mod exit_code;
 pub mod identity;
 pub mod plugins;
 pub mod serve;
+pub mod unlock;
 
-/// Wall clock in Unix milliseconds.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+use courier_service::ErrorKind;
+
+/// A failure of the command line's own (a prompt, the plugins it lists), of the kind it counts as.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct CliError {
+    pub(super) kind: ErrorKind,
+    message: String,
+}
+
+impl CliError {
+    /// A failure of `kind` saying `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> CliError {
+        CliError {
+            kind,
+            message: message.into(),
+        }
+    }
 }

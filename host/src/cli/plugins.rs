@@ -2,59 +2,75 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use courier_host::config::Config;
-use courier_host::plugin::PluginHost;
-use courier_host::plugin::bindings::transport_types::Mode;
+use courier_service::{Description, ErrorKind, PluginHealth, Plugins, ServiceError};
 
-/// Loads every plugin in the config at `path` and prints what each describes.
+use super::CliError;
+
+/// Loads every plugin in the config at `path` and prints what each describes and how it is doing.
 pub fn list(path: &Path) -> Result<()> {
-    let config = Config::read(path)?;
-    let host = PluginHost::load(&config).context("starting the wasm engine")?;
-    for report in &host.reports {
+    let config = Config::read(path).map_err(ServiceError::from)?;
+    let inventory = Plugins::load(&config)?.inventory();
+    for p in &inventory.loaded {
         println!(
-            "loaded {:<18} {:?} in {:.1} ms",
-            report.plugin,
-            report.origin,
-            report.elapsed.as_secs_f64() * 1e3
+            "loaded {:<18} {} in {:.1} ms",
+            p.name,
+            if p.cached { "Cached" } else { "Compiled" },
+            p.load_time.as_secs_f64() * 1e3
         );
     }
-    for t in &host.transports {
-        let d = t.description();
-        let mode = match d.mode {
-            Mode::Duplex => "duplex",
-            Mode::Simplex => "simplex",
+    for p in &inventory.loaded {
+        let health = match &p.health {
+            PluginHealth::Up => "up".to_owned(),
+            PluginHealth::BackingOff { retry_in } => {
+                format!("restarting in {} ms", retry_in.as_millis())
+            }
+            PluginHealth::Disabled { reason } => format!("disabled ({reason})"),
         };
-        println!(
-            "transport    {:<18} id={} {mode} max-latency={}s frame={}B reveals={:?}",
-            t.name(),
-            d.id,
-            d.max_latency_ms / 1000,
-            d.frame_size,
-            d.reveals
-        );
+        match &p.description {
+            Description::Transport {
+                id,
+                duplex,
+                max_latency_ms,
+                frame_size,
+                reveals,
+            } => println!(
+                "transport    {:<18} id={id} {} max-latency={}s frame={frame_size}B reveals={} health={health}",
+                p.name,
+                if *duplex { "duplex" } else { "simplex" },
+                max_latency_ms / 1000,
+                if reveals.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    reveals.join(",")
+                },
+            ),
+            Description::MessageType {
+                content_type,
+                min_version,
+                max_version,
+                max_input_bytes,
+                max_payload_bytes,
+            } => println!(
+                "message-type {:<18} {content_type} v{min_version}..=v{max_version} input<={max_input_bytes}B payload<={max_payload_bytes}B health={health}",
+                p.name,
+            ),
+        }
     }
-    for m in &host.message_types {
-        let d = m.description();
-        println!(
-            "message-type {:<18} {} v{}..=v{} input<={}B payload<={}B",
-            m.name(),
-            d.content_type,
-            d.versions.min,
-            d.versions.max,
-            d.max_input_bytes,
-            d.max_payload_bytes
-        );
-    }
-    for failure in &host.failures {
+    for failure in &inventory.not_loaded {
         println!("not loaded   {failure}");
     }
-    if host.failures.is_empty() {
+    if inventory.not_loaded.is_empty() {
         Ok(())
     } else {
-        anyhow::bail!(
-            "{} plugin(s) were not loaded; see above",
-            host.failures.len()
+        Err(CliError::new(
+            ErrorKind::Plugin,
+            format!(
+                "{} plugin(s) were not loaded; see above",
+                inventory.not_loaded.len()
+            ),
         )
+        .into())
     }
 }

@@ -3,17 +3,19 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use courier_host::node::{Node, Notice};
+use courier_service::node::Notice;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-use super::data_dir::DataDir;
+use courier_service::DataDir;
+
+use super::unlock;
 
 /// Runs the node on `dir` with the config at `config` (or the directory's, or the default).
 pub fn run(dir: &DataDir, config: Option<&Path>) -> Result<()> {
-    let db = dir.open()?;
+    let service = unlock::open(dir)?;
     let config = dir.config(config)?;
-    let mut node = Node::spawn(db, &config, courier_drivers::all())?;
+    let mut node = service.serve(&config)?;
     let handle = node.handle.clone();
     let mut signals = Signals::new([SIGINT, SIGTERM]).context("installing signal handlers")?;
     std::thread::spawn(move || {

@@ -175,7 +175,13 @@ impl Person {
 
     /// Runs `courier --data-dir DIR ARGS…`; its stdout, or an error with its stderr.
     pub fn cli(&self, args: &[&str]) -> Result<String> {
-        let output = self.run(args)?;
+        self.cli_with_stdin(args, &[])
+    }
+
+    /// Runs `courier --data-dir DIR ARGS…` with `stdin` piped to it; its stdout, or an error with its
+    /// stderr.
+    pub fn cli_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Result<String> {
+        let output = self.run(args, stdin)?;
         if !output.status.success() {
             bail!(
                 "`courier {}` failed: {}",
@@ -188,7 +194,13 @@ impl Person {
 
     /// Runs `courier --data-dir DIR ARGS…`, which must fail; what it printed on stderr.
     pub fn fails(&self, args: &[&str]) -> Result<String> {
-        let output = self.run(args)?;
+        Ok(self.fails_with_code(args, &[])?.1)
+    }
+
+    /// Runs `courier --data-dir DIR ARGS…` with `stdin` piped to it, which must fail; its exit code
+    /// and what it printed on stderr.
+    pub fn fails_with_code(&self, args: &[&str], stdin: &[u8]) -> Result<(i32, String)> {
+        let output = self.run(args, stdin)?;
         if output.status.success() {
             bail!(
                 "`courier {}` succeeded: {}",
@@ -196,14 +208,35 @@ impl Person {
                 String::from_utf8_lossy(&output.stdout).trim()
             );
         }
-        Ok(String::from_utf8(output.stderr)?)
+        let code = output
+            .status
+            .code()
+            .with_context(|| format!("`courier {}` was killed by a signal", args.join(" ")))?;
+        Ok((code, String::from_utf8(output.stderr)?))
     }
 
-    fn run(&self, args: &[&str]) -> Result<std::process::Output> {
-        self.command()
+    fn run(&self, args: &[&str], stdin: &[u8]) -> Result<std::process::Output> {
+        let mut child = self
+            .command()
             .args(args)
-            .output()
-            .with_context(|| format!("running courier {args:?}"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("running courier {args:?}"))?;
+        // Written from a thread so a command that does not read all of it cannot block the story.
+        let mut pipe = child.stdin.take().context("courier's stdin")?;
+        let input = stdin.to_vec();
+        let writer = std::thread::spawn(move || {
+            use std::io::Write;
+            // A command that exits before reading its stdin closes the pipe; that is its business.
+            let _ = pipe.write_all(&input);
+        });
+        let output = child
+            .wait_with_output()
+            .with_context(|| format!("running courier {args:?}"))?;
+        let _ = writer.join();
+        Ok(output)
     }
 
     /// Their `courier://` link.

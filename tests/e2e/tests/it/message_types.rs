@@ -393,3 +393,40 @@ fn a_photo_whose_chunks_bob_lost_shows_damaged_beside_readable_texts_until_alice
     ])
     .unwrap();
 }
+
+#[test]
+fn alice_sends_any_installed_type_by_its_name_from_stdin_and_an_unknown_one_lists_what_is_installed()
+ {
+    let root = scratch();
+    let (alice, bob) = pair(root.path()).unwrap();
+    let queued = alice
+        .cli_with_stdin(
+            &["send", "bob", "--type", "courier/text", "--input", "-"],
+            "from a pipe, not a flag".as_bytes(),
+        )
+        .unwrap();
+    assert!(queued.starts_with("queued "), "{queued}");
+    wait_for_delivery(&alice, &bob, 1, Duration::from_secs(30)).unwrap();
+    let got = &bob.messages("alice").unwrap()[0];
+    assert_eq!(
+        (got.content_type.as_str(), got.summary.as_str()),
+        ("courier/text", "from a pipe, not a flag")
+    );
+
+    let (code, stderr) = alice
+        .fails_with_code(
+            &["send", "bob", "--type", "courier/poll", "--input", "-"],
+            b"which day?",
+        )
+        .unwrap();
+    assert_eq!(
+        stderr,
+        "courier: no message type \"courier/poll\" is installed; installed: courier/image, courier/location, courier/payment, courier/text, courier/voice\n"
+    );
+    assert_eq!(code, 3, "not found, as `courier --help` lists it");
+    assert_eq!(
+        alice.messages("bob").unwrap().len(),
+        1,
+        "nothing was queued for the unknown type"
+    );
+}

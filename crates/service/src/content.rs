@@ -2,23 +2,12 @@
 //! prepared, in a version the contact reads, with a fallback text for a contact without the plugin;
 //! and stored content becomes the one-line summary a list shows.
 
-use crate::plugin::PluginHost;
-use crate::plugin::instance::CallError;
-use crate::storage::{Content, Direction, Draft, Payload};
-use crate::sync::record::{ContentTypeRange, MAX_FALLBACK_LEN};
+use courier_plugin_host::CallError;
+use courier_plugin_host::message_plugin::MessageTypePlugin;
+use courier_proto::sync::record::{ContentTypeRange, MAX_FALLBACK_LEN};
+use courier_storage::{Content, Direction, Draft, Payload};
 
-/// Why content could not be composed.
-#[derive(Debug, thiserror::Error)]
-pub enum ContentError {
-    /// No loaded plugin handles the content type.
-    #[error(
-        "no message-type plugin for {0} is loaded; check [message_types] in the config and the plugin directory"
-    )]
-    NoPlugin(String),
-    /// The plugin refused the input or failed.
-    #[error(transparent)]
-    Plugin(#[from] CallError),
-}
+use crate::plugins::Plugins;
 
 /// What the contact can read of a content type, as far as we know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,21 +32,19 @@ pub fn peer_support(ours: &ContentTypeRange, announced: &[ContentTypeRange]) -> 
         .map_or(PeerSupport::Lacking, PeerSupport::Version)
 }
 
-/// Prepares `input` as `content_type` with the plugin for it, in the newest version the contact
-/// reads (ours when they read none), with the plugin's summary as the fallback text.
+/// Prepares `input` with the plugin of its content type, in the newest version the contact reads
+/// (ours when they read none), with the plugin's summary as the fallback text.
 pub fn compose(
-    plugins: &mut PluginHost,
-    content_type: &str,
+    plugin: &mut MessageTypePlugin,
     input: &[u8],
     options: &[(String, String)],
     announced: &[ContentTypeRange],
-) -> Result<(Draft, PeerSupport), ContentError> {
-    let plugin = plugins
-        .message_type(content_type)
-        .ok_or_else(|| ContentError::NoPlugin(content_type.to_owned()))?;
-    let versions = plugin.description().versions;
+) -> Result<(Draft, PeerSupport), CallError> {
+    let description = plugin.description();
+    let versions = description.versions;
+    let content_type = description.content_type.clone();
     let ours = ContentTypeRange {
-        content_type: content_type.to_owned(),
+        content_type: content_type.clone(),
         min: versions.min,
         max: versions.max,
     };
@@ -75,7 +62,7 @@ pub fn compose(
         shorten(&summary, MAX_FALLBACK_LEN)
     };
     let draft = Draft {
-        content_type: content_type.to_owned(),
+        content_type,
         version,
         fallback,
         payload,
@@ -96,7 +83,7 @@ fn shorten(text: &str, max: usize) -> String {
 /// payload, else the sender's fallback text, else the content type in brackets. (A summary parses
 /// what it shows; the full `validate`, which may decode a whole image, runs before content is saved.)
 pub fn summary(
-    plugins: &mut PluginHost,
+    plugins: &mut Plugins,
     content: &Content,
     fallback: &str,
     direction: Direction,
@@ -110,7 +97,7 @@ pub fn summary(
     };
     match &content.payload {
         Payload::Complete(payload) => plugins
-            .message_type(&content.content_type)
+            .message_type_if_loaded(&content.content_type)
             .and_then(|p| p.summary(payload, content.version).ok())
             .unwrap_or_else(shown),
         Payload::Partial { received, total } => {

@@ -1,0 +1,95 @@
+//! A message's attachment handed out whole: found by an id prefix, checked by its plugin, and saved
+//! to a new file.
+
+use std::io::Write as _;
+use std::path::Path;
+
+use courier_local_fs::owner_only;
+use courier_storage::Payload;
+
+use crate::Service;
+use crate::error::ServiceError;
+
+/// The fewest hex digits of a message id that name it.
+const MIN_ID_PREFIX: usize = 8;
+
+/// A message's content, whole and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// Its content type.
+    pub content_type: String,
+    /// Its payload, as the plugin's `validate` passed it (a received image opens as is).
+    pub bytes: Vec<u8>,
+}
+
+impl Service {
+    /// The content of the message whose id starts with `prefix` (at least 8 hex digits, as a
+    /// conversation list shows), if all of it is there and it passes its plugin's checks.
+    pub fn attachment(&mut self, prefix: &str) -> Result<Attachment, ServiceError> {
+        if prefix.len() < MIN_ID_PREFIX || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(ServiceError::BadMessageId(prefix.to_owned()));
+        }
+        let prefix = prefix.to_ascii_lowercase();
+        let mut found = Vec::new();
+        for c in self.db.contacts()? {
+            for entry in self.db.conversation(c.id)? {
+                if hex::encode(entry.id.0).starts_with(&prefix) {
+                    found.push((c.id, entry));
+                }
+            }
+        }
+        let (contact, entry) = match found.len() {
+            0 => return Err(ServiceError::NoSuchMessage(prefix)),
+            1 => found.remove(0),
+            count => return Err(ServiceError::AmbiguousMessageId { prefix, count }),
+        };
+        let content = self.db.content(contact, &entry)?;
+        let bytes = match content.payload {
+            Payload::Complete(payload) => payload,
+            Payload::Partial { received, total } => {
+                return Err(ServiceError::StillArriving { received, total });
+            }
+            Payload::Damaged(why) => {
+                tracing::debug!(%why, "not saving a damaged attachment");
+                return Err(ServiceError::Damaged(entry.direction));
+            }
+        };
+        if let Some(plugin) = self
+            .plugins()?
+            .message_type_if_loaded(&content.content_type)
+        {
+            plugin
+                .validate(&bytes, content.version)
+                .map_err(ServiceError::InvalidContent)?;
+        }
+        Ok(Attachment {
+            content_type: content.content_type,
+            bytes,
+        })
+    }
+
+    /// Writes the attachment of message `prefix` to `file`, a new file only its owner reads; an
+    /// existing file is never overwritten.
+    pub fn save_attachment(
+        &mut self,
+        prefix: &str,
+        file: &Path,
+    ) -> Result<Attachment, ServiceError> {
+        let attachment = self.attachment(prefix)?;
+        let mut out = owner_only::file_options()
+            .write(true)
+            .create_new(true)
+            .open(file)
+            .map_err(|source| ServiceError::CreateFile {
+                path: file.to_owned(),
+                source,
+            })?;
+        out.write_all(&attachment.bytes)
+            .and_then(|()| out.sync_all())
+            .map_err(|source| ServiceError::WriteFile {
+                path: file.to_owned(),
+                source,
+            })?;
+        Ok(attachment)
+    }
+}

@@ -1,0 +1,184 @@
+//! A conversation: sending any installed content type to a contact, and reading a page of what was
+//! sent and received.
+
+use courier_proto::sync::record::MessageId;
+use courier_storage::{ContactId, Delivery, Direction, Payload};
+
+use crate::Service;
+use crate::content::{PeerSupport, compose, summary};
+use crate::error::ServiceError;
+use crate::service::now_ms;
+
+/// A message about to be sent: the contact and its content type are known, the input not yet read.
+pub struct Outgoing<'a> {
+    service: &'a mut Service,
+    contact: ContactId,
+    content_type: String,
+    limit: u64,
+}
+
+/// A queued message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// Its id.
+    pub id: MessageId,
+    /// Whether the contact reads its content type, as far as we know.
+    pub support: PeerSupport,
+    /// What a contact without the plugin sees instead (empty for a text, its own fallback).
+    pub fallback: String,
+}
+
+/// Which messages of a conversation to list, oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// How many of the oldest to pass over.
+    pub skip: usize,
+    /// How many to list at most; `None` for all the rest.
+    pub take: Option<usize>,
+}
+
+impl Page {
+    /// The whole conversation.
+    pub const ALL: Page = Page {
+        skip: 0,
+        take: None,
+    };
+}
+
+/// Some of a conversation's messages, and how many it has in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationPage {
+    /// The messages asked for, in the senders' time order.
+    pub messages: Vec<MessageSummary>,
+    /// Messages in the whole conversation.
+    pub total: usize,
+}
+
+/// One message as a list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageSummary {
+    /// Its id.
+    pub id: MessageId,
+    /// Sent or received.
+    pub direction: Direction,
+    /// Queued, sent, acked or received.
+    pub delivery: Delivery,
+    /// Its content type.
+    pub content_type: String,
+    /// One line: the plugin's summary, else the sender's fallback, else the type in brackets.
+    pub summary: String,
+    /// The sender's clock, Unix ms.
+    pub time_ms: u64,
+    /// Its size once all of it is there (an attachment may still be arriving, or be damaged).
+    pub bytes: Option<usize>,
+    /// Whether its chunks were lost or damaged on disk.
+    pub damaged: bool,
+}
+
+impl Service {
+    /// Starts a message to `alias` of `content_type`, which an installed plugin must handle; the
+    /// returned [`Outgoing`] says how much input that plugin takes, so a caller reads no more.
+    pub fn outgoing(
+        &mut self,
+        alias: &str,
+        content_type: &str,
+    ) -> Result<Outgoing<'_>, ServiceError> {
+        let contact = self.conversation_contact(alias)?;
+        let limit = self
+            .plugins()?
+            .message_type(content_type)?
+            .description()
+            .max_input_bytes;
+        Ok(Outgoing {
+            service: self,
+            contact,
+            content_type: content_type.to_owned(),
+            limit,
+        })
+    }
+
+    /// Queues `input` as `content_type` to `alias`, with `options` for the plugin over the config's
+    /// settings; the message is on disk when this returns, and a running node sends it.
+    pub fn send(
+        &mut self,
+        alias: &str,
+        content_type: &str,
+        input: &[u8],
+        options: &[(String, String)],
+    ) -> Result<Sent, ServiceError> {
+        self.outgoing(alias, content_type)?.send(input, options)
+    }
+
+    /// The messages of `page` in the conversation with `alias`.
+    pub fn conversation(
+        &mut self,
+        alias: &str,
+        page: Page,
+    ) -> Result<ConversationPage, ServiceError> {
+        let contact = self.conversation_contact(alias)?;
+        let entries = self.db.conversation(contact)?;
+        let total = entries.len();
+        let shown = entries
+            .into_iter()
+            .skip(page.skip)
+            .take(page.take.unwrap_or(usize::MAX));
+        let mut messages = Vec::new();
+        for entry in shown {
+            // Only the page's content is read: an attachment's chunks are opened to be shown.
+            let content = self.db.content(contact, &entry)?;
+            let summary = summary(
+                self.plugins()?,
+                &content,
+                &entry.message.fallback,
+                entry.direction,
+            );
+            messages.push(MessageSummary {
+                id: entry.id,
+                direction: entry.direction,
+                delivery: entry.delivery,
+                bytes: match &content.payload {
+                    Payload::Complete(p) => Some(p.len()),
+                    _ => None,
+                },
+                damaged: matches!(content.payload, Payload::Damaged(_)),
+                content_type: content.content_type,
+                summary,
+                time_ms: entry.message.timestamp_ms,
+            });
+        }
+        Ok(ConversationPage { messages, total })
+    }
+}
+
+impl Outgoing<'_> {
+    /// The most input the content type's plugin takes, in bytes.
+    pub fn input_limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Prepares `input` with the plugin and queues it.
+    pub fn send(self, input: &[u8], options: &[(String, String)]) -> Result<Sent, ServiceError> {
+        if input.len() as u64 > self.limit {
+            return Err(ServiceError::InputTooLarge {
+                content_type: self.content_type,
+                size: input.len() as u64,
+                limit: self.limit,
+            });
+        }
+        let announced = self.service.db.peer_content_types(self.contact)?;
+        let plugins = self.service.plugins()?;
+        let name = plugins.message_type(&self.content_type)?.name().to_owned();
+        // The config's settings first, the caller's after: the later value of a key wins.
+        let mut all = plugins.settings(&name).to_vec();
+        all.extend_from_slice(options);
+        let plugin = plugins.message_type(&self.content_type)?;
+        let (draft, support) = compose(plugin, input, &all, &announced)?;
+        let fallback = draft.fallback.clone();
+        let (id, _) = self.service.db.send(self.contact, draft, now_ms())?;
+        Ok(Sent {
+            id,
+            support,
+            fallback,
+        })
+    }
+}

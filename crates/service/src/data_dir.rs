@@ -1,0 +1,137 @@
+//! The data directory: where it is, its database (found, then unlocked with the passphrase the front
+//! end asked for) and its node config.
+
+use std::path::{Path, PathBuf};
+
+use courier_config::Config;
+use courier_local_fs::owner_only;
+use courier_storage::{Database, Passphrase};
+
+use crate::Service;
+use crate::error::ServiceError;
+
+/// The database file inside a data directory.
+const DATABASE: &str = "courier.db";
+/// An optional node config inside a data directory.
+const CONFIG: &str = "config.toml";
+
+/// A resolved data directory.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    path: PathBuf,
+}
+
+/// A data directory's database, found (or about to be made) but not yet unlocked: the front end asks
+/// for the passphrase only once it knows whether the database is new.
+#[derive(Debug)]
+pub struct LockedDatabase {
+    dir: DataDir,
+    file: PathBuf,
+    new: bool,
+}
+
+impl DataDir {
+    /// `given` (the front end's `--data-dir` or `COURIER_DATA_DIR`), else `~/.local/share/courier`.
+    pub fn resolve(given: Option<PathBuf>) -> Result<DataDir, ServiceError> {
+        let path = match given {
+            Some(path) => path,
+            None => std::env::var_os("HOME")
+                .map(|home| PathBuf::from(home).join(".local/share/courier"))
+                .ok_or(ServiceError::NoHome)?,
+        };
+        Ok(DataDir { path })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The database of a directory `init` ran in; refuses any other.
+    pub fn existing(&self) -> Result<LockedDatabase, ServiceError> {
+        let file = self.path.join(DATABASE);
+        if !Database::exists(&file)? {
+            return Err(ServiceError::NotInitialised {
+                path: self.path.clone(),
+            });
+        }
+        Ok(LockedDatabase {
+            dir: self.clone(),
+            file,
+            new: false,
+        })
+    }
+
+    /// The database for `init`: a new one in a new directory (made readable by the user only), the
+    /// existing one otherwise; never one in place of a database that was truncated or removed (then
+    /// `Database::exists` refuses).
+    pub fn create(&self) -> Result<LockedDatabase, ServiceError> {
+        let file = self.path.join(DATABASE);
+        let exists = Database::exists(&file)?;
+        let failed = |doing| {
+            let path = self.path.clone();
+            move |source| ServiceError::DataDir {
+                doing,
+                path,
+                source,
+            }
+        };
+        owner_only::create_dir_all(&self.path).map_err(failed("creating"))?;
+        owner_only::restrict(&self.path).map_err(failed("restricting"))?;
+        Ok(LockedDatabase {
+            dir: self.clone(),
+            file,
+            new: !exists,
+        })
+    }
+
+    /// The node config: `explicit`, else `config.toml` in the directory, else the built-in default with
+    /// plugins from `COURIER_PLUGIN_DIR` or the `plugins` folder beside the binary's.
+    pub fn config(&self, explicit: Option<&Path>) -> Result<Config, ServiceError> {
+        if let Some(path) = explicit {
+            return Ok(Config::read(path)?);
+        }
+        let own = self.path.join(CONFIG);
+        if own.exists() {
+            return Ok(Config::read(&own)?);
+        }
+        Ok(Config::default_with_plugins(&default_plugin_dir()?)?)
+    }
+}
+
+impl LockedDatabase {
+    /// Whether unlocking makes a new database, whose passphrase is held to the minimum length (a front
+    /// end prompting for it asks twice).
+    pub fn is_new(&self) -> bool {
+        self.new
+    }
+
+    /// The directory it is in.
+    pub fn dir(&self) -> &DataDir {
+        &self.dir
+    }
+
+    /// Opens the database with `passphrase`, and the service over it.
+    pub fn unlock(self, passphrase: String) -> Result<Service, ServiceError> {
+        let passphrase = if self.new {
+            Passphrase::for_new_database(passphrase)?
+        } else {
+            Passphrase::new(passphrase)?
+        };
+        let db = Database::open(&self.file, &passphrase)?;
+        Ok(Service::new(self.dir, db))
+    }
+}
+
+fn default_plugin_dir() -> Result<PathBuf, ServiceError> {
+    if let Some(dir) = std::env::var_os("COURIER_PLUGIN_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    let exe = std::env::current_exe().map_err(|_| ServiceError::NoPluginDir)?;
+    // target/debug/courier → target/plugins, where `cargo xtask build-plugins` puts them.
+    exe.parent()
+        .and_then(Path::parent)
+        .map(|p| p.join("plugins"))
+        .filter(|p| p.is_dir())
+        .ok_or(ServiceError::NoPluginDir)
+}

@@ -1,0 +1,357 @@
+//! What can go wrong in a use case, each error saying what was wrong and what to do, and the few kinds
+//! a front end tells apart (an exit code, an HTTP status).
+
+use std::path::PathBuf;
+
+use courier_config::ConfigError;
+use courier_plugin_host::{CallError, EngineError};
+use courier_proto::contact_link::LinkError;
+use courier_storage::{Direction, NameError, StorageError};
+
+use crate::content::damaged;
+
+/// The kinds of failure a front end tells apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// Nothing has that name or id (a contact, a message, a content type, the identity).
+    NotFound,
+    /// The input is malformed or refused by its rules (a link, an alias, a message id, content).
+    InvalidInput,
+    /// It exists already (a contact, the identity, a file that is never overwritten).
+    Conflict,
+    /// The input is well formed but Courier's rules forbid it (e.g. content no peer would accept).
+    RefusedByPolicy,
+    /// The database stays shut: the passphrase is wrong, or another process holds it locked.
+    Locked,
+    /// Stored data or the disk failed.
+    Storage,
+    /// A plugin or the wasm engine failed.
+    Plugin,
+    /// Not possible yet: a pending handshake, an attachment still arriving, a plugin restarting.
+    Unavailable,
+}
+
+/// Why a use case failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The database refused.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The text is not a contact link.
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    /// The name for a new identity is unfit.
+    #[error("choose another --name: {0}")]
+    Name(NameError),
+    /// The node config is unreadable or inconsistent.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The wasm engine did not start.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The node could not start, or stopped on a failure.
+    #[error(transparent)]
+    Node(#[from] courier_node::NodeError),
+    /// A plugin refused the input or failed.
+    #[error(transparent)]
+    Plugin(#[from] CallError),
+    /// No data directory was named and there is no home to default to.
+    #[error("no --data-dir given and HOME is not set; pass --data-dir DIR")]
+    NoHome,
+    /// The data directory could not be made or kept to its owner.
+    #[error("{doing} data directory {}: {source}", path.display())]
+    DataDir {
+        /// `creating` or `restricting`.
+        doing: &'static str,
+        /// The directory.
+        path: PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+    /// `init` never ran in the data directory.
+    #[error(
+        "{path} is not initialised; run `courier --data-dir {path} init --name NAME`",
+        path = path.display()
+    )]
+    NotInitialised {
+        /// The data directory.
+        path: PathBuf,
+    },
+    /// No config names a plugin directory and none is beside the binary.
+    #[error(
+        "cannot find the plugin directory; set COURIER_PLUGIN_DIR or pass --config with [plugins] dir"
+    )]
+    NoPluginDir,
+    /// No loaded message-type plugin handles the content type.
+    #[error(
+        "no message type {content_type:?} is installed; installed: {}",
+        installed_list(installed)
+    )]
+    UnknownContentType {
+        /// The content type asked for.
+        content_type: String,
+        /// Every content type a loaded plugin handles, sorted.
+        installed: Vec<String>,
+    },
+    /// The input is larger than the content type's plugin takes.
+    #[error(
+        "the input is {size} bytes, over the {limit} bytes {content_type} takes; send a smaller one"
+    )]
+    InputTooLarge {
+        /// The content type.
+        content_type: String,
+        /// The input's size.
+        size: u64,
+        /// The plugin's limit.
+        limit: u64,
+    },
+    /// The contact has not completed the handshake, so there is no safety number yet.
+    #[error("{0:?} is still pending; the safety number exists once the handshake completed")]
+    PendingVerify(String),
+    /// The contact has not completed the handshake, so there is no conversation yet.
+    #[error(
+        "{0:?} is still pending: messages can be sent once the handshake completed (run `courier serve` on both sides)"
+    )]
+    PendingConversation(String),
+    /// The text is not (a prefix of) a message id.
+    #[error(
+        "{0:?} is not a message id; give at least 8 hex digits as `courier messages` shows them"
+    )]
+    BadMessageId(String),
+    /// No message has an id with that prefix.
+    #[error("no message has an id starting with {0}; `courier messages ALIAS` lists them")]
+    NoSuchMessage(String),
+    /// Several messages have ids with that prefix.
+    #[error("{count} messages have ids starting with {prefix}; give more digits")]
+    AmbiguousMessageId {
+        /// The prefix given.
+        prefix: String,
+        /// How many ids start with it.
+        count: usize,
+    },
+    /// Some of the attachment's chunks have not arrived.
+    #[error(
+        "that attachment is still arriving ({received} of {total} parts); try again once `courier serve` received the rest"
+    )]
+    StillArriving {
+        /// Parts stored.
+        received: usize,
+        /// Parts in all.
+        total: usize,
+    },
+    /// The attachment's chunks were lost or damaged on disk.
+    #[error("that attachment is {}", damaged(*.0))]
+    Damaged(Direction),
+    /// Stored content fails its plugin's `validate`, so it is not handed out.
+    #[error("the content does not pass its plugin's checks, so it is not written: {0}")]
+    InvalidContent(CallError),
+    /// The file to save into could not be created.
+    #[error("creating {} (an existing file is never overwritten): {source}", path.display())]
+    CreateFile {
+        /// The file.
+        path: PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+    /// The file to save into could not be written.
+    #[error("writing {}: {source}", path.display())]
+    WriteFile {
+        /// The file.
+        path: PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+}
+
+fn installed_list(installed: &[String]) -> String {
+    if installed.is_empty() {
+        "none (add a [message_types] section to the config)".to_owned()
+    } else {
+        installed.join(", ")
+    }
+}
+
+impl ServiceError {
+    /// Which kind of failure this is.
+    pub fn kind(&self) -> ErrorKind {
+        use ErrorKind as K;
+        match self {
+            ServiceError::Storage(e) => storage_kind(e),
+            ServiceError::Node(e) => crate::node::node_kind(e),
+            ServiceError::Plugin(e) => call_kind(e),
+            ServiceError::Link(_)
+            | ServiceError::Name(_)
+            | ServiceError::Config(_)
+            | ServiceError::NoHome
+            | ServiceError::BadMessageId(_)
+            | ServiceError::AmbiguousMessageId { .. }
+            | ServiceError::InputTooLarge { .. }
+            | ServiceError::WriteFile { .. } => K::InvalidInput,
+            ServiceError::CreateFile { source, .. } => match source.kind() {
+                std::io::ErrorKind::AlreadyExists => K::Conflict,
+                _ => K::InvalidInput,
+            },
+            ServiceError::Engine(_) | ServiceError::NoPluginDir => K::Plugin,
+            ServiceError::DataDir { .. } | ServiceError::Damaged(_) => K::Storage,
+            ServiceError::NotInitialised { .. }
+            | ServiceError::UnknownContentType { .. }
+            | ServiceError::NoSuchMessage(_) => K::NotFound,
+            ServiceError::PendingVerify(_)
+            | ServiceError::PendingConversation(_)
+            | ServiceError::StillArriving { .. } => K::Unavailable,
+            ServiceError::InvalidContent(_) => K::RefusedByPolicy,
+        }
+    }
+}
+
+pub(crate) fn storage_kind(error: &StorageError) -> ErrorKind {
+    use ErrorKind as K;
+    match error {
+        StorageError::WrongPassphrase { .. } => K::Locked,
+        StorageError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+            if matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            K::Locked
+        }
+        StorageError::ShortPassphrase
+        | StorageError::EmptyPassphrase
+        | StorageError::OwnLink
+        | StorageError::BadAlias(_)
+        | StorageError::Attachment(_) => K::InvalidInput,
+        StorageError::UnknownContact(_) | StorageError::NoIdentity => K::NotFound,
+        StorageError::IdentityExists
+        | StorageError::DuplicateLink
+        | StorageError::DuplicateAlias(_) => K::Conflict,
+        StorageError::Undeliverable(_) => K::RefusedByPolicy,
+        StorageError::NoKeys | StorageError::NoKeysFor(_) | StorageError::TooNew { .. } => {
+            K::Unavailable
+        }
+        StorageError::Corrupt(_)
+        | StorageError::Pack { .. }
+        | StorageError::PackDamaged { .. }
+        | StorageError::Vanished { .. }
+        | StorageError::File { .. }
+        | StorageError::Sqlite(_) => K::Storage,
+    }
+}
+
+fn call_kind(error: &CallError) -> ErrorKind {
+    match error {
+        // The plugin read the input and said no: the input breaks its content type's rules.
+        CallError::Refused { .. } => ErrorKind::InvalidInput,
+        CallError::Restarting { .. } => ErrorKind::Unavailable,
+        CallError::Faulted { .. } | CallError::Disabled { .. } => ErrorKind::Plugin,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_content_type_lists_the_installed_ones() {
+        let error = ServiceError::UnknownContentType {
+            content_type: "courier/poll".into(),
+            installed: vec!["courier/image".into(), "courier/text".into()],
+        };
+        assert_eq!(
+            error.to_string(),
+            "no message type \"courier/poll\" is installed; installed: courier/image, courier/text"
+        );
+        assert_eq!(error.kind(), ErrorKind::NotFound);
+        let none = ServiceError::UnknownContentType {
+            content_type: "courier/poll".into(),
+            installed: Vec::new(),
+        };
+        assert!(
+            none.to_string()
+                .ends_with("installed: none (add a [message_types] section to the config)"),
+            "{none}"
+        );
+    }
+
+    #[test]
+    fn storage_errors_keep_their_words_and_get_their_kind() {
+        let cases = [
+            (
+                StorageError::WrongPassphrase { path: "db".into() },
+                ErrorKind::Locked,
+            ),
+            (StorageError::ShortPassphrase, ErrorKind::InvalidInput),
+            (
+                StorageError::UnknownContact("carol".into()),
+                ErrorKind::NotFound,
+            ),
+            (StorageError::NoIdentity, ErrorKind::NotFound),
+            (StorageError::DuplicateLink, ErrorKind::Conflict),
+            (
+                StorageError::DuplicateAlias("bob".into()),
+                ErrorKind::Conflict,
+            ),
+            (StorageError::IdentityExists, ErrorKind::Conflict),
+            (StorageError::Corrupt("a row"), ErrorKind::Storage),
+            (StorageError::NoKeys, ErrorKind::Unavailable),
+        ];
+        for (storage, kind) in cases {
+            let words = storage.to_string();
+            let error = ServiceError::from(storage);
+            assert_eq!(error.kind(), kind, "{error}");
+            assert_eq!(error.to_string(), words, "wrapped transparently");
+        }
+    }
+
+    #[test]
+    fn a_busy_database_is_locked_not_broken() {
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        assert_eq!(
+            ServiceError::from(StorageError::Sqlite(busy)).kind(),
+            ErrorKind::Locked
+        );
+        let other = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
+            None,
+        );
+        assert_eq!(
+            ServiceError::from(StorageError::Sqlite(other)).kind(),
+            ErrorKind::Storage
+        );
+    }
+
+    #[test]
+    fn a_plugin_refusing_is_bad_input_and_a_restarting_one_is_unavailable() {
+        let refused = CallError::Refused {
+            plugin: "location".into(),
+            message: "latitude out of range".into(),
+        };
+        assert_eq!(ServiceError::from(refused).kind(), ErrorKind::InvalidInput);
+        let restarting = CallError::Restarting {
+            plugin: "image".into(),
+            retry_in: std::time::Duration::from_millis(50),
+        };
+        assert_eq!(
+            ServiceError::from(restarting).kind(),
+            ErrorKind::Unavailable
+        );
+        let disabled = CallError::Disabled {
+            plugin: "image".into(),
+            reason: "trap".into(),
+        };
+        assert_eq!(ServiceError::from(disabled).kind(), ErrorKind::Plugin);
+    }
+
+    #[test]
+    fn saving_over_an_existing_file_is_a_conflict() {
+        let exists = ServiceError::CreateFile {
+            path: "photo.jpg".into(),
+            source: std::io::ErrorKind::AlreadyExists.into(),
+        };
+        assert_eq!(exists.kind(), ErrorKind::Conflict);
+        assert!(exists.to_string().contains("never overwritten"), "{exists}");
+    }
+}

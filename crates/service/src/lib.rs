@@ -1,0 +1,38 @@
+//! Courier's use cases over one data directory, for whichever front end calls them: the `courier`
+//! command line today, a REST API next. A front end parses, prompts and prints; everything it asks
+//! of a node is here, with typed errors whose [`ErrorKind`] it maps to an exit code or a status.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), courier_service::ServiceError> {
+//! use courier_service::DataDir;
+//! let dir = DataDir::resolve(None)?;
+//! let mut service = dir.existing()?.unlock("a passphrase".to_owned())?;
+//! service.send("bob", "courier/text", b"hello", &[])?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod attachment;
+pub mod contacts;
+pub mod content;
+pub mod conversation;
+mod data_dir;
+mod error;
+mod identity;
+pub mod node;
+pub mod plugins;
+mod service;
+
+pub use attachment::Attachment;
+pub use contacts::{ContactState, ContactSummary};
+pub use content::PeerSupport;
+pub use conversation::{ConversationPage, MessageSummary, Outgoing, Page, Sent};
+pub use data_dir::{DataDir, LockedDatabase};
+pub use error::{ErrorKind, ServiceError};
+pub use identity::check_name;
+pub use plugins::{Description, Inventory, PluginHealth, PluginInfo, Plugins};
+pub use service::Service;
+
+pub use courier_proto::contact_link::ContactLink;
+pub use courier_proto::sync::record::MessageId;
+pub use courier_storage::{Delivery, Direction, OutgoingState};

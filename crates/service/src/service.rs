@@ -1,0 +1,189 @@
+//! One open data directory: its unlocked database, and its message-type plugins, loaded once when a use
+//! case first needs them.
+
+use courier_storage::{ContactId, Database, StorageError};
+
+use crate::data_dir::DataDir;
+use crate::error::ServiceError;
+use crate::plugins::Plugins;
+
+/// The use cases over one open data directory. Its methods live beside their idea: `identity.rs`,
+/// `contacts.rs`, `conversation.rs`, `attachment.rs`.
+pub struct Service {
+    pub(crate) dir: DataDir,
+    pub(crate) db: Database,
+    /// Loaded on first use: listing contacts should not wait for the wasm engine.
+    plugins: Option<Plugins>,
+}
+
+impl Service {
+    /// The service over `db`, the unlocked database of `dir`.
+    pub fn new(dir: DataDir, db: Database) -> Service {
+        Service {
+            dir,
+            db,
+            plugins: None,
+        }
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &DataDir {
+        &self.dir
+    }
+
+    /// The database, for a front end that runs the node on it (`serve`).
+    pub fn into_database(self) -> Database {
+        self.db
+    }
+
+    /// The message-type plugins of the directory's config, loading them the first time.
+    pub fn plugins(&mut self) -> Result<&mut Plugins, ServiceError> {
+        let plugins = match self.plugins.take() {
+            Some(plugins) => plugins,
+            None => Plugins::message_types_of(&self.dir.config(None)?)?,
+        };
+        Ok(self.plugins.insert(plugins))
+    }
+
+    /// The contact called `alias`, refusing one whose handshake has not completed.
+    pub(crate) fn conversation_contact(&self, alias: &str) -> Result<ContactId, ServiceError> {
+        match self.db.contacts()?.into_iter().find(|c| c.alias == alias) {
+            Some(c) => Ok(c.id),
+            None if self.is_pending(alias)? => {
+                Err(ServiceError::PendingConversation(alias.to_owned()))
+            }
+            None => Err(StorageError::UnknownContact(alias.to_owned()).into()),
+        }
+    }
+
+    /// Whether `alias` is a pending contact.
+    pub(crate) fn is_pending(&self, alias: &str) -> Result<bool, ServiceError> {
+        Ok(self.db.pending_contacts()?.iter().any(|p| p.alias == alias))
+    }
+}
+
+/// Wall clock in Unix milliseconds.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use courier_proto::identity::Identity;
+
+    use crate::{ContactState, DataDir, ErrorKind, Page, Service, ServiceError};
+
+    const PASSPHRASE: &str = "correct horse battery staple";
+
+    /// A service over a new data directory with an identity, whose config loads no plugins.
+    fn initialised() -> (tempfile::TempDir, Service) {
+        let root = tempfile::tempdir().unwrap();
+        let dir = DataDir::resolve(Some(root.path().join("alice"))).unwrap();
+        let locked = dir.create().unwrap();
+        assert!(locked.is_new());
+        let mut service = locked.unlock(PASSPHRASE.to_owned()).unwrap();
+        service.init("alice").unwrap();
+        std::fs::write(
+            dir.path().join("config.toml"),
+            "[plugins]\ndir = \"plugins\"\n",
+        )
+        .unwrap();
+        (root, service)
+    }
+
+    fn kind<T>(result: Result<T, ServiceError>) -> ErrorKind {
+        match result {
+            Ok(_) => panic!("it succeeded"),
+            Err(e) => e.kind(),
+        }
+    }
+
+    #[test]
+    fn a_directory_without_init_is_not_found_and_a_wrong_passphrase_is_locked() {
+        let (root, service) = initialised();
+        let link = service.link().unwrap();
+        drop(service);
+        let fresh = DataDir::resolve(Some(root.path().join("nobody"))).unwrap();
+        let error = fresh.existing().unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::NotFound);
+        assert!(error.to_string().contains("init --name NAME"), "{error}");
+
+        let dir = DataDir::resolve(Some(root.path().join("alice"))).unwrap();
+        let locked = dir.existing().unwrap();
+        assert!(!locked.is_new());
+        assert_eq!(
+            kind(locked.unlock("not it at all".into())),
+            ErrorKind::Locked
+        );
+        let again = dir.existing().unwrap().unlock(PASSPHRASE.into()).unwrap();
+        assert_eq!(again.link().unwrap(), link, "the same identity");
+        let mut again = again;
+        assert_eq!(kind(again.init("alice")), ErrorKind::Conflict);
+    }
+
+    #[test]
+    fn contacts_are_pending_until_the_handshake_and_refuse_what_needs_it() {
+        let (_root, mut service) = initialised();
+        let bob = Identity::generate("bob").link().to_string();
+        assert_eq!(
+            kind(service.add_contact("courier://nonsense", "x")),
+            ErrorKind::InvalidInput
+        );
+        let own = service.link().unwrap().to_string();
+        assert_eq!(
+            kind(service.add_contact(&own, "me")),
+            ErrorKind::InvalidInput
+        );
+        service.add_contact(&bob, "bob").unwrap();
+        assert_eq!(
+            kind(service.add_contact(&bob, "bobby")),
+            ErrorKind::Conflict
+        );
+        let listed = service.contacts().unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(
+            (
+                listed[0].alias.as_str(),
+                listed[0].state,
+                listed[0].verified
+            ),
+            ("bob", ContactState::Pending, false)
+        );
+
+        let Err(pending) = service.send("bob", "courier/text", b"hi", &[]) else {
+            panic!("sent to a pending contact");
+        };
+        assert_eq!(pending.kind(), ErrorKind::Unavailable);
+        assert!(pending.to_string().contains("still pending"), "{pending}");
+        assert_eq!(kind(service.safety_number("bob")), ErrorKind::Unavailable);
+        assert_eq!(
+            kind(service.conversation("carol", Page::ALL)),
+            ErrorKind::NotFound
+        );
+        assert_eq!(kind(service.attachment("5b38")), ErrorKind::InvalidInput);
+        assert_eq!(kind(service.attachment("5b383886")), ErrorKind::NotFound);
+
+        service.remove_contact("bob").unwrap();
+        assert!(service.contacts().unwrap().is_empty());
+        assert_eq!(kind(service.remove_contact("bob")), ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn the_message_types_come_from_the_directory_s_config_and_an_unknown_one_names_them() {
+        let (_root, mut service) = initialised();
+        let plugins = service.plugins().unwrap();
+        assert!(plugins.content_types().is_empty(), "its config loads none");
+        let Err(error) = plugins.message_type("courier/poll") else {
+            panic!("a plugin handles courier/poll");
+        };
+        assert_eq!(error.kind(), ErrorKind::NotFound);
+        assert!(
+            error
+                .to_string()
+                .starts_with("no message type \"courier/poll\" is installed; installed: none"),
+            "{error}"
+        );
+    }
+}
