@@ -988,8 +988,9 @@ impl Node {
                         );
                     }
                 }
+                // The recognised peer, not the sync session: a simplex read delivers without one.
                 if output.delivered > 0
-                    && let Some(contact) = slot.link.syncing_with()
+                    && let Some(Peer::Contact(contact)) = slot.link.peer()
                 {
                     self.notice(Notice::Received {
                         contact,

@@ -3,21 +3,18 @@
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use courier_host::config::Config;
-use courier_host::identity::Identity;
-use courier_host::node::{Node, Notice, Pacing, RunningNode};
+use courier_host::node::{Notice, Pacing};
 use courier_host::plugin::supervisor::Health;
-use courier_host::storage::{Database, Delivery, Draft, OutgoingState, Passphrase, Peer};
+use courier_host::storage::{Delivery, OutgoingState, Peer};
 use courier_host::transport_security::TAG_LEN;
 use courier_host::transport_security::stream::HEADER_LEN;
 use courier_host::transport_security::tag_window::WINDOW;
 use courier_host::transport_security::transport_keys::period_at;
 
-use crate::fixture::Fixture;
+use crate::two_nodes::{Side, free_port, introduce, now_ms, send, texts_from, wait_for};
 
 /// The LAN plugin's id and max latency (its `describe`).
 const LAN: &str = "lan";
@@ -29,85 +26,13 @@ const IMPATIENT: Pacing = Pacing {
     max_redial_backoff: Duration::from_millis(20),
 };
 
-struct Side {
-    path: PathBuf,
-    config: Config,
-    // Keeps the plugin directory the config points at.
-    _plugins: Fixture,
-}
-
-impl Side {
-    fn new(root: &Path, name: &str, port: u16, peer: u16) -> Side {
-        let plugins = Fixture::with_plugins(&["transport-lan"]);
-        let config = plugins.config(&format!(
-            "[transports.lan]\nplugin = \"transport-lan\"\n\
-             grant = [\"tcp\", \"mdns\", \"log\", \"clock\"]\ntcp_scope = \"loopback\"\n\
-             settings = {{ port = {port}, mdns = false, redial-ms = 100, static-peers = [\"127.0.0.1:{peer}\"] }}\n"
-        ));
-        let side = Side {
-            path: root.join(format!("{name}.db")),
-            config,
-            _plugins: plugins,
-        };
-        side.db()
-            .create_identity(&Identity::generate(name))
-            .unwrap();
-        side
-    }
-
-    fn db(&self) -> Database {
-        Database::open(&self.path, &Passphrase::new("black hole".into()).unwrap()).unwrap()
-    }
-
-    fn start(&self) -> RunningNode {
-        Node::spawn_paced(self.db(), &self.config, courier_drivers::all(), IMPATIENT)
-            .expect("the node starts")
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
-fn wait_for(notices: &Receiver<Notice>, what: &str, mut hit: impl FnMut(&Notice) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match notices.recv_timeout(left) {
-            Ok(notice) if hit(&notice) => return,
-            Ok(_) => {}
-            Err(_) => panic!("timed out waiting for {what}"),
-        }
-    }
-}
-
-fn send(db: &mut Database, to: &str, text: &str) {
-    let contact = db.contact(to).unwrap();
-    db.send(
-        contact,
-        Draft::new("courier/text", 1, text.as_bytes().to_vec()),
-        now_ms(),
-    )
-    .unwrap();
-}
-
-fn texts_from(db: &Database, alias: &str) -> Vec<String> {
-    db.received(db.contact(alias).unwrap())
-        .unwrap()
-        .into_iter()
-        .map(|m| String::from_utf8(m.body).unwrap())
-        .collect()
+/// The LAN transport on loopback `port`, dialing `peer`, without mDNS.
+fn lan(side: &Side, port: u16, peer: u16) -> Config {
+    side.config(&format!(
+        "[transports.lan]\nplugin = \"transport-lan\"\n\
+         grant = [\"tcp\", \"mdns\", \"log\", \"clock\"]\ntcp_scope = \"loopback\"\n\
+         settings = {{ port = {port}, mdns = false, redial-ms = 100, static-peers = [\"127.0.0.1:{peer}\"] }}\n"
+    ))
 }
 
 /// Takes bob's port while he is away: reads the start of every stream alice dials into it, answers
@@ -140,27 +65,14 @@ fn black_hole(port: u16, dials: usize) -> std::thread::JoinHandle<usize> {
 fn a_black_hole_swallows_200_dials_to_bob_and_when_he_returns_they_talk_both_ways_at_once() {
     let root = tempfile::tempdir().unwrap();
     let (pa, pb) = (free_port(), free_port());
-    let alice = Side::new(root.path(), "alice", pa, pb);
-    let bob = Side::new(root.path(), "bob", pb, pa);
-    let link = |side: &Side| side.db().identity().unwrap().unwrap().link();
-    alice
-        .db()
-        .add_pending_contact(&link(&bob), "bob", now_ms())
-        .unwrap();
-    bob.db()
-        .add_pending_contact(&link(&alice), "alice", now_ms())
-        .unwrap();
+    let alice = Side::new(root.path(), "alice", &["transport-lan"]);
+    let bob = Side::new(root.path(), "bob", &["transport-lan"]);
+    let (alice_lan, bob_lan) = (lan(&alice, pa, pb), lan(&bob, pb, pa));
     let period = period_at(now_ms(), LAN_MAX_LATENCY_MS);
 
-    let a = alice.start();
-    let b = bob.start();
-    let introduced = |n: &RunningNode| {
-        wait_for(&n.notices, "the handshake", |x| {
-            matches!(x, Notice::Introduced { .. })
-        })
-    };
-    introduced(&a);
-    introduced(&b);
+    let a = alice.start(&alice_lan, IMPATIENT);
+    let b = bob.start(&bob_lan, IMPATIENT);
+    introduce((&alice, &a), (&bob, &b));
 
     // Bob goes away; something else takes his port, and alice's message goes into it, again and again.
     b.stop().unwrap();
@@ -181,7 +93,7 @@ fn a_black_hole_swallows_200_dials_to_bob_and_when_he_returns_they_talk_both_way
 
     // Bob is back on his port: one redial reaches him, and both directions flow on the same keys.
     let returned = Instant::now();
-    let b = bob.start();
+    let b = bob.start(&bob_lan, IMPATIENT);
     let mut bob_db = bob.db();
     send(&mut bob_db, "alice", "glad to be back");
     b.handle.wake();

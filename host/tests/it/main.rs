@@ -2,6 +2,7 @@
 //! wasmtime exactly as `courier` loads them. Run `cargo xtask build-plugins` first (`cargo xtask test` does).
 
 mod fixture;
+mod two_nodes;
 
 mod attachments;
 mod black_hole;
@@ -9,5 +10,6 @@ mod component_cache;
 mod config_errors;
 mod hostile_plugins;
 mod rendezvous;
+mod simplex;
 mod storage;
 mod transport_world;

@@ -1,0 +1,105 @@
+//! A one-way medium between two real nodes: the node's simplex links, end to end through real sockets
+//! and a real simplex transport component (`tests/plugins/one-way`, each connection one stream).
+
+use std::time::Duration;
+
+use courier_host::config::Config;
+use courier_host::node::{Notice, Pacing};
+use courier_host::storage::{Delivery, OutgoingState};
+
+use crate::two_nodes::{Side, free_port, introduce, send, texts_from, wait_for, wait_until};
+
+const PLUGINS: &[&str] = &["transport-lan", "one-way"];
+
+fn lan(port: u16, peer: u16) -> String {
+    format!(
+        "[transports.lan]\nplugin = \"transport-lan\"\n\
+         grant = [\"tcp\", \"mdns\", \"log\", \"clock\"]\ntcp_scope = \"loopback\"\n\
+         settings = {{ port = {port}, mdns = false, redial-ms = 100, static-peers = [\"127.0.0.1:{peer}\"] }}\n"
+    )
+}
+
+fn one_way(port: u16, peer: u16) -> String {
+    format!(
+        "[transports.one-way]\nplugin = \"one-way\"\ngrant = [\"tcp\"]\ntcp_scope = \"loopback\"\n\
+         settings = {{ port = {port}, peer = \"127.0.0.1:{peer}\", redial-ms = 200 }}\n"
+    )
+}
+
+fn states(db: &courier_host::storage::Database, alias: &str) -> Vec<Delivery> {
+    db.conversation(db.contact(alias).unwrap())
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e.delivery, Delivery::Outgoing(_)))
+        .map(|e| e.delivery)
+        .collect()
+}
+
+#[test]
+fn alice_writes_bob_over_a_one_way_medium_and_his_acks_come_back_on_streams_of_his_own() {
+    let root = tempfile::tempdir().unwrap();
+    let alice = Side::new(root.path(), "alice", PLUGINS);
+    let bob = Side::new(root.path(), "bob", PLUGINS);
+    let [a_lan, b_lan, a_way, b_way] = [(); 4].map(|()| free_port());
+    let with_lan = |side: &Side, lan_ports: (u16, u16), way_ports: (u16, u16)| -> Config {
+        side.config(&(lan(lan_ports.0, lan_ports.1) + &one_way(way_ports.0, way_ports.1)))
+    };
+
+    // They meet over the LAN (a handshake needs both directions); keys for the one-way medium are
+    // derived then too.
+    let a = alice.start(
+        &with_lan(&alice, (a_lan, b_lan), (a_way, b_way)),
+        Pacing::default(),
+    );
+    let b = bob.start(
+        &with_lan(&bob, (b_lan, a_lan), (b_way, a_way)),
+        Pacing::default(),
+    );
+    introduce((&alice, &a), (&bob, &b));
+    a.stop().unwrap();
+    b.stop().unwrap();
+
+    // From now on only the one-way medium runs: every connection carries one stream, one way.
+    let a = alice.start(&alice.config(&one_way(a_way, b_way)), Pacing::default());
+    let b = bob.start(&bob.config(&one_way(b_way, a_way)), Pacing::default());
+    let mut alice_db = alice.db();
+    for text in ["one", "two", "three"] {
+        send(&mut alice_db, "bob", text);
+    }
+    a.handle.wake();
+    let mut received = 0;
+    wait_for(&b.notices, "alice's three texts at bob", |n| {
+        if let Notice::Received { count, .. } = n {
+            received += count;
+        }
+        received >= 3
+    });
+    let bob_db = bob.db();
+    assert_eq!(texts_from(&bob_db, "alice"), ["one", "two", "three"]);
+
+    // Bob's own streams carry his acks back: nobody answers on a one-way channel.
+    wait_until("bob's acks at alice", || {
+        states(&alice_db, "bob") == [Delivery::Outgoing(OutgoingState::Acked); 3]
+    });
+    let way = b.handle.transports().expect("bob's node runs");
+    assert_eq!(
+        (
+            way[0].transport.as_str(),
+            way[0].simplex,
+            way[0].contacts_linked
+        ),
+        ("test-one-way", true, 0),
+        "a simplex link runs no sync session"
+    );
+
+    // Many more streams each way (one every 200 ms), each a fresh tag: nothing is stored twice.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(texts_from(&bob_db, "alice"), ["one", "two", "three"]);
+    a.stop().unwrap();
+    b.stop().unwrap();
+    assert_eq!(texts_from(&bob.db(), "alice"), ["one", "two", "three"]);
+    assert_eq!(
+        states(&alice.db(), "bob"),
+        [Delivery::Outgoing(OutgoingState::Acked); 3]
+    );
+}
