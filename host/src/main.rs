@@ -31,7 +31,7 @@ enum Command {
     },
     /// Prints your contact link, to give to someone you want to talk to.
     Link,
-    /// Adds, lists, verifies and removes contacts.
+    /// Adds, lists, renames, verifies and removes contacts.
     #[command(subcommand)]
     Contacts(ContactsCommand),
     /// Queues a message to a contact; `serve` delivers it. Any installed message type with
@@ -103,6 +103,13 @@ enum ContactsCommand {
         #[arg(long)]
         confirm: bool,
     },
+    /// Calls a contact (or pending contact) by another alias.
+    Alias {
+        /// The alias they have now.
+        alias: String,
+        /// The alias to call them from now on.
+        new_alias: String,
+    },
     /// Removes a contact (or pending contact) with their keys and messages.
     Remove {
         /// The contact's alias.
@@ -143,6 +150,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Contacts(ContactsCommand::List { json }) => cli::contacts::list(&dir, json),
         Command::Contacts(ContactsCommand::Verify { alias, confirm }) => {
             cli::contacts::verify(&dir, &alias, confirm)
+        }
+        Command::Contacts(ContactsCommand::Alias { alias, new_alias }) => {
+            cli::contacts::alias(&dir, &alias, &new_alias)
         }
         Command::Contacts(ContactsCommand::Remove { alias }) => cli::contacts::remove(&dir, &alias),
         Command::Send { alias, content } => cli::conversation::send(&dir, &alias, &content),

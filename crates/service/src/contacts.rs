@@ -70,6 +70,11 @@ impl Service {
         Ok(self.db.mark_verified(alias)?)
     }
 
+    /// Calls a contact or pending contact by another alias; their keys and messages stay theirs.
+    pub fn rename_contact(&mut self, alias: &str, new_alias: &str) -> Result<(), ServiceError> {
+        Ok(self.db.rename_contact(alias, new_alias)?)
+    }
+
     /// Removes a contact or pending contact with their keys and messages.
     pub fn remove_contact(&mut self, alias: &str) -> Result<(), ServiceError> {
         Ok(self.db.remove_contact(alias)?)

@@ -232,6 +232,31 @@ impl Database {
             .ok_or_else(|| StorageError::UnknownContact(alias.to_owned()))
     }
 
+    /// Calls the contact (or pending contact) `alias` `new_alias` from now on; refuses an unfit alias
+    /// and one already in use.
+    pub fn rename_contact(&mut self, alias: &str, new_alias: &str) -> Result<(), StorageError> {
+        let new_alias = super::database::check_name(new_alias)?;
+        let tx = self.write()?;
+        let taken: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM pending_contacts WHERE alias = ?1)
+                 OR EXISTS (SELECT 1 FROM contacts WHERE alias = ?1)",
+            [new_alias],
+            |r| r.get(0),
+        )?;
+        if taken && new_alias != alias {
+            return Err(StorageError::DuplicateAlias(new_alias.to_owned()));
+        }
+        let mut changed = 0;
+        for table in ["contacts", "pending_contacts"] {
+            changed += tx.execute(
+                &format!("UPDATE {table} SET alias = ?2 WHERE alias = ?1"),
+                [alias, new_alias],
+            )?;
+        }
+        tx.commit()?;
+        found(changed, alias)
+    }
+
     /// Removes `alias` with its keys and every message to or from them.
     pub fn remove_contact(&mut self, alias: &str) -> Result<(), StorageError> {
         // Foreign keys cascade to the outbox and inbox; the keys live in the row itself, stream state
@@ -285,5 +310,49 @@ impl Database {
             (false, 0) => OutgoingState::Queued,
             (false, _) => OutgoingState::Sent,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use courier_proto::identity::Identity;
+
+    use super::*;
+    use crate::database::Passphrase;
+
+    #[test]
+    fn a_contact_renamed_keeps_their_place_and_no_two_share_an_alias() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Database::open(
+            &dir.path().join("courier.db"),
+            &Passphrase::new("renaming".into()).unwrap(),
+        )
+        .unwrap();
+        db.create_identity(&Identity::generate("alice")).unwrap();
+        for name in ["bob", "carol"] {
+            db.add_pending_contact(&Identity::generate(name).link(), name, 0)
+                .unwrap();
+        }
+        db.rename_contact("bob", "robert").unwrap();
+        let aliases: Vec<String> = db
+            .pending_contacts()
+            .unwrap()
+            .into_iter()
+            .map(|p| p.alias)
+            .collect();
+        assert_eq!(aliases, ["robert", "carol"]);
+        assert!(matches!(
+            db.rename_contact("robert", "carol"),
+            Err(StorageError::DuplicateAlias(a)) if a == "carol"
+        ));
+        assert!(matches!(
+            db.rename_contact("bob", "bobby"),
+            Err(StorageError::UnknownContact(a)) if a == "bob"
+        ));
+        assert!(matches!(
+            db.rename_contact("robert", "rob\u{202e}ert"),
+            Err(StorageError::BadAlias(_))
+        ));
+        db.rename_contact("robert", "robert").unwrap();
     }
 }

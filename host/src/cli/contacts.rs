@@ -1,4 +1,4 @@
-//! `contacts add | list | verify | remove`.
+//! `contacts add | list | alias | verify | remove`.
 
 use anyhow::Result;
 use courier_service::{ContactState, DataDir};
@@ -60,6 +60,13 @@ pub fn verify(dir: &DataDir, alias: &str, confirm: bool) -> Result<()> {
             "compare it with {alias:?} in person or on a call you trust; if it matches, run this again with --confirm"
         );
     }
+    Ok(())
+}
+
+/// Calls a contact by another alias.
+pub fn alias(dir: &DataDir, alias: &str, new_alias: &str) -> Result<()> {
+    unlock::open(dir)?.rename_contact(alias, new_alias)?;
+    println!("{alias:?} is now {new_alias:?}");
     Ok(())
 }
 

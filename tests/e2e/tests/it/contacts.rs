@@ -1,6 +1,8 @@
 //! Becoming contacts by link, over the LAN, and the mistakes a user can make on the way.
 
-use courier_e2e::{Person, Tools, introduce, wait_for_contact};
+use std::time::Duration;
+
+use courier_e2e::{Person, Tools, introduce, wait_for_contact, wait_until};
 
 use crate::scratch;
 
@@ -46,6 +48,25 @@ fn alice_and_bob_add_each_others_links_and_become_contacts_with_the_same_safety_
         !bob.contacts().unwrap()[0].verified,
         "verification is each side's own"
     );
+
+    // Alice calls bob by another name: he stays verified, and a message to the new name reaches him.
+    alice.cli(&["contacts", "alias", "bob", "robert"]).unwrap();
+    let renamed = alice.contacts().unwrap();
+    assert_eq!(
+        (renamed[0].alias.as_str(), renamed[0].verified),
+        ("robert", true)
+    );
+    let unfit = alice
+        .fails(&["contacts", "alias", "robert", "robert\u{202e}"])
+        .unwrap();
+    assert!(unfit.contains("alias"), "{unfit}");
+    alice
+        .cli(&["send", "robert", "--text", "still you"])
+        .unwrap();
+    wait_until(Duration::from_secs(30), "bob has the text", || {
+        Ok(bob.arrivals("alice")? == ["still you"])
+    })
+    .unwrap();
     alice.stop().unwrap();
     bob.stop().unwrap();
 }
