@@ -404,9 +404,10 @@ impl Node {
         drivers: Vec<StartDriver>,
         pacing: Pacing,
     ) -> Result<RunningNode, NodeError> {
-        // Two workers: sockets are I/O-bound, and the node's own thread does the crypto.
+        // One worker: sockets are I/O-bound, and the node's own thread does the crypto; on two cores a
+        // second worker only competes with the node threads.
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(1)
             .thread_name("courier-io")
             .enable_all()
             .build()
