@@ -92,6 +92,17 @@ for p in (10, 12, 13):
 show("period 12 bob tag", derive(secrets[12], b"tag", b"bob"))
 show("period 11 secret", secrets[11])
 
+print("# class chains: root 07..07, the four-week class, start period 10, transports drive and mailbox")
+chain = {10: derive(bytes([7] * 32), b"chain", struct.pack(">Q", 28 * 86_400_000))}
+for p in range(11, 14):
+    chain[p] = derive(chain[p - 1], b"rotate", struct.pack(">Q", p))
+drive_12 = derive(chain[12], b"transport", b"drive")
+show("chain drive period 12 alice tag", derive(drive_12, b"tag", b"alice"))
+show("chain drive period 12 alice header", derive(drive_12, b"header", b"alice"))
+show("chain drive period 13 bob tag", derive(derive(chain[13], b"transport", b"drive"), b"tag", b"bob"))
+show("chain mailbox period 12 alice tag", derive(derive(chain[12], b"transport", b"mailbox"), b"tag", b"alice"))
+show("chain period 11 step", chain[11])
+
 print("# rendezvous: key 01..01, period 7")
 show("rendezvous_tag", base64.b32encode(hmac256(bytes([1] * 32), b"courier/v1/rendezvous" + struct.pack(">Q", 7))[:10]).decode().lower())
 

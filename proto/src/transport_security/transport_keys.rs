@@ -1,8 +1,14 @@
 //! Per-contact, per-transport keys and their rotation.
 //!
-//! Time is cut into rotation periods of (transport max latency + 24 h max clock difference). The keys of
-//! period p+1 are a one-way function of those of period p, so deleting old keys gives forward secrecy:
+//! Time is cut into rotation periods of (max latency + 24 h max clock difference). The keys of period
+//! p+1 are a one-way function of those of period p, so deleting old keys gives forward secrecy:
 //! whoever seizes the device later cannot recover them to read recorded streams.
+//!
+//! A contact made now gets one forward-only chain per latency class ([`LATENCY_CLASSES_MS`]) at the
+//! handshake, before its root secret is dropped; each transport derives its keys of period p from
+//! step p of its class's chain ([`TransportKeys::on_chain`]). So a transport configured later (a drive,
+//! Tor) reaches contacts made before it, and forward secrecy per period holds as before. Contacts made
+//! before chains existed keep one chain per transport they had ([`TransportKeys::new`]).
 
 use hkdf::Hkdf;
 use sha2::Sha256;
@@ -10,6 +16,25 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// Largest clock difference between two contacts that keys tolerate.
 pub const MAX_CLOCK_DIFFERENCE_MS: u64 = 24 * 60 * 60 * 1000;
+
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// The latency classes keys rotate by, shortest first: a day (LAN, Tor, Bluetooth), two weeks (a
+/// mailbox), four weeks (a removable drive). Every transport of a class shares its chain.
+pub const LATENCY_CLASSES_MS: [u64; 3] = [DAY_MS, 14 * DAY_MS, 28 * DAY_MS];
+
+/// The class whose chain a transport with `max_latency_ms` derives its keys from: the shortest at
+/// least that long. `None` for a latency longer than every class: no key period could outlast it.
+pub fn latency_class(max_latency_ms: u64) -> Option<u64> {
+    LATENCY_CLASSES_MS
+        .into_iter()
+        .find(|class| *class >= max_latency_ms)
+}
+
+/// Step `start` of a contact's chain for `class_ms`, from the root secret their handshake agreed.
+pub fn chain_start(root: &SecretKey, class_ms: u64) -> SecretKey {
+    root.derive("chain", &class_ms.to_be_bytes())
+}
 
 /// The length of a rotation period for a transport with `max_latency_ms`.
 pub fn rotation_period_ms(max_latency_ms: u64) -> u64 {
@@ -121,6 +146,9 @@ impl PeriodSecret {
 #[derive(Debug, Clone)]
 pub struct TransportKeys {
     role: Role,
+    /// For keys on a class chain, the transport whose keys each step gives; `None` for a chain of
+    /// this transport's own (contacts made before class chains).
+    on_chain_of: Option<String>,
     /// The secret of the current period; every later key derives from it, no earlier one can.
     current: PeriodSecret,
     /// The secret of the oldest period whose incoming keys are held (the current one's predecessor).
@@ -150,6 +178,35 @@ impl TransportKeys {
         role: Role,
         period: u64,
     ) -> Self {
+        TransportKeys::restore(None, secret, secret_period, role, period)
+    }
+
+    /// Keys of `transport_id` derived from a class chain whose step `step_period` is `step` (from
+    /// [`chain_start`], or as [`oldest_secret`](Self::oldest_secret) gave it), moved forward to
+    /// `period` (of the class's rotation periods).
+    pub fn on_chain(
+        step: SecretKey,
+        step_period: u64,
+        transport_id: &str,
+        role: Role,
+        period: u64,
+    ) -> Self {
+        TransportKeys::restore(
+            Some(transport_id.to_owned()),
+            step,
+            step_period,
+            role,
+            period,
+        )
+    }
+
+    fn restore(
+        on_chain_of: Option<String>,
+        secret: SecretKey,
+        secret_period: u64,
+        role: Role,
+        period: u64,
+    ) -> Self {
         let mut current = PeriodSecret {
             period: secret_period,
             secret,
@@ -158,19 +215,27 @@ impl TransportKeys {
             current = current.next();
         }
         let oldest = current.clone();
-        let mut incoming = vec![current.direction(role.incoming_label())];
+        let keys = |step: &PeriodSecret, who| direction(on_chain_of.as_deref(), step, who);
+        let mut incoming = vec![keys(&current, role.incoming_label())];
         if current.period < period {
             current = current.next();
-            incoming.push(current.direction(role.incoming_label()));
+            incoming.push(keys(&current, role.incoming_label()));
         }
-        incoming.push(current.next().direction(role.incoming_label()));
+        incoming.push(keys(&current.next(), role.incoming_label()));
         TransportKeys {
             role,
-            outgoing: current.direction(role.outgoing_label()),
+            outgoing: keys(&current, role.outgoing_label()),
+            on_chain_of,
             current,
             oldest,
             incoming,
         }
+    }
+
+    /// The transport these keys are for when they derive from a class chain (and
+    /// [`oldest_secret`](Self::oldest_secret) is then the chain's step, shared by its class).
+    pub fn on_chain_of(&self) -> Option<&str> {
+        self.on_chain_of.as_deref()
     }
 
     /// The secret of the oldest period still held, and that period. Storing it in place of what was
@@ -209,10 +274,17 @@ impl TransportKeys {
         while self.current.period < period {
             let next = self.current.next();
             self.oldest = std::mem::replace(&mut self.current, next);
-            self.incoming
-                .push(self.current.next().direction(self.role.incoming_label()));
+            self.incoming.push(direction(
+                self.on_chain_of.as_deref(),
+                &self.current.next(),
+                self.role.incoming_label(),
+            ));
         }
-        self.outgoing = self.current.direction(self.role.outgoing_label());
+        self.outgoing = direction(
+            self.on_chain_of.as_deref(),
+            &self.current,
+            self.role.outgoing_label(),
+        );
         let oldest_kept = period - 1;
         let dropped: Vec<u64> = self
             .incoming
@@ -222,6 +294,19 @@ impl TransportKeys {
             .collect();
         self.incoming.retain(|k| k.period >= oldest_kept);
         dropped
+    }
+}
+
+/// The keys of one direction in `step`'s period: from the step itself (a transport's own chain) or
+/// from what it gives `transport` (a class chain).
+fn direction(transport: Option<&str>, step: &PeriodSecret, who: &str) -> DirectionKeys {
+    match transport {
+        None => step.direction(who),
+        Some(transport) => PeriodSecret {
+            period: step.period,
+            secret: step.secret.derive("transport", transport.as_bytes()),
+        }
+        .direction(who),
     }
 }
 
@@ -360,6 +445,116 @@ mod tests {
         assert_eq!(
             hex_of(&bob.outgoing().tag_key),
             "bc69e979ede041568752faf9ebe28a33c60671cd18e3b4056a26e74115dfc4f5"
+        );
+    }
+
+    /// The four-week class, for a drive.
+    const FOUR_WEEKS: u64 = 28 * DAY_MS;
+
+    fn drive_keys(role: Role, start: u64, period: u64) -> TransportKeys {
+        TransportKeys::on_chain(
+            chain_start(&root(), FOUR_WEEKS),
+            start,
+            "drive",
+            role,
+            period,
+        )
+    }
+
+    #[test]
+    fn each_latency_takes_the_shortest_class_that_outlasts_it() {
+        assert_eq!(latency_class(30_000), Some(DAY_MS), "a LAN");
+        assert_eq!(latency_class(DAY_MS), Some(DAY_MS));
+        assert_eq!(latency_class(DAY_MS + 1), Some(14 * DAY_MS), "unknown: the next longer");
+        assert_eq!(latency_class(14 * DAY_MS), Some(14 * DAY_MS), "a mailbox");
+        assert_eq!(latency_class(FOUR_WEEKS), Some(FOUR_WEEKS), "a drive");
+        assert_eq!(latency_class(FOUR_WEEKS + 1), None, "no key period outlasts it");
+    }
+
+    #[test]
+    fn a_transport_configured_later_meets_its_contact_on_the_chain_both_kept() {
+        // Alice and bob met at period 10 and each kept only the chain's step; alice's node ran on
+        // (her stored step is 13), bob's did not (his is still 10). At period 15 both add a drive.
+        let mut alice_chain = drive_keys(Role::Alice, 10, 10);
+        alice_chain.rotate_to(14);
+        let (step_period, step) = alice_chain.oldest_secret();
+        assert_eq!(step_period, 13);
+        let alice = TransportKeys::on_chain(step.clone(), step_period, "drive", Role::Alice, 15);
+        let bob = TransportKeys::on_chain(
+            chain_start(&root(), FOUR_WEEKS),
+            10,
+            "drive",
+            Role::Bob,
+            15,
+        );
+        assert_eq!(alice.period(), 15);
+        assert!(bob.incoming().contains(alice.outgoing()));
+        assert!(alice.incoming().contains(bob.outgoing()));
+        // Another transport of the class shares the chain, never the keys.
+        let mailbox = TransportKeys::on_chain(step.clone(), step_period, "mailbox", Role::Alice, 15);
+        assert_ne!(mailbox.outgoing(), alice.outgoing());
+        assert_eq!(mailbox.oldest_secret(), alice.oldest_secret(), "one step per class");
+        // A transport's own chain (a contact made before class chains) gives other keys.
+        let own = TransportKeys::new(&root(), "drive", Role::Alice, 10, 15);
+        assert_ne!(own.outgoing(), alice.outgoing());
+        assert_eq!(own.on_chain_of(), None);
+        assert_eq!(alice.on_chain_of(), Some("drive"));
+    }
+
+    #[test]
+    fn keys_on_a_chain_rotate_and_restore_like_a_transports_own() {
+        let mut stepwise = drive_keys(Role::Bob, 3, 3);
+        for period in 4..=9 {
+            stepwise.rotate_to(period);
+            let (at, step) = stepwise.oldest_secret();
+            assert_eq!(at, period - 1);
+            let restored = TransportKeys::on_chain(step.clone(), at, "drive", Role::Bob, period);
+            assert_eq!(restored.outgoing(), stepwise.outgoing());
+            assert_eq!(restored.incoming(), stepwise.incoming());
+        }
+        let at_once = drive_keys(Role::Bob, 3, 9);
+        assert_eq!(at_once.outgoing(), stepwise.outgoing());
+        assert_eq!(at_once.incoming(), stepwise.incoming());
+    }
+
+    #[test]
+    fn keys_on_a_chain_are_pinned_to_known_bytes() {
+        // proto/vectors/known_answers.py: step 10 = derive(root, "chain", class ms as 8 big-endian
+        // bytes), step p + 1 = derive(p, "rotate", p + 1), a transport's period secret =
+        // derive(step, "transport", id), direction keys as for a transport's own chain.
+        let hex_of = |k: &SecretKey| hex::encode(k.expose());
+        let alice = drive_keys(Role::Alice, 10, 12);
+        assert_eq!(
+            hex_of(&alice.outgoing().tag_key),
+            "774114673e9f6b3cd395a3169c1c389c21a683d9dd785442a1b7eadddf4759ad"
+        );
+        assert_eq!(
+            hex_of(&alice.outgoing().header_key),
+            "d01839c767ac257c0bfca9f8f0a80b4698cc7c8072237c84745c46c083bc2a2d"
+        );
+        let next = alice.incoming().iter().find(|k| k.period == 13).unwrap();
+        assert_eq!(
+            hex_of(&next.tag_key),
+            "dbb781bd14e8a0903a1078d3bc1935afa0cd3b332eebec0007da243c8af4bb5a"
+        );
+        let (period, step) = alice.oldest_secret();
+        assert_eq!(
+            (period, hex_of(step).as_str()),
+            (
+                11,
+                "816f022aef54e78f51fceedc00f01c88e1886ed440cfb53a25ff0a9ff54f27a0"
+            )
+        );
+        let mailbox = TransportKeys::on_chain(
+            chain_start(&root(), FOUR_WEEKS),
+            10,
+            "mailbox",
+            Role::Alice,
+            12,
+        );
+        assert_eq!(
+            hex_of(&mailbox.outgoing().tag_key),
+            "1deb673fb6b4b56b0b4153e71432565cc9da4eab4bf3e6a5742ce331f3f5d8e9"
         );
     }
 
