@@ -236,6 +236,37 @@ mod tests {
     }
 
     #[test]
+    fn bob_reads_a_drive_stream_a_frame_at_a_time_and_knows_when_it_ended() {
+        let (mut alice, mut bob) = alice_and_bob();
+        // Texts of 700 bytes in 1 KiB frames: each ends in a later frame than the one before.
+        let texts: Vec<String> = ["a", "b", "c"].iter().map(|c| c.repeat(700)).collect();
+        for (i, text) in texts.iter().enumerate() {
+            alice.store.queue(text, i as u64 + 1);
+        }
+        let wire = alice.write_drive(10);
+        let keys = incoming(&bob.keys).clone();
+        let tag = wire[..TAG_LEN].try_into().unwrap();
+        let number = bob.window.recognise(tag).unwrap();
+        let header = wire[TAG_LEN..TAG_LEN + HEADER_LEN].try_into().unwrap();
+        let mut reader =
+            SimplexReader::new(StreamReader::open(&keys, number, tag, header).unwrap());
+        let frames = &wire[TAG_LEN + HEADER_LEN..];
+        let mut counts = Vec::new();
+        for frame in frames.chunks(FRAME) {
+            assert!(!reader.is_finished(), "the final frame is still to come");
+            counts.push(reader.push(frame, &mut bob.store, 20).unwrap());
+        }
+        assert!(reader.is_finished());
+        assert_eq!(reader.finish(), Ok(()));
+        assert_eq!(
+            counts,
+            [1, 1, 1],
+            "each push counts the messages it completed"
+        );
+        assert_eq!(bodies(&bob.store), texts);
+    }
+
+    #[test]
     fn alice_writes_bob_a_drive_stream_with_every_unacked_message_and_the_acks_she_owes() {
         let (mut alice, mut bob) = alice_and_bob();
         let hi = bob.store.queue("hi alice", 1);
