@@ -12,7 +12,7 @@ use courier_proto::transport_security::TAG_LEN;
 use courier_proto::transport_security::rendezvous::rendezvous_tag;
 use courier_proto::transport_security::tag_window::TagWindow;
 use courier_proto::transport_security::transport_keys::{
-    DirectionKeys, Role, TransportKeys, period_at,
+    DirectionKeys, Role, TransportKeys, latency_class, period_at,
 };
 use courier_storage::{Database, Peer, StorageError};
 
@@ -40,7 +40,12 @@ pub struct Recognised {
 pub struct Keyring {
     transport: String,
     max_latency_ms: u64,
+    /// The latency class whose chain and periods this transport's keys follow, for contacts made
+    /// with class chains.
+    class_ms: u64,
     peers: BTreeMap<Peer, PeerKeys>,
+    /// Contacts made before class chains, with no keys for this transport (said once, not per pass).
+    unreachable: std::collections::BTreeSet<Peer>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -58,7 +63,19 @@ impl Keyring {
         Keyring {
             transport: transport.to_owned(),
             max_latency_ms,
+            // The node starts no transport whose latency outlasts every class.
+            class_ms: latency_class(max_latency_ms).unwrap_or(max_latency_ms),
             peers: BTreeMap::new(),
+            unreachable: Default::default(),
+        }
+    }
+
+    /// The rotation period `keys` are in at `now_ms`: their class's, or, on a chain of this
+    /// transport's own (a contact from before class chains), the transport's.
+    fn period_of(&self, keys: &TransportKeys, now_ms: u64) -> u64 {
+        match keys.on_chain_of() {
+            Some(_) => period_at(now_ms, self.class_ms),
+            None => period_at(now_ms, self.max_latency_ms),
         }
     }
 
@@ -89,15 +106,21 @@ impl Keyring {
         let before = self.peers.len();
         self.peers.retain(|peer, _| wanted.contains_key(peer));
         let mut changed = self.peers.len() != before;
-        let period = period_at(now_ms, self.max_latency_ms);
         for (peer, pending) in wanted {
-            if let Some(existing) = self.peers.get_mut(&peer) {
+            if let Some(existing) = self.peers.get(&peer) {
+                let period = self.period_of(&existing.keys, now_ms);
+                let existing = self.peers.get_mut(&peer).expect("just found");
                 if let Peer::Contact(id) = peer
                     && existing.keys.period() < period
                 {
                     existing.keys.rotate_to(period);
                     // Overwrites the stored secret: the dropped periods' keys are gone for good.
-                    db.save_transport_keys(id, &self.transport, &existing.keys)?;
+                    db.save_transport_keys(
+                        id,
+                        &self.transport,
+                        self.max_latency_ms,
+                        &existing.keys,
+                    )?;
                     let oldest = existing.keys.incoming()[0].period;
                     db.forget_stream_state_before(peer, &self.transport, oldest)?;
                     existing.windows = windows(db, peer, &self.transport, &existing.keys)?;
@@ -110,8 +133,13 @@ impl Keyring {
                     let keys =
                         match db.transport_keys(id, &self.transport, self.max_latency_ms, now_ms) {
                             Ok(keys) => keys,
-                            // Made before this transport was configured: reachable on others only.
-                            Err(StorageError::NoKeysFor(_)) => continue,
+                            // Made before class chains and this transport: reachable on others only.
+                            Err(e @ StorageError::NoKeysFor(_)) => {
+                                if self.unreachable.insert(peer) {
+                                    tracing::warn!("{e}");
+                                }
+                                continue;
+                            }
                             Err(e) => return Err(e),
                         };
                     let role = keys.role();

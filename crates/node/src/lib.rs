@@ -34,6 +34,7 @@ use courier_plugin_host::transport_plugin::{MAX_CHUNK_BYTES, TransportPlugin};
 use courier_proto::identity::Identity;
 use courier_proto::sync::record::{ContentTypeRange, TransportProperties};
 use courier_proto::transport_security::stream::MAX_FRAME_LEN;
+use courier_proto::transport_security::transport_keys::{LATENCY_CLASSES_MS, latency_class};
 use courier_storage::{ContactId, Database, Peer, StorageError};
 use keyring::Keyring;
 use link::{Link, LinkContext, Output};
@@ -267,8 +268,6 @@ pub struct Node {
     tx: Sender<Input>,
     rx: Receiver<Input>,
     notices: Option<Sender<Notice>>,
-    /// (id, max latency) of every transport, for the keys a handshake derives.
-    transport_ids: Vec<(String, u64)>,
     /// The content types our message-type plugins read, announced to every contact we sync with.
     content_types: Vec<ContentTypeRange>,
     /// How contacts can reach us over each transport, told to every contact we sync with.
@@ -325,6 +324,16 @@ impl Node {
         let mut transports = Vec::new();
         for plugin in std::mem::take(&mut plugins.transports) {
             let description = plugin.description().clone();
+            if latency_class(description.max_latency_ms).is_none() {
+                tracing::error!(
+                    "transport {:?} declares a max latency of {} days, longer than any key period \
+                     lasts ({} days); it is not started",
+                    description.id,
+                    description.max_latency_ms / 86_400_000,
+                    LATENCY_CLASSES_MS[LATENCY_CLASSES_MS.len() - 1] / 86_400_000
+                );
+                continue;
+            }
             let mut keyring = Keyring::new(&description.id, description.max_latency_ms);
             keyring.refresh(&mut db, &identity, now)?;
             transports.push(Transport {
@@ -344,12 +353,7 @@ impl Node {
             return Err(NodeError::NoTransport);
         }
         let data_version = db.data_version()?;
-        let transport_ids = transports
-            .iter()
-            .map(|t| (t.keyring.transport().to_owned(), t.max_latency_ms))
-            .collect();
         Ok(Node {
-            transport_ids,
             content_types: content_types(&plugins),
             advertised: Vec::new(),
             told_addresses_stale: true,
@@ -948,7 +952,6 @@ impl Node {
             identity: &self.identity,
             now_ms: now_ms(),
             dialing: &dialing,
-            transports: &self.transport_ids,
             content_types: &self.content_types,
             advertised: &self.advertised,
         };

@@ -7,7 +7,7 @@ use super::stream_state::Peer;
 use courier_proto::handshake::Agreement;
 use courier_proto::sync::record::MessageId;
 use courier_proto::transport_security::transport_keys::{
-    Role, SecretKey, TransportKeys, period_at,
+    LATENCY_CLASSES_MS, Role, SecretKey, TransportKeys, chain_start, latency_class, period_at,
 };
 
 /// A contact that completed the handshake.
@@ -48,17 +48,49 @@ fn secret_key(bytes: Vec<u8>) -> Result<SecretKey, StorageError> {
     Ok(SecretKey::from_bytes(array))
 }
 
+/// Stores what restores `keys`: the step of its class's chain (never moving it back, since every
+/// transport of the class shares it), or, for a contact from before class chains, the transport's
+/// own secret.
 fn save_keys(
     conn: &rusqlite::Connection,
     contact: ContactId,
     transport: &str,
+    max_latency_ms: u64,
     keys: &TransportKeys,
 ) -> Result<(), StorageError> {
     let (period, secret) = keys.oldest_secret();
+    if keys.on_chain_of().is_some() {
+        let class =
+            latency_class(max_latency_ms).ok_or(StorageError::NoKeysFor(transport.into()))?;
+        save_chain_step(conn, contact, class, period, secret)?;
+        return Ok(());
+    }
     conn.execute(
         "INSERT INTO transport_secrets (contact_id, transport, period, secret) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (contact_id, transport) DO UPDATE SET period = ?3, secret = ?4",
         params![contact, transport, i64::try_from(period).unwrap_or(i64::MAX), &secret.expose()[..]],
+    )?;
+    Ok(())
+}
+
+fn save_chain_step(
+    conn: &rusqlite::Connection,
+    contact: ContactId,
+    class_ms: u64,
+    period: u64,
+    secret: &SecretKey,
+) -> Result<(), StorageError> {
+    let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    conn.execute(
+        "INSERT INTO chain_secrets (contact_id, class_ms, period, secret) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (contact_id, class_ms) DO UPDATE SET period = ?3, secret = ?4
+         WHERE excluded.period > chain_secrets.period",
+        params![
+            contact,
+            as_i64(class_ms),
+            as_i64(period),
+            &secret.expose()[..]
+        ],
     )?;
     Ok(())
 }
@@ -74,14 +106,14 @@ fn found(changed: usize, alias: &str) -> Result<(), StorageError> {
 
 impl Database {
     /// Turns the pending contact `alias` into a contact with the handshake's result; keys start at
-    /// `start_ms` (the time both sides agreed). Keys are derived and stored for each of `transports`
-    /// (id, max latency); the root secret itself is not kept, so nothing can re-derive old keys.
+    /// `start_ms` (the time both sides agreed). One key chain is started per latency class, from
+    /// which every transport of the class, configured now or later, derives its keys; the root secret
+    /// itself is not kept, so nothing can re-derive old keys.
     pub fn complete_handshake(
         &mut self,
         alias: &str,
         agreement: &Agreement,
         start_ms: u64,
-        transports: &[(String, u64)],
     ) -> Result<ContactId, StorageError> {
         let tx = self.write()?;
         let (pending, public): (i64, Vec<u8>) = tx
@@ -106,10 +138,9 @@ impl Database {
             ],
         )?;
         let id = tx.last_insert_rowid();
-        for (transport, max_latency_ms) in transports {
-            let start = start_period(start_ms, *max_latency_ms);
-            let keys = TransportKeys::new(&agreement.root, transport, agreement.role, start, start);
-            save_keys(&tx, id, transport, &keys)?;
+        for class in LATENCY_CLASSES_MS {
+            let start = start_period(start_ms, class);
+            save_chain_step(&tx, id, class, start, &chain_start(&agreement.root, class))?;
         }
         tx.execute("DELETE FROM pending_contacts WHERE alias = ?1", [alias])?;
         tx.commit()?;
@@ -167,21 +198,44 @@ impl Database {
                     now.max(start),
                 )
             }
-            (None, None) => return Err(StorageError::NoKeysFor(transport_id.to_owned())),
+            // A contact made with class chains: the transport's keys come from its class's step.
+            (None, None) => {
+                let no_keys = || StorageError::NoKeysFor(transport_id.to_owned());
+                let class = latency_class(max_latency_ms).ok_or_else(no_keys)?;
+                let (step_period, step): (i64, Vec<u8>) = tx
+                    .query_row(
+                        "SELECT period, secret FROM chain_secrets WHERE contact_id = ?1 AND class_ms = ?2",
+                        params![contact, i64::try_from(class).unwrap_or(i64::MAX)],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?
+                    // Made before class chains, and this transport was not configured then.
+                    .ok_or_else(no_keys)?;
+                let step_period = step_period as u64;
+                TransportKeys::on_chain(
+                    secret_key(step)?,
+                    step_period,
+                    transport_id,
+                    role,
+                    period_at(now_ms, class).max(step_period),
+                )
+            }
         };
-        save_keys(&tx, contact, transport_id, &keys)?;
+        save_keys(&tx, contact, transport_id, max_latency_ms, &keys)?;
         tx.commit()?;
         Ok(keys)
     }
 
-    /// Stores `keys` for `contact` on `transport`, replacing (and so deleting) the older secret.
+    /// Stores `keys` for `contact` on `transport` (of `max_latency_ms`), replacing (and so deleting)
+    /// the older secret.
     pub fn save_transport_keys(
         &mut self,
         contact: ContactId,
         transport: &str,
+        max_latency_ms: u64,
         keys: &TransportKeys,
     ) -> Result<(), StorageError> {
-        save_keys(&self.conn, contact, transport, keys)
+        save_keys(&self.conn, contact, transport, max_latency_ms, keys)
     }
 
     /// Every contact that completed the handshake, by alias.
@@ -319,6 +373,95 @@ mod tests {
 
     use super::*;
     use crate::database::Passphrase;
+
+    #[test]
+    fn a_contact_from_before_class_chains_keeps_its_transports_and_is_told_to_re_add_for_new_ones()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Database::open(
+            &dir.path().join("courier.db"),
+            &Passphrase::new("old contact".into()).unwrap(),
+        )
+        .unwrap();
+        db.create_identity(&Identity::generate("alice")).unwrap();
+        db.add_pending_contact(&Identity::generate("bob").link(), "bob", 0)
+            .unwrap();
+        let root = SecretKey::from_bytes([9; 32]);
+        let agreement = Agreement {
+            root: root.clone(),
+            role: Role::Alice,
+        };
+        const START: u64 = 1_700_000_000_000;
+        const LAN: u64 = 30_000;
+        let bob = db.complete_handshake("bob", &agreement, START).unwrap();
+        // What a handshake stored before migration 12: the LAN's own chain, and no class chains.
+        db.conn
+            .execute("DELETE FROM chain_secrets WHERE contact_id = ?1", [bob])
+            .unwrap();
+        let start = start_period(START, LAN);
+        let own = TransportKeys::new(&root, "lan", Role::Alice, start, start);
+        save_keys(&db.conn, bob, "lan", LAN, &own).unwrap();
+
+        let later = START + 3 * 86_400_000;
+        let lan = db.transport_keys(bob, "lan", LAN, later).unwrap();
+        let expected = TransportKeys::new(&root, "lan", Role::Alice, start, period_at(later, LAN));
+        assert_eq!(
+            lan.outgoing(),
+            expected.outgoing(),
+            "its LAN keys go on as before"
+        );
+        assert_eq!(lan.on_chain_of(), None);
+        let drive = db.transport_keys(bob, "drive", 28 * 86_400_000, later);
+        assert!(
+            matches!(&drive, Err(StorageError::NoKeysFor(t)) if t == "drive"),
+            "{drive:?}"
+        );
+        let told = drive.unwrap_err().to_string();
+        assert!(told.contains("remove and re-add"), "{told}");
+    }
+
+    #[test]
+    fn a_chain_step_shared_by_a_class_never_moves_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Database::open(
+            &dir.path().join("courier.db"),
+            &Passphrase::new("one chain".into()).unwrap(),
+        )
+        .unwrap();
+        db.create_identity(&Identity::generate("alice")).unwrap();
+        db.add_pending_contact(&Identity::generate("bob").link(), "bob", 0)
+            .unwrap();
+        let agreement = Agreement {
+            root: SecretKey::from_bytes([3; 32]),
+            role: Role::Bob,
+        };
+        const START: u64 = 1_700_000_000_000;
+        const DAY: u64 = 86_400_000;
+        let bob = db.complete_handshake("bob", &agreement, START).unwrap();
+        let step = |db: &Database| -> i64 {
+            db.conn
+                .query_row(
+                    "SELECT period FROM chain_secrets WHERE contact_id = ?1 AND class_ms = ?2",
+                    params![bob, DAY as i64],
+                    |r| r.get(0),
+                )
+                .unwrap()
+        };
+        let started = step(&db);
+        // Tor, a week on, moves the day class's chain forward; a LAN that still holds older keys
+        // saving them afterwards must not move it back (that would undo forward secrecy).
+        let lan_then = db.transport_keys(bob, "lan", 30_000, START).unwrap();
+        db.transport_keys(bob, "tor", DAY, START + 7 * DAY).unwrap();
+        let moved = step(&db);
+        assert!(moved > started, "{moved} > {started}");
+        db.save_transport_keys(bob, "lan", 30_000, &lan_then)
+            .unwrap();
+        assert_eq!(step(&db), moved);
+        let lan_now = db
+            .transport_keys(bob, "lan", 30_000, START + 7 * DAY)
+            .unwrap();
+        assert_eq!(lan_now.oldest_secret().0 as i64, moved);
+    }
 
     #[test]
     fn a_contact_renamed_keeps_their_place_and_no_two_share_an_alias() {

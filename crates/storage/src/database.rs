@@ -147,7 +147,7 @@ pub enum StorageError {
     NoKeys,
     /// The contact was made before this transport was configured, so has no keys for it.
     #[error(
-        "this contact has no keys for transport {0:?}: it was added before that transport was configured; remove and re-add the contact to use it"
+        "this contact has no keys for transport {0:?}: you became contacts with a version that made keys only for the transports configured then; remove and re-add each other to use it"
     )]
     NoKeysFor(String),
     /// Stored data is not what this build wrote.

@@ -123,4 +123,15 @@ pub const MIGRATIONS: &[&str] = &[
         id BLOB NOT NULL,
         PRIMARY KEY (contact_id, id)
     );",
+    // 12: one key chain per latency class instead of one per transport, so a transport configured
+    // after the handshake reaches the contact: the step of the oldest period still held, overwritten
+    // as periods pass. Contacts from before keep their `transport_secrets` rows and the transports
+    // they had; a transport added later reaches only contacts made since.
+    "CREATE TABLE chain_secrets (
+        contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+        class_ms INTEGER NOT NULL,
+        period INTEGER NOT NULL,
+        secret BLOB NOT NULL,
+        PRIMARY KEY (contact_id, class_ms)
+    );",
 ];

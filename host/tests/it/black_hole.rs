@@ -12,7 +12,7 @@ use courier_host::storage::{Delivery, OutgoingState, Peer};
 use courier_host::transport_security::TAG_LEN;
 use courier_host::transport_security::stream::HEADER_LEN;
 use courier_host::transport_security::tag_window::WINDOW;
-use courier_host::transport_security::transport_keys::period_at;
+use courier_host::transport_security::transport_keys::{latency_class, period_at};
 
 use crate::two_nodes::{Side, free_port, introduce, now_ms, send, texts_from, wait_for};
 
@@ -68,7 +68,8 @@ fn a_black_hole_swallows_200_dials_to_bob_and_when_he_returns_they_talk_both_way
     let alice = Side::new(root.path(), "alice", &["transport-lan"]);
     let bob = Side::new(root.path(), "bob", &["transport-lan"]);
     let (alice_lan, bob_lan) = (lan(&alice, pa, pb), lan(&bob, pb, pa));
-    let period = period_at(now_ms(), LAN_MAX_LATENCY_MS);
+    // Keys rotate with the LAN's latency class (a day), not its own 30 s.
+    let period = period_at(now_ms(), latency_class(LAN_MAX_LATENCY_MS).unwrap());
 
     let a = alice.start(&alice_lan, IMPATIENT);
     let b = bob.start(&bob_lan, IMPATIENT);

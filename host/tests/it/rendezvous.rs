@@ -6,14 +6,10 @@ use courier_host::identity::Identity;
 use courier_host::node::keyring::Keyring;
 use courier_host::storage::{Database, Passphrase, Peer};
 use courier_host::transport_security::tag_window::tag;
-use courier_host::transport_security::transport_keys::rotation_period_ms;
+use courier_host::transport_security::transport_keys::{latency_class, rotation_period_ms};
 
 const LATENCY: u64 = 30_000;
 const NOW: u64 = 1_800_000_000_000;
-
-fn lan() -> Vec<(String, u64)> {
-    vec![("lan".to_owned(), LATENCY)]
-}
 
 struct Node {
     db: Database,
@@ -62,10 +58,10 @@ fn three(dir: &std::path::Path) -> (Node, Node, Node) {
     );
     alice
         .db
-        .complete_handshake("bob", &ha.receive_proof(&proof_b).unwrap(), NOW, &lan())
+        .complete_handshake("bob", &ha.receive_proof(&proof_b).unwrap(), NOW)
         .unwrap();
     bob.db
-        .complete_handshake("alice", &hb.receive_proof(&proof_a).unwrap(), NOW, &lan())
+        .complete_handshake("alice", &hb.receive_proof(&proof_a).unwrap(), NOW)
         .unwrap();
     for n in [&mut alice, &mut bob, &mut carol] {
         n.keyring.refresh(&mut n.db, &n.identity, NOW).unwrap();
@@ -89,7 +85,8 @@ fn announcements_match_only_for_the_contact_and_change_every_rotation_period() {
     );
     assert!(!today[0].contains("alice") && today[0].len() == 16);
 
-    let tomorrow_ms = NOW + rotation_period_ms(LATENCY);
+    // A LAN's keys rotate with its latency class (a day), not its own 30 s.
+    let tomorrow_ms = NOW + rotation_period_ms(latency_class(LATENCY).unwrap());
     assert!(
         alice
             .keyring

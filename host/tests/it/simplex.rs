@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use courier_host::config::Config;
 use courier_host::node::{Notice, Pacing};
 use courier_host::storage::{Delivery, OutgoingState};
 
@@ -36,30 +35,22 @@ fn states(db: &courier_host::storage::Database, alias: &str) -> Vec<Delivery> {
 }
 
 #[test]
-fn alice_writes_bob_over_a_one_way_medium_and_his_acks_come_back_on_streams_of_his_own() {
+fn alice_writes_bob_over_a_one_way_medium_added_after_they_met_and_his_acks_come_back_on_his_own_streams()
+ {
     let root = tempfile::tempdir().unwrap();
     let alice = Side::new(root.path(), "alice", PLUGINS);
     let bob = Side::new(root.path(), "bob", PLUGINS);
     let [a_lan, b_lan, a_way, b_way] = [(); 4].map(|()| free_port());
-    let with_lan = |side: &Side, lan_ports: (u16, u16), way_ports: (u16, u16)| -> Config {
-        side.config(&(lan(lan_ports.0, lan_ports.1) + &one_way(way_ports.0, way_ports.1)))
-    };
 
-    // They meet over the LAN (a handshake needs both directions); keys for the one-way medium are
-    // derived then too.
-    let a = alice.start(
-        &with_lan(&alice, (a_lan, b_lan), (a_way, b_way)),
-        Pacing::default(),
-    );
-    let b = bob.start(
-        &with_lan(&bob, (b_lan, a_lan), (b_way, a_way)),
-        Pacing::default(),
-    );
+    // They meet over the LAN (a handshake needs both directions); neither has the one-way medium yet.
+    let a = alice.start(&alice.config(&lan(a_lan, b_lan)), Pacing::default());
+    let b = bob.start(&bob.config(&lan(b_lan, a_lan)), Pacing::default());
     introduce((&alice, &a), (&bob, &b));
     a.stop().unwrap();
     b.stop().unwrap();
 
-    // From now on only the one-way medium runs: every connection carries one stream, one way.
+    // Both configure the one-way medium and nothing else: its keys come from the chain of its latency
+    // class, started at the handshake, so no re-adding. Every connection carries one stream, one way.
     let a = alice.start(&alice.config(&one_way(a_way, b_way)), Pacing::default());
     let b = bob.start(&bob.config(&one_way(b_way, a_way)), Pacing::default());
     let mut alice_db = alice.db();

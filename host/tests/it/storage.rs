@@ -14,10 +14,6 @@ const LATENCY: u64 = 30_000;
 const START_MS: u64 = 1_700_000_000_000;
 const LATER_MS: u64 = START_MS + 2 * 86_400_000;
 
-fn lan() -> Vec<(String, u64)> {
-    vec![("lan".to_owned(), LATENCY)]
-}
-
 fn pass(p: &str) -> Passphrase {
     Passphrase::new(p.into()).unwrap()
 }
@@ -235,20 +231,10 @@ fn after_the_handshake_both_sides_hold_matching_keys_and_removing_a_contact_remo
         hb.receive_hello(&hello_a).unwrap(),
     );
     let to_bob = alice_db
-        .complete_handshake(
-            "bob",
-            &ha.receive_proof(&proof_b).unwrap(),
-            START_MS,
-            &lan(),
-        )
+        .complete_handshake("bob", &ha.receive_proof(&proof_b).unwrap(), START_MS)
         .unwrap();
     let from_alice = bob_db
-        .complete_handshake(
-            "alice",
-            &hb.receive_proof(&proof_a).unwrap(),
-            START_MS,
-            &lan(),
-        )
+        .complete_handshake("alice", &hb.receive_proof(&proof_a).unwrap(), START_MS)
         .unwrap();
     assert!(
         alice_db.pending_contacts().unwrap().is_empty(),
@@ -268,6 +254,25 @@ fn after_the_handshake_both_sides_hold_matching_keys_and_removing_a_contact_remo
             .iter()
             .any(|k| k == alice_keys.outgoing())
     );
+    // A drive neither had configured at the handshake reaches the contact all the same: its keys come
+    // from the chain of its latency class, which both started then.
+    const FOUR_WEEKS: u64 = 28 * 86_400_000;
+    let alice_drive = alice_db
+        .transport_keys(to_bob, "drive", FOUR_WEEKS, LATER_MS)
+        .unwrap();
+    let bob_drive = bob_db
+        .transport_keys(from_alice, "drive", FOUR_WEEKS, LATER_MS)
+        .unwrap();
+    assert!(bob_drive.incoming().contains(alice_drive.outgoing()));
+    assert_ne!(alice_drive.outgoing(), alice_keys.outgoing());
+    assert!(
+        matches!(
+            alice_db.transport_keys(to_bob, "carrier-pigeon", FOUR_WEEKS + 1, LATER_MS),
+            Err(StorageError::NoKeysFor(t)) if t == "carrier-pigeon"
+        ),
+        "no key period outlasts a latency longer than four weeks"
+    );
+
     // Forward secrecy: once keys moved on, the database cannot give back an earlier period's keys
     // (the root is not stored, and the stored secret was overwritten).
     let earlier = alice_db

@@ -465,10 +465,18 @@ mod tests {
     fn each_latency_takes_the_shortest_class_that_outlasts_it() {
         assert_eq!(latency_class(30_000), Some(DAY_MS), "a LAN");
         assert_eq!(latency_class(DAY_MS), Some(DAY_MS));
-        assert_eq!(latency_class(DAY_MS + 1), Some(14 * DAY_MS), "unknown: the next longer");
+        assert_eq!(
+            latency_class(DAY_MS + 1),
+            Some(14 * DAY_MS),
+            "unknown: the next longer"
+        );
         assert_eq!(latency_class(14 * DAY_MS), Some(14 * DAY_MS), "a mailbox");
         assert_eq!(latency_class(FOUR_WEEKS), Some(FOUR_WEEKS), "a drive");
-        assert_eq!(latency_class(FOUR_WEEKS + 1), None, "no key period outlasts it");
+        assert_eq!(
+            latency_class(FOUR_WEEKS + 1),
+            None,
+            "no key period outlasts it"
+        );
     }
 
     #[test]
@@ -480,20 +488,20 @@ mod tests {
         let (step_period, step) = alice_chain.oldest_secret();
         assert_eq!(step_period, 13);
         let alice = TransportKeys::on_chain(step.clone(), step_period, "drive", Role::Alice, 15);
-        let bob = TransportKeys::on_chain(
-            chain_start(&root(), FOUR_WEEKS),
-            10,
-            "drive",
-            Role::Bob,
-            15,
-        );
+        let bob =
+            TransportKeys::on_chain(chain_start(&root(), FOUR_WEEKS), 10, "drive", Role::Bob, 15);
         assert_eq!(alice.period(), 15);
         assert!(bob.incoming().contains(alice.outgoing()));
         assert!(alice.incoming().contains(bob.outgoing()));
         // Another transport of the class shares the chain, never the keys.
-        let mailbox = TransportKeys::on_chain(step.clone(), step_period, "mailbox", Role::Alice, 15);
+        let mailbox =
+            TransportKeys::on_chain(step.clone(), step_period, "mailbox", Role::Alice, 15);
         assert_ne!(mailbox.outgoing(), alice.outgoing());
-        assert_eq!(mailbox.oldest_secret(), alice.oldest_secret(), "one step per class");
+        assert_eq!(
+            mailbox.oldest_secret(),
+            alice.oldest_secret(),
+            "one step per class"
+        );
         // A transport's own chain (a contact made before class chains) gives other keys.
         let own = TransportKeys::new(&root(), "drive", Role::Alice, 10, 15);
         assert_ne!(own.outgoing(), alice.outgoing());

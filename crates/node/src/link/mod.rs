@@ -37,8 +37,6 @@ pub struct LinkContext<'a> {
     pub identity: &'a Identity,
     /// Wall clock, Unix ms.
     pub now_ms: u64,
-    /// Every transport the node runs (id, max latency): a handshake derives keys for each.
-    pub transports: &'a [(String, u64)],
     /// Peers this node is already dialing on another channel.
     pub dialing: &'a std::collections::HashSet<Peer>,
     /// The content types this node reads, announced when a sync session starts.
@@ -419,12 +417,9 @@ impl Link {
             } => {
                 let progress = introduction.push(payload)?;
                 if let Some(done) = progress.done {
-                    let contact = cx.db.complete_handshake(
-                        alias,
-                        &done.agreement,
-                        done.start_ms,
-                        cx.transports,
-                    )?;
+                    let contact =
+                        cx.db
+                            .complete_handshake(alias, &done.agreement, done.start_ms)?;
                     out.introduced = Some(contact);
                     self.job = Job::Introduced;
                 }

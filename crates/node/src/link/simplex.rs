@@ -137,14 +137,12 @@ mod tests {
             now_ms: u64,
             f: impl FnOnce(&mut LinkContext<'_>) -> Result<Output, LinkError>,
         ) -> Result<Output, LinkError> {
-            let transports = [(DRIVE.to_owned(), LATENCY)];
             let dialing = HashSet::new();
             f(&mut LinkContext {
                 db: &mut self.db,
                 keyring: &mut self.keyring,
                 identity: &self.identity,
                 now_ms,
-                transports: &transports,
                 dialing: &dialing,
                 content_types: &[],
                 advertised: &[],
@@ -197,7 +195,6 @@ mod tests {
     /// Alice and Bob, contacts of each other since a handshake over another transport.
     fn alice_and_bob(dir: &std::path::Path) -> (Node, ContactId, Node, ContactId) {
         let (mut alice, mut bob) = (node(dir, "alice"), node(dir, "bob"));
-        let transports = [(DRIVE.to_owned(), LATENCY)];
         alice
             .db
             .add_pending_contact(&bob.identity.link(), "bob", NOW)
@@ -215,21 +212,11 @@ mod tests {
         );
         let to_bob = alice
             .db
-            .complete_handshake(
-                "bob",
-                &ha.receive_proof(&proof_b).unwrap(),
-                NOW,
-                &transports,
-            )
+            .complete_handshake("bob", &ha.receive_proof(&proof_b).unwrap(), NOW)
             .unwrap();
         let to_alice = bob
             .db
-            .complete_handshake(
-                "alice",
-                &hb.receive_proof(&proof_a).unwrap(),
-                NOW,
-                &transports,
-            )
+            .complete_handshake("alice", &hb.receive_proof(&proof_a).unwrap(), NOW)
             .unwrap();
         for n in [&mut alice, &mut bob] {
             n.keyring.refresh(&mut n.db, &n.identity, NOW).unwrap();
