@@ -255,6 +255,12 @@ enum Work {
     Plugin(usize, Event),
     /// Forget a channel; `tell` when the plugin does not know yet (the host decided to close it).
     Close { channel: ChannelId, tell: bool },
+    /// Open another channel to `peer` at once (a simplex stream was full and more is owed).
+    Redial {
+        transport: usize,
+        peer: Peer,
+        properties: Vec<Property>,
+    },
 }
 
 /// A running node.
@@ -753,6 +759,11 @@ impl Node {
             match work {
                 Work::Plugin(index, event) => self.feed(index, event),
                 Work::Close { channel, tell } => self.close(channel, tell)?,
+                Work::Redial {
+                    transport,
+                    peer,
+                    properties,
+                } => self.open_dial(transport, peer, properties, now_ms()),
             }
         }
         Ok(())
@@ -1003,7 +1014,7 @@ impl Node {
                 }
                 if let Some(contact) = output.introduced {
                     tracing::info!("a handshake completed; a pending contact is now a contact");
-                    if let Some(properties) = properties {
+                    if let Some(properties) = properties.clone() {
                         self.transports[index]
                             .found
                             .insert(Peer::Contact(contact), Whereabouts::Reach(properties));
@@ -1016,6 +1027,16 @@ impl Node {
                     self.work.push_back(Work::Close {
                         channel,
                         tell: true,
+                    });
+                }
+                // After the close, so the peer has no live link and can be dialed again.
+                if output.more
+                    && let (Some(peer), Some(properties)) = (peer, properties)
+                {
+                    self.work.push_back(Work::Redial {
+                        transport: index,
+                        peer,
+                        properties,
                     });
                 }
             }

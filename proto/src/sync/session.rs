@@ -157,6 +157,31 @@ impl Session {
         store: &mut impl SyncStore,
         now_ms: u64,
     ) -> Result<Vec<Record>, SessionError> {
+        let mut out = self.start_announcements();
+        match self.mode {
+            Mode::Duplex => out.extend(self.send_due(store, now_ms)?),
+            Mode::Simplex => {
+                self.fill(&mut out, store, now_ms, usize::MAX)?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// A simplex session's opening records in at most `budget` encoded bytes: the announcements,
+    /// then the acks owed and the due messages, oldest first, while they fit. Returns the records and
+    /// whether anything owed or due was left for a later stream (it stays owed and due).
+    pub fn start_within(
+        &mut self,
+        store: &mut impl SyncStore,
+        now_ms: u64,
+        budget: usize,
+    ) -> Result<(Vec<Record>, bool), SessionError> {
+        let mut out = self.start_announcements();
+        let more = self.fill(&mut out, store, now_ms, budget)?;
+        Ok((out, more))
+    }
+
+    fn start_announcements(&self) -> Vec<Record> {
         let mut out = vec![Record::Versions(vec![PROTOCOL_VERSION])];
         if !self.content_types.is_empty() {
             out.push(Record::ContentTypes(self.content_types.clone()));
@@ -164,21 +189,54 @@ impl Session {
         if !self.properties.is_empty() {
             out.push(Record::Properties(self.properties.clone()));
         }
-        match self.mode {
-            Mode::Duplex => out.extend(self.send_due(store, now_ms)?),
-            Mode::Simplex => {
-                let acks = store.acks_due(usize::MAX)?;
-                out.extend(acks.chunks(MAX_IDS).map(|ids| Record::Ack(ids.to_vec())));
-                store.acks_written(&acks)?;
-                for id in store.due(now_ms, usize::MAX)? {
-                    if let Some(message) = store.outgoing(&id)? {
-                        store.mark_sent(&id, now_ms)?;
-                        out.push(Record::Message(message));
-                    }
+        out
+    }
+
+    /// Adds to `out` the acks owed, then the due messages, while `out` encodes in `budget` bytes;
+    /// marks what it added written and sent. Returns whether something was left out.
+    fn fill(
+        &mut self,
+        out: &mut Vec<Record>,
+        store: &mut impl SyncStore,
+        now_ms: u64,
+        budget: usize,
+    ) -> Result<bool, SessionError> {
+        let mut used = Record::encode_all(out).len();
+        let mut fits = |record: &Record| {
+            if budget == usize::MAX {
+                // No limit: not worth encoding every message twice to measure it.
+                return true;
+            }
+            let len = Record::encode_all(std::slice::from_ref(record)).len();
+            let fit = used.saturating_add(len) <= budget;
+            if fit {
+                used += len;
+            }
+            fit
+        };
+        let acks = store.acks_due(usize::MAX)?;
+        let mut written = Vec::new();
+        for ids in acks.chunks(MAX_IDS) {
+            let record = Record::Ack(ids.to_vec());
+            if !fits(&record) {
+                store.acks_written(&written)?;
+                return Ok(true);
+            }
+            written.extend_from_slice(ids);
+            out.push(record);
+        }
+        store.acks_written(&written)?;
+        for id in store.due(now_ms, usize::MAX)? {
+            if let Some(message) = store.outgoing(&id)? {
+                let record = Record::Message(message);
+                if !fits(&record) {
+                    return Ok(true);
                 }
+                store.mark_sent(&id, now_ms)?;
+                out.push(record);
             }
         }
-        Ok(out)
+        Ok(false)
     }
 
     /// The messages that became due since the session last looked (queued meanwhile, or waiting

@@ -46,25 +46,42 @@ pub enum SimplexError {
     Session(#[from] SessionError),
 }
 
-/// Writes one whole simplex stream, number `stream_number` under `keys`: tag, header, and frames
-/// holding `session`'s opening records, the last frame final. Marks what it carries as sent (messages)
-/// and written (acks) in `store`.
+/// The longest simplex stream: one file on a drive (what the `files` capability writes at once).
+pub const MAX_STREAM_LEN: usize = 1 << 20;
+
+/// One simplex stream, written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// The stream: tag, header, frames.
+    pub wire: Vec<u8>,
+    /// Whether acks or messages owed to the peer did not fit and wait for another stream.
+    pub more: bool,
+}
+
+/// Writes one whole simplex stream of at most `max_len` bytes, number `stream_number` under `keys`:
+/// tag, header, and frames holding `session`'s opening records, the last frame final. Marks what it
+/// carries as sent (messages) and written (acks) in `store`; what does not fit stays due.
 pub fn write_stream(
     mut session: Session,
     store: &mut impl SyncStore,
     keys: &DirectionKeys,
     stream_number: u64,
     frame_len: usize,
+    max_len: usize,
     now_ms: u64,
-) -> Result<Vec<u8>, SimplexError> {
+) -> Result<Written, SimplexError> {
     if session.mode() != Mode::Simplex {
         return Err(SimplexError::NotSimplex);
     }
     // The writer first: a frame length it refuses must not leave messages marked sent.
     let (mut writer, mut wire) = StreamWriter::new(keys, stream_number, frame_len)?;
-    let records = session.start(store, now_ms)?;
+    let frames = max_len.saturating_sub(wire.len()) / frame_len;
+    if frames == 0 {
+        return Err(SimplexError::TooShort(max_len));
+    }
+    let (records, more) = session.start_within(store, now_ms, frames * writer.max_payload())?;
     writer.seal_all(&Record::encode_all(&records), &mut wire)?;
-    Ok(wire)
+    Ok(Written { wire, more })
 }
 
 /// Reads one incoming simplex stream whose tag was recognised and header opened.
@@ -188,6 +205,13 @@ mod tests {
     impl Contact {
         /// Writes the next stream to the drive at `now`.
         fn write_drive(&mut self, now: u64) -> Vec<u8> {
+            let written = self.write_drive_within(MAX_STREAM_LEN, now);
+            assert!(!written.more, "everything fits one stream");
+            written.wire
+        }
+
+        /// Writes the next stream, of at most `max_len` bytes, to the drive at `now`.
+        fn write_drive_within(&mut self, max_len: usize, now: u64) -> Written {
             let number = self.next_stream;
             self.next_stream += 1;
             let session = Session::new(Mode::Simplex);
@@ -197,6 +221,7 @@ mod tests {
                 self.keys.outgoing(),
                 number,
                 FRAME,
+                max_len,
                 now,
             )
             .unwrap()
@@ -233,6 +258,68 @@ mod tests {
 
     fn versions() -> Record {
         Record::Versions(vec![PROTOCOL_VERSION])
+    }
+
+    #[test]
+    fn a_backlog_too_large_for_one_file_spans_several_streams_each_within_the_limit() {
+        let (mut alice, mut bob) = alice_and_bob();
+        // 3 MB of texts, and 1,100 short ones: more acks than one ack record holds come back.
+        let mut texts: Vec<String> = (0..48).map(|i| format!("{i:02}").repeat(32_000)).collect();
+        texts.extend((0..1_100).map(|i| format!("short {i}")));
+        for (i, text) in texts.iter().enumerate() {
+            alice.store.queue(text, i as u64 + 1);
+        }
+        let mut streams = Vec::new();
+        loop {
+            let written = alice.write_drive_within(MAX_STREAM_LEN, 10);
+            assert!(
+                written.wire.len() <= MAX_STREAM_LEN,
+                "{}",
+                written.wire.len()
+            );
+            streams.push(written.wire);
+            if !written.more {
+                break;
+            }
+        }
+        assert_eq!(streams.len(), 4, "3 MB in streams of at most 1 MiB");
+        assert!(
+            alice.store.due(10, usize::MAX).unwrap().is_empty(),
+            "all written"
+        );
+        for wire in &streams {
+            bob.read_drive(wire, 20).unwrap();
+        }
+        assert_eq!(bodies(&bob.store), texts, "each message once, in order");
+
+        // A stream with room for one ack record carries 1,024 acks and owes the rest to the next.
+        let first = bob.write_drive_within(36 * 1024, 30);
+        assert!(first.more);
+        assert_eq!(
+            bob.store.acks_due(usize::MAX).unwrap().len(),
+            texts.len() - MAX_IDS
+        );
+        alice.read_drive(&first.wire, 40).unwrap();
+        let rest = bob.write_drive_within(MAX_STREAM_LEN, 50);
+        assert!(!rest.more);
+        alice.read_drive(&rest.wire, 60).unwrap();
+        let much_later = 60 + 1_000 * LATENCY;
+        assert!(
+            alice.store.due(much_later, usize::MAX).unwrap().is_empty(),
+            "every message acked across the two streams"
+        );
+        assert!(matches!(
+            write_stream(
+                Session::new(Mode::Simplex),
+                &mut bob.store,
+                bob.keys.outgoing(),
+                9,
+                FRAME,
+                FRAME,
+                70
+            ),
+            Err(SimplexError::TooShort(_))
+        ));
     }
 
     #[test]
@@ -478,7 +565,15 @@ mod tests {
         alice.store.queue("one", 1);
         let duplex = Session::new(Mode::Duplex);
         assert_eq!(
-            write_stream(duplex, &mut alice.store, alice.keys.outgoing(), 0, FRAME, 0),
+            write_stream(
+                duplex,
+                &mut alice.store,
+                alice.keys.outgoing(),
+                0,
+                FRAME,
+                MAX_STREAM_LEN,
+                0
+            ),
             Err(SimplexError::NotSimplex)
         );
         assert_eq!(

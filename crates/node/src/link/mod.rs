@@ -56,6 +56,8 @@ pub struct Output {
     pub introduced: Option<ContactId>,
     /// Messages this step received (a resent duplicate counts too, though it is stored once).
     pub delivered: usize,
+    /// A simplex stream was full: more is owed to the peer than it carried.
+    pub more: bool,
 }
 
 /// Why a link was dropped. Nothing it did not finish is lost: unacked messages are sent again.

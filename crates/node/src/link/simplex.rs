@@ -1,10 +1,11 @@
 //! Links over a simplex transport (a removable drive, a mailbox): one stream, one way, read days after
 //! it was written. The outgoing link writes the whole stream when the channel is ready: the acks we
-//! owe the contact and every message due to it. The incoming link reads one: it stores each message
+//! owe the contact and every message due to it, as much as one stream of [`MAX_STREAM_LEN`] holds
+//! (the rest waits for the next stream, which the node opens at once). The incoming link reads one: it stores each message
 //! once, owes its ack on our next stream, applies the contact's acks, and writes nothing back.
 
 use courier_proto::sync::session::Mode;
-use courier_proto::sync::simplex::{SimplexReader, write_stream};
+use courier_proto::sync::simplex::{MAX_STREAM_LEN, SimplexReader, write_stream};
 use courier_proto::transport_security::stream::StreamReader;
 use courier_storage::{ConversationStore, Durability, Peer};
 
@@ -41,16 +42,25 @@ impl Link {
         let (frame_len, latency, now) = (self.frame_len, self.max_latency_ms, cx.now_ms);
         // Relaxed: a sent mark or written ack lost in a crash costs a message or an ack written
         // again, which the reader takes once anyway.
-        let wire = cx.db.batch(Durability::Relaxed, |db| {
+        let written = cx.db.batch(Durability::Relaxed, |db| {
             let mut store = ConversationStore::new(db, contact, latency);
-            write_stream(session, &mut store, &keys, number, frame_len, now)
-                .map_err(LinkError::from)
+            write_stream(
+                session,
+                &mut store,
+                &keys,
+                number,
+                frame_len,
+                MAX_STREAM_LEN,
+                now,
+            )
+            .map_err(LinkError::from)
         })?;
         self.flow = Flow::SimplexOut { written: true };
         self.peer = Some(peer);
         Ok(Output {
-            wire,
+            wire: written.wire,
             close: true,
+            more: written.more,
             ..Output::default()
         })
     }
