@@ -14,8 +14,16 @@ fn bob_is_killed_in_the_middle_of_a_thousand_message_exchange_and_nothing_is_los
     let to_alice: Vec<String> = (0..1000).map(|i| format!("to alice {i:04}")).collect();
     bob.queue_texts("alice", &to_alice).unwrap();
     std::thread::scope(|s| {
-        // Alice keeps writing while bob's node dies under her: the kill lands mid-exchange.
-        let writer = s.spawn(|| alice.queue_texts("bob", &to_bob));
+        // Alice keeps writing while bob's node dies under her: the kill lands mid-exchange. She
+        // writes in batches, as sends by hand would come, so the exchange outlasts the kill's own
+        // latency (all 1,000 at once could all arrive before it).
+        let writer = s.spawn(|| -> anyhow::Result<()> {
+            for batch in to_bob.chunks(50) {
+                alice.queue_texts("bob", batch)?;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Ok(())
+        });
         wait_until(
             Duration::from_secs(60),
             "bob has some of alice's messages",
