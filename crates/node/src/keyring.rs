@@ -70,15 +70,6 @@ impl Keyring {
         }
     }
 
-    /// The rotation period `keys` are in at `now_ms`: their class's, or, on a chain of this
-    /// transport's own (a contact from before class chains), the transport's.
-    fn period_of(&self, keys: &TransportKeys, now_ms: u64) -> u64 {
-        match keys.on_chain_of() {
-            Some(_) => period_at(now_ms, self.class_ms),
-            None => period_at(now_ms, self.max_latency_ms),
-        }
-    }
-
     /// The transport id.
     pub fn transport(&self) -> &str {
         &self.transport
@@ -106,10 +97,18 @@ impl Keyring {
         let before = self.peers.len();
         self.peers.retain(|peer, _| wanted.contains_key(peer));
         let mut changed = self.peers.len() != before;
+        // Keys on a class chain rotate with the class; a contact from before class chains has a
+        // chain of this transport's own, rotating with its latency.
+        let (class_period, own_period) = (
+            period_at(now_ms, self.class_ms),
+            period_at(now_ms, self.max_latency_ms),
+        );
         for (peer, pending) in wanted {
-            if let Some(existing) = self.peers.get(&peer) {
-                let period = self.period_of(&existing.keys, now_ms);
-                let existing = self.peers.get_mut(&peer).expect("just found");
+            if let Some(existing) = self.peers.get_mut(&peer) {
+                let period = match existing.keys.on_chain_of() {
+                    Some(_) => class_period,
+                    None => own_period,
+                };
                 if let Peer::Contact(id) = peer
                     && existing.keys.period() < period
                 {
