@@ -60,11 +60,35 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Carries messages on a removable drive: writes what contacts are owed into a folder on it, or
+    /// reads what a folder on it holds. Files there have random names and hold only encrypted streams.
+    #[command(subcommand)]
+    Drive(DriveCommand),
     /// Loads every plugin in a config and prints what each one describes.
     Plugins {
         /// The node config (TOML).
         #[arg(long, default_value = "config/demo.toml")]
         config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum DriveCommand {
+    /// Writes, into DIR, a file for each contact owed a message or an ack (made if missing).
+    Export {
+        /// The folder on the drive.
+        dir: PathBuf,
+        /// The node config (TOML); its `[transports.drive]` section, if any, is used.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Reads every file in DIR: what contacts sent is stored once; other files are left alone.
+    Import {
+        /// The folder on the drive.
+        dir: PathBuf,
+        /// The node config (TOML); its `[transports.drive]` section, if any, is used.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -161,6 +185,14 @@ fn run(cli: Cli) -> Result<()> {
             cli::conversation::save(&dir, &msg_id, &file)
         }
         Command::Serve { config } => cli::serve::run(&dir, config.as_deref()),
+        Command::Drive(DriveCommand::Export {
+            dir: folder,
+            config,
+        }) => cli::drive::export(&dir, &folder, config.as_deref()),
+        Command::Drive(DriveCommand::Import {
+            dir: folder,
+            config,
+        }) => cli::drive::import(&dir, &folder, config.as_deref()),
         Command::Plugins { .. } => unreachable!("handled above"),
     }
 }

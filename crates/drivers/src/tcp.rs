@@ -275,6 +275,7 @@ impl Accepting {
             (self.sink)(DriverEvent::Accepted {
                 transport: self.transport,
                 channel,
+                name: None,
             });
             tokio::spawn(accepted(
                 stream,

@@ -18,6 +18,9 @@ pub use request::IoRequest;
 /// A channel, as the node numbers it; the same number the transport plugin sees.
 pub type ChannelId = u64;
 
+/// Largest file the `files` capability writes and a scan reads: one simplex stream.
+pub const MAX_FILE_BYTES: usize = 1 << 20;
+
 /// A transport, as the node numbers its loaded transport plugins.
 pub type TransportIndex = usize;
 
@@ -63,12 +66,16 @@ pub enum DriverEvent {
         /// The channel.
         channel: ChannelId,
     },
-    /// Someone opened a channel to a transport's listener; the channel is new.
+    /// Someone opened a channel to a transport's listener, or a file was found to read; the channel
+    /// is new.
     Accepted {
         /// The transport whose listener it was.
         transport: TransportIndex,
         /// The new channel.
         channel: ChannelId,
+        /// What the person running the node may be told it came from: a file's name, never an
+        /// address.
+        name: Option<String>,
     },
     /// Bytes arrived on a channel.
     Received {
@@ -88,6 +95,15 @@ pub enum DriverEvent {
         channel: ChannelId,
         /// Why, without the address.
         reason: String,
+    },
+    /// A [`IoRequest::FilesScan`] is over: every file it found has been accepted, read and closed.
+    Scanned {
+        /// The transport that asked.
+        transport: TransportIndex,
+        /// Files read this time.
+        files: usize,
+        /// Why the directory could not be listed, if it could not.
+        error: Option<String>,
     },
     /// Discovery found an announcement of `tag` for a transport that looks for its contacts.
     Found {

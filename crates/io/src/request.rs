@@ -1,10 +1,12 @@
 //! I/O a transport plugin asked for through a capability, already checked against its grant.
 //!
 //! Capability calls return at once; the host's drivers carry the request out and report back as events
-//! (`listening`, `channel-opened`, `discovered`, …). Files are the exception: they are small and local,
-//! so the `files` capability reads and writes directly inside its granted directory.
+//! (`listening`, `channel-opened`, `discovered`, …). Writing a file is the exception: it is small and
+//! local, so the `files` capability writes directly inside its granted directory; reading a drive's
+//! files, each a stream for the node to recognise, is a request like any other.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use courier_config::capability::TcpScope;
 
@@ -68,6 +70,12 @@ pub enum IoRequest {
         enabled: bool,
         /// The addresses the transport's TCP grant reaches: finds outside it are not reported.
         scope: TcpScope,
+    },
+    /// Read every file in a directory not read before by this node: each arrives as an accepted
+    /// channel (its bytes, then closed), and a `Scanned` event follows the last.
+    FilesScan {
+        /// The directory the `files` grant names.
+        dir: PathBuf,
     },
 }
 

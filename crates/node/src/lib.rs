@@ -54,6 +54,14 @@ pub enum Input {
     Wake,
     /// Report what each transport is doing.
     State(Sender<Vec<TransportState>>),
+    /// Write now, on the simplex transport with this id, a stream to every contact owed one (a
+    /// one-shot drive export); the reply comes once all of it is written.
+    Flush {
+        /// The transport's id (`drive`).
+        transport: String,
+        /// Answered when done: `false` if no simplex transport has that id.
+        done: Sender<bool>,
+    },
     /// Stop cleanly.
     Stop,
 }
@@ -79,6 +87,52 @@ pub enum Notice {
         transport: String,
         /// Where it is bound, as its driver says it (`127.0.0.1:7001`).
         address: String,
+    },
+    /// A one-way stream was written for a contact (a file for a drive).
+    Wrote {
+        /// Transport id.
+        transport: String,
+        /// For whom.
+        contact: ContactId,
+    },
+    /// A one-way stream was read (a file from a drive), or refused.
+    Read {
+        /// Transport id.
+        transport: String,
+        /// Where it came from, as its driver names it (a file's name), if it does.
+        name: Option<String>,
+        /// Whose it was, or why it was refused.
+        outcome: ReadOutcome,
+    },
+    /// A look through a transport's folder is over: every file it found has been read or refused.
+    Scanned {
+        /// Transport id.
+        transport: String,
+        /// Files read this time.
+        files: usize,
+        /// Why the folder could not be listed, if it could not.
+        error: Option<String>,
+    },
+}
+
+/// What reading one one-way stream came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadOutcome {
+    /// A contact's stream, read to its end; `messages` counts what it carried (acks carry none).
+    From {
+        /// Whose.
+        contact: ContactId,
+        /// Messages in it, a duplicate included (it is stored once).
+        messages: usize,
+    },
+    /// Not a stream for us: a stranger's, one already read, or no stream at all. It is left alone.
+    NotOurs,
+    /// A contact's stream that could not be read whole (cut short or tampered with). What came
+    /// before the damage is kept, as authentic as ever; the rest comes again when the contact
+    /// writes it again.
+    Damaged {
+        /// What was wrong.
+        reason: String,
     },
 }
 
@@ -139,6 +193,14 @@ impl NodeHandle {
         let (tx, rx) = mpsc::channel();
         self.tx.send(Input::State(tx)).ok()?;
         rx.recv().ok()
+    }
+
+    /// Writes, on the simplex transport `transport`, a stream to every contact owed one, and waits
+    /// until all are written; false if the node has no such transport or has stopped.
+    pub fn flush(&self, transport: &str) -> bool {
+        let (done, rx) = mpsc::channel();
+        let transport = transport.to_owned();
+        self.tx.send(Input::Flush { transport, done }).is_ok() && rx.recv().unwrap_or(false)
     }
 
     /// Asks the node to stop cleanly; `run` returns once it has.
@@ -248,6 +310,26 @@ struct Slot {
     properties: Option<Vec<Property>>,
     /// For a dial: when the peer must have answered by (Unix ms).
     answer_by: Option<u64>,
+    /// What the driver named the channel (a file's name), for a read's outcome.
+    name: Option<String>,
+    /// Messages delivered on it so far.
+    delivered: usize,
+    /// For a one-way read: whether its outcome was told.
+    reported: bool,
+}
+
+impl Slot {
+    fn new(transport: usize, link: Link) -> Slot {
+        Slot {
+            transport,
+            link,
+            properties: None,
+            answer_by: None,
+            name: None,
+            delivered: 0,
+            reported: false,
+        }
+    }
 }
 
 enum Work {
@@ -496,6 +578,11 @@ impl Node {
                 Ok(Input::State(reply)) => {
                     let _ = reply.send(self.transport_states());
                 }
+                Ok(Input::Flush { transport, done }) => {
+                    let flushed = self.flush(&transport);
+                    self.drain_work()?;
+                    let _ = done.send(flushed);
+                }
                 Ok(Input::Driver(driver, DriverEvent::Received { channel, mut data })) => {
                     held = self.gather(channel, &mut data);
                     self.on_driver(driver, DriverEvent::Received { channel, data })?;
@@ -657,7 +744,10 @@ impl Node {
         if self.slots.values().any(|s| s.link.peer() == Some(peer)) {
             return false;
         }
-        self.transports[transport].keyring.role(peer).is_some()
+        let t = &self.transports[transport];
+        // A handshake needs both directions: a pending contact is met on a duplex medium first.
+        let reachable = !(t.simplex && matches!(peer, Peer::Pending(_)));
+        reachable && t.keyring.role(peer).is_some()
     }
 
     fn on_driver(&mut self, driver: DriverIndex, event: DriverEvent) -> Result<(), NodeError> {
@@ -688,7 +778,11 @@ impl Node {
                     self.routes.close(channel);
                 }
             }
-            DriverEvent::Accepted { transport, channel } => {
+            DriverEvent::Accepted {
+                transport,
+                channel,
+                name,
+            } => {
                 self.routes.accepted(driver, channel);
                 let t = &self.transports[transport];
                 let link = if t.simplex {
@@ -699,10 +793,8 @@ impl Node {
                 self.slots.insert(
                     channel,
                     Slot {
-                        transport,
-                        link,
-                        properties: None,
-                        answer_by: None,
+                        name,
+                        ..Slot::new(transport, link)
                     },
                 );
                 self.work
@@ -738,6 +830,15 @@ impl Node {
                     });
                 }
             }
+            DriverEvent::Scanned {
+                transport,
+                files,
+                error,
+            } => self.notice(Notice::Scanned {
+                transport: self.transports[transport].keyring.transport().to_owned(),
+                files,
+                error,
+            }),
             DriverEvent::Found {
                 transport,
                 tag,
@@ -925,10 +1026,9 @@ impl Node {
         self.slots.insert(
             channel,
             Slot {
-                transport: index,
-                link,
                 properties: Some(properties.clone()),
                 answer_by,
+                ..Slot::new(index, link)
             },
         );
         self.work.push_back(Work::Plugin(
@@ -969,6 +1069,7 @@ impl Node {
         let result = step(&mut slot.link, &mut cx);
         let peer = slot.link.peer();
         let properties = slot.properties.clone();
+        let reading = t.simplex && properties.is_none();
         if let Some(accepted) = slot.link.accepted() {
             // The other side's channel goes on (we are Bob, or we were not dialing): drop ours.
             let ours: Vec<ChannelId> = self
@@ -1003,14 +1104,23 @@ impl Node {
                         );
                     }
                 }
+                slot.delivered += output.delivered;
+                let messages = slot.delivered;
                 // The recognised peer, not the sync session: a simplex read delivers without one.
-                if output.delivered > 0
-                    && let Some(Peer::Contact(contact)) = slot.link.peer()
-                {
-                    self.notice(Notice::Received {
-                        contact,
-                        count: output.delivered,
-                    });
+                if let Some(Peer::Contact(contact)) = slot.link.peer() {
+                    let wrote = !reading && t.simplex && !output.wire.is_empty();
+                    let transport = t.keyring.transport().to_owned();
+                    if output.delivered > 0 {
+                        self.notice(Notice::Received {
+                            contact,
+                            count: output.delivered,
+                        });
+                    }
+                    if reading && output.close {
+                        self.report_read(channel, ReadOutcome::From { contact, messages });
+                    } else if wrote {
+                        self.notice(Notice::Wrote { transport, contact });
+                    }
                 }
                 if let Some(contact) = output.introduced {
                     tracing::info!("a handshake completed; a pending contact is now a contact");
@@ -1041,11 +1151,22 @@ impl Node {
                 }
             }
             Err(error) => {
-                if matches!(error, link::LinkError::UnknownTag) {
+                let unknown = matches!(error, link::LinkError::UnknownTag);
+                if unknown {
                     // Strangers and scanners: normal on a network, and a flood must not fill the log.
                     tracing::debug!("dropped a link: {error}");
                 } else {
                     tracing::info!("dropped a link: {error}");
+                }
+                if reading {
+                    let outcome = if unknown {
+                        ReadOutcome::NotOurs
+                    } else {
+                        ReadOutcome::Damaged {
+                            reason: error.to_string(),
+                        }
+                    };
+                    self.report_read(channel, outcome);
                 }
                 self.work.push_back(Work::Close {
                     channel,
@@ -1053,6 +1174,47 @@ impl Node {
                 });
             }
         }
+    }
+
+    /// Tells what reading the one-way stream on `channel` came to, once.
+    fn report_read(&mut self, channel: ChannelId, outcome: ReadOutcome) {
+        let Some(slot) = self.slots.get_mut(&channel) else {
+            return;
+        };
+        if std::mem::replace(&mut slot.reported, true) {
+            return;
+        }
+        let notice = Notice::Read {
+            transport: self.transports[slot.transport]
+                .keyring
+                .transport()
+                .to_owned(),
+            name: slot.name.clone(),
+            outcome,
+        };
+        self.notice(notice);
+    }
+
+    /// Opens a channel to every contact on the simplex transport `id`, each to write what it is
+    /// owed; false if there is no such transport.
+    fn flush(&mut self, id: &str) -> bool {
+        let Some(index) = self
+            .transports
+            .iter()
+            .position(|t| t.simplex && t.keyring.transport() == id)
+        else {
+            return false;
+        };
+        let now = now_ms();
+        let contacts: Vec<Peer> = self.transports[index]
+            .keyring
+            .peers()
+            .filter(|p| matches!(p, Peer::Contact(_)))
+            .collect();
+        for peer in contacts {
+            self.open_dial(index, peer, Vec::new(), now);
+        }
+        true
     }
 
     fn queue_wire(&mut self, index: usize, channel: ChannelId, wire: Vec<u8>) {
@@ -1070,6 +1232,18 @@ impl Node {
     /// Forgets a channel: closes the socket, tells nobody twice, and lets unacked messages go out again.
     fn close(&mut self, channel: ChannelId, tell: bool) -> Result<(), NodeError> {
         self.routes.close(channel);
+        if self.slots.get(&channel).is_some_and(|s| {
+            self.transports[s.transport].simplex && s.properties.is_none() && !s.reported
+        }) {
+            // Closed before its stream ended: a file cut short, or too short to be a stream at all.
+            let outcome = match self.slots[&channel].link.peer() {
+                Some(_) => ReadOutcome::Damaged {
+                    reason: "it ends before its stream does (cut short)".into(),
+                },
+                None => ReadOutcome::NotOurs,
+            };
+            self.report_read(channel, outcome);
+        }
         let Some(slot) = self.slots.remove(&channel) else {
             return Ok(());
         };

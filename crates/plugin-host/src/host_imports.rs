@@ -11,7 +11,7 @@ use super::bindings::transport::courier::plugin::{
 };
 use super::bindings::{CapabilityError, Level};
 use super::sandbox::PluginState;
-use courier_io::IoRequest;
+use courier_io::{IoRequest, MAX_FILE_BYTES};
 
 /// Requests one call may make through capabilities; more is a plugin gone wrong.
 pub const MAX_REQUESTS_PER_CALL: usize = 64;
@@ -19,8 +19,6 @@ pub const MAX_REQUESTS_PER_CALL: usize = 64;
 const MAX_LOG_LINES_PER_CALL: u32 = 64;
 /// Longest log line kept, in characters.
 const MAX_LOG_CHARS: usize = 1024;
-/// Largest file the `files` capability reads or writes.
-pub const MAX_FILE_BYTES: usize = 1 << 20;
 /// Most random bytes per call.
 const MAX_RANDOM_BYTES: u32 = 4096;
 
@@ -35,10 +33,15 @@ impl PluginState {
         Ok(())
     }
 
+    fn files_dir(&self) -> Result<PathBuf, CapabilityError> {
+        self.grants
+            .files_dir
+            .clone()
+            .ok_or_else(|| CapabilityError::OutOfScope("the files grant names no directory".into()))
+    }
+
     fn files_path(&self, name: &str) -> Result<PathBuf, CapabilityError> {
-        let dir = self.grants.files_dir.as_deref().ok_or_else(|| {
-            CapabilityError::OutOfScope("the files grant names no directory".into())
-        })?;
+        let dir = self.files_dir()?;
         if !is_plain_file_name(name) {
             return Err(CapabilityError::InvalidArgument(
                 "file names are 1-128 characters of letters, digits, '.', '-' and '_', not starting with '.'".into(),
@@ -225,9 +228,7 @@ impl mdns::Host for PluginState {
 
 impl files::Host for PluginState {
     fn names(&mut self) -> Result<Vec<String>, CapabilityError> {
-        let dir = self.grants.files_dir.clone().ok_or_else(|| {
-            CapabilityError::OutOfScope("the files grant names no directory".into())
-        })?;
+        let dir = self.files_dir()?;
         let entries = std::fs::read_dir(&dir).map_err(|e| io_error(&dir, e))?;
         let mut names: Vec<String> = entries
             .filter_map(Result::ok)
@@ -274,6 +275,11 @@ impl files::Host for PluginState {
     fn remove(&mut self, name: String) -> Result<(), CapabilityError> {
         let path = self.files_path(&name)?;
         std::fs::remove_file(&path).map_err(|e| io_error(&path, e))
+    }
+
+    fn scan(&mut self) -> Result<(), CapabilityError> {
+        let dir = self.files_dir()?;
+        self.queue(IoRequest::FilesScan { dir })
     }
 }
 

@@ -14,6 +14,7 @@ pub mod supervisor;
 pub mod transport_plugin;
 
 pub use courier_config::{capability, limits};
-pub use host_imports::{MAX_FILE_BYTES, MAX_REQUESTS_PER_CALL, is_onion_v3};
+pub use courier_io::MAX_FILE_BYTES;
+pub use host_imports::{MAX_REQUESTS_PER_CALL, is_onion_v3};
 pub use instance::CallError;
 pub use loader::{EngineError, LoadError, LoadProblem, PluginHost};

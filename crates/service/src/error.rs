@@ -153,6 +153,22 @@ pub enum ServiceError {
         /// What the file system said.
         source: std::io::Error,
     },
+    /// The folder for a drive's files is missing or cannot be made.
+    #[error("drive folder {}: {source}; mount the drive, or give the folder on it", path.display())]
+    DriveFolder {
+        /// The folder.
+        path: PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
+    /// The drive's folder could not be listed.
+    #[error("{0}; check that the drive is mounted and readable")]
+    DriveUnreadable(String),
+    /// The drive transport did not load or stopped making progress.
+    #[error(
+        "the drive transport did not run (is transport-drive in the plugin directory? `courier plugins` lists what loads); nothing was read or written"
+    )]
+    DriveStopped,
     /// The file to save into could not be written.
     #[error("writing {}: {source}", path.display())]
     WriteFile {
@@ -193,6 +209,8 @@ impl ServiceError {
             },
             ServiceError::Engine(_) | ServiceError::NoPluginDir => K::Plugin,
             ServiceError::DataDir { .. } | ServiceError::Damaged(_) => K::Storage,
+            ServiceError::DriveFolder { .. } | ServiceError::DriveUnreadable(_) => K::NotFound,
+            ServiceError::DriveStopped => K::Plugin,
             ServiceError::NotInitialised { .. }
             | ServiceError::UnknownContentType { .. }
             | ServiceError::NoSuchMessage(_) => K::NotFound,

@@ -17,6 +17,7 @@ pub mod contacts;
 pub mod content;
 pub mod conversation;
 mod data_dir;
+pub mod drive;
 mod error;
 mod identity;
 pub mod node;

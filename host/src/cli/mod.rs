@@ -2,6 +2,7 @@
 
 pub mod contacts;
 pub mod conversation;
+pub mod drive;
 pub mod exit_code;
 pub mod identity;
 pub mod plugins;

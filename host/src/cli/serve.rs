@@ -36,6 +36,21 @@ pub fn run(dir: &DataDir, config: Option<&Path>) -> Result<()> {
                 }
                 Notice::Introduced { .. } => println!("a pending contact is now a contact"),
                 Notice::Received { count, .. } => println!("received {count} message(s)"),
+                Notice::Read { outcome, name, .. } => {
+                    if let courier_service::node::ReadOutcome::Damaged { reason } = outcome {
+                        let name = name.unwrap_or_default();
+                        println!("skipped a damaged file {name}: {reason}");
+                    }
+                }
+                Notice::Wrote { transport, .. } => println!("{transport}: wrote a stream"),
+                Notice::Scanned {
+                    error: Some(error),
+                    transport,
+                    ..
+                } => {
+                    println!("{transport}: {error}")
+                }
+                Notice::Scanned { .. } => {}
             }
         }
     });

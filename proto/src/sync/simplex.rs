@@ -7,6 +7,7 @@
 //! nothing is answered. Replays are refused by the tag window; a message that arrives twice anyway
 //! (a retransmission, or a stream read on a restored device) is stored once, its ack owed again.
 
+use super::attachment::CHUNK_TYPE;
 use super::record::{MessageId, Record, RecordError, RecordReader};
 use super::session::{Mode, Session, SessionError, SyncStore};
 use crate::transport_security::TAG_LEN;
@@ -80,8 +81,23 @@ pub fn write_stream(
         return Err(SimplexError::TooShort(max_len));
     }
     let (records, more) = session.start_within(store, now_ms, frames * writer.max_payload())?;
-    writer.seal_all(&Record::encode_all(&records), &mut wire)?;
+    let data = Record::encode_all(&records);
+    let padded = padded_frames(data.len().div_ceil(writer.max_payload()).max(1), frames);
+    writer.seal_padded(&data, padded, &mut wire)?;
     Ok(Written { wire, more })
+}
+
+/// How many frames a stream needing `needed` takes: the next power of two, at most `most`. A stream
+/// at rest on a drive shows its length; buckets leave an observer a handful of sizes, not a count of
+/// messages.
+pub fn padded_frames(needed: usize, most: usize) -> usize {
+    needed.next_power_of_two().min(most).max(needed)
+}
+
+/// Whether the peer is owed anything at `now_ms`: an ack, or a message due. A simplex writer with
+/// nothing owed writes no stream at all (no empty file on a drive).
+pub fn owes(store: &impl SyncStore, now_ms: u64) -> Result<bool, SessionError> {
+    Ok(!store.acks_due(1)?.is_empty() || !store.due(now_ms, 1)?.is_empty())
 }
 
 /// Reads one incoming simplex stream whose tag was recognised and header opened.
@@ -103,21 +119,24 @@ impl SimplexReader {
     }
 
     /// Takes the stream's bytes after its header, in pieces of any size, and handles every record now
-    /// complete. Returns how many messages they held (a duplicate counts, though it is stored once).
+    /// complete. Returns how many messages they held as a person counts them: an attachment's parts
+    /// are not counted, its message is (a duplicate counts, though it is stored once).
     pub fn push(
         &mut self,
         bytes: &[u8],
         store: &mut impl SyncStore,
         now_ms: u64,
     ) -> Result<usize, SimplexError> {
-        let before = self.session.received().len();
+        let mut messages = 0;
         for payload in self.stream.push(bytes)? {
             for record in self.records.push(&payload)? {
+                let shown = matches!(&record, Record::Message(m) if m.content_type != CHUNK_TYPE);
                 let answer = self.session.handle(record, store, now_ms)?;
                 debug_assert!(answer.is_empty(), "a simplex session answers nothing");
+                messages += usize::from(shown);
             }
         }
-        Ok(self.session.received().len() - before)
+        Ok(messages)
     }
 
     /// Whether the stream's final frame has been read.
@@ -347,8 +366,8 @@ mod tests {
         assert_eq!(reader.finish(), Ok(()));
         assert_eq!(
             counts,
-            [1, 1, 1],
-            "each push counts the messages it completed"
+            [1, 1, 1, 0],
+            "each push counts the messages it completed; the fourth frame pads the stream"
         );
         assert_eq!(bodies(&bob.store), texts);
     }
@@ -603,5 +622,88 @@ mod tests {
             bob.read_drive(&wire, 1),
             Err(SimplexError::PartialRecord(records.len()))
         );
+    }
+
+    #[test]
+    fn a_drive_stream_is_padded_to_a_power_of_two_frames_and_reads_as_if_it_were_not() {
+        let (mut alice, mut bob) = alice_and_bob();
+        // Three texts of 700 bytes need three 1 KiB frames; the stream takes four.
+        let texts: Vec<String> = ["a", "b", "c"].iter().map(|c| c.repeat(700)).collect();
+        for (i, text) in texts.iter().enumerate() {
+            alice.store.queue(text, i as u64 + 1);
+        }
+        let wire = alice.write_drive(10);
+        assert_eq!(wire.len(), TAG_LEN + HEADER_LEN + 4 * FRAME);
+        bob.read_drive(&wire, 20).unwrap();
+        assert_eq!(bodies(&bob.store), texts);
+        // One short text: one frame, already a power of two.
+        bob.store.queue("ok", 30);
+        assert_eq!(bob.write_drive(40).len(), TAG_LEN + HEADER_LEN + FRAME);
+    }
+
+    #[test]
+    fn padding_rounds_up_to_a_power_of_two_but_never_past_the_most_a_stream_holds() {
+        let cases = [
+            (1, 63),
+            (2, 63),
+            (3, 63),
+            (5, 63),
+            (33, 63),
+            (63, 63),
+            (9, 8),
+        ];
+        let padded = cases.map(|(needed, most)| padded_frames(needed, most));
+        assert_eq!(padded, [1, 2, 4, 8, 63, 63, 9]);
+    }
+
+    #[test]
+    fn a_writer_owes_a_stream_only_while_it_has_an_ack_or_a_message_due() {
+        let (mut alice, mut bob) = alice_and_bob();
+        assert_eq!(
+            owes(&alice.store, 0),
+            Ok(false),
+            "nothing queued, nothing to ack"
+        );
+        alice.store.queue("hello", 1);
+        assert_eq!(owes(&alice.store, 1), Ok(true));
+        let wire = alice.write_drive(2);
+        assert_eq!(
+            owes(&alice.store, 3),
+            Ok(false),
+            "written, not yet due again"
+        );
+        assert_eq!(
+            owes(&alice.store, retransmit_at(2, 1, LATENCY)),
+            Ok(true),
+            "due again once its retransmission time passes"
+        );
+        assert_eq!(owes(&bob.store, 3), Ok(false));
+        bob.read_drive(&wire, 4).unwrap();
+        assert_eq!(owes(&bob.store, 5), Ok(true), "bob owes the ack");
+        bob.write_drive(6);
+        assert_eq!(owes(&bob.store, 7), Ok(false));
+    }
+
+    #[test]
+    fn an_attachments_parts_are_not_counted_as_messages_read() {
+        let (mut alice, mut bob) = alice_and_bob();
+        alice.store.queue("a photo's manifest", 1);
+        let part = alice.store.queue("part of it", 2);
+        alice.store.outbox.get_mut(&part).unwrap().0.content_type = CHUNK_TYPE.into();
+        let wire = alice.write_drive(10);
+        let keys = incoming(&bob.keys).clone();
+        let number = bob
+            .window
+            .recognise(wire[..TAG_LEN].try_into().unwrap())
+            .unwrap();
+        let header = wire[TAG_LEN..TAG_LEN + HEADER_LEN].try_into().unwrap();
+        let stream =
+            StreamReader::open(&keys, number, wire[..TAG_LEN].try_into().unwrap(), header).unwrap();
+        let mut reader = SimplexReader::new(stream);
+        let counted = reader
+            .push(&wire[TAG_LEN + HEADER_LEN..], &mut bob.store, 20)
+            .unwrap();
+        assert_eq!(counted, 1, "the part is stored, and shown with its message");
+        assert_eq!(reader.received().len(), 2, "both were read");
     }
 }

@@ -217,15 +217,24 @@ impl StreamWriter {
 
     /// Seals all of `data` in as many frames as it needs and ends the stream.
     pub fn seal_all(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), StreamError> {
+        self.seal_padded(data, 0, out)
+    }
+
+    /// Seals all of `data`, then empty frames until the stream has at least `frames`, and ends it.
+    /// Empty frames look like any other on the wire and read as nothing.
+    pub fn seal_padded(
+        &mut self,
+        data: &[u8],
+        frames: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), StreamError> {
         let room = self.max_payload();
-        let frames = data.len().div_ceil(room).max(1);
+        let frames = data.len().div_ceil(room).max(frames).max(1);
         // mutants: equivalent under `+` or `/`, a reservation only sizes the buffer.
         out.reserve(frames * self.frame_len);
-        for (i, chunk) in data.chunks(room).enumerate() {
-            self.seal_frame(chunk, i + 1 == frames, out)?;
-        }
-        if data.is_empty() {
-            self.seal_frame(&[], true, out)?;
+        let mut chunks = data.chunks(room);
+        for i in 0..frames {
+            self.seal_frame(chunks.next().unwrap_or_default(), i + 1 == frames, out)?;
         }
         Ok(())
     }

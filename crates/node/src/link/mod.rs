@@ -349,6 +349,9 @@ impl Link {
                 let latency = self.max_latency_ms;
                 let now = cx.now_ms;
                 let records = cx.db.batch(Durability::Relaxed, |db| {
+                    // Whatever a slower medium carries (a stick in a pocket) is offered here too:
+                    // the first to reach the contact delivers it, the other finds it stored.
+                    db.retry_unacked_now(contact)?;
                     session
                         .start(&mut ConversationStore::new(db, contact, latency), now)
                         .map_err(LinkError::from)

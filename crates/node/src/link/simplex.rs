@@ -1,11 +1,12 @@
 //! Links over a simplex transport (a removable drive, a mailbox): one stream, one way, read days after
 //! it was written. The outgoing link writes the whole stream when the channel is ready: the acks we
 //! owe the contact and every message due to it, as much as one stream of [`MAX_STREAM_LEN`] holds
-//! (the rest waits for the next stream, which the node opens at once). The incoming link reads one: it stores each message
+//! (the rest waits for the next stream, which the node opens at once); owed nothing, it writes
+//! nothing. The incoming link reads one: it stores each message
 //! once, owes its ack on our next stream, applies the contact's acks, and writes nothing back.
 
 use courier_proto::sync::session::Mode;
-use courier_proto::sync::simplex::{MAX_STREAM_LEN, SimplexReader, write_stream};
+use courier_proto::sync::simplex::{MAX_STREAM_LEN, SimplexReader, owes, write_stream};
 use courier_proto::transport_security::stream::StreamReader;
 use courier_storage::{ConversationStore, Durability, Peer};
 
@@ -37,6 +38,15 @@ impl Link {
         let Peer::Contact(contact) = peer else {
             return Err(LinkError::SimplexHandshake);
         };
+        let store = ConversationStore::new(cx.db, contact, self.max_latency_ms);
+        if !owes(&store, cx.now_ms).map_err(LinkError::from)? {
+            // No empty files on a stick, and no stream number spent on nothing.
+            self.flow = Flow::SimplexOut { written: true };
+            return Ok(Output {
+                close: true,
+                ..Output::default()
+            });
+        }
         let (keys, number) = next_stream(cx, peer)?;
         let session = opening_session(cx, Mode::Simplex);
         let (frame_len, latency, now) = (self.frame_len, self.max_latency_ms, cx.now_ms);

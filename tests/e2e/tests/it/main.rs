@@ -6,6 +6,7 @@ mod contacts;
 mod crash;
 mod data_dir;
 mod delivery;
+mod drive;
 mod message_types;
 mod namespaces;
 mod stranger;

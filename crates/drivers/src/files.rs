@@ -1,0 +1,277 @@
+//! Files: reads the streams a drive (or a spool folder) holds, each file as one accepted channel.
+//!
+//! A scan lists the granted directory off the node's thread and hands the node every file it has not
+//! read before in this run: the file's bytes on a new channel, then its close. The node recognises
+//! each stream by its tag or leaves it; this driver never deletes, moves or changes a file, so a
+//! stick a stranger handed over is left as it came. Writing is the plugin's, through the `files`
+//! capability.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use courier_io::{
+    ChannelId, ChannelIds, Driver, DriverContext, DriverError, DriverEvent, IoRequest,
+    MAX_FILE_BYTES, Sink, TransportIndex,
+};
+
+/// Bytes handed to the node at once: a file reaches the plugin in pieces, as a socket's would.
+const PIECE: usize = 64 * 1024;
+
+/// A file as last read: the same name, length and time are not read twice.
+type Seen = Arc<Mutex<HashSet<(PathBuf, u64, Option<SystemTime>)>>>;
+
+/// The files driver of one node.
+pub struct FilesDriver {
+    runtime: tokio::runtime::Handle,
+    sink: Sink,
+    ids: ChannelIds,
+    seen: Seen,
+}
+
+impl std::fmt::Debug for FilesDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FilesDriver").finish_non_exhaustive()
+    }
+}
+
+impl FilesDriver {
+    /// A driver on the node's runtime.
+    pub fn new(cx: DriverContext) -> Self {
+        FilesDriver {
+            runtime: cx.runtime,
+            sink: cx.sink,
+            ids: cx.ids,
+            seen: Seen::default(),
+        }
+    }
+}
+
+impl Driver for FilesDriver {
+    fn name(&self) -> &'static str {
+        "files"
+    }
+
+    fn handles(&self, request: &IoRequest) -> bool {
+        matches!(request, IoRequest::FilesScan { .. })
+    }
+
+    fn carry_out(
+        &mut self,
+        transport: TransportIndex,
+        request: IoRequest,
+        _tags: &[String],
+    ) -> Result<(), DriverError> {
+        let IoRequest::FilesScan { dir } = request else {
+            return Err(DriverError(format!(
+                "the files driver was handed {request:?}"
+            )));
+        };
+        let (sink, ids, seen) = (self.sink.clone(), self.ids.clone(), self.seen.clone());
+        // Blocking: a slow stick must not stall the node's sockets.
+        self.runtime
+            .spawn_blocking(move || scan(transport, &dir, &sink, &ids, &seen));
+        Ok(())
+    }
+
+    fn write(&mut self, _channel: ChannelId, _data: Vec<u8>) -> bool {
+        // A read file is one way: nothing is answered on it.
+        false
+    }
+
+    fn close(&mut self, _channel: ChannelId) {}
+
+    fn shutdown(&mut self) {}
+}
+
+/// Whether a directory entry may hold a stream: not hidden, not a write still under way, not over
+/// the size one stream can have.
+fn may_be_stream(name: &str, len: u64) -> bool {
+    !name.starts_with('.') && !name.ends_with('~') && len > 0 && len <= MAX_FILE_BYTES as u64
+}
+
+fn scan(transport: TransportIndex, dir: &Path, sink: &Sink, ids: &ChannelIds, seen: &Seen) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            sink(DriverEvent::Scanned {
+                transport,
+                files: 0,
+                error: Some(format!("cannot list {}: {e}", dir.display())),
+            });
+            return;
+        }
+    };
+    let mut found: Vec<(Option<SystemTime>, String, u64)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let meta = entry.metadata().ok().filter(|m| m.is_file())?;
+            let name = entry.file_name().into_string().ok()?;
+            may_be_stream(&name, meta.len()).then(|| (meta.modified().ok(), name, meta.len()))
+        })
+        .collect();
+    // Oldest first, so streams are read in the order they were written where the drive keeps times.
+    found.sort();
+    let mut files = 0;
+    for (modified, name, len) in found {
+        let key = (dir.join(&name), len, modified);
+        if !lock(seen).insert(key.clone()) {
+            continue;
+        }
+        let data = match std::fs::read(&key.0) {
+            Ok(data) => data,
+            Err(e) => {
+                tracing::warn!("skipped {name} on the drive: {e}");
+                lock(seen).remove(&key);
+                continue;
+            }
+        };
+        let channel = ids.next();
+        sink(DriverEvent::Accepted {
+            transport,
+            channel,
+            name: Some(name),
+        });
+        for piece in data.chunks(PIECE) {
+            sink(DriverEvent::Received {
+                channel,
+                data: piece.to_vec(),
+            });
+        }
+        sink(DriverEvent::Closed { channel });
+        files += 1;
+    }
+    sink(DriverEvent::Scanned {
+        transport,
+        files,
+        error: None,
+    });
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic elsewhere cannot leave a set of names inconsistent.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::*;
+
+    /// A driver on a real runtime whose events land in a channel.
+    fn driver() -> (
+        FilesDriver,
+        mpsc::Receiver<DriverEvent>,
+        tokio::runtime::Runtime,
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        let cx = DriverContext {
+            sink: Arc::new(move |e| lock(&tx).send(e).unwrap()),
+            ids: ChannelIds::default(),
+            runtime: runtime.handle().clone(),
+        };
+        (FilesDriver::new(cx), rx, runtime)
+    }
+
+    /// Scans `dir` and returns the names read with their bytes, and the count the scan reported.
+    fn scan_once(
+        driver: &mut FilesDriver,
+        rx: &mpsc::Receiver<DriverEvent>,
+        dir: &Path,
+    ) -> (Vec<(String, Vec<u8>)>, usize) {
+        let request = IoRequest::FilesScan { dir: dir.into() };
+        assert!(driver.handles(&request));
+        driver.carry_out(3, request, &[]).unwrap();
+        let mut read: Vec<(ChannelId, String, Vec<u8>, bool)> = Vec::new();
+        loop {
+            match rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap() {
+                DriverEvent::Accepted {
+                    transport: 3,
+                    channel,
+                    name: Some(name),
+                } => read.push((channel, name, Vec::new(), false)),
+                DriverEvent::Received { channel, data } => {
+                    let file = read.iter_mut().find(|f| f.0 == channel).unwrap();
+                    assert!(!file.3, "no bytes after the close");
+                    file.2.extend(data);
+                }
+                DriverEvent::Closed { channel } => {
+                    read.iter_mut().find(|f| f.0 == channel).unwrap().3 = true;
+                }
+                DriverEvent::Scanned {
+                    transport: 3,
+                    files,
+                    error: None,
+                } => {
+                    assert!(read.iter().all(|f| f.3), "every file closed before the end");
+                    return (read.into_iter().map(|f| (f.1, f.2)).collect(), files);
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_scan_reads_each_new_file_once_in_pieces_and_leaves_every_file_where_it_was() {
+        let (mut driver, rx, _runtime) = driver();
+        let dir = tempfile::tempdir().unwrap();
+        let big: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+        std::fs::write(dir.path().join("a1"), &big).unwrap();
+        std::fs::write(dir.path().join(".hidden"), b"x").unwrap();
+        std::fs::write(dir.path().join("b2.partial~"), b"half").unwrap();
+        std::fs::write(dir.path().join("empty"), b"").unwrap();
+        std::fs::write(dir.path().join("huge"), vec![1; MAX_FILE_BYTES + 1]).unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+
+        let (read, files) = scan_once(&mut driver, &rx, dir.path());
+        assert_eq!(read, [("a1".to_owned(), big.clone())]);
+        assert_eq!(files, 1);
+
+        let (again, files) = scan_once(&mut driver, &rx, dir.path());
+        assert!(again.is_empty(), "{again:?}");
+        assert_eq!(files, 0);
+
+        std::fs::write(dir.path().join("c3"), b"new").unwrap();
+        let (later, _) = scan_once(&mut driver, &rx, dir.path());
+        assert_eq!(later, [("c3".to_owned(), b"new".to_vec())]);
+
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [".hidden", "a1", "b2.partial~", "c3", "empty", "huge", "sub"]
+        );
+    }
+
+    #[test]
+    fn a_folder_that_cannot_be_listed_is_reported_not_panicked_on() {
+        let (mut driver, rx, _runtime) = driver();
+        let missing = PathBuf::from("/nonexistent/courier-drive");
+        driver
+            .carry_out(0, IoRequest::FilesScan { dir: missing }, &[])
+            .unwrap();
+        match rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap() {
+            DriverEvent::Scanned {
+                files: 0,
+                error: Some(error),
+                ..
+            } => assert!(
+                error.contains("cannot list /nonexistent/courier-drive"),
+                "{error}"
+            ),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(!driver.handles(&IoRequest::MdnsWithdraw));
+    }
+}

@@ -1,0 +1,329 @@
+//! The removable-drive transport ("sneakernet"): streams carried on a USB stick between people who
+//! never share a network.
+//!
+//! Simplex: each outgoing stream the host writes becomes one file with a random name in the granted
+//! folder; reading is the host's (a `files.scan` hands every file it has not read before to the host
+//! as a channel, and the host recognises which are streams for us by their tags). The plugin never
+//! sees a key, a contact or a plaintext byte, and a file holds nothing but the stream: tag, sealed
+//! header, sealed frames, padded by the host to a few sizes.
+//!
+//! Settings: `scan` (`true`/`false`: look for new files on every tick), `write` (`true`/`false`:
+//! write what contacts are owed on every tick), `every-secs` (how often a running node ticks; 5).
+//! `courier drive import` and `export` run it with both off and ask the host directly.
+//!
+//! What it reveals: nothing to any network. Whoever holds the stick sees how many files it holds and
+//! their sizes, not whose they are.
+
+use std::collections::HashMap;
+
+use courier_plugin::transport::courier::plugin::transport_types::{
+    Action, ChannelFailure, ChannelId, Chunk, Description, Event, Mode, Reveals,
+};
+
+/// The plugin's exports.
+pub struct Drive;
+
+/// Four weeks: a stick may sit in a pocket that long. Keys rotate on the four-week class.
+pub const MAX_LATENCY_MS: u64 = 28 * 86_400_000;
+
+/// What the transport is.
+pub fn description() -> Description {
+    Description {
+        id: "drive".into(),
+        mode: Mode::Simplex,
+        max_latency_ms: MAX_LATENCY_MS,
+        // 16 KiB frames: a text costs one small file; a full stream is 63 frames, under 1 MiB.
+        frame_size: 16 * 1024,
+        reveals: Reveals::empty(),
+    }
+}
+
+/// Parsed settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Look for new files on every tick.
+    pub scan: bool,
+    /// Write what contacts are owed on every tick.
+    pub write: bool,
+    /// Milliseconds between ticks.
+    pub every_ms: u64,
+}
+
+impl Settings {
+    /// Reads the settings, with a clear error for each bad value.
+    pub fn parse<S: courier_plugin::settings::Setting>(settings: &[S]) -> Result<Self, String> {
+        use courier_plugin::settings::{only_keys, parse_or};
+        only_keys(settings, &["scan", "write", "every-secs"])?;
+        let every_secs: u64 = parse_or(settings, "every-secs", 5)?;
+        if every_secs == 0 {
+            return Err("every-secs must be at least 1".into());
+        }
+        Ok(Settings {
+            scan: parse_or(settings, "scan", true)?,
+            write: parse_or(settings, "write", true)?,
+            every_ms: every_secs.saturating_mul(1000),
+        })
+    }
+}
+
+/// A capability call the plugin wants made; the wasm side makes it, native tests inspect it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    /// `files.scan()`.
+    Scan,
+    /// `files.write(random name, bytes)`: one whole stream.
+    WriteFile(Vec<u8>),
+}
+
+/// The state machine: the streams being written, channel by channel.
+#[derive(Debug)]
+pub struct DriveState {
+    settings: Settings,
+    writing: HashMap<ChannelId, Vec<u8>>,
+}
+
+impl DriveState {
+    /// A fresh state machine.
+    pub fn new(settings: Settings) -> Self {
+        DriveState {
+            settings,
+            writing: HashMap::new(),
+        }
+    }
+
+    /// Handles one event: the calls to make, then the actions to return.
+    pub fn step(&mut self, event: Event) -> (Vec<Call>, Vec<Action>) {
+        match event {
+            Event::Tick(now) => {
+                let mut calls = Vec::new();
+                let mut actions = vec![Action::WakeAt(now.saturating_add(self.settings.every_ms))];
+                if self.settings.scan {
+                    calls.push(Call::Scan);
+                }
+                if self.settings.write {
+                    // No properties: a drive reaches every contact; the host writes only for those
+                    // owed something.
+                    actions.push(Action::Dial(Vec::new()));
+                }
+                (calls, actions)
+            }
+            // Nothing to open: the file is written whole when the host closes the channel.
+            Event::Connect(request) => {
+                self.writing.insert(request.channel, Vec::new());
+                (Vec::new(), vec![Action::Ready(request.channel)])
+            }
+            Event::ChannelAccepted(channel) => (Vec::new(), vec![Action::Ready(channel)]),
+            Event::Received(chunk) => (Vec::new(), vec![Action::Deliver(chunk)]),
+            Event::Outgoing(Chunk { channel, data }) => match self.writing.get_mut(&channel) {
+                Some(stream) => {
+                    stream.extend_from_slice(&data);
+                    (Vec::new(), Vec::new())
+                }
+                // A file read is one way: nothing can be answered on it.
+                None => (Vec::new(), vec![Action::Close(channel)]),
+            },
+            Event::ChannelClosed(channel) => match self.writing.remove(&channel) {
+                Some(stream) if !stream.is_empty() => (vec![Call::WriteFile(stream)], Vec::new()),
+                _ => (Vec::new(), Vec::new()),
+            },
+            Event::ChannelFailed(ChannelFailure { channel, .. }) => {
+                self.writing.remove(&channel);
+                (Vec::new(), Vec::new())
+            }
+            Event::ChannelOpened(_) | Event::Listening(_) | Event::Discovered(_) => {
+                (Vec::new(), Vec::new())
+            }
+        }
+    }
+}
+
+/// A file name that says nothing: 32 hex digits of fresh randomness, no extension.
+pub fn file_name(random: &[u8]) -> String {
+    random.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(target_arch = "wasm32")]
+mod exports {
+    use std::cell::RefCell;
+
+    use courier_plugin::transport::courier::plugin::transport_types::{Action, Description, Event};
+    use courier_plugin::transport::courier::plugin::types::{PluginError, Setting};
+    use courier_plugin::transport::courier::plugin::{files, random};
+    use courier_plugin::transport::exports::courier::plugin::driver::{
+        Guest, GuestSession, Session,
+    };
+
+    use super::{Call, Drive, DriveState, Settings, file_name};
+
+    impl Guest for Drive {
+        type Session = DriveSession;
+
+        fn describe() -> Description {
+            super::description()
+        }
+    }
+
+    /// The exported session resource.
+    pub struct DriveSession(RefCell<DriveState>);
+
+    impl GuestSession for DriveSession {
+        fn create(settings: Vec<Setting>) -> Result<Session, PluginError> {
+            let settings = Settings::parse(&settings).map_err(PluginError::InvalidInput)?;
+            Ok(Session::new(DriveSession(RefCell::new(DriveState::new(
+                settings,
+            )))))
+        }
+
+        fn handle(&self, event: Event) -> Result<Vec<Action>, PluginError> {
+            let (calls, actions) = self.0.borrow_mut().step(event);
+            for call in calls {
+                match call {
+                    Call::Scan => {
+                        if let Err(e) = files::scan() {
+                            courier_plugin::log!(warn, "the host refused to read the drive: {e:?}");
+                        }
+                    }
+                    Call::WriteFile(stream) => {
+                        let name = file_name(&random::bytes(16));
+                        if let Err(e) = files::write(&name, &stream) {
+                            // What it carried goes again when it is due again, here or elsewhere.
+                            courier_plugin::log!(
+                                error,
+                                "could not write a stream to the drive ({} bytes): {e:?}",
+                                stream.len()
+                            );
+                        }
+                    }
+                }
+            }
+            Ok(actions)
+        }
+    }
+
+    courier_plugin::export_transport!(Drive);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use courier_plugin::transport::courier::plugin::transport_types::ConnectRequest;
+
+    fn state(settings: &[(&str, &str)]) -> DriveState {
+        DriveState::new(Settings::parse(settings).unwrap())
+    }
+
+    fn chunk(channel: ChannelId, data: &[u8]) -> Chunk {
+        Chunk {
+            channel,
+            data: data.to_vec(),
+        }
+    }
+
+    #[test]
+    fn a_drive_is_simplex_reveals_nothing_and_waits_four_weeks() {
+        let d = description();
+        assert_eq!(d.mode, Mode::Simplex);
+        assert_eq!(d.reveals, Reveals::empty());
+        assert_eq!(d.max_latency_ms, 28 * 24 * 3600 * 1000);
+        assert_eq!(d.id, "drive");
+    }
+
+    #[test]
+    fn each_tick_looks_for_new_files_asks_to_write_what_is_owed_and_wakes_again() {
+        let mut drive = state(&[("every-secs", "7")]);
+        let (calls, actions) = drive.step(Event::Tick(1_000));
+        assert_eq!(calls, [Call::Scan]);
+        assert_eq!(actions, [Action::WakeAt(8_000), Action::Dial(Vec::new())]);
+
+        let mut quiet = state(&[("scan", "false"), ("write", "false")]);
+        let (calls, actions) = quiet.step(Event::Tick(1_000));
+        assert!(calls.is_empty());
+        assert_eq!(actions, [Action::WakeAt(6_000)], "every-secs defaults to 5");
+    }
+
+    #[test]
+    fn a_stream_the_host_writes_becomes_one_whole_file_when_its_channel_closes() {
+        let mut drive = state(&[]);
+        let connect = ConnectRequest {
+            channel: 4,
+            properties: Vec::new(),
+        };
+        assert_eq!(drive.step(Event::Connect(connect)).1, [Action::Ready(4)]);
+        assert_eq!(
+            drive.step(Event::Outgoing(chunk(4, b"tag+header"))),
+            (vec![], vec![])
+        );
+        assert_eq!(
+            drive.step(Event::Outgoing(chunk(4, b"+frames"))),
+            (vec![], vec![])
+        );
+        let (calls, actions) = drive.step(Event::ChannelClosed(4));
+        assert_eq!(calls, [Call::WriteFile(b"tag+header+frames".to_vec())]);
+        assert!(actions.is_empty());
+        assert_eq!(
+            drive.step(Event::ChannelClosed(4)),
+            (vec![], vec![]),
+            "once"
+        );
+    }
+
+    #[test]
+    fn a_channel_the_host_wrote_nothing_on_leaves_no_file() {
+        let mut drive = state(&[]);
+        let connect = ConnectRequest {
+            channel: 9,
+            properties: Vec::new(),
+        };
+        drive.step(Event::Connect(connect));
+        assert_eq!(drive.step(Event::ChannelClosed(9)), (vec![], vec![]));
+        let connect = ConnectRequest {
+            channel: 10,
+            properties: Vec::new(),
+        };
+        drive.step(Event::Connect(connect));
+        drive.step(Event::Outgoing(chunk(10, b"half")));
+        let failure = ChannelFailure {
+            channel: 10,
+            reason: "gone".into(),
+        };
+        assert_eq!(drive.step(Event::ChannelFailed(failure)), (vec![], vec![]));
+        assert_eq!(
+            drive.step(Event::ChannelClosed(10)),
+            (vec![], vec![]),
+            "a failed stream is dropped"
+        );
+    }
+
+    #[test]
+    fn a_file_the_host_reads_is_delivered_and_nothing_is_answered_on_it() {
+        let mut drive = state(&[]);
+        assert_eq!(drive.step(Event::ChannelAccepted(2)).1, [Action::Ready(2)]);
+        assert_eq!(
+            drive.step(Event::Received(chunk(2, b"stream"))).1,
+            [Action::Deliver(chunk(2, b"stream"))]
+        );
+        assert_eq!(
+            drive.step(Event::Outgoing(chunk(2, b"answer"))).1,
+            [Action::Close(2)]
+        );
+        assert_eq!(drive.step(Event::ChannelClosed(2)), (vec![], vec![]));
+    }
+
+    #[test]
+    fn bad_settings_are_refused_by_name() {
+        let unknown = Settings::parse(&[("max-latency-days", "28")]).unwrap_err();
+        assert!(unknown.contains("max-latency-days"), "{unknown}");
+        assert!(Settings::parse(&[("every-secs", "0")]).is_err());
+        assert!(
+            Settings::parse(&[("scan", "sometimes")])
+                .unwrap_err()
+                .contains("scan")
+        );
+    }
+
+    #[test]
+    fn file_names_are_the_randomness_in_hex_and_nothing_else() {
+        assert_eq!(file_name(&[0x00, 0xab, 0x7f]), "00ab7f");
+        assert_eq!(file_name(&[0x11; 16]).len(), 32);
+    }
+}
