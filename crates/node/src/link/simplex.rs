@@ -299,7 +299,20 @@ mod tests {
             );
         }
         let later = alice.write_drive(to_bob, NOW + 10 * LATENCY);
-        assert_eq!(bob.read_drive(&later, 7).unwrap(), 0, "acked, never again");
+        assert!(
+            later.is_empty(),
+            "acked, never again: owed nothing, she writes no stream"
+        );
+        let nothing_back = bob.write_drive(to_alice, NOW + 10 * LATENCY);
+        assert!(nothing_back.is_empty(), "bob owes no ack either");
+        let stream_numbers_kept = alice.db.queue(to_bob, &text("three", 3)).unwrap();
+        let third = alice.write_drive(to_bob, NOW + 10 * LATENCY);
+        assert_eq!(
+            bob.read_drive(&third, 7).unwrap(),
+            1,
+            "the next stream reads in the window"
+        );
+        assert_eq!(acks_owed(&mut bob, to_alice), [stream_numbers_kept]);
     }
 
     #[test]
