@@ -1,7 +1,7 @@
 //! The node config (TOML): which plugins run, what each is granted, and its limits.
 //!
 //! Parsing refuses anything that contradicts itself (a network grant to a message type, an unknown key,
-//! a `files` grant without an existing directory). Whether the named plugins exist and agree with
+//! a `files` grant naming a file where a directory should be). Whether the named plugins exist and agree with
 //! their grants is checked when they load (see `plugin::loader`), per plugin, so one bad plugin never
 //! stops the others.
 
@@ -274,12 +274,13 @@ impl Config {
                     return Err(invalid(grant_at, "`files` is granted but no `files_dir` says which directory; add files_dir = \"…\"".into()));
                 }
                 if let (Some(dir), Some(given)) = (&files_dir, &entry.files_dir) {
-                    // Found now, not at the plugin's first file call, which may come days later.
-                    if !dir.is_dir() {
+                    // A missing folder is a drive not plugged in yet: the node runs and uses it
+                    // when it appears. Something else in its place is a typo, found now.
+                    if dir.exists() && !dir.is_dir() {
                         return Err(invalid(
                             locate(format!("{table}.{section}.files_dir"), given.span()),
                             format!(
-                                "{} is not a directory; create it (or mount the drive) first, or fix files_dir",
+                                "{} is not a directory; fix files_dir (a folder, perhaps on a drive)",
                                 dir.display()
                             ),
                         ));
@@ -444,9 +445,9 @@ limits = { memory_mib = 8 }
                 "files_dir",
             ),
             (
-                "[transports.usb]\nplugin = \"usb\"\ngrant = [\"files\"]\nfiles_dir = \"/nonexistent/drive\"\n",
+                "[transports.usb]\nplugin = \"usb\"\ngrant = [\"files\"]\nfiles_dir = \"/dev/null\"\n",
                 "`transports.usb.files_dir` (line 4)",
-                "/nonexistent/drive is not a directory; create it (or mount the drive) first, or fix files_dir",
+                "/dev/null is not a directory; fix files_dir (a folder, perhaps on a drive)",
             ),
             (
                 "[transports.lan]\nplugin = \"../evil\"\n",
@@ -481,5 +482,14 @@ limits = { memory_mib = 8 }
             err.contains("unknown field `grnat`") && err.contains("line 3"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_drive_folder_that_is_not_there_yet_is_accepted_for_when_the_drive_is_plugged_in() {
+        let text = "[transports.drive]\nplugin = \"transport-drive\"\ngrant = [\"files\"]\n\
+                    files_dir = \"/nonexistent/drive\"\n";
+        let config = Config::parse(text, "offline.toml", Path::new("/")).unwrap();
+        let dir = config.plugins[0].grants.files_dir.as_deref();
+        assert_eq!(dir, Some(Path::new("/nonexistent/drive")));
     }
 }

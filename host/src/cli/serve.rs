@@ -25,6 +25,7 @@ pub fn run(dir: &DataDir, config: Option<&Path>) -> Result<()> {
     });
     let notices = std::mem::replace(&mut node.notices, std::sync::mpsc::channel().1);
     std::thread::spawn(move || {
+        let mut unreadable: Option<String> = None;
         for notice in notices {
             match notice {
                 Notice::Listening { transport, address } => {
@@ -43,14 +44,18 @@ pub fn run(dir: &DataDir, config: Option<&Path>) -> Result<()> {
                     }
                 }
                 Notice::Wrote { transport, .. } => println!("{transport}: wrote a stream"),
+                // Said once when the folder goes (a stick pulled out), again once it is back.
                 Notice::Scanned {
-                    error: Some(error),
-                    transport,
-                    ..
+                    error, transport, ..
                 } => {
-                    println!("{transport}: {error}")
+                    if error != unreadable {
+                        match &error {
+                            Some(error) => println!("{transport}: {error}"),
+                            None => println!("{transport}: reading the folder again"),
+                        }
+                        unreadable = error;
+                    }
                 }
-                Notice::Scanned { .. } => {}
             }
         }
     });

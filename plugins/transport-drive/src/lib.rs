@@ -8,7 +8,8 @@
 //! header, sealed frames, padded by the host to a few sizes.
 //!
 //! Settings: `scan` (`true`/`false`: look for new files on every tick), `write` (`true`/`false`:
-//! write what contacts are owed on every tick), `every-secs` (how often a running node ticks; 5).
+//! write what contacts are owed on every tick, while the folder is there), `every-secs` (how often a
+//! running node ticks; 5).
 //! `courier drive import` and `export` run it with both off and ask the host directly.
 //!
 //! What it reveals: nothing to any network. Whoever holds the stick sees how many files it holds and
@@ -73,6 +74,10 @@ pub enum Call {
     Scan,
     /// `files.write(random name, bytes)`: one whole stream.
     WriteFile(Vec<u8>),
+    /// If the folder is there (`files.names()` lists it), dial every contact: the host then writes
+    /// what each is owed. With the stick pulled out nothing is written, so nothing is marked sent
+    /// that never reached a file.
+    DialIfPresent,
 }
 
 /// The state machine: the streams being written, channel by channel.
@@ -96,14 +101,12 @@ impl DriveState {
         match event {
             Event::Tick(now) => {
                 let mut calls = Vec::new();
-                let mut actions = vec![Action::WakeAt(now.saturating_add(self.settings.every_ms))];
+                let actions = vec![Action::WakeAt(now.saturating_add(self.settings.every_ms))];
                 if self.settings.scan {
                     calls.push(Call::Scan);
                 }
                 if self.settings.write {
-                    // No properties: a drive reaches every contact; the host writes only for those
-                    // owed something.
-                    actions.push(Action::Dial(Vec::new()));
+                    calls.push(Call::DialIfPresent);
                 }
                 (calls, actions)
             }
@@ -175,12 +178,19 @@ mod exports {
         }
 
         fn handle(&self, event: Event) -> Result<Vec<Action>, PluginError> {
-            let (calls, actions) = self.0.borrow_mut().step(event);
+            let (calls, mut actions) = self.0.borrow_mut().step(event);
             for call in calls {
                 match call {
                     Call::Scan => {
                         if let Err(e) = files::scan() {
                             courier_plugin::log!(warn, "the host refused to read the drive: {e:?}");
+                        }
+                    }
+                    // No properties: a drive reaches every contact; the host writes only for
+                    // those owed something.
+                    Call::DialIfPresent => {
+                        if files::names().is_ok() {
+                            actions.push(Action::Dial(Vec::new()));
                         }
                     }
                     Call::WriteFile(stream) => {
@@ -232,8 +242,8 @@ mod tests {
     fn each_tick_looks_for_new_files_asks_to_write_what_is_owed_and_wakes_again() {
         let mut drive = state(&[("every-secs", "7")]);
         let (calls, actions) = drive.step(Event::Tick(1_000));
-        assert_eq!(calls, [Call::Scan]);
-        assert_eq!(actions, [Action::WakeAt(8_000), Action::Dial(Vec::new())]);
+        assert_eq!(calls, [Call::Scan, Call::DialIfPresent]);
+        assert_eq!(actions, [Action::WakeAt(8_000)]);
 
         let mut quiet = state(&[("scan", "false"), ("write", "false")]);
         let (calls, actions) = quiet.step(Event::Tick(1_000));

@@ -340,6 +340,25 @@ fn a_drive_configured_after_alice_and_bob_met_on_the_lan_carries_their_messages_
         },
     )
     .unwrap();
+
+    // The stick is pulled out: nothing is written, and nothing marked sent that no file holds.
+    std::fs::remove_dir_all(&alices_drive).unwrap();
+    alice
+        .cli(&["send", "bob", "--text", "when the stick is back"])
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let newest = alice.messages("bob").unwrap().pop().unwrap();
+    assert_eq!(
+        (newest.summary.as_str(), newest.state.as_str()),
+        ("when the stick is back", "queued")
+    );
+    std::fs::create_dir_all(&alices_drive).unwrap();
+    wait_until(
+        Duration::from_secs(30),
+        "it is written once the stick is back",
+        || Ok(!files_in(&alices_drive).is_empty()),
+    )
+    .unwrap();
 }
 
 #[test]
