@@ -1,0 +1,264 @@
+//! A private Tor network on loopback, for tests and benches: three directory authorities, two exits
+//! (to loopback only) and middle relays, each a real `tor` (Debian's package) started from a torrc
+//! written by [`torrc`]. Nothing reaches the public network: no node knows a public authority.
+//!
+//! ```no_run
+//! let dir = tempfile::tempdir()?;
+//! let net = courier_tor_net::TorNetwork::start(dir.path())?;
+//! net.wait_until_ready(std::time::Duration::from_secs(180))?;
+//! for a in net.authorities() { println!("{} {}", a.v3ident, a.or_port); }
+//! # anyhow::Ok(())
+//! ```
+
+pub mod torrc;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use torrc::{AuthorityLine, ConsensusCounts, Node, Role};
+
+/// Authorities, exits and middle relays: a network small enough for two cores, big enough for
+/// onion services (guards, HSDirs, intro and rendezvous points on distinct relays).
+pub const LAYOUT: (usize, usize, usize) = (3, 2, 4);
+
+/// One authority, with what a client needs to trust it and fetch from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authority {
+    /// Nickname.
+    pub nickname: String,
+    /// Its v3 identity fingerprint (hex), which signs the consensus.
+    pub v3ident: String,
+    /// Its relay RSA identity fingerprint (hex).
+    pub rsa_identity: String,
+    /// Its relay Ed25519 identity (base64, unpadded).
+    pub ed_identity: String,
+    /// ORPort on 127.0.0.1 (where a client fetches directory documents by tunnelling).
+    pub or_port: u16,
+    /// DirPort on 127.0.0.1.
+    pub dir_port: u16,
+}
+
+/// A running private network; dropping it stops every node.
+#[derive(Debug)]
+pub struct TorNetwork {
+    dir: PathBuf,
+    nodes: Vec<Node>,
+    authorities: Vec<Authority>,
+    children: Vec<Child>,
+}
+
+impl TorNetwork {
+    /// Whether `tor` and `tor-gencert` are installed (`apt-get install tor`).
+    pub fn available() -> bool {
+        ["tor", "tor-gencert"].iter().all(|tool| {
+            Command::new(tool)
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok()
+        })
+    }
+
+    /// Generates keys and torrcs under `dir` and starts every node of [`LAYOUT`].
+    pub fn start(dir: &Path) -> Result<TorNetwork> {
+        let (a, e, m) = LAYOUT;
+        let ports = free_ports(2 * a + e + m)?;
+        let nodes = torrc::layout(a, e, m, &ports);
+        let mut lines = Vec::new();
+        let mut authorities = Vec::new();
+        for node in nodes.iter().filter(|n| n.role == Role::Authority) {
+            let authority = make_authority(&dir.join(&node.nickname), node)?;
+            lines.push(AuthorityLine {
+                nickname: node.nickname.clone(),
+                or_port: node.or_port,
+                dir_port: authority.dir_port,
+                v3ident: authority.v3ident.clone(),
+                fingerprint: authority.rsa_identity.clone(),
+            });
+            authorities.push(authority);
+        }
+        let mut net = TorNetwork {
+            dir: dir.to_owned(),
+            nodes,
+            authorities,
+            children: Vec::new(),
+        };
+        for node in net.nodes.clone() {
+            let node_dir = dir.join(&node.nickname);
+            std::fs::create_dir_all(&node_dir)?;
+            restrict(&node_dir)?;
+            let rc = node_dir.join("torrc");
+            std::fs::write(&rc, torrc::torrc(&node, &node_dir, &lines))?;
+            let child = Command::new("tor")
+                .arg("-f")
+                .arg(&rc)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("starting tor (apt-get install tor)")?;
+            net.children.push(child);
+        }
+        Ok(net)
+    }
+
+    /// The authorities, for a client's config.
+    pub fn authorities(&self) -> &[Authority] {
+        &self.authorities
+    }
+
+    /// The folder holding every node's data and log.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Waits until every authority serves a consensus listing every node, with enough exits, guards
+    /// and onion-service directories for clients and services to build circuits.
+    pub fn wait_until_ready(&self, timeout: Duration) -> Result<ConsensusCounts> {
+        let started = Instant::now();
+        let wanted = self.nodes.len();
+        loop {
+            let counts: Vec<ConsensusCounts> = self
+                .authorities
+                .iter()
+                .map(|a| {
+                    let file = self
+                        .dir
+                        .join(&a.nickname)
+                        .join("cached-microdesc-consensus");
+                    torrc::count(&std::fs::read_to_string(file).unwrap_or_default())
+                })
+                .collect();
+            let ready = |c: &ConsensusCounts| {
+                c.relays == wanted && c.exits >= 2 && c.guards >= 3 && c.hsdirs >= 3
+            };
+            if counts.iter().all(ready) {
+                return Ok(counts[0].clone());
+            }
+            if started.elapsed() > timeout {
+                bail!(
+                    "the private Tor network has no full consensus after {timeout:?}: {counts:?} \
+                     (logs in {})",
+                    self.dir.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+}
+
+impl Drop for TorNetwork {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Makes an authority's identity: its v3 authority keys (`tor-gencert`) and its relay keys (`tor
+/// --list-fingerprint`), read back as the fingerprints the network and clients are told.
+fn make_authority(dir: &Path, node: &Node) -> Result<Authority> {
+    let keys = dir.join("keys");
+    std::fs::create_dir_all(&keys)?;
+    restrict(dir)?;
+    let dir_port = node.dir_port.context("an authority has a DirPort")?;
+    let mut gencert = Command::new("tor-gencert")
+        .arg("--create-identity-key")
+        .args(["--passphrase-fd", "0", "-m", "12"])
+        .arg("-i")
+        .arg(keys.join("authority_identity_key"))
+        .arg("-s")
+        .arg(keys.join("authority_signing_key"))
+        .arg("-c")
+        .arg(keys.join("authority_certificate"))
+        .args(["-a", &format!("127.0.0.1:{dir_port}")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("running tor-gencert (apt-get install tor)")?;
+    // An empty passphrase: these keys live and die with the test.
+    drop(gencert.stdin.take());
+    let out = gencert.wait_with_output()?;
+    if !out.status.success() {
+        bail!(
+            "tor-gencert failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let certificate = std::fs::read_to_string(keys.join("authority_certificate"))?;
+    let v3ident = certificate
+        .lines()
+        .find_map(|l| l.strip_prefix("fingerprint "))
+        .context("the authority certificate names its fingerprint")?
+        .trim()
+        .to_owned();
+    let out = Command::new("tor")
+        .args([
+            "--ignore-missing-torrc",
+            "-f",
+            "/dev/null",
+            "--list-fingerprint",
+        ])
+        .arg("--DataDirectory")
+        .arg(dir)
+        .args([
+            "--ORPort",
+            &node.or_port.to_string(),
+            "--Nickname",
+            &node.nickname,
+        ])
+        .args(["--SafeLogging", "1", "--Log", "err stderr"])
+        .output()
+        .context("running tor --list-fingerprint")?;
+    if !out.status.success() {
+        bail!(
+            "tor --list-fingerprint failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let read = |name: &str| -> Result<String> {
+        let text = std::fs::read_to_string(dir.join(name))
+            .with_context(|| format!("tor wrote no {name}"))?;
+        Ok(text
+            .split_whitespace()
+            .nth(1)
+            .with_context(|| format!("{name} is malformed"))?
+            .to_owned())
+    };
+    let rsa_identity = std::fs::read_to_string(dir.join("fingerprint"))?
+        .split_whitespace()
+        .skip(1)
+        .collect::<String>();
+    Ok(Authority {
+        nickname: node.nickname.clone(),
+        v3ident,
+        rsa_identity,
+        ed_identity: read("fingerprint-ed25519")?,
+        or_port: node.or_port,
+        dir_port,
+    })
+}
+
+/// Tor refuses a data directory others can read.
+fn restrict(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    Ok(())
+}
+
+/// `n` distinct free ports on loopback (held together while picked, so none repeats).
+fn free_ports(n: usize) -> Result<Vec<u16>> {
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<_, _>>()?;
+    Ok(listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<Result<_, _>>()?)
+}
