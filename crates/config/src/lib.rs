@@ -7,6 +7,7 @@
 
 pub mod capability;
 pub mod limits;
+pub mod tor;
 pub mod world;
 
 use std::collections::BTreeMap;
@@ -75,6 +76,8 @@ pub struct Config {
     pub cache_dir: Option<PathBuf>,
     /// Plugins to run, transports first, each in the order of its name.
     pub plugins: Vec<PluginEntry>,
+    /// How the embedded Tor client finds the network.
+    pub tor: tor::TorConfig,
 }
 
 /// One plugin the config asks to run.
@@ -109,6 +112,8 @@ struct RawConfig {
     transports: BTreeMap<String, Spanned<RawEntry>>,
     #[serde(default)]
     message_types: BTreeMap<String, Spanned<RawEntry>>,
+    #[serde(default)]
+    tor: tor::TorConfig,
 }
 
 #[derive(Deserialize, Default)]
@@ -346,6 +351,7 @@ impl Config {
             plugin_dir,
             cache_dir,
             plugins,
+            tor: raw.tor,
         })
     }
 }
@@ -491,5 +497,23 @@ limits = { memory_mib = 8 }
         let config = Config::parse(text, "offline.toml", Path::new("/")).unwrap();
         let dir = config.plugins[0].grants.files_dir.as_deref();
         assert_eq!(dir, Some(Path::new("/nonexistent/drive")));
+    }
+
+    #[test]
+    fn a_private_tor_network_is_named_by_its_authorities_and_the_public_one_by_nothing() {
+        let text = "[tor]\nhsdir_interval_minutes = 8\n[[tor.authorities]]\nv3ident = \"AB\"\n\
+                    rsa_identity = \"CD\"\ned_identity = \"EF\"\nor_port = 5000\n";
+        let config = Config::parse(text, "test.toml", Path::new("/")).unwrap();
+        assert!(config.tor.is_private());
+        assert_eq!(config.tor.hsdir_interval_minutes, Some(8));
+        assert_eq!(config.tor.authorities[0].or_port, 5000);
+        assert!(
+            !Config::parse("", "empty.toml", Path::new("/"))
+                .unwrap()
+                .tor
+                .is_private()
+        );
+        let typo = Config::parse("[tor]\nauthorites = []\n", "t.toml", Path::new("/"));
+        assert!(typo.unwrap_err().to_string().contains("authorites"));
     }
 }

@@ -4,15 +4,26 @@
 
 pub mod files;
 pub mod mdns;
+mod pump;
 pub mod tcp;
+pub mod tor;
 
 use courier_io::{Driver, StartDriver};
 
-/// Every driver this build has, to start with a node: TCP, mDNS and files.
+/// The drivers every node starts with: TCP, mDNS and files (Tor needs settings: see [`with_tor`]).
 pub fn all() -> Vec<StartDriver> {
     vec![
         Box::new(|cx| Ok(Box::new(files::FilesDriver::new(cx)) as Box<dyn Driver>)),
         Box::new(|cx| Ok(Box::new(tcp::TcpDriver::new(cx)) as Box<dyn Driver>)),
         Box::new(|cx| Ok(Box::new(mdns::MdnsDriver::new(cx)) as Box<dyn Driver>)),
     ]
+}
+
+/// [`all`], and Tor with `settings` (its directories, its network, the node's onion key).
+pub fn with_tor(settings: tor::TorSettings) -> Vec<StartDriver> {
+    let mut drivers = all();
+    drivers.push(Box::new(move |cx| {
+        Ok(Box::new(tor::TorDriver::new(cx, settings)) as Box<dyn Driver>)
+    }));
+    drivers
 }

@@ -17,12 +17,14 @@ mod budget;
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
+
+use crate::pump::{Writers, WritersHandle, carry};
 
 use budget::{Budget, Limits, Stranger};
 use courier_config::capability::TcpScope;
@@ -35,12 +37,6 @@ pub use budget::descriptor_limit;
 
 /// How long an outgoing connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long one write may wait for the peer to take bytes before the channel counts as dead.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Writes queued per channel before the node waits for the socket.
-const WRITE_QUEUE: usize = 4;
-/// Bytes one read may return once a channel carries a contact's streams.
-const READ_BUFFER: usize = 256 * 1024;
 /// Bytes one read of a stranger may return: a tag and a header fit, a flood does not.
 const STRANGER_READ_BUFFER: usize = 1024;
 /// How long the node waits at most for queued writes to leave when it stops.
@@ -61,9 +57,6 @@ pub enum TcpError {
     },
 }
 
-/// Where each open channel's writes go; the task that opens a channel adds it before reporting it.
-type Channels = Arc<Mutex<HashMap<ChannelId, mpsc::Sender<Vec<u8>>>>>;
-
 struct Listener {
     address: SocketAddr,
     task: tokio::task::AbortHandle,
@@ -75,11 +68,8 @@ pub struct TcpDriver {
     sink: Sink,
     ids: ChannelIds,
     budget: Arc<Budget>,
-    channels: Channels,
+    writers: Writers,
     listeners: HashMap<TransportIndex, Listener>,
-    /// Every writer task holds a clone; when all are gone, every queued write has left.
-    writers_alive: Option<mpsc::Sender<()>>,
-    writers_done: mpsc::Receiver<()>,
 }
 
 impl std::fmt::Debug for TcpDriver {
@@ -97,16 +87,13 @@ impl TcpDriver {
     }
 
     fn with_limits(cx: DriverContext, limits: Limits) -> Self {
-        let (writers_alive, writers_done) = mpsc::channel(1);
         TcpDriver {
             runtime: cx.runtime,
             sink: cx.sink,
             ids: cx.ids,
             budget: Arc::new(Budget::new(limits)),
-            channels: Channels::default(),
+            writers: Writers::default(),
             listeners: HashMap::new(),
-            writers_alive: Some(writers_alive),
-            writers_done,
         }
     }
 
@@ -141,8 +128,7 @@ impl TcpDriver {
             sink: self.sink.clone(),
             ids: self.ids.clone(),
             budget: self.budget.clone(),
-            channels: self.channels.clone(),
-            writers_alive: self.writers_alive.clone(),
+            writers: self.writers.handle(),
         };
         let task = self.runtime.spawn(accepting.run(listener)).abort_handle();
         self.listeners.insert(transport, Listener { address, task });
@@ -154,8 +140,7 @@ impl TcpDriver {
     pub fn connect(&mut self, channel: ChannelId, address: SocketAddr) {
         let sink = self.sink.clone();
         let budget = self.budget.clone();
-        let channels = self.channels.clone();
-        let writers_alive = self.writers_alive.clone();
+        let writers = self.writers.handle();
         self.runtime.spawn(async move {
             let Some(slot) = budget.open_outgoing() else {
                 sink(DriverEvent::Failed {
@@ -181,10 +166,9 @@ impl TcpDriver {
                     }
                 };
             let _ = stream.set_nodelay(true);
-            let (writes, queue) = mpsc::channel(WRITE_QUEUE);
-            lock(&channels).insert(channel, writes);
+            let queue = writers.open(channel);
             sink(DriverEvent::Opened { channel });
-            carry(stream, channel, None, queue, sink, writers_alive, slot).await;
+            carry(stream, channel, None, queue, sink, writers.alive(), slot).await;
         });
     }
 
@@ -197,22 +181,14 @@ impl TcpDriver {
     /// Queues all of `data` for `channel`; false if the channel is gone or broke (it is then closed).
     ///
     /// Waits while the channel's short queue is full, so a peer that reads slowly slows the node's
-    /// writes to it instead of filling memory; a peer that stops reading for [`WRITE_TIMEOUT`] is cut.
+    /// writes to it instead of filling memory; a peer that stops reading for 30 s is cut.
     pub fn write(&mut self, channel: ChannelId, data: Vec<u8>) -> bool {
-        let Some(writes) = lock(&self.channels).get(&channel).cloned() else {
-            return false;
-        };
-        // Not under the lock: the queue may be full, and accepting tasks add channels meanwhile.
-        if writes.blocking_send(data).is_ok() {
-            return true;
-        }
-        self.close(channel);
-        false
+        self.writers.write(channel, data)
     }
 
     /// Closes `channel` once what was queued for it is written; its reader then reports `Closed`.
     pub fn close(&mut self, channel: ChannelId) {
-        lock(&self.channels).remove(&channel);
+        self.writers.close(channel);
     }
 
     /// Closes every channel, waiting briefly for queued writes to leave, and stops every listener.
@@ -220,14 +196,7 @@ impl TcpDriver {
         for (_, listener) in self.listeners.drain() {
             listener.task.abort();
         }
-        lock(&self.channels).clear();
-        if self.writers_alive.take().is_some() {
-            let done = &mut self.writers_done;
-            // The timer must be made inside the runtime: hence the async block.
-            let _ = self
-                .runtime
-                .block_on(async { tokio::time::timeout(FLUSH_ON_SHUTDOWN, done.recv()).await });
-        }
+        self.writers.shutdown(&self.runtime, FLUSH_ON_SHUTDOWN);
     }
 }
 
@@ -244,8 +213,7 @@ struct Accepting {
     sink: Sink,
     ids: ChannelIds,
     budget: Arc<Budget>,
-    channels: Channels,
-    writers_alive: Option<mpsc::Sender<()>>,
+    writers: WritersHandle,
 }
 
 impl Accepting {
@@ -270,8 +238,7 @@ impl Accepting {
                 continue;
             };
             let _ = stream.set_nodelay(true);
-            let (writes, queue) = mpsc::channel(WRITE_QUEUE);
-            lock(&self.channels).insert(channel, writes);
+            let queue = self.writers.open(channel);
             (self.sink)(DriverEvent::Accepted {
                 transport: self.transport,
                 channel,
@@ -282,7 +249,7 @@ impl Accepting {
                 channel,
                 queue,
                 self.sink.clone(),
-                self.writers_alive.clone(),
+                self.writers.alive(),
                 stranger,
             ));
         }
@@ -335,51 +302,6 @@ async fn accepted(
         slot,
     )
     .await;
-}
-
-/// A connection that carries a contact's streams: a reader that always drains, and a writer.
-async fn carry(
-    stream: TcpStream,
-    channel: ChannelId,
-    first_write: Option<Vec<u8>>,
-    mut queue: mpsc::Receiver<Vec<u8>>,
-    sink: Sink,
-    writers_alive: Option<mpsc::Sender<()>>,
-    slot: budget::Slot,
-) {
-    let (mut reader, mut writer) = stream.into_split();
-    let writer_gone = Arc::new(Notify::new());
-    let gone = writer_gone.clone();
-    tokio::spawn(async move {
-        let _alive = writers_alive;
-        let mut next = first_write;
-        if next.is_none() {
-            next = queue.recv().await;
-        }
-        while let Some(data) = next {
-            match tokio::time::timeout(WRITE_TIMEOUT, writer.write_all(&data)).await {
-                Ok(Ok(())) => {}
-                _ => break,
-            }
-            next = queue.recv().await;
-        }
-        let _ = writer.shutdown().await;
-        // `notify_one` keeps the wake-up for a reader not waiting yet.
-        gone.notify_one();
-    });
-    let mut buffer = vec![0u8; READ_BUFFER];
-    loop {
-        tokio::select! {
-            read = reader.read(&mut buffer) => match read {
-                Ok(0) | Err(_) => break,
-                Ok(n) => sink(DriverEvent::Received { channel, data: buffer[..n].to_vec() }),
-            },
-            // The node closed the channel or a write failed: stop reading, so the socket closes.
-            () = writer_gone.notified() => break,
-        }
-    }
-    drop(slot);
-    sink(DriverEvent::Closed { channel });
 }
 
 impl Driver for TcpDriver {
@@ -439,15 +361,6 @@ fn listening(transport: TransportIndex, address: SocketAddr, scope: TcpScope) ->
         bound: address.to_string(),
         reachable: reachable_address(address, scope).map(|a| a.to_string()),
     }
-}
-
-/// The channel table, whose holders never panic while holding it.
-fn lock(
-    channels: &Channels,
-) -> std::sync::MutexGuard<'_, HashMap<ChannelId, mpsc::Sender<Vec<u8>>>> {
-    channels
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The address contacts can dial for a listener bound to `listening`: itself, or, for a wildcard

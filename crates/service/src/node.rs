@@ -1,6 +1,8 @@
 //! Running the node on the directory's database: the one place the drivers meet the node.
 
 use courier_config::Config;
+use courier_config::capability::Capability;
+use courier_drivers::tor::TorSettings;
 use courier_node::{Node, NodeError, Pacing, RunningNode};
 
 use crate::{Service, ServiceError};
@@ -10,13 +12,36 @@ pub use courier_node::{NodeHandle, Notice, ReadOutcome, TransportState};
 impl Service {
     /// Starts the node on this directory's database with `config`'s transports and every driver
     /// this build has; the node owns the database from now on.
-    pub fn serve(self, config: &Config) -> Result<RunningNode, ServiceError> {
+    pub fn serve(mut self, config: &Config) -> Result<RunningNode, ServiceError> {
+        let drivers = match self.tor_settings(config)? {
+            Some(tor) => courier_drivers::with_tor(tor),
+            None => courier_drivers::all(),
+        };
         Ok(Node::spawn_paced(
             self.into_database(),
             config,
-            courier_drivers::all(),
+            drivers,
             Pacing::default(),
         )?)
+    }
+
+    /// What the Tor driver needs, if a transport is granted Tor: its folders inside the data
+    /// directory, the config's network, and the onion key from the encrypted database.
+    fn tor_settings(&mut self, config: &Config) -> Result<Option<TorSettings>, ServiceError> {
+        let wants_tor = config
+            .plugins
+            .iter()
+            .any(|p| p.grants.has(Capability::TorStream));
+        if !wants_tor {
+            return Ok(None);
+        }
+        let tor = self.dir.path().join("tor");
+        Ok(Some(TorSettings {
+            state_dir: tor.join("state"),
+            cache_dir: tor.join("cache"),
+            network: config.tor.clone(),
+            onion_key: Some(self.db.onion_secret()?),
+        }))
     }
 }
 

@@ -35,6 +35,37 @@ impl Database {
         Ok(())
     }
 
+    /// The secret seed of this node's onion service, made and stored the first time it is asked for.
+    pub fn onion_secret(&mut self) -> Result<zeroize::Zeroizing<[u8; 32]>, StorageError> {
+        if self.identity()?.is_none() {
+            return Err(StorageError::NoIdentity);
+        }
+        let stored: Option<Vec<u8>> =
+            self.conn
+                .query_row("SELECT onion_secret FROM identity WHERE id = 1", [], |r| {
+                    r.get(0)
+                })?;
+        let mut secret = zeroize::Zeroizing::new([0u8; 32]);
+        match stored.map(zeroize::Zeroizing::new) {
+            Some(bytes) => {
+                let bytes: &[u8; 32] = bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| StorageError::Corrupt("the onion secret is not 32 bytes"))?;
+                secret.copy_from_slice(bytes);
+            }
+            None => {
+                getrandom::fill(secret.as_mut_slice())
+                    .expect("the OS random number generator is available");
+                self.conn.execute(
+                    "UPDATE identity SET onion_secret = ?1 WHERE id = 1",
+                    params![&secret[..]],
+                )?;
+            }
+        }
+        Ok(secret)
+    }
+
     /// The stored identity, if `init` has run.
     pub fn identity(&self) -> Result<Option<Identity>, StorageError> {
         let row = self
@@ -129,5 +160,40 @@ impl Database {
             })
         })
         .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use courier_proto::identity::Identity;
+
+    use super::*;
+    use crate::database::Passphrase;
+
+    #[test]
+    fn the_onion_secret_is_made_once_kept_encrypted_and_is_each_nodes_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = |name: &str| {
+            let pass = Passphrase::new(format!("{name}'s passphrase")).unwrap();
+            Database::open(&dir.path().join(format!("{name}.db")), &pass).unwrap()
+        };
+        let mut alice = open("alice");
+        assert!(matches!(
+            alice.onion_secret(),
+            Err(StorageError::NoIdentity)
+        ));
+        alice.create_identity(&Identity::generate("alice")).unwrap();
+        let first = alice.onion_secret().unwrap();
+        assert_eq!(alice.onion_secret().unwrap(), first, "made once");
+        drop(alice);
+        assert_eq!(open("alice").onion_secret().unwrap(), first, "kept");
+        let mut bob = open("bob");
+        bob.create_identity(&Identity::generate("bob")).unwrap();
+        assert_ne!(bob.onion_secret().unwrap(), first);
+        let raw = std::fs::read(dir.path().join("alice.db")).unwrap();
+        assert!(
+            !raw.windows(32).any(|w| w == &first[..]),
+            "not in the clear on disk"
+        );
     }
 }

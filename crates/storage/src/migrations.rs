@@ -134,4 +134,7 @@ pub const MIGRATIONS: &[&str] = &[
         secret BLOB NOT NULL,
         PRIMARY KEY (contact_id, class_ms)
     );",
+    // 13: the onion service's identity (an Ed25519 seed), made on first use; here, so a stolen
+    // disk or a wipe takes it with the rest, and Tor's own files on disk hold none.
+    "ALTER TABLE identity ADD COLUMN onion_secret BLOB;",
 ];

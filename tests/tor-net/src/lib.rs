@@ -111,6 +111,22 @@ impl TorNetwork {
         &self.authorities
     }
 
+    /// The `[tor]` section of a Courier config that points its Tor client at this network.
+    pub fn config_section(&self) -> String {
+        let mut section = format!(
+            "[tor]\nhsdir_interval_minutes = {}\n",
+            torrc::hsdir_interval_minutes()
+        );
+        for a in &self.authorities {
+            section.push_str(&format!(
+                "[[tor.authorities]]\nv3ident = \"{}\"\nrsa_identity = \"{}\"\n\
+                 ed_identity = \"{}\"\nor_port = {}\n",
+                a.v3ident, a.rsa_identity, a.ed_identity, a.or_port
+            ));
+        }
+        section
+    }
+
     /// The folder holding every node's data and log.
     pub fn dir(&self) -> &Path {
         &self.dir

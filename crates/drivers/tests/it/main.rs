@@ -1,0 +1,3 @@
+//! The drivers against real media: Tor on a private network of real relays on loopback.
+
+mod tor;

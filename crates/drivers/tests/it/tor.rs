@@ -1,0 +1,191 @@
+//! The Tor driver on a private Tor network (`courier-tor-net`): real `tor` relays, real arti.
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use courier_config::tor::{TorAuthority, TorConfig};
+use courier_drivers::tor::{ONION_PORT, TorDriver, TorSettings};
+use courier_io::{ChannelIds, Driver, DriverContext, DriverEvent, IoRequest, Medium};
+use courier_tor_net::TorNetwork;
+
+/// The `[tor]` section for `net`.
+fn private(net: &TorNetwork) -> TorConfig {
+    TorConfig {
+        authorities: net
+            .authorities()
+            .iter()
+            .map(|a| TorAuthority {
+                v3ident: a.v3ident.clone(),
+                rsa_identity: a.rsa_identity.clone(),
+                ed_identity: a.ed_identity.clone(),
+                or_port: a.or_port,
+            })
+            .collect(),
+        hsdir_interval_minutes: Some(courier_tor_net::torrc::hsdir_interval_minutes()),
+    }
+}
+
+/// A Tor driver whose events land in a channel.
+fn driver(
+    runtime: &tokio::runtime::Runtime,
+    dir: &Path,
+    network: TorConfig,
+    onion_key: Option<[u8; 32]>,
+) -> (TorDriver, mpsc::Receiver<DriverEvent>) {
+    let (tx, rx) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    let cx = DriverContext {
+        sink: Arc::new(move |e| {
+            let _ = tx.lock().unwrap().send(e);
+        }),
+        ids: ChannelIds::default(),
+        runtime: runtime.handle().clone(),
+    };
+    let settings = TorSettings {
+        state_dir: dir.join("state"),
+        cache_dir: dir.join("cache"),
+        network,
+        onion_key: onion_key.map(zeroize::Zeroizing::new),
+    };
+    (TorDriver::new(cx, settings), rx)
+}
+
+/// The next event matching `wanted`, within `timeout`.
+fn next<T>(
+    rx: &mpsc::Receiver<DriverEvent>,
+    timeout: Duration,
+    mut wanted: impl FnMut(DriverEvent) -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let event = rx.recv_timeout(left).expect("the awaited event in time");
+        if let Some(found) = wanted(event) {
+            return found;
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Every file under `dir`, read.
+fn every_file(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(every_file(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            files.push((path, bytes));
+        }
+    }
+    files
+}
+
+#[test]
+fn bob_reaches_alices_onion_service_on_a_private_tor_network_and_her_key_is_on_no_disk() {
+    if !TorNetwork::available() {
+        println!("SKIPPED: tor and tor-gencert are not installed (apt-get install tor)");
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let net = TorNetwork::start(&root.path().join("net")).unwrap();
+    net.wait_until_ready(Duration::from_secs(240)).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let seed = [0x5au8; 32];
+    let alice_dir = root.path().join("alice");
+    let (mut alice, alice_events) = driver(&runtime, &alice_dir, private(&net), Some(seed));
+    let (mut bob, bob_events) = driver(&runtime, &root.path().join("bob"), private(&net), None);
+
+    assert!(alice.handles(&IoRequest::TorPublishService));
+    alice
+        .carry_out(0, IoRequest::TorPublishService, &[])
+        .unwrap();
+    let onion = next(&alice_events, Duration::from_secs(10), |e| match e {
+        DriverEvent::Listening {
+            transport: 0,
+            medium: Medium::Tor,
+            bound,
+            reachable: Some(onion),
+        } => {
+            assert_eq!(
+                bound, "an onion service",
+                "the address is the plugin's, not the log's"
+            );
+            Some(onion)
+        }
+        _ => None,
+    });
+    assert!(onion.ends_with(".onion") && onion.len() == 62, "{onion}");
+
+    let started = Instant::now();
+    let request = IoRequest::TorConnect {
+        channel: 1,
+        onion: onion.clone(),
+        port: ONION_PORT,
+    };
+    bob.carry_out(0, request, &[]).unwrap();
+    next(&bob_events, Duration::from_secs(180), |e| match e {
+        DriverEvent::Opened { channel: 1 } => Some(()),
+        DriverEvent::Failed { channel: 1, reason } => panic!("bob's connection failed: {reason}"),
+        _ => None,
+    });
+    println!(
+        "onion connection opened in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(bob.write(1, b"hello alice".to_vec()));
+    let channel = next(&alice_events, Duration::from_secs(60), |e| match e {
+        DriverEvent::Accepted {
+            transport: 0,
+            channel,
+            name: None,
+        } => Some(channel),
+        _ => None,
+    });
+    let mut got = Vec::new();
+    while got.len() < 11 {
+        got.extend(next(&alice_events, Duration::from_secs(60), |e| match e {
+            DriverEvent::Received { channel: c, data } if c == channel => Some(data),
+            _ => None,
+        }));
+    }
+    assert_eq!(got, b"hello alice");
+    assert!(alice.write(channel, b"hi bob".to_vec()));
+    let back = next(&bob_events, Duration::from_secs(60), |e| match e {
+        DriverEvent::Received { channel: 1, data } => Some(data),
+        _ => None,
+    });
+    assert_eq!(back, b"hi bob");
+    bob.close(1);
+    next(&alice_events, Duration::from_secs(60), |e| match e {
+        DriverEvent::Closed { channel: c } if c == channel => Some(()),
+        _ => None,
+    });
+
+    // The onion service's key was handed over in memory: arti's state and cache hold none of it.
+    let expanded = tor_llcrypto::pk::ed25519::ExpandedKeypair::from(
+        &tor_llcrypto::pk::ed25519::Keypair::from_bytes(&seed),
+    );
+    let secret = expanded.to_secret_key_bytes();
+    for (path, bytes) in every_file(&alice_dir) {
+        assert!(
+            !contains(&bytes, &seed),
+            "{path:?} holds the onion key's seed"
+        );
+        assert!(
+            !contains(&bytes, &secret[..32]),
+            "{path:?} holds the expanded onion key"
+        );
+    }
+    alice.shutdown();
+    bob.shutdown();
+}
