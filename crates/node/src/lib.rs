@@ -946,7 +946,12 @@ impl Node {
     /// Keeps what a transport published, to tell contacts in every sync session from now on.
     fn publish(&mut self, index: usize, properties: Vec<Property>) {
         let t = &mut self.transports[index];
-        t.published = properties.into_iter().map(|p| (p.key, p.value)).collect();
+        let published: Vec<(String, String)> =
+            properties.into_iter().map(|p| (p.key, p.value)).collect();
+        if published == t.published {
+            return;
+        }
+        t.published = published;
         tracing::debug!(
             "transport published {} properties for contacts",
             t.published.len()
@@ -960,6 +965,11 @@ impl Node {
                 properties: t.published.clone(),
             })
             .collect();
+        // Contacts in a session now hear it now, not at their next session.
+        let channels: Vec<ChannelId> = self.slots.keys().copied().collect();
+        for channel in channels {
+            self.step_link(channel, |link, cx| link.advertise(cx));
+        }
     }
 
     /// Adds how contacts told us to reach them to the peers to dial, where discovery found nothing newer.

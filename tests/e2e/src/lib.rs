@@ -128,6 +128,8 @@ pub struct Person {
     pub drive: Option<PathBuf>,
     /// Whether their config has the LAN transport (true unless a story takes the network away).
     pub lan: bool,
+    /// The `[tor]` section naming a private Tor network, if their config has the Tor transport.
+    pub tor: Option<String>,
 }
 
 impl Person {
@@ -153,6 +155,7 @@ impl Person {
             log: None,
             drive: None,
             lan: true,
+            tor: None,
         })
     }
 
@@ -294,8 +297,15 @@ impl Person {
             ),
             None => String::new(),
         };
+        let tor = match &self.tor {
+            Some(network) => format!(
+                "[transports.tor]\nplugin = \"transport-tor\"\n\
+                 grant = [\"tor-stream\", \"log\", \"clock\"]\n\n{network}\n"
+            ),
+            None => String::new(),
+        };
         let config = format!(
-            "[plugins]\ndir = {plugins:?}\n\n{lan}{drive}\
+            "[plugins]\ndir = {plugins:?}\n\n{lan}{drive}{tor}\
              [message_types.text]\nplugin = \"text\"\ngrant = [\"log\"]\n\n{types}",
             types = MESSAGE_TYPES
                 .iter()

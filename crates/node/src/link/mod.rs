@@ -310,6 +310,18 @@ impl Link {
         Ok(out)
     }
 
+    /// Tells the contact of a running sync session how to reach us now (a transport published
+    /// anew mid-session, as Tor does once its onion service is up); nothing on any other link.
+    pub fn advertise(&mut self, cx: &mut LinkContext<'_>) -> Result<Output, LinkError> {
+        let mut out = Output::default();
+        if !matches!(self.job, Job::Sync { .. }) || cx.advertised.is_empty() {
+            return Ok(out);
+        }
+        let record = Record::Properties(cx.advertised.to_vec());
+        self.seal(&Record::encode_all(&[record]), false, &mut out.wire)?;
+        Ok(out)
+    }
+
     /// Ends our stream (the node is stopping): the peer sees a clean end, not a truncation.
     pub fn finish(&mut self) -> Vec<u8> {
         let mut wire = Vec::new();

@@ -10,6 +10,7 @@ mod drive;
 mod message_types;
 mod namespaces;
 mod stranger;
+mod tor;
 
 use std::path::Path;
 
