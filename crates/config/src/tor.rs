@@ -12,6 +12,9 @@ pub struct TorConfig {
     pub authorities: Vec<TorAuthority>,
     /// A private network's onion-service time period, in minutes (24 voting intervals there).
     pub hsdir_interval_minutes: Option<u32>,
+    /// How long connecting to Tor may take before the transport says it is unreachable (it keeps
+    /// trying); 60 s unless set.
+    pub unreachable_after_secs: Option<u64>,
 }
 
 impl TorConfig {

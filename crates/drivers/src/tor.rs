@@ -17,7 +17,7 @@ use arti_client::{HasKind as _, StreamPrefs, TorClient, TorClientConfig};
 use courier_config::tor::TorConfig;
 use courier_io::{
     ChannelId, ChannelIds, Driver, DriverContext, DriverError, DriverEvent, IoRequest, Medium,
-    Sink, TransportIndex,
+    MediumState, Sink, TransportIndex,
 };
 use futures::StreamExt as _;
 use safelog::DisplayRedacted as _;
@@ -27,6 +27,9 @@ use crate::pump::{Writers, WritersHandle, carry};
 
 /// The port contacts connect to on our onion service (any is accepted; this one is asked for).
 pub const ONION_PORT: u16 = 80;
+/// How long bootstrapping may take before the transport is said to be unreachable, unless the
+/// config says otherwise.
+const UNREACHABLE_AFTER: Duration = Duration::from_secs(60);
 /// How long an onion connection may keep retrying: a fresh one takes seconds, and on a small
 /// network sometimes a second try.
 const CONNECT_DEADLINE: Duration = Duration::from_secs(90);
@@ -134,6 +137,8 @@ pub struct TorDriver {
     ids: ChannelIds,
     settings: TorSettings,
     client: Option<Arc<TorClient<PreferredRuntime>>>,
+    /// The transports told how Tor is doing.
+    watchers: Watchers,
     services: HashMap<TransportIndex, (Arc<tor_hsservice::RunningOnionService>, String)>,
     writers: Writers,
 }
@@ -155,13 +160,29 @@ impl TorDriver {
             ids: cx.ids,
             settings,
             client: None,
+            watchers: Watchers::default(),
             services: HashMap::new(),
             writers: Writers::default(),
         }
     }
 
-    /// The client, started (and its bootstrap begun in the background) on first use.
-    fn client(&mut self) -> Result<Arc<TorClient<PreferredRuntime>>, TorError> {
+    /// The client, started (and its bootstrap begun in the background) on first use; `transport`
+    /// is told how it is doing from then on.
+    fn client(
+        &mut self,
+        transport: TransportIndex,
+    ) -> Result<Arc<TorClient<PreferredRuntime>>, TorError> {
+        if lock_watchers(&self.watchers).insert(transport)
+            && let Some(client) = &self.client
+        {
+            // A second transport on Tor: say where things stand now; it hears every change after.
+            let state = if client.bootstrap_status().ready_for_traffic() {
+                MediumState::Ready
+            } else {
+                MediumState::Starting { percent: 0 }
+            };
+            (self.sink)(DriverEvent::Medium { transport, state });
+        }
         if let Some(client) = &self.client {
             return Ok(client.clone());
         }
@@ -178,6 +199,17 @@ impl TorDriver {
                 tracing::warn!("Tor could not bootstrap: {e}");
             }
         });
+        let patience = self
+            .settings
+            .network
+            .unreachable_after_secs
+            .map_or(UNREACHABLE_AFTER, Duration::from_secs);
+        self.runtime.spawn(watch(
+            client.clone(),
+            self.sink.clone(),
+            self.watchers.clone(),
+            patience,
+        ));
         self.client = Some(client.clone());
         Ok(client)
     }
@@ -193,7 +225,7 @@ impl TorDriver {
             .onion_key
             .clone()
             .ok_or(TorError::NoOnionKey)?;
-        let client = self.client()?;
+        let client = self.client(transport)?;
         let keypair = tor_llcrypto::pk::ed25519::Keypair::from_bytes(&seed);
         let hsid = tor_hscrypto::pk::HsIdKeypair::from(
             tor_llcrypto::pk::ed25519::ExpandedKeypair::from(&keypair),
@@ -235,8 +267,14 @@ impl TorDriver {
 
     /// Starts connecting `channel` to `onion` on `port`, on circuits no other channel uses;
     /// reports `Opened` or `Failed`.
-    pub fn connect(&mut self, channel: ChannelId, onion: String, port: u16) {
-        let client = match self.client() {
+    pub fn connect(
+        &mut self,
+        transport: TransportIndex,
+        channel: ChannelId,
+        onion: String,
+        port: u16,
+    ) {
+        let client = match self.client(transport) {
             Ok(client) => client,
             Err(e) => {
                 return (self.sink)(DriverEvent::Failed {
@@ -273,6 +311,68 @@ impl TorDriver {
             sink(DriverEvent::Opened { channel });
             carry(stream, channel, None, queue, sink, writers.alive(), ()).await;
         });
+    }
+}
+
+/// The transports that use Tor, to be told how it is doing.
+type Watchers = Arc<std::sync::Mutex<std::collections::BTreeSet<TransportIndex>>>;
+
+fn lock_watchers(
+    watchers: &Watchers,
+) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<TransportIndex>> {
+    watchers
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Tells every watching transport how bootstrapping goes: its progress, then connected; or, if it
+/// is not connected within `patience`, unreachable (and connected later, if it gets there).
+async fn watch(
+    client: Arc<TorClient<PreferredRuntime>>,
+    sink: Sink,
+    watchers: Watchers,
+    patience: Duration,
+) {
+    let tell = |state: &MediumState| {
+        let watching: Vec<TransportIndex> = lock_watchers(&watchers).iter().copied().collect();
+        for transport in watching {
+            sink(DriverEvent::Medium {
+                transport,
+                state: state.clone(),
+            });
+        }
+    };
+    let mut told = MediumState::Starting { percent: 0 };
+    tell(&told);
+    let mut events = client.bootstrap_events();
+    let deadline = tokio::time::sleep(patience);
+    tokio::pin!(deadline);
+    loop {
+        let next = tokio::select! {
+            status = events.next() => match status {
+                Some(status) if status.ready_for_traffic() => MediumState::Ready,
+                // Unreachable stays said until it is connected.
+                Some(_) if matches!(told, MediumState::Unreachable { .. }) => continue,
+                Some(status) => MediumState::Starting {
+                    percent: (status.as_frac() * 100.0).clamp(0.0, 99.0) as u8,
+                },
+                None => return,
+            },
+            () = &mut deadline, if matches!(told, MediumState::Starting { .. }) => {
+                let reason = match client.bootstrap_status().blocked() {
+                    Some(blockage) => format!("{blockage}; still trying (bridges may help)"),
+                    None => format!(
+                        "no Tor relay answered within {} s; still trying (bridges may help)",
+                        patience.as_secs()
+                    ),
+                };
+                MediumState::Unreachable { reason }
+            }
+        };
+        if next != told {
+            tell(&next);
+            told = next;
+        }
     }
 }
 
@@ -357,7 +457,7 @@ impl Driver for TorDriver {
                 onion,
                 port,
             } => {
-                self.connect(channel, onion, port);
+                self.connect(transport, channel, onion, port);
                 Ok(())
             }
             other => Err(DriverError(format!(

@@ -46,6 +46,33 @@ pub enum Medium {
     Ble,
 }
 
+/// Where a medium that must connect to a network first (Tor) stands, as a person is told it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediumState {
+    /// Connecting to the network: this far along.
+    Starting {
+        /// Percent done.
+        percent: u8,
+    },
+    /// Connected: channels can open.
+    Ready,
+    /// Not reached in the time allowed; still trying.
+    Unreachable {
+        /// Why, as far as the medium can tell, and what to try.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for MediumState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MediumState::Starting { percent } => write!(f, "bootstrapping ({percent}%)"),
+            MediumState::Ready => f.write_str("connected"),
+            MediumState::Unreachable { reason } => write!(f, "unreachable: {reason}"),
+        }
+    }
+}
+
 /// Something a driver observed, for the node's event loop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DriverEvent {
@@ -104,6 +131,13 @@ pub enum DriverEvent {
         files: usize,
         /// Why the directory could not be listed, if it could not.
         error: Option<String>,
+    },
+    /// The medium a transport uses moved on (bootstrapping, connected, unreachable).
+    Medium {
+        /// The transport that uses it.
+        transport: TransportIndex,
+        /// Where it stands now.
+        state: MediumState,
     },
     /// Discovery found an announcement of `tag` for a transport that looks for its contacts.
     Found {

@@ -21,6 +21,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use courier_config::Config;
+pub use courier_io::MediumState;
 use courier_io::{
     ChannelIds, DriverContext, DriverError, DriverEvent, IoRequest, StartDriver, TransportIndex,
 };
@@ -104,6 +105,13 @@ pub enum Notice {
         /// Whose it was, or why it was refused.
         outcome: ReadOutcome,
     },
+    /// The medium a transport uses moved on (Tor bootstrapping, connected, unreachable).
+    Medium {
+        /// Transport id.
+        transport: String,
+        /// Where it stands now.
+        state: MediumState,
+    },
     /// A look through a transport's folder is over: every file it found has been read or refused.
     Scanned {
         /// Transport id.
@@ -153,6 +161,8 @@ pub struct TransportState {
     pub published: bool,
     /// Where its plugin stands (up, backing off after a fault, disabled).
     pub health: Health,
+    /// Where the medium it uses stands, for one that must reach a network first (Tor).
+    pub medium: Option<MediumState>,
 }
 
 /// How patiently the node dials: the defaults suit people; tests that dial hundreds of times shorten
@@ -282,6 +292,8 @@ struct Transport {
     unanswered: HashMap<Peer, u32>,
     /// What the plugin published for contacts to reach us.
     published: Vec<(String, String)>,
+    /// Where its medium stands, if the medium says.
+    medium: Option<MediumState>,
 }
 
 /// Where a peer is, in the transport's own terms: the node compares these, never reads them.
@@ -435,6 +447,7 @@ impl Node {
                 backoff: HashMap::new(),
                 unanswered: HashMap::new(),
                 published: Vec::new(),
+                medium: None,
             });
         }
         if transports.is_empty() {
@@ -648,6 +661,7 @@ impl Node {
                     contacts_linked: slots.filter(|s| s.link.syncing_with().is_some()).count(),
                     published: !t.published.is_empty(),
                     health: t.plugin.instance().health().clone(),
+                    medium: t.medium.clone(),
                 }
             })
             .collect()
@@ -829,6 +843,12 @@ impl Node {
                         tell: false,
                     });
                 }
+            }
+            DriverEvent::Medium { transport, state } => {
+                let t = &mut self.transports[transport];
+                t.medium = Some(state.clone());
+                let transport = t.keyring.transport().to_owned();
+                self.notice(Notice::Medium { transport, state });
             }
             DriverEvent::Scanned {
                 transport,

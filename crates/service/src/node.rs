@@ -7,7 +7,7 @@ use courier_node::{Node, NodeError, Pacing, RunningNode};
 
 use crate::{Service, ServiceError};
 
-pub use courier_node::{NodeHandle, Notice, ReadOutcome, TransportState};
+pub use courier_node::{MediumState, NodeHandle, Notice, ReadOutcome, TransportState};
 
 impl Service {
     /// Starts the node on this directory's database with `config`'s transports and every driver

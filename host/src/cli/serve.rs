@@ -44,6 +44,7 @@ pub fn run(dir: &DataDir, config: Option<&Path>) -> Result<()> {
                     }
                 }
                 Notice::Wrote { transport, .. } => println!("{transport}: wrote a stream"),
+                Notice::Medium { transport, state } => println!("{transport}: {state}"),
                 // Said once when the folder goes (a stick pulled out), again once it is back.
                 Notice::Scanned {
                     error, transport, ..

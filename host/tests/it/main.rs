@@ -12,4 +12,5 @@ mod hostile_plugins;
 mod rendezvous;
 mod simplex;
 mod storage;
+mod tor_cut_off;
 mod transport_world;

@@ -44,8 +44,17 @@ impl Side {
 
     /// Starts the node with `config`, dialing with `pacing`.
     pub fn start(&self, config: &Config, pacing: Pacing) -> RunningNode {
-        Node::spawn_paced(self.db(), config, courier_drivers::all(), pacing)
-            .expect("the node starts")
+        self.start_with(config, pacing, courier_drivers::all())
+    }
+
+    /// [`start`](Self::start) with these drivers.
+    pub fn start_with(
+        &self,
+        config: &Config,
+        pacing: Pacing,
+        drivers: Vec<courier_io::StartDriver>,
+    ) -> RunningNode {
+        Node::spawn_paced(self.db(), config, drivers, pacing).expect("the node starts")
     }
 
     /// This side's link, for the other to add.

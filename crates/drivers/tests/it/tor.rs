@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use courier_config::tor::{TorAuthority, TorConfig};
 use courier_drivers::tor::{ONION_PORT, TorDriver, TorSettings};
-use courier_io::{ChannelIds, Driver, DriverContext, DriverEvent, IoRequest, Medium};
+use courier_io::{ChannelIds, Driver, DriverContext, DriverEvent, IoRequest, Medium, MediumState};
 use courier_tor_net::TorNetwork;
 
 /// The `[tor]` section for `net`.
@@ -24,6 +24,7 @@ fn private(net: &TorNetwork) -> TorConfig {
             })
             .collect(),
         hsdir_interval_minutes: Some(courier_tor_net::torrc::hsdir_interval_minutes()),
+        unreachable_after_secs: None,
     }
 }
 
@@ -188,4 +189,54 @@ fn bob_reaches_alices_onion_service_on_a_private_tor_network_and_her_key_is_on_n
     }
     alice.shutdown();
     bob.shutdown();
+}
+
+#[test]
+fn with_no_tor_network_in_reach_the_driver_says_bootstrapping_then_unreachable_and_a_dial_fails() {
+    let root = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Authorities at ports nothing listens on: a network that is cut off.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let network = TorConfig {
+        authorities: vec![TorAuthority {
+            v3ident: "AB".repeat(20),
+            rsa_identity: "CD".repeat(20),
+            ed_identity: "4ngwAxQ6Zw2VJB241CenzfrVtT6omCDOf9yGB1XAqTs".into(),
+            or_port: port,
+        }],
+        hsdir_interval_minutes: None,
+        unreachable_after_secs: Some(3),
+    };
+    let (mut tor, events) = driver(&runtime, root.path(), network, Some([1; 32]));
+    tor.carry_out(4, IoRequest::TorPublishService, &[]).unwrap();
+    next(&events, Duration::from_secs(10), |e| match e {
+        DriverEvent::Medium {
+            transport: 4,
+            state: MediumState::Starting { .. },
+        } => Some(()),
+        _ => None,
+    });
+    let reason = next(&events, Duration::from_secs(30), |e| match e {
+        DriverEvent::Medium {
+            transport: 4,
+            state: MediumState::Unreachable { reason },
+        } => Some(reason),
+        DriverEvent::Medium {
+            state: MediumState::Ready,
+            ..
+        } => panic!("connected to a network that is not there"),
+        _ => None,
+    });
+    assert!(reason.contains("still trying"), "{reason}");
+    assert_eq!(
+        MediumState::Unreachable { reason: "x".into() }.to_string(),
+        "unreachable: x"
+    );
+    tor.shutdown();
 }
