@@ -261,6 +261,26 @@ fn make_authority(dir: &Path, node: &Node) -> Result<Authority> {
     })
 }
 
+/// The files under `dir` (at any depth) that hold any of `secrets` anywhere in their bytes: what a
+/// test of "this key is on no disk" asserts is empty.
+pub fn files_holding(dir: &Path, secrets: &[&[u8]]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for path in entries.filter_map(Result::ok).map(|e| e.path()) {
+        if path.is_dir() {
+            found.extend(files_holding(&path, secrets));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            let holds = |s: &[u8]| bytes.windows(s.len()).any(|w| w == s);
+            if secrets.iter().any(|s| holds(s)) {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
 /// Tor refuses a data directory others can read.
 fn restrict(dir: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
