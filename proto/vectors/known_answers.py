@@ -105,6 +105,8 @@ show("chain period 11 step", chain[11])
 
 print("# rendezvous: key 01..01, period 7")
 show("rendezvous_tag", base64.b32encode(hmac256(bytes([1] * 32), b"courier/v1/rendezvous" + struct.pack(">Q", 7))[:10]).decode().lower())
+print("# meeting secret: key 07..07")
+show("meeting_secret", hmac256(bytes([7] * 32), b"courier/v1/meeting").hex())
 
 
 def chacha_quarter(s, a, b, c, d):

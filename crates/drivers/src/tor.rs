@@ -7,7 +7,7 @@
 //! Incoming rendezvous streams become accepted channels and outgoing connections opened channels;
 //! their bytes move as a TCP socket's do ([`crate::pump`]). Onion addresses are never logged.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +17,7 @@ use arti_client::{HasKind as _, StreamPrefs, TorClient, TorClientConfig};
 use courier_config::tor::TorConfig;
 use courier_io::{
     ChannelId, ChannelIds, Driver, DriverContext, DriverError, DriverEvent, IoRequest, Medium,
-    MediumState, Sink, TransportIndex,
+    MediumState, Meeting, Sink, TransportIndex,
 };
 use futures::StreamExt as _;
 use safelog::DisplayRedacted as _;
@@ -140,6 +140,12 @@ pub struct TorDriver {
     /// The transports told how Tor is doing.
     watchers: Watchers,
     services: HashMap<TransportIndex, (Arc<tor_hsservice::RunningOnionService>, String)>,
+    /// Meeting points we host for pending contacts, by address; dropping one stops it.
+    hosted: HashMap<String, Arc<tor_hsservice::RunningOnionService>>,
+    /// Meeting points we look for, already reported found.
+    sought: HashSet<String>,
+    /// Meeting services launched so far, for their nicknames.
+    meetings_made: u64,
     writers: Writers,
 }
 
@@ -162,6 +168,9 @@ impl TorDriver {
             client: None,
             watchers: Watchers::default(),
             services: HashMap::new(),
+            hosted: HashMap::new(),
+            sought: HashSet::new(),
+            meetings_made: 0,
             writers: Writers::default(),
         }
     }
@@ -225,18 +234,61 @@ impl TorDriver {
             .onion_key
             .clone()
             .ok_or(TorError::NoOnionKey)?;
+        let (hsid, onion) = onion_identity(&seed);
+        let service = self.launch(transport, hsid, "courier")?;
+        self.services.insert(transport, (service, onion.clone()));
+        (self.sink)(listening(transport, &onion));
+        Ok(())
+    }
+
+    /// Hosts the meeting points listed for `transport` where we host, reports found those we look
+    /// for, and stops those no longer listed (the contact was made, or removed).
+    pub fn meet(&mut self, transport: TransportIndex, meetings: &[Meeting]) {
+        if self.client.is_none() || !lock_watchers(&self.watchers).contains(&transport) {
+            // Not a Tor transport, or Tor not started yet: its publish brings the meetings again.
+            return;
+        }
+        let mut listed = HashSet::new();
+        for meeting in meetings {
+            let (hsid, onion) = onion_identity(&meeting.secret);
+            listed.insert(onion.clone());
+            if !meeting.host {
+                if self.sought.insert(onion.clone()) {
+                    (self.sink)(DriverEvent::Found {
+                        transport,
+                        tag: meeting.their_tag.clone(),
+                        address: onion,
+                    });
+                }
+                continue;
+            }
+            if self.hosted.contains_key(&onion) {
+                continue;
+            }
+            self.meetings_made += 1;
+            let nickname = format!("meeting{}", self.meetings_made);
+            match self.launch(transport, hsid, &nickname) {
+                Ok(service) => {
+                    self.hosted.insert(onion, service);
+                }
+                Err(e) => tracing::warn!("a meeting point for a pending contact: {e}"),
+            }
+        }
+        self.hosted.retain(|onion, _| listed.contains(onion));
+        self.sought.retain(|onion| listed.contains(onion));
+    }
+
+    /// Launches an onion service under `hsid` whose incoming streams become `transport`'s channels.
+    fn launch(
+        &mut self,
+        transport: TransportIndex,
+        hsid: tor_hscrypto::pk::HsIdKeypair,
+        nickname: &str,
+    ) -> Result<Arc<tor_hsservice::RunningOnionService>, TorError> {
         let client = self.client(transport)?;
-        let keypair = tor_llcrypto::pk::ed25519::Keypair::from_bytes(&seed);
-        let hsid = tor_hscrypto::pk::HsIdKeypair::from(
-            tor_llcrypto::pk::ed25519::ExpandedKeypair::from(&keypair),
-        );
-        let onion = tor_hscrypto::pk::HsIdKey::from(&hsid)
-            .id()
-            .display_unredacted()
-            .to_string();
         let config = tor_hsservice::config::OnionServiceConfigBuilder::default()
             .nickname(
-                "courier"
+                nickname
                     .parse()
                     .map_err(|e: tor_hsservice::InvalidNickname| {
                         TorError::Service(e.to_string())
@@ -260,9 +312,7 @@ impl TorDriver {
             writers: self.writers.handle(),
         };
         self.runtime.spawn(accepting.run(requests));
-        self.services.insert(transport, (service, onion.clone()));
-        (self.sink)(listening(transport, &onion));
-        Ok(())
+        Ok(service)
     }
 
     /// Starts connecting `channel` to `onion` on `port`, on circuits no other channel uses;
@@ -376,6 +426,19 @@ async fn watch(
     }
 }
 
+/// The onion service identity of an Ed25519 `seed`, and its `.onion` address.
+fn onion_identity(seed: &[u8; 32]) -> (tor_hscrypto::pk::HsIdKeypair, String) {
+    let keypair = tor_llcrypto::pk::ed25519::Keypair::from_bytes(seed);
+    let hsid = tor_hscrypto::pk::HsIdKeypair::from(
+        tor_llcrypto::pk::ed25519::ExpandedKeypair::from(&keypair),
+    );
+    let onion = tor_hscrypto::pk::HsIdKey::from(&hsid)
+        .id()
+        .display_unredacted()
+        .to_string();
+    (hsid, onion)
+}
+
 /// A `Listening` event for our onion service at `onion`.
 fn listening(transport: TransportIndex, onion: &str) -> DriverEvent {
     DriverEvent::Listening {
@@ -466,6 +529,10 @@ impl Driver for TorDriver {
         }
     }
 
+    fn meet(&mut self, transport: TransportIndex, meetings: &[Meeting]) {
+        TorDriver::meet(self, transport, meetings);
+    }
+
     fn write(&mut self, channel: ChannelId, data: Vec<u8>) -> bool {
         self.writers.write(channel, data)
     }
@@ -476,6 +543,7 @@ impl Driver for TorDriver {
 
     fn shutdown(&mut self) {
         self.services.clear();
+        self.hosted.clear();
         self.writers.shutdown(&self.runtime, Duration::from_secs(2));
     }
 }

@@ -73,6 +73,27 @@ impl std::fmt::Display for MediumState {
     }
 }
 
+/// A meeting point for a pending contact on a medium that meets by address, not by announcement
+/// (Tor): a secret only the two share, from which both make the same address. One side hosts it;
+/// the other looks for it and, having made its address, reports it `Found` under `their_tag`.
+#[derive(Clone)]
+pub struct Meeting {
+    /// The shared secret (an Ed25519 seed on Tor).
+    pub secret: zeroize::Zeroizing<[u8; 32]>,
+    /// Whether we host it (we wait for the handshake) or look for it (we dial).
+    pub host: bool,
+    /// The tag the node knows the contact by, for the `Found` that reports the address.
+    pub their_tag: String,
+}
+
+impl std::fmt::Debug for Meeting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Meeting")
+            .field("host", &self.host)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Something a driver observed, for the node's event loop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DriverEvent {
@@ -196,6 +217,13 @@ pub trait Driver: Send {
     /// The discovery tags of `transport` rotated; an announcement under the old ones is replaced.
     fn retag(&mut self, transport: TransportIndex, tags: &[String]) {
         let _ = (transport, tags);
+    }
+
+    /// The meeting points of `transport`'s pending contacts now (after an announcing request, and
+    /// whenever they change); a driver whose medium meets by address hosts or looks for each, and
+    /// drops those no longer listed.
+    fn meet(&mut self, transport: TransportIndex, meetings: &[Meeting]) {
+        let _ = (transport, meetings);
     }
 
     /// Queues `data` on `channel`; false if the channel is gone or broke (the driver forgets it).

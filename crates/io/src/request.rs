@@ -91,11 +91,13 @@ impl IoRequest {
     }
 
     /// Whether this request announces us under the transport's discovery tags (which the node then
-    /// hands the driver with it).
+    /// hands the driver with it, and the meeting points of its pending contacts after it).
     pub fn announces(&self) -> bool {
         matches!(
             self,
-            IoRequest::MdnsAnnounce { .. } | IoRequest::BleAdvertise { .. }
+            IoRequest::MdnsAnnounce { .. }
+                | IoRequest::BleAdvertise { .. }
+                | IoRequest::TorPublishService
         )
     }
 }

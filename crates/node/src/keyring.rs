@@ -6,15 +6,20 @@
 
 use std::collections::BTreeMap;
 
+use courier_io::Meeting;
 use courier_proto::handshake::static_secret;
 use courier_proto::identity::Identity;
 use courier_proto::transport_security::TAG_LEN;
-use courier_proto::transport_security::rendezvous::rendezvous_tag;
+use courier_proto::transport_security::rendezvous::{meeting_secret, rendezvous_tag};
 use courier_proto::transport_security::tag_window::TagWindow;
 use courier_proto::transport_security::transport_keys::{
     DirectionKeys, Role, TransportKeys, latency_class, period_at,
 };
 use courier_storage::{Database, Peer, StorageError};
+
+/// How long a pending contact's meeting point is kept: two people who exchanged links meet within
+/// two days, or meet another way (a LAN) and the node says so.
+pub const MEETING_LIFETIME_MS: u64 = 48 * 3_600_000;
 
 /// One peer's keys on this transport.
 struct PeerKeys {
@@ -23,6 +28,8 @@ struct PeerKeys {
     role: Role,
     /// For a pending contact: their alias and static public key, which the handshake needs.
     pending: Option<(String, [u8; 32])>,
+    /// For a pending contact: until when (Unix ms) a meeting point is kept for them.
+    meet_until: Option<u64>,
 }
 
 /// A stream tag that was recognised.
@@ -88,7 +95,12 @@ impl Keyring {
         for contact in db.contacts()? {
             wanted.insert(Peer::Contact(contact.id), None);
         }
+        let mut meet_until = BTreeMap::new();
         for pending in db.pending_contacts()? {
+            meet_until.insert(
+                Peer::Pending(pending.id),
+                pending.added_ms.saturating_add(MEETING_LIFETIME_MS),
+            );
             wanted.insert(
                 Peer::Pending(pending.id),
                 Some((pending.alias, *pending.link.public_key())),
@@ -166,6 +178,7 @@ impl Keyring {
                     windows,
                     role,
                     pending,
+                    meet_until: meet_until.get(&peer).copied(),
                 },
             );
             changed = true;
@@ -240,6 +253,35 @@ impl Keyring {
             .collect()
     }
 
+    /// The meeting points of our pending contacts at `now_ms` (for 48 hours after each was added),
+    /// for a medium that meets by address:
+    /// Bob (who waits) hosts it, Alice (who dials) looks for it; both make it from the tag key Bob
+    /// writes under, and Alice reports it found under the tag Bob announces.
+    pub fn meetings(&self, now_ms: u64) -> Vec<Meeting> {
+        self.peers
+            .keys()
+            .filter_map(|peer| self.meeting(*peer, now_ms))
+            .collect()
+    }
+
+    /// The meeting point of the pending contact `peer` at `now_ms`, with the time it is kept until.
+    pub fn meeting(&self, peer: Peer, now_ms: u64) -> Option<Meeting> {
+        let p = self.peers.get(&peer)?;
+        p.meet_until.filter(|until| now_ms < *until)?;
+        let host = p.role == Role::Bob;
+        let theirs = &p.keys.incoming()[0].tag_key;
+        let key = if host {
+            &p.keys.outgoing().tag_key
+        } else {
+            theirs
+        };
+        Some(Meeting {
+            secret: meeting_secret(key),
+            host,
+            their_tag: rendezvous_tag(theirs, period_at(now_ms, self.max_latency_ms)),
+        })
+    }
+
     /// Whose announcement `tag` is, if it is one we look for at `now_ms`.
     pub fn peer_for_tag(&self, tag: &str, now_ms: u64) -> Option<Peer> {
         let period = period_at(now_ms, self.max_latency_ms);
@@ -271,4 +313,54 @@ fn windows(
             Ok(TagWindow::resume(k, base, seen))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use courier_storage::Passphrase;
+
+    use super::*;
+
+    const NOW: u64 = 1_700_000_000_000;
+    const TOR_LATENCY: u64 = 60_000;
+
+    /// A node's database with an identity, and its keyring for the `tor` transport.
+    fn node(dir: &std::path::Path, name: &str) -> (Database, Identity) {
+        let pass = Passphrase::new(format!("{name}'s passphrase")).unwrap();
+        let mut db = Database::open(&dir.join(format!("{name}.db")), &pass).unwrap();
+        let identity = Identity::generate(name);
+        db.create_identity(&identity).unwrap();
+        (db, identity)
+    }
+
+    #[test]
+    fn a_pending_pair_makes_one_meeting_point_that_bob_hosts_and_alice_finds_for_two_days() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut a_db, a_id) = node(dir.path(), "a");
+        let (mut b_db, b_id) = node(dir.path(), "b");
+        a_db.add_pending_contact(&b_id.link(), "b", NOW).unwrap();
+        b_db.add_pending_contact(&a_id.link(), "a", NOW).unwrap();
+        let (mut a, mut b) = (
+            Keyring::new("tor", TOR_LATENCY),
+            Keyring::new("tor", TOR_LATENCY),
+        );
+        a.refresh(&mut a_db, &a_id, NOW).unwrap();
+        b.refresh(&mut b_db, &b_id, NOW).unwrap();
+        let (mine, theirs) = (a.meetings(NOW), b.meetings(NOW));
+        assert_eq!((mine.len(), theirs.len()), (1, 1));
+        let (m, t) = (&mine[0], &theirs[0]);
+        assert_ne!(m.host, t.host, "one hosts, the other looks");
+        assert_eq!(*m.secret, *t.secret, "the same meeting point on both sides");
+        // Whoever looks reports the find under a tag its own keyring knows the other by.
+        let (seeker, seeker_ring) = if m.host { (t, &b) } else { (m, &a) };
+        let peer = seeker_ring.peer_for_tag(&seeker.their_tag, NOW).unwrap();
+        assert!(matches!(peer, Peer::Pending(_)));
+        // Another transport's meeting point is another one.
+        let mut lan = Keyring::new("lan", TOR_LATENCY);
+        lan.refresh(&mut a_db, &a_id, NOW).unwrap();
+        assert_ne!(*lan.meetings(NOW)[0].secret, *m.secret);
+        let two_days = NOW + MEETING_LIFETIME_MS;
+        assert_eq!(a.meetings(two_days - 1).len(), 1);
+        assert!(a.meetings(two_days).is_empty(), "given up after 48 hours");
+    }
 }

@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 use courier_config::Config;
 pub use courier_io::MediumState;
 use courier_io::{
-    ChannelIds, DriverContext, DriverError, DriverEvent, IoRequest, StartDriver, TransportIndex,
+    ChannelIds, DriverContext, DriverError, DriverEvent, IoRequest, Meeting, StartDriver,
+    TransportIndex,
 };
 use courier_plugin_host::PluginHost;
 use courier_plugin_host::bindings::transport_types::{
@@ -294,6 +295,9 @@ struct Transport {
     published: Vec<(String, String)>,
     /// Where its medium stands, if the medium says.
     medium: Option<MediumState>,
+    /// Contacts just made at a meeting point (Tor), with it and until when it is kept: the next
+    /// connection goes there too, until they have told us where they are.
+    just_met: Vec<(ContactId, Meeting, u64)>,
 }
 
 /// Where a peer is, in the transport's own terms: the node compares these, never reads them.
@@ -448,6 +452,7 @@ impl Node {
                 unanswered: HashMap::new(),
                 published: Vec::new(),
                 medium: None,
+                just_met: Vec::new(),
             });
         }
         if transports.is_empty() {
@@ -691,9 +696,24 @@ impl Node {
         for index in 0..self.transports.len() {
             let t = &mut self.transports[index];
             let tags_changed = t.keyring.refresh(&mut self.db, &self.identity, now)?;
+            let met = t.just_met.len();
+            if met > 0 {
+                let told: HashSet<ContactId> = self
+                    .db
+                    .peer_properties(t.keyring.transport())?
+                    .into_iter()
+                    .map(|(contact, _)| contact)
+                    .collect();
+                t.just_met
+                    .retain(|(contact, _, until)| !told.contains(contact) && now < *until);
+            }
             if tags_changed {
                 let tags = t.keyring.announced_tags(now);
                 self.routes.retag(index, &tags);
+            }
+            if tags_changed || t.just_met.len() != met {
+                let meetings = self.meetings(index, now);
+                self.routes.meet(index, &meetings);
             }
         }
         if changed_outside {
@@ -931,8 +951,12 @@ impl Node {
         } else {
             Vec::new()
         };
+        let announces = request.announces();
         if let Err(e) = self.routes.carry_out(index, request, &tags) {
             tracing::warn!("{e}");
+        } else if announces {
+            let meetings = self.meetings(index, now_ms());
+            self.routes.meet(index, &meetings);
         }
     }
 
@@ -1000,9 +1024,15 @@ impl Node {
                     .into_iter()
                     .map(|(key, value)| Property { key, value })
                     .collect();
-                t.found
+                // What they told us beats where we dialed them before (a pending contact's
+                // meeting point on Tor is gone once they are a contact); discovery's finds stay.
+                let found = t
+                    .found
                     .entry(Peer::Contact(contact))
-                    .or_insert(Whereabouts::Reach(properties));
+                    .or_insert(Whereabouts::Reach(Vec::new()));
+                if matches!(found, Whereabouts::Reach(_)) {
+                    *found = Whereabouts::Reach(properties);
+                }
             }
         }
         Ok(())
@@ -1154,6 +1184,12 @@ impl Node {
                 }
                 if let Some(contact) = output.introduced {
                     tracing::info!("a handshake completed; a pending contact is now a contact");
+                    let now = now_ms();
+                    let t = &mut self.transports[index];
+                    if let Some(meeting) = peer.and_then(|p| t.keyring.meeting(p, now)) {
+                        let until = now + keyring::MEETING_LIFETIME_MS;
+                        t.just_met.push((contact, meeting, until));
+                    }
                     if let Some(properties) = properties.clone() {
                         self.transports[index]
                             .found
@@ -1204,6 +1240,15 @@ impl Node {
                 });
             }
         }
+    }
+
+    /// The meeting points of transport `index`: its pending contacts', and those of contacts just
+    /// made at one that have not told us yet where else to reach them.
+    fn meetings(&self, index: usize, now: u64) -> Vec<Meeting> {
+        let t = &self.transports[index];
+        let mut meetings = t.keyring.meetings(now);
+        meetings.extend(t.just_met.iter().map(|(_, m, _)| m.clone()));
+        meetings
     }
 
     /// Tells what reading the one-way stream on `channel` came to, once.

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use courier_io::{ChannelId, Driver, DriverError, IoRequest, TransportIndex};
+use courier_io::{ChannelId, Driver, DriverError, IoRequest, Meeting, TransportIndex};
 
 /// Index of a driver in the node's list.
 pub type DriverIndex = usize;
@@ -83,6 +83,13 @@ impl Routes {
     pub fn retag(&mut self, transport: TransportIndex, tags: &[String]) {
         for driver in &mut self.drivers {
             driver.retag(transport, tags);
+        }
+    }
+
+    /// Tells every driver the meeting points of `transport`'s pending contacts.
+    pub fn meet(&mut self, transport: TransportIndex, meetings: &[Meeting]) {
+        for driver in &mut self.drivers {
+            driver.meet(transport, meetings);
         }
     }
 

@@ -1,5 +1,6 @@
 //! Contacts: added by link (pending until both handshake), listed, verified in person, removed.
 
+use courier_node::keyring::MEETING_LIFETIME_MS;
 use courier_proto::contact_link::ContactLink;
 use courier_proto::identity::safety_number;
 use courier_storage::StorageError;
@@ -26,6 +27,10 @@ pub enum ContactState {
     Contact,
     /// Added by link; the handshake has not run yet.
     Pending,
+    /// Added by link two days ago or more, and still not met: no meeting point over Tor is kept for
+    /// them any more. They become a contact when both nodes meet on a LAN; removing and adding them
+    /// again tries Tor for two more days.
+    Unmet,
 }
 
 impl Service {
@@ -49,7 +54,11 @@ impl Service {
             .into_iter()
             .map(|p| ContactSummary {
                 alias: p.alias,
-                state: ContactState::Pending,
+                state: if now_ms().saturating_sub(p.added_ms) < MEETING_LIFETIME_MS {
+                    ContactState::Pending
+                } else {
+                    ContactState::Unmet
+                },
                 verified: false,
             });
         Ok(contacts.chain(pending).collect())

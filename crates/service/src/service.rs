@@ -124,6 +124,32 @@ mod tests {
     }
 
     #[test]
+    fn a_pending_contact_not_met_in_two_days_is_listed_as_unmet() {
+        let (_root, mut service) = initialised();
+        let carol = Identity::generate("carol").link();
+        let three_days_ago = super::now_ms() - 3 * 86_400_000;
+        service
+            .db
+            .add_pending_contact(&carol, "carol", three_days_ago)
+            .unwrap();
+        let dave = Identity::generate("dave").link().to_string();
+        service.add_contact(&dave, "dave").unwrap();
+        let states: Vec<(String, ContactState)> = service
+            .contacts()
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.alias, c.state))
+            .collect();
+        assert_eq!(
+            states,
+            [
+                ("carol".to_owned(), ContactState::Unmet),
+                ("dave".to_owned(), ContactState::Pending)
+            ]
+        );
+    }
+
+    #[test]
     fn contacts_are_pending_until_the_handshake_and_refuse_what_needs_it() {
         let (_root, mut service) = initialised();
         let bob = Identity::generate("bob").link().to_string();

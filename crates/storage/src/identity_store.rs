@@ -15,6 +15,8 @@ pub struct PendingContact {
     pub alias: String,
     /// Their link.
     pub link: ContactLink,
+    /// When the user added them (Unix ms).
+    pub added_ms: u64,
 }
 
 impl Database {
@@ -140,23 +142,25 @@ impl Database {
     /// Contacts added by link that have not completed the handshake, oldest first.
     pub fn pending_contacts(&self) -> Result<Vec<PendingContact>, StorageError> {
         let mut statement = self.conn.prepare(
-            "SELECT id, alias, handshake_public FROM pending_contacts ORDER BY added_ms, id",
+            "SELECT id, alias, handshake_public, added_ms FROM pending_contacts ORDER BY added_ms, id",
         )?;
         let rows = statement.query_map([], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, i64>(3)?,
             ))
         })?;
         rows.map(|row| {
-            let (id, alias, key) = row?;
+            let (id, alias, key, added_ms) = row?;
             let key = <[u8; 32]>::try_from(key.as_slice())
                 .map_err(|_| StorageError::Corrupt("pending contact key is not 32 bytes"))?;
             Ok(PendingContact {
                 id,
                 alias,
                 link: ContactLink::new(key),
+                added_ms: added_ms.max(0) as u64,
             })
         })
         .collect()

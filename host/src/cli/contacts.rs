@@ -24,6 +24,7 @@ pub fn list(dir: &DataDir, json: bool) -> Result<()> {
                 let state = match c.state {
                     ContactState::Contact => "contact",
                     ContactState::Pending => "pending",
+                    ContactState::Unmet => "unmet",
                 };
                 serde_json::json!({"alias": c.alias, "state": state, "verified": c.verified})
             })
@@ -41,6 +42,10 @@ pub fn list(dir: &DataDir, json: bool) -> Result<()> {
             (ContactState::Pending, _) => {
                 println!("{:<24} pending  (handshake not done yet)", c.alias);
             }
+            (ContactState::Unmet, _) => println!(
+                "{:<24} unmet    (not met in 48 hours: meet on a LAN, or remove and add again to try Tor again)",
+                c.alias
+            ),
         }
     }
     Ok(())

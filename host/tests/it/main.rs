@@ -12,5 +12,6 @@ mod hostile_plugins;
 mod rendezvous;
 mod simplex;
 mod storage;
+mod tor_boundary;
 mod tor_cut_off;
 mod transport_world;

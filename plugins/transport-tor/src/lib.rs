@@ -3,7 +3,8 @@
 //!
 //! Sans-IO: it asks the host to publish the node's onion service (the host holds its key; the plugin
 //! only learns the address, to tell contacts inside their sync sessions) and to connect to the onion
-//! addresses contacts told us; it passes stream bytes through unchanged. Redialing a contact that is
+//! addresses contacts told us, and to the meeting points the host makes for pending contacts (who
+//! have only exchanged links); it passes stream bytes through unchanged. Redialing a contact that is
 //! away is the host's (with backoff).
 //!
 //! What it reveals: nothing of the user's IP address or location to contacts or to the network;
@@ -73,7 +74,15 @@ impl TorState {
                     value: address,
                 }])],
             ),
-            Event::Listening(_) | Event::Discovered(_) => none(),
+            Event::Listening(_) => none(),
+            // A meeting point for a pending contact, made by the host from a secret we share.
+            Event::Discovered(found) => (
+                Vec::new(),
+                vec![Action::Dial(vec![Property {
+                    key: ONION.into(),
+                    value: found.address,
+                }])],
+            ),
             Event::Connect(request) => {
                 match request.properties.into_iter().find(|p| p.key == ONION) {
                     Some(onion) => (
@@ -101,7 +110,7 @@ impl TorState {
     }
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "export"))]
 mod exports {
     use std::cell::RefCell;
 
@@ -222,6 +231,22 @@ mod tests {
             data: b"late".to_vec(),
         };
         assert_eq!(tor.step(Event::Outgoing(late)).1, [Action::Close(3)]);
+    }
+
+    #[test]
+    fn a_meeting_point_the_host_found_is_dialed_at_its_onion() {
+        let mut tor = TorState::default();
+        let found = courier_plugin::transport::courier::plugin::transport_types::Discovery {
+            address: ONION_ADDRESS.into(),
+        };
+        let dial = Property {
+            key: ONION.into(),
+            value: ONION_ADDRESS.into(),
+        };
+        assert_eq!(
+            tor.step(Event::Discovered(found)),
+            (vec![], vec![Action::Dial(vec![dial])])
+        );
     }
 
     #[test]

@@ -21,6 +21,15 @@ pub fn rendezvous_tag(key: &SecretKey, period: u64) -> String {
         .to_ascii_lowercase()
 }
 
+/// The secret of a pending pair's meeting point on a medium that meets by address (Tor): both make
+/// the same one from the tag key one side writes under and the other reads under, so the host's
+/// onion service is the one the seeker looks for, and nobody else can make either.
+pub fn meeting_secret(key: &SecretKey) -> zeroize::Zeroizing<[u8; 32]> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.expose()).expect("HMAC takes any key length");
+    mac.update(b"courier/v1/meeting");
+    zeroize::Zeroizing::new(mac.finalize().into_bytes().into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,6 +49,18 @@ mod tests {
         assert_eq!(t, rendezvous_tag(&k1, 7));
         assert_ne!(t, rendezvous_tag(&k1, 8));
         assert_ne!(t, rendezvous_tag(&k2, 7));
+    }
+
+    #[test]
+    fn a_meeting_secret_is_pinned_and_differs_from_every_tag() {
+        // Computed independently by proto/vectors/known_answers.py: HMAC-SHA256(07..07,
+        // "courier/v1/meeting").
+        let secret = meeting_secret(&SecretKey::from_bytes([7; 32]));
+        assert_eq!(
+            hex::encode(*secret),
+            "963f453e80dcbf95a92d210a6a63825d6d5c9edf933a1b8040c9a7fd4cf0211c"
+        );
+        assert_ne!(*meeting_secret(&SecretKey::from_bytes([8; 32])), *secret);
     }
 
     #[test]
