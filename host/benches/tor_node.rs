@@ -141,6 +141,7 @@ fn main() {
             .collect(),
         hsdir_interval_minutes: Some(courier_tor_net::torrc::hsdir_interval_minutes()),
         unreachable_after_secs: None,
+        ..TorConfig::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

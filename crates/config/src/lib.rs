@@ -347,6 +347,23 @@ impl Config {
                 });
             }
         }
+        let uses_tor = plugins.iter().any(|p| p.grants.has(Capability::TorStream));
+        if uses_tor && raw.tor.require_bridges && raw.tor.bridges.is_empty() {
+            let line = text
+                .find("require_bridges")
+                .map_or(1, |at| line_of(text, at));
+            return Err(ConfigError::Invalid {
+                path: path.into(),
+                at: Location {
+                    key: "tor.require_bridges".into(),
+                    line,
+                },
+                message: "this profile reaches Tor only through bridges, and none is given; add \
+                          bridges = [\"ADDRESS:PORT FINGERPRINT\", …] (from bridges.torproject.org, \
+                          or someone you trust), or remove require_bridges"
+                    .into(),
+            });
+        }
         Ok(Config {
             plugin_dir,
             cache_dir,
@@ -515,5 +532,30 @@ limits = { memory_mib = 8 }
         );
         let typo = Config::parse("[tor]\nauthorites = []\n", "t.toml", Path::new("/"));
         assert!(typo.unwrap_err().to_string().contains("authorites"));
+    }
+
+    #[test]
+    fn a_profile_that_requires_bridges_refuses_tor_without_one() {
+        let tor = "[transports.tor]\nplugin = \"transport-tor\"\ngrant = [\"tor-stream\"]\n\n";
+        let refused = Config::parse(
+            &format!("{tor}[tor]\nrequire_bridges = true\n"),
+            "high-risk.toml",
+            Path::new("/"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            refused.contains("`tor.require_bridges` (line 6)"),
+            "{refused}"
+        );
+        assert!(refused.contains("add bridges = "), "{refused}");
+        let bridged = format!(
+            "{tor}[tor]\nrequire_bridges = true\nbridges = [\"192.0.2.1:443 {}\"]\n",
+            "AB".repeat(20)
+        );
+        let config = Config::parse(&bridged, "high-risk.toml", Path::new("/")).unwrap();
+        assert_eq!(config.tor.bridges.len(), 1);
+        // Without a Tor transport, the requirement asks nothing.
+        assert!(Config::parse("[tor]\nrequire_bridges = true\n", "t.toml", Path::new("/")).is_ok());
     }
 }

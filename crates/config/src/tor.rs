@@ -15,6 +15,13 @@ pub struct TorConfig {
     /// How long connecting to Tor may take before the transport says it is unreachable (it keeps
     /// trying); 60 s unless set.
     pub unreachable_after_secs: Option<u64>,
+    /// Bridges to enter Tor by, instead of its public relays (where Tor itself is blocked): bridge
+    /// lines as the Tor Project hands them out, `ADDRESS:PORT FINGERPRINT`, without `Bridge`.
+    #[serde(default)]
+    pub bridges: Vec<String>,
+    /// Whether this profile refuses to reach Tor except through bridges.
+    #[serde(default)]
+    pub require_bridges: bool,
 }
 
 impl TorConfig {

@@ -86,6 +86,15 @@ pub fn client_config(settings: &TorSettings) -> Result<TorClientConfig, TorError
     if settings.network.is_private() {
         private_network(&mut b, &settings.network)?;
     }
+    for (i, line) in settings.network.bridges.iter().enumerate() {
+        let bridge: arti_client::config::BridgeConfigBuilder = line.parse().map_err(|e| {
+            TorError::Config(format!(
+                "bridge {} of [tor] bridges does not parse ({e}); give it as ADDRESS:PORT FINGERPRINT",
+                i + 1
+            ))
+        })?;
+        b.bridges().bridges().push(bridge);
+    }
     b.build().map_err(|e| TorError::Config(e.to_string()))
 }
 

@@ -21,7 +21,7 @@ use anyhow::{Context, Result, bail};
 
 use torrc::{AuthorityLine, ConsensusCounts, Node, Role};
 
-/// Authorities, exits and middle relays: a network small enough for two cores, big enough for
+/// Authorities, exits and middle relays (and one bridge beside them): a network small enough for two cores, big enough for
 /// onion services (guards, HSDirs, intro and rendezvous points on distinct relays).
 pub const LAYOUT: (usize, usize, usize) = (3, 2, 4);
 
@@ -48,6 +48,7 @@ pub struct TorNetwork {
     dir: PathBuf,
     nodes: Vec<Node>,
     authorities: Vec<Authority>,
+    bridge_line: String,
     children: Vec<Child>,
 }
 
@@ -67,8 +68,18 @@ impl TorNetwork {
     /// Generates keys and torrcs under `dir` and starts every node of [`LAYOUT`].
     pub fn start(dir: &Path) -> Result<TorNetwork> {
         let (a, e, m) = LAYOUT;
-        let ports = free_ports(2 * a + e + m)?;
-        let nodes = torrc::layout(a, e, m, &ports);
+        let ports = free_ports(2 * a + e + m + 1)?;
+        let mut nodes = torrc::layout(a, e, m, &ports);
+        // A bridge: a relay the consensus does not list, reached only by whoever is given its line.
+        let bridge = Node {
+            nickname: "bridge0".into(),
+            role: Role::Bridge,
+            or_port: ports[ports.len() - 1],
+            dir_port: None,
+        };
+        let (bridge_identity, _) = relay_identity(&dir.join(&bridge.nickname), &bridge)?;
+        let bridge_line = format!("127.0.0.1:{} {bridge_identity}", bridge.or_port);
+        nodes.push(bridge);
         let mut lines = Vec::new();
         let mut authorities = Vec::new();
         for node in nodes.iter().filter(|n| n.role == Role::Authority) {
@@ -86,6 +97,7 @@ impl TorNetwork {
             dir: dir.to_owned(),
             nodes,
             authorities,
+            bridge_line,
             children: Vec::new(),
         };
         for node in net.nodes.clone() {
@@ -104,6 +116,11 @@ impl TorNetwork {
             net.children.push(child);
         }
         Ok(net)
+    }
+
+    /// The bridge's line (`127.0.0.1:PORT FINGERPRINT`), as a `[tor] bridges` entry takes it.
+    pub fn bridge_line(&self) -> &str {
+        &self.bridge_line
     }
 
     /// The authorities, for a client's config.
@@ -136,7 +153,8 @@ impl TorNetwork {
     /// and onion-service directories for clients and services to build circuits.
     pub fn wait_until_ready(&self, timeout: Duration) -> Result<ConsensusCounts> {
         let started = Instant::now();
-        let wanted = self.nodes.len();
+        // A bridge is in no consensus.
+        let wanted = self.nodes.iter().filter(|n| n.role != Role::Bridge).count();
         loop {
             let counts: Vec<ConsensusCounts> = self
                 .authorities
@@ -214,6 +232,42 @@ fn make_authority(dir: &Path, node: &Node) -> Result<Authority> {
         .context("the authority certificate names its fingerprint")?
         .trim()
         .to_owned();
+    let (rsa_identity, ed_identity) = relay_identity(dir, node)?;
+    Ok(Authority {
+        nickname: node.nickname.clone(),
+        v3ident,
+        rsa_identity,
+        ed_identity,
+        or_port: node.or_port,
+        dir_port,
+    })
+}
+
+/// The files under `dir` (at any depth) that hold any of `secrets` anywhere in their bytes: what a
+/// test of "this key is on no disk" asserts is empty.
+pub fn files_holding(dir: &Path, secrets: &[&[u8]]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for path in entries.filter_map(Result::ok).map(|e| e.path()) {
+        if path.is_dir() {
+            found.extend(files_holding(&path, secrets));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            let holds = |s: &[u8]| bytes.windows(s.len()).any(|w| w == s);
+            if secrets.iter().any(|s| holds(s)) {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// Makes a relay's identity keys (`tor --list-fingerprint`) and reads back its RSA fingerprint (hex)
+/// and Ed25519 identity (base64).
+fn relay_identity(dir: &Path, node: &Node) -> Result<(String, String)> {
+    std::fs::create_dir_all(dir)?;
+    restrict(dir)?;
     let out = Command::new("tor")
         .args([
             "--ignore-missing-torrc",
@@ -251,34 +305,7 @@ fn make_authority(dir: &Path, node: &Node) -> Result<Authority> {
         .split_whitespace()
         .skip(1)
         .collect::<String>();
-    Ok(Authority {
-        nickname: node.nickname.clone(),
-        v3ident,
-        rsa_identity,
-        ed_identity: read("fingerprint-ed25519")?,
-        or_port: node.or_port,
-        dir_port,
-    })
-}
-
-/// The files under `dir` (at any depth) that hold any of `secrets` anywhere in their bytes: what a
-/// test of "this key is on no disk" asserts is empty.
-pub fn files_holding(dir: &Path, secrets: &[&[u8]]) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return found;
-    };
-    for path in entries.filter_map(Result::ok).map(|e| e.path()) {
-        if path.is_dir() {
-            found.extend(files_holding(&path, secrets));
-        } else if let Ok(bytes) = std::fs::read(&path) {
-            let holds = |s: &[u8]| bytes.windows(s.len()).any(|w| w == s);
-            if secrets.iter().any(|s| holds(s)) {
-                found.push(path);
-            }
-        }
-    }
-    found
+    Ok((rsa_identity, read("fingerprint-ed25519")?))
 }
 
 /// Tor refuses a data directory others can read.

@@ -23,6 +23,8 @@ pub enum Role {
     Exit,
     /// A middle relay.
     Middle,
+    /// A bridge: a relay that publishes no descriptor, reached by its bridge line only.
+    Bridge,
 }
 
 /// One node's place in the network.
@@ -133,6 +135,11 @@ pub fn torrc(node: &Node, dir: &Path, authorities: &[AuthorityLine]) -> String {
             }
         }
         Role::Middle => line("ExitRelay 0"),
+        Role::Bridge => {
+            for bridge in ["ExitRelay 0", "BridgeRelay 1", "PublishServerDescriptor 0"] {
+                line(bridge);
+            }
+        }
     }
     for a in authorities {
         line(&dir_authority(a));
@@ -248,7 +255,18 @@ mod tests {
         assert!(!exit.contains("Authoritative"));
         let middle = torrc(&nodes[2], Path::new("/tmp/net/relay0"), &[authority()]);
         assert!(middle.contains("\nExitRelay 0\n") && !middle.contains("DirPort"));
-        for t in [&auth, &exit, &middle] {
+        let bridge = Node {
+            nickname: "bridge0".into(),
+            role: Role::Bridge,
+            or_port: 5003,
+            dir_port: None,
+        };
+        let bridge = torrc(&bridge, Path::new("/tmp/net/bridge0"), &[authority()]);
+        assert!(
+            bridge.contains("\nBridgeRelay 1\nPublishServerDescriptor 0\n"),
+            "{bridge}"
+        );
+        for t in [&auth, &exit, &middle, &bridge] {
             assert!(
                 t.contains("\nUseDefaultFallbackDirs 0\n"),
                 "never the public network"

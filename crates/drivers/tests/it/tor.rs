@@ -25,6 +25,8 @@ fn private(net: &TorNetwork) -> TorConfig {
             .collect(),
         hsdir_interval_minutes: Some(courier_tor_net::torrc::hsdir_interval_minutes()),
         unreachable_after_secs: None,
+        bridges: Vec::new(),
+        require_bridges: false,
     }
 }
 
@@ -168,8 +170,58 @@ fn bob_reaches_alices_onion_service_on_a_private_tor_network_and_her_key_is_on_n
         alice_dir.join("state").is_dir(),
         "arti's state was there to scan"
     );
-    alice.shutdown();
-    bob.shutdown();
+
+    // Carol enters Tor only by the network's bridge, and reaches alice too.
+    let bridged = TorConfig {
+        bridges: vec![net.bridge_line().to_owned()],
+        ..private(&net)
+    };
+    let (mut carol, carol_events) = driver(&runtime, &root.path().join("carol"), bridged, None);
+    let request = IoRequest::TorConnect {
+        channel: 7,
+        onion: onion.clone(),
+        port: ONION_PORT,
+    };
+    carol.carry_out(0, request, &[]).unwrap();
+    next(&carol_events, Duration::from_secs(180), |e| match e {
+        DriverEvent::Opened { channel: 7 } => Some(()),
+        DriverEvent::Failed { channel: 7, reason } => {
+            panic!("carol's bridged connection failed: {reason}")
+        }
+        _ => None,
+    });
+    // Dave's only bridge is a port nothing listens on: the network is fine, yet he gets nowhere,
+    // which shows a bridged client enters by its bridges alone.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let cut_off = TorConfig {
+        bridges: vec![format!("127.0.0.1:{dead_port} {}", "AB".repeat(20))],
+        unreachable_after_secs: Some(10),
+        ..private(&net)
+    };
+    let (mut dave, dave_events) = driver(&runtime, &root.path().join("dave"), cut_off, None);
+    let request = IoRequest::TorConnect {
+        channel: 8,
+        onion: onion.clone(),
+        port: ONION_PORT,
+    };
+    dave.carry_out(0, request, &[]).unwrap();
+    next(&dave_events, Duration::from_secs(60), |e| match e {
+        DriverEvent::Medium {
+            state: MediumState::Unreachable { .. },
+            ..
+        } => Some(()),
+        DriverEvent::Medium {
+            state: MediumState::Ready,
+            ..
+        } => panic!("dave got in without his bridge"),
+        DriverEvent::Opened { channel: 8 } => panic!("dave reached alice without his bridge"),
+        _ => None,
+    });
+    for mut d in [alice, bob, carol, dave] {
+        d.shutdown();
+    }
 }
 
 #[test]
@@ -193,6 +245,7 @@ fn with_no_tor_network_in_reach_the_driver_says_bootstrapping_then_unreachable_a
         }],
         hsdir_interval_minutes: None,
         unreachable_after_secs: Some(3),
+        ..TorConfig::default()
     };
     let (mut tor, events) = driver(&runtime, root.path(), network, Some([1; 32]));
     tor.carry_out(4, IoRequest::TorPublishService, &[]).unwrap();
