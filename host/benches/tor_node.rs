@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use courier_config::capability::TcpScope;
-use courier_config::tor::{TorAuthority, TorConfig};
 use courier_drivers::tcp::TcpDriver;
 use courier_drivers::tor::{ONION_PORT, TorDriver, TorSettings};
 use courier_io::{
@@ -128,21 +127,10 @@ fn main() {
         "private Tor network (3 authorities, 2 exits, 4 relays) ready in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let network = TorConfig {
-        authorities: net
-            .authorities()
-            .iter()
-            .map(|a| TorAuthority {
-                v3ident: a.v3ident.clone(),
-                rsa_identity: a.rsa_identity.clone(),
-                ed_identity: a.ed_identity.clone(),
-                or_port: a.or_port,
-            })
-            .collect(),
-        hsdir_interval_minutes: Some(courier_tor_net::torrc::hsdir_interval_minutes()),
-        unreachable_after_secs: None,
-        ..TorConfig::default()
-    };
+    let section = net.config_section();
+    let network = courier_config::Config::parse(&section, "tor-net", std::path::Path::new("/"))
+        .expect("the network's [tor] section parses")
+        .tor;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

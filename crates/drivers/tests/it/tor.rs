@@ -10,24 +10,11 @@ use courier_drivers::tor::{ONION_PORT, TorDriver, TorSettings};
 use courier_io::{ChannelIds, Driver, DriverContext, DriverEvent, IoRequest, Medium, MediumState};
 use courier_tor_net::TorNetwork;
 
-/// The `[tor]` section for `net`.
+/// The `[tor]` section for `net`, as a node's config reads it.
 fn private(net: &TorNetwork) -> TorConfig {
-    TorConfig {
-        authorities: net
-            .authorities()
-            .iter()
-            .map(|a| TorAuthority {
-                v3ident: a.v3ident.clone(),
-                rsa_identity: a.rsa_identity.clone(),
-                ed_identity: a.ed_identity.clone(),
-                or_port: a.or_port,
-            })
-            .collect(),
-        hsdir_interval_minutes: Some(courier_tor_net::torrc::hsdir_interval_minutes()),
-        unreachable_after_secs: None,
-        bridges: Vec::new(),
-        require_bridges: false,
-    }
+    let section = net.config_section();
+    let config = courier_config::Config::parse(&section, "tor-net", Path::new("/"));
+    config.expect("the network's [tor] section parses").tor
 }
 
 /// A Tor driver whose events land in a channel.
