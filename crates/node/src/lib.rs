@@ -298,6 +298,8 @@ struct Transport {
     /// Contacts just made at a meeting point (Tor), with it and until when it is kept: the next
     /// connection goes there too, until they have told us where they are.
     just_met: Vec<(ContactId, Meeting, u64)>,
+    /// How many meeting points the drivers were last told of.
+    meetings_told: usize,
 }
 
 /// Where a peer is, in the transport's own terms: the node compares these, never reads them.
@@ -453,6 +455,7 @@ impl Node {
                 published: Vec::new(),
                 medium: None,
                 just_met: Vec::new(),
+                meetings_told: 0,
             });
         }
         if transports.is_empty() {
@@ -711,8 +714,11 @@ impl Node {
                 let tags = t.keyring.announced_tags(now);
                 self.routes.retag(index, &tags);
             }
-            if tags_changed || t.just_met.len() != met {
-                let meetings = self.meetings(index, now);
+            // Meeting points also end by the clock (48 hours after a contact was added).
+            let meetings = self.meetings(index, now);
+            let t = &mut self.transports[index];
+            if tags_changed || t.just_met.len() != met || meetings.len() != t.meetings_told {
+                t.meetings_told = meetings.len();
                 self.routes.meet(index, &meetings);
             }
         }
