@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use crate::lock;
 use courier_io::{
     ChannelId, ChannelIds, Driver, DriverContext, DriverError, DriverEvent, IoRequest,
     MAX_FILE_BYTES, Sink, TransportIndex,
@@ -147,13 +148,6 @@ fn scan(transport: TransportIndex, dir: &Path, sink: &Sink, ids: &ChannelIds, se
         files,
         error: None,
     });
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic elsewhere cannot leave a set of names inconsistent.
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(test)]

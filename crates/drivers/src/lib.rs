@@ -10,6 +10,13 @@ pub mod tor;
 
 use courier_io::{Driver, StartDriver};
 
+/// Locks `mutex`; its holders never leave it half-changed, so a panic elsewhere does not poison it.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The drivers every node starts with: TCP, mDNS and files (Tor needs settings: see [`with_tor`]).
 pub fn all() -> Vec<StartDriver> {
     vec![

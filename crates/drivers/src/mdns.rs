@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use crate::lock;
 use courier_config::capability::TcpScope;
 use courier_io::{
     ChannelId, Driver, DriverContext, DriverError, DriverEvent, IoRequest, Sink, TransportIndex,
@@ -174,12 +175,6 @@ fn report(sink: &Sink, browsing: &Browsing, service: &mdns_sd::ResolvedService) 
             });
         }
     }
-}
-
-fn lock(browsing: &Browsing) -> std::sync::MutexGuard<'_, HashMap<TransportIndex, TcpScope>> {
-    browsing
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Driver for MdnsDriver {

@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use courier_io::{ChannelId, DriverEvent, Sink};
+
+use crate::lock;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, mpsc};
 
@@ -20,15 +22,6 @@ pub const READ_BUFFER: usize = 256 * 1024;
 
 /// Where each open channel's writes go; the task that opens a channel adds it before reporting it.
 pub type Channels = Arc<Mutex<HashMap<ChannelId, mpsc::Sender<Vec<u8>>>>>;
-
-/// The channel table, whose holders never panic while holding it.
-pub fn lock(
-    channels: &Channels,
-) -> std::sync::MutexGuard<'_, HashMap<ChannelId, mpsc::Sender<Vec<u8>>>> {
-    channels
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 /// The writing side of every channel a driver carries: where each one's writes go, and a way to
 /// wait, at shutdown, until what was queued has left.

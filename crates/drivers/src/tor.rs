@@ -23,6 +23,7 @@ use futures::StreamExt as _;
 use safelog::DisplayRedacted as _;
 use tor_rtcompat::PreferredRuntime;
 
+use crate::lock;
 use crate::pump::{Writers, WritersHandle, carry};
 
 /// The port contacts connect to on our onion service (any is accepted; this one is asked for).
@@ -190,7 +191,7 @@ impl TorDriver {
         &mut self,
         transport: TransportIndex,
     ) -> Result<Arc<TorClient<PreferredRuntime>>, TorError> {
-        if lock_watchers(&self.watchers).insert(transport)
+        if lock(&self.watchers).insert(transport)
             && let Some(client) = &self.client
         {
             // A second transport on Tor: say where things stand now; it hears every change after.
@@ -253,7 +254,7 @@ impl TorDriver {
     /// Hosts the meeting points listed for `transport` where we host, reports found those we look
     /// for, and stops those no longer listed (the contact was made, or removed).
     pub fn meet(&mut self, transport: TransportIndex, meetings: &[Meeting]) {
-        if self.client.is_none() || !lock_watchers(&self.watchers).contains(&transport) {
+        if self.client.is_none() || !lock(&self.watchers).contains(&transport) {
             // Not a Tor transport, or Tor not started yet: its publish brings the meetings again.
             return;
         }
@@ -376,14 +377,6 @@ impl TorDriver {
 /// The transports that use Tor, to be told how it is doing.
 type Watchers = Arc<std::sync::Mutex<std::collections::BTreeSet<TransportIndex>>>;
 
-fn lock_watchers(
-    watchers: &Watchers,
-) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<TransportIndex>> {
-    watchers
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 /// Tells every watching transport how bootstrapping goes: its progress, then connected; or, if it
 /// is not connected within `patience`, unreachable (and connected later, if it gets there).
 async fn watch(
@@ -393,7 +386,7 @@ async fn watch(
     patience: Duration,
 ) {
     let tell = |state: &MediumState| {
-        let watching: Vec<TransportIndex> = lock_watchers(&watchers).iter().copied().collect();
+        let watching: Vec<TransportIndex> = lock(&watchers).iter().copied().collect();
         for transport in watching {
             sink(DriverEvent::Medium {
                 transport,
