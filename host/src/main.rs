@@ -30,7 +30,11 @@ enum Command {
         name: String,
     },
     /// Prints your contact link, to give to someone you want to talk to.
-    Link,
+    Link {
+        /// Also print it as a QR code, to scan in person.
+        #[arg(long)]
+        qr: bool,
+    },
     /// Adds, lists, renames, verifies and removes contacts.
     #[command(subcommand)]
     Contacts(ContactsCommand),
@@ -59,6 +63,16 @@ enum Command {
         /// The node config (TOML); default: DATA_DIR/config.toml if present, else the built-in one.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Also serve the local API (REST, WebSocket, the web page) for a desktop app; its address
+        /// and token go to DATA_DIR/api.addr and DATA_DIR/api.token.
+        #[arg(long)]
+        api: bool,
+        /// Where the API listens (default: the config's [api] bind, else a free port on 127.0.0.1).
+        #[arg(long, value_name = "ADDR:PORT", requires = "api")]
+        api_bind: Option<std::net::SocketAddr>,
+        /// Allow an API address that is not loopback (anyone who reaches it can try the token).
+        #[arg(long, requires = "api")]
+        api_allow_remote: bool,
     },
     /// Carries messages on a removable drive: writes what contacts are owed into a folder on it, or
     /// reads what a folder on it holds. Files there have random names and hold only encrypted streams.
@@ -167,7 +181,7 @@ fn run(cli: Cli) -> Result<()> {
     let dir = courier_service::DataDir::resolve(cli.data_dir)?;
     match cli.command {
         Command::Init { name } => cli::identity::init(&dir, &name),
-        Command::Link => cli::identity::link(&dir),
+        Command::Link { qr } => cli::identity::link(&dir, qr),
         Command::Contacts(ContactsCommand::Add { link, alias }) => {
             cli::contacts::add(&dir, &link, &alias)
         }
@@ -184,7 +198,19 @@ fn run(cli: Cli) -> Result<()> {
         Command::Attachment(AttachmentCommand::Save { msg_id, file }) => {
             cli::conversation::save(&dir, &msg_id, &file)
         }
-        Command::Serve { config } => cli::serve::run(&dir, config.as_deref()),
+        Command::Serve {
+            config,
+            api,
+            api_bind,
+            api_allow_remote,
+        } => {
+            let api = cli::serve::ApiFlags {
+                on: api,
+                bind: api_bind,
+                allow_remote: api_allow_remote,
+            };
+            cli::serve::run(&dir, config.as_deref(), &api)
+        }
         Command::Drive(DriveCommand::Export {
             dir: folder,
             config,

@@ -63,6 +63,11 @@ impl Identity {
         self.signing.verifying_key().to_bytes()
     }
 
+    /// The name the user goes by (shown to nobody else).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The link to give a contact.
     pub fn link(&self) -> ContactLink {
         ContactLink::new(self.handshake_public())

@@ -78,6 +78,17 @@ pub struct Config {
     pub plugins: Vec<PluginEntry>,
     /// How the embedded Tor client finds the network.
     pub tor: tor::TorConfig,
+    /// Where `serve --api` listens.
+    pub api: ApiConfig,
+}
+
+/// The `[api]` section: where `serve --api` listens.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// `ADDRESS:PORT`; a random port on 127.0.0.1 unless set. Anything but loopback is refused
+    /// unless `serve` is also given `--api-allow-remote`.
+    pub bind: Option<std::net::SocketAddr>,
 }
 
 /// One plugin the config asks to run.
@@ -114,6 +125,8 @@ struct RawConfig {
     message_types: BTreeMap<String, Spanned<RawEntry>>,
     #[serde(default)]
     tor: tor::TorConfig,
+    #[serde(default)]
+    api: ApiConfig,
 }
 
 #[derive(Deserialize, Default)]
@@ -369,6 +382,7 @@ impl Config {
             cache_dir,
             plugins,
             tor: raw.tor,
+            api: raw.api,
         })
     }
 }

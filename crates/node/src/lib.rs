@@ -32,7 +32,7 @@ use courier_plugin_host::bindings::transport_types::{
     Property,
 };
 use courier_plugin_host::supervisor::Health;
-use courier_plugin_host::transport_plugin::{MAX_CHUNK_BYTES, TransportPlugin};
+use courier_plugin_host::transport_plugin::{MAX_CHUNK_BYTES, TransportPlugin, reveal_names};
 use courier_proto::identity::Identity;
 use courier_proto::sync::record::{ContentTypeRange, TransportProperties};
 use courier_proto::transport_security::stream::MAX_FRAME_LEN;
@@ -156,14 +156,17 @@ pub struct TransportState {
     pub simplex: bool,
     /// Channels open now.
     pub links: usize,
-    /// Contacts a sync session runs with now.
-    pub contacts_linked: usize,
+    /// Contacts a sync session runs with now, each once, in id order.
+    pub contacts_linked: Vec<ContactId>,
     /// Whether it published how contacts can reach us.
     pub published: bool,
     /// Where its plugin stands (up, backing off after a fault, disabled).
     pub health: Health,
     /// Where the medium it uses stands, for one that must reach a network first (Tor).
     pub medium: Option<MediumState>,
+    /// What using it reveals to an observer, as its plugin declares: `ip-address`, `presence`,
+    /// `location`.
+    pub reveals: Vec<&'static str>,
 }
 
 /// How patiently the node dials: the defaults suit people; tests that dial hundreds of times shorten
@@ -234,6 +237,12 @@ pub struct RunningNode {
 }
 
 impl RunningNode {
+    /// The runtime its drivers run on, if the node started its own: an embedder's HTTP server can
+    /// run there too.
+    pub fn runtime(&self) -> Option<tokio::runtime::Handle> {
+        self.runtime.as_ref().map(|r| r.handle().clone())
+    }
+
     /// Stops the node and waits for it to finish cleanly.
     pub fn stop(self) -> Result<(), NodeError> {
         self.handle.stop();
@@ -666,10 +675,15 @@ impl Node {
                     plugin: t.plugin.name().to_owned(),
                     simplex: t.simplex,
                     links: slots.clone().count(),
-                    contacts_linked: slots.filter(|s| s.link.syncing_with().is_some()).count(),
+                    contacts_linked: slots
+                        .filter_map(|s| s.link.syncing_with())
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .into_iter()
+                        .collect(),
                     published: !t.published.is_empty(),
                     health: t.plugin.instance().health().clone(),
                     medium: t.medium.clone(),
+                    reveals: reveal_names(t.plugin.description().reveals),
                 }
             })
             .collect()

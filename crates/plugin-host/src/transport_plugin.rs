@@ -7,7 +7,7 @@ use wasmtime::Store;
 use wasmtime::component::{Component, Linker, ResourceAny};
 
 use super::bindings::transport::{Transport, TransportPre};
-use super::bindings::transport_types::{Action, ChannelId, Description, Event};
+use super::bindings::transport_types::{Action, ChannelId, Description, Event, Reveals};
 use super::bindings::{plugin_error_text, settings};
 use super::fault::Fault;
 use super::instance::{Bindings, CallError, StartError, Supervised};
@@ -22,6 +22,20 @@ pub const MAX_CHUNK_BYTES: usize = 1 << 20;
 const MAX_PROPERTIES: usize = 16;
 const MAX_PROPERTY_KEY: usize = 64;
 const MAX_PROPERTY_VALUE: usize = 1024;
+
+/// What a transport declares using it reveals, by the names configs and front ends use:
+/// `ip-address`, `presence`, `location`.
+pub fn reveal_names(reveals: Reveals) -> Vec<&'static str> {
+    [
+        (Reveals::IP_ADDRESS, "ip-address"),
+        (Reveals::PRESENCE, "presence"),
+        (Reveals::LOCATION, "location"),
+    ]
+    .into_iter()
+    .filter(|(flag, _)| reveals.contains(*flag))
+    .map(|(_, name)| name)
+    .collect()
+}
 
 /// A transport's bindings plus the session resource its `create` returned.
 pub struct TransportSession {

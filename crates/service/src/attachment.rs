@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use courier_local_fs::owner_only;
-use courier_storage::Payload;
+use courier_storage::{ContactId, Entry, Payload};
 
 use crate::Service;
 use crate::error::ServiceError;
@@ -26,23 +26,7 @@ impl Service {
     /// The content of the message whose id starts with `prefix` (at least 8 hex digits, as a
     /// conversation list shows), if all of it is there and it passes its plugin's checks.
     pub fn attachment(&mut self, prefix: &str) -> Result<Attachment, ServiceError> {
-        if prefix.len() < MIN_ID_PREFIX || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(ServiceError::BadMessageId(prefix.to_owned()));
-        }
-        let prefix = prefix.to_ascii_lowercase();
-        let mut found = Vec::new();
-        for c in self.db.contacts()? {
-            for entry in self.db.conversation(c.id)? {
-                if hex::encode(entry.id.0).starts_with(&prefix) {
-                    found.push((c.id, entry));
-                }
-            }
-        }
-        let (contact, entry) = match found.len() {
-            0 => return Err(ServiceError::NoSuchMessage(prefix)),
-            1 => found.remove(0),
-            count => return Err(ServiceError::AmbiguousMessageId { prefix, count }),
-        };
+        let (contact, entry) = self.find_message(prefix)?;
         let content = self.db.content(contact, &entry)?;
         let bytes = match content.payload {
             Payload::Complete(payload) => payload,
@@ -66,6 +50,27 @@ impl Service {
             content_type: content.content_type,
             bytes,
         })
+    }
+
+    /// The message whose id is `prefix` or starts with it (8+ hex digits), and its contact.
+    pub(crate) fn find_message(&self, prefix: &str) -> Result<(ContactId, Entry), ServiceError> {
+        if prefix.len() < MIN_ID_PREFIX || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(ServiceError::BadMessageId(prefix.to_owned()));
+        }
+        let prefix = prefix.to_ascii_lowercase();
+        let mut found = Vec::new();
+        for c in self.db.contacts()? {
+            for entry in self.db.conversation(c.id)? {
+                if hex::encode(entry.id.0).starts_with(&prefix) {
+                    found.push((c.id, entry));
+                }
+            }
+        }
+        match found.len() {
+            0 => Err(ServiceError::NoSuchMessage(prefix)),
+            1 => Ok(found.remove(0)),
+            count => Err(ServiceError::AmbiguousMessageId { prefix, count }),
+        }
     }
 
     /// Writes the attachment of message `prefix` to `file`, a new file only its owner reads; an

@@ -2,7 +2,7 @@
 //! sent and received.
 
 use courier_proto::sync::record::MessageId;
-use courier_storage::{ContactId, Delivery, Direction, Payload};
+use courier_storage::{ContactId, Delivery, Direction, Entry, Payload};
 
 use crate::Service;
 use crate::content::{PeerSupport, compose, summary};
@@ -122,32 +122,148 @@ impl Service {
             .into_iter()
             .skip(page.skip)
             .take(page.take.unwrap_or(usize::MAX));
-        let mut messages = Vec::new();
-        for entry in shown {
-            // Only the page's content is read: an attachment's chunks are opened to be shown.
-            let content = self.db.content(contact, &entry)?;
-            let summary = summary(
-                self.plugins()?,
-                &content,
-                &entry.message.fallback,
-                entry.direction,
-            );
-            messages.push(MessageSummary {
-                id: entry.id,
-                direction: entry.direction,
-                delivery: entry.delivery,
-                bytes: match &content.payload {
-                    Payload::Complete(p) => Some(p.len()),
-                    _ => None,
-                },
-                damaged: matches!(content.payload, Payload::Damaged(_)),
-                content_type: content.content_type,
-                summary,
-                time_ms: entry.message.timestamp_ms,
-            });
-        }
+        let messages = shown
+            .map(|entry| self.summarise(contact, entry))
+            .collect::<Result<_, _>>()?;
         Ok(ConversationPage { messages, total })
     }
+    /// A window of the conversation with `alias`, oldest first, keyed by message ids so that
+    /// messages arriving meanwhile neither repeat nor shift a page.
+    pub fn messages(&mut self, alias: &str, window: Window) -> Result<MessageWindow, ServiceError> {
+        let contact = self.conversation_contact(alias)?;
+        let entries = self.db.conversation(contact)?;
+        let at = |id: &MessageId| {
+            entries
+                .iter()
+                .position(|e| e.id == *id)
+                .ok_or_else(|| ServiceError::NoSuchMessage(hex::encode(id.0)))
+        };
+        let limit = window.limit.max(1);
+        let (start, end) = match (window.before, window.after) {
+            (Some(before), _) => {
+                let end = at(&before)?;
+                (end.saturating_sub(limit), end)
+            }
+            (None, Some(after)) => {
+                let start = at(&after)? + 1;
+                (start, (start + limit).min(entries.len()))
+            }
+            (None, None) => (entries.len().saturating_sub(limit), entries.len()),
+        };
+        let older = (start > 0).then(|| entries[start].id);
+        let newer = (end < entries.len() && end > start).then(|| entries[end - 1].id);
+        let messages = entries
+            .into_iter()
+            .skip(start)
+            .take(end - start)
+            .map(|entry| self.summarise(contact, entry))
+            .collect::<Result<_, _>>()?;
+        Ok(MessageWindow {
+            messages,
+            older,
+            newer,
+        })
+    }
+
+    /// Every conversation: each contact with how many of its messages are unseen and its newest.
+    pub fn conversations(&mut self) -> Result<Vec<ConversationSummary>, ServiceError> {
+        let mut listed = Vec::new();
+        for contact in self.db.contacts()? {
+            let newest = self.db.conversation(contact.id)?.pop();
+            listed.push(ConversationSummary {
+                unseen: self.db.unseen(contact.id)?,
+                newest: newest
+                    .map(|entry| self.summarise(contact.id, entry))
+                    .transpose()?,
+                alias: contact.alias,
+            });
+        }
+        Ok(listed)
+    }
+
+    /// Marks every message from `alias` seen; returns how many were not.
+    pub fn mark_seen(&mut self, alias: &str) -> Result<usize, ServiceError> {
+        let contact = self.conversation_contact(alias)?;
+        Ok(self.db.mark_seen(contact)?)
+    }
+
+    /// Deletes a message (its id in full, or its first 8+ hex digits) from this device: an
+    /// outgoing one not acked yet is not sent again; the contact's copy stays.
+    pub fn delete_message(&mut self, prefix: &str) -> Result<(), ServiceError> {
+        let (contact, entry) = self.find_message(prefix)?;
+        self.db.delete_message(contact, &entry.id)?;
+        Ok(())
+    }
+
+    /// The message `prefix` names (its id, or its first 8+ hex digits) as a list shows it, with its
+    /// contact's alias.
+    pub fn message(&mut self, prefix: &str) -> Result<(String, MessageSummary), ServiceError> {
+        let (contact, entry) = self.find_message(prefix)?;
+        let alias = self.alias_of(contact)?;
+        Ok((alias, self.summarise(contact, entry)?))
+    }
+
+    /// `entry` of the conversation with `contact`, as a list shows it.
+    pub(crate) fn summarise(
+        &mut self,
+        contact: ContactId,
+        entry: Entry,
+    ) -> Result<MessageSummary, ServiceError> {
+        let content = self.db.content(contact, &entry)?;
+        let summary = summary(
+            self.plugins()?,
+            &content,
+            &entry.message.fallback,
+            entry.direction,
+        );
+        Ok(MessageSummary {
+            id: entry.id,
+            direction: entry.direction,
+            delivery: entry.delivery,
+            bytes: match &content.payload {
+                Payload::Complete(p) => Some(p.len()),
+                _ => None,
+            },
+            damaged: matches!(content.payload, Payload::Damaged(_)),
+            content_type: content.content_type,
+            summary,
+            time_ms: entry.message.timestamp_ms,
+        })
+    }
+}
+
+/// Which messages of a conversation to list: at most `limit` of them, the newest, or those just
+/// before or just after a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// List the messages just older than this one.
+    pub before: Option<MessageId>,
+    /// List the messages just newer than this one (when `before` is not given).
+    pub after: Option<MessageId>,
+    /// How many at most (at least one).
+    pub limit: usize,
+}
+
+/// A window of a conversation, and where the next ones start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageWindow {
+    /// The messages, oldest first.
+    pub messages: Vec<MessageSummary>,
+    /// The oldest message listed, if older ones exist: pass it as `before` for those.
+    pub older: Option<MessageId>,
+    /// The newest message listed, if newer ones exist: pass it as `after` for those.
+    pub newer: Option<MessageId>,
+}
+
+/// One conversation as a list of them shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationSummary {
+    /// The contact's alias.
+    pub alias: String,
+    /// Messages from them the user has not seen.
+    pub unseen: usize,
+    /// The newest message either way, if any.
+    pub newest: Option<MessageSummary>,
 }
 
 impl Outgoing<'_> {

@@ -141,16 +141,6 @@ impl Service {
         }
     }
 
-    /// Contact aliases by id, read before the node takes the database.
-    fn aliases(&self) -> Result<BTreeMap<ContactId, String>, ServiceError> {
-        Ok(self
-            .db
-            .contacts()?
-            .into_iter()
-            .map(|c| (c.id, c.alias))
-            .collect())
-    }
-
     /// Starts the node with the drive transport alone, on `dir`, reading it once if `read`; returns
     /// it with the transport's id.
     fn run_drive(

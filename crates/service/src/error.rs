@@ -188,6 +188,24 @@ fn installed_list(installed: &[String]) -> String {
 }
 
 impl ServiceError {
+    /// Which part of the input the error is about, by the name a front end's field has: `link`,
+    /// `alias`, `id`, `content_type`, `input`; none for errors not about the input.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            ServiceError::Link(_) | ServiceError::Storage(StorageError::OwnLink) => Some("link"),
+            ServiceError::Storage(StorageError::DuplicateLink) => Some("link"),
+            ServiceError::Name(_)
+            | ServiceError::Storage(StorageError::BadAlias(_) | StorageError::DuplicateAlias(_)) => {
+                Some("alias")
+            }
+            ServiceError::BadMessageId(_) | ServiceError::AmbiguousMessageId { .. } => Some("id"),
+            ServiceError::UnknownContentType { .. } => Some("content_type"),
+            ServiceError::InputTooLarge { .. } | ServiceError::InvalidContent(_) => Some("input"),
+            ServiceError::Plugin(_) => Some("input"),
+            _ => None,
+        }
+    }
+
     /// Which kind of failure this is.
     pub fn kind(&self) -> ErrorKind {
         use ErrorKind as K;

@@ -26,6 +26,11 @@ impl Service {
         Ok(self.identity()?.link())
     }
 
+    /// The name the user goes by.
+    pub fn name(&self) -> Result<String, ServiceError> {
+        Ok(self.identity()?.name().to_owned())
+    }
+
     pub(crate) fn identity(&self) -> Result<Identity, ServiceError> {
         Ok(self.db.identity()?.ok_or(StorageError::NoIdentity)?)
     }

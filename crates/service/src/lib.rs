@@ -19,6 +19,7 @@ pub mod conversation;
 mod data_dir;
 pub mod drive;
 mod error;
+pub mod events;
 mod identity;
 pub mod node;
 pub mod plugins;
@@ -27,7 +28,10 @@ mod service;
 pub use attachment::Attachment;
 pub use contacts::{ContactState, ContactSummary};
 pub use content::PeerSupport;
-pub use conversation::{ConversationPage, MessageSummary, Outgoing, Page, Sent};
+pub use conversation::{
+    ConversationPage, ConversationSummary, MessageSummary, MessageWindow, Outgoing, Page, Sent,
+    Window,
+};
 pub use data_dir::{DataDir, LockedDatabase};
 pub use error::{ErrorKind, ServiceError};
 pub use identity::check_name;

@@ -5,12 +5,13 @@ use std::time::{Duration, Instant};
 
 use courier_config::Config;
 use courier_plugin_host::PluginHost;
-use courier_plugin_host::bindings::transport_types::{Mode, Reveals};
+use courier_plugin_host::bindings::transport_types::Mode;
 use courier_plugin_host::component_cache::Origin;
 use courier_plugin_host::instance::{Bindings, Supervised};
 use courier_plugin_host::manifest::World;
 use courier_plugin_host::message_plugin::MessageTypePlugin;
 use courier_plugin_host::supervisor::Health;
+use courier_plugin_host::transport_plugin::reveal_names;
 
 use crate::error::ServiceError;
 
@@ -95,6 +96,21 @@ pub enum PluginHealth {
     },
 }
 
+impl PluginHealth {
+    /// How a supervised plugin's `health` reads at `now`.
+    pub fn of(health: &Health, now: Instant) -> PluginHealth {
+        match health {
+            Health::Up => PluginHealth::Up,
+            Health::BackingOff { until } => PluginHealth::BackingOff {
+                retry_in: until.saturating_duration_since(now),
+            },
+            Health::Disabled { reason } => PluginHealth::Disabled {
+                reason: reason.clone(),
+            },
+        }
+    }
+}
+
 /// Every loaded plugin and why each of the others was not loaded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inventory {
@@ -177,15 +193,7 @@ impl Plugins {
                 duplex: matches!(d.mode, Mode::Duplex),
                 max_latency_ms: d.max_latency_ms,
                 frame_size: d.frame_size,
-                reveals: [
-                    (Reveals::IP_ADDRESS, "ip-address"),
-                    (Reveals::PRESENCE, "presence"),
-                    (Reveals::LOCATION, "location"),
-                ]
-                .into_iter()
-                .filter(|(flag, _)| d.reveals.contains(*flag))
-                .map(|(_, name)| name)
-                .collect(),
+                reveals: reveal_names(d.reveals),
             };
             self.info(t.instance(), description, now)
         });
@@ -214,15 +222,7 @@ impl Plugins {
     ) -> PluginInfo {
         let name = instance.name().to_owned();
         let report = self.host.reports.iter().find(|r| r.plugin == name);
-        let health = match instance.health() {
-            Health::Up => PluginHealth::Up,
-            Health::BackingOff { until } => PluginHealth::BackingOff {
-                retry_in: until.saturating_duration_since(now),
-            },
-            Health::Disabled { reason } => PluginHealth::Disabled {
-                reason: reason.clone(),
-            },
-        };
+        let health = PluginHealth::of(instance.health(), now);
         PluginInfo {
             name,
             description,

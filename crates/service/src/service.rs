@@ -56,6 +56,23 @@ impl Service {
         }
     }
 
+    /// Every contact's alias by id.
+    pub fn aliases(&self) -> Result<std::collections::BTreeMap<ContactId, String>, ServiceError> {
+        Ok(self
+            .db
+            .contacts()?
+            .into_iter()
+            .map(|c| (c.id, c.alias))
+            .collect())
+    }
+
+    /// The alias of the contact `contact`.
+    pub(crate) fn alias_of(&self, contact: ContactId) -> Result<String, ServiceError> {
+        self.aliases()?
+            .remove(&contact)
+            .ok_or_else(|| StorageError::UnknownContact(format!("#{contact}")).into())
+    }
+
     /// Whether `alias` is a pending contact.
     pub(crate) fn is_pending(&self, alias: &str) -> Result<bool, ServiceError> {
         Ok(self.db.pending_contacts()?.iter().any(|p| p.alias == alias))

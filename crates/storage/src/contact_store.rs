@@ -34,6 +34,17 @@ pub enum OutgoingState {
     Acked,
 }
 
+impl OutgoingState {
+    /// The state of a row sent `times_sent` times, `acked` or not.
+    pub(crate) fn of(times_sent: u32, acked: bool) -> OutgoingState {
+        match (acked, times_sent) {
+            (true, _) => OutgoingState::Acked,
+            (false, 0) => OutgoingState::Queued,
+            (false, _) => OutgoingState::Sent,
+        }
+    }
+}
+
 /// One period before the agreed start, so a peer whose clock is behind still finds keys.
 fn start_period(start_ms: u64, max_latency_ms: u64) -> u64 {
     period_at(start_ms, max_latency_ms).saturating_sub(1)
@@ -359,11 +370,7 @@ impl Database {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        Ok(row.map(|(times_sent, acked)| match (acked, times_sent) {
-            (true, _) => OutgoingState::Acked,
-            (false, 0) => OutgoingState::Queued,
-            (false, _) => OutgoingState::Sent,
-        }))
+        Ok(row.map(|(times_sent, acked)| OutgoingState::of(times_sent, acked)))
     }
 }
 

@@ -1,12 +1,12 @@
 //! A conversation as the user sees it: sending into the outbox, and both directions listed in order.
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use super::attachments::{self, Draft};
 use super::chunk_packs::Side;
 use super::contact_store::OutgoingState;
 use super::database::{ContactId, Database, StorageError, begin_write};
-use courier_proto::sync::attachment::CHUNK_TYPE;
+use courier_proto::sync::attachment::{self, CHUNK_TYPE, MANIFEST_TYPE};
 use courier_proto::sync::record::{Message, MessageId};
 
 /// Whether a batch must be on disk when it commits.
@@ -113,16 +113,36 @@ impl Database {
     /// Both directions of the conversation with `contact`, in the senders' time order (arrival order
     /// breaks ties).
     pub fn conversation(&self, contact: ContactId) -> Result<Vec<Entry>, StorageError> {
-        let mut statement = self.conn.prepare(
+        self.entries(contact, None)
+    }
+
+    /// The message `id` of the conversation with `contact`, either way, if it is there.
+    pub fn entry(&self, contact: ContactId, id: &MessageId) -> Result<Option<Entry>, StorageError> {
+        Ok(self.entries(contact, Some(id))?.pop())
+    }
+
+    /// The conversation with `contact`, or only its message `only`.
+    fn entries(
+        &self,
+        contact: ContactId,
+        only: Option<&MessageId>,
+    ) -> Result<Vec<Entry>, StorageError> {
+        // Two statements, not one with `?3 IS NULL OR`, so that one message is found by its key.
+        let filter = match only {
+            Some(_) => "id = ?3",
+            None => "?3 IS NULL",
+        };
+        let mut statement = self.conn.prepare_cached(&format!(
             "SELECT id, timestamp_ms, content_type, type_version, body, 0, times_sent, acked, rowid, fallback
-               FROM outgoing WHERE contact_id = ?1 AND content_type != ?2
+               FROM outgoing WHERE contact_id = ?1 AND content_type != ?2 AND {filter}
              UNION ALL
              SELECT id, timestamp_ms, content_type, type_version, body, 1, 0, 0, received_seq, fallback
-               FROM incoming WHERE contact_id = ?1 AND content_type != ?2
-             ORDER BY 2, 9",
-        )?;
+               FROM incoming WHERE contact_id = ?1 AND content_type != ?2 AND {filter}
+             ORDER BY 2, 9"
+        ))?;
+        let only = only.map(|id| id.0.to_vec());
         // Chunks are parts of an attachment, shown through its manifest.
-        let rows = statement.query_map(params![contact, CHUNK_TYPE], |r| {
+        let rows = statement.query_map(params![contact, CHUNK_TYPE, only], |r| {
             let id: Vec<u8> = r.get(0)?;
             let message = Message {
                 timestamp_ms: r.get::<_, i64>(1)? as u64,
@@ -143,11 +163,7 @@ impl Database {
             let (direction, delivery) = if incoming {
                 (Direction::Incoming, Delivery::Received)
             } else {
-                let state = match (acked, times_sent) {
-                    (true, _) => OutgoingState::Acked,
-                    (false, 0) => OutgoingState::Queued,
-                    (false, _) => OutgoingState::Sent,
-                };
+                let state = OutgoingState::of(times_sent, acked);
                 (Direction::Outgoing, Delivery::Outgoing(state))
             };
             Ok(Entry {
@@ -169,6 +185,49 @@ impl Database {
             [contact],
         )?;
         Ok(())
+    }
+
+    /// Deletes the message `id` of the conversation with `contact` (both directions), with the
+    /// chunks of an attachment; false if there is no such message. An outgoing message deleted
+    /// before its ack is not sent again. The chunks' sealed bytes stay in their pack, unreadable
+    /// without the rows that name them, until the pack is removed with the contact.
+    pub fn delete_message(
+        &mut self,
+        contact: ContactId,
+        id: &MessageId,
+    ) -> Result<bool, StorageError> {
+        let tx = begin_write(&mut self.conn)?;
+        let mut deleted = 0;
+        for table in ["outgoing", "incoming"] {
+            let row: Option<(String, Vec<u8>)> = tx
+                .query_row(
+                    &format!(
+                        "SELECT content_type, body FROM {table} WHERE contact_id = ?1 AND id = ?2"
+                    ),
+                    params![contact, &id.0[..]],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((content_type, body)) = row else {
+                continue;
+            };
+            if content_type == MANIFEST_TYPE
+                && let Ok(manifest) = attachment::parse_manifest(&body)
+            {
+                for chunk in &manifest.chunks {
+                    tx.execute(
+                        &format!("DELETE FROM {table} WHERE contact_id = ?1 AND id = ?2"),
+                        params![contact, &chunk.0[..]],
+                    )?;
+                }
+            }
+            deleted += tx.execute(
+                &format!("DELETE FROM {table} WHERE contact_id = ?1 AND id = ?2"),
+                params![contact, &id.0[..]],
+            )?;
+        }
+        tx.commit()?;
+        Ok(deleted > 0)
     }
 
     /// Runs `f` in one transaction: one commit for a whole batch of records instead of one each.

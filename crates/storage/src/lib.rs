@@ -2,6 +2,7 @@
 //! from the user's passphrase (SQLCipher's PBKDF2), in WAL mode with full fsync on commit; attachment
 //! chunks beside it in sealed packs whose key the database holds.
 
+mod activity;
 mod attachments;
 mod chunk_packs;
 mod contact_store;
@@ -13,6 +14,7 @@ mod peer_announcements;
 mod stream_state;
 mod sync_store;
 
+pub use activity::{Activity, ActivityMark, OutgoingRow};
 pub use attachments::{Content, Draft, Payload};
 pub use contact_store::{Contact, OutgoingState};
 pub use conversation::{Delivery, Direction, Durability, Entry};

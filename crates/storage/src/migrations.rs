@@ -137,4 +137,6 @@ pub const MIGRATIONS: &[&str] = &[
     // 13: the onion service's identity (an Ed25519 seed), made on first use; here, so a stolen
     // disk or a wipe takes it with the rest, and Tor's own files on disk hold none.
     "ALTER TABLE identity ADD COLUMN onion_secret BLOB;",
+    // 14: whether the user has seen an incoming message (a front end's unread count).
+    "ALTER TABLE incoming ADD COLUMN seen INTEGER NOT NULL DEFAULT 0;",
 ];

@@ -1,9 +1,10 @@
 //! `contacts add | list | alias | verify | remove`.
 
 use anyhow::Result;
-use courier_service::{ContactState, DataDir};
+use courier_api::json::{Contact, ContactStateJson};
+use courier_service::DataDir;
 
-use super::unlock;
+use super::{remote, unlock};
 
 /// Adds a pending contact from their link.
 pub fn add(dir: &DataDir, link: &str, alias: &str) -> Result<()> {
@@ -14,22 +15,22 @@ pub fn add(dir: &DataDir, link: &str, alias: &str) -> Result<()> {
     Ok(())
 }
 
-/// Lists contacts, then pending contacts.
+/// Lists contacts, then pending contacts (through a running node's API if there is one).
 pub fn list(dir: &DataDir, json: bool) -> Result<()> {
-    let contacts = unlock::open(dir)?.contacts()?;
+    let remote = match remote::running(dir) {
+        Some(client) => remote::fell_through(client.contacts())?,
+        None => None,
+    };
+    let contacts: Vec<Contact> = match remote {
+        Some(contacts) => contacts,
+        None => unlock::open(dir)?
+            .contacts()?
+            .into_iter()
+            .map(Contact::from)
+            .collect(),
+    };
     if json {
-        let rows: Vec<serde_json::Value> = contacts
-            .iter()
-            .map(|c| {
-                let state = match c.state {
-                    ContactState::Contact => "contact",
-                    ContactState::Pending => "pending",
-                    ContactState::Unmet => "unmet",
-                };
-                serde_json::json!({"alias": c.alias, "state": state, "verified": c.verified})
-            })
-            .collect();
-        println!("{}", serde_json::Value::Array(rows));
+        println!("{}", serde_json::to_string(&contacts)?);
         return Ok(());
     }
     if contacts.is_empty() {
@@ -37,12 +38,12 @@ pub fn list(dir: &DataDir, json: bool) -> Result<()> {
     }
     for c in &contacts {
         match (c.state, c.verified) {
-            (ContactState::Contact, true) => println!("{:<24} contact  verified", c.alias),
-            (ContactState::Contact, false) => println!("{:<24} contact  not verified", c.alias),
-            (ContactState::Pending, _) => {
+            (ContactStateJson::Contact, true) => println!("{:<24} contact  verified", c.alias),
+            (ContactStateJson::Contact, false) => println!("{:<24} contact  not verified", c.alias),
+            (ContactStateJson::Pending, _) => {
                 println!("{:<24} pending  (handshake not done yet)", c.alias);
             }
-            (ContactState::Unmet, _) => println!(
+            (ContactStateJson::Unmet, _) => println!(
                 "{:<24} unmet    (not met in 48 hours: meet on a LAN, or remove and add again to try Tor again)",
                 c.alias
             ),

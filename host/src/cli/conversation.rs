@@ -3,10 +3,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use courier_api::client::{Client, ClientError};
+use courier_api::json::{DirectionJson, Message, Queued, SendText};
 use courier_host::input_file::{read_limited, read_stream_limited};
-use courier_service::{DataDir, Delivery, Direction, OutgoingState, Page, PeerSupport};
+use courier_service::{DataDir, Page};
 
-use super::unlock;
+use super::{remote, unlock};
 
 /// What `send` sends: any installed content type with `--type`, or one of the shortcuts.
 #[derive(clap::Args)]
@@ -161,45 +163,84 @@ impl Content {
     }
 }
 
-/// Queues a message; it is on disk when this returns, and a running `serve` sends it.
+/// Queues a message; it is on disk when this returns, and a running `serve` sends it. With a node
+/// running `serve --api`, it goes through the node: no passphrase, no plugin load.
 pub fn send(dir: &DataDir, alias: &str, content: &Content) -> Result<()> {
-    let mut service = unlock::open(dir)?;
     let request = content.request();
-    let outgoing = service.outgoing(alias, request.content_type)?;
-    let input = request.input.read(outgoing.input_limit())?;
-    let sent = outgoing.send(&input, &request.options)?;
-    if sent.support == PeerSupport::Lacking {
+    let remote = match remote::running(dir) {
+        Some(client) => remote::fell_through(send_through(&client, alias, &request)?)?,
+        None => None,
+    };
+    let sent = match remote {
+        Some(queued) => queued,
+        None => {
+            let mut service = unlock::open(dir)?;
+            let outgoing = service.outgoing(alias, request.content_type)?;
+            let input = request.input.read(outgoing.input_limit())?;
+            Queued::from(outgoing.send(&input, &request.options)?)
+        }
+    };
+    if sent.support == "lacking" {
         eprintln!(
             "note: {alias} has no plugin that reads {}; they will see {:?} until they install one",
             request.content_type, sent.fallback
         );
     }
-    println!("queued {}", hex::encode(&sent.id.0[..8]));
+    println!("queued {}", &sent.id[..16]);
     Ok(())
 }
 
-/// Prints the conversation with a contact.
+/// Sends `request` through a running node's API: text as JSON, a file as a form.
+fn send_through(
+    client: &Client,
+    alias: &str,
+    request: &Request<'_>,
+) -> Result<Result<Queued, ClientError>> {
+    if let Input::Given(text) = request.input {
+        return Ok(client.send_text(
+            alias,
+            &SendText {
+                content_type: request.content_type.to_owned(),
+                text: text.to_owned(),
+                options: request.options.iter().cloned().collect(),
+            },
+        ));
+    }
+    // The node checks the plugin's own limit; this only bounds what is read into memory.
+    let input = request.input.read(REMOTE_INPUT_LIMIT)?;
+    Ok(client.send_file(alias, request.content_type, &input, &request.options))
+}
+
+/// The most a command reads to send through a node: the largest body its API takes.
+const REMOTE_INPUT_LIMIT: u64 = 64 << 20;
+
+/// Prints the conversation with a contact (through a running node's API if there is one).
 pub fn list(dir: &DataDir, alias: &str, json: bool) -> Result<()> {
-    let page = unlock::open(dir)?.conversation(alias, Page::ALL)?;
-    let rows: Vec<serde_json::Value> = page
-        .messages
+    let remote = match remote::running(dir) {
+        Some(client) => remote::fell_through(client.conversation(alias))?,
+        None => None,
+    };
+    let messages: Vec<Message> = match remote {
+        Some(messages) => messages,
+        None => unlock::open(dir)?
+            .conversation(alias, Page::ALL)?
+            .messages
+            .into_iter()
+            .map(Message::from)
+            .collect(),
+    };
+    let rows: Vec<serde_json::Value> = messages
         .iter()
         .map(|m| {
             let direction = match m.direction {
-                Direction::Outgoing => "out",
-                Direction::Incoming => "in",
-            };
-            let state = match m.delivery {
-                Delivery::Outgoing(OutgoingState::Queued) => "queued",
-                Delivery::Outgoing(OutgoingState::Sent) => "sent",
-                Delivery::Outgoing(OutgoingState::Acked) => "acked",
-                Delivery::Received => "received",
+                DirectionJson::Outgoing => "out",
+                DirectionJson::Incoming => "in",
             };
             serde_json::json!({
-                "id": hex::encode(m.id.0),
+                "id": m.id,
                 "direction": direction,
                 "type": m.content_type,
-                "state": state,
+                "state": m.state,
                 "summary": m.summary,
                 "time": m.time_ms,
                 "complete": m.bytes.is_some(),

@@ -43,6 +43,10 @@ pub fn of(error: &anyhow::Error) -> ExitCode {
             Some(e.kind())
         } else if let Some(e) = cause.downcast_ref::<CliError>() {
             Some(e.kind)
+        } else if let Some(e) = cause.downcast_ref::<courier_api::client::ClientError>() {
+            Some(e.kind())
+        } else if let Some(e) = cause.downcast_ref::<courier_api::StartError>() {
+            Some(e.kind())
         } else {
             // A file or standard input the command line read for a plugin.
             cause

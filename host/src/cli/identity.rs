@@ -15,8 +15,12 @@ pub fn init(dir: &DataDir, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Prints the link to give to contacts.
-pub fn link(dir: &DataDir) -> Result<()> {
-    println!("{}", unlock::open(dir)?.link()?);
+/// Prints the link to give to contacts, and with `qr` a QR code of it to scan in person.
+pub fn link(dir: &DataDir, qr: bool) -> Result<()> {
+    let link = unlock::open(dir)?.link()?.to_string();
+    if qr {
+        print!("{}", courier_api::qr::terminal(&link));
+    }
+    println!("{link}");
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `serve`: runs the node until SIGINT or SIGTERM.
 
+use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -7,15 +8,73 @@ use courier_service::node::Notice;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
+use courier_api::{Api, ApiOptions};
 use courier_service::DataDir;
 
 use super::unlock;
 
-/// Runs the node on `dir` with the config at `config` (or the directory's, or the default).
-pub fn run(dir: &DataDir, config: Option<&Path>) -> Result<()> {
-    let service = unlock::open(dir)?;
+/// Whether and where `serve` runs the API.
+#[derive(Debug, Clone, Default)]
+pub struct ApiFlags {
+    /// `--api`.
+    pub on: bool,
+    /// `--api-bind`, over the config's `[api] bind`.
+    pub bind: Option<SocketAddr>,
+    /// `--api-allow-remote`.
+    pub allow_remote: bool,
+}
+
+/// Runs the node on `dir` with the config at `config` (or the directory's, or the default), and
+/// the API beside it if asked.
+pub fn run(dir: &DataDir, config: Option<&Path>, api: &ApiFlags) -> Result<()> {
     let config = dir.config(config)?;
+    let options = ApiOptions {
+        bind: api
+            .bind
+            .or(config.api.bind)
+            .unwrap_or(ApiOptions::default().bind),
+        allow_remote: api.allow_remote,
+    };
+    // Refused before the passphrase is asked for or anything starts.
+    if api.on {
+        options.check()?;
+    }
+    let (service, api_service) = if api.on {
+        let (node, api) = unlock::open_twice(dir)?;
+        (node, Some(api))
+    } else {
+        (unlock::open(dir)?, None)
+    };
     let mut node = service.serve(&config)?;
+    let _api = match api_service {
+        Some(api_service) => {
+            let runtime = node
+                .runtime()
+                .expect("a node spawned by the service runs its own runtime");
+            let api = Api::start(
+                &runtime,
+                dir.path(),
+                options,
+                api_service,
+                node.handle.clone(),
+            )?;
+            if !api.addr().ip().is_loopback() {
+                eprintln!(
+                    "warning: the API listens on {}, beyond this machine: anyone who can reach it \
+                     can try tokens, and the token and your messages cross the network in the \
+                     clear; put TLS in front or use it on loopback only",
+                    api.addr()
+                );
+            }
+            println!(
+                "api: listening on http://{}/ (the token is in {})",
+                api.addr(),
+                dir.path().join(courier_api::TOKEN_FILE).display()
+            );
+            Some(api)
+        }
+        None => None,
+    };
     let handle = node.handle.clone();
     let mut signals = Signals::new([SIGINT, SIGTERM]).context("installing signal handlers")?;
     std::thread::spawn(move || {

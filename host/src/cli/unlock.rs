@@ -19,6 +19,14 @@ pub fn create(dir: &DataDir) -> Result<Service> {
     unlock(dir.create()?)
 }
 
+/// Two services over the database of `dir`, unlocked with one passphrase: one for the node, one
+/// for the API beside it.
+pub fn open_twice(dir: &DataDir) -> Result<(Service, Service)> {
+    let passphrase = passphrase(false)?;
+    let first = dir.existing()?.unlock(passphrase.clone())?;
+    Ok((first, dir.existing()?.unlock(passphrase)?))
+}
+
 fn unlock(locked: LockedDatabase) -> Result<Service> {
     let passphrase = passphrase(locked.is_new())?;
     Ok(locked.unlock(passphrase)?)

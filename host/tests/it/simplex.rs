@@ -87,7 +87,7 @@ fn alice_writes_bob_over_a_one_way_medium_added_after_they_met_and_his_acks_come
         (
             way[0].transport.as_str(),
             way[0].simplex,
-            way[0].contacts_linked
+            way[0].contacts_linked.len()
         ),
         ("test-one-way", true, 0),
         "a simplex link runs no sync session"

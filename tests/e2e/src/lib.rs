@@ -176,9 +176,13 @@ impl Person {
         command
             .arg("--data-dir")
             .arg(&self.dir)
-            .env("COURIER_PASSPHRASE", &self.passphrase)
             .env("COURIER_PLUGIN_DIR", &self.tools.plugin_dir)
             .env_remove("COURIER_DATA_DIR");
+        // An empty passphrase stands for a person who gives none (not an empty one).
+        match self.passphrase.as_str() {
+            "" => command.env_remove("COURIER_PASSPHRASE"),
+            given => command.env("COURIER_PASSPHRASE", given),
+        };
         match &self.log {
             Some(filter) => command.env("COURIER_LOG", filter),
             None => command.env_remove("COURIER_LOG"),
@@ -325,33 +329,70 @@ impl Person {
 
     /// Starts `courier serve` and waits until it listens (or, with no LAN, until it runs).
     pub fn serve(&mut self) -> Result<()> {
+        self.serve_with(&[]).map(drop)
+    }
+
+    /// Starts `courier serve --api` and waits until the node and its API listen; a client of it.
+    pub fn serve_api(&mut self) -> Result<courier_api::client::Client> {
+        self.serve_with(&["--api"])?;
+        courier_api::client::Client::of_data_dir(&self.dir)
+            .context("serve --api wrote no address and token files")
+    }
+
+    /// Starts `courier serve ARGS…` and waits until it listens (and its API does, with `--api`);
+    /// what it printed until then.
+    pub fn serve_with(&mut self, args: &[&str]) -> Result<Vec<String>> {
         if self.serve.is_some() {
             bail!("{} is already serving", self.name);
         }
         let mut child = self
             .command()
             .arg("serve")
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .context("starting courier serve")?;
         let stdout = child.stdout.take().context("serve's stdout")?;
         let mut lines = BufReader::new(stdout).lines();
-        let started = Instant::now();
-        loop {
-            match lines.next() {
-                Some(Ok(line)) if line.contains("listening on port") => break,
-                // With no network transport there is nothing to listen on: started is enough.
-                Some(Ok(line)) if !self.lan && line.starts_with("serving") => break,
-                Some(Ok(_)) => {}
-                _ => {
-                    let mut err = String::new();
-                    if let Some(mut stderr) = child.stderr.take() {
-                        use std::io::Read;
-                        let _ = stderr.read_to_string(&mut err);
+        // Its stderr is read from the start, so what it warned about while starting is kept.
+        let warned = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        if let Some(stderr) = child.stderr.take() {
+            let warned = warned.clone();
+            std::thread::spawn(move || {
+                // The first lines only: a node logging for hours must not grow this.
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let mut warned = warned.lock().unwrap_or_else(|p| p.into_inner());
+                    if warned.len() < 200 {
+                        warned.push(line);
                     }
+                }
+            });
+        }
+        let started = Instant::now();
+        let mut api_pending = args.contains(&"--api");
+        let mut node_pending = true;
+        let mut printed = Vec::new();
+        while node_pending || api_pending {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if line.contains("listening on port")
+                        // With no network transport there is nothing to listen on: started is enough.
+                        || (!self.lan && line.starts_with("serving"))
+                    {
+                        node_pending = false;
+                    }
+                    if line.starts_with("api: listening on") {
+                        api_pending = false;
+                    }
+                    printed.push(line);
+                }
+                _ => {
                     let _ = child.kill();
                     let _ = child.wait();
+                    // The stderr reader ends with the process; give it a moment to take the rest.
+                    std::thread::sleep(Duration::from_millis(50));
+                    let err = warned.lock().unwrap_or_else(|p| p.into_inner()).join("\n");
                     bail!(
                         "{}'s node exited before listening: {}",
                         self.name,
@@ -365,11 +406,10 @@ impl Person {
         }
         // Keep draining output so the node never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
-        if let Some(stderr) = child.stderr.take() {
-            std::thread::spawn(move || BufReader::new(stderr).lines().for_each(drop));
-        }
         self.serve = Some(child);
-        Ok(())
+        let warned = warned.lock().unwrap_or_else(|p| p.into_inner());
+        printed.extend(warned.iter().map(|line| format!("stderr: {line}")));
+        Ok(printed)
     }
 
     /// Whether `serve` is running.

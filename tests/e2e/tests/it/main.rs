@@ -2,6 +2,7 @@
 //! the real LAN plugin, each with its own encrypted database.
 
 mod addresses;
+mod api;
 mod contacts;
 mod crash;
 mod data_dir;

@@ -1,0 +1,446 @@
+// Courier's local page: talks to the node's REST API and WebSocket on the same origin.
+// Message content comes from other people, so it only ever reaches the DOM as textContent.
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+const TOKEN_KEY = 'courier-token'; // sessionStorage: the token goes away with the tab
+const RANK = { queued: 0, sent: 1, acked: 2, received: 2 }; // a state never moves backwards
+
+const state = {
+  token: null,
+  open: null,            // alias of the conversation shown
+  older: null,           // cursor for the page before the oldest one shown
+  msgs: new Map(),       // message id -> its <li>, for the open conversation
+  early: new Map(),      // id -> state that arrived over the socket before the POST answered
+  blobs: [],             // blob: URLs to revoke when the conversation changes
+  online: new Map(),     // alias -> Set of transports it is connected over
+  unread: new Set(),     // aliases with messages that arrived while not open
+  transports: new Map(), // transport -> its last reported state, for the status line
+  ws: null,
+  wsDelay: 500,
+  wsTimer: null,
+  wsOpened: false,       // whether a socket was ever open (so later opens catch up)
+};
+
+class ApiError extends Error {
+  constructor(status, kind, message, field) {
+    super(message);
+    this.status = status; this.kind = kind; this.field = field;
+  }
+}
+
+// Every API call carries the bearer token; a failure becomes an ApiError with the server's message.
+async function api(path, { method = 'GET', json, body, headers = {} } = {}) {
+  const h = new Headers(headers);
+  h.set('Authorization', 'Bearer ' + state.token);
+  if (json !== undefined) { h.set('Content-Type', 'application/json'); body = JSON.stringify(json); }
+  let res;
+  try {
+    res = await fetch(path, { method, headers: h, body, cache: 'no-store' });
+  } catch (e) {
+    throw new ApiError(0, 'network', 'The node did not answer: ' + e.message, null);
+  }
+  if (res.ok) return res;
+  let err = { kind: 'http', message: `${res.status} ${res.statusText}`, field: null };
+  try { err = { ...err, ...(await res.json()).error }; } catch (_) { /* not JSON: keep the status */ }
+  throw new ApiError(res.status, err.kind, err.message, err.field);
+}
+const getJson = async (path) => (await api(path)).json();
+const conv = (alias) => '/v1/conversations/' + encodeURIComponent(alias);
+
+function showError(e) {
+  const el = $('error');
+  el.textContent = e ? (e.message || String(e)) : '';
+  el.hidden = !e;
+  // A rejected token anywhere means the session is over.
+  if (e && e.status === 401 && state.token) logout(e);
+}
+
+// Run an async handler, showing its error instead of leaving an unhandled rejection.
+const guard = (fn) => (ev) => { Promise.resolve(fn(ev)).catch(showError); };
+
+function el(tag, cls, text) {
+  const n = document.createElement(tag);
+  if (cls) n.className = cls;
+  if (text !== undefined && text !== null) n.textContent = text;
+  return n;
+}
+
+function uuid() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  // randomUUID only exists in secure contexts; e.g. a plain-http LAN address is not one.
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+// ---- login ----
+
+async function login(token) {
+  state.token = token;
+  let me;
+  try {
+    me = await getJson('/v1/identity');
+  } catch (e) {
+    state.token = null;
+    sessionStorage.removeItem(TOKEN_KEY);
+    showLogin();
+    throw e.status === 401 ? new ApiError(401, e.kind, 'Wrong token: ' + e.message, null) : e;
+  }
+  sessionStorage.setItem(TOKEN_KEY, token);
+  showError(null);
+  $('login-view').hidden = true;
+  $('app-view').hidden = false;
+  $('my-name').textContent = me.name || '';
+  $('my-link').textContent = me.link || '';
+  connect();
+  await Promise.all([loadQr(), loadContacts()]);
+}
+
+function logout(why) {
+  state.token = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+  clearTimeout(state.wsTimer);
+  if (state.ws) { const ws = state.ws; state.ws = null; ws.close(); }
+  state.wsOpened = false; state.wsDelay = 500; state.online.clear(); state.unread.clear(); state.transports.clear();
+  status(''); $('transports').textContent = '';
+  closeConversation();
+  showLogin();
+  if (why) showError(why.status === 401 ? new Error('The node rejected the token; log in again.') : why);
+}
+
+function showLogin() {
+  $('app-view').hidden = true;
+  $('login-view').hidden = false;
+  $('token').value = '';
+  $('token').focus();
+}
+
+// The QR endpoint needs the bearer header, which <img src> cannot send: fetch it, show a blob: URL.
+async function loadQr() {
+  const blob = await (await api('/v1/identity/qr.svg')).blob();
+  const img = $('qr');
+  if (img.src.startsWith('blob:')) URL.revokeObjectURL(img.src);
+  img.src = URL.createObjectURL(blob);
+}
+
+// ---- contacts ----
+
+async function loadContacts() {
+  const body = await getJson('/v1/contacts');
+  const list = Array.isArray(body) ? body : (body.contacts || []);
+  $('contacts').replaceChildren(...list.map(contactItem));
+}
+
+function contactItem(c) {
+  const li = el('li', 'contact');
+  li.dataset.alias = c.alias;
+  li.tabIndex = 0;
+  li.append(el('span', 'dot'), el('span', 'alias', c.alias));
+  if (c.state && c.state !== 'contact') li.append(el('span', 'contact-state', c.state));
+  if (c.verified) li.append(el('span', 'verified', '✓'));
+  paintContact(li);
+  return li;
+}
+
+function contactEl(alias) {
+  return [...document.querySelectorAll('.contact')].find((n) => n.dataset.alias === alias);
+}
+
+// Online dot, unread mark and selection live in classes, so a refresh of the list keeps them.
+function paintContact(li) {
+  const alias = li.dataset.alias;
+  const via = state.online.get(alias);
+  li.classList.toggle('online', !!(via && via.size));
+  li.title = via && via.size ? 'online via ' + [...via].join(', ') : '';
+  li.classList.toggle('unread', state.unread.has(alias));
+  li.classList.toggle('selected', alias === state.open);
+}
+
+function setOnline(alias, transport, on) {
+  const via = state.online.get(alias) || new Set();
+  if (on) via.add(transport || '?'); else via.delete(transport || '?');
+  state.online.set(alias, via);
+  const li = contactEl(alias);
+  if (li) paintContact(li);
+}
+
+async function addContact(ev) {
+  ev.preventDefault();
+  const link = $('contact-link').value.trim(), alias = $('contact-alias').value.trim();
+  try {
+    await api('/v1/contacts', { method: 'POST', json: { link, alias } });
+  } catch (e) {
+    if (e.field === 'alias' || e.field === 'link') $('contact-' + e.field).focus();
+    throw e;
+  }
+  $('add-contact').reset();
+  showError(null);
+  await loadContacts();
+}
+
+// ---- conversation ----
+
+function closeConversation() {
+  state.open = null; state.older = null;
+  state.msgs.clear(); state.early.clear();
+  state.blobs.forEach((u) => URL.revokeObjectURL(u));
+  state.blobs = [];
+  $('messages').replaceChildren();
+  $('messages').removeAttribute('aria-busy');
+  $('conversation').hidden = true;
+  $('placeholder').hidden = false;
+}
+
+async function openConversation(alias) {
+  closeConversation();
+  state.open = alias;
+  state.unread.delete(alias);
+  document.querySelectorAll('.contact').forEach(paintContact);
+  $('peer').textContent = alias;
+  $('conversation').hidden = false;
+  $('placeholder').hidden = true;
+  const box = $('messages');
+  box.setAttribute('aria-busy', 'true'); // until the newest page is in (tests wait on it too)
+  try { await loadPage(alias, null); } finally { if (state.open === alias) box.removeAttribute('aria-busy'); }
+  markRead();
+  $('text').focus();
+}
+
+// Loads one page (the newest, or the one before `before`) and puts it above what is shown.
+// The newest page goes on top too: socket messages that came in meanwhile are already below.
+async function loadPage(alias, before) {
+  const q = before ? `?before=${encodeURIComponent(before)}&limit=50` : '?limit=50';
+  const page = await getJson(conv(alias) + '/messages' + q);
+  if (state.open !== alias) return; // the user moved on while this loaded
+  state.older = page.older || null;
+  $('older').hidden = !state.older;
+  const box = $('messages');
+  const fromBottom = box.scrollHeight - box.scrollTop;
+  const nodes = page.messages.filter((m) => !state.msgs.has(m.id)).map(messageItem);
+  box.prepend(...nodes);
+  box.scrollTop = before ? box.scrollHeight - fromBottom : box.scrollHeight; // keep the reader's place
+}
+
+// After the socket was down, fetch the newest page again and add what was missed.
+async function catchUp() {
+  const alias = state.open;
+  if (!alias) return;
+  const page = await getJson(conv(alias) + '/messages?limit=50');
+  if (state.open !== alias) return;
+  for (const m of page.messages) {
+    if (state.msgs.has(m.id)) setState(m.id, m.state); else appendMessage(m);
+  }
+}
+
+function appendMessage(m) {
+  if (state.msgs.has(m.id)) return;
+  const box = $('messages');
+  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  box.append(messageItem(m));
+  if (atBottom) box.scrollTop = box.scrollHeight;
+}
+
+function messageItem(m) {
+  const li = el('li', 'message ' + (m.direction === 'outgoing' ? 'outgoing' : 'incoming'));
+  li.dataset.id = m.id;
+  state.msgs.set(m.id, li);
+  if (m.damaged) li.classList.add('damaged');
+  const body = el('div', 'body');
+  li.append(body);
+  if (m.content_type === 'courier/image') {
+    body.append(el('span', 'caption', m.summary));
+    if (m.local) showImage(li, m.local);             // our own just-sent file: no need to fetch it
+    else if (m.bytes !== null && m.bytes !== undefined) loadImage(li);
+    else body.append(el('span', 'progress', 'image on its way…'));
+  } else {
+    body.append(el('span', 'text', m.summary));
+  }
+  const meta = el('div', 'meta');
+  meta.append(el('time', null, new Date(m.time_ms).toLocaleString()));
+  if (m.damaged) meta.append(el('span', 'note', 'damaged'));
+  if (m.direction === 'outgoing') meta.append(el('span', 'state', m.state));
+  li.append(meta);
+  const early = state.early.get(m.id);
+  if (early) { state.early.delete(m.id); setState(m.id, early); }
+  return li;
+}
+
+// Images need the bearer header too, so they are fetched and shown through blob: URLs.
+async function loadImage(li) {
+  if (li.dataset.loading) return;
+  li.dataset.loading = '1';
+  try {
+    const blob = await (await api(`/v1/messages/${encodeURIComponent(li.dataset.id)}/content`)).blob();
+    if (li.isConnected) showImage(li, blob);
+  } catch (e) {
+    delete li.dataset.loading;
+    const p = li.querySelector('.progress') || li.querySelector('.body').appendChild(el('span', 'progress'));
+    p.textContent = 'image not available: ' + e.message;
+  }
+}
+
+function showImage(li, blob) {
+  const url = URL.createObjectURL(blob);
+  state.blobs.push(url);
+  const img = el('img', 'attachment');
+  img.alt = li.querySelector('.caption').textContent;
+  img.src = url;
+  const save = el('a', 'save', 'Save');
+  save.href = url;
+  const ext = (blob.type.split('/')[1] || 'bin').replace(/[^a-z0-9]/g, '');
+  save.download = `courier-${li.dataset.id.slice(0, 12)}.${ext}`;
+  const p = li.querySelector('.progress');
+  if (p) p.remove();
+  // The image gets its height only once decoded: keep a reader who was at the bottom there.
+  const box = $('messages');
+  if (box.scrollHeight - box.scrollTop - box.clientHeight < 40) img.onload = () => { box.scrollTop = box.scrollHeight; };
+  li.querySelector('.body').append(img, save);
+}
+
+function setState(id, s) {
+  const li = state.msgs.get(id);
+  if (!li) { if (state.open) state.early.set(id, s); return; }
+  const node = li.querySelector('.state');
+  if (node && (RANK[s] ?? 0) >= (RANK[node.textContent] ?? 0)) node.textContent = s;
+}
+
+function markRead() {
+  if (!state.open) return;
+  api(conv(state.open) + '/read', { method: 'POST' }).catch(showError);
+}
+
+// ---- sending ----
+
+// A fresh Idempotency-Key per attempt: the node drops a retried duplicate of the same attempt.
+// The button stays disabled while the POST runs, so one click is one message.
+async function post(button, { json, body }, content_type, summary, local) {
+  const alias = state.open;
+  $(button).disabled = true;
+  try {
+    const res = await api(conv(alias) + '/messages', {
+      method: 'POST', json, body, headers: { 'Idempotency-Key': uuid() },
+    });
+    const r = await res.json(); // { id, fallback, support }
+    showError(null);
+    if (state.open === alias) {
+      appendMessage({ id: r.id, direction: 'outgoing', state: 'queued', content_type, summary,
+        time_ms: Date.now(), bytes: local ? local.size : null, damaged: false, local });
+    }
+  } finally {
+    $(button).disabled = false;
+  }
+}
+
+async function sendText(ev) {
+  ev.preventDefault();
+  const text = $('text').value;
+  if (!state.open || !text.trim()) return;
+  await post('send', { json: { content_type: 'courier/text', text } }, 'courier/text', text);
+  $('text').value = '';
+}
+
+async function sendImage() {
+  const file = $('image').files[0];
+  if (!state.open) return;
+  if (!file) throw new Error('Pick an image first.');
+  const form = new FormData();
+  form.append('content_type', 'courier/image'); // before the file, so the server knows what follows
+  form.append('file', file, file.name);
+  await post('send-image', { body: form }, 'courier/image', file.name, file);
+  $('image').value = '';
+}
+
+// ---- live updates ----
+
+function connect() {
+  const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/v1/ws';
+  const ws = new WebSocket(url);
+  state.ws = ws;
+  let steady;
+  ws.onopen = () => {
+    ws.send(state.token); // the first frame authenticates: browsers cannot set headers on a WebSocket
+    status('live');
+    // Only a socket that stays up resets the backoff (a rejected token closes it at once).
+    steady = setTimeout(() => { state.wsDelay = 500; }, 3000);
+    // Events sent while we were away are lost: fetch what changed.
+    if (state.wsOpened) { loadContacts().catch(showError); catchUp().catch(showError); }
+    state.wsOpened = true;
+  };
+  ws.onmessage = (ev) => {
+    let m;
+    try { m = JSON.parse(ev.data); } catch (_) { return; }
+    onEvent(m);
+  };
+  ws.onclose = () => {
+    clearTimeout(steady);
+    if (state.ws !== ws) return; // logged out, or replaced
+    state.ws = null;
+    const delay = state.wsDelay;
+    state.wsDelay = Math.min(delay * 2, 30000);
+    status(`offline, retrying in ${Math.round(delay / 1000)} s`);
+    state.wsTimer = setTimeout(() => { if (state.token) connect(); }, delay);
+  };
+}
+
+function onEvent(m) {
+  switch (m.type) {
+    case 'message_received':
+      if (m.contact === state.open) { appendMessage(m.message); markRead(); } else {
+        state.unread.add(m.contact);
+        const li = contactEl(m.contact);
+        if (li) paintContact(li);
+      }
+      break;
+    case 'message_sent':
+    case 'message_acked':
+      if (m.contact === state.open) setState(m.id, m.type === 'message_sent' ? 'sent' : 'acked');
+      break;
+    case 'contact_added':
+    case 'contact_pending': loadContacts().catch(showError); break;
+    case 'contact_connected': setOnline(m.alias, m.transport, true); break;
+    case 'contact_disconnected': setOnline(m.alias, m.transport, false); break;
+    case 'transport_state': {
+      // The shape is the node's business: show its values, one entry per transport.
+      const t = m.transport, words = t && typeof t === 'object' ? Object.values(t).map(String) : [String(t)];
+      state.transports.set(words[0], words.join(' '));
+      $('transports').textContent = [...state.transports.values()].join(' · ');
+      break;
+    }
+    case 'attachment_progress': {
+      const li = m.contact === state.open && state.msgs.get(m.id);
+      if (!li || li.querySelector('.attachment')) break;
+      if (m.received >= m.total) { loadImage(li); break; }
+      const p = li.querySelector('.progress') || li.querySelector('.body').appendChild(el('span', 'progress'));
+      p.textContent = `receiving ${Math.floor((100 * m.received) / (m.total || 1))} %`;
+      break;
+    }
+    default: break; // newer nodes may send more kinds; ignore what we do not know
+  }
+}
+
+function status(text) { $('status').textContent = text; }
+
+// ---- wiring ----
+
+document.addEventListener('DOMContentLoaded', () => {
+  $('login-form').addEventListener('submit', guard((ev) => {
+    ev.preventDefault();
+    return login($('token').value);
+  }));
+  $('logout').addEventListener('click', () => logout(null));
+  $('copy-link').addEventListener('click', guard(() => navigator.clipboard.writeText($('my-link').textContent)));
+  $('add-contact').addEventListener('submit', guard(addContact));
+  const pick = (ev) => {
+    const li = ev.target.closest('.contact');
+    if (li && (ev.type === 'click' || ev.key === 'Enter')) openConversation(li.dataset.alias).catch(showError);
+  };
+  $('contacts').addEventListener('click', pick);
+  $('contacts').addEventListener('keydown', pick);
+  $('older').addEventListener('click', guard(() => state.open && state.older && loadPage(state.open, state.older)));
+  $('compose').addEventListener('submit', guard(sendText));
+  $('send-image').addEventListener('click', guard(sendImage));
+  const saved = sessionStorage.getItem(TOKEN_KEY);
+  if (saved) login(saved).catch(showError); else showLogin();
+});

@@ -1,0 +1,492 @@
+//! The JSON the API speaks: each type here is what an endpoint takes or answers, made from the
+//! service's types in one place, and read back by [`crate::client`].
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use courier_service::events::Event;
+use courier_service::node::{MediumState, TransportState};
+use courier_service::{
+    ContactState, ContactSummary, ConversationSummary, Delivery, Direction, MessageSummary,
+    MessageWindow, OutgoingState, PeerSupport, PluginHealth, PluginInfo, Sent,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Who the user is.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Identity {
+    /// The name the user goes by (contacts choose their own alias for them).
+    pub name: String,
+    /// The `courier://` link to give a contact.
+    pub link: String,
+}
+
+/// A contact or a pending contact.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct Contact {
+    /// What the user calls them.
+    pub alias: String,
+    /// `contact` once the handshake ran; `pending` before; `unmet` when not met in 48 hours.
+    pub state: ContactStateJson,
+    /// Whether the user compared safety numbers with them.
+    pub verified: bool,
+}
+
+/// Where a contact stands.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ContactStateJson {
+    /// The handshake ran.
+    Contact,
+    /// Added by link, not met yet.
+    Pending,
+    /// Not met in 48 hours: meet on a LAN, or remove and add again.
+    Unmet,
+}
+
+/// Adds a pending contact.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddContact {
+    /// Their `courier://` link.
+    pub link: String,
+    /// What to call them.
+    pub alias: String,
+}
+
+/// Renames a contact.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rename {
+    /// The new alias.
+    pub alias: String,
+}
+
+/// The number to compare in person.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SafetyNumber {
+    /// Sixty digits in twelve groups of five, the same on both sides.
+    pub safety_number: String,
+}
+
+/// One message as a conversation shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct Message {
+    /// Its id, 64 hex digits.
+    pub id: String,
+    /// `outgoing` (ours) or `incoming`.
+    pub direction: DirectionJson,
+    /// `queued`, `sent`, `acked` (ours) or `received`.
+    pub state: StateJson,
+    /// Its content type, e.g. `courier/text`.
+    pub content_type: String,
+    /// One line of text for it, from its plugin (or the sender's fallback).
+    pub summary: String,
+    /// When it was sent, by the sender's clock, in Unix milliseconds.
+    pub time_ms: u64,
+    /// Its size, once all of it is there.
+    pub bytes: Option<u64>,
+    /// Whether it could not be put together.
+    pub damaged: bool,
+}
+
+/// Which way a message went.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DirectionJson {
+    /// Ours.
+    Outgoing,
+    /// Theirs.
+    Incoming,
+}
+
+/// Where a message stands.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StateJson {
+    /// On disk here, not sent yet.
+    Queued,
+    /// Sent at least once, not acked.
+    Sent,
+    /// The contact stored it.
+    Acked,
+    /// Theirs, stored.
+    Received,
+}
+
+/// A window of a conversation.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Messages {
+    /// Oldest first.
+    pub messages: Vec<Message>,
+    /// Pass as `before` for the messages just older, if there are any.
+    pub older: Option<String>,
+    /// Pass as `after` for the messages just newer, if there are any.
+    pub newer: Option<String>,
+}
+
+/// One conversation in the list of them.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Conversation {
+    /// The contact's alias.
+    pub alias: String,
+    /// Messages from them not marked read.
+    pub unread: u64,
+    /// The newest message either way.
+    pub newest: Option<Message>,
+}
+
+/// A message to send, as JSON: for content whose input is text (a text, a payment URI, a
+/// location's `LAT,LON`). Files go as `multipart/form-data` instead.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendText {
+    /// An installed content type, e.g. `courier/text`.
+    pub content_type: String,
+    /// The input its plugin prepares.
+    pub text: String,
+    /// Options for the plugin, over the config's settings (e.g. `label`, `precision`).
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+}
+
+/// A queued message.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Queued {
+    /// Its id.
+    pub id: String,
+    /// `reads` (the contact has the plugin), `lacking` (they will see `fallback`), or `unknown`.
+    pub support: String,
+    /// What a contact without the plugin sees.
+    pub fallback: String,
+}
+
+/// A transport and what it is doing.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct Transport {
+    /// Its id, e.g. `lan`.
+    pub id: String,
+    /// The plugin that runs it.
+    pub plugin: String,
+    /// Whether it carries one-way streams (a drive).
+    pub simplex: bool,
+    /// Channels open now.
+    pub links: u64,
+    /// Contacts a sync session runs with now.
+    pub contacts: Vec<String>,
+    /// Whether it told contacts how to reach us.
+    pub published: bool,
+    /// `up`, `backing-off` or `disabled`.
+    pub health: String,
+    /// Why it was disabled, if it was.
+    pub fault: Option<String>,
+    /// Where its network stands (`bootstrapping (40%)`, `ready`, `unreachable: …`), for Tor.
+    pub medium: Option<String>,
+    /// What using it reveals to an observer.
+    pub reveals: Vec<String>,
+}
+
+/// A loaded plugin.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Plugin {
+    /// Its name (the file stem).
+    pub name: String,
+    /// `transport` or `message-type`.
+    pub world: String,
+    /// For a message type, its content type.
+    pub content_type: Option<String>,
+    /// For a message type, the versions it reads, e.g. `1..=2`.
+    pub versions: Option<String>,
+    /// For a message type, the largest input it takes, in bytes.
+    pub max_input_bytes: Option<u64>,
+    /// `up`, `backing-off` or `disabled`.
+    pub health: String,
+    /// The last fault, if it was disabled.
+    pub fault: Option<String>,
+    /// Milliseconds it took to load.
+    pub load_ms: u64,
+}
+
+/// Every plugin: message types the API loaded, transports the node runs.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Plugins {
+    /// Loaded plugins.
+    pub loaded: Vec<Plugin>,
+    /// One line for each plugin the config asked for that did not load.
+    pub not_loaded: Vec<String>,
+}
+
+/// An error: what was wrong and what to do.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// One of `unauthorized`, `forbidden`, `invalid-input`, `not-found`, `conflict`,
+    /// `too-large`, `refused-by-policy`, `unavailable`, `locked`, `storage`, `plugin`.
+    pub kind: String,
+    /// What was wrong and what to do, for a person.
+    pub message: String,
+    /// The request field it was about, if one.
+    pub field: Option<String>,
+}
+
+/// One live event on `/v1/ws`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LiveEvent {
+    /// A message arrived.
+    MessageReceived {
+        /// From whom.
+        contact: String,
+        /// The message.
+        message: Message,
+    },
+    /// One of ours left on some transport.
+    MessageSent {
+        /// To whom.
+        contact: String,
+        /// Which.
+        id: String,
+    },
+    /// The contact stored one of ours.
+    MessageAcked {
+        /// Whose.
+        contact: String,
+        /// Which.
+        id: String,
+    },
+    /// A contact was added (a pending contact met).
+    ContactAdded {
+        /// Their alias.
+        alias: String,
+    },
+    /// A pending contact was added or changed state.
+    ContactPending {
+        /// Their alias.
+        alias: String,
+        /// Their state.
+        state: ContactStateJson,
+    },
+    /// A contact was removed.
+    ContactRemoved {
+        /// Their alias.
+        alias: String,
+    },
+    /// A sync session with a contact began.
+    ContactConnected {
+        /// Their alias.
+        alias: String,
+        /// On which transport.
+        transport: String,
+    },
+    /// The last sync session with a contact on a transport ended.
+    ContactDisconnected {
+        /// Their alias.
+        alias: String,
+        /// On which transport.
+        transport: String,
+    },
+    /// A transport's state changed.
+    TransportState {
+        /// It, now.
+        transport: Transport,
+    },
+}
+
+impl From<ContactState> for ContactStateJson {
+    fn from(state: ContactState) -> Self {
+        match state {
+            ContactState::Contact => ContactStateJson::Contact,
+            ContactState::Pending => ContactStateJson::Pending,
+            ContactState::Unmet => ContactStateJson::Unmet,
+        }
+    }
+}
+
+impl From<ContactSummary> for Contact {
+    fn from(c: ContactSummary) -> Self {
+        Contact {
+            alias: c.alias,
+            state: c.state.into(),
+            verified: c.verified,
+        }
+    }
+}
+
+impl From<MessageSummary> for Message {
+    fn from(m: MessageSummary) -> Self {
+        Message {
+            id: hex::encode(m.id.0),
+            direction: match m.direction {
+                Direction::Outgoing => DirectionJson::Outgoing,
+                Direction::Incoming => DirectionJson::Incoming,
+            },
+            state: match m.delivery {
+                Delivery::Outgoing(OutgoingState::Queued) => StateJson::Queued,
+                Delivery::Outgoing(OutgoingState::Sent) => StateJson::Sent,
+                Delivery::Outgoing(OutgoingState::Acked) => StateJson::Acked,
+                Delivery::Received => StateJson::Received,
+            },
+            content_type: m.content_type,
+            summary: m.summary,
+            time_ms: m.time_ms,
+            bytes: m.bytes.map(|b| b as u64),
+            damaged: m.damaged,
+        }
+    }
+}
+
+impl From<MessageWindow> for Messages {
+    fn from(w: MessageWindow) -> Self {
+        Messages {
+            messages: w.messages.into_iter().map(Message::from).collect(),
+            older: w.older.map(|id| hex::encode(id.0)),
+            newer: w.newer.map(|id| hex::encode(id.0)),
+        }
+    }
+}
+
+impl From<ConversationSummary> for Conversation {
+    fn from(c: ConversationSummary) -> Self {
+        Conversation {
+            alias: c.alias,
+            unread: c.unseen as u64,
+            newest: c.newest.map(Message::from),
+        }
+    }
+}
+
+impl From<Sent> for Queued {
+    fn from(s: Sent) -> Self {
+        Queued {
+            id: hex::encode(s.id.0),
+            support: match s.support {
+                PeerSupport::Unknown => "unknown",
+                PeerSupport::Version(_) => "reads",
+                PeerSupport::Lacking => "lacking",
+            }
+            .to_owned(),
+            fallback: s.fallback,
+        }
+    }
+}
+
+/// A plugin's health as a word and, when disabled, why.
+fn health(health: &PluginHealth) -> (String, Option<String>) {
+    match health {
+        PluginHealth::Up => ("up".into(), None),
+        PluginHealth::BackingOff { .. } => ("backing-off".into(), None),
+        PluginHealth::Disabled { reason } => ("disabled".into(), Some(reason.clone())),
+    }
+}
+
+impl Transport {
+    /// A transport's state, with contacts named by `alias`.
+    pub(crate) fn new(state: TransportState, alias: impl Fn(i64) -> Option<String>) -> Transport {
+        let (health, fault) = health(&PluginHealth::of(&state.health, Instant::now()));
+        Transport {
+            id: state.transport,
+            plugin: state.plugin,
+            simplex: state.simplex,
+            links: state.links as u64,
+            contacts: state
+                .contacts_linked
+                .into_iter()
+                .filter_map(alias)
+                .collect(),
+            published: state.published,
+            health,
+            fault,
+            medium: state.medium.as_ref().map(MediumState::to_string),
+            reveals: state.reveals.iter().map(|r| (*r).to_owned()).collect(),
+        }
+    }
+}
+
+impl Plugin {
+    /// A transport plugin as the node runs it.
+    pub(crate) fn of_transport(t: Transport) -> Plugin {
+        Plugin {
+            name: t.plugin,
+            world: "transport".to_owned(),
+            content_type: None,
+            versions: None,
+            max_input_bytes: None,
+            health: t.health,
+            fault: t.fault,
+            load_ms: 0,
+        }
+    }
+}
+
+impl From<PluginInfo> for Plugin {
+    fn from(p: PluginInfo) -> Self {
+        let (health, fault) = health(&p.health);
+        let (world, content_type, versions, max_input_bytes) = match p.description {
+            courier_service::Description::Transport { .. } => ("transport", None, None, None),
+            courier_service::Description::MessageType {
+                content_type,
+                min_version,
+                max_version,
+                max_input_bytes,
+                ..
+            } => (
+                "message-type",
+                Some(content_type),
+                Some(format!("{min_version}..={max_version}")),
+                Some(max_input_bytes),
+            ),
+        };
+        Plugin {
+            name: p.name,
+            world: world.to_owned(),
+            content_type,
+            versions,
+            max_input_bytes,
+            health,
+            fault,
+            load_ms: p.load_time.as_millis() as u64,
+        }
+    }
+}
+
+impl LiveEvent {
+    /// The event as it goes on the socket, contacts named by `alias` for a transport's state.
+    pub(crate) fn new(event: Event, alias: impl Fn(i64) -> Option<String>) -> LiveEvent {
+        match event {
+            Event::MessageReceived { contact, message } => LiveEvent::MessageReceived {
+                contact,
+                message: message.into(),
+            },
+            Event::MessageSent { contact, id } => LiveEvent::MessageSent {
+                contact,
+                id: hex::encode(id.0),
+            },
+            Event::MessageAcked { contact, id } => LiveEvent::MessageAcked {
+                contact,
+                id: hex::encode(id.0),
+            },
+            Event::ContactAdded { alias } => LiveEvent::ContactAdded { alias },
+            Event::ContactPending { alias, state } => LiveEvent::ContactPending {
+                alias,
+                state: state.into(),
+            },
+            Event::ContactRemoved { alias } => LiveEvent::ContactRemoved { alias },
+            Event::ContactConnected { alias, transport } => {
+                LiveEvent::ContactConnected { alias, transport }
+            }
+            Event::ContactDisconnected { alias, transport } => {
+                LiveEvent::ContactDisconnected { alias, transport }
+            }
+            Event::Transport(state) => LiveEvent::TransportState {
+                transport: Transport::new(state, alias),
+            },
+        }
+    }
+}

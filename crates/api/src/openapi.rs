@@ -1,0 +1,50 @@
+//! The OpenAPI 3 document, generated from the handlers' annotations and the JSON types.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::json;
+use crate::routes::{contacts, conversations, identity, messages, node};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Courier node API", description = "The local API of a Courier node: identity, \
+        contacts, conversations, attachments, transports, plugins, and live events on /v1/ws. \
+        Every /v1 request carries `Authorization: Bearer TOKEN` (the token is in DATA_DIR/api.token)."),
+    paths(
+        identity::identity, identity::qr,
+        contacts::list, contacts::add, contacts::rename, contacts::remove,
+        contacts::safety_number, contacts::verify,
+        conversations::list, conversations::messages, conversations::send, conversations::read,
+        messages::get, messages::content, messages::delete,
+        node::transports, node::plugins,
+        crate::live::socket,
+    ),
+    components(schemas(json::LiveEvent)),
+    modifiers(&Bearer),
+    security(("bearer" = [])),
+)]
+struct Document;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The document as a value.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    Document::openapi()
+}
+
+/// `/v1/openapi.json`.
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi())
+}

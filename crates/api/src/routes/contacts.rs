@@ -1,0 +1,147 @@
+//! `/v1/contacts`: adding by link, listing with their states, renaming, verifying, removing.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use crate::error::ApiError;
+use crate::extract::{JsonBody, Param};
+use crate::json::{AddContact, Contact, ErrorBody, Rename, SafetyNumber};
+use crate::state::AppState;
+
+/// Contacts, then pending contacts.
+#[utoipa::path(get, path = "/v1/contacts", tag = "contacts",
+    responses((status = 200, body = Vec<Contact>), (status = 401, body = ErrorBody)))]
+pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Contact>>, ApiError> {
+    state
+        .run(|core| {
+            let contacts = core.service.contacts()?;
+            Ok(Json(contacts.into_iter().map(Contact::from).collect()))
+        })
+        .await
+}
+
+/// Adds a pending contact from their link; they become a contact once both nodes meet.
+#[utoipa::path(post, path = "/v1/contacts", tag = "contacts", request_body = AddContact,
+    responses((status = 201, body = Contact), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 413, body = ErrorBody)))]
+pub async fn add(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<AddContact>,
+) -> Result<(StatusCode, Json<Contact>), ApiError> {
+    state
+        .write(move |core| {
+            core.service.add_contact(&body.link, &body.alias)?;
+            let added = core
+                .service
+                .contacts()?
+                .into_iter()
+                .find(|c| c.alias == body.alias);
+            let added = added.ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    "conflict",
+                    "the contact was removed meanwhile",
+                )
+            })?;
+            Ok((StatusCode::CREATED, Json(added.into())))
+        })
+        .await
+}
+
+/// Calls a contact (or pending contact) by another alias.
+#[utoipa::path(patch, path = "/v1/contacts/{alias}", tag = "contacts", request_body = Rename,
+    params(("alias" = String, Path, description = "The contact's alias")),
+    responses((status = 200, body = Contact), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+pub async fn rename(
+    State(state): State<AppState>,
+    Param(alias): Param<String>,
+    JsonBody(body): JsonBody<Rename>,
+) -> Result<Json<Contact>, ApiError> {
+    state
+        .write(move |core| {
+            core.service.rename_contact(&alias, &body.alias)?;
+            let renamed = core
+                .service
+                .contacts()?
+                .into_iter()
+                .find(|c| c.alias == body.alias);
+            renamed.map(|c| Json(c.into())).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "not-found",
+                    "the contact was removed meanwhile",
+                )
+            })
+        })
+        .await
+}
+
+/// Removes a contact (or pending contact) with their keys and messages.
+#[utoipa::path(delete, path = "/v1/contacts/{alias}", tag = "contacts",
+    params(("alias" = String, Path, description = "The contact's alias")),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+pub async fn remove(
+    State(state): State<AppState>,
+    Param(alias): Param<String>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .write(move |core| {
+            core.service.remove_contact(&alias)?;
+            Ok(StatusCode::NO_CONTENT)
+        })
+        .await
+}
+
+/// The safety number to compare with the contact in person.
+#[utoipa::path(get, path = "/v1/contacts/{alias}/safety-number", tag = "contacts",
+    params(("alias" = String, Path, description = "The contact's alias")),
+    responses((status = 200, body = SafetyNumber), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+pub async fn safety_number(
+    State(state): State<AppState>,
+    Param(alias): Param<String>,
+) -> Result<Json<SafetyNumber>, ApiError> {
+    state
+        .run(move |core| {
+            let safety_number = core.service.safety_number(&alias)?;
+            Ok(Json(SafetyNumber { safety_number }))
+        })
+        .await
+}
+
+/// Marks the contact verified, after the safety numbers matched in person.
+#[utoipa::path(post, path = "/v1/contacts/{alias}/verify", tag = "contacts",
+    params(("alias" = String, Path, description = "The contact's alias")),
+    responses((status = 200, body = Contact), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+pub async fn verify(
+    State(state): State<AppState>,
+    Param(alias): Param<String>,
+) -> Result<Json<Contact>, ApiError> {
+    state
+        .write(move |core| {
+            // The safety number exists only for a contact whose handshake ran.
+            core.service.safety_number(&alias)?;
+            core.service.mark_verified(&alias)?;
+            let verified = core
+                .service
+                .contacts()?
+                .into_iter()
+                .find(|c| c.alias == alias);
+            verified.map(|c| Json(c.into())).ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "not-found",
+                    "the contact was removed meanwhile",
+                )
+            })
+        })
+        .await
+}

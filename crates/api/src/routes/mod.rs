@@ -1,0 +1,73 @@
+//! The router: the page and the OpenAPI document in the open, everything else under `/v1` behind
+//! the token, all of it behind the Host and Origin check.
+
+pub mod contacts;
+pub mod conversations;
+pub mod identity;
+pub mod messages;
+pub mod node;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+
+use crate::auth;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The largest body any other endpoint takes.
+const BODY_LIMIT: usize = 64 << 10;
+
+/// Every route.
+pub(crate) fn router(state: AppState) -> Router {
+    let sends = Router::new()
+        .route(
+            "/v1/conversations/{alias}/messages",
+            get(conversations::messages).post(conversations::send),
+        )
+        .layer(DefaultBodyLimit::max(conversations::SEND_BODY_LIMIT));
+    let api = Router::new()
+        .route("/v1/identity", get(identity::identity))
+        .route("/v1/identity/qr.svg", get(identity::qr))
+        .route("/v1/contacts", get(contacts::list).post(contacts::add))
+        .route(
+            "/v1/contacts/{alias}",
+            axum::routing::patch(contacts::rename).delete(contacts::remove),
+        )
+        .route(
+            "/v1/contacts/{alias}/safety-number",
+            get(contacts::safety_number),
+        )
+        .route("/v1/contacts/{alias}/verify", post(contacts::verify))
+        .route("/v1/conversations", get(conversations::list))
+        .route("/v1/conversations/{alias}/read", post(conversations::read))
+        .route(
+            "/v1/messages/{id}",
+            get(messages::get).delete(messages::delete),
+        )
+        .route("/v1/messages/{id}/content", get(messages::content))
+        .route("/v1/transports", get(node::transports))
+        .route("/v1/plugins", get(node::plugins))
+        .route("/v1/openapi.json", get(crate::openapi::document))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .merge(sends)
+        .route_layer(from_fn_with_state(state.clone(), auth::bearer));
+    Router::new()
+        .route("/", get(crate::page::index))
+        .route("/app.js", get(crate::page::script))
+        .route("/style.css", get(crate::page::style))
+        // The socket logs in with its first frame: a browser cannot set headers on it.
+        .route("/v1/ws", get(crate::live::socket))
+        .merge(api)
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "no such endpoint; see /v1/openapi.json",
+            )
+        })
+        .layer(from_fn_with_state(state.clone(), auth::same_origin))
+        .with_state(state)
+}

@@ -1,0 +1,125 @@
+//! What changed in the conversations since a front end last looked: messages that arrived, and where
+//! our own messages stand. Read off the database, so a change made by any connection (the node, a
+//! `courier send`, the API) is seen the same way.
+
+use rusqlite::params;
+
+use super::contact_store::OutgoingState;
+use super::database::{ContactId, Database, StorageError};
+use courier_proto::sync::attachment::CHUNK_TYPE;
+use courier_proto::sync::record::MessageId;
+
+/// How far a reader has looked: the newest incoming message and the newest outgoing row it saw.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ActivityMark {
+    /// The highest `received_seq` seen.
+    pub incoming_seq: i64,
+    /// The highest outgoing rowid seen.
+    pub outgoing_row: i64,
+}
+
+/// An outgoing message (not an attachment's chunk) and where it stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutgoingRow {
+    /// Its row, stable while it exists.
+    pub row: i64,
+    /// To whom.
+    pub contact: ContactId,
+    /// Which.
+    pub id: MessageId,
+    /// Queued, sent or acked.
+    pub state: OutgoingState,
+}
+
+/// What [`Database::activity`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// Messages that arrived after the mark, oldest first.
+    pub arrived: Vec<(ContactId, MessageId)>,
+    /// Every outgoing message still unacked, and those queued after the mark whatever their state.
+    pub outgoing: Vec<OutgoingRow>,
+    /// The mark to pass next time.
+    pub mark: ActivityMark,
+}
+
+impl Database {
+    /// Where the database stands now, to look for changes from.
+    pub fn activity_mark(&self) -> Result<ActivityMark, StorageError> {
+        Ok(self.conn.query_row(
+            "SELECT (SELECT coalesce(max(received_seq), 0) FROM incoming),
+                    (SELECT coalesce(max(rowid), 0) FROM outgoing)",
+            [],
+            |r| {
+                Ok(ActivityMark {
+                    incoming_seq: r.get(0)?,
+                    outgoing_row: r.get(1)?,
+                })
+            },
+        )?)
+    }
+
+    /// What arrived since `mark`, and the outgoing messages whose state a reader must follow.
+    pub fn activity(&self, mark: ActivityMark) -> Result<Activity, StorageError> {
+        let mut next = mark;
+        let mut arrived = Vec::new();
+        let mut statement = self.conn.prepare_cached(
+            "SELECT received_seq, contact_id, id, content_type FROM incoming
+              WHERE received_seq > ?1 ORDER BY received_seq",
+        )?;
+        let mut rows = statement.query([mark.incoming_seq])?;
+        while let Some(row) = rows.next()? {
+            next.incoming_seq = next.incoming_seq.max(row.get(0)?);
+            let content_type: String = row.get(3)?;
+            if content_type != CHUNK_TYPE {
+                arrived.push((row.get(1)?, message_id(row.get(2)?)?));
+            }
+        }
+        let mut outgoing = Vec::new();
+        let mut statement = self.conn.prepare_cached(
+            "SELECT rowid, contact_id, id, times_sent, acked FROM outgoing
+              WHERE content_type != ?1 AND (acked = 0 OR rowid > ?2) ORDER BY rowid",
+        )?;
+        let mut rows = statement.query(params![CHUNK_TYPE, mark.outgoing_row])?;
+        while let Some(row) = rows.next()? {
+            let (times_sent, acked): (u32, bool) = (row.get(3)?, row.get(4)?);
+            let outgoing_row = OutgoingRow {
+                row: row.get(0)?,
+                contact: row.get(1)?,
+                id: message_id(row.get(2)?)?,
+                state: OutgoingState::of(times_sent, acked),
+            };
+            next.outgoing_row = next.outgoing_row.max(outgoing_row.row);
+            outgoing.push(outgoing_row);
+        }
+        // A chunk queued after the mark moves the mark too, so it is not read again.
+        next.outgoing_row = next.outgoing_row.max(self.activity_mark()?.outgoing_row);
+        Ok(Activity {
+            arrived,
+            outgoing,
+            mark: next,
+        })
+    }
+
+    /// Marks every message from `contact` seen; returns how many were not.
+    pub fn mark_seen(&mut self, contact: ContactId) -> Result<usize, StorageError> {
+        Ok(self.conn.execute(
+            "UPDATE incoming SET seen = 1 WHERE contact_id = ?1 AND seen = 0",
+            [contact],
+        )?)
+    }
+
+    /// How many messages from `contact` (an attachment counted once) the user has not seen.
+    pub fn unseen(&self, contact: ContactId) -> Result<usize, StorageError> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM incoming WHERE contact_id = ?1 AND seen = 0 AND content_type != ?2",
+            params![contact, CHUNK_TYPE],
+            |r| r.get(0),
+        )?)
+    }
+}
+
+fn message_id(bytes: Vec<u8>) -> Result<MessageId, StorageError> {
+    <[u8; 32]>::try_from(bytes.as_slice())
+        .map(MessageId)
+        .map_err(|_| StorageError::Corrupt("a stored message id is not 32 bytes"))
+}
