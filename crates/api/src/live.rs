@@ -5,13 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use courier_service::events::Watcher;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::json::LiveEvent;
+use crate::error::ApiError;
+use crate::json::{ErrorBody, LiveEvent};
 use crate::state::AppState;
 
 /// How long a client has to send the token.
@@ -23,9 +25,16 @@ const CLOSE_UNAUTHORIZED: u16 = 4401;
 
 /// Upgrades to a WebSocket that sends events once the client gave the token.
 #[utoipa::path(get, path = "/v1/ws", tag = "live",
-    responses((status = 101, description = "Switching to a WebSocket: send the token as the first text frame, then read events (`LiveEvent`) as JSON text frames")))]
-pub async fn socket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
-    upgrade.on_upgrade(move |socket| serve(socket, state))
+    responses((status = 101, description = "Switching to a WebSocket: send the token as the first text frame, then read events (`LiveEvent`) as JSON text frames"),
+              (status = 400, body = ErrorBody, description = "Not a WebSocket handshake")))]
+pub async fn socket(
+    State(state): State<AppState>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let upgrade = upgrade.map_err(|e| {
+        ApiError::bad_field("Upgrade", format!("{}: open /v1/ws as a WebSocket", e.body_text()))
+    })?;
+    Ok(upgrade.on_upgrade(move |socket| serve(socket, state)))
 }
 
 async fn serve(socket: WebSocket, state: AppState) {

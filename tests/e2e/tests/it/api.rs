@@ -732,3 +732,43 @@ fn with_a_node_serving_the_api_courier_send_needs_no_passphrase_and_without_one_
     assert!(alice.cli(&["contacts", "list"])?.contains("bob"));
     Ok(())
 }
+
+/// Whether `program --version` runs.
+fn installed(program: &str) -> bool {
+    std::process::Command::new(program)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn schemathesis_runs_the_openapi_document_against_a_live_node_and_finds_no_5xx_and_no_response_off_schema()
+-> Result<()> {
+    if !installed("schemathesis") {
+        println!("SKIPPED: schemathesis is not installed (python3 -m pip install schemathesis)");
+        return Ok(());
+    }
+    let root = scratch();
+    let (alice, a, bob, b) = two_api_nodes(root.path())?;
+    // A contact with a conversation, so the fuzzer's requests also reach real data.
+    let bob_id: Identity = b.get("/v1/identity")?;
+    let alice_id: Identity = a.get("/v1/identity")?;
+    let _: Contact = a.post("/v1/contacts", &serde_json::json!({"link": bob_id.link, "alias": "bob"}))?;
+    let _: Contact = b.post("/v1/contacts", &serde_json::json!({"link": alice_id.link, "alias": "alice"}))?;
+    let token = token_of(&alice)?;
+    let output = std::process::Command::new("schemathesis")
+        .args(["run", &format!("{}/v1/openapi.json", a.base())])
+        .args(["--header", &format!("Authorization: Bearer {token}")])
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+        ])
+        .args(["--max-examples", "40", "--seed", "1"])
+        .env("NO_COLOR", "1")
+        .output()?;
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "schemathesis found failures:\n{report}");
+    assert!(report.contains("Tested: 18"), "every operation was run:\n{report}");
+    drop((alice, bob));
+    Ok(())
+}

@@ -10,6 +10,7 @@ mod delivery;
 mod drive;
 mod message_types;
 mod namespaces;
+mod page;
 mod stranger;
 mod tor;
 

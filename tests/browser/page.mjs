@@ -1,0 +1,171 @@
+// Drives the node's web page in headless Chromium, for the Rust end-to-end test:
+//   node page.mjs --url http://127.0.0.1:PORT/ --token T --contact ALIAS --text TEXT --reply TEXT --screenshot PATH
+// Logs in, opens ALIAS, sends TEXT, prints `SENT` once it shows; then waits (without reloading) for an
+// incoming message containing REPLY, which only the WebSocket can bring, screenshots and prints `SAW REPLY`.
+// Any failure prints `FAIL: reason` (stdout), the page's console errors and what it showed (stderr),
+// screenshots if it can, and exits 1; bad arguments exit 2. Fails too on CSP violations or uncaught
+// exceptions in the page. Chromium: $CHROMIUM or /usr/bin/chromium, never a downloaded one.
+import { chromium } from 'playwright-core';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { values: opt } = parseArgs({
+  options: {
+    url: { type: 'string' },
+    token: { type: 'string' },
+    contact: { type: 'string' },
+    text: { type: 'string' },
+    reply: { type: 'string' },
+    screenshot: { type: 'string' },
+    'timeout-ms': { type: 'string', default: '60000' },
+  },
+});
+for (const k of ['url', 'token', 'contact', 'text', 'reply', 'screenshot']) {
+  if (!opt[k]) {
+    console.error(`missing --${k}`);
+    process.exit(2);
+  }
+}
+const timeoutMs = Number(opt['timeout-ms']);
+if (!(timeoutMs > 0)) {
+  console.error('--timeout-ms wants a positive number of milliseconds');
+  process.exit(2);
+}
+const deadline = Date.now() + timeoutMs;
+const left = () => Math.max(1, deadline - Date.now());
+
+const consoleErrors = []; // every console error, printed on failure
+const fatal = [];         // CSP violations and uncaught exceptions: these fail the run
+const profile = mkdtempSync(join(tmpdir(), 'courier-chromium-'));
+let context;
+let page;
+
+class Failure extends Error {}
+
+// Fails at once if the page reported something fatal since the last step.
+function checkFatal(step) {
+  if (fatal.length) throw new Failure(`${step}: the page reported ${fatal.join(' | ')}`);
+}
+
+// Waits until the page-side check `what` holds, or the page shows its error line, or time runs out.
+// (The checks are one plain function: the page's CSP forbids building code from strings.)
+async function waitFor(step, what, arg) {
+  const check = ({ what, arg }) => {
+    const err = document.getElementById('error');
+    if (err && !err.hidden && err.textContent) return { error: err.textContent };
+    const $ = (id) => document.getElementById(id);
+    const all = (sel) => [...document.querySelectorAll(sel)];
+    let ok = false;
+    if (what === 'contact') ok = all('.contact').some((n) => n.dataset.alias === arg);
+    if (what === 'opened') {
+      ok = !$('conversation').hidden && $('peer').textContent === arg && !$('messages').hasAttribute('aria-busy');
+    }
+    if (what === 'message') {
+      // Only a message that was not shown before counts, and it must hold the text.
+      ok = all('.message.' + arg.dir).some((n) => !arg.before.includes(n.dataset.id)
+        && (n.querySelector('.text, .caption') || n).textContent.includes(arg.text));
+    }
+    return ok ? { ok } : null;
+  };
+  let r;
+  try {
+    r = await (await page.waitForFunction(check, { what, arg }, { timeout: left(), polling: 100 })).jsonValue();
+  } catch (e) {
+    throw new Failure(`${step}: timed out (${e.message.split('\n')[0]})`);
+  }
+  if (r.error) throw new Failure(`${step}: the page shows the error "${r.error}"`);
+  checkFatal(step);
+}
+
+// The ids of the messages shown now: what we wait for must be new, not an old message with the same text.
+const shownIds = () => page.$$eval('.message', (ns) => ns.map((n) => n.dataset.id));
+
+async function run() {
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    ],
+    viewport: { width: 1100, height: 760 },
+    timeout: left(),
+  });
+  page = context.pages()[0] || (await context.newPage());
+  // The CSP reports land in the console as "Refused to …"; this listener catches the rest.
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) =>
+      console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`));
+  });
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const t = m.text();
+    consoleErrors.push(t);
+    if (/Content Security Policy|CSP violation/i.test(t)) fatal.push(`CSP: ${t}`);
+  });
+  page.on('pageerror', (e) => {
+    consoleErrors.push(`uncaught: ${e.message}`);
+    fatal.push(`uncaught exception: ${e.message}`);
+  });
+  let navigations = 0;
+  page.on('framenavigated', (f) => { if (f === page.mainFrame()) navigations += 1; });
+
+  await page.goto(opt.url, { timeout: left() });
+  await page.locator('#token').fill(opt.token, { timeout: left() });
+  await page.locator('#login').click({ timeout: left() });
+
+  const contact = page.locator(`.contact[data-alias=${JSON.stringify(opt.contact)}]`);
+  await waitFor('log in and list contacts', 'contact', opt.contact);
+  await contact.click({ timeout: left() });
+  await waitFor('open the conversation and load its messages', 'opened', opt.contact);
+  const before = await shownIds();
+
+  await page.locator('#text').fill(opt.text, { timeout: left() });
+  await page.locator('#send').click({ timeout: left() });
+  await waitFor('send the message', 'message', { before, dir: 'outgoing', text: opt.text });
+  console.log('SENT');
+
+  const navigated = navigations;
+  await waitFor('see the reply', 'message', { before, dir: 'incoming', text: opt.reply });
+  if (navigations !== navigated) throw new Failure('the page reloaded: the reply did not come over the WebSocket');
+  await shoot();
+  checkFatal('after the reply');
+  console.log('SAW REPLY');
+}
+
+async function shoot() {
+  mkdirSync(dirname(opt.screenshot), { recursive: true });
+  await page.screenshot({ path: opt.screenshot, fullPage: true, timeout: 10000 });
+}
+
+// Closing Chromium can hang; never let it keep the test waiting.
+async function close() {
+  await Promise.race([context?.close(), new Promise((r) => setTimeout(r, 5000))]).catch(() => {});
+  rmSync(profile, { recursive: true, force: true });
+}
+
+let code = 0;
+try {
+  await run();
+} catch (e) {
+  code = 1;
+  console.log(`FAIL: ${e instanceof Failure ? e.message : e.stack || e}`);
+  if (fatal.length) console.error(`fatal page reports:\n  ${fatal.join('\n  ')}`);
+  console.error(consoleErrors.length ? `console errors:\n  ${consoleErrors.join('\n  ')}` : 'no console errors');
+  if (page) {
+    // What the page showed, to tell "wrong contact" from "no reply" without opening the screenshot.
+    const seen = await page.evaluate(() => ({
+      error: document.getElementById('error')?.textContent,
+      status: document.getElementById('status')?.textContent,
+      contacts: [...document.querySelectorAll('.contact')].map((n) => n.dataset.alias),
+      last: [...document.querySelectorAll('.message')].slice(-5).map((n) => n.className + ': ' + n.textContent),
+    })).catch(() => null);
+    if (seen) console.error(`page: ${JSON.stringify(seen, null, 2)}`);
+    await shoot().then(() => console.error(`screenshot: ${opt.screenshot}`))
+      .catch((s) => console.error(`no screenshot: ${s.message}`));
+  }
+}
+await close();
+process.exit(code);

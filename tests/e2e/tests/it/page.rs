@@ -1,0 +1,111 @@
+//! The web page a node serves, used as a person would: in headless Chromium, driven by Playwright.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use courier_api::json::{Messages, SendText};
+use courier_e2e::{Person, Tools, introduce, wait_for_contact, wait_until};
+
+use crate::scratch;
+
+/// `tests/browser`, where the Playwright script and its packages are.
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../browser")
+}
+
+/// Why the browser test cannot run here, if it cannot.
+fn missing() -> Option<String> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        return Some(format!("no Chromium at {chromium} (apt-get install chromium)"));
+    }
+    if !browser_dir().join("node_modules/playwright-core").exists() {
+        return Some("playwright-core is not installed (npm ci in tests/browser)".into());
+    }
+    None
+}
+
+#[test]
+fn in_chromium_alice_logs_in_to_her_page_sends_bob_a_text_and_sees_his_reply_arrive_live()
+-> Result<()> {
+    if let Some(why) = missing() {
+        println!("SKIPPED: {why}");
+        return Ok(());
+    }
+    let root = scratch();
+    let tools = Tools::locate()?;
+    let mut alice = Person::init(&tools, root.path(), "alice")?;
+    let mut bob = Person::init(&tools, root.path(), "bob")?;
+    alice.configure(&[bob.port], false, "loopback")?;
+    bob.configure(&[alice.port], false, "loopback")?;
+    introduce(&alice, &bob)?;
+    let a = alice.serve_api()?;
+    let b = bob.serve_api()?;
+    wait_for_contact(&alice, &bob)?;
+    let token = std::fs::read_to_string(alice.dir.join(courier_api::TOKEN_FILE))?;
+    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
+    std::fs::create_dir_all(&artifacts)?;
+    let screenshot = artifacts.join("page-conversation.png");
+    let _ = std::fs::remove_file(&screenshot);
+
+    let mut page = Command::new("node")
+        .current_dir(browser_dir())
+        .arg("page.mjs")
+        .args(["--url", &format!("{}/", a.base())])
+        .args(["--token", token.trim()])
+        .args(["--contact", "bob"])
+        .args(["--text", "hello from the page"])
+        .args(["--reply", "hello back, page"])
+        .arg("--screenshot")
+        .arg(&screenshot)
+        .args(["--timeout-ms", "90000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("running node tests/browser/page.mjs")?;
+    let mut lines = BufReader::new(page.stdout.take().context("its stdout")?).lines();
+    let mut printed = Vec::new();
+    for line in lines.by_ref() {
+        let line = line?;
+        printed.push(line.clone());
+        if line == "SENT" {
+            break;
+        }
+    }
+    if printed.last().map(String::as_str) != Some("SENT") {
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut page.stderr.take().context("stderr")?, &mut err)?;
+        bail!("the page did not send: {printed:?}\n{err}");
+    }
+    // Bob's node got it; he answers from his own API.
+    wait_until(Duration::from_secs(30), "bob has the page's text", || {
+        let window: Messages = b.get("/v1/conversations/alice/messages")?;
+        Ok(window.messages.iter().any(|m| m.summary == "hello from the page"))
+    })?;
+    b.send_text(
+        "alice",
+        &SendText {
+            content_type: "courier/text".into(),
+            text: "hello back, page".into(),
+            options: Default::default(),
+        },
+    )?;
+    printed.extend(lines.map_while(Result::ok));
+    let status = page.wait()?;
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut page.stderr.take().context("stderr")?, &mut err)?;
+    assert!(status.success(), "the page failed: {printed:?}\n{err}");
+    assert_eq!(printed.last().map(String::as_str), Some("SAW REPLY"), "{printed:?}");
+    let png = std::fs::read(&screenshot).context("the screenshot")?;
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "a real screenshot");
+    println!("screenshot: {}", screenshot.display());
+    // What the page sent is alice's message, acked, in her own conversation.
+    let window: Messages = a.get("/v1/conversations/bob/messages")?;
+    let summaries: Vec<&str> = window.messages.iter().map(|m| m.summary.as_str()).collect();
+    assert_eq!(summaries, ["hello from the page", "hello back, page"]);
+    drop((alice, bob));
+    Ok(())
+}
