@@ -49,6 +49,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "drivers know no WIT types",
     ),
     (
+        "courier-api-client",
+        &["wasmtime", "courier-service", "courier-node", "tokio"],
+        "a client of the API links no node",
+    ),
+    (
         "courier-node",
         &["courier-drivers", "mdns-sd"],
         "the node knows no medium",

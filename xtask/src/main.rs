@@ -185,6 +185,7 @@ fn build_plugin_set(root: &Path, set: PluginSet) -> Result<()> {
 
 fn test(root: &Path) -> Result<()> {
     build_plugins(root)?;
+    install_test_tools(root)?;
     run(cargo()
         .current_dir(root)
         .args(["fmt", "--all", "--", "--check"]))?;
@@ -204,6 +205,29 @@ fn test(root: &Path) -> Result<()> {
     println!("summary: {passed} passed, {failed} failed");
     if failed > 0 {
         bail!("{failed} test(s) failed");
+    }
+    Ok(())
+}
+
+/// What the API's tests drive the node with, installed when missing: Playwright's library for the
+/// page test (from the lock file; it uses the system's Chromium, never downloads one) and
+/// schemathesis for the OpenAPI run.
+fn install_test_tools(root: &Path) -> Result<()> {
+    let browser = root.join("tests/browser");
+    if !browser.join("node_modules/playwright-core").exists() {
+        run(Command::new("npm").current_dir(&browser).args([
+            "ci",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+        ]))?;
+    }
+    let schemathesis = Command::new("schemathesis")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !schemathesis {
+        run(Command::new("python3").args(["-m", "pip", "install", "--quiet", "schemathesis"]))?;
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use courier_service::{ErrorKind, ServiceError};
 
-use crate::json::{ErrorBody, ErrorDetail};
+use courier_api_client::json::{ErrorBody, ErrorDetail};
 
 /// Why a request failed.
 #[derive(Debug, Clone)]

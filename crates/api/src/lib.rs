@@ -3,13 +3,12 @@
 //!
 //! [`Api::start`] serves it beside a running node, on loopback unless told otherwise, and writes
 //! its address and a fresh token into the data directory for clients on this machine
-//! ([`client::Client::of_data_dir`]): the token file is readable by its owner only.
+//! (`courier_api_client::client::Client::of_data_dir`): the token file is readable by its owner only.
 
 mod auth;
-pub mod client;
+mod convert;
 mod error;
 mod extract;
-pub mod json;
 mod live;
 pub mod openapi;
 mod page;
@@ -29,10 +28,8 @@ use tokio::sync::{broadcast, oneshot};
 pub use auth::Token;
 pub use error::{ApiError, StartError};
 
-/// Where the running API listens, in the data directory.
-pub const ADDRESS_FILE: &str = "api.addr";
-/// The running API's token, in the data directory, readable by its owner only.
-pub const TOKEN_FILE: &str = "api.token";
+pub use convert::{contact as contact_json, message as message_json, queued as queued_json};
+pub use courier_api_client::{ADDRESS_FILE, TOKEN_FILE, client, json};
 /// Live events held for a socket that reads slowly before it is told it missed some.
 const EVENT_BACKLOG: usize = 4096;
 

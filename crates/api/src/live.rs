@@ -12,9 +12,10 @@ use courier_service::events::Watcher;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::convert;
 use crate::error::ApiError;
-use crate::json::{ErrorBody, LiveEvent};
 use crate::state::AppState;
+use courier_api_client::json::ErrorBody;
 
 /// How long a client has to send the token.
 pub const LOGIN_WINDOW: Duration = Duration::from_secs(5);
@@ -32,7 +33,10 @@ pub async fn socket(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let upgrade = upgrade.map_err(|e| {
-        ApiError::bad_field("Upgrade", format!("{}: open /v1/ws as a WebSocket", e.body_text()))
+        ApiError::bad_field(
+            "Upgrade",
+            format!("{}: open /v1/ws as a WebSocket", e.body_text()),
+        )
     })?;
     Ok(upgrade.on_upgrade(move |socket| serve(socket, state)))
 }
@@ -115,7 +119,7 @@ pub(crate) async fn watch(state: AppState) {
                 let aliases = core.service.aliases()?;
                 let json: Vec<Arc<str>> = events
                     .into_iter()
-                    .map(|e| LiveEvent::new(e, |c| aliases.get(&c).cloned()))
+                    .map(|e| convert::live_event(e, |c| aliases.get(&c).cloned()))
                     .map(|e| serde_json::to_string(&e).expect("events serialise").into())
                     .collect();
                 Ok(Some((watcher, json)))

@@ -10,7 +10,7 @@ use tokio::sync::broadcast;
 
 use crate::auth::{Hosts, Token};
 use crate::error::ApiError;
-use crate::json::Queued;
+use courier_api_client::json::Queued;
 
 /// Sends remembered by their `Idempotency-Key`, so a client that retries gets the first answer.
 const REMEMBERED_SENDS: usize = 4096;

@@ -26,7 +26,7 @@ pub fn list(dir: &DataDir, json: bool) -> Result<()> {
         None => unlock::open(dir)?
             .contacts()?
             .into_iter()
-            .map(Contact::from)
+            .map(courier_api::contact_json)
             .collect(),
     };
     if json {

@@ -177,7 +177,7 @@ pub fn send(dir: &DataDir, alias: &str, content: &Content) -> Result<()> {
             let mut service = unlock::open(dir)?;
             let outgoing = service.outgoing(alias, request.content_type)?;
             let input = request.input.read(outgoing.input_limit())?;
-            Queued::from(outgoing.send(&input, &request.options)?)
+            courier_api::queued_json(outgoing.send(&input, &request.options)?)
         }
     };
     if sent.support == "lacking" {
@@ -226,7 +226,7 @@ pub fn list(dir: &DataDir, alias: &str, json: bool) -> Result<()> {
             .conversation(alias, Page::ALL)?
             .messages
             .into_iter()
-            .map(Message::from)
+            .map(courier_api::message_json)
             .collect(),
     };
     let rows: Vec<serde_json::Value> = messages

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use courier_api::client::ClientError;
 use courier_host::input_file::InputFileError;
 use courier_service::{ErrorKind, ServiceError};
 
@@ -43,8 +44,8 @@ pub fn of(error: &anyhow::Error) -> ExitCode {
             Some(e.kind())
         } else if let Some(e) = cause.downcast_ref::<CliError>() {
             Some(e.kind)
-        } else if let Some(e) = cause.downcast_ref::<courier_api::client::ClientError>() {
-            Some(e.kind())
+        } else if let Some(e) = cause.downcast_ref::<ClientError>() {
+            Some(client_kind(e))
         } else if let Some(e) = cause.downcast_ref::<courier_api::StartError>() {
             Some(e.kind())
         } else {
@@ -55,6 +56,25 @@ pub fn of(error: &anyhow::Error) -> ExitCode {
         }
     });
     ExitCode::from(kind.map_or(1, code))
+}
+
+/// The kind of failure a call through a running node's API came to, as the service names it.
+fn client_kind(error: &ClientError) -> ErrorKind {
+    use ErrorKind as K;
+    match error {
+        ClientError::Unreachable(_) => K::Unavailable,
+        ClientError::Garbled(_) => K::Storage,
+        ClientError::Api { status, detail } => match (*status, detail.kind.as_str()) {
+            (404, _) => K::NotFound,
+            (400 | 413, _) => K::InvalidInput,
+            (409, "unavailable") => K::Unavailable,
+            (409, _) => K::Conflict,
+            (422, _) => K::RefusedByPolicy,
+            (_, "locked") => K::Locked,
+            (_, "plugin") => K::Plugin,
+            _ => K::Storage,
+        },
+    }
 }
 
 #[cfg(test)]

@@ -333,9 +333,9 @@ impl Person {
     }
 
     /// Starts `courier serve --api` and waits until the node and its API listen; a client of it.
-    pub fn serve_api(&mut self) -> Result<courier_api::client::Client> {
+    pub fn serve_api(&mut self) -> Result<courier_api_client::client::Client> {
         self.serve_with(&["--api"])?;
-        courier_api::client::Client::of_data_dir(&self.dir)
+        courier_api_client::client::Client::of_data_dir(&self.dir)
             .context("serve --api wrote no address and token files")
     }
 

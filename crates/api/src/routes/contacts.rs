@@ -4,10 +4,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 
+use crate::convert;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, Param};
-use crate::json::{AddContact, Contact, ErrorBody, Rename, SafetyNumber};
 use crate::state::AppState;
+use courier_api_client::json::{AddContact, Contact, ErrorBody, Rename, SafetyNumber};
 
 /// Contacts, then pending contacts.
 #[utoipa::path(get, path = "/v1/contacts", tag = "contacts",
@@ -16,7 +17,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Contact>>, A
     state
         .run(|core| {
             let contacts = core.service.contacts()?;
-            Ok(Json(contacts.into_iter().map(Contact::from).collect()))
+            Ok(Json(contacts.into_iter().map(convert::contact).collect()))
         })
         .await
 }
@@ -45,7 +46,7 @@ pub async fn add(
                     "the contact was removed meanwhile",
                 )
             })?;
-            Ok((StatusCode::CREATED, Json(added.into())))
+            Ok((StatusCode::CREATED, Json(convert::contact(added))))
         })
         .await
 }
@@ -69,7 +70,7 @@ pub async fn rename(
                 .contacts()?
                 .into_iter()
                 .find(|c| c.alias == body.alias);
-            renamed.map(|c| Json(c.into())).ok_or_else(|| {
+            renamed.map(|c| Json(convert::contact(c))).ok_or_else(|| {
                 ApiError::new(
                     StatusCode::NOT_FOUND,
                     "not-found",
@@ -135,7 +136,7 @@ pub async fn verify(
                 .contacts()?
                 .into_iter()
                 .find(|c| c.alias == alias);
-            verified.map(|c| Json(c.into())).ok_or_else(|| {
+            verified.map(|c| Json(convert::contact(c))).ok_or_else(|| {
                 ApiError::new(
                     StatusCode::NOT_FOUND,
                     "not-found",

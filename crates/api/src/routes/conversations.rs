@@ -8,10 +8,11 @@ use courier_service::{MessageId, Window};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::convert;
 use crate::error::ApiError;
 use crate::extract::{Param, body_error, parse_json};
-use crate::json::{Conversation, ErrorBody, Messages, Queued, SendText};
 use crate::state::AppState;
+use courier_api_client::json::{Conversation, ErrorBody, Messages, Queued, SendText};
 
 /// The most messages one window lists.
 pub const MAX_WINDOW: usize = 500;
@@ -26,7 +27,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Conversation
     state
         .run(|core| {
             let all = core.service.conversations()?;
-            Ok(Json(all.into_iter().map(Conversation::from).collect()))
+            Ok(Json(all.into_iter().map(convert::conversation).collect()))
         })
         .await
 }
@@ -84,7 +85,11 @@ pub async fn messages(
         },
     };
     state
-        .run(move |core| Ok(Json(core.service.messages(&alias, window)?.into())))
+        .run(move |core| {
+            Ok(Json(convert::messages(
+                core.service.messages(&alias, window)?,
+            )))
+        })
         .await
 }
 
@@ -170,7 +175,7 @@ pub async fn send(
             let sent = core
                 .service
                 .send(&alias, &body.content_type, &body.input, &body.options)?;
-            let queued = Queued::from(sent);
+            let queued = convert::queued(sent);
             if let Some(key) = key {
                 core.sends.remember(key, queued.clone());
             }

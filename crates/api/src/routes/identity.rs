@@ -6,8 +6,8 @@ use axum::http::header;
 use axum::response::IntoResponse;
 
 use crate::error::ApiError;
-use crate::json::{ErrorBody, Identity};
 use crate::state::AppState;
+use courier_api_client::json::{ErrorBody, Identity};
 
 /// The user's name and contact link.
 #[utoipa::path(get, path = "/v1/identity", tag = "identity",

@@ -7,10 +7,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::conversations::message_id;
+use crate::convert;
 use crate::error::ApiError;
 use crate::extract::Param;
-use crate::json::{ErrorBody, Message};
 use crate::state::AppState;
+use courier_api_client::json::{ErrorBody, Message};
 
 /// The message, as a conversation lists it.
 #[utoipa::path(get, path = "/v1/messages/{id}", tag = "messages",
@@ -23,7 +24,7 @@ pub async fn get(
 ) -> Result<Json<Message>, ApiError> {
     message_id(&id, "id")?;
     state
-        .run(move |core| Ok(Json(core.service.message(&id)?.1.into())))
+        .run(move |core| Ok(Json(convert::message(core.service.message(&id)?.1))))
         .await
 }
 

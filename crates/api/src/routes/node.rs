@@ -3,9 +3,10 @@
 use axum::Json;
 use axum::extract::State;
 
+use crate::convert;
 use crate::error::ApiError;
-use crate::json::{ErrorBody, Plugin, Plugins, Transport};
 use crate::state::AppState;
+use courier_api_client::json::{ErrorBody, Plugin, Plugins, Transport};
 
 /// Each transport's live state and what it reveals.
 #[utoipa::path(get, path = "/v1/transports", tag = "node",
@@ -20,7 +21,7 @@ pub async fn transports(State(state): State<AppState>) -> Result<Json<Vec<Transp
             Ok(Json(
                 states
                     .into_iter()
-                    .map(|s| Transport::new(s, |c| aliases.get(&c).cloned()))
+                    .map(|s| convert::transport(s, |c| aliases.get(&c).cloned()))
                     .collect(),
             ))
         })
@@ -39,9 +40,9 @@ pub async fn plugins(State(state): State<AppState>) -> Result<Json<Plugins>, Api
             let inventory = core.service.plugins()?.inventory();
             let mut loaded: Vec<Plugin> = transports
                 .into_iter()
-                .map(|t| Plugin::of_transport(Transport::new(t, |_| None)))
+                .map(|t| convert::transport_plugin(convert::transport(t, |_| None)))
                 .collect();
-            loaded.extend(inventory.loaded.into_iter().map(Plugin::from));
+            loaded.extend(inventory.loaded.into_iter().map(convert::plugin));
             Ok(Json(Plugins {
                 loaded,
                 not_loaded: inventory.not_loaded,

@@ -7,8 +7,8 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use courier_api::client::Client;
-use courier_api::json::{
+use courier_api_client::client::Client;
+use courier_api_client::json::{
     Contact, ContactStateJson, Identity, LiveEvent, Messages, Queued, SendText,
 };
 use courier_e2e::{Person, Tools, noise_png};
@@ -82,7 +82,7 @@ fn position(events: &[LiveEvent], f: impl Fn(&LiveEvent) -> bool) -> Option<usiz
 
 fn token_of(person: &Person) -> Result<String> {
     Ok(
-        std::fs::read_to_string(person.dir.join(courier_api::TOKEN_FILE))?
+        std::fs::read_to_string(person.dir.join(courier_api_client::TOKEN_FILE))?
             .trim()
             .to_owned(),
     )
@@ -284,10 +284,10 @@ fn alice_and_bob_driven_only_through_their_apis_exchange_every_message_type_and_
         "pages of two, oldest last, make the whole conversation"
     );
     assert_eq!(all.len(), 6);
-    let unread: Vec<courier_api::json::Conversation> = a.get("/v1/conversations")?;
+    let unread: Vec<courier_api_client::json::Conversation> = a.get("/v1/conversations")?;
     assert_eq!(unread[0].unread, 1);
     post_empty(&a, &token_of(&alice)?, "/v1/conversations/bob/read")?;
-    let unread: Vec<courier_api::json::Conversation> = a.get("/v1/conversations")?;
+    let unread: Vec<courier_api_client::json::Conversation> = a.get("/v1/conversations")?;
     assert_eq!(
         (
             unread[0].unread,
@@ -664,7 +664,7 @@ fn an_api_beyond_loopback_is_refused_unless_asked_for_and_then_warned_about() ->
     assert!(stderr.contains("--api-allow-remote"), "{stderr}");
     assert_ne!(code, 0);
     assert!(
-        !alice.dir.join(courier_api::TOKEN_FILE).exists(),
+        !alice.dir.join(courier_api_client::TOKEN_FILE).exists(),
         "no token was written"
     );
 
@@ -686,12 +686,12 @@ fn an_api_beyond_loopback_is_refused_unless_asked_for_and_then_warned_about() ->
         "{printed:?}"
     );
     let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(alice.dir.join(courier_api::TOKEN_FILE))?.permissions(),
+        &std::fs::metadata(alice.dir.join(courier_api_client::TOKEN_FILE))?.permissions(),
     );
     assert_eq!(mode & 0o777, 0o600, "the token file is its owner's only");
     alice.stop()?;
     assert!(
-        !alice.dir.join(courier_api::TOKEN_FILE).exists(),
+        !alice.dir.join(courier_api_client::TOKEN_FILE).exists(),
         "a clean stop removes the token"
     );
     Ok(())
@@ -753,8 +753,14 @@ fn schemathesis_runs_the_openapi_document_against_a_live_node_and_finds_no_5xx_a
     // A contact with a conversation, so the fuzzer's requests also reach real data.
     let bob_id: Identity = b.get("/v1/identity")?;
     let alice_id: Identity = a.get("/v1/identity")?;
-    let _: Contact = a.post("/v1/contacts", &serde_json::json!({"link": bob_id.link, "alias": "bob"}))?;
-    let _: Contact = b.post("/v1/contacts", &serde_json::json!({"link": alice_id.link, "alias": "alice"}))?;
+    let _: Contact = a.post(
+        "/v1/contacts",
+        &serde_json::json!({"link": bob_id.link, "alias": "bob"}),
+    )?;
+    let _: Contact = b.post(
+        "/v1/contacts",
+        &serde_json::json!({"link": alice_id.link, "alias": "alice"}),
+    )?;
     let token = token_of(&alice)?;
     let output = std::process::Command::new("schemathesis")
         .args(["run", &format!("{}/v1/openapi.json", a.base())])
@@ -767,8 +773,14 @@ fn schemathesis_runs_the_openapi_document_against_a_live_node_and_finds_no_5xx_a
         .env("NO_COLOR", "1")
         .output()?;
     let report = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "schemathesis found failures:\n{report}");
-    assert!(report.contains("Tested: 18"), "every operation was run:\n{report}");
+    assert!(
+        output.status.success(),
+        "schemathesis found failures:\n{report}"
+    );
+    assert!(
+        report.contains("Tested: 18"),
+        "every operation was run:\n{report}"
+    );
     drop((alice, bob));
     Ok(())
 }

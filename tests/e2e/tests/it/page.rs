@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use courier_api::json::{Messages, SendText};
+use courier_api_client::json::{Messages, SendText};
 use courier_e2e::{Person, Tools, introduce, wait_for_contact, wait_until};
 
 use crate::scratch;
@@ -20,7 +20,9 @@ fn browser_dir() -> PathBuf {
 fn missing() -> Option<String> {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     if !Path::new(&chromium).exists() {
-        return Some(format!("no Chromium at {chromium} (apt-get install chromium)"));
+        return Some(format!(
+            "no Chromium at {chromium} (apt-get install chromium)"
+        ));
     }
     if !browser_dir().join("node_modules/playwright-core").exists() {
         return Some("playwright-core is not installed (npm ci in tests/browser)".into());
@@ -45,7 +47,7 @@ fn in_chromium_alice_logs_in_to_her_page_sends_bob_a_text_and_sees_his_reply_arr
     let a = alice.serve_api()?;
     let b = bob.serve_api()?;
     wait_for_contact(&alice, &bob)?;
-    let token = std::fs::read_to_string(alice.dir.join(courier_api::TOKEN_FILE))?;
+    let token = std::fs::read_to_string(alice.dir.join(courier_api_client::TOKEN_FILE))?;
     let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
     std::fs::create_dir_all(&artifacts)?;
     let screenshot = artifacts.join("page-conversation.png");
@@ -83,7 +85,10 @@ fn in_chromium_alice_logs_in_to_her_page_sends_bob_a_text_and_sees_his_reply_arr
     // Bob's node got it; he answers from his own API.
     wait_until(Duration::from_secs(30), "bob has the page's text", || {
         let window: Messages = b.get("/v1/conversations/alice/messages")?;
-        Ok(window.messages.iter().any(|m| m.summary == "hello from the page"))
+        Ok(window
+            .messages
+            .iter()
+            .any(|m| m.summary == "hello from the page"))
     })?;
     b.send_text(
         "alice",
@@ -98,9 +103,16 @@ fn in_chromium_alice_logs_in_to_her_page_sends_bob_a_text_and_sees_his_reply_arr
     let mut err = String::new();
     std::io::Read::read_to_string(&mut page.stderr.take().context("stderr")?, &mut err)?;
     assert!(status.success(), "the page failed: {printed:?}\n{err}");
-    assert_eq!(printed.last().map(String::as_str), Some("SAW REPLY"), "{printed:?}");
+    assert_eq!(
+        printed.last().map(String::as_str),
+        Some("SAW REPLY"),
+        "{printed:?}"
+    );
     let png = std::fs::read(&screenshot).context("the screenshot")?;
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "a real screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "a real screenshot"
+    );
     println!("screenshot: {}", screenshot.display());
     // What the page sent is alice's message, acked, in her own conversation.
     let window: Messages = a.get("/v1/conversations/bob/messages")?;

@@ -28,27 +28,6 @@ pub enum ClientError {
     Garbled(String),
 }
 
-impl ClientError {
-    /// The kind of failure, as the service would have named it, for an exit code.
-    pub fn kind(&self) -> courier_service::ErrorKind {
-        use courier_service::ErrorKind as K;
-        match self {
-            ClientError::Unreachable(_) => K::Unavailable,
-            ClientError::Garbled(_) => K::Storage,
-            ClientError::Api { status, detail } => match (*status, detail.kind.as_str()) {
-                (404, _) => K::NotFound,
-                (400 | 413, _) => K::InvalidInput,
-                (409, "unavailable") => K::Unavailable,
-                (409, _) => K::Conflict,
-                (422, _) => K::RefusedByPolicy,
-                (_, "locked") => K::Locked,
-                (_, "plugin") => K::Plugin,
-                _ => K::Storage,
-            },
-        }
-    }
-}
-
 /// A client of one node's API.
 #[derive(Debug, Clone)]
 pub struct Client {

@@ -1,0 +1,10 @@
+//! The JSON Courier's local API speaks ([`json`]) and a blocking client of it ([`client`]), apart
+//! from the server so that a program driving a node (the CLI, a test, a bench) links no node.
+
+pub mod client;
+pub mod json;
+
+/// Where a node serving the API writes its address, in the data directory.
+pub const ADDRESS_FILE: &str = "api.addr";
+/// Where a node serving the API writes its token, readable by its owner only.
+pub const TOKEN_FILE: &str = "api.token";
