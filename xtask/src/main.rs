@@ -310,7 +310,20 @@ fn bench(root: &Path) -> Result<()> {
     build_plugins(root)?;
     run(cargo()
         .current_dir(root)
-        .args(["bench", "-p", "courier-host"]))
+        .args(["bench", "-p", "courier-host"]))?;
+    // The API bench drives `courier` processes: the release build, as a desktop app ships it.
+    run(cargo().current_dir(root).args([
+        "build",
+        "--quiet",
+        "--release",
+        "-p",
+        "courier-host",
+        "--bin",
+        "courier",
+    ]))?;
+    run(cargo()
+        .current_dir(root)
+        .args(["bench", "-p", "courier-e2e", "--bench", "api"]))
 }
 
 /// A rustup-proxied `cargo +nightly`, without the variables the outer (stable) cargo set for us.
