@@ -128,16 +128,11 @@ impl Watcher {
             });
         }
         let mut seen = HashMap::new();
+        // By row, so that our messages' news comes in the order they were queued.
+        let mut ours = Vec::new();
         for row in activity.outgoing {
             let before = self.outgoing.get(&row.row).map(|o| o.2);
-            progress(
-                &aliases,
-                row.contact,
-                row.id,
-                before,
-                row.state,
-                &mut events,
-            );
+            ours.push((row.row, row.contact, row.id, before, row.state));
             seen.insert(row.row, (row.contact, row.id, row.state));
         }
         // Those no longer unacked were acked, or deleted.
@@ -146,8 +141,12 @@ impl Watcher {
                 continue;
             }
             if let Some(now) = service.db.outgoing_state(contact, &id)? {
-                progress(&aliases, contact, id, Some(before), now, &mut events);
+                ours.push((row, contact, id, Some(before), now));
             }
+        }
+        ours.sort_by_key(|o| o.0);
+        for (_, contact, id, before, now) in ours {
+            progress(&aliases, contact, id, before, now, &mut events);
         }
         seen.retain(|_, o| o.2 != OutgoingState::Acked);
         self.outgoing = seen;
@@ -250,4 +249,194 @@ fn links(transports: &[TransportState]) -> BTreeSet<(String, ContactId)> {
         .iter()
         .flat_map(|t| t.contacts_linked.iter().map(|c| (t.transport.clone(), *c)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use courier_proto::handshake::Agreement;
+    use courier_proto::identity::Identity;
+    use courier_proto::sync::record::Message;
+    use courier_proto::sync::session::SyncStore;
+    use courier_proto::transport_security::transport_keys::{Role, SecretKey};
+    use courier_storage::{ConversationStore, Draft};
+
+    use super::*;
+    use crate::Window;
+    use crate::service::testing::initialised;
+
+    /// Bob, a contact whose handshake ran.
+    fn bob(service: &mut Service) -> ContactId {
+        let link = Identity::generate("bob").link();
+        service.db.add_pending_contact(&link, "bob", 0).unwrap();
+        let agreement = Agreement {
+            root: SecretKey::from_bytes([9; 32]),
+            role: Role::Alice,
+        };
+        service
+            .db
+            .complete_handshake("bob", &agreement, 1_700_000_000_000)
+            .unwrap()
+    }
+
+    fn text(service: &mut Service, contact: ContactId, body: &str, at: u64) -> MessageId {
+        let draft = Draft::new("courier/text", 1, body.as_bytes().to_vec());
+        service.db.send(contact, draft, at).unwrap().0
+    }
+
+    fn incoming(service: &mut Service, contact: ContactId, body: &str, at: u64) -> MessageId {
+        let message = Message {
+            timestamp_ms: at,
+            content_type: "courier/text".into(),
+            type_version: 1,
+            fallback: String::new(),
+            body: body.as_bytes().to_vec(),
+        };
+        let id = message.id();
+        ConversationStore::new(&mut service.db, contact, 60_000)
+            .store_incoming(&id, message)
+            .unwrap();
+        id
+    }
+
+    #[test]
+    fn the_watcher_tells_each_change_once_sent_before_acked_and_nothing_that_was_there_before() {
+        let (_root, mut service) = initialised();
+        let bob = bob(&mut service);
+        let old = text(&mut service, bob, "from before", 1_000);
+        let mut watcher = Watcher::new(&service, &[]).unwrap();
+        assert_eq!(
+            watcher.poll(&mut service, &[]).unwrap(),
+            [],
+            "nothing new yet"
+        );
+
+        let first = text(&mut service, bob, "first", 2_000);
+        let second = text(&mut service, bob, "second", 3_000);
+        assert_eq!(
+            watcher.poll(&mut service, &[]).unwrap(),
+            [],
+            "queued is not news"
+        );
+        {
+            let mut store = ConversationStore::new(&mut service.db, bob, 60_000);
+            store.mark_sent(&first, 4_000).unwrap();
+            // The second is sent and acked between two looks, and the old one acked.
+            store.mark_sent(&second, 4_000).unwrap();
+            store.mark_acked(&second).unwrap();
+            store.mark_acked(&old).unwrap();
+        }
+        let bob_said = incoming(&mut service, bob, "hi alice", 1_500);
+        let events = watcher.poll(&mut service, &[]).unwrap();
+        let sent = |id| Event::MessageSent {
+            contact: "bob".into(),
+            id,
+        };
+        let acked = |id| Event::MessageAcked {
+            contact: "bob".into(),
+            id,
+        };
+        assert!(
+            matches!(&events[0], Event::MessageReceived { contact, message } if contact == "bob" && message.id == bob_said)
+        );
+        assert_eq!(
+            events[1..],
+            [
+                sent(old),
+                acked(old),
+                sent(first),
+                sent(second),
+                acked(second)
+            ],
+            "the old one was queued when the watcher began, so it is sent then acked too"
+        );
+        assert_eq!(watcher.poll(&mut service, &[]).unwrap(), [], "each once");
+        ConversationStore::new(&mut service.db, bob, 60_000)
+            .mark_acked(&first)
+            .unwrap();
+        assert_eq!(watcher.poll(&mut service, &[]).unwrap(), [acked(first)]);
+
+        let carol = Identity::generate("carol").link().to_string();
+        service.add_contact(&carol, "carol").unwrap();
+        service.remove_contact("bob").unwrap();
+        assert_eq!(
+            watcher.poll(&mut service, &[]).unwrap(),
+            [
+                Event::ContactPending {
+                    alias: "carol".into(),
+                    state: ContactState::Pending
+                },
+                Event::ContactRemoved {
+                    alias: "bob".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn windows_by_cursor_neither_repeat_nor_skip_while_messages_arrive() {
+        let (_root, mut service) = initialised();
+        let bob = bob(&mut service);
+        let ids: Vec<MessageId> = (0..7)
+            .map(|i| text(&mut service, bob, &format!("m{i}"), 10_000 + i * 1_000))
+            .collect();
+        let window = |service: &mut Service, before| {
+            service
+                .messages(
+                    "bob",
+                    Window {
+                        before,
+                        after: None,
+                        limit: 3,
+                    },
+                )
+                .unwrap()
+        };
+        let newest = window(&mut service, None);
+        assert_eq!(
+            newest.messages.iter().map(|m| m.id).collect::<Vec<_>>(),
+            ids[4..]
+        );
+        assert_eq!((newest.older, newest.newer), (Some(ids[4]), None));
+        // Meanwhile a new message and a late one, stamped in the middle, arrive.
+        let late = incoming(&mut service, bob, "late", 12_500);
+        text(&mut service, bob, "new", 99_000);
+        let mut seen: Vec<MessageId> = newest.messages.iter().map(|m| m.id).collect();
+        let mut before = newest.older;
+        while let Some(cursor) = before {
+            let page = window(&mut service, Some(cursor));
+            seen.splice(0..0, page.messages.iter().map(|m| m.id));
+            before = page.older;
+        }
+        let mut expected = ids.clone();
+        expected.insert(3, late);
+        assert_eq!(
+            seen, expected,
+            "every message from before once, the late one in its place"
+        );
+        let after = service
+            .messages(
+                "bob",
+                Window {
+                    before: None,
+                    after: Some(ids[6]),
+                    limit: 3,
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            after.messages.len(),
+            1,
+            "the new one, after the newest seen"
+        );
+        assert_eq!(after.newer, None);
+        let unknown = service.messages(
+            "bob",
+            Window {
+                before: Some(MessageId([7; 32])),
+                after: None,
+                limit: 3,
+            },
+        );
+        assert_eq!(unknown.unwrap_err().kind(), crate::ErrorKind::NotFound);
+    }
 }

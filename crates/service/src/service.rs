@@ -86,16 +86,15 @@ pub(crate) fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// What the use cases' unit tests start from.
 #[cfg(test)]
-mod tests {
-    use courier_proto::identity::Identity;
+pub(crate) mod testing {
+    use crate::{DataDir, Service};
 
-    use crate::{ContactState, DataDir, ErrorKind, Page, Service, ServiceError};
-
-    const PASSPHRASE: &str = "correct horse battery staple";
+    pub const PASSPHRASE: &str = "correct horse battery staple";
 
     /// A service over a new data directory with an identity, whose config loads no plugins.
-    fn initialised() -> (tempfile::TempDir, Service) {
+    pub fn initialised() -> (tempfile::TempDir, Service) {
         let root = tempfile::tempdir().unwrap();
         let dir = DataDir::resolve(Some(root.path().join("alice"))).unwrap();
         let locked = dir.create().unwrap();
@@ -109,6 +108,14 @@ mod tests {
         .unwrap();
         (root, service)
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use courier_proto::identity::Identity;
+
+    use super::testing::{PASSPHRASE, initialised};
+    use crate::{ContactState, DataDir, ErrorKind, Page, Service, ServiceError};
 
     fn kind<T>(result: Result<T, ServiceError>) -> ErrorKind {
         match result {

@@ -284,6 +284,40 @@ fn alice_and_bob_driven_only_through_their_apis_exchange_every_message_type_and_
         "pages of two, oldest last, make the whole conversation"
     );
     assert_eq!(all.len(), 6);
+    // A retried send with the same Idempotency-Key answers as the first and queues nothing more.
+    let body = br#"{"content_type": "courier/text", "text": "sent once, asked twice"}"#;
+    let token = token_of(&alice)?;
+    let key = [("Idempotency-Key", "3f1c-retry")];
+    let (first, one) = raw(
+        &a,
+        Some(&token),
+        "POST",
+        "/v1/conversations/bob/messages",
+        &key,
+        body,
+    )?;
+    let (second, two) = raw(
+        &a,
+        Some(&token),
+        "POST",
+        "/v1/conversations/bob/messages",
+        &key,
+        body,
+    )?;
+    assert_eq!((first, second), (201, 201), "{one} {two}");
+    let id = |body: &str| serde_json::from_str::<Queued>(body).map(|q| q.id);
+    assert_eq!(id(&one)?, id(&two)?, "the same message");
+    bob_live.until("the retried send, once", |e| {
+        e.iter().any(|e| matches!(e, LiveEvent::MessageReceived { message, .. } if message.summary == "sent once, asked twice"))
+    })?;
+    let all: Messages = a.get("/v1/conversations/bob/messages?limit=500")?;
+    let copies = all
+        .messages
+        .iter()
+        .filter(|m| m.summary == "sent once, asked twice")
+        .count();
+    assert_eq!(copies, 1);
+
     let unread: Vec<courier_api_client::json::Conversation> = a.get("/v1/conversations")?;
     assert_eq!(unread[0].unread, 1);
     post_empty(&a, &token_of(&alice)?, "/v1/conversations/bob/read")?;
@@ -293,7 +327,8 @@ fn alice_and_bob_driven_only_through_their_apis_exchange_every_message_type_and_
             unread[0].unread,
             unread[0].newest.as_ref().map(|m| m.id.clone())
         ),
-        (0, Some(reply.id))
+        (0, Some(id(&one)?)),
+        "the newest is the last sent"
     );
     drop((alice, bob));
     Ok(())
