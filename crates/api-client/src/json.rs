@@ -285,6 +285,19 @@ pub enum LiveEvent {
         /// On which transport.
         transport: String,
     },
+    /// More chunks of one of our attachments were sent, or stored by the contact.
+    AttachmentProgress {
+        /// To whom.
+        contact: String,
+        /// The attachment's message.
+        id: String,
+        /// Chunks sent at least once.
+        sent: u64,
+        /// Chunks the contact stored.
+        acked: u64,
+        /// Chunks in all.
+        total: u64,
+    },
     /// A transport's state changed.
     TransportState {
         /// It, now.

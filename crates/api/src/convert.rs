@@ -186,6 +186,19 @@ pub fn live_event(event: Event, alias: impl Fn(i64) -> Option<String>) -> LiveEv
         Event::ContactDisconnected { alias, transport } => {
             LiveEvent::ContactDisconnected { alias, transport }
         }
+        Event::AttachmentProgress {
+            contact,
+            id,
+            sent,
+            acked,
+            total,
+        } => LiveEvent::AttachmentProgress {
+            contact,
+            id: hex::encode(id.0),
+            sent: sent as u64,
+            acked: acked as u64,
+            total: total as u64,
+        },
         Event::Transport(state) => LiveEvent::TransportState {
             transport: transport(state, alias),
         },

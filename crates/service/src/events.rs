@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use courier_proto::sync::record::MessageId;
-use courier_storage::{ActivityMark, ContactId, OutgoingState};
+use courier_storage::{ActivityMark, ContactId, OutgoingState, Progress};
 
 use crate::Service;
 use crate::contacts::{ContactState, ContactSummary};
@@ -68,6 +68,19 @@ pub enum Event {
         /// The transport's id.
         transport: String,
     },
+    /// More chunks of one of our attachments were sent or stored by the contact.
+    AttachmentProgress {
+        /// To whom.
+        contact: String,
+        /// The attachment's message.
+        id: MessageId,
+        /// Chunks sent at least once.
+        sent: usize,
+        /// Chunks the contact stored.
+        acked: usize,
+        /// Chunks in all.
+        total: usize,
+    },
     /// A transport's state changed (links, health, its medium).
     Transport(TransportState),
 }
@@ -78,6 +91,8 @@ pub struct Watcher {
     mark: ActivityMark,
     /// Our unacked messages by row, and where each stood.
     outgoing: HashMap<i64, (ContactId, MessageId, OutgoingState)>,
+    /// How far each of our unacked attachments had gone, by row.
+    progress: HashMap<i64, Progress>,
     contacts: Vec<ContactSummary>,
     links: BTreeSet<(String, ContactId)>,
     transports: Vec<TransportState>,
@@ -97,6 +112,7 @@ impl Watcher {
         Ok(Watcher {
             mark,
             outgoing,
+            progress: HashMap::new(),
             contacts: service.contacts()?,
             links: links(transports),
             transports: transports.to_vec(),
@@ -130,11 +146,30 @@ impl Watcher {
         let mut seen = HashMap::new();
         // By row, so that our messages' news comes in the order they were queued.
         let mut ours = Vec::new();
+        let mut sending = HashMap::new();
         for row in activity.outgoing {
             let before = self.outgoing.get(&row.row).map(|o| o.2);
             ours.push((row.row, row.contact, row.id, before, row.state));
             seen.insert(row.row, (row.contact, row.id, row.state));
+            if row.attachment
+                && row.state != OutgoingState::Acked
+                && let Some(now) = service.db.attachment_progress(row.contact, &row.id)?
+            {
+                if self.progress.get(&row.row) != Some(&now)
+                    && let Some(alias) = aliases.get(&row.contact)
+                {
+                    events.push(Event::AttachmentProgress {
+                        contact: alias.clone(),
+                        id: row.id,
+                        sent: now.sent,
+                        acked: now.acked,
+                        total: now.total,
+                    });
+                }
+                sending.insert(row.row, now);
+            }
         }
+        self.progress = sending;
         // Those no longer unacked were acked, or deleted.
         for (row, (contact, id, before)) in std::mem::take(&mut self.outgoing) {
             if seen.contains_key(&row) {

@@ -2,11 +2,11 @@
 //! our own messages stand. Read off the database, so a change made by any connection (the node, a
 //! `courier send`, the API) is seen the same way.
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use super::contact_store::OutgoingState;
 use super::database::{ContactId, Database, StorageError};
-use courier_proto::sync::attachment::CHUNK_TYPE;
+use courier_proto::sync::attachment::{self, CHUNK_TYPE, MANIFEST_TYPE};
 use courier_proto::sync::record::MessageId;
 
 /// How far a reader has looked: the newest incoming message and the newest outgoing row it saw.
@@ -29,6 +29,19 @@ pub struct OutgoingRow {
     pub id: MessageId,
     /// Queued, sent or acked.
     pub state: OutgoingState,
+    /// Whether it is an attachment's manifest (its chunks go first, and show its progress).
+    pub attachment: bool,
+}
+
+/// How far the chunks of one of our attachments have gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Chunks sent at least once.
+    pub sent: usize,
+    /// Chunks the contact stored.
+    pub acked: usize,
+    /// Chunks in all.
+    pub total: usize,
 }
 
 /// What [`Database::activity`] found.
@@ -76,10 +89,10 @@ impl Database {
         }
         let mut outgoing = Vec::new();
         let mut statement = self.conn.prepare_cached(
-            "SELECT rowid, contact_id, id, times_sent, acked FROM outgoing
+            "SELECT rowid, contact_id, id, times_sent, acked, content_type = ?3 FROM outgoing
               WHERE content_type != ?1 AND (acked = 0 OR rowid > ?2) ORDER BY rowid",
         )?;
-        let mut rows = statement.query(params![CHUNK_TYPE, mark.outgoing_row])?;
+        let mut rows = statement.query(params![CHUNK_TYPE, mark.outgoing_row, MANIFEST_TYPE])?;
         while let Some(row) = rows.next()? {
             let (times_sent, acked): (u32, bool) = (row.get(3)?, row.get(4)?);
             let outgoing_row = OutgoingRow {
@@ -87,6 +100,7 @@ impl Database {
                 contact: row.get(1)?,
                 id: message_id(row.get(2)?)?,
                 state: OutgoingState::of(times_sent, acked),
+                attachment: row.get(5)?,
             };
             next.outgoing_row = next.outgoing_row.max(outgoing_row.row);
             outgoing.push(outgoing_row);
@@ -98,6 +112,46 @@ impl Database {
             outgoing,
             mark: next,
         })
+    }
+
+    /// How far the chunks of our attachment `id` to `contact` have gone; `None` if it is not one of
+    /// our attachments.
+    pub fn attachment_progress(
+        &self,
+        contact: ContactId,
+        id: &MessageId,
+    ) -> Result<Option<Progress>, StorageError> {
+        let body: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT body FROM outgoing WHERE contact_id = ?1 AND id = ?2 AND content_type = ?3",
+                params![contact, &id.0[..], MANIFEST_TYPE],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(manifest) = body.and_then(|b| attachment::parse_manifest(&b).ok()) else {
+            return Ok(None);
+        };
+        let mut statement = self.conn.prepare_cached(
+            "SELECT times_sent, acked FROM outgoing WHERE contact_id = ?1 AND id = ?2",
+        )?;
+        let mut progress = Progress {
+            sent: 0,
+            acked: 0,
+            total: manifest.chunks.len(),
+        };
+        for chunk in &manifest.chunks {
+            let state: Option<(u32, bool)> = statement
+                .query_row(params![contact, &chunk.0[..]], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            if let Some((times_sent, acked)) = state {
+                progress.sent += usize::from(times_sent > 0 || acked);
+                progress.acked += usize::from(acked);
+            }
+        }
+        Ok(Some(progress))
     }
 
     /// Marks every message from `contact` seen; returns how many were not.

@@ -14,7 +14,7 @@ mod peer_announcements;
 mod stream_state;
 mod sync_store;
 
-pub use activity::{Activity, ActivityMark, OutgoingRow};
+pub use activity::{Activity, ActivityMark, OutgoingRow, Progress};
 pub use attachments::{Content, Draft, Payload};
 pub use contact_store::{Contact, OutgoingState};
 pub use conversation::{Delivery, Direction, Durability, Entry};

@@ -151,7 +151,8 @@ fn alice_and_bob_driven_only_through_their_apis_exchange_every_message_type_and_
             },
         )?)
     };
-    let png = noise_png(300, 200, 7);
+    // Noise does not compress: large enough to travel as an attachment, in chunks.
+    let png = noise_png(900, 700, 7);
     let wav = std::fs::read(
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../plugins/message-voice/tests/fixtures/espeak.wav"),
@@ -240,7 +241,7 @@ fn alice_and_bob_driven_only_through_their_apis_exchange_every_message_type_and_
     );
     assert!(summaries[1].contains("the cafe"), "{summaries:?}");
     assert!(summaries[2].contains("0.0005"), "{summaries:?}");
-    assert!(summaries[3].starts_with("image 300×200"), "{summaries:?}");
+    assert!(summaries[3].starts_with("image 900×700"), "{summaries:?}");
     assert!(summaries[4].starts_with("voice"), "{summaries:?}");
     let image_id = &sent[3].1.id;
     let (media, downloaded) = b.get_bytes(&format!("/v1/messages/{image_id}/content"))?;
@@ -253,6 +254,33 @@ fn alice_and_bob_driven_only_through_their_apis_exchange_every_message_type_and_
     assert!(downloaded.starts_with(b"\xff\xd8"), "a JPEG");
     let (media, _) = b.get_bytes(&format!("/v1/messages/{}/content", sent[4].1.id))?;
     assert_eq!(media, "audio/wav");
+    // Alice watched the image's chunks go, up to all of them stored at bob's.
+    let progress: Vec<(u64, u64, u64)> = alice_live
+        .until("the image's progress", |_| true)?
+        .iter()
+        .filter_map(|e| match e {
+            LiveEvent::AttachmentProgress {
+                id,
+                sent,
+                acked,
+                total,
+                ..
+            } if id == image_id => Some((*sent, *acked, *total)),
+            _ => None,
+        })
+        .collect();
+    let (_, _, total) = *progress.last().context("progress events for the image")?;
+    assert!(total > 1, "{progress:?}");
+    assert!(
+        progress
+            .windows(2)
+            .all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1),
+        "never backwards: {progress:?}"
+    );
+    assert!(
+        progress.iter().all(|p| p.1 <= p.0 && p.0 <= p.2),
+        "{progress:?}"
+    );
 
     // He replies; alice's socket shows it arrive; windows by cursor neither skip nor repeat.
     let reply = b.send_text(
