@@ -6,5 +6,7 @@ pub mod json;
 
 /// Where a node serving the API writes its address, in the data directory.
 pub const ADDRESS_FILE: &str = "api.addr";
+/// Where a node serving the API listens on a Unix socket too, in the data directory.
+pub const SOCKET_FILE: &str = "api.sock";
 /// Where a node serving the API writes its token, readable by its owner only.
 pub const TOKEN_FILE: &str = "api.token";

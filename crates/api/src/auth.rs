@@ -86,7 +86,7 @@ impl Hosts {
 
 /// Refuses requests whose `Host` or `Origin` is not this server's.
 pub async fn same_origin(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    match state.hosts.allow(request.headers(), state.remote) {
+    match state.hosts.allow(request.headers(), state.any_host) {
         Ok(()) => next.run(request).await,
         Err(why) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", why).into_response(),
     }

@@ -23,13 +23,13 @@ use std::sync::{Arc, Mutex};
 use courier_local_fs::owner_only;
 use courier_service::Service;
 use courier_service::node::NodeHandle;
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::{broadcast, watch};
 
 pub use auth::Token;
 pub use error::{ApiError, StartError};
 
 pub use convert::{contact as contact_json, message as message_json, queued as queued_json};
-pub use courier_api_client::{ADDRESS_FILE, TOKEN_FILE, client, json};
+pub use courier_api_client::{ADDRESS_FILE, SOCKET_FILE, TOKEN_FILE, client, json};
 /// Live events held for a socket that reads slowly before it is told it missed some.
 const EVENT_BACKLOG: usize = 4096;
 
@@ -68,7 +68,7 @@ pub struct Api {
     addr: SocketAddr,
     token: Token,
     files: Vec<PathBuf>,
-    shutdown: Option<oneshot::Sender<()>>,
+    shutdown: Option<watch::Sender<bool>>,
 }
 
 impl Api {
@@ -89,8 +89,23 @@ impl Api {
         let listener = std::net::TcpListener::bind(options.bind).map_err(bind_error)?;
         listener.set_nonblocking(true).map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
+        let _entered = runtime.enter();
+        // The socket is a convenience beside the TCP port: where it cannot be made (a path too
+        // long for a socket's name), the API runs without it; a second node on the same data
+        // directory is refused.
+        let socket = match unix_socket(dir) {
+            Ok(socket) => Some(socket),
+            Err(StartError::File { source, .. })
+                if source.kind() != std::io::ErrorKind::AddrInUse =>
+            {
+                tracing::warn!("the API has no Unix socket: {source}");
+                None
+            }
+            Err(e) => return Err(e),
+        };
         let token = Token::generate();
-        let files = write_files(dir, addr, &token)?;
+        let mut files = write_files(dir, addr, &token)?;
+        files.extend(socket.as_ref().map(|(_, file)| file.clone()));
         let (events, _) = broadcast::channel(EVENT_BACKLOG);
         let state = state::AppState {
             core: Arc::new(Mutex::new(state::Core {
@@ -100,22 +115,22 @@ impl Api {
             node,
             token: token.clone(),
             hosts: auth::Hosts::for_addr(addr),
-            remote: options.allow_remote && !addr.ip().is_loopback(),
+            any_host: options.allow_remote && !addr.ip().is_loopback(),
             events,
         };
-        let _entered = runtime.enter();
         let listener = tokio::net::TcpListener::from_std(listener).map_err(bind_error)?;
-        let (shutdown, stopped) = oneshot::channel::<()>();
+        let (shutdown, stopped) = watch::channel(false);
         runtime.spawn(live::watch(state.clone()));
-        let app = routes::router(state);
-        runtime.spawn(async move {
-            let serving = axum::serve(listener, app).with_graceful_shutdown(async {
-                let _ = stopped.await;
-            });
-            if let Err(e) = serving.await {
-                tracing::error!("the API stopped: {e}");
-            }
-        });
+        // Only programs of this user reach the socket (its mode, and the data directory's): no
+        // browser can, so it takes any Host; the token is still asked for.
+        let local = state::AppState {
+            any_host: true,
+            ..state.clone()
+        };
+        runtime.spawn(serve(listener, routes::router(state), stopped.clone()));
+        if let Some((socket, _)) = socket {
+            runtime.spawn(serve(socket, routes::router(local), stopped));
+        }
         Ok(Api {
             addr,
             token,
@@ -138,13 +153,47 @@ impl Api {
 impl Drop for Api {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
+            let _ = shutdown.send(true);
         }
         // A client that finds no files opens the database itself instead.
         for file in &self.files {
             let _ = std::fs::remove_file(file);
         }
     }
+}
+
+/// Serves `app` on `listener` until `stopped` turns true.
+async fn serve<L>(listener: L, app: axum::Router, mut stopped: watch::Receiver<bool>)
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    });
+    if let Err(e) = serving.await {
+        tracing::error!("the API stopped: {e}");
+    }
+}
+
+/// The API's Unix socket in `dir`, readable and writable by its owner only; one left by a node
+/// that died is replaced.
+fn unix_socket(dir: &Path) -> Result<(tokio::net::UnixListener, PathBuf), StartError> {
+    let path = dir.join(SOCKET_FILE);
+    let failed = |source| StartError::File {
+        path: path.clone(),
+        source,
+    };
+    if std::os::unix::net::UnixStream::connect(&path).is_ok() {
+        return Err(failed(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            "another node serves this data directory's API; stop it first",
+        )));
+    }
+    let _ = std::fs::remove_file(&path);
+    let socket = tokio::net::UnixListener::bind(&path).map_err(failed)?;
+    owner_only::restrict(&path).map_err(failed)?;
+    Ok((socket, path))
 }
 
 /// Writes the token (owner-only) and then the address, each whole or not at all.

@@ -56,8 +56,8 @@ pub(crate) struct AppState {
     pub node: NodeHandle,
     pub token: Token,
     pub hosts: Hosts,
-    /// Serving beyond loopback (`--api-allow-remote`): any `Host` is taken.
-    pub remote: bool,
+    /// Any `Host` is taken: serving beyond loopback (`--api-allow-remote`), or on the Unix socket.
+    pub any_host: bool,
     /// Live events, each already JSON.
     pub events: broadcast::Sender<Arc<str>>,
 }

@@ -115,7 +115,7 @@ mod tests {
     use courier_proto::identity::Identity;
 
     use super::testing::{PASSPHRASE, initialised};
-    use crate::{ContactState, DataDir, ErrorKind, Page, Service, ServiceError};
+    use crate::{ContactState, DataDir, ErrorKind, Page, ServiceError};
 
     fn kind<T>(result: Result<T, ServiceError>) -> ErrorKind {
         match result {

@@ -752,11 +752,37 @@ fn an_api_beyond_loopback_is_refused_unless_asked_for_and_then_warned_about() ->
         &std::fs::metadata(alice.dir.join(courier_api_client::TOKEN_FILE))?.permissions(),
     );
     assert_eq!(mode & 0o777, 0o600, "the token file is its owner's only");
+    // The same API on a Unix socket in the data directory, for programs of this user only.
+    let socket = alice.dir.join(courier_api_client::SOCKET_FILE);
+    let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&socket)?.permissions());
+    assert_eq!(mode & 0o777, 0o600, "the socket is its owner's only");
+    let over_socket = |auth: &str| -> Result<String> {
+        use std::io::{Read, Write};
+        let mut stream = std::os::unix::net::UnixStream::connect(&socket)?;
+        write!(
+            stream,
+            "GET /v1/identity HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{auth}\r\n"
+        )?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer)?;
+        Ok(answer)
+    };
+    let token = token_of(&alice)?;
+    let answer = over_socket(&format!("Authorization: Bearer {token}\r\n"))?;
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.contains(r#""name":"alice""#),
+        "{answer}"
+    );
+    assert!(
+        over_socket("")?.starts_with("HTTP/1.1 401"),
+        "the token is asked for there too"
+    );
     alice.stop()?;
     assert!(
         !alice.dir.join(courier_api_client::TOKEN_FILE).exists(),
         "a clean stop removes the token"
     );
+    assert!(!socket.exists(), "and the socket");
     Ok(())
 }
 
