@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use courier_api_client::client::Client;
 use courier_api_client::json::{Identity, SendText};
-use courier_e2e::{Person, Tools, introduce, wait_for_contact, wait_until};
+use courier_e2e::{Person, Tools, api_pair, wait_until};
 
 const CLI_RUNS: usize = 15;
 const RATE: u64 = 1_000;
@@ -29,14 +29,7 @@ fn main() -> Result<()> {
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
     let tools = Tools::in_target(&target, "release")?;
     let root = tempfile::tempdir()?;
-    let mut alice = Person::init(&tools, root.path(), "alice")?;
-    let mut bob = Person::init(&tools, root.path(), "bob")?;
-    alice.configure(&[bob.port], false, "loopback")?;
-    bob.configure(&[alice.port], false, "loopback")?;
-    introduce(&alice, &bob)?;
-    let a = alice.serve_api()?;
-    let b = bob.serve_api()?;
-    wait_for_contact(&alice, &bob)?;
+    let (mut alice, a, mut bob, b) = api_pair(&tools, root.path(), true)?;
 
     cli_send(&mut alice)?;
     let a = {

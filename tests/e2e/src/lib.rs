@@ -339,6 +339,15 @@ impl Person {
             .context("serve --api wrote no address and token files")
     }
 
+    /// The token of the API `serve --api` runs for this data directory.
+    pub fn api_token(&self) -> Result<String> {
+        let file = self.dir.join(courier_api_client::TOKEN_FILE);
+        Ok(std::fs::read_to_string(&file)
+            .with_context(|| format!("reading {}", file.display()))?
+            .trim()
+            .to_owned())
+    }
+
     /// Starts `courier serve ARGS…` and waits until it listens (and its API does, with `--api`);
     /// what it printed until then.
     pub fn serve_with(&mut self, args: &[&str]) -> Result<Vec<String>> {
@@ -574,6 +583,33 @@ pub fn assert_received_once_in_order(
 pub fn introduce(a: &Person, b: &Person) -> Result<()> {
     a.add(b)?;
     b.add(a)
+}
+
+/// Alice and bob with `serve --api` running and clients of both APIs; `introduced`, they added
+/// each other and are contacts; otherwise their nodes dial each other but know no one yet.
+pub fn api_pair(
+    tools: &Tools,
+    root: &Path,
+    introduced: bool,
+) -> Result<(
+    Person,
+    courier_api_client::client::Client,
+    Person,
+    courier_api_client::client::Client,
+)> {
+    let mut alice = Person::init(tools, root, "alice")?;
+    let mut bob = Person::init(tools, root, "bob")?;
+    alice.configure(&[bob.port], false, "loopback")?;
+    bob.configure(&[alice.port], false, "loopback")?;
+    if introduced {
+        introduce(&alice, &bob)?;
+    }
+    let a = alice.serve_api()?;
+    let b = bob.serve_api()?;
+    if introduced {
+        wait_for_contact(&alice, &bob)?;
+    }
+    Ok((alice, a, bob, b))
 }
 
 /// Polls `check` every 100 ms until it holds, or fails after `timeout` saying what was awaited.

@@ -81,23 +81,20 @@ fn position(events: &[LiveEvent], f: impl Fn(&LiveEvent) -> bool) -> Option<usiz
 }
 
 fn token_of(person: &Person) -> Result<String> {
-    Ok(
-        std::fs::read_to_string(person.dir.join(courier_api_client::TOKEN_FILE))?
-            .trim()
-            .to_owned(),
-    )
+    person.api_token()
 }
 
 /// Two people whose nodes run with the API, configured to dial each other, with no contact yet.
 fn two_api_nodes(root: &Path) -> Result<(Person, Client, Person, Client)> {
-    let tools = Tools::locate()?;
-    let mut alice = Person::init(&tools, root, "alice")?;
-    let mut bob = Person::init(&tools, root, "bob")?;
-    alice.configure(&[bob.port], false, "loopback")?;
-    bob.configure(&[alice.port], false, "loopback")?;
-    let a = alice.serve_api()?;
-    let b = bob.serve_api()?;
-    Ok((alice, a, bob, b))
+    courier_e2e::api_pair(&Tools::locate()?, root, false)
+}
+
+/// Alice alone, serving the API with no one to dial.
+fn lone_api_node(root: &Path) -> Result<(Person, Client)> {
+    let mut alice = Person::init(&Tools::locate()?, root, "alice")?;
+    alice.configure(&[], false, "loopback")?;
+    let client = alice.serve_api()?;
+    Ok((alice, client))
 }
 
 #[test]
@@ -434,12 +431,9 @@ fn error_of(body: &str) -> (String, Option<String>) {
 fn every_endpoint_refuses_a_missing_token_a_malformed_body_and_an_unknown_id_in_json() -> Result<()>
 {
     let root = scratch();
-    let tools = Tools::locate()?;
-    let mut alice = Person::init(&tools, root.path(), "alice")?;
-    alice.configure(&[], false, "loopback")?;
-    let a = alice.serve_api()?;
+    let (alice, a) = lone_api_node(root.path())?;
     let token = token_of(&alice)?;
-    let bob = courier_e2e::Person::init(&tools, root.path(), "bob")?;
+    let bob = courier_e2e::Person::init(&Tools::locate()?, root.path(), "bob")?;
     let bob_link = bob.link()?;
     let unknown_id = "ab".repeat(32);
 
@@ -657,10 +651,7 @@ fn every_endpoint_refuses_a_missing_token_a_malformed_body_and_an_unknown_id_in_
 #[test]
 fn a_websocket_that_sends_anything_but_the_token_first_gets_no_event_and_is_closed() -> Result<()> {
     let root = scratch();
-    let tools = Tools::locate()?;
-    let mut alice = Person::init(&tools, root.path(), "alice")?;
-    alice.configure(&[], false, "loopback")?;
-    let a = alice.serve_api()?;
+    let (alice, a) = lone_api_node(root.path())?;
     let token = token_of(&alice)?;
     let mut good = Live::connect(&a, &token)?;
 
@@ -790,15 +781,7 @@ fn an_api_beyond_loopback_is_refused_unless_asked_for_and_then_warned_about() ->
 fn with_a_node_serving_the_api_courier_send_needs_no_passphrase_and_without_one_it_opens_the_database()
 -> Result<()> {
     let root = scratch();
-    let tools = Tools::locate()?;
-    let mut alice = Person::init(&tools, root.path(), "alice")?;
-    let mut bob = Person::init(&tools, root.path(), "bob")?;
-    alice.configure(&[bob.port], false, "loopback")?;
-    bob.configure(&[alice.port], false, "loopback")?;
-    courier_e2e::introduce(&alice, &bob)?;
-    let _ = alice.serve_api()?;
-    bob.serve()?;
-    courier_e2e::wait_for_contact(&alice, &bob)?;
+    let (mut alice, _, bob, _) = courier_e2e::api_pair(&Tools::locate()?, root.path(), true)?;
 
     // She gives no passphrase: the commands go through her running node.
     let passphrase = std::mem::take(&mut alice.passphrase);

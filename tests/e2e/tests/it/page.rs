@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use courier_api_client::json::{Messages, SendText};
-use courier_e2e::{Person, Tools, introduce, wait_for_contact, wait_until};
+use courier_e2e::{Tools, api_pair, wait_until};
 
 use crate::scratch;
 
@@ -38,16 +38,8 @@ fn in_chromium_alice_logs_in_to_her_page_sends_bob_a_text_and_sees_his_reply_arr
         return Ok(());
     }
     let root = scratch();
-    let tools = Tools::locate()?;
-    let mut alice = Person::init(&tools, root.path(), "alice")?;
-    let mut bob = Person::init(&tools, root.path(), "bob")?;
-    alice.configure(&[bob.port], false, "loopback")?;
-    bob.configure(&[alice.port], false, "loopback")?;
-    introduce(&alice, &bob)?;
-    let a = alice.serve_api()?;
-    let b = bob.serve_api()?;
-    wait_for_contact(&alice, &bob)?;
-    let token = std::fs::read_to_string(alice.dir.join(courier_api_client::TOKEN_FILE))?;
+    let (alice, a, bob, b) = api_pair(&Tools::locate()?, root.path(), true)?;
+    let token = alice.api_token()?;
     let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
     std::fs::create_dir_all(&artifacts)?;
     let screenshot = artifacts.join("page-conversation.png");
