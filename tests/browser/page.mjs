@@ -1,12 +1,14 @@
 // Drives the node's web page in headless Chromium, for the Rust end-to-end test:
 //   node page.mjs --url http://127.0.0.1:PORT/ --token T --contact ALIAS --text TEXT --reply TEXT --screenshot PATH
 // Logs in, opens ALIAS, sends TEXT, prints `SENT` once it shows; then waits (without reloading) for an
-// incoming message containing REPLY, which only the WebSocket can bring, screenshots and prints `SAW REPLY`.
+// incoming message containing REPLY, which only the WebSocket can bring, and prints `SAW REPLY`. With
+// --image FILE it also sends that image (`SENT IMAGE`); with --save FILE it then waits for an incoming
+// image and saves it through its Save link (`SAVED BYTES`). It screenshots last.
 // Any failure prints `FAIL: reason` (stdout), the page's console errors and what it showed (stderr),
 // screenshots if it can, and exits 1; bad arguments exit 2. Fails too on CSP violations or uncaught
 // exceptions in the page. Chromium: $CHROMIUM or /usr/bin/chromium, never a downloaded one.
 import { chromium } from 'playwright-core';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,6 +21,8 @@ const { values: opt } = parseArgs({
     text: { type: 'string' },
     reply: { type: 'string' },
     screenshot: { type: 'string' },
+    image: { type: 'string' },
+    save: { type: 'string' },
     'timeout-ms': { type: 'string', default: '60000' },
   },
 });
@@ -66,6 +70,11 @@ async function waitFor(step, what, arg) {
       // Only a message that was not shown before counts, and it must hold the text.
       ok = all('.message.' + arg.dir).some((n) => !arg.before.includes(n.dataset.id)
         && (n.querySelector('.text, .caption') || n).textContent.includes(arg.text));
+    }
+    if (what === 'image') {
+      // A new message of that direction whose image has loaded.
+      ok = all('.message.' + arg.dir).some((n) => !arg.before.includes(n.dataset.id)
+        && [...n.querySelectorAll('img.attachment')].some((i) => i.complete && i.naturalWidth > 0));
     }
     return ok ? { ok } : null;
   };
@@ -127,12 +136,32 @@ async function run() {
   await waitFor('send the message', 'message', { before, dir: 'outgoing', text: opt.text });
   console.log('SENT');
 
+  if (opt.image) {
+    const beforeImage = await shownIds();
+    await page.locator('#image').setInputFiles(opt.image, { timeout: left() });
+    await page.locator('#send-image').click({ timeout: left() });
+    await waitFor('send the image', 'image', { before: beforeImage, dir: 'outgoing' });
+    console.log('SENT IMAGE');
+  }
+
   const navigated = navigations;
   await waitFor('see the reply', 'message', { before, dir: 'incoming', text: opt.reply });
   if (navigations !== navigated) throw new Failure('the page reloaded: the reply did not come over the WebSocket');
-  await shoot();
-  checkFatal('after the reply');
   console.log('SAW REPLY');
+
+  if (opt.save) {
+    // The other side sends an image next; the page shows it, and its Save link downloads it.
+    await waitFor('see the image', 'image', { before, dir: 'incoming' });
+    const link = page.locator('.message.incoming a.save').last();
+    const [download] = await Promise.all([
+      page.waitForEvent('download', { timeout: left() }),
+      link.click({ timeout: left() }),
+    ]);
+    await download.saveAs(opt.save);
+    console.log(`SAVED ${statSync(opt.save).size}`);
+  }
+  await shoot();
+  checkFatal('at the end');
 }
 
 async function shoot() {

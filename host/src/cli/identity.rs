@@ -19,7 +19,7 @@ pub fn init(dir: &DataDir, name: &str) -> Result<()> {
 pub fn link(dir: &DataDir, qr: bool) -> Result<()> {
     let link = unlock::open(dir)?.link()?.to_string();
     if qr {
-        print!("{}", courier_api::qr::terminal(&link));
+        println!("{}", courier_api::qr::terminal(&link));
     }
     println!("{link}");
     Ok(())

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use courier_api_client::client::Client;
 use courier_api_client::json::{
-    Contact, ContactStateJson, Identity, LiveEvent, Messages, Queued, SendText,
+    Contact, ContactStateJson, Identity, LiveEvent, Messages, Plugins, Queued, SendText, Transport,
 };
 use courier_e2e::{Person, Tools, noise_png};
 use tungstenite::{Message, WebSocket, stream::MaybeTlsStream};
@@ -133,6 +133,47 @@ fn alice_and_bob_driven_only_through_their_apis_exchange_every_message_type_and_
     })?;
     let contacts: Vec<Contact> = a.get("/v1/contacts")?;
     assert_eq!(contacts[0].state, ContactStateJson::Contact);
+    // Their nodes are connected on the LAN, and both say so: the socket, and the transport's state.
+    alice_live.until("bob connected", |e| {
+        e.contains(&LiveEvent::ContactConnected {
+            alias: "bob".into(),
+            transport: "lan".into(),
+        })
+    })?;
+    let transports: Vec<Transport> = a.get("/v1/transports")?;
+    let lan = transports
+        .iter()
+        .find(|t| t.id == "lan")
+        .context("the LAN transport")?;
+    assert_eq!(
+        (
+            lan.plugin.as_str(),
+            lan.health.as_str(),
+            lan.contacts.as_slice(),
+            lan.simplex
+        ),
+        ("transport-lan", "up", &["bob".to_owned()][..], false)
+    );
+    assert!(lan.reveals.contains(&"ip-address".to_owned()), "{lan:?}");
+    let plugins: Plugins = a.get("/v1/plugins")?;
+    let kinds: Vec<(&str, &str, Option<&str>)> = plugins
+        .loaded
+        .iter()
+        .map(|p| (p.name.as_str(), p.world.as_str(), p.content_type.as_deref()))
+        .collect();
+    assert!(
+        kinds.contains(&("transport-lan", "transport", None)),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&("image", "message-type", Some("courier/image"))),
+        "{kinds:?}"
+    );
+    assert!(
+        plugins.loaded.iter().all(|p| p.health == "up"),
+        "{:?}",
+        plugins.loaded
+    );
 
     // Every message type: text-like input as JSON, files as forms.
     let text = |content_type: &str, text: &str, options: &[(&str, &str)]| -> Result<Queued> {
@@ -354,6 +395,39 @@ fn alice_and_bob_driven_only_through_their_apis_exchange_every_message_type_and_
         ),
         (0, Some(id(&one)?)),
         "the newest is the last sent"
+    );
+
+    // Deleting a message takes it off this device only; deleting it again is 404.
+    let doomed = id(&one)?;
+    let (status, _) = raw(
+        &a,
+        Some(&token),
+        "DELETE",
+        &format!("/v1/messages/{doomed}"),
+        &[],
+        b"",
+    )?;
+    assert_eq!(status, 204);
+    let left: Messages = a.get("/v1/conversations/bob/messages?limit=500")?;
+    assert!(left.messages.iter().all(|m| m.id != doomed));
+    assert_eq!(
+        left.messages.len(),
+        all.messages.len() - 1,
+        "the others stay"
+    );
+    let (status, _) = raw(
+        &a,
+        Some(&token),
+        "DELETE",
+        &format!("/v1/messages/{doomed}"),
+        &[],
+        b"",
+    )?;
+    assert_eq!(status, 404);
+    let bobs: Messages = b.get("/v1/conversations/alice/messages?limit=500")?;
+    assert!(
+        bobs.messages.iter().any(|m| m.id == doomed),
+        "bob's copy stays"
     );
     drop((alice, bob));
     Ok(())
@@ -834,7 +908,9 @@ fn schemathesis_runs_the_openapi_document_against_a_live_node_and_finds_no_5xx_a
         &serde_json::json!({"link": alice_id.link, "alias": "alice"}),
     )?;
     let token = token_of(&alice)?;
+    // Its cache of found failures goes in the story's folder, not the source tree.
     let output = std::process::Command::new("schemathesis")
+        .current_dir(root.path())
         .args(["run", &format!("{}/v1/openapi.json", a.base())])
         .args(["--header", &format!("Authorization: Bearer {token}")])
         .args([
@@ -854,5 +930,31 @@ fn schemathesis_runs_the_openapi_document_against_a_live_node_and_finds_no_5xx_a
         "every operation was run:\n{report}"
     );
     drop((alice, bob));
+    Ok(())
+}
+
+#[test]
+fn courier_link_qr_prints_the_link_as_a_block_of_modules_above_the_link_itself() -> Result<()> {
+    let root = scratch();
+    let alice = Person::init(&Tools::locate()?, root.path(), "alice")?;
+    let link = alice.link()?;
+    let printed = alice.cli(&["link", "--qr"])?;
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(
+        lines.last(),
+        Some(&link.as_str()),
+        "the link last, as `link` prints it"
+    );
+    let code = &lines[..lines.len() - 1];
+    assert!(code.len() > 10, "{printed}");
+    assert!(
+        code.iter()
+            .all(|l| l.chars().count() == code[0].chars().count()),
+        "a square block: {printed}"
+    );
+    assert!(
+        code.iter().all(|l| l.chars().all(|c| " ▀▄█".contains(c))),
+        "only half blocks: {printed}"
+    );
     Ok(())
 }

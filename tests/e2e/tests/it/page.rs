@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use courier_api_client::json::{Messages, SendText};
-use courier_e2e::{Tools, api_pair, wait_until};
+use courier_e2e::{Tools, api_pair, noise_png, wait_until};
 
 use crate::scratch;
 
@@ -31,7 +31,7 @@ fn missing() -> Option<String> {
 }
 
 #[test]
-fn in_chromium_alice_logs_in_to_her_page_sends_bob_a_text_and_sees_his_reply_arrive_live()
+fn in_chromium_alice_logs_in_sends_bob_a_text_and_a_photo_sees_his_reply_arrive_live_and_saves_his_photo()
 -> Result<()> {
     if let Some(why) = missing() {
         println!("SKIPPED: {why}");
@@ -44,6 +44,9 @@ fn in_chromium_alice_logs_in_to_her_page_sends_bob_a_text_and_sees_his_reply_arr
     std::fs::create_dir_all(&artifacts)?;
     let screenshot = artifacts.join("page-conversation.png");
     let _ = std::fs::remove_file(&screenshot);
+    let photo = root.path().join("photo.png");
+    std::fs::write(&photo, noise_png(320, 240, 3))?;
+    let saved = root.path().join("saved-from-the-page.jpg");
 
     let mut page = Command::new("node")
         .current_dir(browser_dir())
@@ -55,6 +58,10 @@ fn in_chromium_alice_logs_in_to_her_page_sends_bob_a_text_and_sees_his_reply_arr
         .args(["--reply", "hello back, page"])
         .arg("--screenshot")
         .arg(&screenshot)
+        .arg("--image")
+        .arg(&photo)
+        .arg("--save")
+        .arg(&saved)
         .args(["--timeout-ms", "90000"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -82,6 +89,14 @@ fn in_chromium_alice_logs_in_to_her_page_sends_bob_a_text_and_sees_his_reply_arr
             .iter()
             .any(|m| m.summary == "hello from the page"))
     })?;
+    // The page's image comes after the text; then bob answers, and sends a picture of his own.
+    for line in lines.by_ref() {
+        let line = line?;
+        printed.push(line.clone());
+        if line == "SENT IMAGE" {
+            break;
+        }
+    }
     b.send_text(
         "alice",
         &SendText {
@@ -90,14 +105,23 @@ fn in_chromium_alice_logs_in_to_her_page_sends_bob_a_text_and_sees_his_reply_arr
             options: Default::default(),
         },
     )?;
+    let bobs_photo = b.send_file("alice", "courier/image", &noise_png(200, 150, 9), &[])?;
     printed.extend(lines.map_while(Result::ok));
     let status = page.wait()?;
     let mut err = String::new();
     std::io::Read::read_to_string(&mut page.stderr.take().context("stderr")?, &mut err)?;
     assert!(status.success(), "the page failed: {printed:?}\n{err}");
+    assert!(printed.iter().any(|l| l == "SAW REPLY"), "{printed:?}");
+    // What the page saved is bob's picture as alice's node holds it, byte for byte.
+    let (_, held) = a.get_bytes(&format!("/v1/messages/{}/content", bobs_photo.id))?;
+    assert_eq!(
+        std::fs::read(&saved)?,
+        held,
+        "the saved file is the received image"
+    );
     assert_eq!(
         printed.last().map(String::as_str),
-        Some("SAW REPLY"),
+        Some(format!("SAVED {}", held.len()).as_str()),
         "{printed:?}"
     );
     let png = std::fs::read(&screenshot).context("the screenshot")?;
@@ -109,7 +133,14 @@ fn in_chromium_alice_logs_in_to_her_page_sends_bob_a_text_and_sees_his_reply_arr
     // What the page sent is alice's message, acked, in her own conversation.
     let window: Messages = a.get("/v1/conversations/bob/messages")?;
     let summaries: Vec<&str> = window.messages.iter().map(|m| m.summary.as_str()).collect();
-    assert_eq!(summaries, ["hello from the page", "hello back, page"]);
+    assert_eq!(summaries.len(), 4, "{summaries:?}");
+    assert_eq!(summaries[0], "hello from the page");
+    assert!(
+        summaries[1].starts_with("image 320×240"),
+        "the page's upload: {summaries:?}"
+    );
+    assert_eq!(summaries[2], "hello back, page");
+    assert!(summaries[3].starts_with("image 200×150"), "{summaries:?}");
     drop((alice, bob));
     Ok(())
 }
