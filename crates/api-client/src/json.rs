@@ -24,6 +24,10 @@ pub struct Contact {
     pub state: ContactStateJson,
     /// Whether the user compared safety numbers with them.
     pub verified: bool,
+    /// The transports a sync session with them runs on now (empty when they are not connected,
+    /// or when no node runs).
+    #[serde(default)]
+    pub online: Vec<String>,
 }
 
 /// Where a contact stands.

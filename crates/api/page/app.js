@@ -137,6 +137,8 @@ function contactItem(c) {
   const li = el('li', 'contact');
   li.dataset.alias = c.alias;
   li.tabIndex = 0;
+  // The list says who is connected now; the socket's events keep it current from here.
+  if (Array.isArray(c.online)) state.online.set(c.alias, new Set(c.online));
   li.append(el('span', 'dot'), el('span', 'alias', c.alias));
   if (c.state && c.state !== 'contact') li.append(el('span', 'contact-state', c.state));
   if (c.verified) li.append(el('span', 'verified', '✓'));

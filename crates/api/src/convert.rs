@@ -28,6 +28,7 @@ pub fn contact(c: ContactSummary) -> Contact {
         alias: c.alias,
         state: contact_state(c.state),
         verified: c.verified,
+        online: Vec::new(),
     }
 }
 

@@ -14,10 +14,26 @@ use courier_api_client::json::{AddContact, Contact, ErrorBody, Rename, SafetyNum
 #[utoipa::path(get, path = "/v1/contacts", tag = "contacts",
     responses((status = 200, body = Vec<Contact>), (status = 401, body = ErrorBody)))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Contact>>, ApiError> {
+    let node = state.node.clone();
     state
-        .run(|core| {
-            let contacts = core.service.contacts()?;
-            Ok(Json(contacts.into_iter().map(convert::contact).collect()))
+        .run(move |core| {
+            let aliases = core.service.aliases()?;
+            let mut contacts: Vec<Contact> = core
+                .service
+                .contacts()?
+                .into_iter()
+                .map(convert::contact)
+                .collect();
+            // Who is connected now, so a client that starts or reconnects shows it at once.
+            for transport in node.transports().unwrap_or_default() {
+                for id in &transport.contacts_linked {
+                    let alias = aliases.get(id);
+                    if let Some(c) = contacts.iter_mut().find(|c| Some(&c.alias) == alias) {
+                        c.online.push(transport.transport.clone());
+                    }
+                }
+            }
+            Ok(Json(contacts))
         })
         .await
 }

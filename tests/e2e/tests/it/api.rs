@@ -155,6 +155,12 @@ fn alice_and_bob_driven_only_through_their_apis_exchange_every_message_type_and_
         ("transport-lan", "up", &["bob".to_owned()][..], false)
     );
     assert!(lan.reveals.contains(&"ip-address".to_owned()), "{lan:?}");
+    let contacts: Vec<Contact> = a.get("/v1/contacts")?;
+    assert_eq!(
+        contacts[0].online,
+        ["lan"],
+        "the list says who is connected now"
+    );
     let plugins: Plugins = a.get("/v1/plugins")?;
     let kinds: Vec<(&str, &str, Option<&str>)> = plugins
         .loaded
