@@ -108,10 +108,7 @@ impl Api {
         files.extend(socket.as_ref().map(|(_, file)| file.clone()));
         let (events, _) = broadcast::channel(EVENT_BACKLOG);
         let state = state::AppState {
-            core: Arc::new(Mutex::new(state::Core {
-                service,
-                sends: state::Sends::default(),
-            })),
+            core: Arc::new(Mutex::new(state::Core { service })),
             node,
             token: token.clone(),
             hosts: auth::Hosts::for_addr(addr),

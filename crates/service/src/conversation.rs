@@ -274,6 +274,17 @@ impl Outgoing<'_> {
 
     /// Prepares `input` with the plugin and queues it.
     pub fn send(self, input: &[u8], options: &[(String, String)]) -> Result<Sent, ServiceError> {
+        self.send_once(input, options, None)
+    }
+
+    /// [`send`](Self::send), once per `key` (a client's idempotency key, per contact, kept a
+    /// week): a retry with the same key queues nothing and answers with the first send's id.
+    pub fn send_once(
+        self,
+        input: &[u8],
+        options: &[(String, String)],
+        key: Option<&str>,
+    ) -> Result<Sent, ServiceError> {
         if input.len() as u64 > self.limit {
             return Err(ServiceError::InputTooLarge {
                 content_type: self.content_type,
@@ -290,7 +301,10 @@ impl Outgoing<'_> {
         let plugin = plugins.message_type(&self.content_type)?;
         let (draft, support) = compose(plugin, input, &all, &announced)?;
         let fallback = draft.fallback.clone();
-        let (id, _) = self.service.db.send(self.contact, draft, now_ms())?;
+        let (id, _, _) = self
+            .service
+            .db
+            .send_keyed(self.contact, draft, now_ms(), key)?;
         Ok(Sent {
             id,
             support,

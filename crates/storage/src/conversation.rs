@@ -9,6 +9,9 @@ use super::database::{ContactId, Database, StorageError, begin_write};
 use courier_proto::sync::attachment::{self, CHUNK_TYPE, MANIFEST_TYPE};
 use courier_proto::sync::record::{Message, MessageId};
 
+/// How long a send's key is kept: a client retrying later than this sends again.
+const SEND_KEY_LIFETIME_MS: u64 = 7 * 86_400_000;
+
 /// Whether a batch must be on disk when it commits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
@@ -61,9 +64,23 @@ impl Database {
     pub fn send(
         &mut self,
         contact: ContactId,
-        mut draft: Draft,
+        draft: Draft,
         now_ms: u64,
     ) -> Result<(MessageId, Message), StorageError> {
+        self.send_keyed(contact, draft, now_ms, None)
+            .map(|(id, message, _)| (id, message))
+    }
+
+    /// [`send`](Self::send), once per `key`: a second send to `contact` with a key given in the last
+    /// week queues nothing and returns the id the first queued, and `false`. The key is stored in
+    /// the same transaction as the message, so a crash cannot keep one without the other.
+    pub fn send_keyed(
+        &mut self,
+        contact: ContactId,
+        mut draft: Draft,
+        now_ms: u64,
+        key: Option<&str>,
+    ) -> Result<(MessageId, Message, bool), StorageError> {
         let Database { conn, packs } = self;
         let tx = begin_write(conn)?;
         let known: bool = tx.query_row(
@@ -73,6 +90,32 @@ impl Database {
         )?;
         if !known {
             return Err(StorageError::NoKeys);
+        }
+        if let Some(key) = key {
+            tx.execute(
+                "DELETE FROM send_keys WHERE added_ms < ?1",
+                [now_ms.saturating_sub(SEND_KEY_LIFETIME_MS) as i64],
+            )?;
+            let earlier: Option<Vec<u8>> = tx
+                .query_row(
+                    "SELECT id FROM send_keys WHERE contact_id = ?1 AND key = ?2",
+                    params![contact, key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(id) = earlier {
+                let id = <[u8; 32]>::try_from(id.as_slice())
+                    .map_err(|_| StorageError::Corrupt("a stored message id is not 32 bytes"))?;
+                let message = Message {
+                    timestamp_ms: now_ms,
+                    content_type: draft.content_type,
+                    type_version: draft.version,
+                    fallback: draft.fallback,
+                    body: Vec::new(),
+                };
+                tx.commit()?;
+                return Ok((MessageId(id), message, false));
+            }
         }
         let newest: Option<i64> = tx.query_row(
             "SELECT max(timestamp_ms) FROM outgoing WHERE contact_id = ?1",
@@ -104,10 +147,16 @@ impl Database {
             ])?;
         }
         drop(insert);
+        if let Some(key) = key {
+            tx.execute(
+                "INSERT INTO send_keys (contact_id, key, id, added_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![contact, key, &head.id().0[..], now_ms as i64],
+            )?;
+        }
         // The chunks are on disk before the rows that point at them.
         packs.sync()?;
         tx.commit()?;
-        Ok((head.id(), head))
+        Ok((head.id(), head, true))
     }
 
     /// Both directions of the conversation with `contact`, in the senders' time order (arrival order
@@ -286,5 +335,69 @@ impl Database {
         Ok(self
             .conn
             .pragma_query_value(None, "data_version", |r| r.get(0))?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use courier_proto::handshake::Agreement;
+    use courier_proto::identity::Identity;
+    use courier_proto::transport_security::transport_keys::{Role, SecretKey};
+
+    use super::*;
+    use crate::database::Passphrase;
+
+    const DAY: u64 = 86_400_000;
+
+    fn open(path: &std::path::Path) -> Database {
+        Database::open(path, &Passphrase::new("send keys".into()).unwrap()).unwrap()
+    }
+
+    fn contact(db: &mut Database, alias: &str) -> ContactId {
+        db.add_pending_contact(&Identity::generate(alias).link(), alias, 0)
+            .unwrap();
+        let agreement = Agreement {
+            root: SecretKey::from_bytes([3; 32]),
+            role: Role::Alice,
+        };
+        db.complete_handshake(alias, &agreement, 1_700_000_000_000)
+            .unwrap()
+    }
+
+    fn hello() -> Draft {
+        Draft::new("courier/text", 1, b"hello".to_vec())
+    }
+
+    #[test]
+    fn a_send_retried_with_its_key_queues_once_across_a_restart_for_a_week() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("courier.db");
+        let mut db = open(&path);
+        db.create_identity(&Identity::generate("alice")).unwrap();
+        let bob = contact(&mut db, "bob");
+        let carol = contact(&mut db, "carol");
+        let now = 1_800_000_000_000;
+        let (first, _, fresh) = db.send_keyed(bob, hello(), now, Some("k1")).unwrap();
+        assert!(fresh);
+        drop(db);
+        // The node restarted; the client, not knowing whether it got through, retries.
+        let mut db = open(&path);
+        let (again, _, fresh) = db
+            .send_keyed(bob, hello(), now + 1_000, Some("k1"))
+            .unwrap();
+        assert_eq!((again, fresh), (first, false));
+        assert_eq!(db.conversation(bob).unwrap().len(), 1, "queued once");
+        // The same key is another send to another contact, and an unkeyed send always is one.
+        let (_, _, fresh) = db.send_keyed(carol, hello(), now, Some("k1")).unwrap();
+        assert!(fresh);
+        assert_eq!(db.conversation(carol).unwrap().len(), 1);
+        db.send(bob, hello(), now + 2_000).unwrap();
+        assert_eq!(db.conversation(bob).unwrap().len(), 2);
+        // A week on, the key is forgotten: a retry that late is a new message.
+        let (late, _, fresh) = db
+            .send_keyed(bob, hello(), now + 8 * DAY, Some("k1"))
+            .unwrap();
+        assert!(fresh && late != first);
+        assert_eq!(db.conversation(bob).unwrap().len(), 3);
     }
 }

@@ -139,4 +139,13 @@ pub const MIGRATIONS: &[&str] = &[
     "ALTER TABLE identity ADD COLUMN onion_secret BLOB;",
     // 14: whether the user has seen an incoming message (a front end's unread count).
     "ALTER TABLE incoming ADD COLUMN seen INTEGER NOT NULL DEFAULT 0;",
+    // 15: the key a front end gave a send (an API client's `Idempotency-Key`), kept with what it
+    // queued for a week, so a retry after a crash or a restart queues nothing more.
+    "CREATE TABLE send_keys (
+        contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        id BLOB NOT NULL,
+        added_ms INTEGER NOT NULL,
+        PRIMARY KEY (contact_id, key)
+    );",
 ];

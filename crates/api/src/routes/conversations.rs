@@ -114,7 +114,8 @@ pub struct SendFile {
 
 /// Queues a message; it is on disk when this answers. JSON `{content_type, text, options}` for
 /// text input; `multipart/form-data` with `content_type`, `file` and any `option.KEY` fields for a
-/// file. An `Idempotency-Key` header makes a retried send answer as the first did, queueing once.
+/// file. An `Idempotency-Key` header makes a retried send (within a week, across restarts) answer
+/// with the first send's id, queueing once.
 #[utoipa::path(post, path = "/v1/conversations/{alias}/messages", tag = "conversations",
     params(("alias" = String, Path, description = "The contact's alias"),
            ("Idempotency-Key" = Option<String>, Header, description = "The same key for a retry of the same send")),
@@ -135,7 +136,7 @@ pub async fn send(
             k.to_str()
                 .ok()
                 .filter(|k| !k.is_empty() && k.len() <= 200)
-                .map(|k| format!("{alias}\n{k}"))
+                .map(str::to_owned)
                 .ok_or_else(|| {
                     ApiError::bad_field(
                         "Idempotency-Key",
@@ -169,17 +170,11 @@ pub async fn send(
     };
     state
         .write(move |core| {
-            if let Some(earlier) = key.as_deref().and_then(|k| core.sends.get(k)) {
-                return Ok((StatusCode::CREATED, Json(earlier)));
-            }
             let sent = core
                 .service
-                .send(&alias, &body.content_type, &body.input, &body.options)?;
-            let queued = convert::queued(sent);
-            if let Some(key) = key {
-                core.sends.remember(key, queued.clone());
-            }
-            Ok((StatusCode::CREATED, Json(queued)))
+                .outgoing(&alias, &body.content_type)?
+                .send_once(&body.input, &body.options, key.as_deref())?;
+            Ok((StatusCode::CREATED, Json(convert::queued(sent))))
         })
         .await
 }
