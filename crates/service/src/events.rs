@@ -474,4 +474,111 @@ mod tests {
         );
         assert_eq!(unknown.unwrap_err().kind(), crate::ErrorKind::NotFound);
     }
+
+    fn lan(linked: Vec<ContactId>) -> TransportState {
+        TransportState {
+            transport: "lan".into(),
+            plugin: "transport-lan".into(),
+            simplex: false,
+            links: linked.len(),
+            contacts_linked: linked,
+            published: true,
+            health: courier_plugin_host::supervisor::Health::Up,
+            medium: None,
+            reveals: vec!["ip-address"],
+        }
+    }
+
+    #[test]
+    fn a_session_beginning_and_ending_is_told_once_each_with_the_transport_s_state() {
+        let (_root, mut service) = initialised();
+        let bob = bob(&mut service);
+        let mut watcher = Watcher::new(&service, &[lan(vec![])]).unwrap();
+        let connected = [lan(vec![bob])];
+        assert_eq!(
+            watcher.poll(&mut service, &connected).unwrap(),
+            [
+                Event::ContactConnected {
+                    alias: "bob".into(),
+                    transport: "lan".into()
+                },
+                Event::Transport(lan(vec![bob])),
+            ]
+        );
+        assert_eq!(
+            watcher.poll(&mut service, &connected).unwrap(),
+            [],
+            "nothing changed"
+        );
+        assert_eq!(
+            watcher.poll(&mut service, &[lan(vec![])]).unwrap(),
+            [
+                Event::ContactDisconnected {
+                    alias: "bob".into(),
+                    transport: "lan".into()
+                },
+                Event::Transport(lan(vec![])),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_attachment_s_chunks_are_told_as_they_go_and_not_once_it_is_acked() {
+        let (_root, mut service) = initialised();
+        let bob = bob(&mut service);
+        let mut watcher = Watcher::new(&service, &[]).unwrap();
+        // Three chunks' worth: an attachment, shown as its manifest.
+        // Bytes that never repeat a chunk's worth: identical chunks would be one message.
+        let bytes = (0..150_000u32).map(|i| (i % 251) as u8).collect();
+        let big = Draft::new("courier/image", 1, bytes);
+        let (manifest, _) = service.db.send(bob, big, 5_000).unwrap();
+        let progress = |sent, acked| Event::AttachmentProgress {
+            contact: "bob".into(),
+            id: manifest,
+            sent,
+            acked,
+            total: 3,
+        };
+        assert_eq!(watcher.poll(&mut service, &[]).unwrap(), [progress(0, 0)]);
+        assert_eq!(
+            watcher.poll(&mut service, &[]).unwrap(),
+            [],
+            "unchanged, not told again"
+        );
+        let chunks: Vec<MessageId> = {
+            let store = ConversationStore::new(&mut service.db, bob, 60_000);
+            store.due(4_000_000_000_000, 10).unwrap()
+        };
+        let chunks: Vec<MessageId> = chunks.into_iter().filter(|id| *id != manifest).collect();
+        assert_eq!(chunks.len(), 3, "the three chunks go first");
+        {
+            let mut store = ConversationStore::new(&mut service.db, bob, 60_000);
+            store.mark_sent(&chunks[0], 6_000).unwrap();
+            store.mark_sent(&chunks[1], 6_000).unwrap();
+            store.mark_acked(&chunks[0]).unwrap();
+        }
+        assert_eq!(watcher.poll(&mut service, &[]).unwrap(), [progress(2, 1)]);
+        {
+            let mut store = ConversationStore::new(&mut service.db, bob, 60_000);
+            for id in chunks.iter().chain([&manifest]) {
+                store.mark_sent(id, 7_000).unwrap();
+                store.mark_acked(id).unwrap();
+            }
+        }
+        let events = watcher.poll(&mut service, &[]).unwrap();
+        assert_eq!(
+            events,
+            [
+                Event::MessageSent {
+                    contact: "bob".into(),
+                    id: manifest
+                },
+                Event::MessageAcked {
+                    contact: "bob".into(),
+                    id: manifest
+                },
+            ],
+            "once the manifest is acked its progress is done"
+        );
+    }
 }
