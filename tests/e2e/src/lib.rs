@@ -363,7 +363,16 @@ impl Person {
             .spawn()
             .context("starting courier serve")?;
         let stdout = child.stdout.take().context("serve's stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
+        // Its output is read on threads of its own (and drained for as long as it runs, so the node
+        // never blocks on a full pipe), so that a node that never gets ready is a failure after
+        // 30 s, not a story that hangs.
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                // Nobody listens once it is ready; the rest is drained.
+                let _ = tx.send(line);
+            }
+        });
         // Its stderr is read from the start, so what it warned about while starting is kept.
         let warned = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         if let Some(stderr) = child.stderr.take() {
@@ -378,13 +387,14 @@ impl Person {
                 }
             });
         }
-        let started = Instant::now();
+        let deadline = Instant::now() + Duration::from_secs(30);
         let mut api_pending = args.contains(&"--api");
         let mut node_pending = true;
         let mut printed = Vec::new();
         while node_pending || api_pending {
-            match lines.next() {
-                Some(Ok(line)) => {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) => {
                     if line.contains("listening on port")
                         // With no network transport there is nothing to listen on: started is enough.
                         || (!self.lan && line.starts_with("serving"))
@@ -396,25 +406,28 @@ impl Person {
                     }
                     printed.push(line);
                 }
-                _ => {
+                Err(why) => {
                     let _ = child.kill();
                     let _ = child.wait();
                     // The stderr reader ends with the process; give it a moment to take the rest.
                     std::thread::sleep(Duration::from_millis(50));
                     let err = warned.lock().unwrap_or_else(|p| p.into_inner()).join("\n");
+                    let what = match why {
+                        std::sync::mpsc::RecvTimeoutError::Timeout => {
+                            "did not get ready within 30 s"
+                        }
+                        std::sync::mpsc::RecvTimeoutError::Disconnected => {
+                            "exited before listening"
+                        }
+                    };
                     bail!(
-                        "{}'s node exited before listening: {}",
+                        "{}'s node {what}; it printed {printed:?} and on stderr: {}",
                         self.name,
                         err.trim()
                     );
                 }
             }
-            if started.elapsed() > Duration::from_secs(30) {
-                bail!("{}'s node did not listen within 30 s", self.name);
-            }
         }
-        // Keep draining output so the node never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
         self.serve = Some(child);
         let warned = warned.lock().unwrap_or_else(|p| p.into_inner());
         printed.extend(warned.iter().map(|line| format!("stderr: {line}")));
