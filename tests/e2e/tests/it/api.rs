@@ -405,15 +405,11 @@ fn alice_and_bob_driven_only_through_their_apis_exchange_every_message_type_and_
 
     // Deleting a message takes it off this device only; deleting it again is 404.
     let doomed = id(&one)?;
-    let (status, _) = raw(
-        &a,
-        Some(&token),
-        "DELETE",
-        &format!("/v1/messages/{doomed}"),
-        &[],
-        b"",
-    )?;
-    assert_eq!(status, 204);
+    let delete = || -> Result<u16> {
+        let path = format!("/v1/messages/{doomed}");
+        Ok(raw(&a, Some(&token), "DELETE", &path, &[], b"")?.0)
+    };
+    assert_eq!(delete()?, 204);
     let left: Messages = a.get("/v1/conversations/bob/messages?limit=500")?;
     assert!(left.messages.iter().all(|m| m.id != doomed));
     assert_eq!(
@@ -421,15 +417,7 @@ fn alice_and_bob_driven_only_through_their_apis_exchange_every_message_type_and_
         all.messages.len() - 1,
         "the others stay"
     );
-    let (status, _) = raw(
-        &a,
-        Some(&token),
-        "DELETE",
-        &format!("/v1/messages/{doomed}"),
-        &[],
-        b"",
-    )?;
-    assert_eq!(status, 404);
+    assert_eq!(delete()?, 404, "deleting it again");
     let bobs: Messages = b.get("/v1/conversations/alice/messages?limit=500")?;
     assert!(
         bobs.messages.iter().any(|m| m.id == doomed),
