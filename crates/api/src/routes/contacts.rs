@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use crate::convert;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, Param};
-use crate::state::AppState;
+use crate::state::{AppState, Core};
 use courier_api_client::json::{AddContact, Contact, ErrorBody, Rename, SafetyNumber};
 
 /// Contacts, then pending contacts.
@@ -41,7 +41,8 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<Contact>>, A
 /// Adds a pending contact from their link; they become a contact once both nodes meet.
 #[utoipa::path(post, path = "/v1/contacts", tag = "contacts", request_body = AddContact,
     responses((status = 201, body = Contact), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody),
               (status = 413, body = ErrorBody)))]
 pub async fn add(
     State(state): State<AppState>,
@@ -50,19 +51,7 @@ pub async fn add(
     state
         .write(move |core| {
             core.service.add_contact(&body.link, &body.alias)?;
-            let added = core
-                .service
-                .contacts()?
-                .into_iter()
-                .find(|c| c.alias == body.alias);
-            let added = added.ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::CONFLICT,
-                    "conflict",
-                    "the contact was removed meanwhile",
-                )
-            })?;
-            Ok((StatusCode::CREATED, Json(convert::contact(added))))
+            Ok((StatusCode::CREATED, Json(listed(core, &body.alias)?)))
         })
         .await
 }
@@ -81,18 +70,7 @@ pub async fn rename(
     state
         .write(move |core| {
             core.service.rename_contact(&alias, &body.alias)?;
-            let renamed = core
-                .service
-                .contacts()?
-                .into_iter()
-                .find(|c| c.alias == body.alias);
-            renamed.map(|c| Json(convert::contact(c))).ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "not-found",
-                    "the contact was removed meanwhile",
-                )
-            })
+            Ok(Json(listed(core, &body.alias)?))
         })
         .await
 }
@@ -147,18 +125,24 @@ pub async fn verify(
             // The safety number exists only for a contact whose handshake ran.
             core.service.safety_number(&alias)?;
             core.service.mark_verified(&alias)?;
-            let verified = core
-                .service
-                .contacts()?
-                .into_iter()
-                .find(|c| c.alias == alias);
-            verified.map(|c| Json(convert::contact(c))).ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    "not-found",
-                    "the contact was removed meanwhile",
-                )
-            })
+            Ok(Json(listed(core, &alias)?))
         })
         .await
+}
+
+/// The contact `alias` as the list shows it, just after a change to it; another process may have
+/// removed it since.
+fn listed(core: &Core, alias: &str) -> Result<Contact, ApiError> {
+    let found = core
+        .service
+        .contacts()?
+        .into_iter()
+        .find(|c| c.alias == alias);
+    found.map(convert::contact).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "the contact was removed by another program meanwhile",
+        )
+    })
 }

@@ -356,6 +356,26 @@ fn alice_and_bob_driven_only_through_their_apis_exchange_every_message_type_and_
         "pages of two, oldest last, make the whole conversation"
     );
     assert_eq!(all.len(), 6);
+    // A text over its plugin's limit (32 KiB) is 413 naming the input, and queues nothing.
+    let long = format!(
+        r#"{{"content_type": "courier/text", "text": "{}"}}"#,
+        "x".repeat(33 << 10)
+    );
+    let (status, answer) = raw(
+        &a,
+        Some(&token_of(&alice)?),
+        "POST",
+        "/v1/conversations/bob/messages",
+        &[],
+        long.as_bytes(),
+    )?;
+    assert_eq!(
+        error_of(&answer),
+        ("too-large".into(), Some("input".into())),
+        "{answer}"
+    );
+    assert_eq!(status, 413);
+
     // A retried send with the same Idempotency-Key answers as the first and queues nothing more.
     let body = br#"{"content_type": "courier/text", "text": "sent once, asked twice"}"#;
     let token = token_of(&alice)?;
@@ -635,39 +655,18 @@ fn every_endpoint_refuses_a_missing_token_a_malformed_body_and_an_unknown_id_in_
         assert_eq!(error_of(&answer).0, "not-found", "{method} {path}");
     }
 
-    // A duplicate contact is 409; a body over the limit 413; a text over its plugin's limit 413.
+    // A duplicate contact is 409; a body over the limit 413.
+    let post = |path: &str, body: &[u8]| raw(&a, Some(&token), "POST", path, &[], body);
     let add = serde_json::json!({"link": bob_link, "alias": "bob"}).to_string();
-    let (status, _) = raw(
-        &a,
-        Some(&token),
-        "POST",
-        "/v1/contacts",
-        &[],
-        add.as_bytes(),
-    )?;
-    assert_eq!(status, 201);
+    assert_eq!(post("/v1/contacts", add.as_bytes())?.0, 201);
     let again = serde_json::json!({"link": bob_link, "alias": "bobby"}).to_string();
-    let (status, answer) = raw(
-        &a,
-        Some(&token),
-        "POST",
-        "/v1/contacts",
-        &[],
-        again.as_bytes(),
-    )?;
+    let (status, answer) = post("/v1/contacts", again.as_bytes())?;
     assert_eq!(
         (status, error_of(&answer).0.as_str()),
         (409, "conflict"),
         "{answer}"
     );
-    let (status, answer) = raw(
-        &a,
-        Some(&token),
-        "POST",
-        "/v1/contacts",
-        &[],
-        &vec![b' '; 100 << 10],
-    )?;
+    let (status, answer) = post("/v1/contacts", &vec![b' '; 100 << 10])?;
     assert_eq!(
         (status, error_of(&answer).0.as_str()),
         (413, "too-large"),
