@@ -69,6 +69,14 @@ pub struct Api {
     token: Token,
     files: Vec<PathBuf>,
     shutdown: Option<watch::Sender<bool>>,
+    /// The service, held here too so that it is dropped on the stopping thread (see `Drop`).
+    core: Arc<Mutex<state::Core>>,
+}
+
+impl std::fmt::Debug for state::Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Core")
+    }
 }
 
 impl Api {
@@ -107,8 +115,9 @@ impl Api {
         let mut files = write_files(dir, addr, &token)?;
         files.extend(socket.as_ref().map(|(_, file)| file.clone()));
         let (events, _) = broadcast::channel(EVENT_BACKLOG);
+        let core = Arc::new(Mutex::new(state::Core { service }));
         let state = state::AppState {
-            core: Arc::new(Mutex::new(state::Core { service })),
+            core: core.clone(),
             node,
             token: token.clone(),
             hosts: auth::Hosts::for_addr(addr),
@@ -133,6 +142,7 @@ impl Api {
             token,
             files,
             shutdown: Some(shutdown),
+            core,
         })
     }
 
@@ -155,6 +165,14 @@ impl Drop for Api {
         // A client that finds no files opens the database itself instead.
         for file in &self.files {
             let _ = std::fs::remove_file(file);
+        }
+        // The server's tasks hold the service (a database connection, the plugins' engine) and
+        // end with the runtime, on its threads. Wait for them, briefly, so that the service is
+        // dropped here and not on a runtime thread while the process exits: that race aborted a
+        // `serve --api` on SIGTERM.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        while Arc::strong_count(&self.core) > 1 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
         }
     }
 }

@@ -140,6 +140,12 @@ fn alice_and_bob_driven_only_through_their_apis_exchange_every_message_type_and_
             transport: "lan".into(),
         })
     })?;
+    // The first connection was the handshake's; the sync session follows it, so wait for it.
+    courier_e2e::wait_until(Duration::from_secs(30), "bob linked on the LAN", || {
+        let transports: Vec<Transport> = a.get("/v1/transports")?;
+        let contacts: Vec<Contact> = a.get("/v1/contacts")?;
+        Ok(transports.iter().any(|t| t.contacts == ["bob"]) && contacts[0].online == ["lan"])
+    })?;
     let transports: Vec<Transport> = a.get("/v1/transports")?;
     let lan = transports
         .iter()
