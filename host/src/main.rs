@@ -84,6 +84,19 @@ enum Command {
         #[arg(long, default_value = "config/demo.toml")]
         config: PathBuf,
     },
+    /// Checks threat-model profiles (config/high-risk.toml, …).
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+}
+
+#[derive(Subcommand)]
+enum ProfileCommand {
+    /// Prints, per transport and message type, what it reveals, what it is granted and whether the
+    /// profile's policy lets it run; exits non-zero when anything is refused.
+    Check {
+        /// The profile (a node config, TOML).
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -178,6 +191,9 @@ fn run(cli: Cli) -> Result<()> {
     if let Command::Plugins { config } = &cli.command {
         return cli::plugins::list(config);
     }
+    if let Command::Profile(ProfileCommand::Check { file }) = &cli.command {
+        return cli::profile::check(file);
+    }
     let dir = courier_service::DataDir::resolve(cli.data_dir)?;
     match cli.command {
         Command::Init { name } => cli::identity::init(&dir, &name),
@@ -219,6 +235,6 @@ fn run(cli: Cli) -> Result<()> {
             dir: folder,
             config,
         }) => cli::drive::import(&dir, &folder, config.as_deref()),
-        Command::Plugins { .. } => unreachable!("handled above"),
+        Command::Plugins { .. } | Command::Profile(_) => unreachable!("handled above"),
     }
 }

@@ -151,6 +151,64 @@ impl Grants {
     pub fn has(&self, capability: Capability) -> bool {
         self.capabilities.contains(&capability)
     }
+
+    /// What these grants make it possible to reveal, whatever the plugin declares: a `tcp` grant
+    /// beyond loopback shows our IP address to whoever we reach, an `mdns` grant announces us to the
+    /// network, and a `ble` grant shows us (and roughly where we are) to scanners nearby.
+    pub fn possible_reveals(&self) -> Vec<Reveal> {
+        let mut reveals = Vec::new();
+        if self.has(Capability::Tcp) && self.tcp_scope != TcpScope::Loopback {
+            reveals.push(Reveal::IpAddress);
+        }
+        if self.has(Capability::Mdns) || self.has(Capability::Ble) {
+            reveals.push(Reveal::Presence);
+        }
+        if self.has(Capability::Ble) {
+            reveals.push(Reveal::Location);
+        }
+        reveals
+    }
+}
+
+/// Something using a transport can show an observer, as transports declare and profiles forbid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reveal {
+    /// Our IP address, to peers or the network.
+    IpAddress,
+    /// That we are here and running Courier.
+    Presence,
+    /// Roughly where we are.
+    Location,
+}
+
+impl Reveal {
+    /// Every reveal, in the order of the WIT `reveals` flags.
+    pub const ALL: [Reveal; 3] = [Reveal::IpAddress, Reveal::Presence, Reveal::Location];
+
+    /// The name configs and front ends use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reveal::IpAddress => "ip-address",
+            Reveal::Presence => "presence",
+            Reveal::Location => "location",
+        }
+    }
+}
+
+impl fmt::Display for Reveal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Reveal {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Reveal::ALL
+            .into_iter()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| format!("{s:?} is not something a transport reveals; known ones are ip-address, presence, location"))
+    }
 }
 
 #[cfg(test)]
@@ -203,6 +261,46 @@ mod tests {
             assert_eq!(c.allowed_in(World::MessageType), expected, "{c}");
             assert!(c.allowed_in(World::Transport));
         }
+    }
+
+    #[test]
+    fn grants_beyond_loopback_reveal_what_their_medium_shows() {
+        let grants = |capabilities: &[Capability], tcp_scope| Grants {
+            capabilities: capabilities.to_vec(),
+            tcp_scope,
+            files_dir: None,
+        };
+        use Capability as C;
+        let cases = [
+            (
+                grants(&[C::Tcp, C::Log], TcpScope::Lan),
+                vec![Reveal::IpAddress],
+            ),
+            (grants(&[C::Tcp], TcpScope::Any), vec![Reveal::IpAddress]),
+            (grants(&[C::Tcp], TcpScope::Loopback), vec![]),
+            (
+                grants(&[C::Tcp, C::Mdns], TcpScope::Lan),
+                vec![Reveal::IpAddress, Reveal::Presence],
+            ),
+            (
+                grants(&[C::Ble], TcpScope::Lan),
+                vec![Reveal::Presence, Reveal::Location],
+            ),
+            (
+                grants(
+                    &[C::TorStream, C::Files, C::Clock, C::Random],
+                    TcpScope::Lan,
+                ),
+                vec![],
+            ),
+        ];
+        for (grants, reveals) in cases {
+            assert_eq!(grants.possible_reveals(), reveals, "{grants:?}");
+        }
+        for r in Reveal::ALL {
+            assert_eq!(r.name().parse::<Reveal>(), Ok(r));
+        }
+        assert!("gps".parse::<Reveal>().is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod capability;
 pub mod limits;
+pub mod policy;
 pub mod tor;
 pub mod world;
 
@@ -19,6 +20,7 @@ use toml::Spanned;
 
 use crate::capability::{Capability, Grants, TcpScope};
 use crate::limits::PluginLimits;
+use crate::policy::{Policy, RawPolicy};
 use crate::world::{World, is_plugin_name};
 
 /// Where in the config file something was written, for error messages.
@@ -80,6 +82,8 @@ pub struct Config {
     pub tor: tor::TorConfig,
     /// Where `serve --api` listens.
     pub api: ApiConfig,
+    /// The profile's rules, which every plugin is checked against as it loads.
+    pub policy: Policy,
 }
 
 /// The `[api]` section: where `serve --api` listens.
@@ -127,6 +131,8 @@ struct RawConfig {
     tor: tor::TorConfig,
     #[serde(default)]
     api: ApiConfig,
+    #[serde(default)]
+    policy: RawPolicy,
 }
 
 #[derive(Deserialize, Default)]
@@ -234,6 +240,20 @@ impl Config {
             message,
         };
 
+        let policy = raw
+            .policy
+            .check(&|key, span| locate(key.to_owned(), span))
+            .map_err(|(at, message)| invalid(at, message))?;
+        if let Some(bind) = raw.api.bind {
+            policy.admit_api(bind).map_err(|refusal| {
+                let line = text.find("bind").map_or(1, |at| line_of(text, at));
+                let at = Location {
+                    key: "api.bind".into(),
+                    line,
+                };
+                invalid(at, refusal.to_string())
+            })?;
+        }
         let plugin_dir = base.join(raw.plugins.dir.unwrap_or_else(|| PathBuf::from("plugins")));
         let cache_dir = if raw.plugins.no_cache {
             None
@@ -383,6 +403,7 @@ impl Config {
             plugins,
             tor: raw.tor,
             api: raw.api,
+            policy,
         })
     }
 }

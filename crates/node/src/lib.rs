@@ -280,9 +280,14 @@ pub enum NodeError {
     NoIdentity,
     /// No transport loaded, so the node could reach nobody.
     #[error(
-        "no transport plugin loaded; check the config's [transports] sections and the plugin directory"
+        "no transport can run, so nothing would ever be sent; not starting.{}",
+        if .0.is_empty() {
+            " The config has no [transports] section: add one (see config/*.toml)".to_owned()
+        } else {
+            .0.iter().map(|r| format!("\n  {r}")).collect::<String>()
+        }
     )]
-    NoTransport,
+    NoTransport(Vec<String>),
 }
 
 /// One transport plugin with what the node keeps beside it.
@@ -468,7 +473,13 @@ impl Node {
             });
         }
         if transports.is_empty() {
-            return Err(NodeError::NoTransport);
+            let reasons = plugins
+                .failures
+                .iter()
+                .filter(|f| f.at.key.starts_with("transports."))
+                .map(ToString::to_string)
+                .collect();
+            return Err(NodeError::NoTransport(reasons));
         }
         let data_version = db.data_version()?;
         Ok(Node {

@@ -15,8 +15,9 @@ use super::manifest::{API_VERSION, Manifest, ManifestError, World};
 use super::message_plugin::MessageTypePlugin;
 use super::sandbox;
 use super::sandbox::PluginState;
-use super::transport_plugin::TransportPlugin;
-use courier_config::capability::Capability;
+use super::transport_plugin::{TransportPlugin, declared_reveals};
+use courier_config::capability::{Capability, Reveal};
+use courier_config::policy::Refusal;
 use courier_config::{Config, Location, PluginEntry};
 
 /// Why one plugin was not loaded.
@@ -69,6 +70,13 @@ pub enum LoadProblem {
     Faulted(CallError),
     /// Two plugins claim the same transport id or content type.
     Duplicate(String),
+    /// The profile's policy does not let it run.
+    Policy(Refusal),
+    /// A transport declares it reveals less than its grants make possible.
+    UnderDeclared {
+        /// What the grants make possible and the plugin does not declare.
+        missing: Vec<Reveal>,
+    },
 }
 
 impl fmt::Display for LoadProblem {
@@ -110,6 +118,17 @@ impl fmt::Display for LoadProblem {
             LoadProblem::Duplicate(what) => write!(
                 f,
                 "another plugin already provides {what}; keep one of them"
+            ),
+            LoadProblem::Policy(refusal) => write!(f, "{refusal}"),
+            LoadProblem::UnderDeclared { missing } => write!(
+                f,
+                "its grants make it possible to reveal {}, which it does not declare; a transport \
+                 must declare all it can reveal, so fix the plugin or narrow its grant",
+                missing
+                    .iter()
+                    .map(|r| r.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         }
     }
@@ -233,6 +252,11 @@ impl PluginHost {
         entry: &PluginEntry,
     ) -> Result<Origin, (LoadProblem, Location)> {
         let at = || entry.at.clone();
+        // Refused before anything of it is read or run.
+        config
+            .policy
+            .admit(entry)
+            .map_err(|r| (LoadProblem::Policy(r), at()))?;
         let wasm_path = config.plugin_dir.join(format!("{}.wasm", entry.plugin));
         let manifest = Manifest::read(&config.plugin_dir.join(format!("{}.toml", entry.plugin)))
             .map_err(|e| (LoadProblem::Manifest(e), at()))?;
@@ -316,6 +340,23 @@ impl PluginHost {
                     .supervised(entry, &linker, &component)
                     .map_err(not_world)?;
                 let plugin = TransportPlugin::start(instance).map_err(faulted)?;
+                let declared = declared_reveals(plugin.description().reveals);
+                let missing: Vec<Reveal> = entry
+                    .grants
+                    .possible_reveals()
+                    .into_iter()
+                    .filter(|r| !declared.contains(r))
+                    .collect();
+                if !missing.is_empty() {
+                    return Err((
+                        LoadProblem::UnderDeclared { missing },
+                        entry.grant_at.clone(),
+                    ));
+                }
+                config
+                    .policy
+                    .admit_transport(&declared)
+                    .map_err(|r| (LoadProblem::Policy(r), at()))?;
                 let id = &plugin.description().id;
                 if self.transports.iter().any(|t| &t.description().id == id) {
                     return Err((LoadProblem::Duplicate(format!("transport `{id}`")), at()));
@@ -328,6 +369,10 @@ impl PluginHost {
                     .map_err(not_world)?;
                 let plugin = MessageTypePlugin::start(instance).map_err(faulted)?;
                 let content_type = &plugin.description().content_type;
+                config
+                    .policy
+                    .admit_message_type(entry, content_type)
+                    .map_err(|r| (LoadProblem::Policy(r), entry.settings_at.clone()))?;
                 if self
                     .message_types
                     .iter()

@@ -7,6 +7,8 @@ use wasmtime::Store;
 use wasmtime::component::{Component, Linker, ResourceAny};
 
 use super::bindings::transport::{Transport, TransportPre};
+use courier_config::capability::Reveal;
+
 use super::bindings::transport_types::{Action, ChannelId, Description, Event, Reveals};
 use super::bindings::{plugin_error_text, settings};
 use super::fault::Fault;
@@ -23,18 +25,26 @@ const MAX_PROPERTIES: usize = 16;
 const MAX_PROPERTY_KEY: usize = 64;
 const MAX_PROPERTY_VALUE: usize = 1024;
 
-/// What a transport declares using it reveals, by the names configs and front ends use:
-/// `ip-address`, `presence`, `location`.
-pub fn reveal_names(reveals: Reveals) -> Vec<&'static str> {
+/// What a transport declares using it reveals.
+pub fn declared_reveals(reveals: Reveals) -> Vec<Reveal> {
     [
-        (Reveals::IP_ADDRESS, "ip-address"),
-        (Reveals::PRESENCE, "presence"),
-        (Reveals::LOCATION, "location"),
+        (Reveals::IP_ADDRESS, Reveal::IpAddress),
+        (Reveals::PRESENCE, Reveal::Presence),
+        (Reveals::LOCATION, Reveal::Location),
     ]
     .into_iter()
     .filter(|(flag, _)| reveals.contains(*flag))
-    .map(|(_, name)| name)
+    .map(|(_, reveal)| reveal)
     .collect()
+}
+
+/// What a transport declares using it reveals, by the names configs and front ends use:
+/// `ip-address`, `presence`, `location`.
+pub fn reveal_names(reveals: Reveals) -> Vec<&'static str> {
+    declared_reveals(reveals)
+        .into_iter()
+        .map(Reveal::name)
+        .collect()
 }
 
 /// A transport's bindings plus the session resource its `create` returned.

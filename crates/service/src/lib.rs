@@ -23,6 +23,7 @@ pub mod events;
 mod identity;
 pub mod node;
 pub mod plugins;
+pub mod profile;
 mod service;
 
 pub use attachment::Attachment;

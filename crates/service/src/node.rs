@@ -52,6 +52,6 @@ pub(crate) fn node_kind(error: &NodeError) -> crate::ErrorKind {
         NodeError::Storage(e) => crate::error::storage_kind(e),
         NodeError::NoIdentity => K::NotFound,
         NodeError::Engine(_) => K::Plugin,
-        NodeError::NoTransport | NodeError::Driver(_) | NodeError::Runtime(_) => K::Unavailable,
+        NodeError::NoTransport(_) | NodeError::Driver(_) | NodeError::Runtime(_) => K::Unavailable,
     }
 }

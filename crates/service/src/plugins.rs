@@ -21,6 +21,9 @@ pub struct Plugins {
     /// Each message-type plugin's name with its config settings (defaults for `prepare`, e.g. a
     /// profile's location precision).
     settings: Vec<(String, Vec<(String, String)>)>,
+    /// The settings the profile's policy governs, per plugin: given after a message's own options,
+    /// so none overrides them.
+    pinned: Vec<(String, Vec<(String, String)>)>,
 }
 
 /// A loaded plugin as it describes itself, and how it is doing.
@@ -130,7 +133,25 @@ impl Plugins {
             .map(|p| (p.plugin.clone(), p.settings.clone()))
             .collect();
         let host = PluginHost::load(config)?;
-        Ok(Plugins { host, settings })
+        let pinned = host
+            .message_types()
+            .filter_map(|m| {
+                let keys = config.policy.pinned(&m.description().content_type);
+                let entry = config.plugins.iter().find(|p| p.plugin == m.name())?;
+                let values = entry
+                    .settings
+                    .iter()
+                    .filter(|(k, _)| keys.contains(&k.as_str()))
+                    .cloned()
+                    .collect();
+                Some((m.name().to_owned(), values))
+            })
+            .collect();
+        Ok(Plugins {
+            host,
+            settings,
+            pinned,
+        })
     }
 
     /// Loads only the message types of `config`: the use cases need no transport (the node owns those).
@@ -181,6 +202,22 @@ impl Plugins {
             .iter()
             .find(|(plugin, _)| plugin == name)
             .map_or(&[], |(_, s)| s.as_slice())
+    }
+
+    /// The settings of the plugin called `name` that the profile's policy governs.
+    pub fn pinned(&self, name: &str) -> &[(String, String)] {
+        self.pinned
+            .iter()
+            .find(|(plugin, _)| plugin == name)
+            .map_or(&[], |(_, s)| s.as_slice())
+    }
+
+    /// Why the plugin of config section `section` (`transports.lan`) was not loaded, if it was not.
+    pub fn failure_in(&self, section: &str) -> Option<&courier_plugin_host::LoadError> {
+        self.host
+            .failures
+            .iter()
+            .find(|f| f.at.key == section || f.at.key.starts_with(&format!("{section}.")))
     }
 
     /// What each plugin describes and how it is doing, now.

@@ -6,6 +6,7 @@ pub mod drive;
 pub mod exit_code;
 pub mod identity;
 pub mod plugins;
+pub mod profile;
 pub mod remote;
 pub mod serve;
 pub mod unlock;

@@ -37,6 +37,12 @@ pub fn run(dir: &DataDir, config: Option<&Path>, api: &ApiFlags) -> Result<()> {
     };
     // Refused before the passphrase is asked for or anything starts.
     if api.on {
+        config.policy.admit_api(options.bind).map_err(|refusal| {
+            super::CliError::new(
+                courier_service::ErrorKind::RefusedByPolicy,
+                format!("refusing --api-bind {}: {refusal}", options.bind),
+            )
+        })?;
         options.check()?;
     }
     let (service, api_service) = if api.on {

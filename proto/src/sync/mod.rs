@@ -4,3 +4,4 @@ pub mod attachment;
 pub mod record;
 pub mod session;
 pub mod simplex;
+pub mod timer;
