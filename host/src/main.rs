@@ -84,6 +84,13 @@ enum Command {
         #[arg(long, default_value = "config/demo.toml")]
         config: PathBuf,
     },
+    /// Destroys this data directory at once, without the passphrase: stops any running node, then
+    /// destroys the database's keys and every file. For use under duress; nothing can undo it.
+    Panic {
+        /// Skip the one confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Checks threat-model profiles (config/high-risk.toml, …).
     #[command(subcommand)]
     Profile(ProfileCommand),
@@ -235,6 +242,7 @@ fn run(cli: Cli) -> Result<()> {
             dir: folder,
             config,
         }) => cli::drive::import(&dir, &folder, config.as_deref()),
+        Command::Panic { yes } => cli::panic::run(&dir, yes),
         Command::Plugins { .. } | Command::Profile(_) => unreachable!("handled above"),
     }
 }

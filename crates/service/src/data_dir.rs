@@ -47,9 +47,14 @@ impl DataDir {
         &self.path
     }
 
+    /// The database file in it.
+    pub fn database_file(&self) -> PathBuf {
+        self.path.join(DATABASE)
+    }
+
     /// The database of a directory `init` ran in; refuses any other.
     pub fn existing(&self) -> Result<LockedDatabase, ServiceError> {
-        let file = self.path.join(DATABASE);
+        let file = self.database_file();
         if !Database::exists(&file)? {
             return Err(ServiceError::NotInitialised {
                 path: self.path.clone(),
@@ -66,7 +71,7 @@ impl DataDir {
     /// existing one otherwise; never one in place of a database that was truncated or removed (then
     /// `Database::exists` refuses).
     pub fn create(&self) -> Result<LockedDatabase, ServiceError> {
-        let file = self.path.join(DATABASE);
+        let file = self.database_file();
         let exists = Database::exists(&file)?;
         let failed = |doing| {
             let path = self.path.clone();

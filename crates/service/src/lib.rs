@@ -22,6 +22,7 @@ mod error;
 pub mod events;
 mod identity;
 pub mod node;
+pub mod panic;
 pub mod plugins;
 pub mod profile;
 mod service;

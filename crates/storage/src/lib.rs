@@ -13,6 +13,7 @@ mod migrations;
 mod peer_announcements;
 mod stream_state;
 mod sync_store;
+pub mod wipe;
 
 pub use activity::{Activity, ActivityMark, OutgoingRow, Progress};
 pub use attachments::{Content, Draft, Payload};

@@ -468,6 +468,22 @@ impl Person {
         Ok(())
     }
 
+    /// Waits up to `timeout` for `serve` to exit by itself; how it exited.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Result<std::process::ExitStatus> {
+        let child = self.serve.as_mut().context("the node is not running")?;
+        let until = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                self.serve = None;
+                return Ok(status);
+            }
+            if Instant::now() >= until {
+                bail!("{}'s node still runs after {timeout:?}", self.name);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Kills `serve` with SIGKILL, as a crash or power cut would.
     pub fn kill(&mut self) -> Result<()> {
         if let Some(mut child) = self.serve.take() {

@@ -11,6 +11,7 @@ mod drive;
 mod message_types;
 mod namespaces;
 mod page;
+mod panic;
 mod profile;
 mod stranger;
 mod tor;
