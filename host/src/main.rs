@@ -173,6 +173,14 @@ enum ContactsCommand {
         /// The contact's alias.
         alias: String,
     },
+    /// Shows, or sets for both sides, how long after it is read or sent each message of the
+    /// conversation is deleted: `off`, or 1m to 365d (`30m`, `12h`, `7d`).
+    Timer {
+        /// The contact's alias.
+        alias: String,
+        /// The new timer; without it, the current one is shown.
+        timer: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -216,6 +224,9 @@ fn run(cli: Cli) -> Result<()> {
             cli::contacts::alias(&dir, &alias, &new_alias)
         }
         Command::Contacts(ContactsCommand::Remove { alias }) => cli::contacts::remove(&dir, &alias),
+        Command::Contacts(ContactsCommand::Timer { alias, timer }) => {
+            cli::contacts::timer(&dir, &alias, timer.as_deref())
+        }
         Command::Send { alias, content } => cli::conversation::send(&dir, &alias, &content),
         Command::Messages { alias, json } => cli::conversation::list(&dir, &alias, json),
         Command::Attachment(AttachmentCommand::Save { msg_id, file }) => {

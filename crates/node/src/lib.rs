@@ -426,6 +426,7 @@ impl Node {
         runtime: tokio::runtime::Handle,
     ) -> Result<Node, NodeError> {
         let identity = db.identity()?.ok_or(NodeError::NoIdentity)?;
+        db.set_longest_timer(config.policy.longest_timer());
         let mut plugins = PluginHost::load(config)?;
         let (tx, rx) = mpsc::channel();
         let ids = ChannelIds::default();
@@ -718,6 +719,8 @@ impl Node {
 
     fn housekeeping(&mut self) -> Result<(), NodeError> {
         let now = now_ms();
+        // Disappearing messages go on time while the node runs, here and on the contact's side.
+        self.db.sweep_expired(now)?;
         let version = self.db.data_version()?;
         let changed_outside = version != self.data_version;
         self.data_version = version;

@@ -5,6 +5,7 @@
 use courier_plugin_host::CallError;
 use courier_plugin_host::message_plugin::MessageTypePlugin;
 use courier_proto::sync::record::{ContentTypeRange, MAX_FALLBACK_LEN};
+use courier_proto::sync::timer::{TIMER_TYPE, Timer};
 use courier_storage::{Content, Direction, Draft, Payload};
 
 use crate::plugins::Plugins;
@@ -96,6 +97,14 @@ pub fn summary(
         }
     };
     match &content.payload {
+        // The host's own: every build reads it.
+        Payload::Complete(payload) if content.content_type == TIMER_TYPE => {
+            match Timer::decode(payload) {
+                Ok(Timer::OFF) => "disappearing messages: off".to_owned(),
+                Ok(timer) => format!("disappearing messages: {timer} after reading"),
+                Err(_) => shown(),
+            }
+        }
         Payload::Complete(payload) => plugins
             .message_type_if_loaded(&content.content_type)
             .and_then(|p| p.summary(payload, content.version).ok())

@@ -292,6 +292,7 @@ impl Outgoing<'_> {
                 limit: self.limit,
             });
         }
+        self.service.hold_to_policy(self.contact)?;
         let announced = self.service.db.peer_content_types(self.contact)?;
         let plugins = self.service.plugins()?;
         let name = plugins.message_type(&self.content_type)?.name().to_owned();

@@ -123,7 +123,9 @@ impl LockedDatabase {
         } else {
             Passphrase::new(passphrase)?
         };
-        let db = Database::open(&self.file, &passphrase)?;
+        let mut db = Database::open(&self.file, &passphrase)?;
+        // What disappeared while no node ran is gone before anything is shown.
+        db.sweep_expired(crate::service::now_ms())?;
         Ok(Service::new(self.dir, db))
     }
 }

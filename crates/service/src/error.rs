@@ -142,6 +142,12 @@ pub enum ServiceError {
     /// The attachment's chunks were lost or damaged on disk.
     #[error("that attachment is {}", damaged(*.0))]
     Damaged(Direction),
+    /// The profile's policy refuses it.
+    #[error(transparent)]
+    Policy(#[from] courier_config::policy::Refusal),
+    /// A timer that is not one.
+    #[error(transparent)]
+    Timer(#[from] courier_proto::sync::timer::TimerError),
     /// Stored content fails its plugin's `validate`, so it is not handed out.
     #[error("the content does not pass its plugin's checks, so it is not written: {0}")]
     InvalidContent(CallError),
@@ -235,7 +241,8 @@ impl ServiceError {
             ServiceError::PendingVerify(_)
             | ServiceError::PendingConversation(_)
             | ServiceError::StillArriving { .. } => K::Unavailable,
-            ServiceError::InvalidContent(_) => K::RefusedByPolicy,
+            ServiceError::InvalidContent(_) | ServiceError::Policy(_) => K::RefusedByPolicy,
+            ServiceError::Timer(_) => K::InvalidInput,
         }
     }
 }

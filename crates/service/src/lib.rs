@@ -26,6 +26,7 @@ pub mod panic;
 pub mod plugins;
 pub mod profile;
 mod service;
+mod timer;
 
 pub use attachment::Attachment;
 pub use contacts::{ContactState, ContactSummary};
@@ -42,4 +43,5 @@ pub use service::Service;
 
 pub use courier_proto::contact_link::ContactLink;
 pub use courier_proto::sync::record::MessageId;
+pub use courier_proto::sync::timer::Timer;
 pub use courier_storage::{Delivery, Direction, OutgoingState};

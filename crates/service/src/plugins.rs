@@ -24,6 +24,8 @@ pub struct Plugins {
     /// The settings the profile's policy governs, per plugin: given after a message's own options,
     /// so none overrides them.
     pinned: Vec<(String, Vec<(String, String)>)>,
+    /// The profile's policy.
+    policy: courier_config::policy::Policy,
 }
 
 /// A loaded plugin as it describes itself, and how it is doing.
@@ -151,6 +153,7 @@ impl Plugins {
             host,
             settings,
             pinned,
+            policy: config.policy.clone(),
         })
     }
 
@@ -202,6 +205,11 @@ impl Plugins {
             .iter()
             .find(|(plugin, _)| plugin == name)
             .map_or(&[], |(_, s)| s.as_slice())
+    }
+
+    /// The policy of the profile the plugins were loaded with.
+    pub fn policy(&self) -> &courier_config::policy::Policy {
+        &self.policy
     }
 
     /// The settings of the plugin called `name` that the profile's policy governs.

@@ -254,21 +254,49 @@ impl ChunkPacks {
         Ok(record)
     }
 
+    /// Overwrites the record at `at` in `contact`'s `side` pack with zeros, on disk when this
+    /// returns: a chunk deleted is gone from the pack's blocks, not only unreferenced.
+    pub fn erase(
+        &mut self,
+        side: Side,
+        contact: ContactId,
+        at: PackRef,
+    ) -> Result<(), StorageError> {
+        let path = self.path(side, contact);
+        let io = |source| StorageError::Pack {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut file = match std::fs::OpenOptions::new().write(true).open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io(e)),
+        };
+        let len =
+            usize::try_from(at.len).map_err(|_| io(std::io::ErrorKind::InvalidInput.into()))?;
+        file.seek(SeekFrom::Start(at.offset)).map_err(io)?;
+        file.write_all(&vec![0u8; len]).map_err(io)?;
+        file.sync_data().map_err(io)
+    }
+
+    /// Deletes `contact`'s `side` pack, which no row points into any more.
+    pub fn remove_side(&mut self, side: Side, contact: ContactId) -> Result<(), StorageError> {
+        let path = self.path(side, contact);
+        self.unsynced.remove(&path);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(StorageError::Pack {
+                path: path.display().to_string(),
+                source,
+            }),
+        }
+    }
+
     /// Deletes both packs of `contact`, whose rows are gone.
     pub fn remove(&mut self, contact: ContactId) -> Result<(), StorageError> {
         for side in [Side::Outgoing, Side::Incoming] {
-            let path = self.path(side, contact);
-            self.unsynced.remove(&path);
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => {
-                    return Err(StorageError::Pack {
-                        path: path.display().to_string(),
-                        source,
-                    });
-                }
-            }
+            self.remove_side(side, contact)?;
         }
         Ok(())
     }

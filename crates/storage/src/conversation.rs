@@ -3,9 +3,10 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::attachments::{self, Draft};
-use super::chunk_packs::Side;
+use super::chunk_packs::{PackRef, Side};
 use super::contact_store::OutgoingState;
 use super::database::{ContactId, Database, StorageError, begin_write};
+use super::disappearing;
 use courier_proto::sync::attachment::{self, CHUNK_TYPE, MANIFEST_TYPE};
 use courier_proto::sync::record::{Message, MessageId};
 
@@ -81,7 +82,11 @@ impl Database {
         now_ms: u64,
         key: Option<&str>,
     ) -> Result<(MessageId, Message, bool), StorageError> {
-        let Database { conn, packs } = self;
+        let Database {
+            conn,
+            packs,
+            longest,
+        } = self;
         let tx = begin_write(conn)?;
         let known: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM contacts WHERE id = ?1)",
@@ -147,6 +152,7 @@ impl Database {
             ])?;
         }
         drop(insert);
+        disappearing::sent(&tx, contact, &head, *longest)?;
         if let Some(key) = key {
             tx.execute(
                 "INSERT INTO send_keys (contact_id, key, id, added_ms) VALUES (?1, ?2, ?3, ?4)",
@@ -238,8 +244,8 @@ impl Database {
 
     /// Deletes the message `id` of the conversation with `contact` (both directions), with the
     /// chunks of an attachment; false if there is no such message. An outgoing message deleted
-    /// before its ack is not sent again. The chunks' sealed bytes stay in their pack, unreadable
-    /// without the rows that name them, until the pack is removed with the contact.
+    /// before its ack is not sent again, and an incoming one sent again is acked but not stored. The
+    /// chunks' sealed bytes are overwritten in their pack, and a pack left with none is removed.
     pub fn delete_message(
         &mut self,
         contact: ContactId,
@@ -247,7 +253,8 @@ impl Database {
     ) -> Result<bool, StorageError> {
         let tx = begin_write(&mut self.conn)?;
         let mut deleted = 0;
-        for table in ["outgoing", "incoming"] {
+        let mut sealed = Vec::new();
+        for (table, side) in [("outgoing", Side::Outgoing), ("incoming", Side::Incoming)] {
             let row: Option<(String, Vec<u8>)> = tx
                 .query_row(
                     &format!(
@@ -260,22 +267,37 @@ impl Database {
             let Some((content_type, body)) = row else {
                 continue;
             };
+            let mut ids = vec![*id];
             if content_type == MANIFEST_TYPE
                 && let Ok(manifest) = attachment::parse_manifest(&body)
             {
-                for chunk in &manifest.chunks {
-                    tx.execute(
-                        &format!("DELETE FROM {table} WHERE contact_id = ?1 AND id = ?2"),
-                        params![contact, &chunk.0[..]],
-                    )?;
-                }
+                ids.extend(manifest.chunks.iter().copied());
             }
-            deleted += tx.execute(
-                &format!("DELETE FROM {table} WHERE contact_id = ?1 AND id = ?2"),
-                params![contact, &id.0[..]],
-            )?;
+            for gone in &ids {
+                let place: Option<(Option<i64>, Option<i64>)> = tx
+                    .query_row(
+                        &format!("DELETE FROM {table} WHERE contact_id = ?1 AND id = ?2 RETURNING pack_offset, pack_len"),
+                        params![contact, &gone.0[..]],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                if let Some((offset, len)) = place {
+                    deleted += usize::from(gone == id);
+                    sealed.extend(PackRef::from_columns(offset, len).map(|at| (side, at)));
+                }
+                disappearing::forget(&tx, contact, gone)?;
+            }
         }
+        let emptied = disappearing::emptied_packs(&tx, contact, &sealed)?;
         tx.commit()?;
+        // After the commit, so no row ever points at bytes overwritten; a crash just before leaves
+        // sealed bytes that nothing locates, gone with the pack.
+        for (side, at) in sealed {
+            self.packs.erase(side, contact, at)?;
+        }
+        for side in emptied {
+            self.packs.remove_side(side, contact)?;
+        }
         Ok(deleted > 0)
     }
 

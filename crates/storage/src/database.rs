@@ -215,6 +215,8 @@ fn companions(path: &Path) -> Vec<PathBuf> {
 pub struct Database {
     pub(super) conn: Connection,
     pub(super) packs: ChunkPacks,
+    /// The longest this device keeps a message, whatever the conversation's timer.
+    pub(super) longest: courier_proto::sync::timer::Timer,
 }
 
 impl std::fmt::Debug for Database {
@@ -340,6 +342,9 @@ impl Database {
         // FULL: a commit is on disk when it returns, so "queued" survives a power cut.
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // A deleted row's bytes are zeroed in its page, not left among the free space: a message
+        // that disappeared is not found again by someone who has the passphrase.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         // `courier send` and `courier serve` share the file; a writer waits for the other. SQLite's own
         // busy timeout sleeps 1 ms and more per retry, which would be most of a send's latency when it
         // meets the node committing an ack; retry every 100 µs instead, for up to 10 s.
@@ -349,7 +354,11 @@ impl Database {
         }))?;
         migrate(&mut conn)?;
         let packs = ChunkPacks::new(path, pack_key(&conn)?);
-        Ok(Database { conn, packs })
+        Ok(Database {
+            conn,
+            packs,
+            longest: courier_proto::sync::timer::Timer::OFF,
+        })
     }
 
     pub(super) fn write(&mut self) -> rusqlite::Result<Write<'_>> {

@@ -8,6 +8,7 @@ mod chunk_packs;
 mod contact_store;
 mod conversation;
 mod database;
+mod disappearing;
 mod identity_store;
 mod migrations;
 mod peer_announcements;

@@ -148,4 +148,21 @@ pub const MIGRATIONS: &[&str] = &[
         added_ms INTEGER NOT NULL,
         PRIMARY KEY (contact_id, key)
     );",
+    // 16: disappearing messages. Each contact's timer, as the latest timer message of the
+    // conversation set it (its sender's timestamp and id break a tie, so both sides agree); for each
+    // message, the timer it was sent or received under and when it is deleted (from the ack, or from
+    // arrival); and the ids of messages deleted, so a copy sent again is acked and not stored.
+    "ALTER TABLE contacts ADD COLUMN timer_secs INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE contacts ADD COLUMN timer_ts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE contacts ADD COLUMN timer_id BLOB NOT NULL DEFAULT x'';
+    ALTER TABLE outgoing ADD COLUMN disappear_ms INTEGER;
+    ALTER TABLE outgoing ADD COLUMN expires_ms INTEGER;
+    ALTER TABLE incoming ADD COLUMN expires_ms INTEGER;
+    CREATE INDEX outgoing_expiry ON outgoing (expires_ms) WHERE expires_ms IS NOT NULL;
+    CREATE INDEX incoming_expiry ON incoming (expires_ms) WHERE expires_ms IS NOT NULL;
+    CREATE TABLE forgotten (
+        contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+        id BLOB NOT NULL,
+        PRIMARY KEY (contact_id, id)
+    );",
 ];

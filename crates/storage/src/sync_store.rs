@@ -4,6 +4,7 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use super::chunk_packs::{PackRef, Side};
 use super::database::{ContactId, Database, StorageError};
+use super::disappearing;
 use courier_proto::sync::record::{ContentTypeRange, Message, MessageId, TransportProperties};
 use courier_proto::sync::session::{StoreError, SyncStore, retransmit_at};
 
@@ -167,15 +168,25 @@ impl SyncStore for ConversationStore<'_> {
     }
 
     fn mark_acked(&mut self, id: &MessageId) -> Result<(), StoreError> {
+        // Its disappearing timer, if it has one, runs from now.
         self.db
             .conn
-            .prepare_cached("UPDATE outgoing SET acked = 1 WHERE contact_id = ?1 AND id = ?2")
-            .and_then(|mut statement| statement.execute(params![self.contact, &id.0[..]]))
+            .prepare_cached(&format!(
+                "UPDATE outgoing SET acked = 1, {} WHERE contact_id = ?1 AND id = ?2",
+                disappearing::START_ON_ACK
+            ))
+            .and_then(|mut statement| {
+                statement.execute(params![self.contact, &id.0[..], wall_clock_ms()])
+            })
             .map_err(store_error)?;
         Ok(())
     }
 
     fn has_incoming(&self, id: &MessageId) -> Result<bool, StoreError> {
+        // A message deleted (by its timer, or by the user) and sent again is acked, not stored.
+        if disappearing::forgotten(&self.db.conn, self.contact, id).map_err(store_error)? {
+            return Ok(true);
+        }
         let row: Option<(Option<i64>, Option<i64>)> = self
             .db
             .conn
@@ -221,11 +232,20 @@ impl SyncStore for ConversationStore<'_> {
         if db.conn.is_autocommit() {
             db.packs.sync().map_err(|e| StoreError(e.to_string()))?;
         }
+        let expires = disappearing::received(
+            &db.conn,
+            self.contact,
+            id,
+            &message,
+            db.longest,
+            wall_clock_ms() as u64,
+        )
+        .map_err(store_error)?;
         // INSERT OR IGNORE: a duplicate that slipped past `has_incoming` still lands once.
         db.conn
-            .prepare_cached("INSERT OR IGNORE INTO incoming (contact_id, id, timestamp_ms, content_type, type_version, body, fallback, pack_offset, pack_len, received_seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, (SELECT coalesce(max(received_seq), 0) + 1 FROM incoming))").and_then(|mut statement| statement.execute(
-                params![self.contact, &id.0[..], message.timestamp_ms as i64, message.content_type, message.type_version, body, message.fallback, packed.map(|p| p.offset as i64), packed.map(|p| p.len as i64)],
+            .prepare_cached("INSERT OR IGNORE INTO incoming (contact_id, id, timestamp_ms, content_type, type_version, body, fallback, pack_offset, pack_len, received_seq, expires_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, (SELECT coalesce(max(received_seq), 0) + 1 FROM incoming), ?10)").and_then(|mut statement| statement.execute(
+                params![self.contact, &id.0[..], message.timestamp_ms as i64, message.content_type, message.type_version, body, message.fallback, packed.map(|p| p.offset as i64), packed.map(|p| p.len as i64), expires],
             ))
             .map_err(store_error)?;
         Ok(())
@@ -282,6 +302,13 @@ impl SyncStore for ConversationStore<'_> {
             .save_peer_properties(self.contact, &transports)
             .map_err(|e| StoreError(e.to_string()))
     }
+}
+
+/// The wall clock in Unix ms, for a disappearing timer's start.
+fn wall_clock_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
-//! `contacts add | list | alias | verify | remove`.
+//! `contacts add | list | alias | verify | remove | timer`.
 
 use anyhow::Result;
 use courier_api::json::{Contact, ContactStateJson};
-use courier_service::DataDir;
+use courier_service::{DataDir, ServiceError};
 
 use super::{remote, unlock};
 
@@ -80,5 +80,24 @@ pub fn alias(dir: &DataDir, alias: &str, new_alias: &str) -> Result<()> {
 pub fn remove(dir: &DataDir, alias: &str) -> Result<()> {
     unlock::open(dir)?.remove_contact(alias)?;
     println!("removed {alias:?} with their keys and messages");
+    Ok(())
+}
+
+/// Shows the conversation's disappearing timer, or sets it for both sides.
+pub fn timer(dir: &DataDir, alias: &str, timer: Option<&str>) -> Result<()> {
+    let mut service = unlock::open(dir)?;
+    match timer {
+        None => println!("{}", service.timer(alias)?),
+        Some(text) => {
+            let timer: courier_service::Timer = text.parse().map_err(ServiceError::from)?;
+            service.set_timer(alias, timer)?;
+            match timer.secs() {
+                None => println!("disappearing messages off with {alias:?}; they will be told"),
+                Some(_) => println!(
+                    "messages with {alias:?} now disappear {timer} after they are read or sent; they will be told"
+                ),
+            }
+        }
+    }
     Ok(())
 }

@@ -7,6 +7,7 @@ mod contacts;
 mod crash;
 mod data_dir;
 mod delivery;
+mod disappearing;
 mod drive;
 mod message_types;
 mod namespaces;

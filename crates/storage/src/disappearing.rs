@@ -1,0 +1,194 @@
+//! Disappearing messages: each conversation's timer, as its latest timer message set it, and the
+//! deletion of every message a timer's length after it was acked (ours) or arrived (theirs), from
+//! the rows and from the chunk packs. The ids of what went are kept, so a copy sent again (an ack
+//! lost on the way) is acked and not stored a second time.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::chunk_packs::{PackRef, Side};
+use super::database::{ContactId, Database, StorageError};
+use courier_proto::sync::attachment::CHUNK_TYPE;
+use courier_proto::sync::record::{Message, MessageId};
+use courier_proto::sync::timer::{TIMER_TYPE, Timer};
+
+impl Database {
+    /// Holds every message this device stores from now on to `longest` at most, whatever its
+    /// conversation's timer (a profile's `disappear-within`).
+    pub fn set_longest_timer(&mut self, longest: Timer) {
+        self.longest = longest;
+    }
+
+    /// The timer of the conversation with `contact`, as both sides agree on it.
+    pub fn timer(&self, contact: ContactId) -> Result<Timer, StorageError> {
+        agreed(&self.conn, contact)?.ok_or(StorageError::Corrupt("no such contact"))
+    }
+
+    /// Deletes every message whose time is up at `now_ms`, with its chunks; how many went.
+    pub fn sweep_expired(&mut self, now_ms: u64) -> Result<usize, StorageError> {
+        let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
+        let mut due_statement = self.conn.prepare_cached(
+            "SELECT contact_id, id FROM outgoing WHERE expires_ms <= ?1
+             UNION ALL SELECT contact_id, id FROM incoming WHERE expires_ms <= ?1",
+        )?;
+        let due: Vec<(ContactId, Vec<u8>)> = due_statement
+            .query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        drop(due_statement);
+        let mut gone = 0;
+        for (contact, id) in due {
+            let id = <[u8; 32]>::try_from(id.as_slice())
+                .map_err(|_| StorageError::Corrupt("a stored message id is not 32 bytes"))?;
+            gone += usize::from(self.delete_message(contact, &MessageId(id))?);
+        }
+        if gone > 0 {
+            // The WAL still holds the pages as they were; emptied now, it holds nothing of them.
+            // Another connection reading keeps it (SQLite then answers busy); the next sweep tries
+            // again.
+            let _ = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
+        Ok(gone)
+    }
+}
+
+/// The contact's agreed timer; `None` for no such contact.
+fn agreed(conn: &Connection, contact: ContactId) -> rusqlite::Result<Option<Timer>> {
+    let secs: Option<i64> = conn
+        .query_row(
+            "SELECT timer_secs FROM contacts WHERE id = ?1",
+            [contact],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(secs.map(|secs| match u64::try_from(secs) {
+        Ok(secs) if secs > 0 => Timer::of_secs(secs).unwrap_or(Timer::OFF),
+        _ => Timer::OFF,
+    }))
+}
+
+/// How long, in ms, a message stored now in the conversation with `contact` stays: its timer, held
+/// to `longest`; `None` for ever.
+fn lifetime_ms(
+    conn: &Connection,
+    contact: ContactId,
+    longest: Timer,
+) -> rusqlite::Result<Option<u64>> {
+    let agreed = agreed(conn, contact)?.unwrap_or(Timer::OFF);
+    let effective = if agreed.within(longest) {
+        agreed
+    } else {
+        longest
+    };
+    Ok(effective.secs().map(|s| s * 1000))
+}
+
+/// Makes a timer message the conversation's timer if it is the latest by its sender's timestamp,
+/// then its id; a body that does not parse changes nothing.
+fn apply(
+    conn: &Connection,
+    contact: ContactId,
+    id: &MessageId,
+    message: &Message,
+) -> rusqlite::Result<()> {
+    let Ok(timer) = Timer::decode(&message.body) else {
+        return Ok(());
+    };
+    let ts = i64::try_from(message.timestamp_ms).unwrap_or(i64::MAX);
+    conn.execute(
+        "UPDATE contacts SET timer_secs = ?2, timer_ts = ?3, timer_id = ?4
+         WHERE id = ?1 AND (timer_ts < ?3 OR (timer_ts = ?3 AND timer_id < ?4))",
+        params![contact, timer.secs().unwrap_or(0) as i64, ts, &id.0[..]],
+    )?;
+    Ok(())
+}
+
+/// After `head` was queued to `contact`: a timer message sets the timer; any other message keeps
+/// the timer it is sent under, which runs from its ack.
+pub(super) fn sent(
+    conn: &Connection,
+    contact: ContactId,
+    head: &Message,
+    longest: Timer,
+) -> rusqlite::Result<()> {
+    let id = head.id();
+    if head.content_type == TIMER_TYPE {
+        return apply(conn, contact, &id, head);
+    }
+    let lifetime = lifetime_ms(conn, contact, longest)?;
+    conn.execute(
+        "UPDATE outgoing SET disappear_ms = ?3 WHERE contact_id = ?1 AND id = ?2",
+        params![contact, &id.0[..], lifetime.map(|ms| ms as i64)],
+    )?;
+    Ok(())
+}
+
+/// When a message arriving now from `contact` is deleted, in Unix ms (`None`: never), applying a
+/// timer message as it goes. Chunks go with their attachment, and timer messages stay.
+pub(super) fn received(
+    conn: &Connection,
+    contact: ContactId,
+    id: &MessageId,
+    message: &Message,
+    longest: Timer,
+    now_ms: u64,
+) -> rusqlite::Result<Option<i64>> {
+    match message.content_type.as_str() {
+        TIMER_TYPE => apply(conn, contact, id, message).map(|()| None),
+        CHUNK_TYPE => Ok(None),
+        _ => Ok(lifetime_ms(conn, contact, longest)?
+            .map(|ms| i64::try_from(now_ms.saturating_add(ms)).unwrap_or(i64::MAX))),
+    }
+}
+
+/// The SQL that starts an acked message's timer: from `?3`, the ack's time.
+pub(super) const START_ON_ACK: &str = "expires_ms = coalesce(expires_ms, ?3 + disappear_ms)";
+
+/// Keeps `id` as deleted from the conversation with `contact`.
+pub(super) fn forget(
+    conn: &Connection,
+    contact: ContactId,
+    id: &MessageId,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR IGNORE INTO forgotten (contact_id, id) VALUES (?1, ?2)",
+        params![contact, &id.0[..]],
+    )?;
+    Ok(())
+}
+
+/// Whether `id` from `contact` was deleted.
+pub(super) fn forgotten(
+    conn: &Connection,
+    contact: ContactId,
+    id: &MessageId,
+) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM forgotten WHERE contact_id = ?1 AND id = ?2)",
+        params![contact, &id.0[..]],
+        |r| r.get(0),
+    )
+}
+
+/// The sides of `contact` whose pack no row points into any more, of those `sealed` touched.
+pub(super) fn emptied_packs(
+    conn: &Connection,
+    contact: ContactId,
+    sealed: &[(Side, PackRef)],
+) -> rusqlite::Result<Vec<Side>> {
+    let mut emptied = Vec::new();
+    for (side, table) in [(Side::Outgoing, "outgoing"), (Side::Incoming, "incoming")] {
+        if !sealed.iter().any(|(s, _)| *s == side) {
+            continue;
+        }
+        let left: bool = conn.query_row(
+            &format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE contact_id = ?1 AND pack_offset IS NOT NULL)"),
+            [contact],
+            |r| r.get(0),
+        )?;
+        if !left {
+            emptied.push(side);
+        }
+    }
+    Ok(emptied)
+}
