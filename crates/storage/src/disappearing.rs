@@ -192,3 +192,183 @@ pub(super) fn emptied_packs(
     }
     Ok(emptied)
 }
+
+#[cfg(test)]
+mod tests {
+    use courier_proto::sync::session::SyncStore;
+
+    use super::*;
+    use crate::{ConversationStore, Draft, Passphrase};
+
+    const MINUTE_MS: u64 = 60_000;
+
+    fn database() -> (tempfile::TempDir, Database, ContactId) {
+        let dir = tempfile::tempdir().unwrap();
+        let passphrase = Passphrase::for_new_database("a long enough passphrase".into()).unwrap();
+        let mut db = Database::open(&dir.path().join("courier.db"), &passphrase).unwrap();
+        let bob = db.add_contact("bob").unwrap();
+        (dir, db, bob)
+    }
+
+    fn now() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64
+    }
+
+    fn timer_draft(timer: Timer, ts: u64) -> Draft {
+        let m = timer.message(ts);
+        Draft {
+            content_type: m.content_type,
+            version: m.type_version,
+            fallback: m.fallback,
+            payload: m.body,
+        }
+    }
+
+    #[test]
+    fn a_sent_message_goes_a_timer_after_its_ack_and_not_before() {
+        let (_dir, mut db, bob) = database();
+        db.send(bob, timer_draft(Timer::of_secs(60).unwrap(), 1), 1)
+            .unwrap();
+        assert_eq!(db.timer(bob).unwrap(), Timer::of_secs(60).unwrap());
+        let (id, _) = db
+            .send(bob, Draft::new("courier/text", 1, b"hi".to_vec()), 2)
+            .unwrap();
+        // Unacked, it stays however long it waits.
+        assert_eq!(db.sweep_expired(now() + 365 * 86_400_000).unwrap(), 0);
+        ConversationStore::new(&mut db, bob, MINUTE_MS)
+            .mark_acked(&id)
+            .unwrap();
+        let acked = now();
+        assert_eq!(db.sweep_expired(acked + MINUTE_MS - 2_000).unwrap(), 0);
+        assert_eq!(db.sweep_expired(acked + MINUTE_MS + 2_000).unwrap(), 1);
+        let left: Vec<String> = db
+            .conversation(bob)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.message.content_type)
+            .collect();
+        assert_eq!(left, [TIMER_TYPE], "the timer line stays, the text goes");
+    }
+
+    #[test]
+    fn a_received_message_goes_a_timer_after_it_arrived_and_a_resend_is_not_stored() {
+        let (_dir, mut db, bob) = database();
+        let minute = Timer::of_secs(60).unwrap().message(5);
+        let text = Message {
+            timestamp_ms: 6,
+            content_type: "courier/text".into(),
+            type_version: 1,
+            fallback: String::new(),
+            body: b"meet at noon".to_vec(),
+        };
+        let mut store = ConversationStore::new(&mut db, bob, MINUTE_MS);
+        store.store_incoming(&minute.id(), minute.clone()).unwrap();
+        let arrived = now();
+        store.store_incoming(&text.id(), text.clone()).unwrap();
+        assert_eq!(db.sweep_expired(arrived + MINUTE_MS - 2_000).unwrap(), 0);
+        assert_eq!(db.sweep_expired(arrived + MINUTE_MS + 2_000).unwrap(), 1);
+        let store = ConversationStore::new(&mut db, bob, MINUTE_MS);
+        assert!(
+            store.has_incoming(&text.id()).unwrap(),
+            "a copy sent again counts as held"
+        );
+        assert!(
+            !store
+                .has_incoming(
+                    &Message {
+                        body: b"other".to_vec(),
+                        ..text
+                    }
+                    .id()
+                )
+                .unwrap()
+        );
+        assert_eq!(db.conversation(bob).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_latest_timer_message_wins_on_both_sides_whatever_order_they_arrive_in() {
+        let day = Timer::of_secs(86_400).unwrap();
+        let hour = Timer::of_secs(3_600).unwrap();
+        let (older, newer) = (day.message(10), hour.message(20));
+        // Same timestamp: the larger id wins.
+        let (a, b) = (day.message(30), Timer::OFF.message(30));
+        let tie = if a.id().0 > b.id().0 { day } else { Timer::OFF };
+        for order in [[&older, &newer, &a, &b], [&b, &a, &newer, &older]] {
+            let (_dir, mut db, bob) = database();
+            let mut store = ConversationStore::new(&mut db, bob, MINUTE_MS);
+            for m in order {
+                store.store_incoming(&m.id(), (*m).clone()).unwrap();
+            }
+            assert_eq!(db.timer(bob).unwrap(), tie);
+        }
+        let (_dir, mut db, bob) = database();
+        let mut store = ConversationStore::new(&mut db, bob, MINUTE_MS);
+        store.store_incoming(&newer.id(), newer.clone()).unwrap();
+        store.store_incoming(&older.id(), older.clone()).unwrap();
+        assert_eq!(
+            db.timer(bob).unwrap(),
+            hour,
+            "an older timer arriving late changes nothing"
+        );
+    }
+
+    #[test]
+    fn a_device_s_longest_timer_bounds_a_conversation_without_one() {
+        let (_dir, mut db, bob) = database();
+        db.set_longest_timer(Timer::of_secs(120).unwrap());
+        let (id, _) = db
+            .send(bob, Draft::new("courier/text", 1, b"hi".to_vec()), 2)
+            .unwrap();
+        ConversationStore::new(&mut db, bob, MINUTE_MS)
+            .mark_acked(&id)
+            .unwrap();
+        let acked = now();
+        assert_eq!(db.sweep_expired(acked + 2 * MINUTE_MS - 2_000).unwrap(), 0);
+        assert_eq!(db.sweep_expired(acked + 2 * MINUTE_MS + 2_000).unwrap(), 1);
+    }
+
+    #[test]
+    fn a_deleted_attachment_s_sealed_chunks_are_overwritten_and_its_emptied_pack_removed() {
+        let (dir, mut db, bob) = database();
+        let packs = dir.path().join("courier.db.chunks");
+        let pack_files = || -> Vec<std::path::PathBuf> {
+            std::fs::read_dir(&packs)
+                .map(|d| d.flatten().map(|e| e.path()).collect())
+                .unwrap_or_default()
+        };
+        let big: Vec<u8> = (0..200_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let (photo, _) = db
+            .send(bob, Draft::new("courier/image", 1, big.clone()), 1)
+            .unwrap();
+        let (other, _) = db
+            .send(bob, Draft::new("courier/image", 1, big[1..].to_vec()), 2)
+            .unwrap();
+        let files = pack_files();
+        let [pack] = files.as_slice() else {
+            panic!("one outgoing pack: {files:?}")
+        };
+        let sealed = std::fs::read(pack).unwrap();
+        assert!(db.delete_message(bob, &photo).unwrap());
+        let after = std::fs::read(pack).unwrap();
+        assert_eq!(
+            after.len(),
+            sealed.len(),
+            "overwritten in place, not truncated"
+        );
+        let zeroed = after.iter().filter(|&&b| b == 0).count();
+        assert!(
+            zeroed > 190_000,
+            "the first attachment's records are zeros ({zeroed})"
+        );
+        assert!(db.delete_message(bob, &other).unwrap());
+        assert!(
+            pack_files().is_empty(),
+            "a pack nothing points into is removed"
+        );
+        assert!(!db.delete_message(bob, &other).unwrap(), "gone already");
+    }
+}
