@@ -110,6 +110,15 @@ pub enum TcpScope {
 }
 
 impl TcpScope {
+    /// The name configs use (`tcp_scope = "lan"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TcpScope::Loopback => "loopback",
+            TcpScope::Lan => "lan",
+            TcpScope::Any => "any",
+        }
+    }
+
     /// Whether `addr` is inside this scope.
     pub fn permits(self, addr: &SocketAddr) -> bool {
         let ip = addr.ip();

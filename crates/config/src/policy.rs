@@ -179,7 +179,7 @@ impl Policy {
                 &rule.at,
                 format!(
                     "lets `tcp` reach no further than the {0} scope; set tcp_scope = \"{0}\" or narrower",
-                    scope_name(rule.value)
+                    rule.value.name()
                 ),
             ));
         }
@@ -294,14 +294,6 @@ impl Policy {
         self.disappear_within
             .as_ref()
             .map_or(Timer::OFF, |r| r.value)
-    }
-}
-
-fn scope_name(scope: TcpScope) -> &'static str {
-    match scope {
-        TcpScope::Loopback => "loopback",
-        TcpScope::Lan => "lan",
-        TcpScope::Any => "any",
     }
 }
 

@@ -1,7 +1,7 @@
 //! `profile check`: what a profile lets each of its plugins do. Every plugin is loaded as `serve`
 //! would load it, under the profile's policy; none is started.
 
-use courier_config::capability::{Capability, TcpScope};
+use courier_config::capability::Capability;
 use courier_config::world::World;
 use courier_config::{Config, PluginEntry};
 
@@ -96,14 +96,7 @@ fn granted(entry: &PluginEntry) -> Vec<String> {
         .capabilities
         .iter()
         .map(|c| match c {
-            Capability::Tcp => format!(
-                "tcp({})",
-                match entry.grants.tcp_scope {
-                    TcpScope::Loopback => "loopback",
-                    TcpScope::Lan => "lan",
-                    TcpScope::Any => "any",
-                }
-            ),
+            Capability::Tcp => format!("tcp({})", entry.grants.tcp_scope.name()),
             Capability::Files => format!(
                 "files({})",
                 entry

@@ -141,8 +141,21 @@ pub(super) fn received(
     }
 }
 
-/// The SQL that starts an acked message's timer: from `?3`, the ack's time.
-pub(super) const START_ON_ACK: &str = "expires_ms = coalesce(expires_ms, ?3 + disappear_ms)";
+/// The SQL that starts an acked message's timer from `?3`, the ack's time, held to `?4`, the
+/// acking device's longest (NULL for none): a message queued by a process that knew no bound is
+/// still bounded by the node that sends it. Chunks go with their attachment, timer lines stay.
+pub(super) fn start_on_ack() -> String {
+    format!(
+        "expires_ms = coalesce(expires_ms, CASE WHEN content_type IN ('{CHUNK_TYPE}', '{TIMER_TYPE}') THEN NULL
+         ELSE ?3 + CASE WHEN disappear_ms IS NULL THEN ?4 WHEN ?4 IS NULL THEN disappear_ms
+                   ELSE min(disappear_ms, ?4) END END)"
+    )
+}
+
+/// `longest` in ms as [`start_on_ack`] takes it.
+pub(super) fn bound_ms(longest: Timer) -> Option<i64> {
+    longest.secs().map(|s| (s * 1000) as i64)
+}
 
 /// Keeps `id` as deleted from the conversation with `contact`.
 pub(super) fn forget(

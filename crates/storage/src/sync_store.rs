@@ -173,10 +173,15 @@ impl SyncStore for ConversationStore<'_> {
             .conn
             .prepare_cached(&format!(
                 "UPDATE outgoing SET acked = 1, {} WHERE contact_id = ?1 AND id = ?2",
-                disappearing::START_ON_ACK
+                disappearing::start_on_ack()
             ))
             .and_then(|mut statement| {
-                statement.execute(params![self.contact, &id.0[..], wall_clock_ms()])
+                statement.execute(params![
+                    self.contact,
+                    &id.0[..],
+                    wall_clock_ms(),
+                    disappearing::bound_ms(self.db.longest)
+                ])
             })
             .map_err(store_error)?;
         Ok(())
