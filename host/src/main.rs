@@ -83,6 +83,8 @@ enum Command {
         /// The node config (TOML).
         #[arg(long, default_value = "config/demo.toml")]
         config: PathBuf,
+        #[command(subcommand)]
+        action: Option<PluginsCommand>,
     },
     /// Destroys this data directory at once, without the passphrase: stops any running node, then
     /// destroys the database's keys and every file. For use under duress; nothing can undo it.
@@ -94,6 +96,19 @@ enum Command {
     /// Checks threat-model profiles (config/high-risk.toml, …).
     #[command(subcommand)]
     Profile(ProfileCommand),
+}
+
+#[derive(Subcommand)]
+enum PluginsCommand {
+    /// Loads one built component with its manifest, granted what the manifest asks, and prints
+    /// what it describes, or in one line why it would not load.
+    Check {
+        /// The component, NAME.wasm.
+        file: PathBuf,
+        /// Its manifest; default: NAME.toml beside it.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -203,8 +218,13 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    if let Command::Plugins { config } = &cli.command {
-        return cli::plugins::list(config);
+    match &cli.command {
+        Command::Plugins {
+            action: Some(PluginsCommand::Check { file, manifest }),
+            ..
+        } => return cli::plugins::check(file, manifest.as_deref()),
+        Command::Plugins { config, .. } => return cli::plugins::list(config),
+        _ => {}
     }
     if let Command::Profile(ProfileCommand::Check { file }) = &cli.command {
         return cli::profile::check(file);

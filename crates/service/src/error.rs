@@ -142,6 +142,17 @@ pub enum ServiceError {
     /// The attachment's chunks were lost or damaged on disk.
     #[error("that attachment is {}", damaged(*.0))]
     Damaged(Direction),
+    /// A plugin's manifest is missing or wrong.
+    #[error(transparent)]
+    Manifest(#[from] courier_plugin_host::manifest::ManifestError),
+    /// A plugin file named on the command line cannot be read.
+    #[error("cannot read plugin file {}: {source}; give the path of a built NAME.wasm", path.display())]
+    PluginFile {
+        /// The file.
+        path: PathBuf,
+        /// What the file system said.
+        source: std::io::Error,
+    },
     /// The profile's policy refuses it.
     #[error(transparent)]
     Policy(#[from] courier_config::policy::Refusal),
@@ -242,7 +253,8 @@ impl ServiceError {
             | ServiceError::PendingConversation(_)
             | ServiceError::StillArriving { .. } => K::Unavailable,
             ServiceError::InvalidContent(_) | ServiceError::Policy(_) => K::RefusedByPolicy,
-            ServiceError::Timer(_) => K::InvalidInput,
+            ServiceError::Timer(_) | ServiceError::Manifest(_) => K::InvalidInput,
+            ServiceError::PluginFile { .. } => K::NotFound,
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod events;
 mod identity;
 pub mod node;
 pub mod panic;
+pub mod plugin_check;
 pub mod plugins;
 pub mod profile;
 mod service;

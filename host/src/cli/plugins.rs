@@ -1,17 +1,29 @@
-//! `plugins`: what a config loads.
+//! `plugins`: what a config loads, and `plugins check`: whether one component would.
 
 use std::path::Path;
 
 use anyhow::Result;
 use courier_host::config::Config;
-use courier_service::{Description, ErrorKind, PluginHealth, Plugins, ServiceError};
+use courier_service::{Description, ErrorKind, Inventory, PluginHealth, Plugins, ServiceError};
 
 use super::CliError;
 
 /// Loads every plugin in the config at `path` and prints what each describes and how it is doing.
 pub fn list(path: &Path) -> Result<()> {
     let config = Config::read(path).map_err(ServiceError::from)?;
-    let inventory = Plugins::load(&config)?.inventory();
+    print(&Plugins::load(&config)?.inventory())
+}
+
+/// Loads the component at `wasm` with its manifest (`manifest`, else the `.toml` beside it) alone,
+/// and prints what it describes, or in one line why it would not load.
+pub fn check(wasm: &Path, manifest: Option<&Path>) -> Result<()> {
+    let beside = wasm.with_extension("toml");
+    let inventory =
+        courier_service::plugin_check::check_component(wasm, manifest.unwrap_or(&beside))?;
+    print(&inventory)
+}
+
+fn print(inventory: &Inventory) -> Result<()> {
     for p in &inventory.loaded {
         println!(
             "loaded {:<18} {} in {:.1} ms",

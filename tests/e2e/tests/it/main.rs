@@ -13,6 +13,7 @@ mod message_types;
 mod namespaces;
 mod page;
 mod panic;
+mod plugins_check;
 mod profile;
 mod stranger;
 mod tor;
