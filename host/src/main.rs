@@ -109,6 +109,19 @@ enum PluginsCommand {
         #[arg(long)]
         manifest: Option<PathBuf>,
     },
+    /// Checks a built component as `check` does and, if it loads, copies it with its manifest into
+    /// the plugin directory of the data directory's config (or `--config`'s) as NAME.wasm and
+    /// NAME.toml.
+    Install {
+        /// The component.
+        file: PathBuf,
+        /// Its manifest; default: the .toml beside it.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// The config whose plugin directory receives it.
+        #[arg(long = "into-config")]
+        into_config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -223,6 +236,10 @@ fn run(cli: Cli) -> Result<()> {
             action: Some(PluginsCommand::Check { file, manifest }),
             ..
         } => return cli::plugins::check(file, manifest.as_deref()),
+        Command::Plugins {
+            action: Some(PluginsCommand::Install { .. }),
+            ..
+        } => {}
         Command::Plugins { config, .. } => return cli::plugins::list(config),
         _ => {}
     }
@@ -274,6 +291,15 @@ fn run(cli: Cli) -> Result<()> {
             config,
         }) => cli::drive::import(&dir, &folder, config.as_deref()),
         Command::Panic { yes } => cli::panic::run(&dir, yes),
+        Command::Plugins {
+            action:
+                Some(PluginsCommand::Install {
+                    file,
+                    manifest,
+                    into_config,
+                }),
+            ..
+        } => cli::plugins::install(&dir, into_config.as_deref(), &file, manifest.as_deref()),
         Command::Plugins { .. } | Command::Profile(_) => unreachable!("handled above"),
     }
 }

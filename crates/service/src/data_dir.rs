@@ -47,6 +47,11 @@ impl DataDir {
         &self.path
     }
 
+    /// The plugin directory of its config (or of `explicit`).
+    pub fn plugin_dir(&self, explicit: Option<&Path>) -> Result<PathBuf, ServiceError> {
+        Ok(self.config(explicit)?.plugin_dir)
+    }
+
     /// The database file in it.
     pub fn database_file(&self) -> PathBuf {
         self.path.join(DATABASE)

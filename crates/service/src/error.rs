@@ -153,6 +153,9 @@ pub enum ServiceError {
         /// What the file system said.
         source: std::io::Error,
     },
+    /// `plugins install` refused a component that does not load.
+    #[error("not installed: {0}")]
+    NotInstalled(String),
     /// The profile's policy refuses it.
     #[error(transparent)]
     Policy(#[from] courier_config::policy::Refusal),
@@ -255,6 +258,7 @@ impl ServiceError {
             ServiceError::InvalidContent(_) | ServiceError::Policy(_) => K::RefusedByPolicy,
             ServiceError::Timer(_) | ServiceError::Manifest(_) => K::InvalidInput,
             ServiceError::PluginFile { .. } => K::NotFound,
+            ServiceError::NotInstalled(_) => K::Plugin,
         }
     }
 }

@@ -63,3 +63,44 @@ pub fn check_component(wasm: &Path, manifest: &Path) -> Result<Inventory, Servic
         .collect();
     Ok(inventory)
 }
+
+/// Where [`install`] put a plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installed {
+    /// Its name, the manifest's.
+    pub name: String,
+    /// The component's path in the plugin directory.
+    pub wasm: std::path::PathBuf,
+    /// Whether a plugin of that name was there before and is replaced.
+    pub replaced: bool,
+}
+
+/// Checks `wasm` with `manifest` as [`check_component`] does and, only if it loads, copies both
+/// into `plugin_dir` as `NAME.wasm` and `NAME.toml` (written beside, then renamed into place).
+pub fn install(wasm: &Path, manifest: &Path, plugin_dir: &Path) -> Result<Installed, ServiceError> {
+    let inventory = check_component(wasm, manifest)?;
+    if let Some(problem) = inventory.not_loaded.first() {
+        return Err(ServiceError::NotInstalled(problem.clone()));
+    }
+    let name = Manifest::read(manifest)?.name;
+    let failed = |source| ServiceError::PluginFile {
+        path: plugin_dir.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(plugin_dir).map_err(failed)?;
+    let target = plugin_dir.join(format!("{name}.wasm"));
+    let replaced = target.exists();
+    for (from, to) in [
+        (wasm, target.clone()),
+        (manifest, plugin_dir.join(format!("{name}.toml"))),
+    ] {
+        let part = to.with_extension("part");
+        std::fs::copy(from, &part).map_err(failed)?;
+        std::fs::rename(&part, &to).map_err(failed)?;
+    }
+    Ok(Installed {
+        name,
+        wasm: target,
+        replaced,
+    })
+}

@@ -23,6 +23,31 @@ pub fn check(wasm: &Path, manifest: Option<&Path>) -> Result<()> {
     print(&inventory)
 }
 
+/// Checks the component at `wasm` and, if it loads, copies it with its manifest into the plugin
+/// directory of the data directory's config (or of `config`).
+pub fn install(
+    dir: &courier_service::DataDir,
+    config: Option<&Path>,
+    wasm: &Path,
+    manifest: Option<&Path>,
+) -> Result<()> {
+    let beside = wasm.with_extension("toml");
+    let plugin_dir = dir.plugin_dir(config)?;
+    let installed =
+        courier_service::plugin_check::install(wasm, manifest.unwrap_or(&beside), &plugin_dir)?;
+    println!(
+        "{} {} as {}; grant it under [transports.…] or [message_types.…] in the config to run it",
+        if installed.replaced {
+            "replaced"
+        } else {
+            "installed"
+        },
+        installed.name,
+        installed.wasm.display()
+    );
+    Ok(())
+}
+
 fn print(inventory: &Inventory) -> Result<()> {
     for p in &inventory.loaded {
         println!(

@@ -77,3 +77,48 @@ fn a_built_plugin_is_described_and_a_lying_or_missing_one_is_refused_in_one_line
     assert!(err.contains("cannot have the `tcp` capability"), "{err}");
     Ok(())
 }
+
+#[test]
+fn a_checked_plugin_is_installed_under_its_name_and_a_refused_one_is_not() -> Result<()> {
+    let tools = Tools::locate()?;
+    let root = scratch();
+    let alice = courier_e2e::Person::init(&tools, root.path(), "alice")?;
+    let plugins = root.path().join("alice-plugins");
+    std::fs::write(
+        alice.dir.join("config.toml"),
+        format!("[plugins]\ndir = {:?}\n", plugins.display().to_string()),
+    )?;
+    // Built under another file name, as an author's build leaves it.
+    let built = root.path().join("courier_text_build.wasm");
+    std::fs::copy(tools.plugin_dir.join("text.wasm"), &built)?;
+    let manifest = tools.plugin_dir.join("text.toml");
+    let (built_s, manifest_s) = (built.display().to_string(), manifest.display().to_string());
+    let said = alice.cli(&["plugins", "install", &built_s, "--manifest", &manifest_s])?;
+    assert!(said.starts_with("installed text as "), "{said}");
+    assert_eq!(
+        std::fs::read(plugins.join("text.wasm"))?,
+        std::fs::read(&built)?
+    );
+    assert_eq!(
+        std::fs::read(plugins.join("text.toml"))?,
+        std::fs::read(&manifest)?
+    );
+    let again = alice.cli(&["plugins", "install", &built_s, "--manifest", &manifest_s])?;
+    assert!(again.starts_with("replaced text as "), "{again}");
+
+    let hostile = tools
+        .plugin_dir
+        .join("../test-plugins/undeclared-import.wasm");
+    let refused = alice.fails(&["plugins", "install", &hostile.display().to_string()])?;
+    assert!(
+        refused.contains("not installed: ") && refused.contains("lying"),
+        "{refused}"
+    );
+    assert!(!plugins.join("undeclared-import.wasm").exists());
+    let names: Vec<_> = std::fs::read_dir(&plugins)?
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    Ok(())
+}
