@@ -100,6 +100,26 @@ enum Command {
 
 #[derive(Subcommand)]
 enum PluginsCommand {
+    /// Writes a new plugin crate, NAME/, from the SDK's template for its world: a message type (a
+    /// list, one item a line) or a transport (TCP to fixed peers), with its manifest and tests,
+    /// ready for `cargo build --release --target wasm32-wasip2` out of this tree.
+    New {
+        /// `message-type` or `transport`.
+        #[arg(value_parser = ["message-type", "transport"])]
+        world: String,
+        /// The plugin's name: a-z, 0-9 and '-', starting with a letter.
+        name: String,
+        /// A message type's content type; default: example/NAME.
+        #[arg(long)]
+        content_type: Option<String>,
+        /// The plugin SDK (the plugin-api folder of a Courier checkout); default: the one this
+        /// courier was built from.
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+        /// The folder NAME/ is made in.
+        #[arg(long, default_value = ".")]
+        into: PathBuf,
+    },
     /// Loads one built component with its manifest, granted what the manifest asks, and prints
     /// what it describes, or in one line why it would not load.
     Check {
@@ -108,6 +128,26 @@ enum PluginsCommand {
         /// Its manifest; default: NAME.toml beside it.
         #[arg(long)]
         manifest: Option<PathBuf>,
+    },
+    /// Runs a built message type on one input as a sender and a receiver would (prepare, then
+    /// validate and summary of the payload), under a config's limits, and prints the payload's
+    /// size, its summary and the fuel and memory each call used.
+    Try {
+        /// The component, NAME.wasm.
+        file: PathBuf,
+        /// What a user would give `courier send --type … --input`: a file, or `-` for standard input.
+        #[arg(long, value_name = "FILE|-")]
+        input: PathBuf,
+        /// Its manifest; default: NAME.toml beside it.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        /// A node config whose section for this plugin gives the limits and settings; default: the
+        /// host's default limits and no settings.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// An option for `prepare`, as `courier send --option` gives it.
+        #[arg(long = "option", value_name = "KEY=VALUE", value_parser = cli::conversation::key_value)]
+        options: Vec<(String, String)>,
     },
     /// Checks a built component as `check` does and, if it loads, copies it with its manifest into
     /// the plugin directory of the data directory's config (or `--config`'s) as NAME.wasm and
@@ -236,6 +276,38 @@ fn run(cli: Cli) -> Result<()> {
             action: Some(PluginsCommand::Check { file, manifest }),
             ..
         } => return cli::plugins::check(file, manifest.as_deref()),
+        Command::Plugins {
+            action:
+                Some(PluginsCommand::New {
+                    world,
+                    name,
+                    content_type,
+                    sdk,
+                    into,
+                }),
+            ..
+        } => {
+            return cli::plugins::new(world, name, content_type.as_deref(), sdk.as_deref(), into);
+        }
+        Command::Plugins {
+            action:
+                Some(PluginsCommand::Try {
+                    file,
+                    input,
+                    manifest,
+                    config,
+                    options,
+                }),
+            ..
+        } => {
+            return cli::plugins::try_run(
+                file,
+                manifest.as_deref(),
+                input,
+                config.as_deref(),
+                options.clone(),
+            );
+        }
         Command::Plugins {
             action: Some(PluginsCommand::Install { .. }),
             ..

@@ -1,7 +1,8 @@
 //! Guest SDK for Courier plugins.
 //!
 //! A plugin crate depends on this one with the feature of its world (`transport` or `message-type`),
-//! implements the generated `Guest` traits (a one-version message type: the SDK's `ContentType`) and
+//! implements the SDK's trait for that world ([`content_type::ContentType`] for a one-version
+//! message type, [`driver::Driver`] for a transport; or the generated `Guest` traits directly) and
 //! calls the matching export macro:
 //!
 //! ```ignore
@@ -13,6 +14,7 @@
 //! ```
 //!
 //! The WIT package is in `plugin-api/wit`; it is the one contract between the host and plugins.
+//! `plugin-api/README.md` is the plugin author's guide.
 
 // Lets the generated code name this crate the same way from inside and from plugin crates.
 extern crate self as courier_plugin;
@@ -22,6 +24,8 @@ pub use wit_bindgen as __wit_bindgen;
 
 #[cfg(feature = "message-type")]
 pub mod content_type;
+#[cfg(feature = "transport")]
+pub mod driver;
 pub mod framing;
 #[cfg(feature = "message-type")]
 pub mod payload;
@@ -90,14 +94,36 @@ macro_rules! export_message_type {
     };
 }
 
+#[cfg(all(feature = "message-type", target_arch = "wasm32"))]
+#[doc(hidden)]
+pub use message_type::courier::plugin::log::write as __log_write;
 #[cfg(feature = "message-type")]
 #[doc(hidden)]
-pub use message_type::courier::plugin::{log::write as __log_write, types::Level as __Level};
+pub use message_type::courier::plugin::types::Level as __Level;
+#[cfg(all(
+    feature = "transport",
+    not(feature = "message-type"),
+    target_arch = "wasm32"
+))]
+#[doc(hidden)]
+pub use transport::courier::plugin::log::write as __log_write;
 #[cfg(all(feature = "transport", not(feature = "message-type")))]
 #[doc(hidden)]
-pub use transport::courier::plugin::{log::write as __log_write, types::Level as __Level};
+pub use transport::courier::plugin::types::Level as __Level;
 
-/// Writes a line to the host's log: `log!(info, "loaded {} rules", n)`.
+/// Natively (a plugin's unit tests) there is no host: log lines go to stderr, where the test
+/// harness shows them for a failing test.
+#[cfg(all(
+    any(feature = "message-type", feature = "transport"),
+    not(target_arch = "wasm32")
+))]
+#[doc(hidden)]
+pub fn __log_write(level: __Level, message: &str) {
+    eprintln!("[{level:?}] {message}");
+}
+
+/// Writes a line to the host's log: `log!(info, "loaded {} rules", n)`. In a native build (a
+/// plugin's unit tests) the line goes to stderr instead.
 ///
 /// Levels are `trace`, `debug`, `info`, `warn` and `error`. Never log keys, addresses or message contents.
 #[macro_export]

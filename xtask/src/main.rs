@@ -111,6 +111,7 @@ fn ensure_wasm_target() -> Result<()> {
 #[derive(serde::Deserialize)]
 struct Manifest {
     name: String,
+    world: String,
 }
 
 #[derive(serde::Deserialize)]
@@ -151,7 +152,7 @@ fn build_plugin_set(root: &Path, set: PluginSet) -> Result<()> {
         std::fs::create_dir_all(&out)?;
         let mut crates: Vec<PathBuf> = std::fs::read_dir(root.join(source))?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.join("plugin.toml").exists())
+            .filter(|p| p.join("plugin.toml").exists() && p.join("Cargo.toml").exists())
             .collect();
         crates.sort();
         for dir in crates {
@@ -178,7 +179,58 @@ fn build_plugin_set(root: &Path, set: PluginSet) -> Result<()> {
                 .with_context(|| format!("copying {}", built.display()))?;
             std::fs::write(out.join(format!("{}.toml", manifest.name)), manifest_text)?;
         }
+        build_python_plugins(root, &root.join(source), &out)?;
         eprintln!("plugins from {source}/ are in {}", out.display());
+    }
+    Ok(())
+}
+
+/// The componentize-py the Python plugins are built with (installed with pip when missing).
+const COMPONENTIZE_PY: &str = "componentize-py==0.25.1";
+
+/// Builds every folder of `source` holding a `plugin.toml` and an `app.py` (a plugin written in
+/// Python) into `out/NAME.wasm` with componentize-py, against the WIT package.
+fn build_python_plugins(root: &Path, source: &Path, out: &Path) -> Result<()> {
+    let mut apps: Vec<PathBuf> = std::fs::read_dir(source)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("plugin.toml").exists() && p.join("app.py").exists())
+        .collect();
+    apps.sort();
+    if apps.is_empty() {
+        return Ok(());
+    }
+    let installed = Command::new("componentize-py")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success() && o.stdout.ends_with(b"0.25.1\n"));
+    if !installed {
+        run(Command::new("python3").args(["-m", "pip", "install", "--quiet", COMPONENTIZE_PY]))?;
+    }
+    for dir in apps {
+        let manifest_text = std::fs::read_to_string(dir.join("plugin.toml"))?;
+        let manifest: Manifest = toml::from_str(&manifest_text)
+            .with_context(|| format!("{}/plugin.toml", dir.display()))?;
+        let wasm = out.join(format!("{}.wasm", manifest.name));
+        let wit = std::fs::read_dir(root.join("plugin-api/wit"))?
+            .filter_map(|e| e.ok().map(|e| e.path()));
+        let newest_source = [dir.join("app.py"), dir.join("plugin.toml")]
+            .into_iter()
+            .chain(wit)
+            .filter_map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+            .max();
+        let built_at = std::fs::metadata(&wasm).and_then(|m| m.modified()).ok();
+        // An interpreter takes ten seconds to pack: only when the app or the WIT changed.
+        if built_at.is_none() || newest_source > built_at {
+            run(Command::new("componentize-py")
+                .current_dir(root)
+                .arg("-d")
+                .arg(root.join("plugin-api/wit"))
+                .args(["-w", &manifest.world, "componentize", "-p"])
+                .arg(&dir)
+                .args(["app", "-o"])
+                .arg(&wasm))?;
+        }
+        std::fs::write(out.join(format!("{}.toml", manifest.name)), manifest_text)?;
     }
     Ok(())
 }

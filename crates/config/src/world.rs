@@ -23,6 +23,16 @@ impl fmt::Display for World {
     }
 }
 
+impl World {
+    /// The config table its plugins' sections are in: `transports` or `message_types`.
+    pub fn table(self) -> &'static str {
+        match self {
+            World::Transport => "transports",
+            World::MessageType => "message_types",
+        }
+    }
+}
+
 /// Whether `name` is a valid plugin name (also a safe file stem).
 pub fn is_plugin_name(name: &str) -> bool {
     (1..=64).contains(&name.len())

@@ -54,7 +54,7 @@ impl fmt::Display for Fault {
             Fault::Memory { requested, cap_mib } => write!(
                 f,
                 "tried to grow its memory to {} MiB, over its {cap_mib} MiB cap; raise limits.memory_mib only if the plugin needs it",
-                requested >> 20
+                requested.div_ceil(1 << 20)
             ),
             Fault::Panic { message } if message.is_empty() => write!(f, "panicked"),
             Fault::Panic { message } => write!(f, "panicked: {message}"),

@@ -16,11 +16,11 @@ use courier_io::{IoRequest, MAX_FILE_BYTES};
 /// Requests one call may make through capabilities; more is a plugin gone wrong.
 pub const MAX_REQUESTS_PER_CALL: usize = 64;
 /// Log lines one call may write before the rest are dropped.
-const MAX_LOG_LINES_PER_CALL: u32 = 64;
+pub(crate) const MAX_LOG_LINES_PER_CALL: u32 = 64;
 /// Longest log line kept, in characters.
-const MAX_LOG_CHARS: usize = 1024;
+pub(crate) const MAX_LOG_CHARS: usize = 1024;
 /// Most random bytes per call.
-const MAX_RANDOM_BYTES: u32 = 4096;
+pub(crate) const MAX_RANDOM_BYTES: u32 = 4096;
 
 impl PluginState {
     fn queue(&mut self, request: IoRequest) -> Result<(), CapabilityError> {

@@ -52,6 +52,15 @@ pub enum CallError {
     },
 }
 
+/// What the last call into a plugin used of its limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// Fuel the call burned (roughly, wasm instructions).
+    pub fuel: u64,
+    /// The largest size the instance's memory has grown to since it started, in bytes.
+    pub memory_bytes: usize,
+}
+
 /// A world's bindings, as the supervisor needs them.
 pub trait Bindings: Sized {
     /// Pre-linked form, made once per component.
@@ -86,6 +95,7 @@ pub struct Supervised<B: Bindings> {
     supervisor: Supervisor,
     live: Option<(Store<PluginState>, B)>,
     restarts: u32,
+    last_usage: Option<Usage>,
 }
 
 impl<B: Bindings> Supervised<B> {
@@ -109,6 +119,7 @@ impl<B: Bindings> Supervised<B> {
             settings,
             live: None,
             restarts: 0,
+            last_usage: None,
         })
     }
 
@@ -135,13 +146,31 @@ impl<B: Bindings> Supervised<B> {
         self.ensure_live()?;
         let (store, bindings) = self.live.as_mut().expect("ensure_live left an instance");
         reset_for_call(store, self.limits.fuel_per_call);
-        match f(store, bindings) {
+        let answer = f(store, bindings);
+        self.last_usage = Some(Usage {
+            fuel: self
+                .limits
+                .fuel_per_call
+                .saturating_sub(store.get_fuel().unwrap_or(0)),
+            memory_bytes: store.data().limiter.memory_peak,
+        });
+        match answer {
             Ok(value) => Ok(value),
             Err(error) => {
                 let fault = Fault::from_call_error(&error, store.data_mut(), &self.limits);
                 Err(self.fault(fault))
             }
         }
+    }
+
+    /// What the last call used of the plugin's limits (none before the first call).
+    pub fn last_usage(&self) -> Option<Usage> {
+        self.last_usage
+    }
+
+    /// The limits each call runs under.
+    pub fn limits(&self) -> &PluginLimits {
+        &self.limits
     }
 
     /// The requests the last call made through capabilities.

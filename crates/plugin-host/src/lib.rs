@@ -18,3 +18,11 @@ pub use courier_io::MAX_FILE_BYTES;
 pub use host_imports::{MAX_REQUESTS_PER_CALL, is_onion_v3};
 pub use instance::CallError;
 pub use loader::{EngineError, LoadError, LoadProblem, PluginHost};
+
+/// A WIT file's doc comments as one line of text, so a test can find a sentence that wraps.
+#[cfg(test)]
+fn doc_text(wit: &str) -> String {
+    wit.lines()
+        .filter_map(|l| l.trim_start().strip_prefix("///"))
+        .collect()
+}

@@ -14,6 +14,8 @@ pub struct Limiter {
     memory_bytes: usize,
     /// The size a refused `memory.grow` asked for, if any.
     pub memory_refused: Option<usize>,
+    /// The largest size a memory of this store has grown to, in bytes.
+    pub memory_peak: usize,
 }
 
 impl Limiter {
@@ -22,6 +24,7 @@ impl Limiter {
         Limiter {
             memory_bytes: limits.memory_bytes(),
             memory_refused: None,
+            memory_peak: 0,
         }
     }
 }
@@ -38,6 +41,7 @@ impl wasmtime::ResourceLimiter for Limiter {
             // Trapping (not returning -1 to the guest) means a bomb cannot catch the failure and try again.
             wasmtime::bail!("memory cap of {} MiB reached", self.memory_bytes >> 20);
         }
+        self.memory_peak = self.memory_peak.max(desired);
         Ok(true)
     }
 

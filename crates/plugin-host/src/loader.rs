@@ -94,7 +94,7 @@ impl fmt::Display for LoadProblem {
             LoadProblem::WrongWorld { config, manifest } => write!(
                 f,
                 "it is a {manifest} plugin but is listed as a {config}; move it to the [{}.…] table",
-                table(*manifest)
+                manifest.table()
             ),
             LoadProblem::NotGranted(c) => write!(
                 f,
@@ -131,13 +131,6 @@ impl fmt::Display for LoadProblem {
                     .join(", ")
             ),
         }
-    }
-}
-
-fn table(world: World) -> &'static str {
-    match world {
-        World::Transport => "transports",
-        World::MessageType => "message_types",
     }
 }
 

@@ -143,15 +143,20 @@ impl MessageTypePlugin {
     }
 }
 
-fn description_problem(d: &Description) -> Option<String> {
-    let (kind, sub) = d.content_type.split_once('/').unwrap_or(("", ""));
+/// Whether `name` is a content type: `kind/name`, each 1-64 characters of a-z, 0-9 and '-'.
+pub fn is_content_type(name: &str) -> bool {
+    let (kind, sub) = name.split_once('/').unwrap_or(("", ""));
     let token = |s: &str| {
         !s.is_empty()
             && s.len() <= 64
             && s.bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
     };
-    if !token(kind) || !token(sub) {
+    token(kind) && token(sub)
+}
+
+fn description_problem(d: &Description) -> Option<String> {
+    if !is_content_type(&d.content_type) {
         return Some(format!(
             "content type {:?} is not of the form `kind/name` in a-z, 0-9 and '-'",
             d.content_type
@@ -232,5 +237,32 @@ mod tests {
                 .unwrap()
                 .contains("limit")
         );
+    }
+
+    #[test]
+    fn the_wit_declares_the_limits_the_host_enforces_on_message_types() {
+        let wit = super::super::doc_text(include_str!("../../../plugin-api/wit/message.wit"));
+        let defaults = courier_config::limits::PluginLimits::default();
+        for limit in [
+            format!("at most {MAX_SUMMARY_CHARS} characters"),
+            format!("fuel: {} per call", defaults.fuel_per_call),
+            format!("memory: {} MiB per instance", defaults.memory_mib),
+            format!(
+                "after {} faults in {} minutes",
+                defaults.max_failures,
+                defaults.failure_window_s / 60
+            ),
+            format!(
+                "at most {} lines per call, each cut at {} characters",
+                super::super::host_imports::MAX_LOG_LINES_PER_CALL,
+                super::super::host_imports::MAX_LOG_CHARS
+            ),
+            format!(
+                "at most {} bytes per `bytes` call",
+                super::super::host_imports::MAX_RANDOM_BYTES
+            ),
+        ] {
+            assert!(wit.contains(&limit), "message.wit does not say {limit:?}");
+        }
     }
 }

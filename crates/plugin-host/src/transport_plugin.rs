@@ -267,3 +267,27 @@ fn description_problem(d: &Description) -> Option<String> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wit_declares_the_limits_the_host_enforces_on_transports() {
+        let wit = super::super::doc_text(include_str!("../../../plugin-api/wit/transport.wit"));
+        for limit in [
+            format!("at most {MAX_ACTIONS_PER_EVENT} actions per event"),
+            format!("at most {MAX_CHUNK_BYTES} bytes"),
+            format!("at most {MAX_PROPERTIES} published or dialed properties"),
+            format!("keys of 1 to {MAX_PROPERTY_KEY} bytes"),
+            format!("values of at most {MAX_PROPERTY_VALUE} bytes"),
+            format!(
+                "at most {} capability requests",
+                super::super::host_imports::MAX_REQUESTS_PER_CALL
+            ),
+            format!("64 to {MAX_CHUNK_BYTES}"),
+        ] {
+            assert!(wit.contains(&limit), "transport.wit does not say {limit:?}");
+        }
+    }
+}

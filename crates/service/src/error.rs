@@ -156,6 +156,12 @@ pub enum ServiceError {
     /// `plugins install` refused a component that does not load.
     #[error("not installed: {0}")]
     NotInstalled(String),
+    /// `plugins try` could not run a component: it does not load, or it is no message type.
+    #[error("not tried: {0}")]
+    NotTried(String),
+    /// `plugins new` cannot write the plugin asked for.
+    #[error("no new plugin: {0}")]
+    NewPlugin(String),
     /// The profile's policy refuses it.
     #[error(transparent)]
     Policy(#[from] courier_config::policy::Refusal),
@@ -256,9 +262,11 @@ impl ServiceError {
             | ServiceError::PendingConversation(_)
             | ServiceError::StillArriving { .. } => K::Unavailable,
             ServiceError::InvalidContent(_) | ServiceError::Policy(_) => K::RefusedByPolicy,
-            ServiceError::Timer(_) | ServiceError::Manifest(_) => K::InvalidInput,
+            ServiceError::Timer(_) | ServiceError::Manifest(_) | ServiceError::NewPlugin(_) => {
+                K::InvalidInput
+            }
             ServiceError::PluginFile { .. } => K::NotFound,
-            ServiceError::NotInstalled(_) => K::Plugin,
+            ServiceError::NotInstalled(_) | ServiceError::NotTried(_) => K::Plugin,
         }
     }
 }

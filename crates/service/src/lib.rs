@@ -24,6 +24,7 @@ mod identity;
 pub mod node;
 pub mod panic;
 pub mod plugin_check;
+pub mod plugin_template;
 pub mod plugins;
 pub mod profile;
 mod service;

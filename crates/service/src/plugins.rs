@@ -193,6 +193,14 @@ impl Plugins {
         }
     }
 
+    /// The transport plugin with transport id `id`, if loaded.
+    pub fn transport(
+        &mut self,
+        id: &str,
+    ) -> Option<&mut courier_plugin_host::transport_plugin::TransportPlugin> {
+        self.host.transport(id)
+    }
+
     /// The plugin for `content_type` if one is loaded (for showing content, where a missing plugin
     /// only means the sender's fallback text is shown).
     pub fn message_type_if_loaded(&mut self, content_type: &str) -> Option<&mut MessageTypePlugin> {

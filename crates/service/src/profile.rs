@@ -51,11 +51,7 @@ pub fn check(config: &Config) -> Result<ProfileReport, ServiceError> {
         .plugins
         .iter()
         .map(|entry| {
-            let table = match entry.world {
-                World::Transport => "transports",
-                World::MessageType => "message_types",
-            };
-            let section = format!("{table}.{}", entry.section);
+            let section = format!("{}.{}", entry.world.table(), entry.section);
             let refused = plugins
                 .failure_in(&section)
                 .map(|failure| failure.problem.to_string());

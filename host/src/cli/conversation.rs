@@ -54,14 +54,14 @@ pub struct Content {
     precision: Option<u32>,
 }
 
-fn key_value(text: &str) -> Result<(String, String), String> {
+pub(crate) fn key_value(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))
 }
 
 /// Where the plugin's input comes from.
-enum Input<'a> {
+pub(super) enum Input<'a> {
     /// Given on the command line.
     Given(&'a str),
     /// A file, named in errors as `what`.
@@ -70,10 +70,19 @@ enum Input<'a> {
     Stdin,
 }
 
-impl Input<'_> {
+impl<'a> Input<'a> {
+    /// `-` for standard input, else the file at `path` (named in errors as `what`).
+    pub(super) fn path_or_stdin(path: &'a Path, what: &'static str) -> Input<'a> {
+        if path == Path::new("-") {
+            Input::Stdin
+        } else {
+            Input::File { path, what }
+        }
+    }
+
     /// The input, of at most `limit` bytes (the most the plugin takes): a file is refused by its size
     /// before it is read, standard input once it passes the limit.
-    fn read(&self, limit: u64) -> Result<Vec<u8>> {
+    pub(super) fn read(&self, limit: u64) -> Result<Vec<u8>> {
         match *self {
             Input::Given(text) => Ok(text.as_bytes().to_vec()),
             Input::File { path, what } => {
@@ -102,15 +111,11 @@ impl Content {
             options: Vec::new(),
         };
         if let Some(content_type) = &self.content_type {
-            let input = match self.input.as_deref() {
-                Some(path) if path == Path::new("-") => Input::Stdin,
-                Some(path) => Input::File {
-                    path,
-                    what: "input",
-                },
-                // clap requires --input with --type.
-                None => Input::Stdin,
-            };
+            // clap requires --input with --type.
+            let input = self
+                .input
+                .as_deref()
+                .map_or(Input::Stdin, |path| Input::path_or_stdin(path, "input"));
             return Request {
                 content_type,
                 input,

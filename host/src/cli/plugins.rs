@@ -1,4 +1,4 @@
-//! `plugins`: what a config loads, and `plugins check`: whether one component would.
+//! `plugins`: what a config loads; `plugins check`, `try` and `install`: one built component.
 
 use std::path::Path;
 
@@ -21,6 +21,101 @@ pub fn check(wasm: &Path, manifest: Option<&Path>) -> Result<()> {
     let inventory =
         courier_service::plugin_check::check_component(wasm, manifest.unwrap_or(&beside))?;
     print(&inventory)
+}
+
+/// Where this courier was built from: its SDK is the default for `plugins new`.
+const BUILT_SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugin-api");
+
+/// Writes a new plugin crate `into/name` from the template of `world`, and says what to do next.
+pub fn new(
+    world: &str,
+    name: &str,
+    content_type: Option<&str>,
+    sdk: Option<&Path>,
+    into: &Path,
+) -> Result<()> {
+    use courier_service::plugin_template::{NewPlugin, new_plugin};
+    let world = match world {
+        "transport" => courier_host::plugin::manifest::World::Transport,
+        _ => courier_host::plugin::manifest::World::MessageType,
+    };
+    let plugin = NewPlugin {
+        world,
+        name,
+        content_type,
+        sdk: sdk.unwrap_or(Path::new(BUILT_SDK)),
+    };
+    let folder = new_plugin(&plugin, into)?;
+    let wasm = name.replace('-', "_");
+    println!("wrote the {world} plugin {name} in {}", folder.display());
+    println!(
+        "build it:  cd {} && cargo build --release --target wasm32-wasip2",
+        folder.display()
+    );
+    println!(
+        "check it:  courier plugins check target/wasm32-wasip2/release/{wasm}.wasm --manifest plugin.toml"
+    );
+    Ok(())
+}
+
+/// The most `plugins try` reads; the plugin's own `max-input-bytes` is checked after.
+const TRY_INPUT_LIMIT: u64 = 256 << 20;
+
+/// Runs the message type at `wasm` on `input` (a file or `-`): prepare, validate and summary, and
+/// prints the payload's size, its summary and what each call used of its limits.
+pub fn try_run(
+    wasm: &Path,
+    manifest: Option<&Path>,
+    input: &Path,
+    config: Option<&Path>,
+    options: Vec<(String, String)>,
+) -> Result<()> {
+    let beside = wasm.with_extension("toml");
+    let config = config
+        .map(Config::read)
+        .transpose()
+        .map_err(ServiceError::from)?;
+    let input = super::conversation::Input::path_or_stdin(input, "input").read(TRY_INPUT_LIMIT)?;
+    let run = courier_service::plugin_check::TryRun {
+        config: config.as_ref(),
+        options,
+    };
+    let tried = courier_service::plugin_check::try_component(
+        wasm,
+        manifest.unwrap_or(&beside),
+        &input,
+        &run,
+    )?;
+    let limits = &tried.limits;
+    println!(
+        "{} v{}: {} bytes in, a payload of {} bytes",
+        tried.content_type,
+        tried.version,
+        input.len(),
+        tried.payload_bytes
+    );
+    println!("summary: {}", tried.summary);
+    println!(
+        "limits: fuel {} per call, memory {} MiB ({})",
+        limits.fuel_per_call,
+        limits.memory_mib,
+        tried
+            .limits_from
+            .as_deref()
+            .map_or("the host's defaults".to_owned(), |at| format!(
+                "from [{at}]"
+            ))
+    );
+    for call in &tried.calls {
+        println!(
+            "{:<8} fuel {:>13} ({:.2}% of the budget)  memory {:.1} MiB",
+            call.export,
+            call.usage.fuel,
+            call.usage.fuel as f64 * 100.0 / limits.fuel_per_call as f64,
+            call.usage.memory_bytes as f64 / f64::from(1 << 20),
+        );
+    }
+    Ok(())
 }
 
 /// Checks the component at `wasm` and, if it loads, copies it with its manifest into the plugin

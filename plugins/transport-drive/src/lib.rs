@@ -22,7 +22,7 @@ use courier_plugin::transport::courier::plugin::transport_types::{
 };
 
 /// The plugin's exports.
-pub struct Drive;
+pub type Drive = courier_plugin::driver::Exports<DriveState>;
 
 /// Four weeks: a stick may sit in a pocket that long. Keys rotate on the four-week class.
 pub const MAX_LATENCY_MS: u64 = 28 * 86_400_000;
@@ -147,38 +147,25 @@ pub fn file_name(random: &[u8]) -> String {
 
 #[cfg(target_arch = "wasm32")]
 mod exports {
-    use std::cell::RefCell;
-
+    use courier_plugin::driver::Driver;
     use courier_plugin::transport::courier::plugin::transport_types::{Action, Description, Event};
     use courier_plugin::transport::courier::plugin::types::{PluginError, Setting};
     use courier_plugin::transport::courier::plugin::{files, random};
-    use courier_plugin::transport::exports::courier::plugin::driver::{
-        Guest, GuestSession, Session,
-    };
 
     use super::{Call, Drive, DriveState, Settings, file_name};
 
-    impl Guest for Drive {
-        type Session = DriveSession;
-
+    impl Driver for DriveState {
         fn describe() -> Description {
             super::description()
         }
-    }
 
-    /// The exported session resource.
-    pub struct DriveSession(RefCell<DriveState>);
-
-    impl GuestSession for DriveSession {
-        fn create(settings: Vec<Setting>) -> Result<Session, PluginError> {
-            let settings = Settings::parse(&settings).map_err(PluginError::InvalidInput)?;
-            Ok(Session::new(DriveSession(RefCell::new(DriveState::new(
-                settings,
-            )))))
+        fn new(settings: &[Setting]) -> Result<Self, PluginError> {
+            let settings = Settings::parse(settings).map_err(PluginError::InvalidInput)?;
+            Ok(DriveState::new(settings))
         }
 
-        fn handle(&self, event: Event) -> Result<Vec<Action>, PluginError> {
-            let (calls, mut actions) = self.0.borrow_mut().step(event);
+        fn handle(&mut self, event: Event) -> Result<Vec<Action>, PluginError> {
+            let (calls, mut actions) = self.step(event);
             for call in calls {
                 match call {
                     Call::Scan => {

@@ -20,7 +20,7 @@ use courier_plugin::transport::courier::plugin::transport_types::{
 pub const ADDRESS: &str = "address";
 
 /// The plugin's exports.
-pub struct Lan;
+pub type Lan = courier_plugin::driver::Exports<LanState>;
 
 /// What the transport is.
 pub fn description() -> Description {
@@ -217,42 +217,25 @@ fn address(value: &str) -> Vec<Property> {
 
 #[cfg(target_arch = "wasm32")]
 mod exports {
-    use std::cell::RefCell;
-
+    use courier_plugin::driver::Driver;
     use courier_plugin::transport::courier::plugin::transport_types::{Action, Description, Event};
     use courier_plugin::transport::courier::plugin::types::{PluginError, Setting};
     use courier_plugin::transport::courier::plugin::{mdns, tcp};
-    use courier_plugin::transport::exports::courier::plugin::driver::{
-        Guest, GuestSession, Session,
-    };
 
     use super::{Call, Lan, LanState, Settings};
 
-    impl Guest for Lan {
-        type Session = LanSession;
-
+    impl Driver for LanState {
         fn describe() -> Description {
             super::description()
         }
-    }
 
-    /// The exported session resource.
-    pub struct LanSession(RefCell<LanState>);
-
-    impl GuestSession for LanSession {
-        fn create(settings: Vec<Setting>) -> Result<Session, PluginError> {
-            let settings = Settings::parse(&settings).map_err(PluginError::InvalidInput)?;
-            Ok(Session::new(LanSession(RefCell::new(LanState::new(
-                settings,
-            )))))
+        fn new(settings: &[Setting]) -> Result<Self, PluginError> {
+            let settings = Settings::parse(settings).map_err(PluginError::InvalidInput)?;
+            Ok(LanState::new(settings))
         }
 
-        fn handle(&self, event: Event) -> Result<Vec<Action>, PluginError> {
-            let (calls, mut actions) = self
-                .0
-                .borrow_mut()
-                .step(event)
-                .map_err(PluginError::InvalidInput)?;
+        fn handle(&mut self, event: Event) -> Result<Vec<Action>, PluginError> {
+            let (calls, mut actions) = self.step(event).map_err(PluginError::InvalidInput)?;
             for call in calls {
                 let result = match &call {
                     Call::Listen(port) => tcp::listen(*port),

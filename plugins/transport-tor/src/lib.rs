@@ -23,7 +23,7 @@ pub const ONION: &str = "onion";
 pub const PORT: u16 = 80;
 
 /// The plugin's exports.
-pub struct Tor;
+pub type Tor = courier_plugin::driver::Exports<TorState>;
 
 /// What the transport is.
 pub fn description() -> Description {
@@ -112,37 +112,26 @@ impl TorState {
 
 #[cfg(all(target_arch = "wasm32", feature = "export"))]
 mod exports {
-    use std::cell::RefCell;
-
+    use courier_plugin::driver::Driver;
     use courier_plugin::transport::courier::plugin::tor_stream;
     use courier_plugin::transport::courier::plugin::transport_types::{Action, Description, Event};
     use courier_plugin::transport::courier::plugin::types::{PluginError, Setting};
-    use courier_plugin::transport::exports::courier::plugin::driver::{
-        Guest, GuestSession, Session,
-    };
 
     use super::{Call, PORT, Tor, TorState};
 
-    impl Guest for Tor {
-        type Session = TorSession;
-
+    impl Driver for TorState {
         fn describe() -> Description {
             super::description()
         }
-    }
 
-    /// The exported session resource.
-    pub struct TorSession(RefCell<TorState>);
-
-    impl GuestSession for TorSession {
-        fn create(settings: Vec<Setting>) -> Result<Session, PluginError> {
-            courier_plugin::settings::only_keys(&settings, &[])
+        fn new(settings: &[Setting]) -> Result<Self, PluginError> {
+            courier_plugin::settings::only_keys(settings, &[])
                 .map_err(PluginError::InvalidInput)?;
-            Ok(Session::new(TorSession(RefCell::new(TorState::default()))))
+            Ok(TorState::default())
         }
 
-        fn handle(&self, event: Event) -> Result<Vec<Action>, PluginError> {
-            let (calls, mut actions) = self.0.borrow_mut().step(event);
+        fn handle(&mut self, event: Event) -> Result<Vec<Action>, PluginError> {
+            let (calls, mut actions) = self.step(event);
             for call in calls {
                 let result = match &call {
                     Call::Publish => tor_stream::publish_service(),

@@ -13,8 +13,10 @@ mod message_types;
 mod namespaces;
 mod page;
 mod panic;
+mod plugin_guide;
 mod plugins_check;
 mod profile;
+mod second_language;
 mod stranger;
 mod tor;
 

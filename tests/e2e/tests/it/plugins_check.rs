@@ -122,3 +122,103 @@ fn a_checked_plugin_is_installed_under_its_name_and_a_refused_one_is_not() -> Re
     assert_eq!(names.len(), 2, "{names:?}");
     Ok(())
 }
+
+#[test]
+fn each_hostile_test_plugin_is_refused_by_check_in_one_line_that_says_what_it_did() -> Result<()> {
+    let tools = Tools::locate()?;
+    let hostile = tools.plugin_dir.join("../test-plugins");
+    for (name, what) in [
+        (
+            "undeclared-import",
+            "imports `courier:plugin/tcp` although its manifest does not request it",
+        ),
+        ("panicky", "the panicky plugin gives up on purpose"),
+        ("endless-loop", "fuel"),
+        ("memory-bomb", "over its 64 MiB cap"),
+        (
+            "malformed-output",
+            "prepare returned 65536 bytes; its own limit is 16",
+        ),
+        (
+            "action-flood",
+            "100000 actions for one event; the limit is 256",
+        ),
+    ] {
+        let wasm = hostile.join(format!("{name}.wasm"));
+        let (passed, out, err) = check(&tools, &[&wasm])?;
+        assert!(!passed, "{name} passed: {out}");
+        let refused: Vec<&str> = out
+            .lines()
+            .filter(|l| l.starts_with("not loaded"))
+            .collect();
+        assert_eq!(refused.len(), 1, "{name}: {out}");
+        assert!(
+            refused[0].contains(&format!("{name}.wasm: ")) && refused[0].contains(what),
+            "{name}: {out}"
+        );
+        assert_eq!(err.lines().count(), 1, "{name}: {err}");
+    }
+    // The well-behaved ones pass, run once as a node first would.
+    for name in ["framed-echo", "one-way", "tor-recorder"] {
+        let (passed, out, err) = check(&tools, &[&hostile.join(format!("{name}.wasm"))])?;
+        assert!(passed, "{name}: {out}{err}");
+    }
+    Ok(())
+}
+
+#[test]
+fn try_runs_a_message_type_on_one_input_and_says_what_each_call_used() -> Result<()> {
+    let tools = Tools::locate()?;
+    let root = scratch();
+    let input = root.path().join("hello.txt");
+    std::fs::write(&input, "hello, bob")?;
+    let output = Command::new(&tools.courier)
+        .args(["plugins", "try"])
+        .arg(tools.plugin_dir.join("text.wasm"))
+        .arg("--input")
+        .arg(&input)
+        .env("COURIER_LOG", "off")
+        .output()?;
+    let out = String::from_utf8(output.stdout)?;
+    assert!(output.status.success(), "{out}");
+    assert!(
+        out.contains("courier/text v1: 10 bytes in, a payload of 10 bytes"),
+        "{out}"
+    );
+    assert!(out.contains("summary: hello, bob"), "{out}");
+    assert!(
+        out.contains("limits: fuel 2000000000 per call, memory 64 MiB (the host's defaults)"),
+        "{out}"
+    );
+    for export in ["prepare", "validate", "summary"] {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&format!("{export} ")))
+            .unwrap_or_else(|| panic!("no {export} line: {out}"));
+        let fuel: u64 = line.split_whitespace().nth(2).unwrap().parse()?;
+        assert!(fuel > 0, "{line}");
+        assert!(line.ends_with("MiB"), "{line}");
+    }
+
+    // An endless loop is stopped by its fuel, and said so in one line.
+    let looping = tools.plugin_dir.join("../test-plugins/endless-loop.wasm");
+    let output = Command::new(&tools.courier)
+        .args(["plugins", "try"])
+        .arg(&looping)
+        .args(["--input", "-"])
+        .env("COURIER_LOG", "off")
+        .output()?;
+    let err = String::from_utf8(output.stderr)?;
+    assert!(!output.status.success());
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("fuel"), "{err}");
+    // A transport cannot be tried alone.
+    let output = Command::new(&tools.courier)
+        .args(["plugins", "try"])
+        .arg(tools.plugin_dir.join("transport-lan.wasm"))
+        .args(["--input", "-"])
+        .output()?;
+    let err = String::from_utf8(output.stderr)?;
+    assert!(err.contains("`plugins try` runs message types"), "{err}");
+    Ok(())
+}

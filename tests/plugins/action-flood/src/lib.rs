@@ -4,14 +4,14 @@ use courier_plugin::transport::courier::plugin::transport_types::{
     Action, Description, Event, Mode, Reveals,
 };
 use courier_plugin::transport::courier::plugin::types::{PluginError, Setting};
-use courier_plugin::transport::exports::courier::plugin::driver::{Guest, GuestSession, Session};
 
 /// The plugin's exports.
-pub struct ActionFlood;
+pub type ActionFlood = courier_plugin::driver::Exports<Flood>;
 
-impl Guest for ActionFlood {
-    type Session = Flood;
+/// The flooding state machine.
+pub struct Flood;
 
+impl courier_plugin::driver::Driver for Flood {
     fn describe() -> Description {
         Description {
             id: "test-flood".into(),
@@ -21,16 +21,10 @@ impl Guest for ActionFlood {
             reveals: Reveals::empty(),
         }
     }
-}
-
-/// The flooding state machine.
-pub struct Flood;
-
-impl GuestSession for Flood {
-    fn create(_settings: Vec<Setting>) -> Result<Session, PluginError> {
-        Ok(Session::new(Flood))
+    fn new(_settings: &[Setting]) -> Result<Self, PluginError> {
+        Ok(Flood)
     }
-    fn handle(&self, _event: Event) -> Result<Vec<Action>, PluginError> {
+    fn handle(&mut self, _event: Event) -> Result<Vec<Action>, PluginError> {
         courier_plugin::log!(warn, "flooding the host");
         Ok((0..100_000u64).map(Action::WakeAt).collect())
     }

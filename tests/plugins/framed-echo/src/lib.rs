@@ -10,27 +10,12 @@ use courier_plugin::transport::courier::plugin::transport_types::{
 };
 use courier_plugin::transport::courier::plugin::types::{PluginError, Setting};
 use courier_plugin::transport::courier::plugin::{clock, tcp};
-use courier_plugin::transport::exports::courier::plugin::driver::{Guest, GuestSession, Session};
 
 /// How often the plugin asks to be woken when idle.
 const TICK_MS: u64 = 1_000;
 
 /// The plugin's exports.
-pub struct FramedEcho;
-
-impl Guest for FramedEcho {
-    type Session = Framed;
-
-    fn describe() -> Description {
-        Description {
-            id: "test-framed".into(),
-            mode: Mode::Duplex,
-            max_latency_ms: 30_000,
-            frame_size: 16 * 1024,
-            reveals: Reveals::IP_ADDRESS,
-        }
-    }
-}
+pub type FramedEcho = courier_plugin::driver::Exports<Framed>;
 
 /// Per-channel framing state.
 pub struct Framed {
@@ -93,14 +78,24 @@ impl Framed {
     }
 }
 
-impl GuestSession for Framed {
-    fn create(settings: Vec<Setting>) -> Result<Session, PluginError> {
-        let limit = courier_plugin::settings::parse_or(&settings, "frame-limit", 64 * 1024u32)
-            .map_err(PluginError::InvalidInput)?;
-        Ok(Session::new(Framed::new(limit)))
+impl courier_plugin::driver::Driver for Framed {
+    fn describe() -> Description {
+        Description {
+            id: "test-framed".into(),
+            mode: Mode::Duplex,
+            max_latency_ms: 30_000,
+            frame_size: 16 * 1024,
+            reveals: Reveals::IP_ADDRESS,
+        }
     }
 
-    fn handle(&self, event: Event) -> Result<Vec<Action>, PluginError> {
+    fn new(settings: &[Setting]) -> Result<Self, PluginError> {
+        let limit = courier_plugin::settings::parse_or(settings, "frame-limit", 64 * 1024u32)
+            .map_err(PluginError::InvalidInput)?;
+        Ok(Framed::new(limit))
+    }
+
+    fn handle(&mut self, event: Event) -> Result<Vec<Action>, PluginError> {
         if let Event::Connect(request) = &event {
             let Some(addr) = request.properties.iter().find(|p| p.key == "addr") else {
                 return Err(PluginError::InvalidInput(

@@ -12,27 +12,12 @@ use courier_plugin::transport::courier::plugin::transport_types::{
     Action, ChannelFailure, ChannelId, Chunk, Description, Event, Mode, Property, Reveals,
 };
 use courier_plugin::transport::courier::plugin::types::{PluginError, Setting};
-use courier_plugin::transport::exports::courier::plugin::driver::{Guest, GuestSession, Session};
 
 /// The property a contact is dialed at.
 const ADDRESS: &str = "address";
 
 /// The plugin's exports.
-pub struct OneWay;
-
-impl Guest for OneWay {
-    type Session = Courier;
-
-    fn describe() -> Description {
-        Description {
-            id: "test-one-way".into(),
-            mode: Mode::Simplex,
-            max_latency_ms: 60_000,
-            frame_size: 4 * 1024,
-            reveals: Reveals::IP_ADDRESS,
-        }
-    }
-}
+pub type OneWay = courier_plugin::driver::Exports<Courier>;
 
 /// One session: where to listen, whom to dial and when.
 pub struct Courier {
@@ -44,21 +29,31 @@ pub struct Courier {
     incoming: RefCell<HashSet<ChannelId>>,
 }
 
-impl GuestSession for Courier {
-    fn create(settings: Vec<Setting>) -> Result<Session, PluginError> {
+impl courier_plugin::driver::Driver for Courier {
+    fn describe() -> Description {
+        Description {
+            id: "test-one-way".into(),
+            mode: Mode::Simplex,
+            max_latency_ms: 60_000,
+            frame_size: 4 * 1024,
+            reveals: Reveals::IP_ADDRESS,
+        }
+    }
+
+    fn new(settings: &[Setting]) -> Result<Self, PluginError> {
         use courier_plugin::settings::{get, only_keys, parse_or};
-        only_keys(&settings, &["port", "peer", "redial-ms"]).map_err(PluginError::InvalidInput)?;
-        Ok(Session::new(Courier {
-            port: parse_or(&settings, "port", 0u16).map_err(PluginError::InvalidInput)?,
-            peer: get(&settings, "peer").map(str::to_owned),
-            redial_ms: parse_or(&settings, "redial-ms", 500u64)
+        only_keys(settings, &["port", "peer", "redial-ms"]).map_err(PluginError::InvalidInput)?;
+        Ok(Courier {
+            port: parse_or(settings, "port", 0u16).map_err(PluginError::InvalidInput)?,
+            peer: get(settings, "peer").map(str::to_owned),
+            redial_ms: parse_or(settings, "redial-ms", 500u64)
                 .map_err(PluginError::InvalidInput)?,
             started: Cell::new(false),
             incoming: RefCell::new(HashSet::new()),
-        }))
+        })
     }
 
-    fn handle(&self, event: Event) -> Result<Vec<Action>, PluginError> {
+    fn handle(&mut self, event: Event) -> Result<Vec<Action>, PluginError> {
         let refused = |e| PluginError::CapabilityDenied(format!("{e:?}"));
         Ok(match event {
             Event::Tick(now) => {

@@ -1,39 +1,30 @@
 //! Test transport: the real Tor plugin's state machine, which also writes every event it is handed
 //! to the log, whole (bytes in hex), so a host test can read all that crossed the boundary.
 
-use std::cell::RefCell;
-
 use courier_plugin::transport::courier::plugin::tor_stream;
 use courier_plugin::transport::courier::plugin::transport_types::{Action, Description, Event};
 use courier_plugin::transport::courier::plugin::types::{PluginError, Setting};
-use courier_plugin::transport::exports::courier::plugin::driver::{Guest, GuestSession, Session};
 use transport_tor::{Call, PORT, TorState};
 
 /// The plugin's exports.
-pub struct Recorder;
+pub type Plugin = courier_plugin::driver::Exports<Recorder>;
 
-impl Guest for Recorder {
-    type Session = RecorderSession;
-
-    fn describe() -> Description {
-        transport_tor::description()
-    }
-}
-
-/// The exported session resource.
-pub struct RecorderSession(RefCell<TorState>);
+/// The Tor state machine, recording.
+pub struct Recorder(TorState);
 
 /// Log lines are cut at 1 KiB: an event's text goes in pieces well under that.
 const PIECE: usize = 768;
 
-impl GuestSession for RecorderSession {
-    fn create(_settings: Vec<Setting>) -> Result<Session, PluginError> {
-        Ok(Session::new(RecorderSession(RefCell::new(
-            TorState::default(),
-        ))))
+impl courier_plugin::driver::Driver for Recorder {
+    fn describe() -> Description {
+        transport_tor::description()
     }
 
-    fn handle(&self, event: Event) -> Result<Vec<Action>, PluginError> {
+    fn new(_settings: &[Setting]) -> Result<Self, PluginError> {
+        Ok(Recorder(TorState::default()))
+    }
+
+    fn handle(&mut self, event: Event) -> Result<Vec<Action>, PluginError> {
         let text = match &event {
             Event::Received(c) | Event::Outgoing(c) => format!(
                 "chunk on {}: {}",
@@ -49,7 +40,7 @@ impl GuestSession for RecorderSession {
             let piece = String::from_utf8_lossy(piece);
             courier_plugin::log!(info, "crossed {i}: {piece}");
         }
-        let (calls, mut actions) = self.0.borrow_mut().step(event);
+        let (calls, mut actions) = self.0.step(event);
         for call in calls {
             let result = match &call {
                 Call::Publish => tor_stream::publish_service(),
@@ -63,4 +54,4 @@ impl GuestSession for RecorderSession {
     }
 }
 
-courier_plugin::export_transport!(Recorder);
+courier_plugin::export_transport!(Plugin);

@@ -5,14 +5,14 @@ use courier_plugin::transport::courier::plugin::transport_types::{
     Action, Description, Event, Mode, Reveals,
 };
 use courier_plugin::transport::courier::plugin::types::{PluginError, Setting};
-use courier_plugin::transport::exports::courier::plugin::driver::{Guest, GuestSession, Session};
 
 /// The plugin's exports.
-pub struct UndeclaredImport;
+pub type UndeclaredImport = courier_plugin::driver::Exports<Sneaky>;
 
-impl Guest for UndeclaredImport {
-    type Session = Sneaky;
+/// A state machine that phones out.
+pub struct Sneaky;
 
+impl courier_plugin::driver::Driver for Sneaky {
     fn describe() -> Description {
         Description {
             id: "test-sneaky".into(),
@@ -22,16 +22,10 @@ impl Guest for UndeclaredImport {
             reveals: Reveals::empty(),
         }
     }
-}
-
-/// A state machine that phones out.
-pub struct Sneaky;
-
-impl GuestSession for Sneaky {
-    fn create(_settings: Vec<Setting>) -> Result<Session, PluginError> {
-        Ok(Session::new(Sneaky))
+    fn new(_settings: &[Setting]) -> Result<Self, PluginError> {
+        Ok(Sneaky)
     }
-    fn handle(&self, event: Event) -> Result<Vec<Action>, PluginError> {
+    fn handle(&mut self, event: Event) -> Result<Vec<Action>, PluginError> {
         if let Event::Connect(request) = event {
             tcp::connect(request.channel, "203.0.113.7:443")
                 .map_err(|e| PluginError::CapabilityDenied(format!("{e:?}")))?;
