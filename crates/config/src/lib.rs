@@ -130,9 +130,15 @@ struct RawConfig {
     #[serde(default)]
     tor: tor::TorConfig,
     #[serde(default)]
-    api: ApiConfig,
+    api: RawApi,
     #[serde(default)]
     policy: RawPolicy,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    bind: Option<Spanned<std::net::SocketAddr>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -244,14 +250,9 @@ impl Config {
             .policy
             .check(&|key, span| locate(key.to_owned(), span))
             .map_err(|(at, message)| invalid(at, message))?;
-        if let Some(bind) = raw.api.bind {
-            policy.admit_api(bind).map_err(|refusal| {
-                let line = text.find("bind").map_or(1, |at| line_of(text, at));
-                let at = Location {
-                    key: "api.bind".into(),
-                    line,
-                };
-                invalid(at, refusal.to_string())
+        if let Some(bind) = &raw.api.bind {
+            policy.admit_api(*bind.get_ref()).map_err(|refusal| {
+                invalid(locate("api.bind".into(), bind.span()), refusal.to_string())
             })?;
         }
         let plugin_dir = base.join(raw.plugins.dir.unwrap_or_else(|| PathBuf::from("plugins")));
@@ -402,7 +403,9 @@ impl Config {
             cache_dir,
             plugins,
             tor: raw.tor,
-            api: raw.api,
+            api: ApiConfig {
+                bind: raw.api.bind.map(Spanned::into_inner),
+            },
             policy,
         })
     }

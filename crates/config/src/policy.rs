@@ -443,6 +443,20 @@ disappear-within = "7d"
             in_file.contains("`api.bind` (line 11)") && in_file.contains("loopback only"),
             "{in_file}"
         );
+        // The line is the key's own, not the first place the word appears.
+        let after_a_comment = Config::parse(
+            &format!(
+                "# bind nothing beyond loopback\n{POLICY}[api]\nbind = \"192.168.1.2:7000\"\n"
+            ),
+            "p.toml",
+            Path::new("/"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            after_a_comment.contains("`api.bind` (line 12)"),
+            "{after_a_comment}"
+        );
         let week: Timer = "7d".parse().unwrap();
         assert_eq!(policy.longest_timer(), week);
         assert_eq!(policy.admit_timer("1d".parse().unwrap()), Ok(()));

@@ -251,54 +251,81 @@ impl Database {
         contact: ContactId,
         id: &MessageId,
     ) -> Result<bool, StorageError> {
+        Ok(self.delete_messages(&[(contact, *id)])? > 0)
+    }
+
+    /// Deletes each message as [`delete_message`](Self::delete_message) does, all in one
+    /// transaction (one commit for a sweep of thousands); how many of them there were.
+    pub(crate) fn delete_messages(
+        &mut self,
+        which: &[(ContactId, MessageId)],
+    ) -> Result<usize, StorageError> {
         let tx = begin_write(&mut self.conn)?;
         let mut deleted = 0;
-        let mut sealed = Vec::new();
-        for (table, side) in [("outgoing", Side::Outgoing), ("incoming", Side::Incoming)] {
-            let row: Option<(String, Vec<u8>)> = tx
-                .query_row(
-                    &format!(
-                        "SELECT content_type, body FROM {table} WHERE contact_id = ?1 AND id = ?2"
-                    ),
-                    params![contact, &id.0[..]],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            let Some((content_type, body)) = row else {
-                continue;
-            };
-            let mut ids = vec![*id];
-            if content_type == MANIFEST_TYPE
-                && let Ok(manifest) = attachment::parse_manifest(&body)
-            {
-                ids.extend(manifest.chunks.iter().copied());
-            }
-            for gone in &ids {
-                let place: Option<(Option<i64>, Option<i64>)> = tx
+        let mut sealed: Vec<(ContactId, Side, PackRef)> = Vec::new();
+        for (contact, id) in which {
+            let contact = *contact;
+            for (table, side) in [("outgoing", Side::Outgoing), ("incoming", Side::Incoming)] {
+                let row: Option<(String, Vec<u8>)> = tx
                     .query_row(
-                        &format!("DELETE FROM {table} WHERE contact_id = ?1 AND id = ?2 RETURNING pack_offset, pack_len"),
-                        params![contact, &gone.0[..]],
+                        &format!(
+                            "SELECT content_type, body FROM {table} WHERE contact_id = ?1 AND id = ?2"
+                        ),
+                        params![contact, &id.0[..]],
                         |r| Ok((r.get(0)?, r.get(1)?)),
                     )
                     .optional()?;
-                if let Some((offset, len)) = place {
-                    deleted += usize::from(gone == id);
-                    sealed.extend(PackRef::from_columns(offset, len).map(|at| (side, at)));
+                let Some((content_type, body)) = row else {
+                    continue;
+                };
+                let mut ids = vec![*id];
+                if content_type == MANIFEST_TYPE
+                    && let Ok(manifest) = attachment::parse_manifest(&body)
+                {
+                    ids.extend(manifest.chunks.iter().copied());
                 }
-                disappearing::forget(&tx, contact, gone)?;
+                for gone in &ids {
+                    let place: Option<(Option<i64>, Option<i64>)> = tx
+                        .query_row(
+                            &format!("DELETE FROM {table} WHERE contact_id = ?1 AND id = ?2 RETURNING pack_offset, pack_len"),
+                            params![contact, &gone.0[..]],
+                            |r| Ok((r.get(0)?, r.get(1)?)),
+                        )
+                        .optional()?;
+                    if let Some((offset, len)) = place {
+                        deleted += usize::from(gone == id);
+                        sealed.extend(
+                            PackRef::from_columns(offset, len).map(|at| (contact, side, at)),
+                        );
+                    }
+                    disappearing::forget(&tx, contact, gone)?;
+                }
             }
         }
-        let emptied = disappearing::emptied_packs(&tx, contact, &sealed)?;
+        let mut contacts: Vec<ContactId> = sealed.iter().map(|(c, _, _)| *c).collect();
+        contacts.sort_unstable();
+        contacts.dedup();
+        let mut emptied = Vec::new();
+        for contact in contacts {
+            let of_contact: Vec<(Side, PackRef)> = sealed
+                .iter()
+                .filter(|(c, _, _)| *c == contact)
+                .map(|(_, side, at)| (*side, *at))
+                .collect();
+            for side in disappearing::emptied_packs(&tx, contact, &of_contact)? {
+                emptied.push((contact, side));
+            }
+        }
         tx.commit()?;
         // After the commit, so no row ever points at bytes overwritten; a crash just before leaves
         // sealed bytes that nothing locates, gone with the pack.
-        for (side, at) in sealed {
+        for (contact, side, at) in sealed {
             self.packs.erase(side, contact, at)?;
         }
-        for side in emptied {
+        for (contact, side) in emptied {
             self.packs.remove_side(side, contact)?;
         }
-        Ok(deleted > 0)
+        Ok(deleted)
     }
 
     /// Runs `f` in one transaction: one commit for a whole batch of records instead of one each.

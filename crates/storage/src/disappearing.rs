@@ -34,12 +34,20 @@ impl Database {
             .query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;
         drop(due_statement);
-        let mut gone = 0;
-        for (contact, id) in due {
-            let id = <[u8; 32]>::try_from(id.as_slice())
-                .map_err(|_| StorageError::Corrupt("a stored message id is not 32 bytes"))?;
-            gone += usize::from(self.delete_message(contact, &MessageId(id))?);
-        }
+        let due: Vec<(ContactId, MessageId)> = due
+            .into_iter()
+            .map(|(contact, id)| {
+                <[u8; 32]>::try_from(id.as_slice())
+                    .map(|id| (contact, MessageId(id)))
+                    .map_err(|_| StorageError::Corrupt("a stored message id is not 32 bytes"))
+            })
+            .collect::<Result<_, _>>()?;
+        // One transaction for all: thousands expiring at once cost one commit, not one each.
+        let gone = if due.is_empty() {
+            0
+        } else {
+            self.delete_messages(&due)?
+        };
         if gone > 0 {
             // The WAL still holds the pages as they were; emptied now, it holds nothing of them.
             // Another connection reading keeps it (SQLite then answers busy); the next sweep tries

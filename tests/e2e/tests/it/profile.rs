@@ -246,3 +246,64 @@ fn voice_undistorted_under_a_profile_that_requires_distortion_is_refused() -> Re
     );
     Ok(())
 }
+
+#[test]
+fn a_policy_that_pins_distortion_wins_over_the_sender_s_own_option() -> Result<()> {
+    let root = scratch();
+    let (alice, _bob) = super::pair(root.path())?;
+    let recording = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../plugins/message-voice/tests/fixtures/espeak.wav")
+        .display()
+        .to_string();
+    let config = alice.dir.join("config.toml");
+    let plain = std::fs::read_to_string(&config)?;
+    let pinned = plain.replace(
+        "plugin = \"voice\"\n",
+        "plugin = \"voice\"\nsettings = { distort = true }\n",
+    ) + "\n[policy]\nvoice-distort = true\n";
+    assert_ne!(pinned, plain.clone() + "\n[policy]\nvoice-distort = true\n");
+    std::fs::write(&config, pinned)?;
+    // The shortcut's --distort, an explicit option against it, and no word at all: all distorted.
+    for args in [
+        &["--voice", &recording, "--distort"][..],
+        &[
+            "--type",
+            "courier/voice",
+            "--input",
+            &recording,
+            "--option",
+            "distort=false",
+        ],
+        &["--voice", &recording],
+    ] {
+        alice.cli(&[&["send", "bob"][..], args].concat())?;
+    }
+    // The same note, sent under no policy with the config's own `distort = false`.
+    std::fs::write(&config, &plain)?;
+    alice.cli(&["send", "bob", "--voice", &recording])?;
+
+    let sent: Vec<Vec<u8>> = alice
+        .messages("bob")?
+        .iter()
+        .filter(|r| r.direction == "out" && r.content_type == "courier/voice")
+        .enumerate()
+        .map(|(i, row)| -> Result<Vec<u8>> {
+            let file = root.path().join(format!("sent-{i}.wav"));
+            alice.cli(&[
+                "attachment",
+                "save",
+                &row.id[..16],
+                &file.display().to_string(),
+            ])?;
+            Ok(std::fs::read(&file)?)
+        })
+        .collect::<Result<_>>()?;
+    assert_eq!(sent.len(), 4);
+    assert_eq!(sent[0], sent[1], "an option of distort=false was obeyed");
+    assert_eq!(sent[0], sent[2]);
+    assert_ne!(
+        sent[0], sent[3],
+        "the note sent without the policy is the undisguised voice"
+    );
+    Ok(())
+}
