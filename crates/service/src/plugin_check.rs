@@ -3,8 +3,9 @@
 //! loader makes runs on it: the manifest, the world, the component's real imports, describe, and
 //! what a transport declares it reveals against what its grants make possible; then run once as a
 //! node first would, so a plugin that faults at once is caught too. No node runs here: the
-//! sockets and radios it asks for are never opened, and its `files` are the scratch folder's. `plugins try` runs
-//! a message type loaded that way on one input, and `plugins install` copies a checked one.
+//! sockets and radios it asks for are never opened, and its `files` are the scratch folder's.
+//! `plugins try` runs a message type loaded that way on one input, and `plugins install` copies a
+//! checked one.
 
 use std::path::Path;
 
@@ -102,9 +103,7 @@ impl Alone {
             _scratch: scratch,
         })
     }
-}
 
-impl Alone {
     /// Runs the loaded plugin once, as a node first does: a message type's `prepare` of an empty
     /// input (then `validate` and `summary` of what it made), a transport's first `tick`. A
     /// refusal is an answer; a fault (a trap, a panic, fuel or memory run out, an answer that
