@@ -75,6 +75,20 @@ fn a_built_plugin_is_described_and_a_lying_or_missing_one_is_refused_in_one_line
     assert!(!passed);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("cannot have the `tcp` capability"), "{err}");
+    // A message type whose manifest says it is a transport: the export the world needs is missing.
+    std::fs::write(
+        &manifest,
+        "name = \"text\"\nversion = \"0.1.0\"\nworld = \"transport\"\napi = \"0.1.0\"\ncapabilities = [\"log\"]\n",
+    )?;
+    let (passed, out, _) = check(&tools, &[&text, Path::new("--manifest"), &manifest])?;
+    assert!(!passed);
+    assert!(
+        out.contains(
+            "text.wasm: it does not implement the transport world of courier:plugin: no exported \
+             instance named `courier:plugin/driver@0.1.0`"
+        ),
+        "{out}"
+    );
     Ok(())
 }
 
