@@ -60,6 +60,23 @@ pub struct Rename {
     pub alias: String,
 }
 
+/// A conversation's disappearing-messages timer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct DisappearingTimer {
+    /// `off`, or how long after it is read or sent each message is deleted, in words (`1 day`).
+    pub timer: String,
+    /// The same in seconds; absent when off.
+    pub seconds: Option<u64>,
+}
+
+/// A new timer for a conversation, for both sides.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetTimer {
+    /// `off`, or 1 minute to 365 days: `30m`, `12h`, `7d`.
+    pub timer: String,
+}
+
 /// The number to compare in person.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SafetyNumber {

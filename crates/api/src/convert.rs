@@ -3,15 +3,23 @@
 use std::time::Instant;
 
 use courier_api_client::json::{
-    Contact, ContactStateJson, Conversation, DirectionJson, LiveEvent, Message, Messages, Plugin,
-    Queued, StateJson, Transport,
+    Contact, ContactStateJson, Conversation, DirectionJson, DisappearingTimer, LiveEvent, Message,
+    Messages, Plugin, Queued, StateJson, Transport,
 };
 use courier_service::events::Event;
 use courier_service::node::{MediumState, TransportState};
 use courier_service::{
     ContactState, ContactSummary, ConversationSummary, Delivery, Direction, MessageSummary,
-    MessageWindow, OutgoingState, PeerSupport, PluginHealth, PluginInfo, Sent,
+    MessageWindow, OutgoingState, PeerSupport, PluginHealth, PluginInfo, Sent, Timer,
 };
+
+/// A conversation's timer as JSON.
+pub fn timer(timer: Timer) -> DisappearingTimer {
+    DisappearingTimer {
+        timer: timer.to_string(),
+        seconds: timer.secs(),
+    }
+}
 
 /// A contact's state as JSON.
 pub fn contact_state(state: ContactState) -> ContactStateJson {

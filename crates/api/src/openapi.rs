@@ -15,7 +15,7 @@ use crate::routes::{contacts, conversations, identity, messages, node};
     paths(
         identity::identity, identity::qr,
         contacts::list, contacts::add, contacts::rename, contacts::remove,
-        contacts::safety_number, contacts::verify,
+        contacts::safety_number, contacts::verify, contacts::timer, contacts::set_timer,
         conversations::list, conversations::messages, conversations::send, conversations::read,
         messages::get, messages::content, messages::delete,
         node::transports, node::plugins,

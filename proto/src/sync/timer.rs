@@ -103,14 +103,11 @@ impl std::str::FromStr for Timer {
         if text == "off" {
             return Ok(Timer::OFF);
         }
-        let split = text.len().checked_sub(1).ok_or_else(unreadable)?;
-        let (number, unit) = text.split_at(split);
-        let scale = match unit {
-            "m" => 60,
-            "h" => 3_600,
-            "d" => 86_400,
-            _ => return Err(unreadable()),
-        };
+        // By suffix, not by byte position: the text may end in any character.
+        let (number, scale) = [("m", 60), ("h", 3_600), ("d", 86_400)]
+            .into_iter()
+            .find_map(|(unit, scale)| text.strip_suffix(unit).map(|n| (n, scale)))
+            .ok_or_else(unreadable)?;
         let number: u64 = number.parse().map_err(|_| unreadable())?;
         Timer::of_secs(number.checked_mul(scale).ok_or_else(unreadable)?)
     }
@@ -183,6 +180,10 @@ mod tests {
             "366d",
             "0m",
             "99999999999999999999d",
+            // Ending in a character of more than one byte (found by schemathesis through the API).
+            "7ü",
+            "\u{00cc}\u{00d5}Bj,\u{00cc}\u{00ce}",
+            "é",
         ] {
             assert!(bad.parse::<Timer>().is_err(), "{bad:?}");
         }

@@ -1,4 +1,5 @@
-//! `/v1/contacts`: adding by link, listing with their states, renaming, verifying, removing.
+//! `/v1/contacts`: adding by link, listing with their states, renaming, verifying, removing, and
+//! the disappearing-messages timer of each conversation.
 
 use axum::Json;
 use axum::extract::State;
@@ -8,7 +9,9 @@ use crate::convert;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, Param};
 use crate::state::{AppState, Core};
-use courier_api_client::json::{AddContact, Contact, ErrorBody, Rename, SafetyNumber};
+use courier_api_client::json::{
+    AddContact, Contact, DisappearingTimer, ErrorBody, Rename, SafetyNumber, SetTimer,
+};
 
 /// Contacts, then pending contacts.
 #[utoipa::path(get, path = "/v1/contacts", tag = "contacts",
@@ -126,6 +129,45 @@ pub async fn verify(
             core.service.safety_number(&alias)?;
             core.service.mark_verified(&alias)?;
             Ok(Json(listed(core, &alias)?))
+        })
+        .await
+}
+
+/// The conversation's disappearing-messages timer.
+#[utoipa::path(get, path = "/v1/contacts/{alias}/timer", tag = "contacts",
+    params(("alias" = String, Path, description = "The contact's alias")),
+    responses((status = 200, body = DisappearingTimer), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn timer(
+    State(state): State<AppState>,
+    Param(alias): Param<String>,
+) -> Result<Json<DisappearingTimer>, ApiError> {
+    state
+        .run(move |core| Ok(Json(convert::timer(core.service.timer(&alias)?))))
+        .await
+}
+
+/// Sets the conversation's timer for both sides: the contact is told, and each message sent or
+/// received after it is deleted that long after it is read or sent. A profile's
+/// `disappear-within` refuses a longer one, or `off` (422).
+#[utoipa::path(post, path = "/v1/contacts/{alias}/timer", tag = "contacts", request_body = SetTimer,
+    params(("alias" = String, Path, description = "The contact's alias")),
+    responses((status = 200, body = DisappearingTimer), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn set_timer(
+    State(state): State<AppState>,
+    Param(alias): Param<String>,
+    JsonBody(body): JsonBody<SetTimer>,
+) -> Result<Json<DisappearingTimer>, ApiError> {
+    state
+        .write(move |core| {
+            let timer: courier_service::Timer = body
+                .timer
+                .parse()
+                .map_err(courier_service::ServiceError::from)?;
+            core.service.set_timer(&alias, timer)?;
+            Ok(Json(convert::timer(timer)))
         })
         .await
 }

@@ -41,6 +41,10 @@ pub(crate) fn router(state: AppState) -> Router {
             get(contacts::safety_number),
         )
         .route("/v1/contacts/{alias}/verify", post(contacts::verify))
+        .route(
+            "/v1/contacts/{alias}/timer",
+            get(contacts::timer).post(contacts::set_timer),
+        )
         .route("/v1/conversations", get(conversations::list))
         .route("/v1/conversations/{alias}/read", post(conversations::read))
         .route(

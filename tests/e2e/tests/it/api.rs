@@ -541,6 +541,8 @@ fn every_endpoint_refuses_a_missing_token_a_malformed_body_and_an_unknown_id_in_
         ("DELETE", "/v1/contacts/bob".into()),
         ("GET", "/v1/contacts/bob/safety-number".into()),
         ("POST", "/v1/contacts/bob/verify".into()),
+        ("GET", "/v1/contacts/bob/timer".into()),
+        ("POST", "/v1/contacts/bob/timer".into()),
         ("GET", "/v1/conversations".into()),
         ("GET", "/v1/conversations/bob/messages".into()),
         ("POST", "/v1/conversations/bob/messages".into()),
@@ -643,6 +645,12 @@ fn every_endpoint_refuses_a_missing_token_a_malformed_body_and_an_unknown_id_in_
         ("DELETE", "/v1/contacts/nobody".into(), ""),
         ("GET", "/v1/contacts/nobody/safety-number".into(), ""),
         ("POST", "/v1/contacts/nobody/verify".into(), ""),
+        ("GET", "/v1/contacts/nobody/timer".into(), ""),
+        (
+            "POST",
+            "/v1/contacts/nobody/timer".into(),
+            r#"{"timer": "1h"}"#,
+        ),
         ("GET", "/v1/conversations/nobody/messages".into(), ""),
         (
             "POST",
@@ -925,7 +933,7 @@ fn schemathesis_runs_the_openapi_document_against_a_live_node_and_finds_no_5xx_a
         "schemathesis found failures:\n{report}"
     );
     assert!(
-        report.contains("Tested: 18"),
+        report.contains("Tested: 20"),
         "every operation was run:\n{report}"
     );
     drop((alice, bob));
@@ -955,5 +963,84 @@ fn courier_link_qr_prints_the_link_as_a_block_of_modules_above_the_link_itself()
         code.iter().all(|l| l.chars().all(|c| " ▀▄█".contains(c))),
         "only half blocks: {printed}"
     );
+    Ok(())
+}
+
+#[test]
+fn a_desktop_app_sets_a_disappearing_timer_that_both_sides_hold_and_the_profile_bounds()
+-> Result<()> {
+    use courier_api_client::client::ClientError;
+    use courier_api_client::json::{DisappearingTimer, SetTimer};
+
+    let root = scratch();
+    let tools = Tools::locate()?;
+    let mut alice = Person::init(&tools, root.path(), "alice")?;
+    let mut bob = Person::init(&tools, root.path(), "bob")?;
+    alice.configure(&[bob.port], false, "loopback")?;
+    bob.configure(&[alice.port], false, "loopback")?;
+    // Alice's device keeps nothing longer than a day.
+    let config = alice.dir.join("config.toml");
+    let text = std::fs::read_to_string(&config)? + "\n[policy]\ndisappear-within = \"1d\"\n";
+    std::fs::write(&config, text)?;
+    courier_e2e::introduce(&alice, &bob)?;
+    let a = alice.serve_api()?;
+    let b = bob.serve_api()?;
+    courier_e2e::wait_for_contact(&alice, &bob)?;
+
+    let off: DisappearingTimer = a.get("/v1/contacts/bob/timer")?;
+    assert_eq!(off.seconds, None);
+    assert_eq!(off.timer, "off");
+    let set = |timer: &str| -> Result<DisappearingTimer, ClientError> {
+        a.post(
+            "/v1/contacts/bob/timer",
+            &SetTimer {
+                timer: timer.into(),
+            },
+        )
+    };
+    let hour = set("1h")?;
+    assert_eq!(
+        hour,
+        DisappearingTimer {
+            timer: "1 hour".into(),
+            seconds: Some(3600)
+        }
+    );
+    let mine: DisappearingTimer = a.get("/v1/contacts/bob/timer")?;
+    assert_eq!(mine, hour);
+    courier_e2e::wait_until(
+        Duration::from_secs(30),
+        "bob's node holds alice's timer",
+        || {
+            let his: DisappearingTimer = b.get("/v1/contacts/alice/timer")?;
+            Ok(his == hour)
+        },
+    )?;
+
+    // Longer than the profile allows, or off: refused by the policy, and nothing changes.
+    for refused in ["8d", "off"] {
+        match set(refused) {
+            Err(ClientError::Api { status, detail }) => {
+                assert_eq!(status, 422, "{refused}: {detail:?}");
+                assert!(
+                    detail.message.contains("disappear-within"),
+                    "{refused}: {detail:?}"
+                );
+            }
+            other => bail!("{refused} was not refused by the policy: {other:?}"),
+        }
+    }
+    // Not a timer at all: 400, saying what one looks like.
+    match set("soon") {
+        Err(ClientError::Api {
+            status: 400,
+            detail,
+        }) => {
+            assert!(detail.message.contains("7d"), "{detail:?}")
+        }
+        other => bail!("`soon` was taken: {other:?}"),
+    }
+    let still: DisappearingTimer = a.get("/v1/contacts/bob/timer")?;
+    assert_eq!(still, hour);
     Ok(())
 }
