@@ -22,6 +22,11 @@ use crate::plugins::{Inventory, Plugins};
 /// Loads `wasm` with the manifest at `manifest` as the only plugin and runs it once as a node
 /// first would; what it describes, or why it does not load or faults at once.
 pub fn check_component(wasm: &Path, manifest: &Path) -> Result<Inventory, ServiceError> {
+    Ok(checked(wasm, manifest)?.inventory)
+}
+
+/// [`check_component`]'s work, keeping the loaded plugin and its manifest.
+fn checked(wasm: &Path, manifest: &Path) -> Result<Alone, ServiceError> {
     let mut alone = Alone::load(wasm, manifest, None)?;
     if alone.inventory.not_loaded.is_empty()
         && let Some(fault) = alone.first_run()
@@ -29,25 +34,23 @@ pub fn check_component(wasm: &Path, manifest: &Path) -> Result<Inventory, Servic
         alone.inventory = alone.plugins.inventory();
         alone.inventory.not_loaded = vec![format!("{}: {fault}", wasm.display())];
     }
-    Ok(alone.inventory)
+    Ok(alone)
 }
 
 /// One component loaded alone, with the scratch directory it was linked into.
 struct Alone {
     plugins: Plugins,
+    /// The section of the given config it ran like (its limits and settings), if any.
+    like: Option<PluginEntry>,
     inventory: Inventory,
     manifest: Manifest,
     _scratch: tempfile::TempDir,
 }
 
 impl Alone {
-    /// Loads `wasm` granted what `manifest` asks; with `like`, under that config section's limits
-    /// and settings.
-    fn load(
-        wasm: &Path,
-        manifest: &Path,
-        like: Option<&PluginEntry>,
-    ) -> Result<Alone, ServiceError> {
+    /// Loads `wasm` granted what `manifest` asks; with `like_in`, under the limits and settings of
+    /// that config's section for a plugin of the manifest's name, if it has one.
+    fn load(wasm: &Path, manifest: &Path, like_in: Option<&Config>) -> Result<Alone, ServiceError> {
         let unreadable = |source| ServiceError::PluginFile {
             path: wasm.to_path_buf(),
             source,
@@ -84,7 +87,10 @@ impl Alone {
             },
         );
         let mut config = Config::parse(&text, "(plugins check)", dir)?;
-        if let (Some(like), Some(entry)) = (like, config.plugins.first_mut()) {
+        let like = like_in
+            .and_then(|c| c.plugins.iter().find(|p| p.plugin == parsed.name))
+            .cloned();
+        if let (Some(like), Some(entry)) = (&like, config.plugins.first_mut()) {
             entry.limits = like.limits.clone();
             entry.settings = like.settings.clone();
         }
@@ -98,6 +104,7 @@ impl Alone {
             .collect();
         Ok(Alone {
             plugins,
+            like,
             inventory,
             manifest: parsed,
             _scratch: scratch,
@@ -187,11 +194,8 @@ pub fn try_component(
     input: &[u8],
     run: &TryRun<'_>,
 ) -> Result<Tried, ServiceError> {
-    let name = Manifest::read(manifest)?.name;
-    let like = run
-        .config
-        .and_then(|c| c.plugins.iter().find(|p| p.plugin == name));
-    let mut alone = Alone::load(wasm, manifest, like)?;
+    let mut alone = Alone::load(wasm, manifest, run.config)?;
+    let like = alone.like.take();
     if let Some(problem) = alone.inventory.not_loaded.first() {
         return Err(ServiceError::NotTried(problem.clone()));
     }
@@ -206,6 +210,7 @@ pub fn try_component(
     let plugin = alone.plugins.message_type(&content_type)?;
     let version = plugin.description().versions.max;
     let options: Vec<(String, String)> = like
+        .as_ref()
         .map(|l| l.settings.clone())
         .unwrap_or_default()
         .into_iter()
@@ -250,11 +255,11 @@ pub struct Installed {
 /// Checks `wasm` with `manifest` as [`check_component`] does and, only if it loads, copies both
 /// into `plugin_dir` as `NAME.wasm` and `NAME.toml` (written beside, then renamed into place).
 pub fn install(wasm: &Path, manifest: &Path, plugin_dir: &Path) -> Result<Installed, ServiceError> {
-    let inventory = check_component(wasm, manifest)?;
-    if let Some(problem) = inventory.not_loaded.first() {
+    let alone = checked(wasm, manifest)?;
+    if let Some(problem) = alone.inventory.not_loaded.first() {
         return Err(ServiceError::NotInstalled(problem.clone()));
     }
-    let name = Manifest::read(manifest)?.name;
+    let name = alone.manifest.name;
     let failed = |source| ServiceError::PluginFile {
         path: plugin_dir.to_path_buf(),
         source,
