@@ -28,6 +28,14 @@ pub enum ClientError {
     Garbled(String),
 }
 
+/// How every client's requests go: statuses are answers, not errors; two minutes at most.
+fn agent_config() -> ureq::config::Config {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(120)))
+        .build()
+}
+
 /// A client of one node's API.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -39,11 +47,7 @@ pub struct Client {
 impl Client {
     /// A client of the API at `addr` (`127.0.0.1:7000`) with `token`.
     pub fn new(addr: &str, token: &str) -> Client {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(120)))
-            .build()
-            .into();
+        let agent = agent_config().into();
         Client {
             base: format!("http://{addr}"),
             token: token.to_owned(),
@@ -51,12 +55,39 @@ impl Client {
         }
     }
 
-    /// A client of the API a node serving `dir` wrote its address and token for, if it did.
+    /// A client of the API a node serving `dir` wrote its address and token for, if it did, over
+    /// TCP.
     pub fn of_data_dir(dir: &Path) -> Option<Client> {
         let read = |name| std::fs::read_to_string(dir.join(name)).ok();
         let addr = read(crate::ADDRESS_FILE)?;
         let token = read(crate::TOKEN_FILE)?;
         Some(Client::new(addr.trim(), token.trim()))
+    }
+
+    /// As [`of_data_dir`](Self::of_data_dir), but over the API's Unix socket where there is one:
+    /// only this user reaches it, so nobody flooding the TCP port stands in the way.
+    pub fn local_of_data_dir(dir: &Path) -> Option<Client> {
+        let client = Client::of_data_dir(dir)?;
+        let socket = dir.join(crate::SOCKET_FILE);
+        if socket.exists() {
+            return Some(Client::over_socket(socket, &client.token));
+        }
+        Some(client)
+    }
+
+    /// A client of the API on the Unix socket at `socket` with `token`.
+    pub fn over_socket(socket: std::path::PathBuf, token: &str) -> Client {
+        let agent = ureq::Agent::with_parts(
+            agent_config(),
+            crate::unix_socket::SocketConnector(socket),
+            ureq::unversioned::resolver::DefaultResolver::default(),
+        );
+        Client {
+            // The socket answers to any Host; this one is never resolved.
+            base: "http://localhost".to_owned(),
+            token: token.to_owned(),
+            agent,
+        }
     }
 
     /// The base URL, `http://127.0.0.1:PORT`.

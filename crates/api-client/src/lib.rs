@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod json;
+mod unix_socket;
 
 /// Where a node serving the API writes its address, in the data directory.
 pub const ADDRESS_FILE: &str = "api.addr";

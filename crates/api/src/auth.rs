@@ -8,6 +8,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
+use crate::connections::Connection;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -100,7 +101,13 @@ pub async fn bearer(State(state): State<AppState>, request: Request, next: Next)
         .and_then(|h| h.to_str().ok())
         .and_then(|h| h.strip_prefix("Bearer "));
     match given {
-        Some(token) if state.token.matches(token.trim()) => next.run(request).await,
+        Some(token) if state.token.matches(token.trim()) => {
+            // Its connection is no stranger now: no deadline, never closed to make room.
+            if let Some(connection) = request.extensions().get::<Connection>() {
+                connection.vouch();
+            }
+            next.run(request).await
+        }
         _ => ApiError::unauthorized().into_response(),
     }
 }

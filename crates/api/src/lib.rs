@@ -6,6 +6,7 @@
 //! (`courier_api_client::client::Client::of_data_dir`): the token file is readable by its owner only.
 
 mod auth;
+mod connections;
 mod convert;
 mod error;
 mod extract;
@@ -115,6 +116,9 @@ impl Api {
         let mut files = write_files(dir, addr, &token)?;
         files.extend(socket.as_ref().map(|(_, file)| file.clone()));
         let (events, _) = broadcast::channel(EVENT_BACKLOG);
+        // Beside a node that rotates the database key: the API holds it per request only.
+        let mut service = service;
+        service.follow_key_rotations();
         let core = Arc::new(Mutex::new(state::Core { service }));
         let state = state::AppState {
             core: core.clone(),
@@ -123,6 +127,7 @@ impl Api {
             hosts: auth::Hosts::for_addr(addr),
             any_host: options.allow_remote && !addr.ip().is_loopback(),
             events,
+            sockets: state::Sockets::new(),
         };
         let listener = tokio::net::TcpListener::from_std(listener).map_err(bind_error)?;
         let (shutdown, stopped) = watch::channel(false);
@@ -133,7 +138,11 @@ impl Api {
             any_host: true,
             ..state.clone()
         };
-        runtime.spawn(serve(listener, routes::router(state), stopped.clone()));
+        runtime.spawn(connections::serve(
+            listener,
+            routes::router(state),
+            stopped.clone(),
+        ));
         if let Some((socket, _)) = socket {
             runtime.spawn(serve(socket, routes::router(local), stopped));
         }
@@ -177,7 +186,7 @@ impl Drop for Api {
     }
 }
 
-/// Serves `app` on `listener` until `stopped` turns true.
+/// Serves `app` on the Unix socket `listener` until `stopped` turns true.
 async fn serve<L>(listener: L, app: axum::Router, mut stopped: watch::Receiver<bool>)
 where
     L: axum::serve::Listener,
@@ -235,4 +244,17 @@ fn write_files(dir: &Path, addr: SocketAddr, token: &Token) -> Result<Vec<PathBu
         written.push(path);
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_panic_wipe_removes_every_file_the_api_writes_in_the_data_directory() {
+        for file in [super::ADDRESS_FILE, super::SOCKET_FILE, super::TOKEN_FILE] {
+            assert!(
+                courier_service::panic::WRITTEN_BESIDE_DATABASE.contains(&file),
+                "{file} is missing from what a panic wipe removes"
+            );
+        }
+    }
 }

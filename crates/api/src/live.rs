@@ -23,11 +23,16 @@ pub const LOGIN_WINDOW: Duration = Duration::from_secs(5);
 pub const POLL: Duration = Duration::from_millis(100);
 /// Close code for a socket that did not log in (4000–4999 are the application's).
 const CLOSE_UNAUTHORIZED: u16 = 4401;
+/// Close code for a socket that logged in while the most allowed were (RFC 6455: try again later).
+const CLOSE_TRY_LATER: u16 = 1013;
+/// The largest frame a client may send: the token, a ping.
+const MAX_INCOMING: usize = 4 << 10;
 
 /// Upgrades to a WebSocket that sends events once the client gave the token.
 #[utoipa::path(get, path = "/v1/ws", tag = "live",
     responses((status = 101, description = "Switching to a WebSocket: send the token as the first text frame, then read events (`LiveEvent`) as JSON text frames"),
-              (status = 400, body = ErrorBody, description = "Not a WebSocket handshake")))]
+              (status = 400, body = ErrorBody, description = "Not a WebSocket handshake"),
+              (status = 503, body = ErrorBody, description = "Too many sockets are waiting for their token; try again in a few seconds")))]
 pub async fn socket(
     State(state): State<AppState>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -38,10 +43,25 @@ pub async fn socket(
             format!("{}: open /v1/ws as a WebSocket", e.body_text()),
         )
     })?;
-    Ok(upgrade.on_upgrade(move |socket| serve(socket, state)))
+    let waiting = state
+        .sockets
+        .waiting
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| {
+            ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "too many sockets are waiting for their token; try again in a few seconds",
+            )
+        })?;
+    Ok(upgrade
+        .max_message_size(MAX_INCOMING)
+        .max_frame_size(MAX_INCOMING)
+        .on_upgrade(move |socket| serve(socket, state, waiting)))
 }
 
-async fn serve(socket: WebSocket, state: AppState) {
+async fn serve(socket: WebSocket, state: AppState, waiting: tokio::sync::OwnedSemaphorePermit) {
     let (mut tx, mut rx) = socket.split();
     // Subscribed before the login so nothing between it and the first event is missed.
     let mut events = state.events.subscribe();
@@ -57,6 +77,16 @@ async fn serve(socket: WebSocket, state: AppState) {
             .await;
         return;
     }
+    drop(waiting);
+    let Ok(_live) = state.sockets.live.clone().try_acquire_owned() else {
+        let _ = tx
+            .send(Message::Close(Some(CloseFrame {
+                code: CLOSE_TRY_LATER,
+                reason: "too many sockets are open; close one".into(),
+            })))
+            .await;
+        return;
+    };
     if tx
         .send(Message::Text(r#"{"type":"ready"}"#.into()))
         .await

@@ -27,6 +27,30 @@ pub(crate) struct AppState {
     pub any_host: bool,
     /// Live events, each already JSON.
     pub events: broadcast::Sender<Arc<str>>,
+    /// WebSockets still waiting for their token, and logged-in ones: each holds a permit.
+    pub sockets: Sockets,
+}
+
+/// The caps on WebSockets: one that never logs in holds a descriptor and buffers for seconds, so
+/// only a few may wait at once; a desktop app needs one logged in.
+#[derive(Clone)]
+pub(crate) struct Sockets {
+    pub waiting: Arc<tokio::sync::Semaphore>,
+    pub live: Arc<tokio::sync::Semaphore>,
+}
+
+impl Sockets {
+    /// How many may wait for their token at once.
+    pub const WAITING: usize = 16;
+    /// How many may be logged in at once.
+    pub const LIVE: usize = 16;
+
+    pub fn new() -> Sockets {
+        Sockets {
+            waiting: Arc::new(tokio::sync::Semaphore::new(Self::WAITING)),
+            live: Arc::new(tokio::sync::Semaphore::new(Self::LIVE)),
+        }
+    }
 }
 
 impl AppState {
@@ -39,7 +63,12 @@ impl AppState {
         tokio::task::spawn_blocking(move || {
             // A handler that panicked left the service as SQLite left it: consistent.
             let mut core = core.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            f(&mut core)
+            // The database key is held for the request (the node may have rotated it since the last
+            // one: the connection follows first), and let go after, so the node can rotate it.
+            core.service.hold_key()?;
+            let result = f(&mut core);
+            core.service.release_key();
+            result
         })
         .await
         .map_err(|_| {

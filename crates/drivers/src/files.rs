@@ -8,14 +8,15 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, SystemTime};
 
 use crate::lock;
 use courier_io::{
     ChannelId, ChannelIds, Driver, DriverContext, DriverError, DriverEvent, IoRequest,
     MAX_FILE_BYTES, Sink, TransportIndex,
 };
+use courier_local_fs::input_file::read_limited_no_follow;
 
 /// Bytes handed to the node at once: a file reaches the plugin in pieces, as a socket's would.
 const PIECE: usize = 64 * 1024;
@@ -23,12 +24,46 @@ const PIECE: usize = 64 * 1024;
 /// A file as last read: the same name, length and time are not read twice.
 type Seen = Arc<Mutex<HashSet<(PathBuf, u64, Option<SystemTime>)>>>;
 
+/// Files handed to the node and not yet closed by it: a scan waits for one to close before it reads
+/// the next, so a folder of thousands of files is never in memory at once.
+const IN_FLIGHT: usize = 2;
+/// How long a scan waits for the node to close a file before it reads the next anyway (a node
+/// that stops closes nothing, and drops what it is handed).
+const IN_FLIGHT_PATIENCE: Duration = Duration::from_secs(10);
+
+/// The channels of files handed to the node that it has not closed yet.
+#[derive(Default)]
+struct InFlight {
+    channels: Mutex<HashSet<ChannelId>>,
+    closed: Condvar,
+}
+
+impl InFlight {
+    /// Waits until fewer than [`IN_FLIGHT`] files are open at the node, then counts `channel` in.
+    fn enter(&self, channel: ChannelId) {
+        let open = lock(&self.channels);
+        let (mut open, _) = self
+            .closed
+            .wait_timeout_while(open, IN_FLIGHT_PATIENCE, |open| open.len() >= IN_FLIGHT)
+            .unwrap_or_else(|e| e.into_inner());
+        open.insert(channel);
+    }
+
+    /// The node is done with `channel`.
+    fn leave(&self, channel: ChannelId) {
+        if lock(&self.channels).remove(&channel) {
+            self.closed.notify_all();
+        }
+    }
+}
+
 /// The files driver of one node.
 pub struct FilesDriver {
     runtime: tokio::runtime::Handle,
     sink: Sink,
     ids: ChannelIds,
     seen: Seen,
+    in_flight: Arc<InFlight>,
 }
 
 impl std::fmt::Debug for FilesDriver {
@@ -45,6 +80,7 @@ impl FilesDriver {
             sink: cx.sink,
             ids: cx.ids,
             seen: Seen::default(),
+            in_flight: Arc::default(),
         }
     }
 }
@@ -70,9 +106,10 @@ impl Driver for FilesDriver {
             )));
         };
         let (sink, ids, seen) = (self.sink.clone(), self.ids.clone(), self.seen.clone());
+        let in_flight = self.in_flight.clone();
         // Blocking: a slow stick must not stall the node's sockets.
         self.runtime
-            .spawn_blocking(move || scan(transport, &dir, &sink, &ids, &seen));
+            .spawn_blocking(move || scan(transport, &dir, &sink, &ids, &seen, &in_flight));
         Ok(())
     }
 
@@ -81,7 +118,9 @@ impl Driver for FilesDriver {
         false
     }
 
-    fn close(&mut self, _channel: ChannelId) {}
+    fn close(&mut self, channel: ChannelId) {
+        self.in_flight.leave(channel);
+    }
 
     fn shutdown(&mut self) {}
 }
@@ -92,7 +131,14 @@ fn may_be_stream(name: &str, len: u64) -> bool {
     !name.starts_with('.') && !name.ends_with('~') && len > 0 && len <= MAX_FILE_BYTES as u64
 }
 
-fn scan(transport: TransportIndex, dir: &Path, sink: &Sink, ids: &ChannelIds, seen: &Seen) {
+fn scan(
+    transport: TransportIndex,
+    dir: &Path,
+    sink: &Sink,
+    ids: &ChannelIds,
+    seen: &Seen,
+    in_flight: &InFlight,
+) {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => {
@@ -120,15 +166,20 @@ fn scan(transport: TransportIndex, dir: &Path, sink: &Sink, ids: &ChannelIds, se
         if !lock(seen).insert(key.clone()) {
             continue;
         }
-        let data = match std::fs::read(&key.0) {
+        // Read only once the node has room for it: memory holds a few files, not the folder.
+        let channel = ids.next();
+        in_flight.enter(channel);
+        // Not followed if it was swapped for a link after the listing, checked on the opened file,
+        // and never read past one stream's size.
+        let data = match read_limited_no_follow(&key.0, MAX_FILE_BYTES as u64) {
             Ok(data) => data,
             Err(e) => {
-                tracing::warn!("skipped {name} on the drive: {e}");
+                tracing::warn!("skipped {name:?} on the drive: {e}");
+                in_flight.leave(channel);
                 lock(seen).remove(&key);
                 continue;
             }
         };
-        let channel = ids.next();
         sink(DriverEvent::Accepted {
             transport,
             channel,
@@ -199,6 +250,8 @@ mod tests {
                 }
                 DriverEvent::Closed { channel } => {
                     read.iter_mut().find(|f| f.0 == channel).unwrap().3 = true;
+                    // As the node does once it has read a file.
+                    driver.close(channel);
                 }
                 DriverEvent::Scanned {
                     transport: 3,
@@ -209,6 +262,48 @@ mod tests {
                     return (read.into_iter().map(|f| (f.1, f.2)).collect(), files);
                 }
                 other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_scan_hands_over_the_next_file_only_once_the_node_closed_one_of_the_last_two() {
+        let (mut driver, rx, _runtime) = driver();
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..4 {
+            std::fs::write(dir.path().join(format!("f{i}")), [i as u8; 10]).unwrap();
+        }
+        driver
+            .carry_out(
+                3,
+                IoRequest::FilesScan {
+                    dir: dir.path().into(),
+                },
+                &[],
+            )
+            .unwrap();
+        let mut closed = Vec::new();
+        let next = |rx: &mpsc::Receiver<DriverEvent>| {
+            rx.recv_timeout(std::time::Duration::from_millis(500))
+        };
+        // Two files come whole; the third waits.
+        while closed.len() < 2 {
+            if let DriverEvent::Closed { channel } = next(&rx).unwrap() {
+                closed.push(channel);
+            }
+        }
+        assert!(
+            next(&rx).is_err(),
+            "a third file came before the node closed one"
+        );
+        driver.close(closed[0]);
+        assert!(matches!(next(&rx).unwrap(), DriverEvent::Accepted { .. }));
+        // The node reads on: the scan ends.
+        loop {
+            match next(&rx).unwrap() {
+                DriverEvent::Closed { channel } => driver.close(channel),
+                DriverEvent::Scanned { files, .. } => break assert_eq!(files, 4),
+                _ => {}
             }
         }
     }

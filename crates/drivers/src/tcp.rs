@@ -11,9 +11,7 @@
 //!
 //! Connections someone else opened are *strangers* until the node [vouches](TcpDriver::vouch) for
 //! them (it recognised a tag). Strangers are what a hostile network can pile up, so they are bounded:
-//! see [`budget`].
-
-mod budget;
+//! see [`courier_io::budget`].
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -26,14 +24,14 @@ use tokio::sync::mpsc;
 
 use crate::pump::{Writers, WritersHandle, carry};
 
-use budget::{Budget, Limits, Stranger};
 use courier_config::capability::TcpScope;
+use courier_io::budget::{Budget, Limits, Stranger};
 use courier_io::{
     ChannelId, ChannelIds, Driver, DriverContext, DriverError, DriverEvent, IoRequest, Medium,
     Sink, TransportIndex,
 };
 
-pub use budget::descriptor_limit;
+pub use courier_io::budget::descriptor_limit;
 
 /// How long an outgoing connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -8,6 +8,7 @@
 //!
 //! Architecture Invariant: nothing here names a WIT type; the plugin runtime converts at its edge.
 
+pub mod budget;
 mod request;
 
 use std::sync::Arc;

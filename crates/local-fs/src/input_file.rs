@@ -41,8 +41,30 @@ pub enum InputFileError {
 pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, InputFileError> {
     // The path is checked first so a FIFO is never opened (opening one blocks until a writer comes).
     regular(&std::fs::metadata(path)?)?;
-    let file = open_nonblocking(path)?;
-    // And the open file again: the path may have been swapped for something else in between.
+    let file = open_nonblocking(path, 0)?;
+    read_checked(file, limit)
+}
+
+/// As [`read_limited`], but a symbolic link is refused, never followed: for a folder someone else
+/// filled (a drive handed over), where a link, or a file swapped for one after it was listed, could
+/// lead anywhere (`/dev/zero`).
+#[cfg(unix)]
+pub fn read_limited_no_follow(path: &Path, limit: u64) -> Result<Vec<u8>, InputFileError> {
+    regular(&std::fs::symlink_metadata(path)?)?;
+    let file = open_nonblocking(path, libc::O_NOFOLLOW).map_err(|e| {
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            InputFileError::NotAFile("a symbolic link")
+        } else {
+            e.into()
+        }
+    })?;
+    read_checked(file, limit)
+}
+
+/// Reads the open `file` after checking, on the descriptor itself, that it is a regular file within
+/// `limit`; and reads at most one byte past the limit whatever it grows to.
+fn read_checked(file: File, limit: u64) -> Result<Vec<u8>, InputFileError> {
+    // The open file, not the path: the path may have been swapped for something else in between.
     let meta = file.metadata()?;
     regular(&meta)?;
     if meta.len() > limit {
@@ -73,17 +95,17 @@ pub fn read_stream_limited(stream: impl Read, limit: u64) -> Result<Vec<u8>, Inp
 }
 
 #[cfg(unix)]
-fn open_nonblocking(path: &Path) -> std::io::Result<File> {
+fn open_nonblocking(path: &Path, flags: i32) -> std::io::Result<File> {
     use std::os::unix::fs::OpenOptionsExt;
     // Non-blocking so that a FIFO swapped in after the check cannot hang the open.
     OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK)
+        .custom_flags(libc::O_NONBLOCK | flags)
         .open(path)
 }
 
 #[cfg(not(unix))]
-fn open_nonblocking(path: &Path) -> std::io::Result<File> {
+fn open_nonblocking(path: &Path, _flags: i32) -> std::io::Result<File> {
     OpenOptions::new().read(true).open(path)
 }
 
@@ -108,6 +130,8 @@ fn describe(kind: std::fs::FileType) -> &'static str {
         "a FIFO (named pipe)"
     } else if kind.is_socket() {
         "a socket"
+    } else if kind.is_symlink() {
+        "a symbolic link"
     } else {
         "not a file"
     }
@@ -206,6 +230,30 @@ mod tests {
             err.to_string(),
             "it grew past the limit of 16 bytes while it was read; wait until whatever writes it is done"
         );
+    }
+
+    #[test]
+    fn on_a_folder_someone_else_filled_a_link_is_refused_even_to_a_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("stream");
+        std::fs::write(&real, b"a stream").unwrap();
+        assert_eq!(read_limited_no_follow(&real, LIMIT).unwrap(), b"a stream");
+        for (name, target) in [("zero", Path::new("/dev/zero")), ("alias", real.as_path())] {
+            let link = dir.path().join(name);
+            std::os::unix::fs::symlink(target, &link).unwrap();
+            let err = read_limited_no_follow(&link, LIMIT).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "it is a symbolic link, not a regular file; give the path of a file",
+                "{name}"
+            );
+            assert!(read_limited(&link, LIMIT).is_ok() == (name == "alias"));
+        }
+        let err = read_limited_no_follow(Path::new("/dev/zero"), LIMIT).unwrap_err();
+        assert!(matches!(
+            err,
+            InputFileError::NotAFile("a character device")
+        ));
     }
 
     #[test]

@@ -216,24 +216,49 @@ impl Keyring {
         db: &mut Database,
         tag: &[u8; TAG_LEN],
     ) -> Result<Option<Recognised>, StorageError> {
-        for (peer, keys) in &mut self.peers {
-            for (window, incoming) in keys.windows.iter_mut().zip(keys.keys.incoming()) {
-                if let Some(stream_number) = window.recognise(tag) {
-                    db.save_tag_window(
-                        *peer,
-                        &self.transport,
-                        window.period(),
-                        (window.base(), window.seen()),
-                    )?;
-                    return Ok(Some(Recognised {
+        let Some(found) = self.find(tag) else {
+            return Ok(None);
+        };
+        self.mark(db, &found)?;
+        Ok(Some(found))
+    }
+
+    /// Looks `tag` up as [`recognise`](Self::recognise) does, without marking it seen: for a simplex
+    /// stream, [`mark`](Self::mark)ed once read to its end.
+    pub fn find(&self, tag: &[u8; TAG_LEN]) -> Option<Recognised> {
+        self.peers.iter().find_map(|(peer, keys)| {
+            keys.windows
+                .iter()
+                .zip(keys.keys.incoming())
+                .find_map(|(window, incoming)| {
+                    window.peek(tag).map(|stream_number| Recognised {
                         peer: *peer,
                         stream_number,
                         keys: incoming.clone(),
-                    }));
-                }
-            }
-        }
-        Ok(None)
+                    })
+                })
+        })
+    }
+
+    /// Marks the stream `found` seen, stored so a restart does not accept it again.
+    pub fn mark(&mut self, db: &mut Database, found: &Recognised) -> Result<(), StorageError> {
+        let Some(keys) = self.peers.get_mut(&found.peer) else {
+            return Ok(());
+        };
+        let Some(window) = keys
+            .windows
+            .iter_mut()
+            .find(|w| w.period() == found.keys.period)
+        else {
+            return Ok(());
+        };
+        window.mark(found.stream_number);
+        db.save_tag_window(
+            found.peer,
+            &self.transport,
+            window.period(),
+            (window.base(), window.seen()),
+        )
     }
 
     /// The tags to announce at `now_ms`: one per peer, from our outgoing keys.

@@ -377,6 +377,9 @@ enum Work {
     },
 }
 
+/// The shortest time between two rotations of the database key.
+const ROTATE_EVERY: Duration = Duration::from_secs(60);
+
 /// A running node.
 pub struct Node {
     db: Database,
@@ -396,6 +399,8 @@ pub struct Node {
     /// a sync session ends).
     told_addresses_stale: bool,
     data_version: i64,
+    /// When the database key last rotated (`Database::rotate_key`), which rewrites every page.
+    last_rotation: Option<Instant>,
     work: VecDeque<Work>,
     pacing: Pacing,
     // Keeps the wasm engine alive as long as the plugins it runs.
@@ -497,6 +502,7 @@ impl Node {
             rx,
             notices: None,
             data_version,
+            last_rotation: None,
             work: VecDeque::new(),
             pacing: Pacing::default(),
             _plugins: plugins,
@@ -717,10 +723,38 @@ impl Node {
         }
     }
 
+    /// Rotates the database key once something was deleted (a message that disappeared, a contact,
+    /// an old transport key), so that the copies of it left in freed disk blocks become noise: at
+    /// once the first time, then at most every [`ROTATE_EVERY`], as a rotation rewrites every page.
+    fn erase_deleted(&mut self) -> Result<(), NodeError> {
+        // Only a node whose connection follows rotations (`serve`'s) rotates: a command that runs a
+        // node (a drive import) holds the key file like any command.
+        if !self.db.follows_rotations()
+            || self
+                .last_rotation
+                .is_some_and(|at| at.elapsed() < ROTATE_EVERY)
+            || !self.db.erasure_owed()?
+        {
+            return Ok(());
+        }
+        // A command or an API request has the database open: the next round tries again.
+        let Some(rotated) = self.db.rotate_key()? else {
+            return Ok(());
+        };
+        self.last_rotation = Some(Instant::now());
+        tracing::info!(
+            pages = rotated.pages,
+            ms = rotated.elapsed.as_millis() as u64,
+            "re-encrypted the database under a new key and destroyed the old one"
+        );
+        Ok(())
+    }
+
     fn housekeeping(&mut self) -> Result<(), NodeError> {
         let now = now_ms();
         // Disappearing messages go on time while the node runs, here and on the contact's side.
         self.db.sweep_expired(now)?;
+        self.erase_deleted()?;
         let version = self.db.data_version()?;
         let changed_outside = version != self.data_version;
         self.data_version = version;

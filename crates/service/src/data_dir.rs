@@ -57,6 +57,27 @@ impl DataDir {
         self.path.join(DATABASE)
     }
 
+    /// What a user who may have their device seized should know about erasure where this directory
+    /// is: panic and disappearing messages destroy keys by overwriting them in place, which some
+    /// file systems and all flash storage do not honour. Empty where it holds.
+    pub fn erasure_warnings(&self) -> Vec<String> {
+        use courier_local_fs::erasure::{self, Erasure};
+        let mut warnings = Vec::new();
+        if let Some(Erasure::Kept { file_system, why }) = erasure::assess(&self.path) {
+            warnings.push(format!(
+                "{} is on {file_system}: {why}; old copies of the key file can stay on the disk, so after `courier panic` or a disappearing message someone with your passphrase may still decrypt them; keep the data directory on ext4 (default mode) or XFS",
+                self.path.display()
+            ));
+        }
+        if erasure::on_flash(&self.path) {
+            warnings.push(format!(
+                "{} is on flash storage (an SSD or SD card), whose controller may keep old copies of overwritten blocks; use full-disk encryption too, so that those copies are of no use without its key",
+                self.path.display()
+            ));
+        }
+        warnings
+    }
+
     /// The database of a directory `init` ran in; refuses any other.
     pub fn existing(&self) -> Result<LockedDatabase, ServiceError> {
         let file = self.database_file();

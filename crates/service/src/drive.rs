@@ -66,7 +66,12 @@ impl std::fmt::Display for Imported {
             parts.push(format!("{files} not for us or already read"));
         }
         if !self.damaged.is_empty() {
-            let names: Vec<&str> = self.damaged.iter().map(|(n, _)| n.as_str()).collect();
+            // Names a stranger chose: shown escaped, so none can move the cursor or fake a line.
+            let names: Vec<String> = self
+                .damaged
+                .iter()
+                .map(|(n, _)| courier_text_safety::for_terminal(n).into_owned())
+                .collect();
             let files = plural(self.damaged.len(), "damaged file");
             parts.push(format!("{files} skipped: {}", names.join(", ")));
         }

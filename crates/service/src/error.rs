@@ -77,6 +77,15 @@ pub enum ServiceError {
         /// The data directory.
         path: PathBuf,
     },
+    /// A panic wipe was pointed at a folder that holds no Courier database.
+    #[error(
+        "{path} is not a Courier data directory (it holds no courier.db or courier.keys); nothing was removed; check --data-dir",
+        path = path.display()
+    )]
+    NotADataDir {
+        /// The folder.
+        path: PathBuf,
+    },
     /// No config names a plugin directory and none is beside the binary.
     #[error(
         "cannot find the plugin directory; set COURIER_PLUGIN_DIR or pass --config with [plugins] dir"
@@ -256,6 +265,7 @@ impl ServiceError {
             ServiceError::DriveFolder { .. } | ServiceError::DriveUnreadable(_) => K::NotFound,
             ServiceError::DriveStopped => K::Plugin,
             ServiceError::NotInitialised { .. }
+            | ServiceError::NotADataDir { .. }
             | ServiceError::UnknownContentType { .. }
             | ServiceError::NoSuchMessage(_) => K::NotFound,
             ServiceError::PendingVerify(_)
@@ -300,6 +310,9 @@ pub(crate) fn storage_kind(error: &StorageError) -> ErrorKind {
         | StorageError::Pack { .. }
         | StorageError::PackDamaged { .. }
         | StorageError::Vanished { .. }
+        | StorageError::KeyFileDamaged { .. }
+        | StorageError::KeyFileMissing { .. }
+        | StorageError::KeyFileMismatch { .. }
         | StorageError::File { .. }
         | StorageError::Sqlite(_) => K::Storage,
     }

@@ -17,12 +17,11 @@ impl Service {
             Some(tor) => courier_drivers::with_tor(tor),
             None => courier_drivers::all(),
         };
-        Ok(Node::spawn_paced(
-            self.into_database(),
-            config,
-            drivers,
-            Pacing::default(),
-        )?)
+        // The node's connection rotates the database key after deletions; it holds the key file
+        // only while it does.
+        let mut db = self.into_database();
+        db.follow_rotations();
+        Ok(Node::spawn_paced(db, config, drivers, Pacing::default())?)
     }
 
     /// What the Tor driver needs, if a transport is granted Tor: its folders inside the data

@@ -36,6 +36,23 @@ impl Service {
         self.db
     }
 
+    /// This service lives on beside a node (the API's): it holds the database key only while it
+    /// runs a use case ([`hold_key`](Self::hold_key)), so the node can rotate it in between.
+    pub fn follow_key_rotations(&mut self) {
+        self.db.follow_rotations();
+    }
+
+    /// Holds the database key for a use case, following the node's rotation first if there was
+    /// one.
+    pub fn hold_key(&mut self) -> Result<(), ServiceError> {
+        Ok(self.db.hold_key()?)
+    }
+
+    /// Lets go of the database key after a use case.
+    pub fn release_key(&mut self) {
+        self.db.release_key();
+    }
+
     /// The message-type plugins of the directory's config, loading them the first time.
     pub fn plugins(&mut self) -> Result<&mut Plugins, ServiceError> {
         let plugins = match self.plugins.take() {

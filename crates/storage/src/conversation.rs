@@ -86,6 +86,7 @@ impl Database {
             conn,
             packs,
             longest,
+            ..
         } = self;
         let tx = begin_write(conn)?;
         let known: bool = tx.query_row(

@@ -6,6 +6,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension};
 use zeroize::Zeroizing;
 
 use super::chunk_packs::{CHUNKS_SUFFIX, ChunkPacks, Side};
+use super::key_file::{self, DbKey, KeyFile};
 use super::migrations::MIGRATIONS;
 use super::sync_store::stored_message;
 use courier_proto::sync::record::{Message, MessageId};
@@ -20,6 +21,11 @@ impl Passphrase {
             return Err(StorageError::EmptyPassphrase);
         }
         Ok(Passphrase(Zeroizing::new(passphrase)))
+    }
+
+    /// The passphrase itself, for the key derivations that need it.
+    pub(super) fn expose(&self) -> &str {
+        &self.0
     }
 
     /// Wraps the passphrase a new database is made with; refuses one under
@@ -183,6 +189,34 @@ pub enum StorageError {
         /// The Courier files that are still there.
         others: String,
     },
+    /// The key file is not one Courier wrote, or was cut short.
+    #[error(
+        "the key file {path} is damaged or was written over (as a panic wipe does); the database cannot be opened without it: restore the data directory from a backup"
+    )]
+    KeyFileDamaged {
+        /// The key file.
+        path: String,
+    },
+    /// The database is there but its key file is not.
+    #[error(
+        "the database {path} has no key file beside it ({keys}); without it nothing in the database can be read: restore the data directory from a backup"
+    )]
+    KeyFileMissing {
+        /// The database file.
+        path: String,
+        /// The key file it needs.
+        keys: String,
+    },
+    /// The key file opened, but none of its keys (nor the passphrase) opens the database.
+    #[error(
+        "no key in {keys} opens the database {path}: the two are from different data directories, or the database was replaced; restore the data directory from a backup"
+    )]
+    KeyFileMismatch {
+        /// The database file.
+        path: String,
+        /// The key file.
+        keys: String,
+    },
     /// The database file could not be looked at.
     #[error("cannot use the database {path}: {source}; check that the data directory is yours")]
     File {
@@ -197,24 +231,27 @@ pub enum StorageError {
 }
 
 /// The files SQLite and the chunk packs keep beside a database, which only a database that held data
-/// leaves behind.
+/// leaves behind, and which exist.
 fn companions(path: &Path) -> Vec<PathBuf> {
-    let beside = |suffix: &str| {
-        let mut name = path.file_name().unwrap_or_default().to_os_string();
-        name.push(suffix);
-        path.with_file_name(name)
-    };
-    ["-wal", "-shm", "-journal", CHUNKS_SUFFIX]
+    Database::files(path)
         .into_iter()
-        .map(beside)
+        .skip(1)
         .filter(|p| p.symlink_metadata().is_ok())
         .collect()
 }
 
 /// An open, unlocked, migrated database.
 pub struct Database {
+    pub(super) path: PathBuf,
     pub(super) conn: Connection,
     pub(super) packs: ChunkPacks,
+    /// The key file, and the generation of its key that this connection reads and writes with.
+    pub(super) keys: KeyFile,
+    pub(super) key_generation: u64,
+    /// A shared lock on the key file while this connection is in use: no rotation can pull the key
+    /// from under it. `None` for a connection that follows rotations between uses
+    /// ([`Database::follow_rotations`]).
+    pub(super) hold: Option<key_file::Locked>,
     /// The longest this device keeps a message, whatever the conversation's timer.
     pub(super) longest: courier_proto::sync::timer::Timer,
 }
@@ -265,6 +302,20 @@ pub(super) fn begin_write(conn: &mut Connection) -> rusqlite::Result<Write<'_>> 
 pub type ContactId = i64;
 
 impl Database {
+    /// Every file and folder the database at `path` is made of, whether there or not: the database
+    /// first, then SQLite's journals, the chunk packs' folder and the key file.
+    pub fn files(path: &Path) -> Vec<PathBuf> {
+        let beside = |suffix: &str| {
+            let mut name = path.file_name().unwrap_or_default().to_os_string();
+            name.push(suffix);
+            path.with_file_name(name)
+        };
+        std::iter::once(path.to_path_buf())
+            .chain(["-wal", "-shm", "-journal", CHUNKS_SUFFIX].map(beside))
+            .chain(std::iter::once(key_file::path_for(path)))
+            .collect()
+    }
+
     /// Whether a database with data is at `path`: `false` when there is none (or an empty file) and
     /// nothing beside it either, so the data directory is new. A missing or empty database beside
     /// the files one leaves (its WAL, its chunk packs) is an error: it was truncated or replaced,
@@ -320,43 +371,17 @@ impl Database {
         for file in std::iter::once(path.to_path_buf()).chain(companions(path)) {
             courier_local_fs::owner_only::restrict(&file).map_err(file_error)?;
         }
-        let mut conn = Connection::open(path)?;
-        conn.pragma_update(None, "key", passphrase.0.as_str())?;
-        // SQLCipher prints its own lines to stderr on a wrong key; the error below says it better.
-        // Only after `key`: the first key of the process starts SQLCipher, which then sets its log to
-        // stderr at WARN unless a level other than NONE was chosen, so NONE set before is undone.
-        conn.pragma_update(None, "cipher_log", "off")?;
-        // The first read is where SQLCipher finds out whether the key is right.
-        match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
-            r.get::<_, i64>(0)
-        }) {
-            Ok(_) => {}
-            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::NotADatabase => {
-                return Err(StorageError::WrongPassphrase {
-                    path: path.display().to_string(),
-                });
-            }
-            Err(e) => return Err(e.into()),
-        }
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        // FULL: a commit is on disk when it returns, so "queued" survives a power cut.
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        // A deleted row's bytes are zeroed in its page, not left among the free space: a message
-        // that disappeared is not found again by someone who has the passphrase.
-        conn.pragma_update(None, "secure_delete", "ON")?;
-        // `courier send` and `courier serve` share the file; a writer waits for the other. SQLite's own
-        // busy timeout sleeps 1 ms and more per retry, which would be most of a send's latency when it
-        // meets the node committing an ack; retry every 100 µs instead, for up to 10 s.
-        conn.busy_handler(Some(|attempt: i32| {
-            std::thread::sleep(std::time::Duration::from_micros(100));
-            attempt < 100_000
-        }))?;
+        let (mut conn, keys, key_generation, hold) = unlock(path, passphrase)?;
+        configure(&conn)?;
         migrate(&mut conn)?;
         let packs = ChunkPacks::new(path, pack_key(&conn)?);
         Ok(Database {
+            path: path.to_path_buf(),
             conn,
             packs,
+            keys,
+            key_generation,
+            hold: Some(hold),
             longest: courier_proto::sync::timer::Timer::OFF,
         })
     }
@@ -417,6 +442,158 @@ impl Database {
         })
         .collect()
     }
+}
+
+/// Sets what every connection of ours runs with.
+pub(super) fn configure(conn: &Connection) -> Result<(), StorageError> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: a commit is on disk when it returns, so "queued" survives a power cut.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // A deleted row's bytes are zeroed in its page, not left among the free space of the live
+    // database; the stale copies elsewhere go with the key (`rotation.rs`).
+    conn.pragma_update(None, "secure_delete", "ON")?;
+    // `courier send` and `courier serve` share the file; a writer waits for the other. SQLite's own
+    // busy timeout sleeps 1 ms and more per retry, which would be most of a send's latency when it
+    // meets the node committing an ack; retry every 100 µs instead, for up to 10 s.
+    conn.busy_handler(Some(|attempt: i32| {
+        std::thread::sleep(std::time::Duration::from_micros(100));
+        attempt < 100_000
+    }))?;
+    Ok(())
+}
+
+/// What unlocks a connection: the random key of a key file, or (for a database from before key
+/// files) the passphrase, which SQLCipher stretches with PBKDF2.
+pub(super) enum Unlock<'k> {
+    Key(&'k DbKey),
+    Passphrase(&'k Passphrase),
+}
+
+/// A connection to the database at `path` unlocked with `unlock`; `None` if that does not open it.
+pub(super) fn connect(path: &Path, unlock: Unlock<'_>) -> Result<Option<Connection>, StorageError> {
+    let conn = Connection::open(path)?;
+    match unlock {
+        Unlock::Key(key) => {
+            let spec = raw_key(key);
+            conn.pragma_update(None, "key", spec.as_str())?;
+        }
+        Unlock::Passphrase(passphrase) => {
+            conn.pragma_update(None, "key", passphrase.expose())?;
+        }
+    }
+    // SQLCipher prints its own lines to stderr on a wrong key; the error below says it better.
+    // Only after `key`: the first key of the process starts SQLCipher, which then sets its log to
+    // stderr at WARN unless a level other than NONE was chosen, so NONE set before is undone.
+    conn.pragma_update(None, "cipher_log", "off")?;
+    // Sorts and temporary tables stay in memory: a temporary file would be one more place on the
+    // disk holding pages.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // The first read is where SQLCipher finds out whether the key is right.
+    match conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
+        Ok(_) => Ok(Some(conn)),
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == ErrorCode::NotADatabase => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// SQLCipher's spelling of a raw key, `x'…'`, which it uses as it is (no key derivation).
+fn raw_key(key: &DbKey) -> Zeroizing<String> {
+    Zeroizing::new(format!("x'{}'", hex::encode(&key[..])))
+}
+
+/// The database at `path` unlocked: the connection, the key file, the generation of the key that
+/// opened it, and the shared lock on the key file that keeps that key from rotating away. A new database gets a new key file; one from before key files is re-encrypted
+/// under a random key, so that from then on its pages no longer depend on the passphrase alone.
+fn unlock(
+    path: &Path,
+    passphrase: &Passphrase,
+) -> Result<(Connection, KeyFile, u64, key_file::Locked), StorageError> {
+    let keys_path = key_file::path_for(path);
+    let has_data = std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
+    if !keys_path.exists() {
+        if !has_data {
+            let keys = KeyFile::create(&keys_path, passphrase)?;
+            let hold = keys.lock_shared()?;
+            let (generation, key) = keys.keys()[0];
+            let conn = connect(path, Unlock::Key(key))?
+                .ok_or(StorageError::Corrupt("a new database refused its own key"))?;
+            return Ok((conn, keys, generation, hold));
+        }
+        let Some(conn) = connect(path, Unlock::Passphrase(passphrase))? else {
+            return Err(StorageError::KeyFileMissing {
+                path: path.display().to_string(),
+                keys: keys_path.display().to_string(),
+            });
+        };
+        let keys = KeyFile::create(&keys_path, passphrase)?;
+        return onto_key_file(path, conn, keys);
+    }
+    let mut keys = KeyFile::open(&keys_path, passphrase).map_err(|e| match e {
+        // The user knows the database, not its key file.
+        StorageError::WrongPassphrase { .. } => StorageError::WrongPassphrase {
+            path: path.display().to_string(),
+        },
+        other => other,
+    })?;
+    // Not while another process rotates: it may have written a key the database is not under yet.
+    // The slots are read again under the lock, as a rotation may have ended while it was awaited.
+    let hold = keys.lock_shared()?;
+    keys.reload()?;
+    let held: Vec<(u64, DbKey)> = keys
+        .keys()
+        .into_iter()
+        .map(|(generation, key)| (generation, Zeroizing::new(**key)))
+        .collect();
+    // Newest first: a rotation cut short leaves a newer key the database may not use yet.
+    let mut opened = None;
+    for (generation, key) in &held {
+        if let Some(conn) = connect(path, Unlock::Key(key))? {
+            opened = Some((conn, *generation));
+            break;
+        }
+    }
+    if let Some((conn, generation)) = opened {
+        return Ok((conn, keys, generation, hold));
+    }
+    drop(hold);
+    // A move onto the key file cut short: the database is still under its passphrase.
+    if has_data && let Some(conn) = connect(path, Unlock::Passphrase(passphrase))? {
+        return onto_key_file(path, conn, keys);
+    }
+    Err(StorageError::KeyFileMismatch {
+        path: path.display().to_string(),
+        keys: keys_path.display().to_string(),
+    })
+}
+
+/// Re-encrypts a database opened with its passphrase under the newest key of `keys`.
+fn onto_key_file(
+    path: &Path,
+    conn: Connection,
+    keys: KeyFile,
+) -> Result<(Connection, KeyFile, u64, key_file::Locked), StorageError> {
+    let hold = keys.lock()?;
+    let (generation, key) = keys.keys()[0];
+    let key = Zeroizing::new(**key);
+    rekey(&conn, &key)?;
+    drop(conn);
+    let conn = connect(path, Unlock::Key(&key))?.ok_or(StorageError::Corrupt(
+        "the database does not open under the key it was just encrypted with",
+    ))?;
+    drop(hold);
+    let hold = keys.lock_shared()?;
+    Ok((conn, keys, generation, hold))
+}
+
+/// Re-encrypts every page of the database under `key`. The connection is not to be used after:
+/// SQLCipher leaves its write key set even when the rewrite failed, so the caller opens again.
+pub(super) fn rekey(conn: &Connection, key: &DbKey) -> Result<(), StorageError> {
+    let spec = raw_key(key);
+    conn.pragma_update(None, "rekey", spec.as_str())?;
+    Ok(())
 }
 
 fn migrate(conn: &mut Connection) -> Result<(), StorageError> {

@@ -1,6 +1,8 @@
-//! Durable storage: one SQLCipher database per data directory, encrypted at rest with a key derived
-//! from the user's passphrase (SQLCipher's PBKDF2), in WAL mode with full fsync on commit; attachment
-//! chunks beside it in sealed packs whose key the database holds.
+//! Durable storage: one SQLCipher database per data directory, encrypted at rest under a random key
+//! that a small key file beside it keeps sealed by the user's passphrase (Argon2id), in WAL mode
+//! with full fsync on commit; attachment chunks beside it in sealed packs whose key the database
+//! holds. Destroying the key file's keys (a panic wipe, a rotation after messages disappear) makes
+//! every copy of what they encrypted unreadable, wherever a file system left it.
 
 mod activity;
 mod attachments;
@@ -10,8 +12,10 @@ mod conversation;
 mod database;
 mod disappearing;
 mod identity_store;
+mod key_file;
 mod migrations;
 mod peer_announcements;
+mod rotation;
 mod stream_state;
 mod sync_store;
 pub mod wipe;
@@ -24,5 +28,6 @@ pub use database::{
     ContactId, Database, MIN_PASSPHRASE_CHARS, NameError, Passphrase, StorageError, check_name,
 };
 pub use identity_store::PendingContact;
+pub use rotation::Rotated;
 pub use stream_state::Peer;
 pub use sync_store::ConversationStore;

@@ -165,4 +165,27 @@ pub const MIGRATIONS: &[&str] = &[
         id BLOB NOT NULL,
         PRIMARY KEY (contact_id, id)
     );",
+    // 17: erasure by key rotation. Deleting a row (a message that disappeared or was deleted, a
+    // contact) or replacing a transport key leaves the old bytes in stale pages on the disk, under the
+    // database key; `owed` says the key must be rotated (`rotation.rs`) so that those pages become
+    // noise. Triggers, so no delete path can forget it.
+    "CREATE TABLE erasure (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        owed INTEGER NOT NULL
+    );
+    INSERT INTO erasure (id, owed) VALUES (1, 0);
+    CREATE TRIGGER erase_outgoing AFTER DELETE ON outgoing
+        BEGIN UPDATE erasure SET owed = 1 WHERE owed = 0; END;
+    CREATE TRIGGER erase_incoming AFTER DELETE ON incoming
+        BEGIN UPDATE erasure SET owed = 1 WHERE owed = 0; END;
+    CREATE TRIGGER erase_contact AFTER DELETE ON contacts
+        BEGIN UPDATE erasure SET owed = 1 WHERE owed = 0; END;
+    CREATE TRIGGER erase_pending AFTER DELETE ON pending_contacts
+        BEGIN UPDATE erasure SET owed = 1 WHERE owed = 0; END;
+    CREATE TRIGGER erase_properties AFTER DELETE ON peer_properties
+        BEGIN UPDATE erasure SET owed = 1 WHERE owed = 0; END;
+    CREATE TRIGGER erase_chain_step AFTER UPDATE OF secret ON chain_secrets
+        BEGIN UPDATE erasure SET owed = 1 WHERE owed = 0; END;
+    CREATE TRIGGER erase_transport_step AFTER UPDATE OF secret ON transport_secrets
+        BEGIN UPDATE erasure SET owed = 1 WHERE owed = 0; END;",
 ];

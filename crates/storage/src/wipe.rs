@@ -1,8 +1,11 @@
-//! Destroying what decrypts a database, for a panic wipe. SQLCipher derives every page's key from
-//! the passphrase and a random salt, which it keeps as the first 16 bytes of the file (and of each
-//! copy of page 1 in the write-ahead log). Overwritten in place, the salt is gone from the disk
-//! blocks themselves, and with it the key to every page, the WAL and the chunk-pack key inside them:
-//! the same passphrase then decrypts nothing.
+//! Destroying what decrypts a database, for a panic wipe. Every page is encrypted under a random key
+//! that only the key file keeps (`key_file.rs`): overwritten in place, the key file holds no key any
+//! passphrase can unseal, and every page, every WAL frame and every stale copy of either that the file
+//! system left in freed blocks, and the chunk-pack key inside them, is noise.
+//!
+//! A database from before key files was encrypted under a key SQLCipher derives from the passphrase
+//! and a salt it keeps as the first 16 bytes of the file and of each page 1 in the WAL; those salts
+//! are overwritten too, though copies of them in blocks the file system already freed stay.
 
 use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -16,9 +19,11 @@ const SALT_LEN: u64 = 16;
 const WAL_HEADER: u64 = 32;
 const FRAME_HEADER: u64 = 24;
 
-/// Overwrites the salt of the database at `path` and of every page 1 its WAL holds with random
-/// bytes, on disk when this returns. The files stay, unreadable, for the caller to remove.
+/// Overwrites the key file of the database at `path`, then the salt of the database and of every page
+/// 1 its WAL holds, with random bytes, on disk when this returns. The files stay, unreadable, for the
+/// caller to remove.
 pub fn destroy_keys(path: &Path) -> Result<(), StorageError> {
+    super::key_file::destroy(&super::key_file::path_for(path))?;
     let file_error = |path: &Path| {
         let path = path.display().to_string();
         move |source| StorageError::File { path, source }
@@ -111,6 +116,11 @@ mod tests {
         std::fs::create_dir(&remains).unwrap();
         std::fs::hard_link(&path, remains.join("courier.db")).unwrap();
         std::fs::hard_link(&wal, remains.join("courier.db-wal")).unwrap();
+        let keys = dir.path().join("courier.keys");
+        std::fs::hard_link(&keys, remains.join("courier.keys")).unwrap();
+        // A stale copy with its salt intact, as freed blocks of an old WAL keep one.
+        let stale = dir.path().join("stale.db");
+        std::fs::copy(&path, &stale).unwrap();
 
         // As after a panic wipe killed the node: the connection never closes (nor checkpoints).
         std::mem::forget(db);
@@ -124,6 +134,19 @@ mod tests {
             "no copy of the salt is left"
         );
         let reopened = Database::open(&remains.join("courier.db"), &passphrase);
-        assert!(reopened.is_err(), "the right passphrase must open nothing");
+        assert!(
+            matches!(reopened, Err(StorageError::KeyFileDamaged { .. })),
+            "the right passphrase must open nothing: {reopened:?}"
+        );
+        // The passphrase never was the database's key: with the salt it still opens no stale copy.
+        let conn = rusqlite::Connection::open(&stale).unwrap();
+        conn.pragma_update(None, "key", "a long enough passphrase")
+            .unwrap();
+        assert!(
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r
+                .get::<_, i64>(0))
+                .is_err(),
+            "the passphrase under the old salt opens the stale copy"
+        );
     }
 }

@@ -268,7 +268,8 @@ pub fn list(dir: &DataDir, alias: &str, json: bool) -> Result<()> {
             row["direction"].as_str().unwrap_or(""),
             row["state"].as_str().unwrap_or(""),
             &row["id"].as_str().unwrap_or("")[..16],
-            row["summary"].as_str().unwrap_or("")
+            // A contact wrote it (a fallback text, perhaps): no escape code reaches the terminal.
+            courier_text_safety::for_terminal(row["summary"].as_str().unwrap_or(""))
         );
     }
     Ok(())

@@ -12,6 +12,9 @@ pub fn init(dir: &DataDir, name: &str) -> Result<()> {
     let link = unlock::create(dir)?.init(name)?;
     println!("created identity {name:?}");
     println!("your link: {link}");
+    for warning in dir.erasure_warnings() {
+        eprintln!("courier: warning: {warning}");
+    }
     Ok(())
 }
 

@@ -35,5 +35,15 @@ pub fn run(dir: &DataDir, yes: bool) -> Result<()> {
             n => format!("; stopped {n} running courier process(es)"),
         }
     );
+    for other in &wiped.others {
+        println!(
+            "courier process {} of user {} holds files there and was not stopped (not yours); its keys on disk are destroyed all the same",
+            other.pid, other.uid
+        );
+    }
+    if !wiped.left.is_empty() {
+        let names: Vec<String> = wiped.left.iter().map(|n| format!("{n:?}")).collect();
+        println!("left what Courier did not write: {}", names.join(", "));
+    }
     Ok(())
 }

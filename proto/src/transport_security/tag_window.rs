@@ -117,11 +117,32 @@ impl TagWindow {
     /// recognised, and the window moves so it sits in the middle: streams more than half a window
     /// behind the newest seen one are given up on, so one lost stream cannot stall the window.
     pub fn recognise(&mut self, tag: &[u8; TAG_LEN]) -> Option<u64> {
+        let n = self.peek(tag)?;
+        self.mark(n);
+        Some(n)
+    }
+
+    /// The stream number `tag` stands for if [`recognise`](Self::recognise) would accept it, without
+    /// marking it seen: a simplex stream (a file on a drive) is marked only once it was read to its
+    /// authenticated end, so that a damaged copy read first does not spend a good copy of it.
+    pub fn peek(&self, tag: &[u8; TAG_LEN]) -> Option<u64> {
         let n = self.cipher.stream_number(tag)?;
         let offset = n.checked_sub(self.base)?;
         // mutants: `<=` is equivalent, no bit at or above WINDOW is ever set.
         if offset < WINDOW && self.seen & (1 << offset) != 0 {
             return None;
+        }
+        Some(n)
+    }
+
+    /// Marks stream `n` seen and slides the window, as [`recognise`](Self::recognise) does; nothing
+    /// for a stream already seen or behind the window (another copy of it was marked first).
+    pub fn mark(&mut self, n: u64) {
+        let Some(offset) = n.checked_sub(self.base) else {
+            return;
+        };
+        if offset < WINDOW && self.seen & (1 << offset) != 0 {
+            return;
         }
         let half = WINDOW / 2;
         if offset >= half {
@@ -131,7 +152,6 @@ impl TagWindow {
         while self.seen & 1 == 1 {
             self.slide_to(self.base + 1);
         }
-        Some(n)
     }
 
     fn slide_to(&mut self, new_base: u64) {
@@ -160,6 +180,42 @@ mod tests {
     fn window() -> (TagWindow, SecretKey) {
         let keys = keys();
         (TagWindow::new(&keys, 0), keys.tag_key)
+    }
+
+    #[test]
+    fn a_peeked_stream_is_not_spent_until_it_is_marked_and_marking_twice_changes_nothing() {
+        let (mut w, key) = window();
+        let t = tag(&key, 3);
+        assert_eq!(w.peek(&t), Some(3));
+        assert_eq!(w.peek(&t), Some(3), "a peek marks nothing");
+        assert_eq!((w.base(), w.seen()), (0, 0));
+        w.mark(3);
+        assert_eq!(w.peek(&t), None, "marked, it is spent");
+        assert_eq!(w.recognise(&t), None);
+        assert_eq!((w.base(), w.seen()), (0, 0b1000));
+        w.mark(3);
+        assert_eq!(
+            (w.base(), w.seen()),
+            (0, 0b1000),
+            "a second copy marks nothing more"
+        );
+        w.mark(0);
+        assert_eq!(
+            (w.base(), w.seen()),
+            (1, 0b100),
+            "the window slides past what was seen"
+        );
+        // Far ahead: the window moves so the stream sits in its middle, as `recognise` does.
+        w.mark(100);
+        assert_eq!(w.base(), 100 - (WINDOW / 2 - 1));
+        assert_eq!(w.peek(&tag(&key, 100)), None);
+        assert_eq!(w.peek(&tag(&key, 0)), None, "behind the window");
+        w.mark(0);
+        assert_eq!(
+            w.base(),
+            100 - (WINDOW / 2 - 1),
+            "behind the window: nothing"
+        );
     }
 
     #[test]

@@ -195,6 +195,39 @@ impl Person {
         self.cli_with_stdin(args, &[])
     }
 
+    /// Runs `courier --data-dir DIR ARGS…` and, until it ends, the most memory it held (its peak
+    /// resident set, read from `/proc` every few milliseconds); its stdout, or an error with its
+    /// stderr.
+    pub fn cli_peak_memory(&self, args: &[&str]) -> Result<(String, u64)> {
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let status_file = format!("/proc/{}/status", child.id());
+        let mut peak_kib = 0;
+        while child.try_wait()?.is_none() {
+            let status = std::fs::read_to_string(&status_file).unwrap_or_default();
+            let hwm = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
+            peak_kib = peak_kib.max(hwm.unwrap_or(0));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let output = child.wait_with_output()?;
+        if !output.status.success() {
+            bail!(
+                "`courier {}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok((String::from_utf8(output.stdout)?, peak_kib))
+    }
+
     /// Runs `courier --data-dir DIR ARGS…` with `stdin` piped to it; its stdout, or an error with its
     /// stderr.
     pub fn cli_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Result<String> {

@@ -9,8 +9,11 @@ pub mod node;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::Request;
 use axum::http::StatusCode;
-use axum::middleware::from_fn_with_state;
+use axum::http::header;
+use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use crate::auth;
@@ -20,6 +23,20 @@ use crate::state::AppState;
 /// The largest body any other endpoint takes.
 const BODY_LIMIT: usize = 64 << 10;
 
+/// Refuses a body whose declared length is over `LIMIT` before reading any of it (one without a
+/// length is cut off at the limit as it is read).
+async fn declared_within<const LIMIT: usize>(request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(len) if len > LIMIT as u64 => ApiError::too_large(LIMIT).into_response(),
+        _ => next.run(request).await,
+    }
+}
+
 /// Every route.
 pub(crate) fn router(state: AppState) -> Router {
     let sends = Router::new()
@@ -27,7 +44,10 @@ pub(crate) fn router(state: AppState) -> Router {
             "/v1/conversations/{alias}/messages",
             get(conversations::messages).post(conversations::send),
         )
-        .layer(DefaultBodyLimit::max(conversations::SEND_BODY_LIMIT));
+        .layer(DefaultBodyLimit::max(conversations::SEND_BODY_LIMIT))
+        .layer(from_fn(
+            declared_within::<{ conversations::SEND_BODY_LIMIT }>,
+        ));
     let api = Router::new()
         .route("/v1/identity", get(identity::identity))
         .route("/v1/identity/qr.svg", get(identity::qr))
@@ -56,6 +76,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/v1/plugins", get(node::plugins))
         .route("/v1/openapi.json", get(crate::openapi::document))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(from_fn(declared_within::<BODY_LIMIT>))
         .merge(sends)
         .route_layer(from_fn_with_state(state.clone(), auth::bearer));
     Router::new()

@@ -112,10 +112,12 @@ enum Inbound {
     Header(Vec<u8>),
     /// Reading the peer's frames.
     Open(StreamReader),
-    /// Reading a contact's simplex stream; nothing is written back.
+    /// Reading a contact's simplex stream; nothing is written back. Its tag is marked seen only
+    /// once the stream was read to its authenticated end.
     Simplex {
         contact: ContactId,
         reader: Box<SimplexReader>,
+        recognised: Box<Recognised>,
     },
 }
 
@@ -258,7 +260,7 @@ impl Link {
                     tag,
                     header,
                     rest,
-                }) = take_start(buffer, data, cx)?
+                }) = take_start(buffer, data, cx, true)?
                 else {
                     return Ok(out);
                 };
@@ -471,11 +473,13 @@ struct Start {
     rest: Vec<u8>,
 }
 
-/// Adds `data` to the tag and header collected in `buffer`; once they are whole, recognises the tag.
+/// Adds `data` to the tag and header collected in `buffer`; once they are whole, recognises the tag,
+/// marking it seen when `mark` (a duplex stream) and leaving that to the caller otherwise.
 fn take_start(
     buffer: &mut Vec<u8>,
     data: &[u8],
     cx: &mut LinkContext<'_>,
+    mark: bool,
 ) -> Result<Option<Start>, LinkError> {
     buffer.extend_from_slice(data);
     if buffer.len() < TAG_LEN + HEADER_LEN {
@@ -484,10 +488,12 @@ fn take_start(
     let rest = buffer.split_off(TAG_LEN + HEADER_LEN);
     let tag: [u8; TAG_LEN] = buffer[..TAG_LEN].try_into().expect("length checked");
     let header: [u8; HEADER_LEN] = buffer[TAG_LEN..].try_into().expect("length checked");
-    let recognised = cx
-        .keyring
-        .recognise(cx.db, &tag)?
-        .ok_or(LinkError::UnknownTag)?;
+    let recognised = if mark {
+        cx.keyring.recognise(cx.db, &tag)?
+    } else {
+        cx.keyring.find(&tag)
+    }
+    .ok_or(LinkError::UnknownTag)?;
     Ok(Some(Start {
         recognised,
         tag,

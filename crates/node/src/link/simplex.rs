@@ -84,7 +84,8 @@ impl Link {
         let rest: Vec<u8>;
         let mut bytes = data;
         if let Inbound::Header(buffer) = &mut self.inbound {
-            let Some(start) = super::take_start(buffer, data, cx)? else {
+            // Not marked seen yet: a copy damaged or cut short must not spend a good one.
+            let Some(start) = super::take_start(buffer, data, cx, false)? else {
                 return Ok(Output::default());
             };
             let Peer::Contact(contact) = start.recognised.peer else {
@@ -100,16 +101,22 @@ impl Link {
             self.inbound = Inbound::Simplex {
                 contact,
                 reader: Box::new(SimplexReader::new(stream)),
+                recognised: Box::new(start.recognised),
             };
             rest = start.rest;
             bytes = &rest;
         }
-        let Inbound::Simplex { contact, reader } = &mut self.inbound else {
+        let Inbound::Simplex {
+            contact,
+            reader,
+            recognised,
+        } = &mut self.inbound
+        else {
             unreachable!("a simplex link reads a simplex stream once its start is recognised")
         };
         let (contact, latency, now) = (*contact, self.max_latency_ms, cx.now_ms);
-        // Full: the tag is already marked seen, so this stream is never read again; what it carried
-        // must be on disk before the next stream's acks can say so.
+        // Full: what it carried must be on disk before the next stream's acks can say so, and
+        // before its tag is marked seen.
         let delivered = cx.db.batch(Durability::Full, |db| {
             let mut store = ConversationStore::new(db, contact, latency);
             reader.push(bytes, &mut store, now).map_err(LinkError::from)
@@ -117,6 +124,8 @@ impl Link {
         let close = reader.is_finished();
         if close {
             reader.finish()?;
+            // Read whole and authenticated to its end: now no copy of it is read again.
+            cx.keyring.mark(cx.db, recognised)?;
         }
         Ok(Output {
             delivered,

@@ -62,7 +62,7 @@ fn a_database_truncated_or_removed_beside_its_chunk_packs_is_refused_and_init_do
             _ => std::fs::remove_file(&database).unwrap(),
         }
         let refused = format!(
-            "courier: the database {} is {state} but this data directory holds other Courier files (courier.db.chunks/); it was truncated or replaced; restore it from a backup (`init` will not write over it)\n",
+            "courier: the database {} is {state} but this data directory holds other Courier files (courier.db.chunks/, courier.keys); it was truncated or replaced; restore it from a backup (`init` will not write over it)\n",
             database.display()
         );
         assert_eq!(alice.fails(&["contacts", "list"]).unwrap(), refused);

@@ -5,10 +5,15 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use courier_e2e::{PASSPHRASE, Person, noise_png, wait_until};
 
+use super::examiner;
 use super::{pair, scratch};
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
 
 const SECRET: &str = "the ledger is under the third floorboard";
 const REPLY: &str = "understood, burning the map tonight";
@@ -42,10 +47,21 @@ fn contains_any(haystack: &[u8], needles: &[Vec<u8>]) -> bool {
         .any(|n| haystack.windows(n.len()).any(|w| w == n.as_slice()))
 }
 
-/// The whole database of `person`, decrypted with the passphrase into a plaintext copy.
+/// The whole database of `person`, decrypted with the passphrase (through the key file it unseals)
+/// into a plaintext copy.
 fn decrypted(person: &Person, into: &Path) -> Result<Vec<u8>> {
-    let conn = rusqlite::Connection::open(person.dir.join("courier.db"))?;
-    conn.pragma_update(None, "key", PASSPHRASE)?;
+    let keys = std::fs::read(person.dir.join("courier.keys"))?;
+    let conn = examiner::key_file_keys(&keys, PASSPHRASE)
+        .into_iter()
+        .find_map(|key| {
+            let conn = rusqlite::Connection::open(person.dir.join("courier.db")).ok()?;
+            conn.pragma_update(None, "key", format!("x'{}'", hex(&key)))
+                .ok()?;
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+                .ok()?;
+            Some(conn)
+        })
+        .context("no key of the key file opens the database")?;
     conn.execute(
         "ATTACH DATABASE ?1 AS plaintext KEY ''",
         [into.display().to_string()],

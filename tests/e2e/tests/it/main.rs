@@ -3,12 +3,16 @@
 
 mod addresses;
 mod api;
+mod api_flood;
 mod contacts;
 mod crash;
 mod data_dir;
 mod delivery;
 mod disappearing;
 mod drive;
+mod examiner;
+mod forensic;
+mod hostile_stick;
 mod message_types;
 mod namespaces;
 mod page;

@@ -132,7 +132,7 @@ fn alice_panics_with_a_gigabyte_of_attachments_and_her_node_running_and_nothing_
         .output()?;
     assert!(!output.status.success());
     let said = String::from_utf8_lossy(&output.stderr);
-    assert!(said.contains("passphrase"), "{said}");
+    assert!(said.contains("key file"), "{said}");
     // The sealed chunks are still on those blocks, under a key that was inside the database.
     assert!(size_of_tree(&remains)? >= GIB);
     Ok(())
@@ -157,6 +157,151 @@ fn panic_without_yes_asks_once_and_wipes_nothing_unless_told_yes() -> Result<()>
     );
     assert!(!alice.dir.exists());
     let (_, again) = alice.fails_with_code(&["panic", "--yes"], b"")?;
-    assert!(again.contains("is not initialised"), "{again}");
+    assert!(again.contains("not a Courier data directory"), "{again}");
+    Ok(())
+}
+
+#[test]
+fn panic_pointed_at_the_wrong_folder_removes_nothing_and_stops_nothing() -> Result<()> {
+    let tools = Tools::locate()?;
+    let root = scratch();
+    // A folder of the user's own, named by mistake, with a program reading a file in it.
+    let photos = root.path().join("photos");
+    std::fs::create_dir(&photos)?;
+    std::fs::write(photos.join("holiday.jpg"), b"a photo")?;
+    let mut reader = Command::new("tail")
+        .arg("-f")
+        .arg(photos.join("holiday.jpg"))
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    let output = Command::new(&tools.courier)
+        .arg("--data-dir")
+        .arg(&photos)
+        .args(["panic", "--yes"])
+        .output()?;
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{said}");
+    assert!(said.contains("not a Courier data directory"), "{said}");
+    assert!(said.contains("nothing was removed"), "{said}");
+    assert_eq!(std::fs::read(photos.join("holiday.jpg"))?, b"a photo");
+    assert!(reader.try_wait()?.is_none(), "tail was stopped");
+    reader.kill()?;
+    reader.wait()?;
+    Ok(())
+}
+
+#[test]
+fn alice_panics_and_her_own_notes_beside_the_database_and_a_program_reading_them_survive()
+-> Result<()> {
+    let root = scratch();
+    let (mut alice, mut bob) = pair(root.path())?;
+    bob.stop()?;
+    let notes = alice.dir.join("notes.txt");
+    std::fs::write(&notes, b"my own notes\n")?;
+    // Not Courier: it holds a file in the folder, and must be left running.
+    let mut reader = Command::new("tail")
+        .arg("-f")
+        .arg(&notes)
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_dir(format!("/proc/{}/fd", reader.id()))?
+        .flatten()
+        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t == notes))
+    {
+        assert!(Instant::now() < deadline, "tail never opened the notes");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    alice.passphrase = String::new();
+    let printed = alice.cli(&["panic", "--yes"])?;
+    assert!(
+        printed.contains("stopped 1 running courier process"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("left what Courier did not write: \"notes.txt\""),
+        "{printed}"
+    );
+    let status = alice.wait_exit(Duration::from_secs(5))?;
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9),
+        "her node was killed"
+    );
+    assert!(reader.try_wait()?.is_none(), "tail was stopped");
+    assert_eq!(std::fs::read(&notes)?, b"my own notes\n");
+    let left: Vec<_> = std::fs::read_dir(&alice.dir)?
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(left, vec![std::ffi::OsString::from("notes.txt")]);
+    reader.kill()?;
+    reader.wait()?;
+    Ok(())
+}
+
+#[test]
+fn a_courier_of_another_user_holding_a_file_there_is_named_and_not_killed() -> Result<()> {
+    let root_user =
+        std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
+    if !root_user {
+        if std::env::var_os("CI").is_some() {
+            anyhow::bail!("this story must run in CI, which runs as root");
+        }
+        println!("SKIPPED: another user's process needs root to start");
+        return Ok(());
+    }
+    let tools = Tools::locate()?;
+    let root = scratch();
+    let mut alice = Person::init(&tools, root.path(), "alice")?;
+    // A file alice shares with another user on this machine, beside her database.
+    let shared = alice.dir.join("shared.txt");
+    std::fs::write(&shared, b"for everyone")?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&alice.dir, std::fs::Permissions::from_mode(0o755))?;
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o644))?;
+    // Another user runs a program called courier that holds it open.
+    let bin = root.path().join("bin");
+    std::fs::create_dir(&bin)?;
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755))?;
+    std::fs::copy("/bin/sleep", bin.join("courier"))?;
+    let mut theirs = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "sh",
+            "-c",
+        ])
+        .arg("exec 3<\"$0\"; exec \"$1\" 30")
+        .arg(&shared)
+        .arg(bin.join("courier"))
+        .spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_dir(format!("/proc/{}/fd", theirs.id()))?
+        .flatten()
+        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t == shared))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "their courier never opened the file"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    alice.passphrase = String::new();
+    let printed = alice.cli(&["panic", "--yes"])?;
+    assert!(
+        printed.contains(&format!(
+            "courier process {} of user 65534 holds files there and was not stopped",
+            theirs.id()
+        )),
+        "{printed}"
+    );
+    assert!(
+        theirs.try_wait()?.is_none(),
+        "another user's process was killed"
+    );
+    assert!(!alice.dir.join("courier.keys").exists());
+    theirs.kill()?;
+    theirs.wait()?;
     Ok(())
 }

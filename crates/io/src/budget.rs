@@ -1,4 +1,6 @@
-//! What strangers may cost: descriptors and connections, counted, capped, and taken back first.
+//! What strangers may cost: descriptors and connections, counted, capped, and taken back first. The
+//! TCP driver keeps one budget for the transports' connections and the local API another, so that
+//! neither can starve the other.
 //!
 //! Every open connection holds a [`Slot`]; there are never more than [`Limits::channels`] of them, so
 //! the process keeps descriptors for its database, plugins and listeners. An accepted connection is a
@@ -14,13 +16,23 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use courier_io::ChannelId;
+use crate::ChannelId;
 
 /// How long an accepted connection may take to show a tag the node recognises.
 pub const TAG_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Descriptors kept back from connections for everything else the process opens.
 const RESERVED_DESCRIPTORS: u64 = 64;
+
+/// Descriptors the local API may hold: its connections ([`Limits::for_api`]) and WebSockets.
+pub const API_DESCRIPTORS: u64 = 96;
+
+/// Connections the local API keeps open at once.
+const API_CONNECTIONS: usize = 64;
+/// Of those, connections that have not shown the token yet.
+const API_STRANGERS: usize = 32;
+/// How long an API connection may take to show the token.
+pub const API_DEADLINE: Duration = Duration::from_secs(10);
 
 /// The caps one driver enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,10 +48,11 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// Caps that fit a process allowed `descriptors` open files: an eighth (at least 64) kept back,
-    /// a quarter of the rest for strangers (at most 256), a quarter of those per source address.
+    /// Caps for the transports' connections in a process allowed `descriptors` open files: an eighth
+    /// (at least 64) kept back, and the local API's share; a quarter of the rest for strangers (at
+    /// most 256), a quarter of those per source address.
     pub fn for_descriptors(descriptors: u64) -> Limits {
-        let reserved = RESERVED_DESCRIPTORS.max(descriptors / 8);
+        let reserved = RESERVED_DESCRIPTORS.max(descriptors / 8) + API_DESCRIPTORS;
         let channels = usize::try_from(descriptors.saturating_sub(reserved))
             .unwrap_or(usize::MAX)
             .max(8);
@@ -49,6 +62,19 @@ impl Limits {
             strangers,
             per_source: (strangers / 4).max(2),
             deadline: TAG_DEADLINE,
+        }
+    }
+}
+
+impl Limits {
+    /// Caps for the local API: every client is on this machine, so one source may take every
+    /// stranger's place; a client with the token is a stranger only until its first request.
+    pub fn for_api() -> Limits {
+        Limits {
+            channels: API_CONNECTIONS,
+            strangers: API_STRANGERS,
+            per_source: API_STRANGERS,
+            deadline: API_DEADLINE,
         }
     }
 }
@@ -303,11 +329,16 @@ mod tests {
     #[test]
     fn limits_follow_the_descriptor_limit() {
         let l = Limits::for_descriptors(1024);
-        assert_eq!((l.channels, l.strangers, l.per_source), (896, 224, 56));
-        let small = Limits::for_descriptors(100);
+        assert_eq!((l.channels, l.strangers, l.per_source), (800, 200, 50));
+        let small = Limits::for_descriptors(200);
         assert_eq!(
             (small.channels, small.strangers, small.per_source),
-            (36, 9, 2)
+            (40, 10, 2)
+        );
+        let api = Limits::for_api();
+        assert!(
+            (api.channels as u64) < API_DESCRIPTORS,
+            "the API's sockets fit its share"
         );
         assert_eq!(Limits::for_descriptors(0).channels, 8);
         assert_eq!(Limits::for_descriptors(1 << 20).strangers, 256);
