@@ -12,10 +12,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use courier_e2e::{PASSPHRASE, Person, Tools, introduce, wait_for_contact, wait_until};
+use courier_e2e::{PASSPHRASE, Person, Tools, wait_until};
 
 use super::examiner::{self, Findings};
-use super::scratch;
+use super::{pair_in, scratch};
 
 /// Big enough for two data directories' worth of churn, small enough to scan in seconds.
 const IMAGE_MIB: u64 = 128;
@@ -174,27 +174,13 @@ fn settled(a: &Person, b: &Person, count: usize) -> Result<()> {
     )
 }
 
-/// Alice on the disk, bob on an ordinary folder; contacts, and both serving.
-fn alice_on_disk_and_bob(disk: &Disk, root: &Path) -> Result<(Person, Person)> {
-    let tools = Tools::locate()?;
-    let mut alice = Person::init(&tools, &disk.mount, "alice")?;
-    let mut bob = Person::init(&tools, root, "bob")?;
-    alice.configure(&[bob.port], false, "loopback")?;
-    bob.configure(&[alice.port], false, "loopback")?;
-    introduce(&alice, &bob)?;
-    alice.serve()?;
-    bob.serve()?;
-    wait_for_contact(&alice, &bob)?;
-    Ok((alice, bob))
-}
-
 #[test]
 fn alice_panics_and_her_seized_disk_decrypts_to_nothing_with_her_passphrase() -> Result<()> {
     let Some(mut disk) = Disk::mount("the panic forensic story")? else {
         return Ok(());
     };
     let root = scratch();
-    let (mut alice, mut bob) = alice_on_disk_and_bob(&disk, root.path())?;
+    let (mut alice, mut bob) = pair_in(&disk.mount, root.path())?;
     let mut said = Vec::new();
     let mut received = 0;
     // Three runs of her node, each stopped: every stop checkpoints and deletes the WAL, leaving its
@@ -299,7 +285,7 @@ fn what_disappeared_is_not_on_alice_s_disk_for_her_passphrase_while_her_node_run
         return Ok(());
     };
     let root = scratch();
-    let (mut alice, bob) = alice_on_disk_and_bob(&disk, root.path())?;
+    let (mut alice, bob) = pair_in(&disk.mount, root.path())?;
     // Said before any timer: kept, and what shows the examiner can read her live database.
     let kept: Vec<_> = (0..3).map(|i| marker("kept", i)).collect();
     say(&alice, &bob, &kept)?;

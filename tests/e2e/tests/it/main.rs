@@ -30,9 +30,14 @@ use courier_e2e::{Person, Tools, introduce, wait_for_contact};
 
 /// Two people who added each other and whose nodes run and dial each other on loopback.
 pub fn pair(root: &Path) -> anyhow::Result<(Person, Person)> {
+    pair_in(root, root)
+}
+
+/// [`pair`], alice's data directory in `alice_root` and bob's in `bob_root`.
+pub fn pair_in(alice_root: &Path, bob_root: &Path) -> anyhow::Result<(Person, Person)> {
     let tools = Tools::locate()?;
-    let mut alice = Person::init(&tools, root, "alice")?;
-    let mut bob = Person::init(&tools, root, "bob")?;
+    let mut alice = Person::init(&tools, alice_root, "alice")?;
+    let mut bob = Person::init(&tools, bob_root, "bob")?;
     alice.configure(&[bob.port], false, "loopback")?;
     bob.configure(&[alice.port], false, "loopback")?;
     introduce(&alice, &bob)?;
