@@ -166,9 +166,10 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (contact_id, id)
     );",
     // 17: erasure by key rotation. Deleting a row (a message that disappeared or was deleted, a
-    // contact) or replacing a transport key leaves the old bytes in stale pages on the disk, under the
-    // database key; `owed` says the key must be rotated (`rotation.rs`) so that those pages become
-    // noise. Triggers, so no delete path can forget it.
+    // contact, an address a contact no longer has) or replacing a transport key leaves the old bytes
+    // in stale pages on the disk, under the database key; `owed` says the key must be rotated
+    // (`rotation.rs`) so that those pages become noise. Triggers, so no delete path can forget it;
+    // none on what every session writes unchanged.
     "CREATE TABLE erasure (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         owed INTEGER NOT NULL
@@ -183,6 +184,9 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER erase_pending AFTER DELETE ON pending_contacts
         BEGIN UPDATE erasure SET owed = 1 WHERE owed = 0; END;
     CREATE TRIGGER erase_properties AFTER DELETE ON peer_properties
+        BEGIN UPDATE erasure SET owed = 1 WHERE owed = 0; END;
+    CREATE TRIGGER erase_changed_property AFTER UPDATE OF value ON peer_properties
+        WHEN OLD.value IS NOT NEW.value
         BEGIN UPDATE erasure SET owed = 1 WHERE owed = 0; END;
     CREATE TRIGGER erase_chain_step AFTER UPDATE OF secret ON chain_secrets
         BEGIN UPDATE erasure SET owed = 1 WHERE owed = 0; END;

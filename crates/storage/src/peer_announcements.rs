@@ -49,21 +49,37 @@ impl Database {
         Ok(())
     }
 
-    /// Replaces, for each transport listed, how `contact` said it can be reached over it.
+    /// Replaces, for each transport listed, how `contact` said it can be reached over it. Only what
+    /// changed is written: every session tells the same again, and a changed or removed value (an
+    /// old address) owes a key rotation (`rotation.rs`), an unchanged one must not.
     pub fn save_peer_properties(
         &mut self,
         contact: ContactId,
         transports: &[TransportProperties],
     ) -> Result<(), StorageError> {
         for t in transports {
-            self.conn.execute(
-                "DELETE FROM peer_properties WHERE contact_id = ?1 AND transport = ?2",
-                params![contact, t.transport],
-            )?;
+            let held: Vec<String> = self
+                .conn
+                .prepare_cached(
+                    "SELECT key FROM peer_properties WHERE contact_id = ?1 AND transport = ?2",
+                )?
+                .query_map(params![contact, t.transport], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for gone in held
+                .iter()
+                .filter(|k| !t.properties.iter().any(|(key, _)| key == *k))
+            {
+                self.conn.execute(
+                    "DELETE FROM peer_properties WHERE contact_id = ?1 AND transport = ?2 AND key = ?3",
+                    params![contact, t.transport, gone],
+                )?;
+            }
             for (key, value) in &t.properties {
                 self.conn.execute(
-                    "INSERT OR REPLACE INTO peer_properties (contact_id, transport, key, value)
-                     VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT INTO peer_properties (contact_id, transport, key, value)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (contact_id, transport, key) DO UPDATE SET value = excluded.value
+                     WHERE value IS NOT excluded.value",
                     params![contact, t.transport, key, value],
                 )?;
             }

@@ -224,6 +224,47 @@ mod tests {
     }
 
     #[test]
+    fn a_contact_telling_the_same_address_again_owes_nothing_and_a_changed_one_owes_a_rotation() {
+        use courier_proto::sync::record::TransportProperties;
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Database::open(&dir.path().join("courier.db"), &passphrase()).unwrap();
+        let bob = db.add_contact("bob").unwrap();
+        let told = |address: &str| {
+            vec![TransportProperties {
+                transport: "lan".into(),
+                properties: vec![
+                    ("address".into(), address.into()),
+                    ("port".into(), "7001".into()),
+                ],
+            }]
+        };
+        db.save_peer_properties(bob, &told("192.168.1.20")).unwrap();
+        db.save_peer_properties(bob, &told("192.168.1.20")).unwrap();
+        assert!(!db.erasure_owed().unwrap(), "every session says the same");
+        db.save_peer_properties(bob, &told("10.0.0.7")).unwrap();
+        assert!(
+            db.erasure_owed().unwrap(),
+            "the old address is to be erased"
+        );
+        assert_eq!(
+            db.peer_property("lan", "address").unwrap(),
+            vec![(bob, "10.0.0.7".to_owned())]
+        );
+        db.follow_rotations();
+        db.rotate_key().unwrap().unwrap();
+        let fewer = vec![TransportProperties {
+            transport: "lan".into(),
+            properties: vec![("address".into(), "10.0.0.7".into())],
+        }];
+        db.save_peer_properties(bob, &fewer).unwrap();
+        assert!(db.erasure_owed().unwrap(), "a property no longer told goes");
+        assert_eq!(
+            db.peer_properties("lan").unwrap(),
+            vec![(bob, vec![("address".to_owned(), "10.0.0.7".to_owned())])]
+        );
+    }
+
+    #[test]
     fn no_rotation_while_a_connection_is_in_use_and_one_beside_the_node_follows_it() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("courier.db");
