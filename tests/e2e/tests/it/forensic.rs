@@ -20,6 +20,17 @@ use super::{pair_in, scratch};
 /// Big enough for two data directories' worth of churn, small enough to scan in seconds.
 const IMAGE_MIB: u64 = 128;
 
+/// 4 KiB blocks, as on a real disk (mkfs would pick 1 KiB for one this small); no lazy init, so
+/// nothing writes the image behind the story's back.
+const EXT4: [&str; 6] = [
+    "-q",
+    "-F",
+    "-b",
+    "4096",
+    "-E",
+    "lazy_itable_init=0,lazy_journal_init=0",
+];
+
 /// A file system in an image file, loop-mounted.
 struct Disk {
     _dir: tempfile::TempDir,
@@ -32,24 +43,11 @@ impl Disk {
     /// A fresh, mounted ext4 disk; `None` (after saying `SKIPPED:`) where this cannot run, which on
     /// CI is a failure instead.
     fn mount(story: &str) -> Result<Option<Disk>> {
-        // 4 KiB blocks, as on a real disk (mkfs would pick 1 KiB for one this small); no lazy
-        // init, so nothing writes the image behind the story's back.
-        Disk::mount_as(
-            story,
-            "ext4",
-            &[
-                "-q",
-                "-F",
-                "-b",
-                "4096",
-                "-E",
-                "lazy_itable_init=0,lazy_journal_init=0",
-            ],
-        )
+        Disk::mount_as(story, "ext4", &EXT4, "loop")
     }
 
-    /// A fresh, mounted disk of file system `kind`, made with `mkfs.KIND ARGS`.
-    fn mount_as(story: &str, kind: &str, args: &[&str]) -> Result<Option<Disk>> {
+    /// A fresh disk of file system `kind`, made with `mkfs.KIND ARGS` and mounted with `options`.
+    fn mount_as(story: &str, kind: &str, args: &[&str], options: &str) -> Result<Option<Disk>> {
         let mkfs = format!("mkfs.{kind}");
         let missing = if courier_local_fs_uid() != 0 {
             Some("not root, so no loop mount".to_owned())
@@ -72,7 +70,7 @@ impl Disk {
         std::fs::File::create(&image)?.set_len(IMAGE_MIB << 20)?;
         run(Command::new(&mkfs).args(args).arg(&image))?;
         run(Command::new("mount")
-            .args(["-o", "loop"])
+            .args(["-o", options])
             .arg(&image)
             .arg(&mount))?;
         Ok(Some(Disk {
@@ -366,7 +364,8 @@ fn what_disappeared_is_not_on_alice_s_disk_for_her_passphrase_while_her_node_run
 }
 
 #[test]
-fn init_warns_on_btrfs_where_old_copies_of_the_key_file_can_stay_and_not_on_ext4() -> Result<()> {
+fn init_warns_on_btrfs_and_journaled_ext4_where_old_copies_of_the_key_file_can_stay_and_not_on_ext4()
+-> Result<()> {
     let tools = Tools::locate()?;
     let init = |root: &Path| -> Result<String> {
         let output = Command::new(&tools.courier)
@@ -378,7 +377,8 @@ fn init_warns_on_btrfs_where_old_copies_of_the_key_file_can_stay_and_not_on_ext4
         assert!(output.status.success());
         Ok(String::from_utf8(output.stderr)?)
     };
-    let Some(btrfs) = Disk::mount_as("the btrfs init story", "btrfs", &["-q", "-f"])? else {
+    let Some(btrfs) = Disk::mount_as("the btrfs init story", "btrfs", &["-q", "-f"], "loop")?
+    else {
         return Ok(());
     };
     let warned = init(&btrfs.mount)?;
@@ -392,5 +392,19 @@ fn init_warns_on_btrfs_where_old_copies_of_the_key_file_can_stay_and_not_on_ext4
     };
     let quiet = init(&ext4.mount)?;
     assert!(!quiet.contains("is on"), "{quiet}");
+    let Some(journaled) = Disk::mount_as(
+        "the data=journal init story",
+        "ext4",
+        &EXT4,
+        "loop,data=journal",
+    )?
+    else {
+        return Ok(());
+    };
+    let warned = init(&journaled.mount)?;
+    assert!(
+        warned.contains("is on ext4") && warned.contains("data=journal"),
+        "{warned}"
+    );
     Ok(())
 }
