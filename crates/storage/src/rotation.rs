@@ -13,6 +13,7 @@
 use std::time::Instant;
 
 use super::database::{Database, StorageError, Unlock, configure, connect, rekey};
+use super::key_file::DbKey;
 
 /// What a rotation did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,19 +130,28 @@ impl Database {
     /// file held); whether it did. Cheap: a read of the key file's slots, no key derivation.
     fn follow_rotation(&mut self) -> Result<bool, StorageError> {
         self.keys.reload()?;
-        let Some((newest, key)) = self.keys.keys().first().map(|&(g, k)| (g, k.clone())) else {
-            return Err(StorageError::Corrupt("the key file holds no key"));
-        };
-        if newest == self.key_generation {
-            return Ok(false);
+        let held: Vec<(u64, DbKey)> = self
+            .keys
+            .keys()
+            .iter()
+            .map(|&(generation, key)| (generation, key.clone()))
+            .collect();
+        // Newest first; a newer key the database is not under (a rotation cut short by a crash) is
+        // passed over, as opening does.
+        for (generation, key) in held {
+            if generation == self.key_generation {
+                return Ok(false);
+            }
+            if let Some(conn) = connect(&self.path, Unlock::Key(&key))? {
+                configure(&conn)?;
+                self.conn = conn;
+                self.key_generation = generation;
+                return Ok(true);
+            }
         }
-        let conn = connect(&self.path, Unlock::Key(&key))?.ok_or(StorageError::Corrupt(
-            "the newest key does not open the database",
-        ))?;
-        configure(&conn)?;
-        self.conn = conn;
-        self.key_generation = newest;
-        Ok(true)
+        Err(StorageError::Corrupt(
+            "no key in the key file opens the database",
+        ))
     }
 }
 
@@ -262,6 +272,24 @@ mod tests {
             db.peer_properties("lan").unwrap(),
             vec![(bob, vec![("address".to_owned(), "10.0.0.7".to_owned())])]
         );
+    }
+
+    #[test]
+    fn a_newer_key_left_by_a_rotation_cut_short_is_passed_over_by_a_connection_that_follows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("courier.db");
+        let mut api = Database::open(&path, &passphrase()).unwrap();
+        api.follow_rotations();
+        let bob = api.add_contact("bob").unwrap();
+        // A node wrote its next key and died before the database was under it.
+        api.keys.add_beside(api.key_generation).unwrap();
+        api.hold_key().unwrap();
+        assert_eq!(api.key_generation, 1);
+        assert_eq!(api.contact("bob").unwrap(), bob);
+        api.release_key();
+        drop(api);
+        let reopened = Database::open(&path, &passphrase()).unwrap();
+        assert_eq!(reopened.key_generation, 1, "opening passes it over too");
     }
 
     #[test]
