@@ -61,6 +61,16 @@ impl Tools {
     }
 }
 
+/// Makes a FIFO (named pipe) at `path`: a file that blocks whoever opens it to read until a writer
+/// comes, which no reader of user-named files may hang on.
+pub fn mkfifo(path: &Path) -> Result<()> {
+    let status = Command::new("mkfifo").arg(path).status()?;
+    if !status.success() {
+        bail!("mkfifo {} failed: {status}", path.display());
+    }
+    Ok(())
+}
+
 /// A free TCP port on loopback (bound and released; nothing else here races for it).
 pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())

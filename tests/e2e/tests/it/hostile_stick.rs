@@ -78,14 +78,7 @@ fn bob_imports_a_stick_of_links_to_dev_zero_a_swapped_file_and_two_thousand_junk
     let real = export(&alice, &["the real one"], &stick);
     std::fs::write(stick.join("real"), &real).unwrap();
     std::os::unix::fs::symlink("/dev/zero", stick.join("zero")).unwrap();
-    let fifo = stick.join("pipe");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    courier_e2e::mkfifo(&stick.join("pipe")).unwrap();
     // 2,000 files of 1 MiB each (sparse: reading them costs no disk).
     for i in 0..2_000 {
         std::fs::File::create(stick.join(format!("junk{i:04}")))

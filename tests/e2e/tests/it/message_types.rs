@@ -258,13 +258,7 @@ fn send_refuses_a_device_a_fifo_a_folder_and_an_oversized_file_before_reading_an
     let root = scratch();
     let (alice, _bob) = pair(root.path()).unwrap();
     let fifo = root.path().join("pipe.wav");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    courier_e2e::mkfifo(&fifo).unwrap();
     let sparse = root.path().join("huge.jpg");
     std::fs::File::create(&sparse)
         .unwrap()

@@ -47,6 +47,19 @@ fn link_tree(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Waits until process `pid` has `file` open.
+fn holding(pid: u32, file: &Path) -> Result<()> {
+    courier_e2e::wait_until(
+        Duration::from_secs(5),
+        &format!("process {pid} opens {}", file.display()),
+        || {
+            Ok(std::fs::read_dir(format!("/proc/{pid}/fd"))?
+                .flatten()
+                .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t == file)))
+        },
+    )
+}
+
 fn size_of_tree(dir: &Path) -> Result<u64> {
     let mut total = 0;
     for entry in std::fs::read_dir(dir)? {
@@ -204,14 +217,7 @@ fn alice_panics_and_her_own_notes_beside_the_database_and_a_program_reading_them
         .arg(&notes)
         .stdout(std::process::Stdio::null())
         .spawn()?;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !std::fs::read_dir(format!("/proc/{}/fd", reader.id()))?
-        .flatten()
-        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t == notes))
-    {
-        assert!(Instant::now() < deadline, "tail never opened the notes");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    holding(reader.id(), &notes)?;
     alice.passphrase = String::new();
     let printed = alice.cli(&["panic", "--yes"])?;
     assert!(
@@ -276,17 +282,7 @@ fn a_courier_of_another_user_holding_a_file_there_is_named_and_not_killed() -> R
         .arg(&shared)
         .arg(bin.join("courier"))
         .spawn()?;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !std::fs::read_dir(format!("/proc/{}/fd", theirs.id()))?
-        .flatten()
-        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t == shared))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "their courier never opened the file"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    holding(theirs.id(), &shared)?;
     alice.passphrase = String::new();
     let printed = alice.cli(&["panic", "--yes"])?;
     assert!(
