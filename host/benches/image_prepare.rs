@@ -8,8 +8,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use courier_host::config::Config;
-use courier_host::plugin::PluginHost;
+use courier_config::Config;
+use courier_plugin_host::PluginHost;
 use image::codecs::jpeg::JpegEncoder;
 use image::{ExtendedColorType, RgbImage};
 use message_image::Encoding;

@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 
 use chacha20poly1305::aead::AeadInPlace;
 use chacha20poly1305::{ChaCha20Poly1305, KeyInit};
-use courier_host::config::Config;
-use courier_host::identity::Identity;
-use courier_host::node::{Node, Notice, RunningNode};
-use courier_host::storage::{ContactId, Database, Draft, Durability, Passphrase};
-use courier_host::sync::attachment::{assemble, parse_manifest, split};
-use courier_host::sync::record::MessageId;
+use courier_config::Config;
+use courier_node::{Node, Notice, RunningNode};
+use courier_proto::identity::Identity;
+use courier_proto::sync::attachment::{assemble, parse_manifest, split};
+use courier_proto::sync::record::MessageId;
+use courier_storage::{ContactId, Database, Draft, Durability, Passphrase};
 
 const TEXTS: usize = 10_000;
 const LATENCY_SAMPLES: usize = 300;
@@ -172,7 +172,7 @@ fn main() {
                     now_ms(),
                 )?;
             }
-            Ok::<_, courier_host::storage::StorageError>(())
+            Ok::<_, courier_storage::StorageError>(())
         })
         .unwrap();
     let started = Instant::now();
@@ -221,7 +221,7 @@ fn main() {
                 db.queue(to_bob, chunk)?;
             }
             db.queue(to_bob, &manifest)?;
-            Ok::<_, courier_host::storage::StorageError>(())
+            Ok::<_, courier_storage::StorageError>(())
         })
         .unwrap();
     let queued = started.elapsed();

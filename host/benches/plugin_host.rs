@@ -7,9 +7,9 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use courier_host::config::Config;
-use courier_host::plugin::PluginHost;
-use courier_host::plugin::bindings::transport_types::{Chunk, Event};
+use courier_config::Config;
+use courier_plugin_host::PluginHost;
+use courier_plugin_host::bindings::transport_types::{Chunk, Event};
 
 const PLUGINS: [&str; 6] = [
     "text",

@@ -16,6 +16,7 @@ use courier_drivers::tcp::TcpDriver;
 use courier_drivers::tor::{ONION_PORT, TorDriver, TorSettings};
 use courier_io::{
     ChannelId, ChannelIds, Driver, DriverContext, DriverEvent, IoRequest, MediumState,
+    TransportIndex,
 };
 use courier_tor_net::TorNetwork;
 
@@ -150,7 +151,7 @@ fn main() {
 
     // Bootstrap: from a fresh client to connected.
     let booting = Instant::now();
-    host.carry_out(0, IoRequest::TorPublishService, &[])
+    host.carry_out(TransportIndex(0), IoRequest::TorPublishService, &[])
         .unwrap();
     let onion = next(&host_events, |e| match e {
         DriverEvent::Listening { reachable, .. } => reachable,
@@ -179,7 +180,7 @@ fn main() {
             onion: onion.clone(),
             port: ONION_PORT,
         };
-        guest.carry_out(0, request, &[]).unwrap();
+        guest.carry_out(TransportIndex(0), request, &[]).unwrap();
         next(&guest_events, |e| match e {
             DriverEvent::Opened { channel: c } if c == channel => Some(()),
             DriverEvent::Failed { channel: c, reason } if c == channel => panic!("{reason}"),
@@ -231,7 +232,7 @@ fn main() {
         port: 0,
         scope: TcpScope::Loopback,
     };
-    tcp_b.carry_out(0, listen, &[]).unwrap();
+    tcp_b.carry_out(TransportIndex(0), listen, &[]).unwrap();
     let address = next(&tcp_b_events, |e| match e {
         DriverEvent::Listening { bound, .. } => Some(bound),
         _ => None,
@@ -241,7 +242,7 @@ fn main() {
         channel,
         address: address.parse().unwrap(),
     };
-    tcp_a.carry_out(0, connect, &[]).unwrap();
+    tcp_a.carry_out(TransportIndex(0), connect, &[]).unwrap();
     next(&tcp_a_events, |e| {
         matches!(e, DriverEvent::Opened { .. }).then_some(())
     });

@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 
 use chacha20poly1305::aead::AeadInPlace;
 use chacha20poly1305::{ChaCha20Poly1305, KeyInit};
-use courier_host::transport_security::TAG_LEN;
-use courier_host::transport_security::stream::{
+use courier_proto::transport_security::TAG_LEN;
+use courier_proto::transport_security::stream::{
     FRAME_OVERHEAD, HEADER_LEN, StreamReader, StreamWriter,
 };
-use courier_host::transport_security::tag_window::TagWindow;
-use courier_host::transport_security::transport_keys::{Role, SecretKey, TransportKeys};
+use courier_proto::transport_security::tag_window::TagWindow;
+use courier_proto::transport_security::transport_keys::{Role, SecretKey, TransportKeys};
 
 const BUFFER: usize = 64 * 1024;
 const TOTAL: usize = 64 << 20;

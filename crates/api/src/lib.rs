@@ -8,6 +8,7 @@
 mod auth;
 mod connections;
 mod convert;
+mod credentials;
 mod error;
 mod extract;
 mod live;
@@ -26,7 +27,7 @@ use courier_service::Service;
 use courier_service::node::NodeHandle;
 use tokio::sync::{broadcast, watch};
 
-pub use auth::Token;
+pub use credentials::Token;
 pub use error::{ApiError, StartError};
 
 pub use convert::{contact as contact_json, message as message_json, queued as queued_json};
@@ -124,7 +125,7 @@ impl Api {
             core: core.clone(),
             node,
             token: token.clone(),
-            hosts: auth::Hosts::for_addr(addr),
+            hosts: credentials::Hosts::for_addr(addr),
             any_host: options.allow_remote && !addr.ip().is_loopback(),
             events,
             sockets: state::Sockets::new(),

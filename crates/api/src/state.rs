@@ -7,7 +7,7 @@ use courier_service::Service;
 use courier_service::node::NodeHandle;
 use tokio::sync::broadcast;
 
-use crate::auth::{Hosts, Token};
+use crate::credentials::{Hosts, Token};
 use crate::error::ApiError;
 
 /// The service, used by one request at a time.

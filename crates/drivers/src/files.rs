@@ -234,12 +234,12 @@ mod tests {
     ) -> (Vec<(String, Vec<u8>)>, usize) {
         let request = IoRequest::FilesScan { dir: dir.into() };
         assert!(driver.handles(&request));
-        driver.carry_out(3, request, &[]).unwrap();
+        driver.carry_out(TransportIndex(3), request, &[]).unwrap();
         let mut read: Vec<(ChannelId, String, Vec<u8>, bool)> = Vec::new();
         loop {
             match rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap() {
                 DriverEvent::Accepted {
-                    transport: 3,
+                    transport: TransportIndex(3),
                     channel,
                     name: Some(name),
                 } => read.push((channel, name, Vec::new(), false)),
@@ -254,7 +254,7 @@ mod tests {
                     driver.close(channel);
                 }
                 DriverEvent::Scanned {
-                    transport: 3,
+                    transport: TransportIndex(3),
                     files,
                     error: None,
                 } => {
@@ -275,7 +275,7 @@ mod tests {
         }
         driver
             .carry_out(
-                3,
+                TransportIndex(3),
                 IoRequest::FilesScan {
                     dir: dir.path().into(),
                 },
@@ -348,7 +348,11 @@ mod tests {
         let (mut driver, rx, _runtime) = driver();
         let missing = PathBuf::from("/nonexistent/courier-drive");
         driver
-            .carry_out(0, IoRequest::FilesScan { dir: missing }, &[])
+            .carry_out(
+                TransportIndex(0),
+                IoRequest::FilesScan { dir: missing },
+                &[],
+            )
             .unwrap();
         match rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap() {
             DriverEvent::Scanned {

@@ -1,9 +1,16 @@
 //! Moving one channel's bytes, whatever carries them (a TCP socket, a Tor stream): a reader that
 //! always drains into the node's queue, so two nodes writing to each other at once cannot deadlock on
-//! full buffers, and a writer fed by a short queue, so a slow peer slows the node instead of filling
-//! memory.
+//! full buffers, and a writer fed by a queue the node never waits on.
+//!
+//! What a stalled peer costs: its queue holds what the node wrote and the peer has not read. Past
+//! [`BACKLOG_HIGH`] the channel is [backlogged](Writers::backlogged) and the node offers it nothing
+//! new (answers still go) until the writer brings it under [`BACKLOG_LOW`] and reports
+//! [`DriverEvent::Drained`]. Past [`BACKLOG_CAP`] (a peer that asks and never reads), or after
+//! [`WRITE_TIMEOUT`] without taking a byte, the channel is cut; what it did not ack goes again on the
+//! next connection. So a stalled peer holds at most [`BACKLOG_CAP`] bytes and never the node's thread.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,13 +22,56 @@ use tokio::sync::{Notify, mpsc};
 
 /// How long one write may wait for the peer to take bytes before the channel counts as dead.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Writes queued per channel before the node waits for the medium.
-pub const WRITE_QUEUE: usize = 4;
+/// Unwritten bytes past which a channel is backlogged: the node offers it nothing new.
+pub const BACKLOG_HIGH: usize = 1 << 20;
+/// Unwritten bytes under which a backlogged channel is drained again.
+pub const BACKLOG_LOW: usize = 256 * 1024;
+/// Unwritten bytes past which the channel is cut: its peer asks for more than it reads.
+pub const BACKLOG_CAP: usize = 8 << 20;
 /// Bytes one read may return once a channel carries a contact's streams.
 pub const READ_BUFFER: usize = 256 * 1024;
 
+/// How much of one channel's writes is still queued, shared by the node's side and its writer task.
+#[derive(Debug, Default)]
+struct Backlog {
+    bytes: AtomicUsize,
+    /// Set when the node was told the channel is backlogged; the writer reports `Drained` once.
+    told: AtomicBool,
+}
+
+/// The node's side of one channel's queue.
+#[derive(Clone)]
+struct Entry {
+    writes: mpsc::UnboundedSender<Vec<u8>>,
+    backlog: Arc<Backlog>,
+}
+
 /// Where each open channel's writes go; the task that opens a channel adds it before reporting it.
-pub type Channels = Arc<Mutex<HashMap<ChannelId, mpsc::Sender<Vec<u8>>>>>;
+type Channels = Arc<Mutex<HashMap<ChannelId, Entry>>>;
+
+/// One channel's queue of writes, as its writer task reads it.
+pub struct Queue {
+    channel: ChannelId,
+    writes: mpsc::UnboundedReceiver<Vec<u8>>,
+    backlog: Arc<Backlog>,
+}
+
+impl Queue {
+    /// The next write, or `None` once the node closed the channel and everything queued was taken.
+    pub async fn recv(&mut self) -> Option<Vec<u8>> {
+        self.writes.recv().await
+    }
+
+    /// `len` bytes left for the peer; tells the node when a backlogged channel has drained.
+    fn wrote(&self, len: usize, sink: &Sink) {
+        let left = self.backlog.bytes.fetch_sub(len, Ordering::AcqRel) - len;
+        if left <= BACKLOG_LOW && self.backlog.told.swap(false, Ordering::AcqRel) {
+            sink(DriverEvent::Drained {
+                channel: self.channel,
+            });
+        }
+    }
+}
 
 /// The writing side of every channel a driver carries: where each one's writes go, and a way to
 /// wait, at shutdown, until what was queued has left.
@@ -40,10 +90,19 @@ pub struct WritersHandle {
 
 impl WritersHandle {
     /// Registers `channel`; returns the queue its writer task reads.
-    pub fn open(&self, channel: ChannelId) -> mpsc::Receiver<Vec<u8>> {
-        let (writes, queue) = mpsc::channel(WRITE_QUEUE);
-        lock(&self.channels).insert(channel, writes);
-        queue
+    pub fn open(&self, channel: ChannelId) -> Queue {
+        let (writes, queue) = mpsc::unbounded_channel();
+        let backlog = Arc::new(Backlog::default());
+        let entry = Entry {
+            writes,
+            backlog: backlog.clone(),
+        };
+        lock(&self.channels).insert(channel, entry);
+        Queue {
+            channel,
+            writes: queue,
+            backlog,
+        }
     }
 
     /// What a writer task holds while it runs.
@@ -71,19 +130,37 @@ impl Writers {
         self.handle.clone()
     }
 
-    /// Queues all of `data` for `channel`; false if the channel is gone or broke (it is then
-    /// closed). Waits while the channel's short queue is full, so a peer that reads slowly slows the
-    /// node's writes to it instead of filling memory; one that stops reading for 30 s is cut.
+    /// Queues all of `data` for `channel` without waiting; false if the channel is gone, broke, or
+    /// holds more than [`BACKLOG_CAP`] unread (it is then closed).
     pub fn write(&self, channel: ChannelId, data: Vec<u8>) -> bool {
-        let Some(writes) = lock(&self.handle.channels).get(&channel).cloned() else {
+        let Some(entry) = lock(&self.handle.channels).get(&channel).cloned() else {
             return false;
         };
-        // Not under the lock: the queue may be full, and accepting tasks add channels meanwhile.
-        if writes.blocking_send(data).is_ok() {
+        let queued = entry.backlog.bytes.fetch_add(data.len(), Ordering::AcqRel) + data.len();
+        if queued > BACKLOG_CAP {
+            tracing::info!(
+                "cut a channel whose peer left {} MiB unread; what it did not ack goes again on the \
+                 next connection",
+                queued >> 20
+            );
+            self.close(channel);
+            return false;
+        }
+        if queued > BACKLOG_HIGH {
+            entry.backlog.told.store(true, Ordering::Release);
+        }
+        if entry.writes.send(data).is_ok() {
             return true;
         }
         self.close(channel);
         false
+    }
+
+    /// Whether `channel` holds more than [`BACKLOG_HIGH`] unwritten bytes.
+    pub fn backlogged(&self, channel: ChannelId) -> bool {
+        lock(&self.handle.channels)
+            .get(&channel)
+            .is_some_and(|e| e.backlog.bytes.load(Ordering::Acquire) > BACKLOG_HIGH)
     }
 
     /// Closes `channel` once what was queued for it is written; its reader then reports `Closed`.
@@ -109,7 +186,7 @@ pub async fn carry<S, H>(
     stream: S,
     channel: ChannelId,
     first_write: Option<Vec<u8>>,
-    mut queue: mpsc::Receiver<Vec<u8>>,
+    mut queue: Queue,
     sink: Sink,
     writers_alive: Option<mpsc::Sender<()>>,
     held: H,
@@ -120,6 +197,7 @@ pub async fn carry<S, H>(
     let (mut reader, mut writer) = tokio::io::split(stream);
     let writer_gone = Arc::new(Notify::new());
     let gone = writer_gone.clone();
+    let writer_sink = sink.clone();
     tokio::spawn(async move {
         let _alive = writers_alive;
         let mut next = first_write;
@@ -128,7 +206,7 @@ pub async fn carry<S, H>(
         }
         while let Some(data) = next {
             match tokio::time::timeout(WRITE_TIMEOUT, writer.write_all(&data)).await {
-                Ok(Ok(())) => {}
+                Ok(Ok(())) => queue.wrote(data.len(), &writer_sink),
                 _ => break,
             }
             // A Tor stream buffers a cell's worth: push each write out.

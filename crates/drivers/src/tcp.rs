@@ -22,7 +22,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-use crate::pump::{Writers, WritersHandle, carry};
+use crate::pump::{Queue, Writers, WritersHandle, carry};
 
 use courier_config::capability::TcpScope;
 use courier_io::budget::{Budget, Limits, Stranger};
@@ -176,10 +176,8 @@ impl TcpDriver {
         self.budget.vouch(channel);
     }
 
-    /// Queues all of `data` for `channel`; false if the channel is gone or broke (it is then closed).
-    ///
-    /// Waits while the channel's short queue is full, so a peer that reads slowly slows the node's
-    /// writes to it instead of filling memory; a peer that stops reading for 30 s is cut.
+    /// Queues all of `data` for `channel` without waiting; false if the channel is gone, broke, or
+    /// its peer stopped reading (see [`crate::pump`] for what a stalled peer costs).
     pub fn write(&mut self, channel: ChannelId, data: Vec<u8>) -> bool {
         self.writers.write(channel, data)
     }
@@ -259,7 +257,7 @@ impl Accepting {
 async fn accepted(
     mut stream: TcpStream,
     channel: ChannelId,
-    mut queue: mpsc::Receiver<Vec<u8>>,
+    mut queue: Queue,
     sink: Sink,
     writers_alive: Option<mpsc::Sender<()>>,
     stranger: Stranger,
@@ -336,6 +334,10 @@ impl Driver for TcpDriver {
 
     fn write(&mut self, channel: ChannelId, data: Vec<u8>) -> bool {
         TcpDriver::write(self, channel, data)
+    }
+
+    fn backlogged(&self, channel: ChannelId) -> bool {
+        self.writers.backlogged(channel)
     }
 
     fn vouch(&mut self, channel: ChannelId) {

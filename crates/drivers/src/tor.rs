@@ -539,6 +539,10 @@ impl Driver for TorDriver {
         self.writers.write(channel, data)
     }
 
+    fn backlogged(&self, channel: ChannelId) -> bool {
+        self.writers.backlogged(channel)
+    }
+
     fn close(&mut self, channel: ChannelId) {
         self.writers.close(channel);
     }

@@ -23,7 +23,8 @@ pub type ChannelId = u64;
 pub const MAX_FILE_BYTES: usize = 1 << 20;
 
 /// A transport, as the node numbers its loaded transport plugins.
-pub type TransportIndex = usize;
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TransportIndex(pub usize);
 
 /// Channel ids, shared between the node (outgoing) and drivers (incoming) so they never collide.
 #[derive(Debug, Clone, Default)]
@@ -133,6 +134,12 @@ pub enum DriverEvent {
         /// The bytes.
         data: Vec<u8>,
     },
+    /// A channel whose writes had piled up past [`Driver::backlogged`] took most of them: the node
+    /// may offer it more.
+    Drained {
+        /// The channel.
+        channel: ChannelId,
+    },
     /// The channel ended (the peer closed, or an error broke it).
     Closed {
         /// The channel.
@@ -227,8 +234,16 @@ pub trait Driver: Send {
         let _ = (transport, meetings);
     }
 
-    /// Queues `data` on `channel`; false if the channel is gone or broke (the driver forgets it).
+    /// Queues `data` on `channel` without waiting; false if the channel is gone, broke, or its peer
+    /// left more unread than a channel may hold (the driver forgets it).
     fn write(&mut self, channel: ChannelId, data: Vec<u8>) -> bool;
+
+    /// Whether `channel`'s peer is behind: what was written is still queued past a mark. The node
+    /// offers it nothing new until [`DriverEvent::Drained`]; answers still go.
+    fn backlogged(&self, channel: ChannelId) -> bool {
+        let _ = channel;
+        false
+    }
 
     /// The node recognised a contact on `channel`: it is nobody's stranger from now on.
     fn vouch(&mut self, channel: ChannelId) {

@@ -91,84 +91,17 @@ impl Keyring {
         identity: &Identity,
         now_ms: u64,
     ) -> Result<bool, StorageError> {
-        let mut wanted = BTreeMap::new();
-        for contact in db.contacts()? {
-            wanted.insert(Peer::Contact(contact.id), None);
-        }
-        let mut meet_until = BTreeMap::new();
-        for pending in db.pending_contacts()? {
-            meet_until.insert(
-                Peer::Pending(pending.id),
-                pending.added_ms.saturating_add(MEETING_LIFETIME_MS),
-            );
-            wanted.insert(
-                Peer::Pending(pending.id),
-                Some((pending.alias, *pending.link.public_key())),
-            );
-        }
+        let (wanted, meet_until) = wanted_peers(db)?;
         let before = self.peers.len();
         self.peers.retain(|peer, _| wanted.contains_key(peer));
         let mut changed = self.peers.len() != before;
-        // Keys on a class chain rotate with the class; a contact from before class chains has a
-        // chain of this transport's own, rotating with its latency.
-        let (class_period, own_period) = (
-            period_at(now_ms, self.class_ms),
-            period_at(now_ms, self.max_latency_ms),
-        );
         for (peer, pending) in wanted {
-            if let Some(existing) = self.peers.get_mut(&peer) {
-                let period = match existing.keys.on_chain_of() {
-                    Some(_) => class_period,
-                    None => own_period,
-                };
-                if let Peer::Contact(id) = peer
-                    && existing.keys.period() < period
-                {
-                    existing.keys.rotate_to(period);
-                    // Overwrites the stored secret: the dropped periods' keys are gone for good.
-                    db.save_transport_keys(
-                        id,
-                        &self.transport,
-                        self.max_latency_ms,
-                        &existing.keys,
-                    )?;
-                    let oldest = existing.keys.incoming()[0].period;
-                    db.forget_stream_state_before(peer, &self.transport, oldest)?;
-                    existing.windows = windows(db, peer, &self.transport, &existing.keys)?;
-                    changed = true;
-                }
+            if self.peers.contains_key(&peer) {
+                changed |= self.rotate(db, peer, now_ms)?;
                 continue;
             }
-            let (keys, role) = match (&pending, peer) {
-                (None, Peer::Contact(id)) => {
-                    let keys =
-                        match db.transport_keys(id, &self.transport, self.max_latency_ms, now_ms) {
-                            Ok(keys) => keys,
-                            // Made before class chains and this transport: reachable on others only.
-                            Err(e @ StorageError::NoKeysFor(_)) => {
-                                if self.unreachable.insert(peer) {
-                                    tracing::warn!("{e}");
-                                }
-                                continue;
-                            }
-                            Err(e) => return Err(e),
-                        };
-                    let role = keys.role();
-                    (keys, role)
-                }
-                (Some((_, their_public)), _) => {
-                    let Ok((secret, role)) = static_secret(identity.secrets().0, *their_public)
-                    else {
-                        // A link with a degenerate key can never complete a handshake; skip it.
-                        continue;
-                    };
-                    // Handshake keys never rotate: they are static anyway. Rendezvous tags do.
-                    (
-                        TransportKeys::new(&secret, &self.transport, role, 0, 0),
-                        role,
-                    )
-                }
-                (None, Peer::Pending(_)) => unreachable!("pending peers carry their key"),
+            let Some((keys, role)) = self.new_keys(db, identity, peer, &pending, now_ms)? else {
+                continue;
             };
             let windows = windows(db, peer, &self.transport, &keys)?;
             self.peers.insert(
@@ -184,6 +117,72 @@ impl Keyring {
             changed = true;
         }
         Ok(changed)
+    }
+
+    /// Rotates a known contact's keys into the period of `now_ms`; true if they rotated.
+    fn rotate(&mut self, db: &mut Database, peer: Peer, now_ms: u64) -> Result<bool, StorageError> {
+        let Some(existing) = self.peers.get_mut(&peer) else {
+            return Ok(false);
+        };
+        // Keys on a class chain rotate with the class; a contact from before class chains has a
+        // chain of this transport's own, rotating with its latency.
+        let period = match existing.keys.on_chain_of() {
+            Some(_) => period_at(now_ms, self.class_ms),
+            None => period_at(now_ms, self.max_latency_ms),
+        };
+        let Peer::Contact(id) = peer else {
+            return Ok(false);
+        };
+        if existing.keys.period() >= period {
+            return Ok(false);
+        }
+        existing.keys.rotate_to(period);
+        // Overwrites the stored secret: the dropped periods' keys are gone for good.
+        db.save_transport_keys(id, &self.transport, self.max_latency_ms, &existing.keys)?;
+        let oldest = existing.keys.incoming()[0].period;
+        db.forget_stream_state_before(peer, &self.transport, oldest)?;
+        existing.windows = windows(db, peer, &self.transport, &existing.keys)?;
+        Ok(true)
+    }
+
+    /// The keys and role for a peer new to this keyring: a contact's from the database, a pending
+    /// contact's from the handshake's static secret; `None` if it cannot be reached here.
+    fn new_keys(
+        &mut self,
+        db: &mut Database,
+        identity: &Identity,
+        peer: Peer,
+        pending: &PendingKey,
+        now_ms: u64,
+    ) -> Result<Option<(TransportKeys, Role)>, StorageError> {
+        match (pending, peer) {
+            (None, Peer::Contact(id)) => {
+                match db.transport_keys(id, &self.transport, self.max_latency_ms, now_ms) {
+                    Ok(keys) => {
+                        let role = keys.role();
+                        Ok(Some((keys, role)))
+                    }
+                    // Made before class chains and this transport: reachable on others only.
+                    Err(e @ StorageError::NoKeysFor(_)) => {
+                        if self.unreachable.insert(peer) {
+                            tracing::warn!("{e}");
+                        }
+                        Ok(None)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            (Some((_, their_public)), _) => {
+                let Ok((secret, role)) = static_secret(identity.secrets().0, *their_public) else {
+                    // A link with a degenerate key can never complete a handshake; skip it.
+                    return Ok(None);
+                };
+                // Handshake keys never rotate: they are static anyway. Rendezvous tags do.
+                let keys = TransportKeys::new(&secret, &self.transport, role, 0, 0);
+                Ok(Some((keys, role)))
+            }
+            (None, Peer::Pending(_)) => unreachable!("pending peers carry their key"),
+        }
     }
 
     /// Every peer known to this transport.
@@ -323,6 +322,28 @@ impl Keyring {
             matches.then_some(*peer)
         })
     }
+}
+
+/// A pending contact's alias and public key; `None` for a contact.
+type PendingKey = Option<(String, [u8; 32])>;
+
+/// Every peer the keyring should hold.
+type Wanted = BTreeMap<Peer, PendingKey>;
+
+/// Every peer the database knows, with a pending contact's alias and public key, and until when
+/// each pending contact's meeting point is kept.
+fn wanted_peers(db: &mut Database) -> Result<(Wanted, BTreeMap<Peer, u64>), StorageError> {
+    let mut wanted = BTreeMap::new();
+    for contact in db.contacts()? {
+        wanted.insert(Peer::Contact(contact.id), None);
+    }
+    let mut meet_until = BTreeMap::new();
+    for pending in db.pending_contacts()? {
+        let peer = Peer::Pending(pending.id);
+        meet_until.insert(peer, pending.added_ms.saturating_add(MEETING_LIFETIME_MS));
+        wanted.insert(peer, Some((pending.alias, *pending.link.public_key())));
+    }
+    Ok((wanted, meet_until))
 }
 
 fn windows(

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 use courier_io::{ChannelId, Driver, DriverError, IoRequest, Meeting, TransportIndex};
 
 /// Index of a driver in the node's list.
-pub type DriverIndex = usize;
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DriverIndex(pub usize);
 
 /// The node's drivers and the channel table.
 pub struct Routes {
@@ -41,7 +42,12 @@ impl Routes {
         request: IoRequest,
         tags: &[String],
     ) -> Result<(), DriverError> {
-        let Some(index) = self.drivers.iter().position(|d| d.handles(&request)) else {
+        let Some(index) = self
+            .drivers
+            .iter()
+            .position(|d| d.handles(&request))
+            .map(DriverIndex)
+        else {
             return Err(DriverError(format!(
                 "this build has no driver for {request:?}; the request is ignored"
             )));
@@ -49,7 +55,7 @@ impl Routes {
         if let Some(channel) = request.channel() {
             self.channels.insert(channel, index);
         }
-        self.drivers[index].carry_out(transport, request, tags)
+        self.drivers[index.0].carry_out(transport, request, tags)
     }
 
     /// Routes `channel`, which driver `driver` accepted, to it.
@@ -60,22 +66,29 @@ impl Routes {
     /// Queues `data` on `channel`; false if no driver carries it or it broke.
     pub fn write(&mut self, channel: ChannelId, data: Vec<u8>) -> bool {
         match self.channels.get(&channel) {
-            Some(index) => self.drivers[*index].write(channel, data),
+            Some(index) => self.drivers[index.0].write(channel, data),
             None => false,
         }
+    }
+
+    /// Whether `channel`'s peer is behind on what was written to it.
+    pub fn backlogged(&self, channel: ChannelId) -> bool {
+        self.channels
+            .get(&channel)
+            .is_some_and(|index| self.drivers[index.0].backlogged(channel))
     }
 
     /// Tells the channel's driver that a contact is on it.
     pub fn vouch(&mut self, channel: ChannelId) {
         if let Some(index) = self.channels.get(&channel) {
-            self.drivers[*index].vouch(channel);
+            self.drivers[index.0].vouch(channel);
         }
     }
 
     /// Closes `channel` at its driver and forgets the route.
     pub fn close(&mut self, channel: ChannelId) {
         if let Some(index) = self.channels.remove(&channel) {
-            self.drivers[index].close(channel);
+            self.drivers[index.0].close(channel);
         }
     }
 

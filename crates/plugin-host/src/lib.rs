@@ -11,6 +11,7 @@ pub mod manifest;
 pub mod message_plugin;
 pub mod sandbox;
 pub mod supervisor;
+pub mod testing;
 pub mod transport_plugin;
 
 pub use courier_config::{capability, limits};

@@ -8,6 +8,7 @@ use courier_proto::sync::record::{ContentTypeRange, MAX_FALLBACK_LEN};
 use courier_proto::sync::timer::{TIMER_TYPE, Timer};
 use courier_storage::{Content, Direction, Draft, Payload};
 
+use crate::error::damaged;
 use crate::plugins::Plugins;
 
 /// What the contact can read of a content type, as far as we know.
@@ -113,14 +114,6 @@ pub fn summary(
             format!("{} (receiving: {received} of {total} parts)", shown())
         }
         Payload::Damaged(_) => format!("{} ({})", shown(), damaged(direction)),
-    }
-}
-
-/// What a damaged attachment's row says, and what to do about it.
-pub fn damaged(direction: Direction) -> &'static str {
-    match direction {
-        Direction::Incoming => "damaged, ask the contact to send it again",
-        Direction::Outgoing => "damaged on this device, send the file again",
     }
 }
 

@@ -5,9 +5,8 @@ use std::path::{Path, PathBuf};
 
 use courier_config::Config;
 use courier_local_fs::owner_only;
-use courier_storage::{Database, Passphrase};
+use courier_storage::Database;
 
-use crate::Service;
 use crate::error::ServiceError;
 
 /// The database file inside a data directory.
@@ -25,9 +24,9 @@ pub struct DataDir {
 /// for the passphrase only once it knows whether the database is new.
 #[derive(Debug)]
 pub struct LockedDatabase {
-    dir: DataDir,
-    file: PathBuf,
-    new: bool,
+    pub(crate) dir: DataDir,
+    pub(crate) file: PathBuf,
+    pub(crate) new: bool,
 }
 
 impl DataDir {
@@ -140,19 +139,6 @@ impl LockedDatabase {
     /// The directory it is in.
     pub fn dir(&self) -> &DataDir {
         &self.dir
-    }
-
-    /// Opens the database with `passphrase`, and the service over it.
-    pub fn unlock(self, passphrase: String) -> Result<Service, ServiceError> {
-        let passphrase = if self.new {
-            Passphrase::for_new_database(passphrase)?
-        } else {
-            Passphrase::new(passphrase)?
-        };
-        let mut db = Database::open(&self.file, &passphrase)?;
-        // What disappeared while no node ran is gone before anything is shown.
-        db.sweep_expired(crate::service::now_ms())?;
-        Ok(Service::new(self.dir, db))
     }
 }
 

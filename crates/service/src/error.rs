@@ -4,11 +4,10 @@
 use std::path::PathBuf;
 
 use courier_config::ConfigError;
+use courier_node::NodeError;
 use courier_plugin_host::{CallError, EngineError};
 use courier_proto::contact_link::LinkError;
 use courier_storage::{Direction, NameError, StorageError};
-
-use crate::content::damaged;
 
 /// The kinds of failure a front end tells apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -51,7 +50,7 @@ pub enum ServiceError {
     Engine(#[from] EngineError),
     /// The node could not start, or stopped on a failure.
     #[error(transparent)]
-    Node(#[from] courier_node::NodeError),
+    Node(#[from] NodeError),
     /// A plugin refused the input or failed.
     #[error(transparent)]
     Plugin(#[from] CallError),
@@ -246,7 +245,7 @@ impl ServiceError {
         use ErrorKind as K;
         match self {
             ServiceError::Storage(e) => storage_kind(e),
-            ServiceError::Node(e) => crate::node::node_kind(e),
+            ServiceError::Node(e) => node_kind(e),
             ServiceError::Plugin(e) => call_kind(e),
             ServiceError::Link(_)
             | ServiceError::Name(_)
@@ -324,6 +323,25 @@ fn call_kind(error: &CallError) -> ErrorKind {
         CallError::Refused { .. } => ErrorKind::InvalidInput,
         CallError::Restarting { .. } => ErrorKind::Unavailable,
         CallError::Faulted { .. } | CallError::Disabled { .. } => ErrorKind::Plugin,
+    }
+}
+
+/// What a damaged attachment's row says, and what to do about it.
+pub fn damaged(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Incoming => "damaged, ask the contact to send it again",
+        Direction::Outgoing => "damaged on this device, send the file again",
+    }
+}
+
+/// What kind of failure stopped a node from starting or running.
+fn node_kind(error: &NodeError) -> crate::ErrorKind {
+    use crate::ErrorKind as K;
+    match error {
+        NodeError::Storage(e) => storage_kind(e),
+        NodeError::NoIdentity => K::NotFound,
+        NodeError::Engine(_) => K::Plugin,
+        NodeError::NoTransport(_) | NodeError::Driver(_) | NodeError::Runtime(_) => K::Unavailable,
     }
 }
 

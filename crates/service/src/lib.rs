@@ -47,3 +47,8 @@ pub use courier_proto::contact_link::ContactLink;
 pub use courier_proto::sync::record::MessageId;
 pub use courier_proto::sync::timer::Timer;
 pub use courier_storage::{Delivery, Direction, OutgoingState};
+// What a front end reads or shows with the same rules the use cases apply.
+pub use courier_config::Config;
+pub use courier_config::world::World;
+pub use courier_local_fs::input_file;
+pub use courier_text_safety::for_terminal;

@@ -3,7 +3,7 @@
 use courier_config::Config;
 use courier_config::capability::Capability;
 use courier_drivers::tor::TorSettings;
-use courier_node::{Node, NodeError, Pacing, RunningNode};
+use courier_node::{Node, Pacing, RunningNode};
 
 use crate::{Service, ServiceError};
 
@@ -41,16 +41,5 @@ impl Service {
             network: config.tor.clone(),
             onion_key: Some(self.db.onion_secret()?),
         }))
-    }
-}
-
-/// What kind of failure stopped a node from starting or running.
-pub(crate) fn node_kind(error: &NodeError) -> crate::ErrorKind {
-    use crate::ErrorKind as K;
-    match error {
-        NodeError::Storage(e) => crate::error::storage_kind(e),
-        NodeError::NoIdentity => K::NotFound,
-        NodeError::Engine(_) => K::Plugin,
-        NodeError::NoTransport(_) | NodeError::Driver(_) | NodeError::Runtime(_) => K::Unavailable,
     }
 }

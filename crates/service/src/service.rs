@@ -1,9 +1,9 @@
 //! One open data directory: its unlocked database, and its message-type plugins, loaded once when a use
 //! case first needs them.
 
-use courier_storage::{ContactId, Database, StorageError};
+use courier_storage::{ContactId, Database, Passphrase, StorageError};
 
-use crate::data_dir::DataDir;
+use crate::data_dir::{DataDir, LockedDatabase};
 use crate::error::ServiceError;
 use crate::plugins::Plugins;
 
@@ -93,6 +93,23 @@ impl Service {
     /// Whether `alias` is a pending contact.
     pub(crate) fn is_pending(&self, alias: &str) -> Result<bool, ServiceError> {
         Ok(self.db.pending_contacts()?.iter().any(|p| p.alias == alias))
+    }
+}
+
+// Opening the database is where a data directory becomes a service: here, so that the directory
+// knows nothing of what is built on it.
+impl LockedDatabase {
+    /// Opens the database with `passphrase`, and the service over it.
+    pub fn unlock(self, passphrase: String) -> Result<Service, ServiceError> {
+        let passphrase = if self.new {
+            Passphrase::for_new_database(passphrase)?
+        } else {
+            Passphrase::new(passphrase)?
+        };
+        let mut db = Database::open(&self.file, &passphrase)?;
+        // What disappeared while no node ran is gone before anything is shown.
+        db.sweep_expired(now_ms())?;
+        Ok(Service::new(self.dir, db))
     }
 }
 

@@ -5,7 +5,8 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::contact_store::OutgoingState;
-use super::database::{ContactId, Database, StorageError};
+use super::database::Database;
+use crate::{ContactId, StorageError};
 use courier_proto::sync::attachment::{self, CHUNK_TYPE, MANIFEST_TYPE};
 use courier_proto::sync::record::MessageId;
 

@@ -5,8 +5,9 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::chunk_packs::{PackRef, Side};
-use super::conversation::{Direction, Entry};
-use super::database::{ContactId, Database, StorageError};
+use super::database::Database;
+use super::entry::{Direction, Entry};
+use crate::{ContactId, StorageError};
 use courier_proto::sync::attachment::{self, MANIFEST_TYPE};
 use courier_proto::sync::record::{MAX_BODY_LEN, Message};
 

@@ -17,7 +17,7 @@ use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::database::{ContactId, StorageError};
+use crate::{ContactId, StorageError};
 use courier_local_fs::owner_only;
 use courier_proto::sync::attachment::CHUNK_TYPE;
 use courier_proto::sync::record::{Message, MessageId};

@@ -2,8 +2,10 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::database::{ContactId, Database, StorageError};
+use super::database::Database;
+
 use super::stream_state::Peer;
+use crate::{ContactId, StorageError};
 use courier_proto::handshake::Agreement;
 use courier_proto::sync::record::MessageId;
 use courier_proto::transport_security::transport_keys::{
@@ -300,7 +302,7 @@ impl Database {
     /// Calls the contact (or pending contact) `alias` `new_alias` from now on; refuses an unfit alias
     /// and one already in use.
     pub fn rename_contact(&mut self, alias: &str, new_alias: &str) -> Result<(), StorageError> {
-        let new_alias = super::database::check_name(new_alias)?;
+        let new_alias = crate::check_name(new_alias)?;
         let tx = self.write()?;
         let taken: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM pending_contacts WHERE alias = ?1)
@@ -379,7 +381,7 @@ mod tests {
     use courier_proto::identity::Identity;
 
     use super::*;
-    use crate::database::Passphrase;
+    use crate::Passphrase;
 
     #[test]
     fn a_contact_from_before_class_chains_keeps_its_transports_and_is_told_to_re_add_for_new_ones()

@@ -5,8 +5,10 @@ use rusqlite::{OptionalExtension, params};
 use super::attachments::{self, Draft};
 use super::chunk_packs::{PackRef, Side};
 use super::contact_store::OutgoingState;
-use super::database::{ContactId, Database, StorageError, begin_write};
+use super::database::{Database, begin_write};
 use super::disappearing;
+use super::entry::{Delivery, Direction, Entry};
+use crate::{ContactId, StorageError};
 use courier_proto::sync::attachment::{self, CHUNK_TYPE, MANIFEST_TYPE};
 use courier_proto::sync::record::{Message, MessageId};
 
@@ -21,37 +23,6 @@ pub enum Durability {
     /// No fsync on commit (WAL keeps it consistent; a crash may lose it): sent marks and acks, whose
     /// loss costs only a resend that the receiver drops as a duplicate.
     Relaxed,
-}
-
-/// Which way a message went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// We sent it.
-    Outgoing,
-    /// The contact sent it.
-    Incoming,
-}
-
-/// Where a message in a conversation stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// Ours, in one of the outbox states.
-    Outgoing(OutgoingState),
-    /// Theirs, stored.
-    Received,
-}
-
-/// One message of a conversation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    /// Content-addressed id.
-    pub id: MessageId,
-    /// Sent or received.
-    pub direction: Direction,
-    /// State.
-    pub delivery: Delivery,
-    /// The message itself (timestamp is the sender's clock).
-    pub message: Message,
 }
 
 impl Database {
@@ -395,7 +366,7 @@ mod tests {
     use courier_proto::transport_security::transport_keys::{Role, SecretKey};
 
     use super::*;
-    use crate::database::Passphrase;
+    use crate::Passphrase;
 
     const DAY: u64 = 86_400_000;
 

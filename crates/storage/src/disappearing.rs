@@ -6,7 +6,8 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::chunk_packs::{PackRef, Side};
-use super::database::{ContactId, Database, StorageError};
+use super::database::Database;
+use crate::{ContactId, StorageError};
 use courier_proto::sync::attachment::CHUNK_TYPE;
 use courier_proto::sync::record::{Message, MessageId};
 use courier_proto::sync::timer::{TIMER_TYPE, Timer};

@@ -2,7 +2,9 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::database::{Database, StorageError};
+use super::database::Database;
+
+use crate::StorageError;
 use courier_proto::contact_link::ContactLink;
 use courier_proto::identity::Identity;
 
@@ -114,7 +116,7 @@ impl Database {
         if link.public_key() == &ours.handshake_public() {
             return Err(StorageError::OwnLink);
         }
-        let alias = super::database::check_name(alias)?;
+        let alias = crate::check_name(alias)?;
         let link_taken: bool = self.conn.query_row(
             "SELECT EXISTS (SELECT 1 FROM pending_contacts WHERE handshake_public = ?1)
                  OR EXISTS (SELECT 1 FROM contacts WHERE handshake_public = ?1)",
@@ -172,7 +174,7 @@ mod tests {
     use courier_proto::identity::Identity;
 
     use super::*;
-    use crate::database::Passphrase;
+    use crate::Passphrase;
 
     #[test]
     fn the_onion_secret_is_made_once_kept_encrypted_and_is_each_nodes_own() {

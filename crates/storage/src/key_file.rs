@@ -25,7 +25,7 @@ use chacha20poly1305::aead::Aead;
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
-use super::database::{Passphrase, StorageError};
+use crate::{Passphrase, StorageError};
 use courier_local_fs::owner_only;
 
 /// What the key file's name adds to the database's file stem.

@@ -11,9 +11,14 @@ mod contact_store;
 mod conversation;
 mod database;
 mod disappearing;
+mod entry;
+mod error;
 mod identity_store;
 mod key_file;
+mod message_row;
 mod migrations;
+mod name;
+mod passphrase;
 mod peer_announcements;
 mod rotation;
 mod stream_state;
@@ -23,11 +28,16 @@ pub mod wipe;
 pub use activity::{Activity, ActivityMark, OutgoingRow, Progress};
 pub use attachments::{Content, Draft, Payload};
 pub use contact_store::{Contact, OutgoingState};
-pub use conversation::{Delivery, Direction, Durability, Entry};
-pub use database::{
-    ContactId, Database, MIN_PASSPHRASE_CHARS, NameError, Passphrase, StorageError, check_name,
-};
+pub use conversation::Durability;
+pub use database::Database;
+pub use entry::{Delivery, Direction, Entry};
+pub use error::{MIN_PASSPHRASE_CHARS, StorageError};
 pub use identity_store::PendingContact;
+pub use name::{NameError, check_name};
+pub use passphrase::Passphrase;
 pub use rotation::Rotated;
 pub use stream_state::Peer;
 pub use sync_store::ConversationStore;
+
+/// Row id of a contact.
+pub type ContactId = i64;

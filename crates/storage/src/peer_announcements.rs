@@ -3,7 +3,9 @@
 
 use rusqlite::params;
 
-use super::database::{ContactId, Database, StorageError};
+use super::database::Database;
+
+use crate::{ContactId, StorageError};
 
 /// A transport's `(key, value)` properties, as a contact told them.
 pub type Properties = Vec<(String, String)>;

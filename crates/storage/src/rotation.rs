@@ -12,8 +12,10 @@
 
 use std::time::Instant;
 
-use super::database::{Database, StorageError, Unlock, configure, connect, rekey};
+use super::database::{Database, Unlock, configure, connect, rekey};
+
 use super::key_file::DbKey;
+use crate::StorageError;
 
 /// What a rotation did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

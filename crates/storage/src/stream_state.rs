@@ -3,7 +3,9 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::database::{ContactId, Database, StorageError};
+use super::database::Database;
+
+use crate::{ContactId, StorageError};
 
 /// Whom a stream is with: a contact, or a pending contact still doing the handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,10 +1,12 @@
 //! The SQLite outbox and inbox of one conversation, as the sync session sees them.
 
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{OptionalExtension, params};
 
 use super::chunk_packs::{PackRef, Side};
-use super::database::{ContactId, Database, StorageError};
+use super::database::Database;
 use super::disappearing;
+use super::message_row::{message_id, stored_message};
+use crate::{ContactId, StorageError};
 use courier_proto::sync::record::{ContentTypeRange, Message, MessageId, TransportProperties};
 use courier_proto::sync::session::{StoreError, SyncStore, retransmit_at};
 
@@ -24,36 +26,6 @@ impl<'a> ConversationStore<'a> {
             max_latency_ms,
         }
     }
-}
-
-/// A message row as `SELECT timestamp_ms, content_type, type_version, body, fallback, id,
-/// pack_offset, pack_len` reads it: the message (a packed chunk's body still empty), its id, and
-/// where its body is if packed.
-pub(super) fn stored_message(
-    row: &Row<'_>,
-) -> rusqlite::Result<(Message, MessageId, Option<PackRef>)> {
-    let message = Message {
-        timestamp_ms: row.get::<_, i64>(0)? as u64,
-        content_type: row.get(1)?,
-        type_version: row.get(2)?,
-        body: row.get(3)?,
-        fallback: row.get(4)?,
-    };
-    let packed = PackRef::from_columns(row.get(6)?, row.get(7)?);
-    Ok((message, message_id(row, 5)?, packed))
-}
-
-/// The message id in `column` of `row`.
-fn message_id(row: &Row<'_>, column: usize) -> rusqlite::Result<MessageId> {
-    let id: Vec<u8> = row.get(column)?;
-    let id: [u8; 32] = id.try_into().map_err(|_| {
-        rusqlite::Error::FromSqlConversionFailure(
-            column,
-            rusqlite::types::Type::Blob,
-            "a stored message id is not 32 bytes".into(),
-        )
-    })?;
-    Ok(MessageId(id))
 }
 
 fn store_error(e: rusqlite::Error) -> StoreError {
@@ -319,7 +291,7 @@ fn wall_clock_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::database::Passphrase;
+    use crate::Passphrase;
 
     fn text(body: &str, t: u64) -> Message {
         Message {

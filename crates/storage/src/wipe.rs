@@ -11,7 +11,7 @@ use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use super::database::StorageError;
+use crate::StorageError;
 
 /// Bytes of salt at the start of page 1.
 const SALT_LEN: u64 = 16;

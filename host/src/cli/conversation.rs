@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use courier_api::client::{Client, ClientError};
 use courier_api::json::{DirectionJson, Message, Queued, SendText};
-use courier_host::input_file::{read_limited, read_stream_limited};
+use courier_service::input_file::{read_limited, read_stream_limited};
 use courier_service::{DataDir, Page};
 
 use super::{remote, unlock};
@@ -269,7 +269,7 @@ pub fn list(dir: &DataDir, alias: &str, json: bool) -> Result<()> {
             row["state"].as_str().unwrap_or(""),
             &row["id"].as_str().unwrap_or("")[..16],
             // A contact wrote it (a fallback text, perhaps): no escape code reaches the terminal.
-            courier_text_safety::for_terminal(row["summary"].as_str().unwrap_or(""))
+            courier_service::for_terminal(row["summary"].as_str().unwrap_or(""))
         );
     }
     Ok(())

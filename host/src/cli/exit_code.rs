@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use courier_api::client::ClientError;
-use courier_host::input_file::InputFileError;
+use courier_service::input_file::InputFileError;
 use courier_service::{ErrorKind, ServiceError};
 
 use super::CliError;

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use courier_host::config::Config;
+use courier_service::Config;
 use courier_service::{Description, ErrorKind, Inventory, PluginHealth, Plugins, ServiceError};
 
 use super::CliError;
@@ -36,8 +36,8 @@ pub fn new(
 ) -> Result<()> {
     use courier_service::plugin_template::{NewPlugin, new_plugin};
     let world = match world {
-        "transport" => courier_host::plugin::manifest::World::Transport,
-        _ => courier_host::plugin::manifest::World::MessageType,
+        "transport" => courier_service::World::Transport,
+        _ => courier_service::World::MessageType,
     };
     let plugin = NewPlugin {
         world,

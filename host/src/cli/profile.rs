@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::Result;
-use courier_host::config::Config;
+use courier_service::Config;
 use courier_service::profile::{self, ProfileReport};
 use courier_service::{ErrorKind, ServiceError};
 
@@ -56,7 +56,7 @@ fn print(report: &ProfileReport) {
                 Some(_) => "REFUSED".to_owned(),
             }
         );
-        if s.world == courier_host::config::world::World::Transport {
+        if s.world == courier_service::World::Transport {
             println!(
                 "    reveals  {}",
                 list(s.reveals.iter().map(|r| (*r).to_owned()).collect())

@@ -36,6 +36,7 @@ pub fn description() -> Description {
         // 16 KiB frames: a text costs one small file; a full stream is 63 frames, under 1 MiB.
         frame_size: 16 * 1024,
         reveals: Reveals::empty(),
+        pass_through: false,
     }
 }
 

@@ -32,6 +32,7 @@ pub fn description() -> Description {
         // transfers spend their time in the cipher, not in per-frame overhead.
         frame_size: 8 * 1024,
         reveals: Reveals::IP_ADDRESS | Reveals::PRESENCE,
+        pass_through: true,
     }
 }
 

@@ -34,6 +34,7 @@ pub fn description() -> Description {
         max_latency_ms: 60_000,
         frame_size: 16 * 1024,
         reveals: Reveals::empty(),
+        pass_through: true,
     }
 }
 

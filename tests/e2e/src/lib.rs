@@ -73,7 +73,19 @@ pub fn mkfifo(path: &Path) -> Result<()> {
 
 /// A free TCP port on loopback (bound and released; nothing else here races for it).
 pub fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    // Never the same port twice in one process: a port another story's node still dials (its peer
+    // stopped) must not become this story's.
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        if !given.contains(&port) {
+            given.push(port);
+            return Ok(port);
+        }
+    }
 }
 
 /// The message types besides text that a node has unless told otherwise.
@@ -561,18 +573,36 @@ impl Person {
 
     /// Queues `texts` to `alias` in one process, as that many `courier send` calls would.
     pub fn queue_texts(&self, alias: &str, texts: &[String]) -> Result<()> {
+        let drafts = texts
+            .iter()
+            .map(|text| Draft::new("courier/text", 1, text.clone().into_bytes()));
+        self.queue(alias, drafts)
+    }
+
+    /// Queues `drafts` to `alias` in one process (an attachment's chunks with its manifest), as
+    /// `courier send` would.
+    pub fn queue(&self, alias: &str, drafts: impl IntoIterator<Item = Draft>) -> Result<()> {
         let mut db = self.database()?;
         let contact = db
             .contacts()?
             .into_iter()
             .find(|c| c.alias == alias)
             .with_context(|| format!("{} has no contact {alias}", self.name))?;
-        for text in texts {
-            db.send(
-                contact.id,
-                Draft::new("courier/text", 1, text.clone().into_bytes()),
-                now_ms(),
-            )?;
+        for draft in drafts {
+            db.send(contact.id, draft, now_ms())?;
+        }
+        Ok(())
+    }
+
+    /// Stops (`SIGSTOP`) or resumes (`SIGCONT`) the running `serve`: a frozen process keeps its
+    /// sockets open and reads nothing.
+    pub fn signal(&self, signal: &str) -> Result<()> {
+        let pid = self.pid().context("the node is not running")?;
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &pid.to_string()])
+            .status()?;
+        if !status.success() {
+            bail!("kill -{signal} {pid} failed");
         }
         Ok(())
     }

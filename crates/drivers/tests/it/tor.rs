@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use courier_config::tor::{TorAuthority, TorConfig};
 use courier_drivers::tor::{ONION_PORT, TorDriver, TorSettings};
-use courier_io::{ChannelIds, Driver, DriverContext, DriverEvent, IoRequest, Medium, MediumState};
+use courier_io::{
+    ChannelIds, Driver, DriverContext, DriverEvent, IoRequest, Medium, MediumState, TransportIndex,
+};
 use courier_tor_net::TorNetwork;
 
 /// The `[tor]` section for `net`, as a node's config reads it.
@@ -79,11 +81,11 @@ fn bob_reaches_alices_onion_service_on_a_private_tor_network_and_her_key_is_on_n
 
     assert!(alice.handles(&IoRequest::TorPublishService));
     alice
-        .carry_out(0, IoRequest::TorPublishService, &[])
+        .carry_out(TransportIndex(0), IoRequest::TorPublishService, &[])
         .unwrap();
     let onion = next(&alice_events, Duration::from_secs(10), |e| match e {
         DriverEvent::Listening {
-            transport: 0,
+            transport: TransportIndex(0),
             medium: Medium::Tor,
             bound,
             reachable: Some(onion),
@@ -104,7 +106,7 @@ fn bob_reaches_alices_onion_service_on_a_private_tor_network_and_her_key_is_on_n
         onion: onion.clone(),
         port: ONION_PORT,
     };
-    bob.carry_out(0, request, &[]).unwrap();
+    bob.carry_out(TransportIndex(0), request, &[]).unwrap();
     next(&bob_events, Duration::from_secs(180), |e| match e {
         DriverEvent::Opened { channel: 1 } => Some(()),
         DriverEvent::Failed { channel: 1, reason } => panic!("bob's connection failed: {reason}"),
@@ -117,7 +119,7 @@ fn bob_reaches_alices_onion_service_on_a_private_tor_network_and_her_key_is_on_n
     assert!(bob.write(1, b"hello alice".to_vec()));
     let channel = next(&alice_events, Duration::from_secs(60), |e| match e {
         DriverEvent::Accepted {
-            transport: 0,
+            transport: TransportIndex(0),
             channel,
             name: None,
         } => Some(channel),
@@ -169,7 +171,7 @@ fn bob_reaches_alices_onion_service_on_a_private_tor_network_and_her_key_is_on_n
         onion: onion.clone(),
         port: ONION_PORT,
     };
-    carol.carry_out(0, request, &[]).unwrap();
+    carol.carry_out(TransportIndex(0), request, &[]).unwrap();
     next(&carol_events, Duration::from_secs(180), |e| match e {
         DriverEvent::Opened { channel: 7 } => Some(()),
         DriverEvent::Failed { channel: 7, reason } => {
@@ -193,7 +195,7 @@ fn bob_reaches_alices_onion_service_on_a_private_tor_network_and_her_key_is_on_n
         onion: onion.clone(),
         port: ONION_PORT,
     };
-    dave.carry_out(0, request, &[]).unwrap();
+    dave.carry_out(TransportIndex(0), request, &[]).unwrap();
     next(&dave_events, Duration::from_secs(60), |e| match e {
         DriverEvent::Medium {
             state: MediumState::Unreachable { .. },
@@ -235,17 +237,18 @@ fn with_no_tor_network_in_reach_the_driver_says_bootstrapping_then_unreachable_a
         ..TorConfig::default()
     };
     let (mut tor, events) = driver(&runtime, root.path(), network, Some([1; 32]));
-    tor.carry_out(4, IoRequest::TorPublishService, &[]).unwrap();
+    tor.carry_out(TransportIndex(4), IoRequest::TorPublishService, &[])
+        .unwrap();
     next(&events, Duration::from_secs(10), |e| match e {
         DriverEvent::Medium {
-            transport: 4,
+            transport: TransportIndex(4),
             state: MediumState::Starting { .. },
         } => Some(()),
         _ => None,
     });
     let reason = next(&events, Duration::from_secs(30), |e| match e {
         DriverEvent::Medium {
-            transport: 4,
+            transport: TransportIndex(4),
             state: MediumState::Unreachable { reason },
         } => Some(reason),
         DriverEvent::Medium {

@@ -128,10 +128,16 @@ fn a_local_user_without_the_token_floods_alice_s_api_and_she_and_bob_carry_on() 
         rss_before,
         peak_kib
     );
-    assert!(p99 < Duration::from_millis(100), "identity p99 {p99:?}");
+    // Behaviour, not speed: jammed meant requests that timed out and a reconnect of 12 s; the
+    // figures above are printed for the reader, the bounds here only tell answered from jammed.
+    let slowest = *latencies.last().unwrap();
+    assert!(
+        slowest < Duration::from_secs(3),
+        "her app waited {slowest:?} for an answer"
+    );
     assert!(peak_kib < 150 * 1024, "alice's node grew to {peak_kib} KiB");
     assert!(
-        slowest_arrival < Duration::from_secs(2),
+        slowest_arrival < Duration::from_secs(5),
         "bob's text took {slowest_arrival:?}"
     );
     wait_until(Duration::from_secs(10), "alice's texts reach bob", || {

@@ -21,6 +21,7 @@ mod plugin_guide;
 mod plugins_check;
 mod profile;
 mod second_language;
+mod stalled_peer;
 mod stranger;
 mod tor;
 

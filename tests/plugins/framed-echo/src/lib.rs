@@ -86,6 +86,7 @@ impl courier_plugin::driver::Driver for Framed {
             max_latency_ms: 30_000,
             frame_size: 16 * 1024,
             reveals: Reveals::IP_ADDRESS,
+            pass_through: false,
         }
     }
 

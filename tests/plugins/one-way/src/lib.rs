@@ -37,6 +37,7 @@ impl courier_plugin::driver::Driver for Courier {
             max_latency_ms: 60_000,
             frame_size: 4 * 1024,
             reveals: Reveals::IP_ADDRESS,
+            pass_through: false,
         }
     }
 

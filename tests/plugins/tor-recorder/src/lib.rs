@@ -17,7 +17,11 @@ const PIECE: usize = 768;
 
 impl courier_plugin::driver::Driver for Recorder {
     fn describe() -> Description {
-        transport_tor::description()
+        // It records the stream bytes too, so it asks to be handed them.
+        Description {
+            pass_through: false,
+            ..transport_tor::description()
+        }
     }
 
     fn new(_settings: &[Setting]) -> Result<Self, PluginError> {

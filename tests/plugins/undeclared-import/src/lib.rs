@@ -20,6 +20,7 @@ impl courier_plugin::driver::Driver for Sneaky {
             max_latency_ms: 30_000,
             frame_size: 1024,
             reveals: Reveals::empty(),
+            pass_through: false,
         }
     }
     fn new(_settings: &[Setting]) -> Result<Self, PluginError> {

@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
-use courier_host::config::Config;
-use courier_host::contact_link::ContactLink;
-use courier_host::identity::Identity;
-use courier_host::node::{Node, Notice, Pacing, RunningNode};
-use courier_host::storage::{Database, Draft, Passphrase};
+use courier_config::Config;
+use courier_node::{Node, Notice, Pacing, RunningNode};
+use courier_proto::contact_link::ContactLink;
+use courier_proto::identity::Identity;
+use courier_storage::{Database, Draft, Passphrase};
 
-use crate::fixture::Fixture;
+use courier_plugin_host::testing::Fixture;
 
 /// One person's node: a database and the plugins its configs load.
 pub struct Side {
@@ -63,12 +63,22 @@ impl Side {
     }
 }
 
+/// A port free now and never handed out before in this process: a port another story's node
+/// still dials (its peer stopped) must not become this story's.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap();
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 pub fn now_ms() -> u64 {

@@ -2,10 +2,10 @@
 
 use std::net::SocketAddr;
 
-use courier_host::plugin::bindings::transport_types::{
+use courier_io::IoRequest;
+use courier_plugin_host::bindings::transport_types::{
     Action, Chunk, ConnectRequest, Event, Listening, Medium, Property,
 };
-use courier_io::IoRequest;
 
 use crate::fixture::{Fixture, capture_logs};
 

@@ -1,14 +1,14 @@
 //! Each hostile plugin misbehaves beside the well-behaved text plugin; each is contained, the reason is
 //! in the log, and text keeps answering.
 
-use courier_host::plugin::CallError;
-use courier_host::plugin::bindings::transport_types::Event;
-use courier_host::plugin::fault::Fault;
-use courier_host::plugin::supervisor::Health;
+use courier_plugin_host::CallError;
+use courier_plugin_host::bindings::transport_types::Event;
+use courier_plugin_host::fault::Fault;
+use courier_plugin_host::supervisor::Health;
 
 use crate::fixture::{Fixture, capture_logs, message_type, text};
 
-fn text_still_answers(host: &mut courier_host::plugin::PluginHost) {
+fn text_still_answers(host: &mut courier_plugin_host::PluginHost) {
     let text = host.message_type("courier/text").expect("text loaded");
     let payload = text
         .prepare("still here \u{202E}".as_bytes(), &[], 1)

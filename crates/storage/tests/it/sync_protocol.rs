@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use courier_host::storage::{ConversationStore, Database, OutgoingState, Passphrase, StorageError};
-use courier_host::sync::record::{Message, Record};
-use courier_host::sync::session::SyncStore;
+use courier_proto::sync::record::{Message, Record};
+use courier_proto::sync::session::SyncStore;
+use courier_storage::{ConversationStore, Database, OutgoingState, Passphrase, StorageError};
 
-use crate::fixture::sync_session;
+use crate::sync_session::sync_session;
 
 const LATENCY: u64 = 30_000;
 /// When the handshake agreed keys start, and a time two days later.
@@ -150,13 +150,13 @@ fn alice_inits_once_and_adds_bob_by_link_with_clear_errors_for_every_mistake() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("alice.db");
     let mut db = Database::open(&path, &pass("alice")).unwrap();
-    let bob_link = courier_host::identity::Identity::generate("bob").link();
+    let bob_link = courier_proto::identity::Identity::generate("bob").link();
     assert!(matches!(
         db.add_pending_contact(&bob_link, "bob", 1),
         Err(StorageError::NoIdentity)
     ));
 
-    let alice = courier_host::identity::Identity::generate("alice");
+    let alice = courier_proto::identity::Identity::generate("alice");
     db.create_identity(&alice).unwrap();
     assert!(matches!(
         db.create_identity(&alice),
@@ -172,7 +172,7 @@ fn alice_inits_once_and_adds_bob_by_link_with_clear_errors_for_every_mistake() {
         db.add_pending_contact(&alice.link(), "me", 3),
         Err(StorageError::OwnLink)
     ));
-    let carol_link = courier_host::identity::Identity::generate("carol").link();
+    let carol_link = courier_proto::identity::Identity::generate("carol").link();
     assert!(matches!(
         db.add_pending_contact(&carol_link, "Bob", 3),
         Err(StorageError::DuplicateAlias(_))
@@ -211,8 +211,8 @@ fn alice_inits_once_and_adds_bob_by_link_with_clear_errors_for_every_mistake() {
 
 #[test]
 fn after_the_handshake_both_sides_hold_matching_keys_and_removing_a_contact_removes_everything() {
-    use courier_host::handshake::Handshake;
-    use courier_host::identity::{Identity, safety_number};
+    use courier_proto::handshake::Handshake;
+    use courier_proto::identity::{Identity, safety_number};
 
     let dir = tempfile::tempdir().unwrap();
     let (mut alice_db, mut bob_db) = (open(dir.path(), "alice"), open(dir.path(), "bob"));

@@ -1,13 +1,13 @@
 //! The second start loads compiled components from the cache instead of compiling again.
 
-use courier_host::plugin::component_cache::Origin;
+use courier_plugin_host::component_cache::Origin;
 
 use crate::fixture::{Fixture, text};
 
 #[test]
 fn a_second_start_uses_the_cache_and_a_corrupt_entry_is_rebuilt() {
     let fixture = Fixture::with_plugins(&["text"]);
-    let origin = |host: &courier_host::plugin::PluginHost| {
+    let origin = |host: &courier_plugin_host::PluginHost| {
         host.reports.iter().map(|r| r.origin).collect::<Vec<_>>()
     };
 

@@ -3,14 +3,14 @@
 
 use std::collections::HashMap;
 
-use courier_host::storage::{
+use courier_proto::sync::attachment::{self, MANIFEST_TYPE};
+use courier_proto::sync::record::{ContentTypeRange, Record};
+use courier_proto::sync::session::{Mode, REQUEST_WINDOW, Session, SyncStore};
+use courier_storage::{
     ConversationStore, Database, Draft, Durability, Passphrase, Payload, StorageError,
 };
-use courier_host::sync::attachment::{self, MANIFEST_TYPE};
-use courier_host::sync::record::{ContentTypeRange, Record};
-use courier_host::sync::session::{Mode, REQUEST_WINDOW, Session, SyncStore};
 
-use crate::fixture::sync_session;
+use crate::sync_session::sync_session;
 
 const LATENCY: u64 = 30_000;
 
@@ -307,7 +307,7 @@ fn a_lost_or_cut_pack_damages_only_its_attachment_and_the_same_file_sent_again_m
     let (mut alice, to_bob, mut bob, from_alice) = contacts(dir.path());
     let file: Vec<u8> = (0..300_000u32).map(|i| (i % 239) as u8).collect();
     let (manifest, chunks) = attachment::split(&file, "courier/file", 1, 2_000).unwrap();
-    let text = |body: &str, at: u64| courier_host::sync::record::Message {
+    let text = |body: &str, at: u64| courier_proto::sync::record::Message {
         timestamp_ms: at,
         content_type: "courier/text".into(),
         type_version: 1,

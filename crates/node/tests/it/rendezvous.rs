@@ -1,12 +1,12 @@
 //! What a node announces on the LAN and how it recognises streams, with real databases: tags only a
 //! contact can match, that change with the rotation period, and stream state that survives restarts.
 
-use courier_host::handshake::Handshake;
-use courier_host::identity::Identity;
-use courier_host::node::keyring::Keyring;
-use courier_host::storage::{Database, Passphrase, Peer};
-use courier_host::transport_security::tag_window::tag;
-use courier_host::transport_security::transport_keys::{latency_class, rotation_period_ms};
+use courier_node::keyring::Keyring;
+use courier_proto::handshake::Handshake;
+use courier_proto::identity::Identity;
+use courier_proto::transport_security::tag_window::tag;
+use courier_proto::transport_security::transport_keys::{latency_class, rotation_period_ms};
+use courier_storage::{Database, Passphrase, Peer};
 
 const LATENCY: u64 = 30_000;
 const NOW: u64 = 1_800_000_000_000;

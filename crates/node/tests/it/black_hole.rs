@@ -5,14 +5,14 @@ use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use courier_host::config::Config;
-use courier_host::node::{Notice, Pacing};
-use courier_host::plugin::supervisor::Health;
-use courier_host::storage::{Delivery, OutgoingState, Peer};
-use courier_host::transport_security::TAG_LEN;
-use courier_host::transport_security::stream::HEADER_LEN;
-use courier_host::transport_security::tag_window::WINDOW;
-use courier_host::transport_security::transport_keys::{latency_class, period_at};
+use courier_config::Config;
+use courier_node::{Notice, Pacing};
+use courier_plugin_host::supervisor::Health;
+use courier_proto::transport_security::TAG_LEN;
+use courier_proto::transport_security::stream::HEADER_LEN;
+use courier_proto::transport_security::tag_window::WINDOW;
+use courier_proto::transport_security::transport_keys::{latency_class, period_at};
+use courier_storage::{Delivery, OutgoingState, Peer};
 
 use crate::two_nodes::{Side, free_port, introduce, now_ms, send, texts_from, wait_for};
 

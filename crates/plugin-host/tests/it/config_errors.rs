@@ -1,6 +1,6 @@
 //! Every kind of bad config gives one clear error naming the plugin, the key and the line.
 
-use courier_host::config::Config;
+use courier_config::Config;
 
 use crate::fixture::{Fixture, text};
 

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use courier_host::node::{Notice, Pacing};
+use courier_node::{Notice, Pacing};
 use courier_tor_net::TorNetwork;
 
 use crate::two_nodes::{Side, now_ms, send, wait_for};

@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use courier_host::node::{Notice, Pacing};
-use courier_host::storage::{Delivery, OutgoingState};
+use courier_node::{Notice, Pacing};
+use courier_storage::{Delivery, OutgoingState};
 
 use crate::two_nodes::{Side, free_port, introduce, send, texts_from, wait_for, wait_until};
 
@@ -41,7 +41,7 @@ fn met(root: &Path) -> (Side, Side, u16, u16) {
     (alice, bob, a_way, b_way)
 }
 
-fn states(db: &courier_host::storage::Database, alias: &str) -> Vec<Delivery> {
+fn states(db: &courier_storage::Database, alias: &str) -> Vec<Delivery> {
     db.conversation(db.contact(alias).unwrap())
         .unwrap()
         .iter()

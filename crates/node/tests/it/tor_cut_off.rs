@@ -1,9 +1,9 @@
 //! Tor cut off (no relay of its network answers) beside a LAN that works: Tor says so plainly, and
 //! the LAN goes on delivering. Real nodes, the real LAN and Tor plugins, the real arti client.
 
-use courier_host::config::Config;
-use courier_host::node::{MediumState, Notice, Pacing};
-use courier_host::plugin::supervisor::Health;
+use courier_config::Config;
+use courier_node::{MediumState, Notice, Pacing};
+use courier_plugin_host::supervisor::Health;
 
 use crate::two_nodes::{Side, free_port, introduce, send, wait_for, wait_until};
 
@@ -53,7 +53,7 @@ fn with_tor_cut_off_alice_and_bob_still_talk_on_the_lan_and_tor_says_it_is_unrea
         matches!(n, Notice::Received { count: 1, .. })
     });
 
-    let tor_state = |node: &courier_host::node::RunningNode| {
+    let tor_state = |node: &courier_node::RunningNode| {
         let states = node.handle.transports().unwrap();
         states.into_iter().find(|t| t.transport == "tor").unwrap()
     };

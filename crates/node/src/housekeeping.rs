@@ -1,0 +1,119 @@
+//! The periodic pass: what other processes wrote (a `courier send`, a `contacts add`), disappearing
+//! messages and the key rotation that erases them, rotating tags and meeting points, plugin ticks,
+//! and dials that are due.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use courier_plugin_host::bindings::transport_types::Event;
+use courier_storage::ContactId;
+
+use crate::{Node, NodeError, now_ms};
+use courier_io::TransportIndex;
+
+/// The shortest time between two rotations of the database key.
+const ROTATE_EVERY: Duration = Duration::from_secs(60);
+
+impl Node {
+    /// One pass; see the module's doc.
+    pub(crate) fn housekeeping(&mut self) -> Result<(), NodeError> {
+        let now = now_ms();
+        // Disappearing messages go on time while the node runs, here and on the contact's side.
+        self.db.sweep_expired(now)?;
+        self.erase_deleted()?;
+        let version = self.db.data_version()?;
+        let changed_outside = version != self.data_version;
+        self.data_version = version;
+        for index in self.transports.indices() {
+            self.refresh_keys(index, now)?;
+        }
+        if changed_outside {
+            self.poll_links()?;
+        }
+        if std::mem::take(&mut self.told_addresses_stale) {
+            self.remember_told_addresses()?;
+        }
+        self.close_unanswered(now);
+        self.dial_found(now);
+        self.run_deferred()
+    }
+
+    /// Rotates transport `index`'s keys and tags as time and contacts change, and tells the drivers
+    /// the tags to announce and the meeting points to keep.
+    fn refresh_keys(&mut self, index: TransportIndex, now: u64) -> Result<(), NodeError> {
+        let t = &mut self.transports[index];
+        let tags_changed = t.keyring.refresh(&mut self.db, &self.identity, now)?;
+        let mut met_changed = false;
+        if t.dialer.has_met() {
+            let told: HashSet<ContactId> = self
+                .db
+                .peer_properties(t.keyring.transport())?
+                .into_iter()
+                .map(|(contact, _)| contact)
+                .collect();
+            met_changed = t.dialer.forget_meetings(&told, now);
+        }
+        if tags_changed {
+            let tags = t.keyring.announced_tags(now);
+            self.routes.retag(index, &tags);
+        }
+        // Meeting points also end by the clock (48 hours after a contact was added).
+        let meetings = self.meetings(index, now);
+        let dialer = &mut self.transports[index].dialer;
+        if tags_changed || met_changed || meetings.len() != dialer.meetings_told {
+            dialer.meetings_told = meetings.len();
+            self.routes.meet(index, &meetings);
+        }
+        Ok(())
+    }
+
+    /// Rotates the database key once something was deleted (a message that disappeared, a contact,
+    /// an old transport key), so that the copies of it left in freed disk blocks become noise: at
+    /// once the first time, then at most every [`ROTATE_EVERY`], as a rotation rewrites every page.
+    fn erase_deleted(&mut self) -> Result<(), NodeError> {
+        // Only a node whose connection follows rotations (`serve`'s) rotates: a command that runs a
+        // node (a drive import) holds the key file like any command.
+        if !self.db.follows_rotations()
+            || self
+                .last_rotation
+                .is_some_and(|at| at.elapsed() < ROTATE_EVERY)
+            || !self.db.erasure_owed()?
+        {
+            return Ok(());
+        }
+        // A command or an API request has the database open: the next round tries again.
+        let Some(rotated) = self.db.rotate_key()? else {
+            return Ok(());
+        };
+        self.last_rotation = Some(Instant::now());
+        tracing::info!(
+            pages = rotated.pages,
+            ms = rotated.elapsed.as_millis() as u64,
+            "re-encrypted the database under a new key and destroyed the old one"
+        );
+        Ok(())
+    }
+
+    /// Offers newly queued messages on every live sync link whose peer keeps up.
+    pub(crate) fn poll_links(&mut self) -> Result<(), NodeError> {
+        for channel in self.slots.channels() {
+            // A backlogged peer is offered more once it has drained (`DriverEvent::Drained`).
+            if !self.routes.backlogged(channel) {
+                self.step_link(channel, |link, cx| link.poll(cx));
+            }
+        }
+        self.run_deferred()
+    }
+
+    /// Ticks every plugin whose wake-up time has come.
+    pub(crate) fn tick_plugins(&mut self) {
+        let now = now_ms();
+        for index in self.transports.indices() {
+            let t = &mut self.transports[index];
+            if t.wake_at.is_some_and(|at| at <= now) {
+                t.wake_at = None;
+                self.plugin_event(index, Event::Tick(now));
+            }
+        }
+    }
+}
