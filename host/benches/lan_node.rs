@@ -6,6 +6,7 @@
 //!
 //! Needs `cargo xtask build-plugins` first (`cargo xtask bench` does it).
 
+use courier_proto::sync::timer::Timer;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::mpsc::Receiver;
@@ -170,6 +171,7 @@ fn main() {
                     to_bob,
                     Draft::new("courier/text", 1, format!("queued text {i}").into_bytes()),
                     now_ms(),
+                    Timer::OFF,
                 )?;
             }
             Ok::<_, courier_storage::StorageError>(())
@@ -191,6 +193,7 @@ fn main() {
                 to_bob,
                 Draft::new("courier/text", 1, format!("ping {i}").into_bytes()),
                 now_ms(),
+                Timer::OFF,
             )
             .unwrap();
         durable.push(started.elapsed());

@@ -261,6 +261,10 @@ fn main() -> ExitCode {
         // Colour codes only for a person at a terminal, not into a log file or journal.
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    // Addresses, aliases and file names show as `[scrubbed]` in the log, unless a person debugging
+    // their own machine asks for them.
+    let _unsafe_logging = std::env::var_os("COURIER_LOG_SENSITIVE")
+        .and_then(|_| safelog::disable_safe_logging().ok());
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

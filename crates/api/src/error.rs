@@ -89,7 +89,8 @@ impl From<ServiceError> for ApiError {
             (_, ErrorKind::Plugin) => (StatusCode::SERVICE_UNAVAILABLE, "plugin"),
         };
         if status.is_server_error() {
-            tracing::warn!(%error, "an API request failed");
+            // Its message may name a contact or a file: scrubbed unless unsafe logging is on.
+            tracing::warn!(error = %safelog::sensitive(&error), "an API request failed");
         }
         let field = error.field().filter(|_| {
             status == StatusCode::BAD_REQUEST

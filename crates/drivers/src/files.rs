@@ -174,7 +174,11 @@ fn scan(
         let data = match read_limited_no_follow(&key.0, MAX_FILE_BYTES as u64) {
             Ok(data) => data,
             Err(e) => {
-                tracing::warn!("skipped {name:?} on the drive: {e}");
+                tracing::warn!(
+                    "skipped {} on the drive: {}",
+                    safelog::sensitive(&name),
+                    safelog::sensitive(&e)
+                );
                 in_flight.leave(channel);
                 lock(seen).remove(&key);
                 continue;

@@ -40,6 +40,7 @@ use courier_plugin_host::bindings::transport_types::{Event, Property};
 use courier_plugin_host::transport_plugin::MAX_CHUNK_BYTES;
 use courier_proto::identity::Identity;
 use courier_proto::sync::record::{ContentTypeRange, TransportProperties};
+use courier_proto::sync::timer::Timer;
 use courier_storage::{Database, Peer};
 
 pub use dialer::Pacing;
@@ -105,6 +106,8 @@ pub struct Node {
     content_types: Vec<ContentTypeRange>,
     /// How contacts can reach us over each transport, told to every contact we sync with.
     advertised: Vec<TransportProperties>,
+    /// The longest this device keeps a message (the profile's `disappear-within`).
+    longest: Timer,
     /// Whether contacts may have told us new addresses since we last read them (at start, and when
     /// a sync session ends).
     told_addresses_stale: bool,
@@ -144,7 +147,6 @@ impl Node {
         runtime: tokio::runtime::Handle,
     ) -> Result<Node, NodeError> {
         let identity = db.identity()?.ok_or(NodeError::NoIdentity)?;
-        db.set_longest_timer(config.policy.longest_timer());
         let mut plugins = PluginHost::load(config)?;
         let (tx, rx) = mpsc::channel();
         let ids = ChannelIds::default();
@@ -164,6 +166,7 @@ impl Node {
         Ok(Node {
             content_types: content_types(&plugins),
             advertised: Vec::new(),
+            longest: config.policy.longest_timer(),
             told_addresses_stale: true,
             db,
             identity,

@@ -40,6 +40,7 @@ impl Node {
             dialing: &dialing,
             content_types: &self.content_types,
             advertised: &self.advertised,
+            longest: self.longest,
         };
         let result = step(&mut slot.link, &mut cx);
         let stepped = Stepped {

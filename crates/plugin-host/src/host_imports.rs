@@ -94,9 +94,13 @@ impl log::Host for PluginState {
         }
         let line = sanitize_log(&message);
         let plugin = &*self.name;
+        // A plugin's detail (the calls it made, with their addresses) is scrubbed unless unsafe
+        // logging is on (`COURIER_LOG_SENSITIVE`); what it warns of is shown as written, and the
+        // plugin guide says a warning names no address.
+        let detail = safelog::sensitive(&line);
         match level {
-            Level::Trace => tracing::trace!(target: "courier::plugin", plugin, "{line}"),
-            Level::Debug => tracing::debug!(target: "courier::plugin", plugin, "{line}"),
+            Level::Trace => tracing::trace!(target: "courier::plugin", plugin, "{detail}"),
+            Level::Debug => tracing::debug!(target: "courier::plugin", plugin, "{detail}"),
             Level::Info => tracing::info!(target: "courier::plugin", plugin, "{line}"),
             Level::Warn => tracing::warn!(target: "courier::plugin", plugin, "{line}"),
             Level::Error => tracing::error!(target: "courier::plugin", plugin, "{line}"),

@@ -292,7 +292,7 @@ impl Outgoing<'_> {
                 limit: self.limit,
             });
         }
-        self.service.hold_to_policy(self.contact)?;
+        let longest = self.service.hold_to_policy(self.contact)?;
         let announced = self.service.db.peer_content_types(self.contact)?;
         let plugins = self.service.plugins()?;
         let name = plugins.message_type(&self.content_type)?.name().to_owned();
@@ -307,7 +307,7 @@ impl Outgoing<'_> {
         let (id, _, _) = self
             .service
             .db
-            .send_keyed(self.contact, draft, now_ms(), key)?;
+            .send_keyed(self.contact, draft, now_ms(), key, longest)?;
         Ok(Sent {
             id,
             support,

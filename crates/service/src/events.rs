@@ -292,6 +292,7 @@ mod tests {
     use courier_proto::identity::Identity;
     use courier_proto::sync::record::Message;
     use courier_proto::sync::session::SyncStore;
+    use courier_proto::sync::timer::Timer;
     use courier_proto::transport_security::transport_keys::{Role, SecretKey};
     use courier_storage::{ConversationStore, Draft};
 
@@ -315,7 +316,7 @@ mod tests {
 
     fn text(service: &mut Service, contact: ContactId, body: &str, at: u64) -> MessageId {
         let draft = Draft::new("courier/text", 1, body.as_bytes().to_vec());
-        service.db.send(contact, draft, at).unwrap().0
+        service.db.send(contact, draft, at, Timer::OFF).unwrap().0
     }
 
     fn incoming(service: &mut Service, contact: ContactId, body: &str, at: u64) -> MessageId {
@@ -327,7 +328,7 @@ mod tests {
             body: body.as_bytes().to_vec(),
         };
         let id = message.id();
-        ConversationStore::new(&mut service.db, contact, 60_000)
+        ConversationStore::new(&mut service.db, contact, 60_000, Timer::OFF)
             .store_incoming(&id, message)
             .unwrap();
         id
@@ -353,7 +354,7 @@ mod tests {
             "queued is not news"
         );
         {
-            let mut store = ConversationStore::new(&mut service.db, bob, 60_000);
+            let mut store = ConversationStore::new(&mut service.db, bob, 60_000, Timer::OFF);
             store.mark_sent(&first, 4_000).unwrap();
             // The second is sent and acked between two looks, and the old one acked.
             store.mark_sent(&second, 4_000).unwrap();
@@ -385,7 +386,7 @@ mod tests {
             "the old one was queued when the watcher began, so it is sent then acked too"
         );
         assert_eq!(watcher.poll(&mut service, &[]).unwrap(), [], "each once");
-        ConversationStore::new(&mut service.db, bob, 60_000)
+        ConversationStore::new(&mut service.db, bob, 60_000, Timer::OFF)
             .mark_acked(&first)
             .unwrap();
         assert_eq!(watcher.poll(&mut service, &[]).unwrap(), [acked(first)]);
@@ -531,7 +532,7 @@ mod tests {
         // Bytes that never repeat a chunk's worth: identical chunks would be one message.
         let bytes = (0..150_000u32).map(|i| (i % 251) as u8).collect();
         let big = Draft::new("courier/image", 1, bytes);
-        let (manifest, _) = service.db.send(bob, big, 5_000).unwrap();
+        let (manifest, _) = service.db.send(bob, big, 5_000, Timer::OFF).unwrap();
         let progress = |sent, acked| Event::AttachmentProgress {
             contact: "bob".into(),
             id: manifest,
@@ -546,20 +547,20 @@ mod tests {
             "unchanged, not told again"
         );
         let chunks: Vec<MessageId> = {
-            let store = ConversationStore::new(&mut service.db, bob, 60_000);
+            let store = ConversationStore::new(&mut service.db, bob, 60_000, Timer::OFF);
             store.due(4_000_000_000_000, 10).unwrap()
         };
         let chunks: Vec<MessageId> = chunks.into_iter().filter(|id| *id != manifest).collect();
         assert_eq!(chunks.len(), 3, "the three chunks go first");
         {
-            let mut store = ConversationStore::new(&mut service.db, bob, 60_000);
+            let mut store = ConversationStore::new(&mut service.db, bob, 60_000, Timer::OFF);
             store.mark_sent(&chunks[0], 6_000).unwrap();
             store.mark_sent(&chunks[1], 6_000).unwrap();
             store.mark_acked(&chunks[0]).unwrap();
         }
         assert_eq!(watcher.poll(&mut service, &[]).unwrap(), [progress(2, 1)]);
         {
-            let mut store = ConversationStore::new(&mut service.db, bob, 60_000);
+            let mut store = ConversationStore::new(&mut service.db, bob, 60_000, Timer::OFF);
             for id in chunks.iter().chain([&manifest]) {
                 store.mark_sent(id, 7_000).unwrap();
                 store.mark_acked(id).unwrap();

@@ -21,22 +21,29 @@ impl Service {
     /// message, and holds for every message sent or received after it.
     pub fn set_timer(&mut self, alias: &str, timer: Timer) -> Result<Sent, ServiceError> {
         let contact = self.conversation_contact(alias)?;
-        self.plugins()?.policy().admit_timer(timer)?;
-        self.queue_timer(contact, timer)
+        let policy = self.plugins()?.policy();
+        policy.admit_timer(timer)?;
+        let longest = policy.longest_timer();
+        self.queue_timer(contact, timer, longest)
     }
 
     /// Before a message to `contact`: when the profile keeps messages no longer than a timer the
     /// conversation does not have yet, the conversation gets that timer first, so both sides delete.
-    pub(crate) fn hold_to_policy(&mut self, contact: ContactId) -> Result<(), ServiceError> {
+    /// Returns that longest, for the message's own bound.
+    pub(crate) fn hold_to_policy(&mut self, contact: ContactId) -> Result<Timer, ServiceError> {
         let longest = self.plugins()?.policy().longest_timer();
-        self.db.set_longest_timer(longest);
         if !self.db.timer(contact)?.within(longest) {
-            self.queue_timer(contact, longest)?;
+            self.queue_timer(contact, longest, longest)?;
         }
-        Ok(())
+        Ok(longest)
     }
 
-    fn queue_timer(&mut self, contact: ContactId, timer: Timer) -> Result<Sent, ServiceError> {
+    fn queue_timer(
+        &mut self,
+        contact: ContactId,
+        timer: Timer,
+        longest: Timer,
+    ) -> Result<Sent, ServiceError> {
         let now = now_ms();
         let message = timer.message(now);
         let draft = Draft {
@@ -45,7 +52,7 @@ impl Service {
             fallback: message.fallback.clone(),
             payload: message.body,
         };
-        let (id, _) = self.db.send(contact, draft, now)?;
+        let (id, _) = self.db.send(contact, draft, now, longest)?;
         Ok(Sent {
             id,
             support: PeerSupport::Unknown,

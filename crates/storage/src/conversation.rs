@@ -11,6 +11,7 @@ use super::entry::{Delivery, Direction, Entry};
 use crate::{ContactId, StorageError};
 use courier_proto::sync::attachment::{self, CHUNK_TYPE, MANIFEST_TYPE};
 use courier_proto::sync::record::{Message, MessageId};
+use courier_proto::sync::timer::Timer;
 
 /// How long a send's key is kept: a client retrying later than this sends again.
 const SEND_KEY_LIFETIME_MS: u64 = 7 * 86_400_000;
@@ -33,13 +34,17 @@ impl Database {
     /// Its timestamp is `now_ms`, or one past the newest message already queued to the contact if the
     /// clock went backwards or two arrive in one millisecond: timestamps order the conversation, and
     /// two identical texts sent twice are two messages, not one.
+    ///
+    /// `longest` is the longest this device keeps a message (a profile's `disappear-within`),
+    /// whatever the conversation's timer; [`Timer::OFF`] for no bound.
     pub fn send(
         &mut self,
         contact: ContactId,
         draft: Draft,
         now_ms: u64,
+        longest: Timer,
     ) -> Result<(MessageId, Message), StorageError> {
-        self.send_keyed(contact, draft, now_ms, None)
+        self.send_keyed(contact, draft, now_ms, None, longest)
             .map(|(id, message, _)| (id, message))
     }
 
@@ -52,13 +57,9 @@ impl Database {
         mut draft: Draft,
         now_ms: u64,
         key: Option<&str>,
+        longest: Timer,
     ) -> Result<(MessageId, Message, bool), StorageError> {
-        let Database {
-            conn,
-            packs,
-            longest,
-            ..
-        } = self;
+        let Database { conn, packs, .. } = self;
         let tx = begin_write(conn)?;
         let known: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM contacts WHERE id = ?1)",
@@ -124,7 +125,7 @@ impl Database {
             ])?;
         }
         drop(insert);
-        disappearing::sent(&tx, contact, &head, *longest)?;
+        disappearing::sent(&tx, contact, &head, longest)?;
         if let Some(key) = key {
             tx.execute(
                 "INSERT INTO send_keys (contact_id, key, id, added_ms) VALUES (?1, ?2, ?3, ?4)",
@@ -398,25 +399,29 @@ mod tests {
         let bob = contact(&mut db, "bob");
         let carol = contact(&mut db, "carol");
         let now = 1_800_000_000_000;
-        let (first, _, fresh) = db.send_keyed(bob, hello(), now, Some("k1")).unwrap();
+        let (first, _, fresh) = db
+            .send_keyed(bob, hello(), now, Some("k1"), Timer::OFF)
+            .unwrap();
         assert!(fresh);
         drop(db);
         // The node restarted; the client, not knowing whether it got through, retries.
         let mut db = open(&path);
         let (again, _, fresh) = db
-            .send_keyed(bob, hello(), now + 1_000, Some("k1"))
+            .send_keyed(bob, hello(), now + 1_000, Some("k1"), Timer::OFF)
             .unwrap();
         assert_eq!((again, fresh), (first, false));
         assert_eq!(db.conversation(bob).unwrap().len(), 1, "queued once");
         // The same key is another send to another contact, and an unkeyed send always is one.
-        let (_, _, fresh) = db.send_keyed(carol, hello(), now, Some("k1")).unwrap();
+        let (_, _, fresh) = db
+            .send_keyed(carol, hello(), now, Some("k1"), Timer::OFF)
+            .unwrap();
         assert!(fresh);
         assert_eq!(db.conversation(carol).unwrap().len(), 1);
-        db.send(bob, hello(), now + 2_000).unwrap();
+        db.send(bob, hello(), now + 2_000, Timer::OFF).unwrap();
         assert_eq!(db.conversation(bob).unwrap().len(), 2);
         // A week on, the key is forgotten: a retry that late is a new message.
         let (late, _, fresh) = db
-            .send_keyed(bob, hello(), now + 8 * DAY, Some("k1"))
+            .send_keyed(bob, hello(), now + 8 * DAY, Some("k1"), Timer::OFF)
             .unwrap();
         assert!(fresh && late != first);
         assert_eq!(db.conversation(bob).unwrap().len(), 3);

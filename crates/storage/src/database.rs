@@ -35,8 +35,6 @@ pub struct Database {
     /// from under it. `None` for a connection that follows rotations between uses
     /// ([`Database::follow_rotations`]).
     pub(super) hold: Option<key_file::Locked>,
-    /// The longest this device keeps a message, whatever the conversation's timer.
-    pub(super) longest: courier_proto::sync::timer::Timer,
 }
 
 impl std::fmt::Debug for Database {
@@ -162,7 +160,6 @@ impl Database {
             keys,
             key_generation,
             hold: Some(hold),
-            longest: courier_proto::sync::timer::Timer::OFF,
         })
     }
 

@@ -13,12 +13,6 @@ use courier_proto::sync::record::{Message, MessageId};
 use courier_proto::sync::timer::{TIMER_TYPE, Timer};
 
 impl Database {
-    /// Holds every message this device stores from now on to `longest` at most, whatever its
-    /// conversation's timer (a profile's `disappear-within`).
-    pub fn set_longest_timer(&mut self, longest: Timer) {
-        self.longest = longest;
-    }
-
     /// The timer of the conversation with `contact`, as both sides agree on it.
     pub fn timer(&self, contact: ContactId) -> Result<Timer, StorageError> {
         agreed(&self.conn, contact)?.ok_or(StorageError::Corrupt("no such contact"))
@@ -252,15 +246,25 @@ mod tests {
     #[test]
     fn a_sent_message_goes_a_timer_after_its_ack_and_not_before() {
         let (_dir, mut db, bob) = database();
-        db.send(bob, timer_draft(Timer::of_secs(60).unwrap(), 1), 1)
-            .unwrap();
+        db.send(
+            bob,
+            timer_draft(Timer::of_secs(60).unwrap(), 1),
+            1,
+            Timer::OFF,
+        )
+        .unwrap();
         assert_eq!(db.timer(bob).unwrap(), Timer::of_secs(60).unwrap());
         let (id, _) = db
-            .send(bob, Draft::new("courier/text", 1, b"hi".to_vec()), 2)
+            .send(
+                bob,
+                Draft::new("courier/text", 1, b"hi".to_vec()),
+                2,
+                Timer::OFF,
+            )
             .unwrap();
         // Unacked, it stays however long it waits.
         assert_eq!(db.sweep_expired(now() + 365 * 86_400_000).unwrap(), 0);
-        ConversationStore::new(&mut db, bob, MINUTE_MS)
+        ConversationStore::new(&mut db, bob, MINUTE_MS, Timer::OFF)
             .mark_acked(&id)
             .unwrap();
         let acked = now();
@@ -286,13 +290,13 @@ mod tests {
             fallback: String::new(),
             body: b"meet at noon".to_vec(),
         };
-        let mut store = ConversationStore::new(&mut db, bob, MINUTE_MS);
+        let mut store = ConversationStore::new(&mut db, bob, MINUTE_MS, Timer::OFF);
         store.store_incoming(&minute.id(), minute.clone()).unwrap();
         let arrived = now();
         store.store_incoming(&text.id(), text.clone()).unwrap();
         assert_eq!(db.sweep_expired(arrived + MINUTE_MS - 2_000).unwrap(), 0);
         assert_eq!(db.sweep_expired(arrived + MINUTE_MS + 2_000).unwrap(), 1);
-        let store = ConversationStore::new(&mut db, bob, MINUTE_MS);
+        let store = ConversationStore::new(&mut db, bob, MINUTE_MS, Timer::OFF);
         assert!(
             store.has_incoming(&text.id()).unwrap(),
             "a copy sent again counts as held"
@@ -321,14 +325,14 @@ mod tests {
         let tie = if a.id().0 > b.id().0 { day } else { Timer::OFF };
         for order in [[&older, &newer, &a, &b], [&b, &a, &newer, &older]] {
             let (_dir, mut db, bob) = database();
-            let mut store = ConversationStore::new(&mut db, bob, MINUTE_MS);
+            let mut store = ConversationStore::new(&mut db, bob, MINUTE_MS, Timer::OFF);
             for m in order {
                 store.store_incoming(&m.id(), (*m).clone()).unwrap();
             }
             assert_eq!(db.timer(bob).unwrap(), tie);
         }
         let (_dir, mut db, bob) = database();
-        let mut store = ConversationStore::new(&mut db, bob, MINUTE_MS);
+        let mut store = ConversationStore::new(&mut db, bob, MINUTE_MS, Timer::OFF);
         store.store_incoming(&newer.id(), newer.clone()).unwrap();
         store.store_incoming(&older.id(), older.clone()).unwrap();
         assert_eq!(
@@ -341,11 +345,17 @@ mod tests {
     #[test]
     fn a_device_s_longest_timer_bounds_a_conversation_without_one() {
         let (_dir, mut db, bob) = database();
-        db.set_longest_timer(Timer::of_secs(120).unwrap());
+        let longest = Timer::of_secs(120).unwrap();
         let (id, _) = db
-            .send(bob, Draft::new("courier/text", 1, b"hi".to_vec()), 2)
+            .send(
+                bob,
+                Draft::new("courier/text", 1, b"hi".to_vec()),
+                2,
+                longest,
+            )
             .unwrap();
-        ConversationStore::new(&mut db, bob, MINUTE_MS)
+        // The ack comes on another connection (the node's); the bound travels with the call.
+        ConversationStore::new(&mut db, bob, MINUTE_MS, longest)
             .mark_acked(&id)
             .unwrap();
         let acked = now();
@@ -364,10 +374,20 @@ mod tests {
         };
         let big: Vec<u8> = (0..200_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
         let (photo, _) = db
-            .send(bob, Draft::new("courier/image", 1, big.clone()), 1)
+            .send(
+                bob,
+                Draft::new("courier/image", 1, big.clone()),
+                1,
+                Timer::OFF,
+            )
             .unwrap();
         let (other, _) = db
-            .send(bob, Draft::new("courier/image", 1, big[1..].to_vec()), 2)
+            .send(
+                bob,
+                Draft::new("courier/image", 1, big[1..].to_vec()),
+                2,
+                Timer::OFF,
+            )
             .unwrap();
         let files = pack_files();
         let [pack] = files.as_slice() else {

@@ -9,21 +9,30 @@ use super::message_row::{message_id, stored_message};
 use crate::{ContactId, StorageError};
 use courier_proto::sync::record::{ContentTypeRange, Message, MessageId, TransportProperties};
 use courier_proto::sync::session::{StoreError, SyncStore, retransmit_at};
+use courier_proto::sync::timer::Timer;
 
 /// One contact's outbox and inbox, with the transport latency that sets retransmission times.
 pub struct ConversationStore<'a> {
     db: &'a mut Database,
     contact: ContactId,
     max_latency_ms: u64,
+    longest: Timer,
 }
 
 impl<'a> ConversationStore<'a> {
-    /// The conversation with `contact` over a transport of `max_latency_ms`.
-    pub fn new(db: &'a mut Database, contact: ContactId, max_latency_ms: u64) -> Self {
+    /// The conversation with `contact` over a transport of `max_latency_ms`, on a device that keeps
+    /// a message `longest` at most ([`Timer::OFF`]: as long as the conversation's timer says).
+    pub fn new(
+        db: &'a mut Database,
+        contact: ContactId,
+        max_latency_ms: u64,
+        longest: Timer,
+    ) -> Self {
         ConversationStore {
             db,
             contact,
             max_latency_ms,
+            longest,
         }
     }
 }
@@ -152,7 +161,7 @@ impl SyncStore for ConversationStore<'_> {
                     self.contact,
                     &id.0[..],
                     wall_clock_ms(),
-                    disappearing::bound_ms(self.db.longest)
+                    disappearing::bound_ms(self.longest)
                 ])
             })
             .map_err(store_error)?;
@@ -214,7 +223,7 @@ impl SyncStore for ConversationStore<'_> {
             self.contact,
             id,
             &message,
-            db.longest,
+            self.longest,
             wall_clock_ms() as u64,
         )
         .map_err(store_error)?;
@@ -319,17 +328,17 @@ mod tests {
                 db.add_contact("alice").unwrap(),
                 db.add_contact("carol").unwrap(),
             );
-            let mut from_alice = ConversationStore::new(&mut db, alice, 1_000);
+            let mut from_alice = ConversationStore::new(&mut db, alice, 1_000, Timer::OFF);
             for id in [two, one, two] {
                 from_alice.ack_later(&id).unwrap();
             }
-            ConversationStore::new(&mut db, carol, 1_000)
+            ConversationStore::new(&mut db, carol, 1_000, Timer::OFF)
                 .ack_later(&three)
                 .unwrap();
             (alice, carol)
         };
         let mut db = Database::open(&path, &pass()).unwrap();
-        let mut from_alice = ConversationStore::new(&mut db, alice, 1_000);
+        let mut from_alice = ConversationStore::new(&mut db, alice, 1_000, Timer::OFF);
         assert_eq!(
             from_alice.acks_due(10).unwrap(),
             [two, one],
@@ -344,7 +353,7 @@ mod tests {
             [one, two],
             "a duplicate read again owes its ack again"
         );
-        let from_carol = ConversationStore::new(&mut db, carol, 1_000);
+        let from_carol = ConversationStore::new(&mut db, carol, 1_000, Timer::OFF);
         assert_eq!(
             from_carol.acks_due(10).unwrap(),
             [three],
@@ -352,7 +361,7 @@ mod tests {
         );
         db.remove_contact("alice").unwrap();
         assert_eq!(
-            ConversationStore::new(&mut db, alice, 1_000)
+            ConversationStore::new(&mut db, alice, 1_000, Timer::OFF)
                 .acks_due(10)
                 .unwrap(),
             [],

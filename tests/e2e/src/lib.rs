@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 mod noise_png;
 
 use anyhow::{Context, Result, bail};
+use courier_proto::sync::timer::Timer;
 use courier_storage::{Database, Draft, Passphrase};
 
 pub use noise_png::noise_png;
@@ -146,6 +147,9 @@ pub struct Person {
     pub passphrase: String,
     /// `COURIER_LOG` for their commands, if a story wants more than warnings.
     pub log: Option<String>,
+    /// Where `serve` writes its log whole, for a story that reads it (else its first lines are kept
+    /// for a failure's message).
+    pub log_file: Option<PathBuf>,
     /// The folder of a drive their config's `[transports.drive]` reads and writes, if it has one.
     pub drive: Option<PathBuf>,
     /// Whether their config has the LAN transport (true unless a story takes the network away).
@@ -175,6 +179,7 @@ impl Person {
             missing_plugins: Vec::new(),
             passphrase: PASSPHRASE.to_owned(),
             log: None,
+            log_file: None,
             drive: None,
             lan: true,
             tor: None,
@@ -409,12 +414,22 @@ impl Person {
         if self.serve.is_some() {
             bail!("{} is already serving", self.name);
         }
+        let stderr = match &self.log_file {
+            Some(path) => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .with_context(|| format!("opening {}", path.display()))?,
+            ),
+            None => Stdio::piped(),
+        };
         let mut child = self
             .command()
             .arg("serve")
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .context("starting courier serve")?;
         let stdout = child.stdout.take().context("serve's stdout")?;
@@ -589,7 +604,9 @@ impl Person {
             .find(|c| c.alias == alias)
             .with_context(|| format!("{} has no contact {alias}", self.name))?;
         for draft in drafts {
-            db.send(contact.id, draft, now_ms())?;
+            // As `courier send` under a profile with no `disappear-within`: the stories that queue
+            // this way set no bound.
+            db.send(contact.id, draft, now_ms(), Timer::OFF)?;
         }
         Ok(())
     }

@@ -18,6 +18,7 @@ use courier_proto::sync::record::{
 };
 use courier_proto::sync::session::{Mode, Session, SessionError};
 use courier_proto::sync::simplex::{SimplexError, SimplexReader};
+use courier_proto::sync::timer::Timer;
 use courier_proto::transport_security::TAG_LEN;
 use courier_proto::transport_security::stream::{
     HEADER_LEN, StreamError, StreamReader, StreamWriter,
@@ -43,6 +44,8 @@ pub struct LinkContext<'a> {
     pub content_types: &'a [ContentTypeRange],
     /// How contacts can reach this node over each transport, told when a sync session starts.
     pub advertised: &'a [TransportProperties],
+    /// The longest this device keeps a message, whatever a conversation's timer (the profile's).
+    pub longest: Timer,
 }
 
 /// What one step produced.
@@ -303,9 +306,13 @@ impl Link {
             return Ok(out);
         };
         let (contact, latency, now) = (*contact, self.max_latency_ms, cx.now_ms);
+        let longest = cx.longest;
         let records = cx.db.batch(Durability::Relaxed, |db| {
             session
-                .send_due(&mut ConversationStore::new(db, contact, latency), now)
+                .send_due(
+                    &mut ConversationStore::new(db, contact, latency, longest),
+                    now,
+                )
                 .map_err(LinkError::from)
         })?;
         self.seal(&Record::encode_all(&records), false, &mut out.wire)?;
@@ -361,13 +368,17 @@ impl Link {
             Peer::Contact(contact) => {
                 let mut session = opening_session(cx, Mode::Duplex);
                 let latency = self.max_latency_ms;
+                let longest = cx.longest;
                 let now = cx.now_ms;
                 let records = cx.db.batch(Durability::Relaxed, |db| {
                     // Whatever a slower medium carries (a stick in a pocket) is offered here too:
                     // the first to reach the contact delivers it, the other finds it stored.
                     db.retry_unacked_now(contact)?;
                     session
-                        .start(&mut ConversationStore::new(db, contact, latency), now)
+                        .start(
+                            &mut ConversationStore::new(db, contact, latency, longest),
+                            now,
+                        )
                         .map_err(LinkError::from)
                 })?;
                 self.job = Job::Sync {
@@ -410,6 +421,7 @@ impl Link {
             } => {
                 let incoming = records.push(payload)?;
                 let (latency, now, contact) = (self.max_latency_ms, cx.now_ms, *contact);
+                let longest = cx.longest;
                 // An incoming message is acked in this answer, so it must be on disk first; the rest
                 // (sent marks, acks of ours) only saves a resend if it survives a crash.
                 let durability = if incoming.iter().any(|r| matches!(r, Record::Message(_))) {
@@ -418,7 +430,7 @@ impl Link {
                     Durability::Relaxed
                 };
                 let (answer, delivered) = cx.db.batch(durability, |db| {
-                    let mut store = ConversationStore::new(db, contact, latency);
+                    let mut store = ConversationStore::new(db, contact, latency, longest);
                     let before = session.received().len();
                     let mut answer = Vec::new();
                     for record in incoming {

@@ -38,7 +38,7 @@ impl Link {
         let Peer::Contact(contact) = peer else {
             return Err(LinkError::SimplexHandshake);
         };
-        let store = ConversationStore::new(cx.db, contact, self.max_latency_ms);
+        let store = ConversationStore::new(cx.db, contact, self.max_latency_ms, cx.longest);
         if !owes(&store, cx.now_ms).map_err(LinkError::from)? {
             // No empty files on a stick, and no stream number spent on nothing.
             self.flow = Flow::SimplexOut { written: true };
@@ -50,10 +50,11 @@ impl Link {
         let (keys, number) = next_stream(cx, peer)?;
         let session = opening_session(cx, Mode::Simplex);
         let (frame_len, latency, now) = (self.frame_len, self.max_latency_ms, cx.now_ms);
+        let longest = cx.longest;
         // Relaxed: a sent mark or written ack lost in a crash costs a message or an ack written
         // again, which the reader takes once anyway.
         let written = cx.db.batch(Durability::Relaxed, |db| {
-            let mut store = ConversationStore::new(db, contact, latency);
+            let mut store = ConversationStore::new(db, contact, latency, longest);
             write_stream(
                 session,
                 &mut store,
@@ -115,10 +116,11 @@ impl Link {
             unreachable!("a simplex link reads a simplex stream once its start is recognised")
         };
         let (contact, latency, now) = (*contact, self.max_latency_ms, cx.now_ms);
+        let longest = cx.longest;
         // Full: what it carried must be on disk before the next stream's acks can say so, and
         // before its tag is marked seen.
         let delivered = cx.db.batch(Durability::Full, |db| {
-            let mut store = ConversationStore::new(db, contact, latency);
+            let mut store = ConversationStore::new(db, contact, latency, longest);
             reader.push(bytes, &mut store, now).map_err(LinkError::from)
         })?;
         let close = reader.is_finished();
@@ -143,6 +145,7 @@ mod tests {
     use courier_proto::identity::Identity;
     use courier_proto::sync::record::{Message, MessageId};
     use courier_proto::sync::session::SyncStore;
+    use courier_proto::sync::timer::Timer;
     use courier_storage::{ContactId, Database, OutgoingState, Passphrase};
 
     use super::*;
@@ -175,6 +178,7 @@ mod tests {
                 dialing: &dialing,
                 content_types: &[],
                 advertised: &[],
+                longest: Timer::OFF,
             })
         }
 
@@ -272,7 +276,7 @@ mod tests {
     }
 
     fn acks_owed(node: &mut Node, to: ContactId) -> Vec<MessageId> {
-        ConversationStore::new(&mut node.db, to, LATENCY)
+        ConversationStore::new(&mut node.db, to, LATENCY, Timer::OFF)
             .acks_due(usize::MAX)
             .unwrap()
     }

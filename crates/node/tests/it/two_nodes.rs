@@ -1,5 +1,6 @@
 //! Two real nodes in one test process: SQLCipher files, sockets on loopback, plugins in wasmtime.
 
+use courier_proto::sync::timer::Timer;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
@@ -134,6 +135,7 @@ pub fn send(db: &mut Database, to: &str, text: &str) {
         contact,
         Draft::new("courier/text", 1, text.as_bytes().to_vec()),
         now_ms(),
+        Timer::OFF,
     )
     .unwrap();
 }

@@ -1,6 +1,7 @@
 //! A 25 MB attachment between two real databases, cut off at 60% and resumed: the chunks bob acked are
 //! never sent again, and the file he puts together is the one alice sent.
 
+use courier_proto::sync::timer::Timer;
 use std::collections::HashMap;
 
 use courier_proto::sync::attachment::{self, MANIFEST_TYPE};
@@ -41,8 +42,8 @@ fn session(
         delivered <= budget
     };
     sync_session(
-        &mut ConversationStore::new(alice, to_bob, LATENCY),
-        &mut ConversationStore::new(bob, from_alice, LATENCY),
+        &mut ConversationStore::new(alice, to_bob, LATENCY, Timer::OFF),
+        &mut ConversationStore::new(bob, from_alice, LATENCY, Timer::OFF),
         now,
         link_up,
         |_| true,
@@ -120,7 +121,7 @@ fn an_image_sent_through_the_outbox_shows_as_one_message_that_fills_in_as_its_ch
         fallback: "image 2048×1536, 293 KB".into(),
         ..Draft::new("courier/image", 1, image.clone())
     };
-    let (id, shown) = alice.send(to_bob, draft, 5_000).unwrap();
+    let (id, shown) = alice.send(to_bob, draft, 5_000, Timer::OFF).unwrap();
     assert_eq!(shown.content_type, MANIFEST_TYPE);
     let outgoing = alice.conversation(to_bob).unwrap();
     assert_eq!(outgoing.len(), 1, "the chunks are not listed");
@@ -179,11 +180,14 @@ fn a_session_tells_the_peer_which_content_types_and_versions_it_reads() {
     let mut alice = open(dir.path(), "alice");
     let to_bob = alice.add_contact("bob").unwrap();
     let opening = alice_session
-        .start(&mut ConversationStore::new(&mut alice, to_bob, LATENCY), 0)
+        .start(
+            &mut ConversationStore::new(&mut alice, to_bob, LATENCY, Timer::OFF),
+            0,
+        )
         .unwrap();
     let mut bob_session = Session::new(Mode::Duplex);
     {
-        let mut store = ConversationStore::new(&mut bob, from_alice, LATENCY);
+        let mut store = ConversationStore::new(&mut bob, from_alice, LATENCY, Timer::OFF);
         for record in opening {
             bob_session.handle(record, &mut store, 0).unwrap();
         }
@@ -214,6 +218,7 @@ fn attachment_chunks_live_sealed_beside_the_database_survive_a_reopen_and_go_wit
             to_bob,
             Draft::new("courier/file", 1, document.clone()),
             1_000,
+            Timer::OFF,
         )
         .unwrap();
     session(&mut alice, to_bob, &mut bob, from_alice, 0, usize::MAX);
@@ -265,7 +270,7 @@ fn a_chunk_packed_by_a_batch_that_never_committed_is_stored_again_and_reads_whol
 
     // Bob's node dies inside a batch: the first chunk is already in his pack, its row never commits.
     let died: Result<(), StorageError> = bob.batch(Durability::Full, |db| {
-        ConversationStore::new(db, from_alice, LATENCY)
+        ConversationStore::new(db, from_alice, LATENCY, Timer::OFF)
             .store_incoming(&chunks[0].id(), chunks[0].clone())
             .unwrap();
         Err(StorageError::Corrupt("the process died here"))
@@ -388,13 +393,19 @@ fn a_lost_outgoing_pack_holds_up_nothing_behind_it() {
     let (mut alice, to_bob, mut bob, from_alice) = contacts(dir.path());
     let file: Vec<u8> = (0..200_000u32).map(|i| (i % 233) as u8).collect();
     alice
-        .send(to_bob, Draft::new("courier/file", 1, file), 1_000)
+        .send(
+            to_bob,
+            Draft::new("courier/file", 1, file),
+            1_000,
+            Timer::OFF,
+        )
         .unwrap();
     alice
         .send(
             to_bob,
             Draft::new("courier/text", 1, b"still here".to_vec()),
             2_000,
+            Timer::OFF,
         )
         .unwrap();
     std::fs::remove_file(packs(dir.path(), "alice").remove(0)).unwrap();

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use courier_proto::sync::record::{Message, Record};
 use courier_proto::sync::session::SyncStore;
+use courier_proto::sync::timer::Timer;
 use courier_storage::{ConversationStore, Database, OutgoingState, Passphrase, StorageError};
 
 use crate::sync_session::sync_session;
@@ -74,7 +75,7 @@ fn a_queued_message_survives_a_restart_and_is_unreadable_without_the_passphrase(
     }
     let mut db = Database::open(&path, &pass("correct horse")).unwrap();
     let bob = db.contact("bob").unwrap();
-    let store = ConversationStore::new(&mut db, bob, LATENCY);
+    let store = ConversationStore::new(&mut db, bob, LATENCY, Timer::OFF);
     assert_eq!(store.due(0, 10).unwrap().len(), 1);
     assert!(matches!(
         db.contact("carol"),
@@ -101,8 +102,8 @@ fn bob_crashes_after_storing_before_acking_and_still_gets_each_message_once() {
         .collect();
 
     sync(
-        &mut ConversationStore::new(&mut alice_db, to_bob, LATENCY),
-        &mut ConversationStore::new(&mut bob_db, from_alice, LATENCY),
+        &mut ConversationStore::new(&mut alice_db, to_bob, LATENCY, Timer::OFF),
+        &mut ConversationStore::new(&mut bob_db, from_alice, LATENCY, Timer::OFF),
         0,
         true,
     );
@@ -119,14 +120,14 @@ fn bob_crashes_after_storing_before_acking_and_still_gets_each_message_once() {
     // Both restart from their files; alice retransmits once the backoff has passed.
     drop((alice_db, bob_db));
     let (mut alice_db, mut bob_db) = (open(dir.path(), "alice"), open(dir.path(), "bob"));
-    let mut alice = ConversationStore::new(&mut alice_db, to_bob, LATENCY);
+    let mut alice = ConversationStore::new(&mut alice_db, to_bob, LATENCY, Timer::OFF);
     assert!(
         alice.due(2 * LATENCY - 1, 100).unwrap().is_empty(),
         "nothing is resent before the backoff"
     );
     sync(
         &mut alice,
-        &mut ConversationStore::new(&mut bob_db, from_alice, LATENCY),
+        &mut ConversationStore::new(&mut bob_db, from_alice, LATENCY, Timer::OFF),
         2 * LATENCY,
         false,
     );

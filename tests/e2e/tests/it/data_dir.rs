@@ -1,5 +1,6 @@
 //! A data directory's own files: what a new, a damaged and a locked one says, and who may read it.
 
+use courier_proto::sync::timer::Timer;
 use std::path::Path;
 use std::time::Duration;
 
@@ -46,8 +47,13 @@ fn a_database_truncated_or_removed_beside_its_chunk_packs_is_refused_and_init_do
         let mut db = alice.database().unwrap();
         let bob = db.add_contact("bob").unwrap();
         let photo = vec![7u8; 200_000];
-        db.send(bob, Draft::new("courier/image", 1, photo), 1_000)
-            .unwrap();
+        db.send(
+            bob,
+            Draft::new("courier/image", 1, photo),
+            1_000,
+            Timer::OFF,
+        )
+        .unwrap();
     }
     let packs_before = std::fs::read_dir(packs_folder(&alice)).unwrap().count();
     assert_eq!(packs_before, 1, "the photo's chunks are in a pack");

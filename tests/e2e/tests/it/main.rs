@@ -20,6 +20,7 @@ mod panic;
 mod plugin_guide;
 mod plugins_check;
 mod profile;
+mod redaction;
 mod second_language;
 mod stalled_peer;
 mod stranger;

@@ -1,6 +1,7 @@
 //! The panic wipe, as someone under duress would use it: one command, no passphrase, a running node
 //! and a gigabyte of attachments, and nothing left that the passphrase can open.
 
+use courier_proto::sync::timer::Timer;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -87,7 +88,7 @@ fn alice_panics_with_a_gigabyte_of_attachments_and_her_node_running_and_nothing_
         let contact = db.contact("bob")?;
         for i in 0..ATTACHMENTS {
             let draft = Draft::new("courier/image", 1, noise(i as u64 + 1, ATTACHMENT_LEN));
-            db.send(contact, draft, 1_700_000_000_000 + i as u64)?;
+            db.send(contact, draft, 1_700_000_000_000 + i as u64, Timer::OFF)?;
         }
     }
     let stored = size_of_tree(&alice.dir)?;
