@@ -16,6 +16,7 @@ pub mod openapi;
 mod page;
 pub mod qr;
 mod routes;
+mod serving;
 mod state;
 
 use std::net::SocketAddr;
@@ -29,6 +30,7 @@ use tokio::sync::{broadcast, watch};
 
 pub use credentials::Token;
 pub use error::{ApiError, StartError};
+pub use serving::{ServeError, Serving};
 
 pub use convert::{contact as contact_json, message as message_json, queued as queued_json};
 pub use courier_api_client::{ADDRESS_FILE, SOCKET_FILE, TOKEN_FILE, client, json};

@@ -3,11 +3,11 @@
 use courier_config::Config;
 use courier_config::capability::Capability;
 use courier_drivers::tor::TorSettings;
-use courier_node::{Node, Pacing, RunningNode};
+use courier_node::{Node, Pacing};
 
 use crate::{Service, ServiceError};
 
-pub use courier_node::{MediumState, NodeHandle, Notice, ReadOutcome, TransportState};
+pub use courier_node::{MediumState, NodeHandle, Notice, ReadOutcome, RunningNode, TransportState};
 
 impl Service {
     /// Starts the node on this directory's database with `config`'s transports and every driver

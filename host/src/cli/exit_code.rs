@@ -48,6 +48,8 @@ pub fn of(error: &anyhow::Error) -> ExitCode {
             Some(client_kind(e))
         } else if let Some(e) = cause.downcast_ref::<courier_api::StartError>() {
             Some(e.kind())
+        } else if let Some(e) = cause.downcast_ref::<courier_api::ServeError>() {
+            Some(e.kind())
         } else {
             // A file or standard input the command line read for a plugin.
             cause

@@ -5,10 +5,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use courier_service::node::Notice;
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
 
-use courier_api::{Api, ApiOptions};
+use courier_api::{ApiOptions, Serving};
 use courier_service::DataDir;
 
 use super::unlock;
@@ -47,48 +45,28 @@ pub fn run(dir: &DataDir, config: Option<&Path>, api: &ApiFlags) -> Result<()> {
     }
     let (service, api_service) = if api.on {
         let (node, api) = unlock::open_twice(dir)?;
-        (node, Some(api))
+        (node, Some((api, options)))
     } else {
         (unlock::open(dir)?, None)
     };
-    let mut node = service.serve(&config)?;
-    let _api = match api_service {
-        Some(api_service) => {
-            let runtime = node
-                .runtime()
-                .expect("a node spawned by the service runs its own runtime");
-            let api = Api::start(
-                &runtime,
-                dir.path(),
-                options,
-                api_service,
-                node.handle.clone(),
-            )?;
-            if !api.addr().ip().is_loopback() {
-                eprintln!(
-                    "warning: the API listens on {}, beyond this machine: anyone who can reach it \
-                     can try tokens, and the token and your messages cross the network in the \
-                     clear; put TLS in front or use it on loopback only",
-                    api.addr()
-                );
-            }
-            println!(
-                "api: listening on http://{}/ (the token is in {})",
-                api.addr(),
-                dir.path().join(courier_api::TOKEN_FILE).display()
+    let mut serving = Serving::start(&config, service, api_service)?;
+    if let Some(addr) = serving.api_addr() {
+        if !addr.ip().is_loopback() {
+            eprintln!(
+                "warning: the API listens on {addr}, beyond this machine: anyone who can reach it \
+                 can try tokens, and the token and your messages cross the network in the clear; \
+                 put TLS in front or use it on loopback only"
             );
-            Some(api)
         }
-        None => None,
-    };
-    let handle = node.handle.clone();
-    let mut signals = Signals::new([SIGINT, SIGTERM]).context("installing signal handlers")?;
-    std::thread::spawn(move || {
-        if signals.forever().next().is_some() {
-            handle.stop();
-        }
-    });
-    let notices = std::mem::replace(&mut node.notices, std::sync::mpsc::channel().1);
+        println!(
+            "api: listening on http://{addr}/ (the token is in {})",
+            dir.path().join(courier_api::TOKEN_FILE).display()
+        );
+    }
+    serving
+        .stop_on_signals()
+        .context("installing signal handlers")?;
+    let notices = serving.take_notices();
     std::thread::spawn(move || {
         let mut unreadable: Option<String> = None;
         for notice in notices {
@@ -126,7 +104,7 @@ pub fn run(dir: &DataDir, config: Option<&Path>, api: &ApiFlags) -> Result<()> {
         }
     });
     println!("serving; stop with Ctrl-C");
-    node.wait()?;
+    serving.wait()?;
     println!("stopped cleanly");
     Ok(())
 }
