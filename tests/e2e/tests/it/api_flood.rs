@@ -9,9 +9,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use courier_e2e::{Person, Tools, introduce, wait_for_contact, wait_until};
+use courier_e2e::{wait_for_contact, wait_until};
 
-use super::scratch;
+use super::{introduced, scratch};
 
 /// How long the flood runs; the story measures during the middle of it.
 const FLOOD_SECONDS: u64 = 30;
@@ -61,13 +61,8 @@ fn flood(addr: &str) -> Result<std::process::Child> {
 
 #[test]
 fn a_local_user_without_the_token_floods_alice_s_api_and_she_and_bob_carry_on() -> Result<()> {
-    let tools = Tools::locate()?;
     let root = scratch();
-    let mut alice = Person::init(&tools, root.path(), "alice")?;
-    let mut bob = Person::init(&tools, root.path(), "bob")?;
-    alice.configure(&[bob.port], false, "loopback")?;
-    bob.configure(&[alice.port], false, "loopback")?;
-    introduce(&alice, &bob)?;
+    let (mut alice, mut bob) = introduced(root.path(), root.path())?;
     alice.wrap(&["prlimit", "--nofile=1024:1024", "--"]);
     alice.serve_api()?;
     bob.serve()?;

@@ -37,15 +37,22 @@ pub fn pair(root: &Path) -> anyhow::Result<(Person, Person)> {
 
 /// [`pair`], alice's data directory in `alice_root` and bob's in `bob_root`.
 pub fn pair_in(alice_root: &Path, bob_root: &Path) -> anyhow::Result<(Person, Person)> {
-    let tools = Tools::locate()?;
-    let mut alice = Person::init(&tools, alice_root, "alice")?;
-    let mut bob = Person::init(&tools, bob_root, "bob")?;
-    alice.configure(&[bob.port], false, "loopback")?;
-    bob.configure(&[alice.port], false, "loopback")?;
-    introduce(&alice, &bob)?;
+    let (mut alice, mut bob) = introduced(alice_root, bob_root)?;
     alice.serve()?;
     bob.serve()?;
     wait_for_contact(&alice, &bob)?;
+    Ok((alice, bob))
+}
+
+/// Alice and bob, who added each other and whose configs dial each other on loopback, before either
+/// node runs (a story sets how they run first).
+pub fn introduced(alice_root: &Path, bob_root: &Path) -> anyhow::Result<(Person, Person)> {
+    let tools = Tools::locate()?;
+    let alice = Person::init(&tools, alice_root, "alice")?;
+    let bob = Person::init(&tools, bob_root, "bob")?;
+    alice.configure(&[bob.port], false, "loopback")?;
+    bob.configure(&[alice.port], false, "loopback")?;
+    introduce(&alice, &bob)?;
     Ok((alice, bob))
 }
 

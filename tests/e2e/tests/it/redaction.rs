@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use courier_e2e::{Person, Tools, introduce, noise_png, wait_for_contact, wait_for_delivery};
+use courier_e2e::{noise_png, wait_for_contact, wait_for_delivery};
 
-use crate::scratch;
+use crate::{introduced, scratch};
 
 /// Everything at trace level, but the compiler's own passes (which log code, not people).
 const TRACE: &str = "trace,cranelift_codegen=info,cranelift_frontend=info,regalloc2=info,\
@@ -15,17 +15,12 @@ const TRACE: &str = "trace,cranelift_codegen=info,cranelift_frontend=info,regall
 
 #[test]
 fn at_trace_level_alice_s_and_bob_s_logs_name_no_one_and_nowhere() -> Result<()> {
-    let tools = Tools::locate()?;
     let root = scratch();
-    let mut alice = Person::init(&tools, root.path(), "alice")?;
-    let mut bob = Person::init(&tools, root.path(), "bob")?;
-    alice.configure(&[bob.port], false, "loopback")?;
-    bob.configure(&[alice.port], false, "loopback")?;
+    let (mut alice, mut bob) = introduced(root.path(), root.path())?;
     for person in [&mut alice, &mut bob] {
         person.log = Some(TRACE.to_owned());
         person.log_file = Some(root.path().join(format!("{}.log", person.name)));
     }
-    introduce(&alice, &bob)?;
     alice.serve()?;
     bob.serve()?;
     wait_for_contact(&alice, &bob)?;
