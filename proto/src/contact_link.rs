@@ -6,6 +6,7 @@
 //! nobody fails much later with a warning about interception. With it the link is refused at once,
 //! with the position of the changed character when one change explains it.
 
+use courier_error::{ErrorKind, HasKind};
 use std::fmt;
 use std::str::FromStr;
 
@@ -225,6 +226,12 @@ impl FromStr for ContactLink {
         let public_key: [u8; 32] = raw[1..33].try_into().expect("32 bytes");
         check_key(&public_key)?;
         Ok(ContactLink { public_key })
+    }
+}
+
+impl HasKind for LinkError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::InvalidInput
     }
 }
 

@@ -10,18 +10,27 @@ use anyhow::{Context, Result, bail};
 /// library or binary links), from the bottom layer up. Anything else fails, and so does a crate
 /// missing here: say where a new one sits before it lands.
 const ALLOWED: &[(&str, &[&str])] = &[
-    ("courier-proto", &[]),
-    ("courier-local-fs", &[]),
+    ("courier-error", &[]),
+    ("courier-proto", &["courier-error"]),
+    ("courier-local-fs", &["courier-error"]),
     ("courier-text-safety", &[]),
     ("courier-api-client", &[]),
     ("courier-tor-net", &[]),
     ("courier-plugin", &["courier-text-safety"]),
-    ("courier-config", &["courier-local-fs", "courier-proto"]),
+    (
+        "courier-config",
+        &["courier-error", "courier-local-fs", "courier-proto"],
+    ),
     (
         "courier-storage",
-        &["courier-local-fs", "courier-proto", "courier-text-safety"],
+        &[
+            "courier-error",
+            "courier-local-fs",
+            "courier-proto",
+            "courier-text-safety",
+        ],
     ),
-    ("courier-io", &["courier-config"]),
+    ("courier-io", &["courier-config", "courier-error"]),
     (
         "courier-drivers",
         &["courier-config", "courier-io", "courier-local-fs"],
@@ -30,6 +39,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "courier-plugin-host",
         &[
             "courier-config",
+            "courier-error",
             "courier-io",
             "courier-local-fs",
             "courier-text-safety",
@@ -39,6 +49,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "courier-node",
         &[
             "courier-config",
+            "courier-error",
             "courier-io",
             "courier-plugin-host",
             "courier-proto",
@@ -49,6 +60,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "courier-service",
         &[
             "courier-config",
+            "courier-error",
             "courier-drivers",
             "courier-local-fs",
             "courier-node",

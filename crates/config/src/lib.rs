@@ -5,6 +5,7 @@
 //! their grants is checked when they load (see `plugin::loader`), per plugin, so one bad plugin never
 //! stops the others.
 
+use courier_error::{ErrorKind, HasKind};
 pub mod capability;
 pub mod limits;
 pub mod policy;
@@ -417,6 +418,15 @@ fn line_of(text: &str, offset: usize) -> usize {
         .filter(|&b| b == b'\n')
         .count()
         + 1
+}
+
+impl HasKind for ConfigError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ConfigError::Read { .. } => ErrorKind::NotFound,
+            _ => ErrorKind::InvalidInput,
+        }
+    }
 }
 
 #[cfg(test)]

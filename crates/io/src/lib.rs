@@ -8,6 +8,7 @@
 //!
 //! Architecture Invariant: nothing here names a WIT type; the plugin runtime converts at its edge.
 
+use courier_error::{ErrorKind, HasKind};
 pub mod budget;
 mod request;
 
@@ -260,3 +261,10 @@ pub trait Driver: Send {
 /// Starts a driver when the node starts.
 pub type StartDriver =
     Box<dyn FnOnce(DriverContext) -> Result<Box<dyn Driver>, DriverError> + Send>;
+
+impl HasKind for DriverError {
+    fn kind(&self) -> ErrorKind {
+        // A medium that cannot start or carry a request now: the node goes on without it.
+        ErrorKind::Unavailable
+    }
+}

@@ -1,6 +1,7 @@
 //! Reading a file the user names (an image to send, a config) with a hard size limit: only regular
 //! files, checked before reading, and read with a cap so a file that grows meanwhile stays bounded.
 
+use courier_error::{ErrorKind, HasKind};
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::path::Path;
@@ -153,6 +154,17 @@ fn size_text(bytes: u64) -> String {
         0..1024 => format!("{bytes} bytes"),
         1024..1_048_576 => format!("{:.1} KiB", bytes as f64 / 1024.0),
         _ => format!("{:.1} MiB", bytes as f64 / MIB),
+    }
+}
+
+impl HasKind for InputFileError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            InputFileError::Io(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                ErrorKind::NotFound
+            }
+            _ => ErrorKind::InvalidInput,
+        }
     }
 }
 

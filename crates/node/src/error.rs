@@ -1,5 +1,6 @@
 //! Why the node could not start or had to stop.
 
+use courier_error::{ErrorKind, HasKind};
 use courier_io::DriverError;
 use courier_storage::StorageError;
 
@@ -31,4 +32,16 @@ pub enum NodeError {
         }
     )]
     NoTransport(Vec<String>),
+}
+
+impl HasKind for NodeError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            NodeError::Storage(e) => e.kind(),
+            NodeError::NoIdentity => ErrorKind::NotFound,
+            NodeError::Engine(e) => e.kind(),
+            NodeError::Driver(e) => e.kind(),
+            NodeError::NoTransport(_) | NodeError::Runtime(_) => ErrorKind::Unavailable,
+        }
+    }
 }

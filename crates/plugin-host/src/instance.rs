@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store};
 
+use courier_error::{ErrorKind, HasKind};
+
 use super::fault::Fault;
 use super::sandbox::{PluginState, new_store};
 use super::supervisor::{Health, Supervisor, Verdict};
@@ -249,4 +251,21 @@ fn reset_for_call(store: &mut Store<PluginState>, fuel: u64) {
     state.requests.clear();
     state.log_lines = 0;
     state.limiter.memory_refused = None;
+}
+
+impl HasKind for CallError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            // The plugin read the input and said no: the input breaks its content type's rules.
+            CallError::Refused { .. } => ErrorKind::InvalidInput,
+            CallError::Restarting { .. } => ErrorKind::Unavailable,
+            CallError::Faulted { .. } | CallError::Disabled { .. } => ErrorKind::Plugin,
+        }
+    }
+}
+
+impl HasKind for StartError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Plugin
+    }
 }

@@ -2,6 +2,7 @@
 //! the component's real imports) and a plugin that fails is left out with an error that names it, the
 //! config key, the problem and the fix; the others load regardless.
 
+use courier_error::{ErrorKind, HasKind};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -416,4 +417,16 @@ fn check_imports(
         }
     }
     Ok(())
+}
+
+impl HasKind for EngineError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Plugin
+    }
+}
+
+impl HasKind for LoadError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Plugin
+    }
 }

@@ -1,5 +1,6 @@
 //! The manifest a plugin ships beside its component: name, version, world and requested capabilities.
 
+use courier_error::{ErrorKind, HasKind};
 use std::path::Path;
 
 use serde::Deserialize;
@@ -137,6 +138,17 @@ fn check_api_version(api: &str) -> Result<(), String> {
         Err(format!(
             "plugin was built against courier:plugin@{api}, but this host speaks @{our_major}.{our_minor}.{our_patch}; rebuild the plugin against this host's plugin-api"
         ))
+    }
+}
+
+impl HasKind for ManifestError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ManifestError::Read { .. } => ErrorKind::NotFound,
+            ManifestError::Malformed { .. } | ManifestError::Invalid { .. } => {
+                ErrorKind::InvalidInput
+            }
+        }
     }
 }
 

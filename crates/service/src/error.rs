@@ -9,26 +9,8 @@ use courier_plugin_host::{CallError, EngineError};
 use courier_proto::contact_link::LinkError;
 use courier_storage::{Direction, NameError, StorageError};
 
-/// The kinds of failure a front end tells apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    /// Nothing has that name or id (a contact, a message, a content type, the identity).
-    NotFound,
-    /// The input is malformed or refused by its rules (a link, an alias, a message id, content).
-    InvalidInput,
-    /// It exists already (a contact, the identity, a file that is never overwritten).
-    Conflict,
-    /// The input is well formed but Courier's rules forbid it (e.g. content no peer would accept).
-    RefusedByPolicy,
-    /// The database stays shut: the passphrase is wrong, or another process holds it locked.
-    Locked,
-    /// Stored data or the disk failed.
-    Storage,
-    /// A plugin or the wasm engine failed.
-    Plugin,
-    /// Not possible yet: a pending handshake, an attachment still arriving, a plugin restarting.
-    Unavailable,
-}
+pub use courier_error::ErrorKind;
+use courier_error::HasKind;
 
 /// Why a use case failed.
 #[derive(Debug, thiserror::Error)]
@@ -244,9 +226,9 @@ impl ServiceError {
     pub fn kind(&self) -> ErrorKind {
         use ErrorKind as K;
         match self {
-            ServiceError::Storage(e) => storage_kind(e),
-            ServiceError::Node(e) => node_kind(e),
-            ServiceError::Plugin(e) => call_kind(e),
+            ServiceError::Storage(e) => e.kind(),
+            ServiceError::Node(e) => e.kind(),
+            ServiceError::Plugin(e) => e.kind(),
             ServiceError::Link(_)
             | ServiceError::Name(_)
             | ServiceError::Config(_)
@@ -280,68 +262,11 @@ impl ServiceError {
     }
 }
 
-pub(crate) fn storage_kind(error: &StorageError) -> ErrorKind {
-    use ErrorKind as K;
-    match error {
-        StorageError::WrongPassphrase { .. } => K::Locked,
-        StorageError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
-            if matches!(
-                e.code,
-                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-            ) =>
-        {
-            K::Locked
-        }
-        StorageError::ShortPassphrase
-        | StorageError::EmptyPassphrase
-        | StorageError::OwnLink
-        | StorageError::BadAlias(_)
-        | StorageError::Attachment(_) => K::InvalidInput,
-        StorageError::UnknownContact(_) | StorageError::NoIdentity => K::NotFound,
-        StorageError::IdentityExists
-        | StorageError::DuplicateLink
-        | StorageError::DuplicateAlias(_) => K::Conflict,
-        StorageError::Undeliverable(_) => K::RefusedByPolicy,
-        StorageError::NoKeys | StorageError::NoKeysFor(_) | StorageError::TooNew { .. } => {
-            K::Unavailable
-        }
-        StorageError::Corrupt(_)
-        | StorageError::Pack { .. }
-        | StorageError::PackDamaged { .. }
-        | StorageError::Vanished { .. }
-        | StorageError::KeyFileDamaged { .. }
-        | StorageError::KeyFileMissing { .. }
-        | StorageError::KeyFileMismatch { .. }
-        | StorageError::File { .. }
-        | StorageError::Sqlite(_) => K::Storage,
-    }
-}
-
-fn call_kind(error: &CallError) -> ErrorKind {
-    match error {
-        // The plugin read the input and said no: the input breaks its content type's rules.
-        CallError::Refused { .. } => ErrorKind::InvalidInput,
-        CallError::Restarting { .. } => ErrorKind::Unavailable,
-        CallError::Faulted { .. } | CallError::Disabled { .. } => ErrorKind::Plugin,
-    }
-}
-
 /// What a damaged attachment's row says, and what to do about it.
 pub fn damaged(direction: Direction) -> &'static str {
     match direction {
         Direction::Incoming => "damaged, ask the contact to send it again",
         Direction::Outgoing => "damaged on this device, send the file again",
-    }
-}
-
-/// What kind of failure stopped a node from starting or running.
-fn node_kind(error: &NodeError) -> crate::ErrorKind {
-    use crate::ErrorKind as K;
-    match error {
-        NodeError::Storage(e) => storage_kind(e),
-        NodeError::NoIdentity => K::NotFound,
-        NodeError::Engine(_) => K::Plugin,
-        NodeError::NoTransport(_) | NodeError::Driver(_) | NodeError::Runtime(_) => K::Unavailable,
     }
 }
 

@@ -1,5 +1,7 @@
 //! Why storage failed, each error saying what was wrong and what to do.
 
+use courier_error::{ErrorKind, HasKind};
+
 use crate::name::NameError;
 
 /// Why storage failed.
@@ -142,3 +144,42 @@ pub enum StorageError {
 
 /// The fewest characters (not bytes: "pässwört" is eight) a new database's passphrase has.
 pub const MIN_PASSPHRASE_CHARS: usize = 8;
+
+impl HasKind for StorageError {
+    fn kind(&self) -> ErrorKind {
+        use ErrorKind as K;
+        match self {
+            StorageError::WrongPassphrase { .. } => K::Locked,
+            StorageError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
+            {
+                K::Locked
+            }
+            StorageError::ShortPassphrase
+            | StorageError::EmptyPassphrase
+            | StorageError::OwnLink
+            | StorageError::BadAlias(_)
+            | StorageError::Attachment(_) => K::InvalidInput,
+            StorageError::UnknownContact(_) | StorageError::NoIdentity => K::NotFound,
+            StorageError::IdentityExists
+            | StorageError::DuplicateLink
+            | StorageError::DuplicateAlias(_) => K::Conflict,
+            StorageError::Undeliverable(_) => K::RefusedByPolicy,
+            StorageError::NoKeys | StorageError::NoKeysFor(_) | StorageError::TooNew { .. } => {
+                K::Unavailable
+            }
+            StorageError::Corrupt(_)
+            | StorageError::Pack { .. }
+            | StorageError::PackDamaged { .. }
+            | StorageError::Vanished { .. }
+            | StorageError::KeyFileDamaged { .. }
+            | StorageError::KeyFileMissing { .. }
+            | StorageError::KeyFileMismatch { .. }
+            | StorageError::File { .. }
+            | StorageError::Sqlite(_) => K::Storage,
+        }
+    }
+}

@@ -7,6 +7,7 @@ use super::database::Database;
 use super::disappearing;
 use super::message_row::{message_id, stored_message};
 use crate::{ContactId, StorageError};
+use courier_error::HasKind;
 use courier_proto::sync::record::{ContentTypeRange, Message, MessageId, TransportProperties};
 use courier_proto::sync::session::{StoreError, SyncStore, retransmit_at};
 use courier_proto::sync::timer::Timer;
@@ -37,8 +38,10 @@ impl<'a> ConversationStore<'a> {
     }
 }
 
-fn store_error(e: rusqlite::Error) -> StoreError {
-    StoreError(e.to_string())
+/// A storage failure as the session's port reports it, with its kind.
+fn store_error(e: impl Into<StorageError>) -> StoreError {
+    let e = e.into();
+    StoreError::new(e.kind(), e)
 }
 
 impl SyncStore for ConversationStore<'_> {
@@ -98,7 +101,7 @@ impl SyncStore for ConversationStore<'_> {
                     .map_err(store_error)?;
                 Ok(None)
             }
-            Err(e) => Err(StoreError(e.to_string())),
+            Err(e) => Err(store_error(e)),
         }
     }
 
@@ -205,7 +208,7 @@ impl SyncStore for ConversationStore<'_> {
                     .map_err(store_error)?;
                 Ok(false)
             }
-            Err(e) => Err(StoreError(e.to_string())),
+            Err(e) => Err(store_error(e)),
         }
     }
 
@@ -214,9 +217,9 @@ impl SyncStore for ConversationStore<'_> {
         let (body, packed) = db
             .packs
             .stow(Side::Incoming, self.contact, id, &message)
-            .map_err(|e| StoreError(e.to_string()))?;
+            .map_err(store_error)?;
         if db.conn.is_autocommit() {
-            db.packs.sync().map_err(|e| StoreError(e.to_string()))?;
+            db.packs.sync().map_err(store_error)?;
         }
         let expires = disappearing::received(
             &db.conn,
@@ -277,7 +280,7 @@ impl SyncStore for ConversationStore<'_> {
     fn store_peer_content_types(&mut self, types: Vec<ContentTypeRange>) -> Result<(), StoreError> {
         self.db
             .save_peer_content_types(self.contact, &types)
-            .map_err(|e| StoreError(e.to_string()))
+            .map_err(store_error)
     }
 
     fn store_peer_properties(
@@ -286,7 +289,7 @@ impl SyncStore for ConversationStore<'_> {
     ) -> Result<(), StoreError> {
         self.db
             .save_peer_properties(self.contact, &transports)
-            .map_err(|e| StoreError(e.to_string()))
+            .map_err(store_error)
     }
 }
 

@@ -8,14 +8,47 @@
 //! A message is due when never sent, or when its retransmission time has passed without an ack:
 //! `sent_at + 2 · max_latency · 2^(times sent - 1)`.
 
+use std::sync::Arc;
+
+use courier_error::{ErrorKind, HasKind};
+
 use super::record::{
     ContentTypeRange, MAX_IDS, Message, MessageId, PROTOCOL_VERSION, Record, TransportProperties,
 };
 
-/// Storage failed; the session stops, and nothing that was not stored is acked.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("storage failed: {0}")]
-pub struct StoreError(pub String);
+/// Storage failed; the session stops, and nothing that was not stored is acked. It keeps the
+/// storage's own error and its kind, so a front end tells a locked database from a damaged one.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("storage failed: {source}")]
+pub struct StoreError {
+    kind: ErrorKind,
+    source: Arc<dyn std::error::Error + Send + Sync>,
+}
+
+impl StoreError {
+    /// `source`, of `kind`, as the session reports it.
+    pub fn new(kind: ErrorKind, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        StoreError {
+            kind,
+            source: Arc::new(source),
+        }
+    }
+}
+
+impl HasKind for StoreError {
+    fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+}
+
+// Sessions compare errors in tests: the same kind and the same words are the same failure.
+impl PartialEq for StoreError {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.source.to_string() == other.source.to_string()
+    }
+}
+
+impl Eq for StoreError {}
 
 /// What a session needs from storage: the outbox for this contact, and the conversation's inbox.
 pub trait SyncStore {
