@@ -8,6 +8,7 @@ use super::contact_store::OutgoingState;
 use super::database::{Database, begin_write};
 use super::disappearing;
 use super::entry::{Delivery, Direction, Entry};
+use super::message_row::message_id;
 use crate::{ContactId, StorageError};
 use courier_proto::sync::attachment::{self, CHUNK_TYPE, MANIFEST_TYPE};
 use courier_proto::sync::record::{Message, MessageId};
@@ -171,7 +172,7 @@ impl Database {
         let only = only.map(|id| id.0.to_vec());
         // Chunks are parts of an attachment, shown through its manifest.
         let rows = statement.query_map(params![contact, CHUNK_TYPE, only], |r| {
-            let id: Vec<u8> = r.get(0)?;
+            let id = message_id(r, 0)?;
             let message = Message {
                 timestamp_ms: r.get::<_, i64>(1)? as u64,
                 content_type: r.get(2)?,
@@ -186,8 +187,6 @@ impl Database {
         })?;
         rows.map(|row| {
             let (id, message, incoming, times_sent, acked) = row?;
-            let id = <[u8; 32]>::try_from(id.as_slice())
-                .map_err(|_| StorageError::Corrupt("a stored message id is not 32 bytes"))?;
             let (direction, delivery) = if incoming {
                 (Direction::Incoming, Delivery::Received)
             } else {
@@ -195,7 +194,7 @@ impl Database {
                 (Direction::Outgoing, Delivery::Outgoing(state))
             };
             Ok(Entry {
-                id: MessageId(id),
+                id,
                 direction,
                 delivery,
                 message,
