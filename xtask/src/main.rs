@@ -251,6 +251,12 @@ fn test(root: &Path) -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    // The stories in tests/e2e run the `courier` binary as a person would. `cargo test` builds a
+    // package's binaries only for that package's own integration tests, and the host has none, so
+    // nothing else builds it on a fresh checkout.
+    run(cargo()
+        .current_dir(root)
+        .args(["build", "--quiet", "-p", "courier-host"]))?;
     let (passed, failed) =
         run_counting_tests(cargo().current_dir(root).args(["test", "--workspace"]))?;
     // One closing line for the whole suite, not just the last crate's.
