@@ -73,6 +73,11 @@ enum Command {
         /// Allow an API address that is not loopback (anyone who reaches it can try the token).
         #[arg(long, requires = "api")]
         api_allow_remote: bool,
+        /// How to print what happens: `text`, a line each, naming no one (unless
+        /// COURIER_LOG_SENSITIVE=1) and never what a message says; or `json`, each event as the
+        /// API's WebSocket sends it, one per line, for a program to read.
+        #[arg(long, value_enum, default_value_t = cli::serve::EventFormat::Text)]
+        events: cli::serve::EventFormat,
     },
     /// Carries messages on a removable drive: writes what contacts are owed into a folder on it, or
     /// reads what a folder on it holds. Files there have random names and hold only encrypted streams.
@@ -350,13 +355,14 @@ fn run(cli: Cli) -> Result<()> {
             api,
             api_bind,
             api_allow_remote,
+            events,
         } => {
             let api = cli::serve::ApiFlags {
                 on: api,
                 bind: api_bind,
                 allow_remote: api_allow_remote,
             };
-            cli::serve::run(&dir, config.as_deref(), &api)
+            cli::serve::run(&dir, config.as_deref(), &api, events)
         }
         Command::Drive(DriveCommand::Export {
             dir: folder,

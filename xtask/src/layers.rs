@@ -14,7 +14,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("courier-proto", &["courier-error"]),
     ("courier-local-fs", &["courier-error"]),
     ("courier-text-safety", &[]),
-    ("courier-api-client", &[]),
+    ("courier-events", &["courier-text-safety"]),
+    ("courier-api-client", &["courier-events"]),
     ("courier-tor-net", &[]),
     ("courier-plugin", &["courier-text-safety"]),
     (
@@ -61,6 +62,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &[
             "courier-config",
             "courier-error",
+            "courier-events",
             "courier-drivers",
             "courier-local-fs",
             "courier-node",
@@ -132,6 +134,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "a client of the API links no node",
     ),
     ("courier-node", &["mdns-sd"], "the node knows no medium"),
+    (
+        "courier-events",
+        &["tokio", "wasmtime", "rusqlite"],
+        "events are plain data that a client links without a node",
+    ),
 ];
 
 /// Words no source file of the node may contain: the node knows no medium.

@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// What `/v1/ws` sends, and the parts of it the endpoints answer with too.
+pub use courier_events::{ContactStateJson, DirectionJson, Event, Message, StateJson, Transport};
+
 /// Who the user is.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Identity {
@@ -28,18 +31,6 @@ pub struct Contact {
     /// or when no node runs).
     #[serde(default)]
     pub online: Vec<String>,
-}
-
-/// Where a contact stands.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum ContactStateJson {
-    /// The handshake ran.
-    Contact,
-    /// Added by link, not met yet.
-    Pending,
-    /// Not met in 48 hours: meet on a LAN, or remove and add again.
-    Unmet,
 }
 
 /// Adds a pending contact.
@@ -82,51 +73,6 @@ pub struct SetTimer {
 pub struct SafetyNumber {
     /// Sixty digits in twelve groups of five, the same on both sides.
     pub safety_number: String,
-}
-
-/// One message as a conversation shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
-pub struct Message {
-    /// Its id, 64 hex digits.
-    pub id: String,
-    /// `outgoing` (ours) or `incoming`.
-    pub direction: DirectionJson,
-    /// `queued`, `sent`, `acked` (ours) or `received`.
-    pub state: StateJson,
-    /// Its content type, e.g. `courier/text`.
-    pub content_type: String,
-    /// One line of text for it, from its plugin (or the sender's fallback).
-    pub summary: String,
-    /// When it was sent, by the sender's clock, in Unix milliseconds.
-    pub time_ms: u64,
-    /// Its size, once all of it is there.
-    pub bytes: Option<u64>,
-    /// Whether it could not be put together.
-    pub damaged: bool,
-}
-
-/// Which way a message went.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum DirectionJson {
-    /// Ours.
-    Outgoing,
-    /// Theirs.
-    Incoming,
-}
-
-/// Where a message stands.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum StateJson {
-    /// On disk here, not sent yet.
-    Queued,
-    /// Sent at least once, not acked.
-    Sent,
-    /// The contact stored it.
-    Acked,
-    /// Theirs, stored.
-    Received,
 }
 
 /// A window of a conversation.
@@ -176,31 +122,6 @@ pub struct Queued {
     pub fallback: String,
 }
 
-/// A transport and what it is doing.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
-pub struct Transport {
-    /// Its id, e.g. `lan`.
-    pub id: String,
-    /// The plugin that runs it.
-    pub plugin: String,
-    /// Whether it carries one-way streams (a drive).
-    pub simplex: bool,
-    /// Channels open now.
-    pub links: u64,
-    /// Contacts a sync session runs with now.
-    pub contacts: Vec<String>,
-    /// Whether it told contacts how to reach us.
-    pub published: bool,
-    /// `up`, `backing-off` or `disabled`.
-    pub health: String,
-    /// Why it was disabled, if it was.
-    pub fault: Option<String>,
-    /// Where its network stands (`bootstrapping (40%)`, `ready`, `unreachable: …`), for Tor.
-    pub medium: Option<String>,
-    /// What using it reveals to an observer.
-    pub reveals: Vec<String>,
-}
-
 /// A loaded plugin.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Plugin {
@@ -248,80 +169,4 @@ pub struct ErrorDetail {
     pub message: String,
     /// The request field it was about, if one.
     pub field: Option<String>,
-}
-
-/// One live event on `/v1/ws`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum LiveEvent {
-    /// A message arrived.
-    MessageReceived {
-        /// From whom.
-        contact: String,
-        /// The message.
-        message: Message,
-    },
-    /// One of ours left on some transport.
-    MessageSent {
-        /// To whom.
-        contact: String,
-        /// Which.
-        id: String,
-    },
-    /// The contact stored one of ours.
-    MessageAcked {
-        /// Whose.
-        contact: String,
-        /// Which.
-        id: String,
-    },
-    /// A contact was added (a pending contact met).
-    ContactAdded {
-        /// Their alias.
-        alias: String,
-    },
-    /// A pending contact was added or changed state.
-    ContactPending {
-        /// Their alias.
-        alias: String,
-        /// Their state.
-        state: ContactStateJson,
-    },
-    /// A contact was removed.
-    ContactRemoved {
-        /// Their alias.
-        alias: String,
-    },
-    /// A sync session with a contact began.
-    ContactConnected {
-        /// Their alias.
-        alias: String,
-        /// On which transport.
-        transport: String,
-    },
-    /// The last sync session with a contact on a transport ended.
-    ContactDisconnected {
-        /// Their alias.
-        alias: String,
-        /// On which transport.
-        transport: String,
-    },
-    /// More chunks of one of our attachments were sent, or stored by the contact.
-    AttachmentProgress {
-        /// To whom.
-        contact: String,
-        /// The attachment's message.
-        id: String,
-        /// Chunks sent at least once.
-        sent: u64,
-        /// Chunks the contact stored.
-        acked: u64,
-        /// Chunks in all.
-        total: u64,
-    },
-    /// A transport's state changed.
-    TransportState {
-        /// It, now.
-        transport: Transport,
-    },
 }

@@ -1,17 +1,16 @@
-//! The service's types as the API's JSON, in one place.
-
-use std::time::Instant;
+//! The service's types as the API's JSON, in one place. What events carry too (a message, a
+//! transport) is made by the service in the events' vocabulary (`courier_service::views`).
 
 use courier_api_client::json::{
-    Contact, ContactStateJson, Conversation, DirectionJson, DisappearingTimer, LiveEvent, Message,
-    Messages, Plugin, Queued, StateJson, Transport,
+    Contact, Conversation, DisappearingTimer, Message, Messages, Plugin, Queued, Transport,
 };
-use courier_service::events::Event;
-use courier_service::node::{MediumState, TransportState};
+use courier_service::views::health_words;
 use courier_service::{
-    ContactState, ContactSummary, ConversationSummary, Delivery, Direction, MessageSummary,
-    MessageWindow, OutgoingState, PeerSupport, PluginHealth, PluginInfo, Sent, Timer,
+    ContactSummary, ConversationSummary, MessageSummary, MessageWindow, PeerSupport, PluginInfo,
+    Sent, Timer,
 };
+
+pub use courier_service::views::transport;
 
 /// A conversation's timer as JSON.
 pub fn timer(timer: Timer) -> DisappearingTimer {
@@ -21,20 +20,11 @@ pub fn timer(timer: Timer) -> DisappearingTimer {
     }
 }
 
-/// A contact's state as JSON.
-pub fn contact_state(state: ContactState) -> ContactStateJson {
-    match state {
-        ContactState::Contact => ContactStateJson::Contact,
-        ContactState::Pending => ContactStateJson::Pending,
-        ContactState::Unmet => ContactStateJson::Unmet,
-    }
-}
-
 /// A contact as JSON.
 pub fn contact(c: ContactSummary) -> Contact {
     Contact {
         alias: c.alias,
-        state: contact_state(c.state),
+        state: c.state.into(),
         verified: c.verified,
         online: Vec::new(),
     }
@@ -42,24 +32,7 @@ pub fn contact(c: ContactSummary) -> Contact {
 
 /// A message as JSON.
 pub fn message(m: MessageSummary) -> Message {
-    Message {
-        id: hex::encode(m.id.0),
-        direction: match m.direction {
-            Direction::Outgoing => DirectionJson::Outgoing,
-            Direction::Incoming => DirectionJson::Incoming,
-        },
-        state: match m.delivery {
-            Delivery::Outgoing(OutgoingState::Queued) => StateJson::Queued,
-            Delivery::Outgoing(OutgoingState::Sent) => StateJson::Sent,
-            Delivery::Outgoing(OutgoingState::Acked) => StateJson::Acked,
-            Delivery::Received => StateJson::Received,
-        },
-        content_type: m.content_type,
-        summary: m.summary,
-        time_ms: m.time_ms,
-        bytes: m.bytes.map(|b| b as u64),
-        damaged: m.damaged,
-    }
+    m.into()
 }
 
 /// A window of messages as JSON.
@@ -94,36 +67,6 @@ pub fn queued(s: Sent) -> Queued {
     }
 }
 
-/// A plugin's health as a word and, when disabled, why.
-fn health(health: &PluginHealth) -> (String, Option<String>) {
-    match health {
-        PluginHealth::Up => ("up".into(), None),
-        PluginHealth::BackingOff { .. } => ("backing-off".into(), None),
-        PluginHealth::Disabled { reason } => ("disabled".into(), Some(reason.clone())),
-    }
-}
-
-/// A transport's state as JSON, with contacts named by `alias`.
-pub fn transport(state: TransportState, alias: impl Fn(i64) -> Option<String>) -> Transport {
-    let (health, fault) = health(&PluginHealth::of(&state.health, Instant::now()));
-    Transport {
-        id: state.transport,
-        plugin: state.plugin,
-        simplex: state.simplex,
-        links: state.links as u64,
-        contacts: state
-            .contacts_linked
-            .into_iter()
-            .filter_map(alias)
-            .collect(),
-        published: state.published,
-        health,
-        fault,
-        medium: state.medium.as_ref().map(MediumState::to_string),
-        reveals: state.reveals.iter().map(|r| (*r).to_owned()).collect(),
-    }
-}
-
 /// A transport plugin as the node runs it, as JSON.
 pub fn transport_plugin(t: Transport) -> Plugin {
     Plugin {
@@ -140,7 +83,7 @@ pub fn transport_plugin(t: Transport) -> Plugin {
 
 /// A loaded plugin as JSON.
 pub fn plugin(p: PluginInfo) -> Plugin {
-    let (health, fault) = health(&p.health);
+    let (health, fault) = health_words(&p.health);
     let (world, content_type, versions, max_input_bytes) = match p.description {
         courier_service::Description::Transport { .. } => ("transport", None, None, None),
         courier_service::Description::MessageType {
@@ -165,51 +108,5 @@ pub fn plugin(p: PluginInfo) -> Plugin {
         health,
         fault,
         load_ms: p.load_time.as_millis() as u64,
-    }
-}
-
-/// An event as it goes on the socket, contacts named by `alias` for a transport's state.
-pub fn live_event(event: Event, alias: impl Fn(i64) -> Option<String>) -> LiveEvent {
-    match event {
-        Event::MessageReceived { contact, message } => LiveEvent::MessageReceived {
-            contact,
-            message: self::message(message),
-        },
-        Event::MessageSent { contact, id } => LiveEvent::MessageSent {
-            contact,
-            id: hex::encode(id.0),
-        },
-        Event::MessageAcked { contact, id } => LiveEvent::MessageAcked {
-            contact,
-            id: hex::encode(id.0),
-        },
-        Event::ContactAdded { alias } => LiveEvent::ContactAdded { alias },
-        Event::ContactPending { alias, state } => LiveEvent::ContactPending {
-            alias,
-            state: contact_state(state),
-        },
-        Event::ContactRemoved { alias } => LiveEvent::ContactRemoved { alias },
-        Event::ContactConnected { alias, transport } => {
-            LiveEvent::ContactConnected { alias, transport }
-        }
-        Event::ContactDisconnected { alias, transport } => {
-            LiveEvent::ContactDisconnected { alias, transport }
-        }
-        Event::AttachmentProgress {
-            contact,
-            id,
-            sent,
-            acked,
-            total,
-        } => LiveEvent::AttachmentProgress {
-            contact,
-            id: hex::encode(id.0),
-            sent: sent as u64,
-            acked: acked as u64,
-            total: total as u64,
-        },
-        Event::Transport(state) => LiveEvent::TransportState {
-            transport: transport(state, alias),
-        },
     }
 }

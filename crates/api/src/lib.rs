@@ -11,6 +11,7 @@ mod convert;
 mod credentials;
 mod error;
 mod extract;
+mod feed;
 mod live;
 pub mod openapi;
 mod page;
@@ -21,21 +22,22 @@ mod state;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use courier_local_fs::owner_only;
-use courier_service::Service;
+use courier_service::events::Event;
 use courier_service::node::NodeHandle;
 use tokio::sync::{broadcast, watch};
 
 pub use credentials::Token;
 pub use error::{ApiError, StartError};
+pub use feed::POLL;
 pub use serving::{ServeError, Serving};
 
 pub use convert::{contact as contact_json, message as message_json, queued as queued_json};
 pub use courier_api_client::{ADDRESS_FILE, SOCKET_FILE, TOKEN_FILE, client, json};
 /// Live events held for a socket that reads slowly before it is told it missed some.
-const EVENT_BACKLOG: usize = 4096;
+pub(crate) const EVENT_BACKLOG: usize = 4096;
 
 /// How to serve the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +76,7 @@ pub struct Api {
     files: Vec<PathBuf>,
     shutdown: Option<watch::Sender<bool>>,
     /// The service, held here too so that it is dropped on the stopping thread (see `Drop`).
-    core: Arc<Mutex<state::Core>>,
+    core: state::SharedCore,
 }
 
 impl std::fmt::Debug for state::Core {
@@ -84,14 +86,15 @@ impl std::fmt::Debug for state::Core {
 }
 
 impl Api {
-    /// Serves the API for `service` (its own connection to the data directory `dir`) and the node
-    /// behind `node`, on `runtime`; writes the address and token files into `dir`.
-    pub fn start(
+    /// Serves the API for `core` (its own connection to the data directory `dir`), the node behind
+    /// `node` and the live `events`, on `runtime`; writes the address and token files into `dir`.
+    pub(crate) fn start(
         runtime: &tokio::runtime::Handle,
         dir: &Path,
         options: ApiOptions,
-        service: Service,
+        core: state::SharedCore,
         node: NodeHandle,
+        events: broadcast::Sender<Event>,
     ) -> Result<Api, StartError> {
         options.check()?;
         let bind_error = |source| StartError::Bind {
@@ -118,11 +121,6 @@ impl Api {
         let token = Token::generate();
         let mut files = write_files(dir, addr, &token)?;
         files.extend(socket.as_ref().map(|(_, file)| file.clone()));
-        let (events, _) = broadcast::channel(EVENT_BACKLOG);
-        // Beside a node that rotates the database key: the API holds it per request only.
-        let mut service = service;
-        service.follow_key_rotations();
-        let core = Arc::new(Mutex::new(state::Core { service }));
         let state = state::AppState {
             core: core.clone(),
             node,
@@ -134,7 +132,6 @@ impl Api {
         };
         let listener = tokio::net::TcpListener::from_std(listener).map_err(bind_error)?;
         let (shutdown, stopped) = watch::channel(false);
-        runtime.spawn(live::watch(state.clone()));
         // Only programs of this user reach the socket (its mode, and the data directory's): no
         // browser can, so it takes any Host; the token is still asked for.
         let local = state::AppState {

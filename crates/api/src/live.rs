@@ -1,26 +1,21 @@
 //! `/v1/ws`: live events. The client's first frame must be the token, within a few seconds, or the
-//! socket closes having sent nothing; then every event the watcher finds goes out as JSON.
+//! socket closes having sent nothing; then every event of the feed (`crate::feed`) goes out as JSON.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
-use courier_service::events::Watcher;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::convert;
 use crate::error::ApiError;
 use crate::state::AppState;
 use courier_api_client::json::ErrorBody;
 
 /// How long a client has to send the token.
 pub const LOGIN_WINDOW: Duration = Duration::from_secs(5);
-/// How often the watcher looks for changes.
-pub const POLL: Duration = Duration::from_millis(100);
 /// Close code for a socket that did not log in (4000–4999 are the application's).
 const CLOSE_UNAUTHORIZED: u16 = 4401;
 /// Close code for a socket that logged in while the most allowed were (RFC 6455: try again later).
@@ -30,7 +25,7 @@ const MAX_INCOMING: usize = 4 << 10;
 
 /// Upgrades to a WebSocket that sends events once the client gave the token.
 #[utoipa::path(get, path = "/v1/ws", tag = "live",
-    responses((status = 101, description = "Switching to a WebSocket: send the token as the first text frame, then read events (`LiveEvent`) as JSON text frames"),
+    responses((status = 101, description = "Switching to a WebSocket: send the token as the first text frame, then read events (`Event`) as JSON text frames"),
               (status = 400, body = ErrorBody, description = "Not a WebSocket handshake"),
               (status = 503, body = ErrorBody, description = "Too many sockets are waiting for their token; try again in a few seconds")))]
 pub async fn socket(
@@ -97,8 +92,9 @@ async fn serve(socket: WebSocket, state: AppState, waiting: tokio::sync::OwnedSe
     loop {
         tokio::select! {
             event = events.recv() => match event {
-                Ok(json) => {
-                    if tx.send(Message::Text(json.as_ref().into())).await.is_err() {
+                Ok(event) => {
+                    let json = serde_json::to_string(&event).expect("events serialise");
+                    if tx.send(Message::Text(json.into())).await.is_err() {
                         return;
                     }
                 }
@@ -115,59 +111,6 @@ async fn serve(socket: WebSocket, state: AppState, waiting: tokio::sync::OwnedSe
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                 Some(Ok(_)) => {}
             },
-        }
-    }
-}
-
-/// Watches the database and the node, sending each change to every socket, until the node stops.
-pub(crate) async fn watch(state: AppState) {
-    let node = state.node.clone();
-    let start = state
-        .run(move |core| {
-            let transports = node.transports().unwrap_or_default();
-            Ok(Watcher::new(&core.service, &transports)?)
-        })
-        .await;
-    let mut watcher = match start {
-        Ok(watcher) => watcher,
-        Err(e) => {
-            tracing::error!("live events are off: {}", e.message());
-            return;
-        }
-    };
-    let mut ticks = tokio::time::interval(POLL);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        let node = state.node.clone();
-        let polled = state
-            .run(move |core| {
-                let Some(transports) = node.transports() else {
-                    return Ok(None);
-                };
-                let events = watcher.poll(&mut core.service, &transports)?;
-                let aliases = core.service.aliases()?;
-                let json: Vec<Arc<str>> = events
-                    .into_iter()
-                    .map(|e| convert::live_event(e, |c| aliases.get(&c).cloned()))
-                    .map(|e| serde_json::to_string(&e).expect("events serialise").into())
-                    .collect();
-                Ok(Some((watcher, json)))
-            })
-            .await;
-        match polled {
-            Ok(Some((back, json))) => {
-                watcher = back;
-                for event in json {
-                    // No socket listening is fine: events are for whoever is connected.
-                    let _ = state.events.send(event);
-                }
-            }
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!("looking for live events failed: {}", e.message());
-                return;
-            }
         }
     }
 }

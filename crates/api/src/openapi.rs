@@ -21,7 +21,7 @@ use crate::routes::{contacts, conversations, identity, messages, node};
         node::transports, node::plugins,
         crate::live::socket,
     ),
-    components(schemas(json::LiveEvent)),
+    components(schemas(json::Event)),
     modifiers(&Bearer),
     security(("bearer" = [])),
 )]

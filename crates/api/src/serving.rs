@@ -2,14 +2,17 @@
 //! what a desktop app embeds.
 
 use std::net::SocketAddr;
-use std::sync::mpsc::Receiver;
+use std::thread::JoinHandle;
 
-use courier_service::node::{NodeHandle, Notice, RunningNode};
+use courier_service::events::Event;
+use courier_service::node::{NodeHandle, RunningNode};
 use courier_service::{Config, ErrorKind, Service, ServiceError};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
+use tokio::sync::broadcast;
 
-use crate::{Api, ApiOptions, StartError};
+use crate::state::Core;
+use crate::{Api, ApiOptions, EVENT_BACKLOG, StartError};
 
 /// Why a node and its API could not start.
 #[derive(Debug, thiserror::Error)]
@@ -32,41 +35,69 @@ impl ServeError {
     }
 }
 
-/// A running node, and its API if one was asked for.
+/// A running node, the feed of its live events, and its API if one was asked for.
 #[derive(Debug)]
 pub struct Serving {
     node: RunningNode,
     api: Option<Api>,
+    events: broadcast::Sender<Event>,
+    /// Subscribed at the start, for the first to ask, so that nothing since is missed.
+    first: Option<broadcast::Receiver<Event>>,
+    feed: Option<JoinHandle<()>>,
 }
 
 impl Serving {
-    /// Starts the node on `node` (a service over the data directory) with `config`, and, given
-    /// `api` (a second service over the same directory, and where to listen), the API beside it on
-    /// the node's runtime.
+    /// Starts the node on `node` (a service over the data directory) with `config`, the feed of
+    /// its live events on `front` (a second service over the same directory), and, given `api`
+    /// (where to listen), the API beside them on the node's runtime, sharing `front`.
     pub fn start(
         config: &Config,
         node: Service,
-        api: Option<(Service, ApiOptions)>,
+        front: Service,
+        api: Option<ApiOptions>,
     ) -> Result<Serving, ServeError> {
         let dir = node.dir().path().to_owned();
-        let node = node.serve(config)?;
-        let Some((service, options)) = api else {
-            return Ok(Serving { node, api: None });
-        };
-        let runtime = node
-            .runtime()
-            .expect("a node the service starts runs its own runtime");
-        match Api::start(&runtime, &dir, options, service, node.handle.clone()) {
-            Ok(api) => Ok(Serving {
-                node,
-                api: Some(api),
-            }),
-            Err(e) => {
-                // Stopped cleanly, not left running without the API that was asked for.
-                let _ = node.stop();
-                Err(e.into())
+        let mut node = node.serve(config)?;
+        let core = Core::shared(front);
+        let (events, first) = broadcast::channel(EVENT_BACKLOG);
+        let api = match api {
+            None => None,
+            Some(options) => {
+                let runtime = node
+                    .runtime()
+                    .expect("a node the service starts runs its own runtime");
+                let started = Api::start(
+                    &runtime,
+                    &dir,
+                    options,
+                    core.clone(),
+                    node.handle.clone(),
+                    events.clone(),
+                );
+                match started {
+                    Ok(api) => Some(api),
+                    Err(e) => {
+                        // Stopped cleanly, not left running without the API that was asked for.
+                        let _ = node.stop();
+                        return Err(e.into());
+                    }
+                }
             }
-        }
+        };
+        let notices = std::mem::replace(&mut node.notices, std::sync::mpsc::channel().1);
+        let handle = node.handle.clone();
+        let sender = events.clone();
+        let feed = std::thread::Builder::new()
+            .name("courier-events".into())
+            .spawn(move || crate::feed::run(core, handle, notices, sender))
+            .expect("the OS can start a thread");
+        Ok(Serving {
+            node,
+            api,
+            events,
+            first: Some(first),
+            feed: Some(feed),
+        })
     }
 
     /// Wakes, asks or stops the node from another thread.
@@ -79,9 +110,11 @@ impl Serving {
         self.api.as_ref().map(Api::addr)
     }
 
-    /// What the node reports (arrivals, listeners, reads); taken once, whoever shows them.
-    pub fn take_notices(&mut self) -> Receiver<Notice> {
-        std::mem::replace(&mut self.node.notices, std::sync::mpsc::channel().1)
+    /// The node's live events in order: the first call gets every one since the start, a later one
+    /// those from then on. A subscriber more than a few thousand events behind is told how many it
+    /// missed (`RecvError::Lagged`).
+    pub fn events(&mut self) -> broadcast::Receiver<Event> {
+        self.first.take().unwrap_or_else(|| self.events.subscribe())
     }
 
     /// Stops the node cleanly on SIGINT or SIGTERM (a terminal's Ctrl-C, a service manager).
@@ -98,8 +131,14 @@ impl Serving {
 
     /// Waits until the node stops (after [`NodeHandle::stop`] or a signal), then stops the API.
     pub fn wait(self) -> Result<(), ServiceError> {
-        let Serving { node, api } = self;
+        let Serving {
+            node, api, feed, ..
+        } = self;
         let stopped = node.wait();
+        // The feed ends with the node; its last events are out before the API goes.
+        if let Some(feed) = feed {
+            let _ = feed.join();
+        }
         drop(api);
         Ok(stopped?)
     }

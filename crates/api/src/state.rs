@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use courier_service::Service;
+use courier_service::events::Event;
 use courier_service::node::NodeHandle;
 use tokio::sync::broadcast;
 
@@ -16,17 +17,44 @@ pub(crate) struct Core {
     pub service: Service,
 }
 
+/// The front end's connection to the data directory, shared by the API's requests and the feed of
+/// live events.
+pub(crate) type SharedCore = Arc<Mutex<Core>>;
+
+impl Core {
+    /// A core over `service`, which lets go of the database key between uses so that the node
+    /// beside it can rotate the key.
+    pub fn shared(mut service: Service) -> SharedCore {
+        service.follow_key_rotations();
+        Arc::new(Mutex::new(Core { service }))
+    }
+
+    /// Runs `f` holding the database key (following the node's rotation first if there was one),
+    /// and lets go of it after.
+    pub fn with_key<T, E: From<courier_service::ServiceError>>(
+        core: &Mutex<Core>,
+        f: impl FnOnce(&mut Core) -> Result<T, E>,
+    ) -> Result<T, E> {
+        // A handler that panicked left the service as SQLite left it: consistent.
+        let mut core = core.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        core.service.hold_key()?;
+        let result = f(&mut core);
+        core.service.release_key();
+        result
+    }
+}
+
 /// Shared by every handler.
 #[derive(Clone)]
 pub(crate) struct AppState {
-    pub core: Arc<Mutex<Core>>,
+    pub core: SharedCore,
     pub node: NodeHandle,
     pub token: Token,
     pub hosts: Hosts,
     /// Any `Host` is taken: serving beyond loopback (`--api-allow-remote`), or on the Unix socket.
     pub any_host: bool,
-    /// Live events, each already JSON.
-    pub events: broadcast::Sender<Arc<str>>,
+    /// Live events, for each WebSocket to subscribe to.
+    pub events: broadcast::Sender<Event>,
     /// WebSockets still waiting for their token, and logged-in ones: each holds a permit.
     pub sockets: Sockets,
 }
@@ -60,24 +88,15 @@ impl AppState {
         f: impl FnOnce(&mut Core) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let core = self.core.clone();
-        tokio::task::spawn_blocking(move || {
-            // A handler that panicked left the service as SQLite left it: consistent.
-            let mut core = core.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            // The database key is held for the request (the node may have rotated it since the last
-            // one: the connection follows first), and let go after, so the node can rotate it.
-            core.service.hold_key()?;
-            let result = f(&mut core);
-            core.service.release_key();
-            result
-        })
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                "storage",
-                "the request failed inside the node; see its log",
-            )
-        })?
+        tokio::task::spawn_blocking(move || Core::with_key(&core, f))
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "storage",
+                    "the request failed inside the node; see its log",
+                )
+            })?
     }
 
     /// [`run`](Self::run), then tells the node to look at the database now.

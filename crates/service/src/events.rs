@@ -1,89 +1,21 @@
-//! What a live front end is told: messages arriving, ours sent and acked, contacts and transports
-//! changing. A [`Watcher`] compares what the database and the node hold now with what it saw last,
-//! so whoever made the change (the node, `courier send`, the API) it is told the same way, once.
+//! What a live front end is told: one ordered stream of [`Event`]s made of what the node reports
+//! (a transport listening, a stream written, a damaged file skipped) and what changed in the
+//! database (messages arriving, ours sent and acked, contacts and transports changing). A
+//! [`Watcher`] compares what the database and the node hold now with what it saw last, so whoever
+//! made the change (the node, `courier send`, the API) it is told the same way, once.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use courier_proto::sync::record::MessageId;
 use courier_storage::{ActivityMark, ContactId, OutgoingState, Progress};
 
+pub use courier_events::Event;
+
 use crate::Service;
 use crate::contacts::{ContactState, ContactSummary};
-use crate::conversation::MessageSummary;
 use crate::error::ServiceError;
-use crate::node::TransportState;
-
-/// One change, as a front end shows it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// A message arrived (an attachment once all of it is there).
-    MessageReceived {
-        /// From whom (their alias).
-        contact: String,
-        /// The message as a list shows it.
-        message: MessageSummary,
-    },
-    /// One of ours left on some transport for the first time.
-    MessageSent {
-        /// To whom.
-        contact: String,
-        /// Which.
-        id: MessageId,
-    },
-    /// The contact stored one of ours.
-    MessageAcked {
-        /// Whose.
-        contact: String,
-        /// Which.
-        id: MessageId,
-    },
-    /// A pending contact became a contact (or a contact was added some other way).
-    ContactAdded {
-        /// Their alias.
-        alias: String,
-    },
-    /// A pending contact was added or changed state (pending, unmet).
-    ContactPending {
-        /// Their alias.
-        alias: String,
-        /// Where they stand.
-        state: ContactState,
-    },
-    /// A contact or pending contact is gone.
-    ContactRemoved {
-        /// Their alias.
-        alias: String,
-    },
-    /// A sync session with a contact began on a transport.
-    ContactConnected {
-        /// Their alias.
-        alias: String,
-        /// The transport's id.
-        transport: String,
-    },
-    /// The last sync session with a contact on a transport ended.
-    ContactDisconnected {
-        /// Their alias.
-        alias: String,
-        /// The transport's id.
-        transport: String,
-    },
-    /// More chunks of one of our attachments were sent or stored by the contact.
-    AttachmentProgress {
-        /// To whom.
-        contact: String,
-        /// The attachment's message.
-        id: MessageId,
-        /// Chunks sent at least once.
-        sent: usize,
-        /// Chunks the contact stored.
-        acked: usize,
-        /// Chunks in all.
-        total: usize,
-    },
-    /// A transport's state changed (links, health, its medium).
-    Transport(TransportState),
-}
+use crate::node::{Notice, ReadOutcome, TransportState};
+use crate::views;
 
 /// Finds what changed since it last looked.
 #[derive(Debug)]
@@ -96,6 +28,8 @@ pub struct Watcher {
     contacts: Vec<ContactSummary>,
     links: BTreeSet<(String, ContactId)>,
     transports: Vec<TransportState>,
+    /// The transports whose folder could not be listed at the last look, and why.
+    unreadable: HashMap<String, String>,
 }
 
 impl Watcher {
@@ -116,19 +50,27 @@ impl Watcher {
             contacts: service.contacts()?,
             links: links(transports),
             transports: transports.to_vec(),
+            unreadable: HashMap::new(),
         })
     }
 
-    /// What changed since the last look, in the order a person would expect: contacts first, then
-    /// arrivals, then our messages' progress, then transports.
+    /// What changed since the last look, given what the node reported since (`notices`), in the
+    /// order a person would expect: the node's reports, contacts, sessions begun, arrivals, our
+    /// messages' progress, sessions ended, then transports' states.
     pub fn poll(
         &mut self,
         service: &mut Service,
+        notices: Vec<Notice>,
         transports: &[TransportState],
     ) -> Result<Vec<Event>, ServiceError> {
         let mut events = Vec::new();
         let aliases = service.aliases()?;
+        for notice in notices {
+            self.notice(notice, &aliases, &mut events);
+        }
         self.contacts(service, &mut events)?;
+        let links_now = links(transports);
+        self.connected(&links_now, &aliases, &mut events);
 
         let activity = service.db.activity(self.mark)?;
         self.mark = activity.mark;
@@ -140,7 +82,7 @@ impl Watcher {
             };
             events.push(Event::MessageReceived {
                 contact: alias.clone(),
-                message: service.summarise(contact, entry)?,
+                message: service.summarise(contact, entry)?.into(),
             });
         }
         let mut seen = HashMap::new();
@@ -160,10 +102,10 @@ impl Watcher {
                 {
                     events.push(Event::AttachmentProgress {
                         contact: alias.clone(),
-                        id: row.id,
-                        sent: now.sent,
-                        acked: now.acked,
-                        total: now.total,
+                        id: hex::encode(row.id.0),
+                        sent: now.sent as u64,
+                        acked: now.acked as u64,
+                        total: now.total as u64,
                     });
                 }
                 sending.insert(row.row, now);
@@ -186,31 +128,60 @@ impl Watcher {
         seen.retain(|_, o| o.2 != OutgoingState::Acked);
         self.outgoing = seen;
 
-        let links_now = links(transports);
-        for (transport, contact) in links_now.difference(&self.links) {
-            if let Some(alias) = aliases.get(contact) {
-                events.push(Event::ContactConnected {
-                    alias: alias.clone(),
-                    transport: transport.clone(),
-                });
-            }
-        }
-        for (transport, contact) in self.links.difference(&links_now) {
-            if let Some(alias) = aliases.get(contact) {
-                events.push(Event::ContactDisconnected {
-                    alias: alias.clone(),
-                    transport: transport.clone(),
-                });
-            }
-        }
-        self.links = links_now;
-        for state in transports {
-            if !self.transports.contains(state) {
-                events.push(Event::Transport(state.clone()));
-            }
-        }
-        self.transports = transports.to_vec();
+        self.transports(links_now, transports, &aliases, &mut events);
         Ok(events)
+    }
+
+    /// What the node reported that the database does not hold. An arrival, a handshake and a
+    /// medium's progress are told from what the database and the transports' states say, with who
+    /// and what; a stream that was not ours, or was read whole, is nothing to tell.
+    fn notice(
+        &mut self,
+        notice: Notice,
+        aliases: &BTreeMap<ContactId, String>,
+        events: &mut Vec<Event>,
+    ) {
+        match notice {
+            Notice::Listening { transport, address } => events.push(Event::Listening {
+                transport,
+                // The address is the driver's; a TCP one ends in its port, which is all we tell.
+                port: address.rsplit_once(':').and_then(|(_, p)| p.parse().ok()),
+            }),
+            Notice::Wrote { transport, contact } => {
+                if let Some(alias) = aliases.get(&contact) {
+                    events.push(Event::StreamWritten {
+                        transport,
+                        contact: alias.clone(),
+                    });
+                }
+            }
+            Notice::Read {
+                transport,
+                name,
+                outcome: ReadOutcome::Damaged { reason },
+            } => events.push(Event::FileSkipped {
+                transport,
+                name: name.unwrap_or_default(),
+                reason,
+            }),
+            // Told once when the folder goes (a stick pulled out), again once it is back.
+            Notice::Scanned {
+                transport, error, ..
+            } => match error {
+                Some(error) if self.unreadable.get(&transport) != Some(&error) => {
+                    self.unreadable.insert(transport.clone(), error.clone());
+                    events.push(Event::FolderUnreadable { transport, error });
+                }
+                None if self.unreadable.remove(&transport).is_some() => {
+                    events.push(Event::FolderReadable { transport });
+                }
+                _ => {}
+            },
+            Notice::Received { .. }
+            | Notice::Introduced { .. }
+            | Notice::Medium { .. }
+            | Notice::Read { .. } => {}
+        }
     }
 
     fn contacts(&mut self, service: &Service, events: &mut Vec<Event>) -> Result<(), ServiceError> {
@@ -226,7 +197,7 @@ impl Watcher {
                 },
                 state => Event::ContactPending {
                     alias: contact.alias.clone(),
-                    state,
+                    state: state.into(),
                 },
             });
         }
@@ -241,6 +212,50 @@ impl Watcher {
         }
         self.contacts = now;
         Ok(())
+    }
+
+    /// Sessions that began since the last look: told before the messages they carried.
+    fn connected(
+        &self,
+        links_now: &BTreeSet<(String, ContactId)>,
+        aliases: &BTreeMap<ContactId, String>,
+        events: &mut Vec<Event>,
+    ) {
+        for (transport, contact) in links_now.difference(&self.links) {
+            if let Some(alias) = aliases.get(contact) {
+                events.push(Event::ContactConnected {
+                    alias: alias.clone(),
+                    transport: transport.clone(),
+                });
+            }
+        }
+    }
+
+    /// Sessions that ended since the last look, then each transport whose state changed.
+    fn transports(
+        &mut self,
+        links_now: BTreeSet<(String, ContactId)>,
+        transports: &[TransportState],
+        aliases: &BTreeMap<ContactId, String>,
+        events: &mut Vec<Event>,
+    ) {
+        for (transport, contact) in self.links.difference(&links_now) {
+            if let Some(alias) = aliases.get(contact) {
+                events.push(Event::ContactDisconnected {
+                    alias: alias.clone(),
+                    transport: transport.clone(),
+                });
+            }
+        }
+        self.links = links_now;
+        for state in transports {
+            if !self.transports.contains(state) {
+                events.push(Event::TransportState {
+                    transport: views::transport(state.clone(), |c| aliases.get(&c).cloned()),
+                });
+            }
+        }
+        self.transports = transports.to_vec();
     }
 }
 
@@ -267,13 +282,13 @@ fn progress(
     if from < 1 && to >= 1 {
         events.push(Event::MessageSent {
             contact: alias.clone(),
-            id,
+            id: hex::encode(id.0),
         });
     }
     if from < 2 && to >= 2 {
         events.push(Event::MessageAcked {
             contact: alias.clone(),
-            id,
+            id: hex::encode(id.0),
         });
     }
 }
@@ -341,7 +356,7 @@ mod tests {
         let old = text(&mut service, bob, "from before", 1_000);
         let mut watcher = Watcher::new(&service, &[]).unwrap();
         assert_eq!(
-            watcher.poll(&mut service, &[]).unwrap(),
+            watcher.poll(&mut service, vec![], &[]).unwrap(),
             [],
             "nothing new yet"
         );
@@ -349,7 +364,7 @@ mod tests {
         let first = text(&mut service, bob, "first", 2_000);
         let second = text(&mut service, bob, "second", 3_000);
         assert_eq!(
-            watcher.poll(&mut service, &[]).unwrap(),
+            watcher.poll(&mut service, vec![], &[]).unwrap(),
             [],
             "queued is not news"
         );
@@ -362,17 +377,17 @@ mod tests {
             store.mark_acked(&old).unwrap();
         }
         let bob_said = incoming(&mut service, bob, "hi alice", 1_500);
-        let events = watcher.poll(&mut service, &[]).unwrap();
-        let sent = |id| Event::MessageSent {
+        let events = watcher.poll(&mut service, vec![], &[]).unwrap();
+        let sent = |id: MessageId| Event::MessageSent {
             contact: "bob".into(),
-            id,
+            id: hex::encode(id.0),
         };
-        let acked = |id| Event::MessageAcked {
+        let acked = |id: MessageId| Event::MessageAcked {
             contact: "bob".into(),
-            id,
+            id: hex::encode(id.0),
         };
         assert!(
-            matches!(&events[0], Event::MessageReceived { contact, message } if contact == "bob" && message.id == bob_said)
+            matches!(&events[0], Event::MessageReceived { contact, message } if contact == "bob" && message.id == hex::encode(bob_said.0))
         );
         assert_eq!(
             events[1..],
@@ -385,21 +400,28 @@ mod tests {
             ],
             "the old one was queued when the watcher began, so it is sent then acked too"
         );
-        assert_eq!(watcher.poll(&mut service, &[]).unwrap(), [], "each once");
+        assert_eq!(
+            watcher.poll(&mut service, vec![], &[]).unwrap(),
+            [],
+            "each once"
+        );
         ConversationStore::new(&mut service.db, bob, 60_000, Timer::OFF)
             .mark_acked(&first)
             .unwrap();
-        assert_eq!(watcher.poll(&mut service, &[]).unwrap(), [acked(first)]);
+        assert_eq!(
+            watcher.poll(&mut service, vec![], &[]).unwrap(),
+            [acked(first)]
+        );
 
         let carol = Identity::generate("carol").link().to_string();
         service.add_contact(&carol, "carol").unwrap();
         service.remove_contact("bob").unwrap();
         assert_eq!(
-            watcher.poll(&mut service, &[]).unwrap(),
+            watcher.poll(&mut service, vec![], &[]).unwrap(),
             [
                 Event::ContactPending {
                     alias: "carol".into(),
-                    state: ContactState::Pending
+                    state: courier_events::ContactStateJson::Pending
                 },
                 Event::ContactRemoved {
                     alias: "bob".into()
@@ -490,6 +512,24 @@ mod tests {
         }
     }
 
+    /// The LAN's state as an event, bob named.
+    fn lan_event(linked: Vec<ContactId>) -> Event {
+        Event::TransportState {
+            transport: courier_events::Transport {
+                id: "lan".into(),
+                plugin: "transport-lan".into(),
+                simplex: false,
+                links: linked.len() as u64,
+                contacts: linked.iter().map(|_| "bob".to_owned()).collect(),
+                published: true,
+                health: "up".into(),
+                fault: None,
+                medium: None,
+                reveals: vec!["ip-address".into()],
+            },
+        }
+    }
+
     #[test]
     fn a_session_beginning_and_ending_is_told_once_each_with_the_transport_s_state() {
         let (_root, mut service) = initialised();
@@ -497,28 +537,28 @@ mod tests {
         let mut watcher = Watcher::new(&service, &[lan(vec![])]).unwrap();
         let connected = [lan(vec![bob])];
         assert_eq!(
-            watcher.poll(&mut service, &connected).unwrap(),
+            watcher.poll(&mut service, vec![], &connected).unwrap(),
             [
                 Event::ContactConnected {
                     alias: "bob".into(),
                     transport: "lan".into()
                 },
-                Event::Transport(lan(vec![bob])),
+                lan_event(vec![bob]),
             ]
         );
         assert_eq!(
-            watcher.poll(&mut service, &connected).unwrap(),
+            watcher.poll(&mut service, vec![], &connected).unwrap(),
             [],
             "nothing changed"
         );
         assert_eq!(
-            watcher.poll(&mut service, &[lan(vec![])]).unwrap(),
+            watcher.poll(&mut service, vec![], &[lan(vec![])]).unwrap(),
             [
                 Event::ContactDisconnected {
                     alias: "bob".into(),
                     transport: "lan".into()
                 },
-                Event::Transport(lan(vec![])),
+                lan_event(vec![]),
             ]
         );
     }
@@ -535,14 +575,17 @@ mod tests {
         let (manifest, _) = service.db.send(bob, big, 5_000, Timer::OFF).unwrap();
         let progress = |sent, acked| Event::AttachmentProgress {
             contact: "bob".into(),
-            id: manifest,
+            id: hex::encode(manifest.0),
             sent,
             acked,
             total: 3,
         };
-        assert_eq!(watcher.poll(&mut service, &[]).unwrap(), [progress(0, 0)]);
         assert_eq!(
-            watcher.poll(&mut service, &[]).unwrap(),
+            watcher.poll(&mut service, vec![], &[]).unwrap(),
+            [progress(0, 0)]
+        );
+        assert_eq!(
+            watcher.poll(&mut service, vec![], &[]).unwrap(),
             [],
             "unchanged, not told again"
         );
@@ -558,7 +601,10 @@ mod tests {
             store.mark_sent(&chunks[1], 6_000).unwrap();
             store.mark_acked(&chunks[0]).unwrap();
         }
-        assert_eq!(watcher.poll(&mut service, &[]).unwrap(), [progress(2, 1)]);
+        assert_eq!(
+            watcher.poll(&mut service, vec![], &[]).unwrap(),
+            [progress(2, 1)]
+        );
         {
             let mut store = ConversationStore::new(&mut service.db, bob, 60_000, Timer::OFF);
             for id in chunks.iter().chain([&manifest]) {
@@ -566,20 +612,108 @@ mod tests {
                 store.mark_acked(id).unwrap();
             }
         }
-        let events = watcher.poll(&mut service, &[]).unwrap();
+        let events = watcher.poll(&mut service, vec![], &[]).unwrap();
         assert_eq!(
             events,
             [
                 Event::MessageSent {
                     contact: "bob".into(),
-                    id: manifest
+                    id: hex::encode(manifest.0)
                 },
                 Event::MessageAcked {
                     contact: "bob".into(),
-                    id: manifest
+                    id: hex::encode(manifest.0)
                 },
             ],
             "once the manifest is acked its progress is done"
+        );
+    }
+
+    #[test]
+    fn the_node_s_reports_come_first_a_folder_gone_is_told_once_and_arrivals_come_from_the_database()
+     {
+        let (_root, mut service) = initialised();
+        let bob = bob(&mut service);
+        let mut watcher = Watcher::new(&service, &[]).unwrap();
+        let gone = || Notice::Scanned {
+            transport: "drive".into(),
+            files: 0,
+            error: Some("the folder /media/stick is gone".into()),
+        };
+        let back = Notice::Scanned {
+            transport: "drive".into(),
+            files: 1,
+            error: None,
+        };
+        let said = incoming(&mut service, bob, "hi", 1_000);
+        let notices = vec![
+            Notice::Listening {
+                transport: "lan".into(),
+                address: "127.0.0.1:7001".into(),
+            },
+            // Told by the database, with who and what.
+            Notice::Received {
+                contact: bob,
+                count: 1,
+            },
+            gone(),
+            gone(),
+            Notice::Wrote {
+                transport: "drive".into(),
+                contact: bob,
+            },
+            Notice::Read {
+                transport: "drive".into(),
+                name: Some("old.courier".into()),
+                outcome: ReadOutcome::Damaged {
+                    reason: "cut short".into(),
+                },
+            },
+            Notice::Read {
+                transport: "drive".into(),
+                name: Some("stranger.courier".into()),
+                outcome: ReadOutcome::NotOurs,
+            },
+        ];
+        let events = watcher.poll(&mut service, notices, &[]).unwrap();
+        assert_eq!(events.len(), 5, "{events:?}");
+        assert_eq!(
+            events[..4],
+            [
+                Event::Listening {
+                    transport: "lan".into(),
+                    port: Some(7001)
+                },
+                Event::FolderUnreadable {
+                    transport: "drive".into(),
+                    error: "the folder /media/stick is gone".into()
+                },
+                Event::StreamWritten {
+                    transport: "drive".into(),
+                    contact: "bob".into()
+                },
+                Event::FileSkipped {
+                    transport: "drive".into(),
+                    name: "old.courier".into(),
+                    reason: "cut short".into()
+                },
+            ]
+        );
+        assert!(
+            matches!(&events[4], Event::MessageReceived { contact, message } if contact == "bob" && message.id == hex::encode(said.0))
+        );
+        assert_eq!(
+            watcher.poll(&mut service, vec![gone()], &[]).unwrap(),
+            [],
+            "still gone: told once"
+        );
+        assert_eq!(
+            watcher
+                .poll(&mut service, vec![back.clone(), back], &[])
+                .unwrap(),
+            [Event::FolderReadable {
+                transport: "drive".into()
+            }]
         );
     }
 }

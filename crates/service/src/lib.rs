@@ -29,6 +29,7 @@ pub mod plugins;
 pub mod profile;
 mod service;
 mod timer;
+pub mod views;
 
 pub use attachment::Attachment;
 pub use contacts::{ContactState, ContactSummary};

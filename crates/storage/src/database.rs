@@ -140,12 +140,19 @@ impl Database {
         };
         // Made owner-only here rather than by SQLite, which would take the umask; its WAL and
         // shared-memory files take the database's mode. Files from before are restricted too.
-        courier_local_fs::owner_only::file_options()
+        // Opened here only when it is not there yet: closing any descriptor of the database file
+        // drops every POSIX lock this process holds on it, those of SQLite's connections too (a
+        // node's, when `serve` opens its second connection). Another process then believes it is
+        // the last connection, checkpoints and removes the WAL under the node's feet.
+        match courier_local_fs::owner_only::file_options()
             .write(true)
-            .create(true)
-            .truncate(false)
+            .create_new(true)
             .open(path)
-            .map_err(file_error)?;
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(file_error(e)),
+        }
         for file in std::iter::once(path.to_path_buf()).chain(companions(path)) {
             courier_local_fs::owner_only::restrict(&file).map_err(file_error)?;
         }

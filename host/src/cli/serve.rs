@@ -4,10 +4,11 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use courier_service::node::Notice;
-
 use courier_api::{ApiOptions, Serving};
 use courier_service::DataDir;
+use courier_service::events::Event;
+use tokio::sync::broadcast::Receiver;
+use tokio::sync::broadcast::error::RecvError;
 
 use super::unlock;
 
@@ -22,9 +23,23 @@ pub struct ApiFlags {
     pub allow_remote: bool,
 }
 
+/// How `serve` prints its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EventFormat {
+    /// A line each for a person.
+    Text,
+    /// The API's JSON, a line each.
+    Json,
+}
+
 /// Runs the node on `dir` with the config at `config` (or the directory's, or the default), and
-/// the API beside it if asked.
-pub fn run(dir: &DataDir, config: Option<&Path>, api: &ApiFlags) -> Result<()> {
+/// the API beside it if asked, printing its events in `format`.
+pub fn run(
+    dir: &DataDir,
+    config: Option<&Path>,
+    api: &ApiFlags,
+    format: EventFormat,
+) -> Result<()> {
     let config = dir.config(config)?;
     let options = ApiOptions {
         bind: api
@@ -43,13 +58,9 @@ pub fn run(dir: &DataDir, config: Option<&Path>, api: &ApiFlags) -> Result<()> {
         })?;
         options.check()?;
     }
-    let (service, api_service) = if api.on {
-        let (node, api) = unlock::open_twice(dir)?;
-        (node, Some((api, options)))
-    } else {
-        (unlock::open(dir)?, None)
-    };
-    let mut serving = Serving::start(&config, service, api_service)?;
+    // Two connections: the node's, and the front end's (the feed of events, and the API's).
+    let (node, front) = unlock::open_twice(dir)?;
+    let mut serving = Serving::start(&config, node, front, api.on.then_some(options))?;
     if let Some(addr) = serving.api_addr() {
         if !addr.ip().is_loopback() {
             eprintln!(
@@ -66,45 +77,32 @@ pub fn run(dir: &DataDir, config: Option<&Path>, api: &ApiFlags) -> Result<()> {
     serving
         .stop_on_signals()
         .context("installing signal handlers")?;
-    let notices = serving.take_notices();
-    std::thread::spawn(move || {
-        let mut unreadable: Option<String> = None;
-        for notice in notices {
-            match notice {
-                Notice::Listening { transport, address } => {
-                    // The address is the driver's; a TCP one ends in its port, which is all we show.
-                    match address.rsplit_once(':') {
-                        Some((_, port)) => println!("{transport}: listening on port {port}"),
-                        None => println!("{transport}: listening"),
-                    }
-                }
-                Notice::Introduced { .. } => println!("a pending contact is now a contact"),
-                Notice::Received { count, .. } => println!("received {count} message(s)"),
-                Notice::Read { outcome, name, .. } => {
-                    if let courier_service::node::ReadOutcome::Damaged { reason } = outcome {
-                        let name = name.unwrap_or_default();
-                        println!("skipped a damaged file {name}: {reason}");
-                    }
-                }
-                Notice::Wrote { transport, .. } => println!("{transport}: wrote a stream"),
-                Notice::Medium { transport, state } => println!("{transport}: {state}"),
-                // Said once when the folder goes (a stick pulled out), again once it is back.
-                Notice::Scanned {
-                    error, transport, ..
-                } => {
-                    if error != unreadable {
-                        match &error {
-                            Some(error) => println!("{transport}: {error}"),
-                            None => println!("{transport}: reading the folder again"),
-                        }
-                        unreadable = error;
-                    }
-                }
-            }
-        }
-    });
+    let events = serving.events();
+    std::thread::spawn(move || print(events, format));
     println!("serving; stop with Ctrl-C");
     serving.wait()?;
     println!("stopped cleanly");
     Ok(())
+}
+
+/// Prints every event of `events` in `format`, until the node stops.
+fn print(mut events: Receiver<Event>, format: EventFormat) {
+    loop {
+        match events.blocking_recv() {
+            Ok(event) => match format {
+                EventFormat::Text => println!("{event}"),
+                EventFormat::Json => {
+                    println!(
+                        "{}",
+                        serde_json::to_string(&event).expect("events serialise")
+                    );
+                }
+            },
+            Err(RecvError::Lagged(missed)) => match format {
+                EventFormat::Text => println!("({missed} events were missed)"),
+                EventFormat::Json => println!(r#"{{"type":"lagged","missed":{missed}}}"#),
+            },
+            Err(RecvError::Closed) => return,
+        }
+    }
 }

@@ -20,7 +20,7 @@ pub fn create(dir: &DataDir) -> Result<Service> {
 }
 
 /// Two services over the database of `dir`, unlocked with one passphrase: one for the node, one
-/// for the API beside it.
+/// for the front end beside it (the feed of events, the API).
 pub fn open_twice(dir: &DataDir) -> Result<(Service, Service)> {
     let passphrase = passphrase(false)?;
     let first = dir.existing()?.unlock(passphrase.clone())?;

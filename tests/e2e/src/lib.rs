@@ -8,6 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod noise_png;
@@ -156,7 +157,12 @@ pub struct Person {
     pub lan: bool,
     /// The `[tor]` section naming a private Tor network, if their config has the Tor transport.
     pub tor: Option<String>,
+    /// What the running `serve` printed on its stdout so far (its first [`PRINTED_KEPT`] lines).
+    printed: Arc<Mutex<Vec<String>>>,
 }
+
+/// The most lines of a `serve`'s output a [`Person`] keeps.
+pub const PRINTED_KEPT: usize = 100_000;
 
 impl Person {
     /// Runs `courier init` for `name` in `root/name`.
@@ -175,6 +181,7 @@ impl Person {
             port: free_port()?,
             tools: tools.clone(),
             serve: None,
+            printed: Arc::default(),
             wrapper: Vec::new(),
             missing_plugins: Vec::new(),
             passphrase: PASSPHRASE.to_owned(),
@@ -437,8 +444,15 @@ impl Person {
         // never blocks on a full pipe), so that a node that never gets ready is a failure after
         // 30 s, not a story that hangs.
         let (tx, lines) = std::sync::mpsc::channel();
+        let printed = Arc::new(Mutex::new(Vec::new()));
+        self.printed = printed.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let mut kept = printed.lock().unwrap_or_else(|p| p.into_inner());
+                if kept.len() < PRINTED_KEPT {
+                    kept.push(line.clone());
+                }
+                drop(kept);
                 // Nobody listens once it is ready; the rest is drained.
                 let _ = tx.send(line);
             }
@@ -466,6 +480,7 @@ impl Person {
             match lines.recv_timeout(left) {
                 Ok(line) => {
                     if line.contains("listening on port")
+                        || line.contains(r#""type":"listening""#)
                         // With no network transport there is nothing to listen on: started is enough.
                         || (!self.lan && line.starts_with("serving"))
                     {
@@ -502,6 +517,14 @@ impl Person {
         let warned = warned.lock().unwrap_or_else(|p| p.into_inner());
         printed.extend(warned.iter().map(|line| format!("stderr: {line}")));
         Ok(printed)
+    }
+
+    /// What the last `serve` printed on its stdout so far, a line each.
+    pub fn printed(&self) -> Vec<String> {
+        self.printed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Whether `serve` is running.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use courier_api_client::client::Client;
 use courier_api_client::json::{
-    Contact, ContactStateJson, Identity, LiveEvent, Messages, Plugins, Queued, SendText, Transport,
+    Contact, ContactStateJson, Event, Identity, Messages, Plugins, Queued, SendText, Transport,
 };
 use courier_e2e::{Person, Tools, noise_png};
 use tungstenite::{Message, WebSocket, stream::MaybeTlsStream};
@@ -18,8 +18,8 @@ use crate::scratch;
 
 /// A node's live events, read on a thread of their own.
 pub struct Live {
-    events: Receiver<LiveEvent>,
-    seen: Vec<LiveEvent>,
+    events: Receiver<Event>,
+    seen: Vec<Event>,
 }
 
 impl Live {
@@ -35,7 +35,7 @@ impl Live {
         std::thread::spawn(move || {
             while let Ok(message) = socket.read() {
                 if let Message::Text(text) = message
-                    && let Ok(event) = serde_json::from_str::<LiveEvent>(text.as_str())
+                    && let Ok(event) = serde_json::from_str::<Event>(text.as_str())
                     && tx.send(event).is_err()
                 {
                     return;
@@ -49,11 +49,7 @@ impl Live {
     }
 
     /// Waits until the events seen so far satisfy `check`; all of them.
-    pub fn until(
-        &mut self,
-        what: &str,
-        check: impl Fn(&[LiveEvent]) -> bool,
-    ) -> Result<&[LiveEvent]> {
+    pub fn until(&mut self, what: &str, check: impl Fn(&[Event]) -> bool) -> Result<&[Event]> {
         let deadline = Instant::now() + Duration::from_secs(60);
         while !check(&self.seen) {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -76,7 +72,7 @@ fn open_socket(client: &Client) -> Result<WebSocket<MaybeTlsStream<TcpStream>>> 
 }
 
 /// The position of the first event matching `f`.
-fn position(events: &[LiveEvent], f: impl Fn(&LiveEvent) -> bool) -> Option<usize> {
+fn position(events: &[Event], f: impl Fn(&Event) -> bool) -> Option<usize> {
     events.iter().position(f)
 }
 
@@ -122,12 +118,12 @@ fn alice_and_bob_driven_only_through_their_apis_exchange_every_message_type_and_
         &serde_json::json!({"link": alice_id.link, "alias": "alice"}),
     )?;
     alice_live.until("bob added", |e| {
-        e.contains(&LiveEvent::ContactAdded {
+        e.contains(&Event::ContactAdded {
             alias: "bob".into(),
         })
     })?;
     bob_live.until("alice added", |e| {
-        e.contains(&LiveEvent::ContactAdded {
+        e.contains(&Event::ContactAdded {
             alias: "alice".into(),
         })
     })?;
@@ -135,7 +131,7 @@ fn alice_and_bob_driven_only_through_their_apis_exchange_every_message_type_and_
     assert_eq!(contacts[0].state, ContactStateJson::Contact);
     // Their nodes are connected on the LAN, and both say so: the socket, and the transport's state.
     alice_live.until("bob connected", |e| {
-        e.contains(&LiveEvent::ContactConnected {
+        e.contains(&Event::ContactConnected {
             alias: "bob".into(),
             transport: "lan".into(),
         })
@@ -239,27 +235,26 @@ fn alice_and_bob_driven_only_through_their_apis_exchange_every_message_type_and_
         let id = queued.id.clone();
         let events = alice_live.until(&format!("{content_type} acked"), |e| {
             e.iter()
-                .any(|e| matches!(e, LiveEvent::MessageAcked { id: i, .. } if *i == id))
+                .any(|e| matches!(e, Event::MessageAcked { id: i, .. } if *i == id))
         })?;
         let sent_at = position(
             events,
-            |e| matches!(e, LiveEvent::MessageSent { id: i, contact } if *i == id && contact == "bob"),
+            |e| matches!(e, Event::MessageSent { id: i, contact } if *i == id && contact == "bob"),
         );
         let acked_at = position(
             events,
-            |e| matches!(e, LiveEvent::MessageAcked { id: i, contact } if *i == id && contact == "bob"),
+            |e| matches!(e, Event::MessageAcked { id: i, contact } if *i == id && contact == "bob"),
         );
         assert!(
             matches!((sent_at, acked_at), (Some(s), Some(k)) if s < k),
             "{content_type}: sent then acked, once each: {sent_at:?} {acked_at:?}"
         );
         let events = bob_live.until(&format!("{content_type} received"), |e| {
-            e.iter().any(
-                |e| matches!(e, LiveEvent::MessageReceived { message, .. } if message.id == id),
-            )
+            e.iter()
+                .any(|e| matches!(e, Event::MessageReceived { message, .. } if message.id == id))
         })?;
         let received = events.iter().find_map(|e| match e {
-            LiveEvent::MessageReceived { contact, message } if message.id == id => {
+            Event::MessageReceived { contact, message } if message.id == id => {
                 Some((contact, message))
             }
             _ => None,
@@ -273,7 +268,7 @@ fn alice_and_bob_driven_only_through_their_apis_exchange_every_message_type_and_
     let received: Vec<_> = bob_live
         .until("all", |_| true)?
         .iter()
-        .filter(|e| matches!(e, LiveEvent::MessageReceived { .. }))
+        .filter(|e| matches!(e, Event::MessageReceived { .. }))
         .cloned()
         .collect();
     assert_eq!(
@@ -309,7 +304,7 @@ fn alice_and_bob_driven_only_through_their_apis_exchange_every_message_type_and_
         .until("the image's progress", |_| true)?
         .iter()
         .filter_map(|e| match e {
-            LiveEvent::AttachmentProgress {
+            Event::AttachmentProgress {
                 id,
                 sent,
                 acked,
@@ -342,7 +337,7 @@ fn alice_and_bob_driven_only_through_their_apis_exchange_every_message_type_and_
         },
     )?;
     alice_live.until("the reply", |e| {
-        e.iter().any(|e| matches!(e, LiveEvent::MessageReceived { message, .. } if message.id == reply.id && message.summary == "thursday works"))
+        e.iter().any(|e| matches!(e, Event::MessageReceived { message, .. } if message.id == reply.id && message.summary == "thursday works"))
     })?;
     let mut paged = Vec::new();
     let mut window: Messages = a.get("/v1/conversations/bob/messages?limit=2")?;
@@ -406,7 +401,7 @@ fn alice_and_bob_driven_only_through_their_apis_exchange_every_message_type_and_
     let id = |body: &str| serde_json::from_str::<Queued>(body).map(|q| q.id);
     assert_eq!(id(&one)?, id(&two)?, "the same message");
     bob_live.until("the retried send, once", |e| {
-        e.iter().any(|e| matches!(e, LiveEvent::MessageReceived { message, .. } if message.summary == "sent once, asked twice"))
+        e.iter().any(|e| matches!(e, Event::MessageReceived { message, .. } if message.summary == "sent once, asked twice"))
     })?;
     let all: Messages = a.get("/v1/conversations/bob/messages?limit=500")?;
     let copies = all
@@ -753,7 +748,7 @@ fn a_websocket_that_sends_anything_but_the_token_first_gets_no_event_and_is_clos
             &serde_json::json!({"link": bob, "alias": alias}),
         )?;
         good.until("the pending contact", |e| {
-            e.contains(&LiveEvent::ContactPending {
+            e.contains(&Event::ContactPending {
                 alias: alias.clone(),
                 state: ContactStateJson::Pending,
             })

@@ -10,6 +10,7 @@ mod data_dir;
 mod delivery;
 mod disappearing;
 mod drive;
+mod events;
 mod examiner;
 mod forensic;
 mod hostile_stick;

@@ -1,0 +1,74 @@
+//! The service's types in the event vocabulary's forms: what the API answers and what a live front
+//! end is told are the same [`courier_events`] types, made here once.
+
+use std::time::Instant;
+
+use courier_events::{ContactStateJson, DirectionJson, Message, StateJson, Transport};
+use courier_storage::ContactId;
+
+use crate::conversation::MessageSummary;
+use crate::node::{MediumState, TransportState};
+use crate::{ContactState, Delivery, Direction, OutgoingState, PluginHealth};
+
+impl From<ContactState> for ContactStateJson {
+    fn from(state: ContactState) -> ContactStateJson {
+        match state {
+            ContactState::Contact => ContactStateJson::Contact,
+            ContactState::Pending => ContactStateJson::Pending,
+            ContactState::Unmet => ContactStateJson::Unmet,
+        }
+    }
+}
+
+impl From<MessageSummary> for Message {
+    fn from(m: MessageSummary) -> Message {
+        Message {
+            id: hex::encode(m.id.0),
+            direction: match m.direction {
+                Direction::Outgoing => DirectionJson::Outgoing,
+                Direction::Incoming => DirectionJson::Incoming,
+            },
+            state: match m.delivery {
+                Delivery::Outgoing(OutgoingState::Queued) => StateJson::Queued,
+                Delivery::Outgoing(OutgoingState::Sent) => StateJson::Sent,
+                Delivery::Outgoing(OutgoingState::Acked) => StateJson::Acked,
+                Delivery::Received => StateJson::Received,
+            },
+            content_type: m.content_type,
+            summary: m.summary,
+            time_ms: m.time_ms,
+            bytes: m.bytes.map(|b| b as u64),
+            damaged: m.damaged,
+        }
+    }
+}
+
+/// A plugin's health as a word (`up`, `backing-off`, `disabled`) and, when disabled, why.
+pub fn health_words(health: &PluginHealth) -> (String, Option<String>) {
+    match health {
+        PluginHealth::Up => ("up".into(), None),
+        PluginHealth::BackingOff { .. } => ("backing-off".into(), None),
+        PluginHealth::Disabled { reason } => ("disabled".into(), Some(reason.clone())),
+    }
+}
+
+/// A transport's state, with contacts named by `alias` (one it cannot name is left out).
+pub fn transport(state: TransportState, alias: impl Fn(ContactId) -> Option<String>) -> Transport {
+    let (health, fault) = health_words(&PluginHealth::of(&state.health, Instant::now()));
+    Transport {
+        id: state.transport,
+        plugin: state.plugin,
+        simplex: state.simplex,
+        links: state.links as u64,
+        contacts: state
+            .contacts_linked
+            .into_iter()
+            .filter_map(alias)
+            .collect(),
+        published: state.published,
+        health,
+        fault,
+        medium: state.medium.as_ref().map(MediumState::to_string),
+        reveals: state.reveals.iter().map(|r| (*r).to_owned()).collect(),
+    }
+}
