@@ -2,6 +2,7 @@
 
 mod layers;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -117,6 +118,8 @@ struct Manifest {
 #[derive(serde::Deserialize)]
 struct CargoToml {
     package: Package,
+    #[serde(default)]
+    dependencies: BTreeMap<String, toml::Value>,
 }
 
 #[derive(serde::Deserialize)]
@@ -124,11 +127,6 @@ struct Package {
     name: String,
 }
 
-/// Builds each plugin crate under `plugins/` and `tests/plugins/` on its own, then copies the component
-/// and its manifest out as `NAME.wasm` + `NAME.toml`.
-///
-/// One cargo call per plugin: building them together would unify the SDK's world features, and a
-/// component generated for both worlds would have to export both.
 /// Which plugins to build: the shipped ones (all the demo runs), or those and the test plugins.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum PluginSet {
@@ -140,6 +138,13 @@ fn build_plugins(root: &Path) -> Result<()> {
     build_plugin_set(root, PluginSet::WithTestPlugins)
 }
 
+/// Builds the plugin crates under `plugins/` (and `tests/plugins/`), then copies each component and
+/// its manifest out as `NAME.wasm` + `NAME.toml` (into `target/plugins` and `target/test-plugins`).
+///
+/// One cargo call per world: building plugins of both worlds together would unify the SDK's world
+/// features, and a component generated for both would have to export both. Within a world one call
+/// lets cargo build the plugins side by side (a fresh clone's demo waited on one at a time); a
+/// plugin on another plugin's crate is built alone.
 fn build_plugin_set(root: &Path, set: PluginSet) -> Result<()> {
     ensure_wasm_target()?;
     let target = target_dir(root);
@@ -147,6 +152,10 @@ fn build_plugin_set(root: &Path, set: PluginSet) -> Result<()> {
         PluginSet::Shipped => &[("plugins", "plugins")],
         PluginSet::WithTestPlugins => &[("plugins", "plugins"), ("tests/plugins", "test-plugins")],
     };
+    // Each world's plugins: (crate, manifest name, manifest text, where its component goes), and
+    // the plugin crates each depends on.
+    let mut worlds: BTreeMap<String, Vec<(String, String, String, PathBuf)>> = BTreeMap::new();
+    let mut uses: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for &(source, out) in sources {
         let out = target.join(out);
         std::fs::create_dir_all(&out)?;
@@ -161,26 +170,54 @@ fn build_plugin_set(root: &Path, set: PluginSet) -> Result<()> {
                 .with_context(|| format!("{}/plugin.toml", dir.display()))?;
             let cargo_toml: CargoToml =
                 toml::from_str(&std::fs::read_to_string(dir.join("Cargo.toml"))?)?;
-            let krate = cargo_toml.package.name;
-            run(cargo().current_dir(root).args([
-                "build",
-                "--quiet",
-                "--release",
-                "--target",
-                WASM_TARGET,
-                "-p",
-                &krate,
-            ]))?;
+            uses.insert(
+                cargo_toml.package.name.clone(),
+                cargo_toml.dependencies.into_keys().collect(),
+            );
+            worlds.entry(manifest.world).or_default().push((
+                cargo_toml.package.name,
+                manifest.name,
+                manifest_text,
+                out.clone(),
+            ));
+        }
+    }
+    // A plugin built on another plugin's crate (a test plugin wrapping a shipped state machine, with
+    // its exports off) goes in a call of its own: beside that crate, features would unify and both
+    // would export the world.
+    let mut calls: Vec<Vec<(String, String, String, PathBuf)>> = Vec::new();
+    for plugins in worlds.into_values() {
+        let (alone, together): (Vec<_>, Vec<_>) = plugins
+            .into_iter()
+            .partition(|(krate, ..)| uses[krate].iter().any(|dep| uses.contains_key(dep)));
+        calls.push(together);
+        calls.extend(alone.into_iter().map(|plugin| vec![plugin]));
+    }
+    for plugins in &calls {
+        let mut build = cargo();
+        build
+            .current_dir(root)
+            .args(["build", "--quiet", "--release", "--target", WASM_TARGET]);
+        for (krate, ..) in plugins {
+            build.args(["-p", krate]);
+        }
+        run(&mut build)?;
+        for (krate, name, manifest_text, out) in plugins {
             let built = target
                 .join(WASM_TARGET)
                 .join("release")
                 .join(format!("{}.wasm", krate.replace('-', "_")));
-            std::fs::copy(&built, out.join(format!("{}.wasm", manifest.name)))
+            std::fs::copy(&built, out.join(format!("{name}.wasm")))
                 .with_context(|| format!("copying {}", built.display()))?;
-            std::fs::write(out.join(format!("{}.toml", manifest.name)), manifest_text)?;
+            std::fs::write(out.join(format!("{name}.toml")), manifest_text)?;
         }
-        build_python_plugins(root, &root.join(source), &out)?;
-        eprintln!("plugins from {source}/ are in {}", out.display());
+    }
+    for &(source, out) in sources {
+        build_python_plugins(root, &root.join(source), &target.join(out))?;
+        eprintln!(
+            "plugins from {source}/ are in {}",
+            target.join(out).display()
+        );
     }
     Ok(())
 }
@@ -247,6 +284,17 @@ fn test(root: &Path) -> Result<()> {
         "--workspace",
         "--all-targets",
         "--quiet",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    // The demo's build, without Tor: its own code paths are linted too.
+    run(cargo().current_dir(root).args([
+        "clippy",
+        "--quiet",
+        "--no-default-features",
+        "-p",
+        "courier-host",
         "--",
         "-D",
         "warnings",
@@ -349,9 +397,12 @@ fn count_before(result: &str, label: &str) -> u64 {
 fn demo(root: &Path) -> Result<()> {
     // Only what the demo runs: the shipped plugins, the `courier` binary and the demo's driver.
     build_plugin_set(root, PluginSet::Shipped)?;
+    // Without Tor: the demo runs on the LAN alone, and arti is about a third of a cold build. The
+    // suite, the benches and every other build have it (a default feature).
     run(cargo().current_dir(root).args([
         "build",
         "--quiet",
+        "--no-default-features",
         "-p",
         "courier-host",
         "--bin",

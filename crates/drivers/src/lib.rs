@@ -6,9 +6,12 @@ pub mod files;
 pub mod mdns;
 mod pump;
 pub mod tcp;
+#[cfg(feature = "tor")]
 pub mod tor;
 
-use courier_io::{Driver, StartDriver};
+use courier_io::Driver;
+
+pub use courier_io::StartDriver;
 
 /// Locks `mutex`; its holders never leave it half-changed, so a panic elsewhere does not poison it.
 pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -27,6 +30,7 @@ pub fn all() -> Vec<StartDriver> {
 }
 
 /// [`all`], and Tor with `settings` (its directories, its network, the node's onion key).
+#[cfg(feature = "tor")]
 pub fn with_tor(settings: tor::TorSettings) -> Vec<StartDriver> {
     let mut drivers = all();
     drivers.push(Box::new(move |cx| {

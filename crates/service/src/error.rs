@@ -39,6 +39,13 @@ pub enum ServiceError {
     /// No data directory was named and there is no home to default to.
     #[error("no --data-dir given and HOME is not set; pass --data-dir DIR")]
     NoHome,
+    /// The config grants a transport Tor and this build has no Tor driver.
+    #[error(
+        "the config grants a transport Tor, and this courier was built without Tor (as `cargo xtask \
+         demo` builds it); build it with Tor (`cargo build -p courier-host`, a default feature) or \
+         remove that transport"
+    )]
+    NoTor,
     /// The data directory could not be made or kept to its owner.
     #[error("{doing} data directory {}: {source}", path.display())]
     DataDir {
@@ -251,7 +258,8 @@ impl ServiceError {
             | ServiceError::NoSuchMessage(_) => K::NotFound,
             ServiceError::PendingVerify(_)
             | ServiceError::PendingConversation(_)
-            | ServiceError::StillArriving { .. } => K::Unavailable,
+            | ServiceError::StillArriving { .. }
+            | ServiceError::NoTor => K::Unavailable,
             ServiceError::InvalidContent(_) | ServiceError::Policy(_) => K::RefusedByPolicy,
             ServiceError::Timer(_) | ServiceError::Manifest(_) | ServiceError::NewPlugin(_) => {
                 K::InvalidInput

@@ -45,6 +45,15 @@ pub struct Progress {
     pub total: usize,
 }
 
+/// Whether anything was committed to the database: by other connections (SQLite's
+/// `data_version`) and by this one (its total changes). Two equal commit marks of one connection
+/// mean nothing changed between them, so a reader can skip looking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitMark {
+    others: i64,
+    own: u64,
+}
+
 /// What [`Database::activity`] found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Activity {
@@ -57,6 +66,14 @@ pub struct Activity {
 }
 
 impl Database {
+    /// Where the commits stand now; a cheap look, no table read.
+    pub fn commit_mark(&self) -> Result<CommitMark, StorageError> {
+        Ok(CommitMark {
+            others: self.data_version()?,
+            own: self.conn.total_changes(),
+        })
+    }
+
     /// Where the database stands now, to look for changes from.
     pub fn activity_mark(&self) -> Result<ActivityMark, StorageError> {
         Ok(self.conn.query_row(
@@ -177,4 +194,35 @@ fn message_id(bytes: Vec<u8>) -> Result<MessageId, StorageError> {
     <[u8; 32]>::try_from(bytes.as_slice())
         .map(MessageId)
         .map_err(|_| StorageError::Corrupt("a stored message id is not 32 bytes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Passphrase;
+
+    use super::*;
+
+    #[test]
+    fn the_commit_mark_moves_with_a_commit_of_this_connection_or_another_and_not_with_a_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("courier.db");
+        let passphrase =
+            || Passphrase::for_new_database("a long enough passphrase".into()).unwrap();
+        let mut front = Database::open(&path, &passphrase()).unwrap();
+        let before = front.commit_mark().unwrap();
+        front.activity(front.activity_mark().unwrap()).unwrap();
+        assert_eq!(front.commit_mark().unwrap(), before, "a read is no change");
+
+        front.add_contact("bob").unwrap();
+        let own = front.commit_mark().unwrap();
+        assert_ne!(own, before, "its own commit");
+
+        let mut node = Database::open(&path, &passphrase()).unwrap();
+        node.add_contact("carol").unwrap();
+        assert_ne!(
+            front.commit_mark().unwrap(),
+            own,
+            "another connection's commit"
+        );
+    }
 }

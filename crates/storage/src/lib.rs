@@ -25,7 +25,7 @@ mod stream_state;
 mod sync_store;
 pub mod wipe;
 
-pub use activity::{Activity, ActivityMark, OutgoingRow, Progress};
+pub use activity::{Activity, ActivityMark, CommitMark, OutgoingRow, Progress};
 pub use attachments::{Content, Draft, Payload};
 pub use contact_store::{Contact, OutgoingState};
 pub use conversation::Durability;

@@ -727,6 +727,16 @@ pub fn introduce(a: &Person, b: &Person) -> Result<()> {
     b.add(a)
 }
 
+/// Alice (in `alice_root`) and bob (in `bob_root`), initialised, each configured to dial the other
+/// on loopback, not yet contacts and not serving.
+pub fn dialing_pair(tools: &Tools, alice_root: &Path, bob_root: &Path) -> Result<(Person, Person)> {
+    let alice = Person::init(tools, alice_root, "alice")?;
+    let bob = Person::init(tools, bob_root, "bob")?;
+    alice.configure(&[bob.port], false, "loopback")?;
+    bob.configure(&[alice.port], false, "loopback")?;
+    Ok((alice, bob))
+}
+
 /// Alice and bob with `serve --api` running and clients of both APIs; `introduced`, they added
 /// each other and are contacts; otherwise their nodes dial each other but know no one yet.
 pub fn api_pair(
@@ -739,10 +749,7 @@ pub fn api_pair(
     Person,
     courier_api_client::client::Client,
 )> {
-    let mut alice = Person::init(tools, root, "alice")?;
-    let mut bob = Person::init(tools, root, "bob")?;
-    alice.configure(&[bob.port], false, "loopback")?;
-    bob.configure(&[alice.port], false, "loopback")?;
+    let (mut alice, mut bob) = dialing_pair(tools, root, root)?;
     if introduced {
         introduce(&alice, &bob)?;
     }

@@ -968,11 +968,8 @@ fn a_desktop_app_sets_a_disappearing_timer_that_both_sides_hold_and_the_profile_
     use courier_api_client::json::{DisappearingTimer, SetTimer};
 
     let root = scratch();
-    let tools = Tools::locate()?;
-    let mut alice = Person::init(&tools, root.path(), "alice")?;
-    let mut bob = Person::init(&tools, root.path(), "bob")?;
-    alice.configure(&[bob.port], false, "loopback")?;
-    bob.configure(&[alice.port], false, "loopback")?;
+    let (mut alice, mut bob) =
+        courier_e2e::dialing_pair(&Tools::locate()?, root.path(), root.path())?;
     // Alice's device keeps nothing longer than a day.
     let config = alice.dir.join("config.toml");
     let text = std::fs::read_to_string(&config)? + "\n[policy]\ndisappear-within = \"1d\"\n";

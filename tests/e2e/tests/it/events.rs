@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use courier_api_client::json::{Event, Identity, SendText};
-use courier_e2e::{Person, Tools, noise_png, wait_until};
+use courier_e2e::{Tools, dialing_pair, noise_png, wait_until};
 
 use crate::api::Live;
 use crate::scratch;
@@ -38,11 +38,7 @@ fn story_key(event: &Event) -> Option<String> {
 fn every_event_of_alice_s_node_reaches_her_websocket_and_her_terminal_once_and_in_order()
 -> Result<()> {
     let root = scratch();
-    let tools = Tools::locate()?;
-    let mut alice = Person::init(&tools, root.path(), "alice")?;
-    let mut bob = Person::init(&tools, root.path(), "bob")?;
-    alice.configure(&[bob.port], false, "loopback")?;
-    bob.configure(&[alice.port], false, "loopback")?;
+    let (mut alice, mut bob) = dialing_pair(&Tools::locate()?, root.path(), root.path())?;
     alice.serve_with(&["--api", "--events", "json"])?;
     let a = courier_api_client::client::Client::of_data_dir(&alice.dir)
         .context("serve --api wrote no address and token files")?;

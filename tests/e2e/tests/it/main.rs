@@ -48,11 +48,7 @@ pub fn pair_in(alice_root: &Path, bob_root: &Path) -> anyhow::Result<(Person, Pe
 /// Alice and bob, who added each other and whose configs dial each other on loopback, before either
 /// node runs (a story sets how they run first).
 pub fn introduced(alice_root: &Path, bob_root: &Path) -> anyhow::Result<(Person, Person)> {
-    let tools = Tools::locate()?;
-    let alice = Person::init(&tools, alice_root, "alice")?;
-    let bob = Person::init(&tools, bob_root, "bob")?;
-    alice.configure(&[bob.port], false, "loopback")?;
-    bob.configure(&[alice.port], false, "loopback")?;
+    let (alice, bob) = courier_e2e::dialing_pair(&Tools::locate()?, alice_root, bob_root)?;
     introduce(&alice, &bob)?;
     Ok((alice, bob))
 }
