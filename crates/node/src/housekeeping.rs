@@ -24,9 +24,7 @@ impl Node {
         let version = self.db.data_version()?;
         let changed_outside = version != self.data_version;
         self.data_version = version;
-        for index in self.transports.indices() {
-            self.refresh_keys(index, now)?;
-        }
+        self.refresh_all_keys(now)?;
         if changed_outside {
             self.poll_links()?;
         }
@@ -36,6 +34,14 @@ impl Node {
         self.close_unanswered(now);
         self.dial_found(now);
         self.run_deferred()
+    }
+
+    /// Rotates every transport's keys and tags; see [`Node::refresh_keys`].
+    pub(crate) fn refresh_all_keys(&mut self, now: u64) -> Result<(), NodeError> {
+        for index in self.transports.indices() {
+            self.refresh_keys(index, now)?;
+        }
+        Ok(())
     }
 
     /// Rotates transport `index`'s keys and tags as time and contacts change, and tells the drivers

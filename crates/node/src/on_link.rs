@@ -137,6 +137,12 @@ impl Node {
         let meeting = stepped.peer.and_then(|p| t.keyring.meeting(p, now));
         t.dialer
             .met(contact, stepped.properties.clone(), meeting, now);
+        // The handshake's keys leave the keyrings and the contact's enter now, not at the next
+        // housekeeping pass: a plugin's tick before it would dial the new contact's address with the
+        // handshake's keys, spending a stream on a second handshake nobody answers.
+        if let Err(e) = self.refresh_all_keys(now) {
+            tracing::warn!("keys after a handshake: {e}");
+        }
         self.notice(Notice::Introduced { contact });
     }
 

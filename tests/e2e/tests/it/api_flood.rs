@@ -123,16 +123,19 @@ fn a_local_user_without_the_token_floods_alice_s_api_and_she_and_bob_carry_on() 
         rss_before,
         peak_kib
     );
-    // Behaviour, not speed: jammed meant requests that timed out and a reconnect of 12 s; the
-    // figures above are printed for the reader, the bounds here only tell answered from jammed.
-    let slowest = *latencies.last().unwrap();
+    // What #25 promised a user under this flood: her app answered within 100 ms at p99, a
+    // contact's message within 2 s, her node under 150 MB (jammed meant timeouts, a 12 s reconnect
+    // and 786 MB).
     assert!(
-        slowest < Duration::from_secs(3),
-        "her app waited {slowest:?} for an answer"
+        p99 < Duration::from_millis(100),
+        "her app waited {p99:?} at p99 for an answer"
     );
-    assert!(peak_kib < 150 * 1024, "alice's node grew to {peak_kib} KiB");
     assert!(
-        slowest_arrival < Duration::from_secs(5),
+        peak_kib * 1024 < 150_000_000,
+        "alice's node grew to {peak_kib} KiB"
+    );
+    assert!(
+        slowest_arrival < Duration::from_secs(2),
         "bob's text took {slowest_arrival:?}"
     );
     wait_until(Duration::from_secs(10), "alice's texts reach bob", || {
