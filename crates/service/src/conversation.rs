@@ -2,7 +2,7 @@
 //! sent and received.
 
 use courier_proto::sync::record::MessageId;
-use courier_storage::{ContactId, Delivery, Direction, Entry, Payload};
+use courier_storage::{Around, ContactId, Delivery, Direction, Entry, Payload};
 
 use crate::Service;
 use crate::content::{PeerSupport, compose, summary};
@@ -131,37 +131,29 @@ impl Service {
     /// messages arriving meanwhile neither repeat nor shift a page.
     pub fn messages(&mut self, alias: &str, window: Window) -> Result<MessageWindow, ServiceError> {
         let contact = self.conversation_contact(alias)?;
-        let entries = self.db.conversation(contact)?;
-        let at = |id: &MessageId| {
-            entries
-                .iter()
-                .position(|e| e.id == *id)
-                .ok_or_else(|| ServiceError::NoSuchMessage(hex::encode(id.0)))
+        let around = match (window.before, window.after) {
+            (Some(before), _) => Around::Before(before),
+            (None, Some(after)) => Around::After(after),
+            (None, None) => Around::Newest,
         };
-        let limit = window.limit.max(1);
-        let (start, end) = match (window.before, window.after) {
-            (Some(before), _) => {
-                let end = at(&before)?;
-                (end.saturating_sub(limit), end)
-            }
-            (None, Some(after)) => {
-                let start = at(&after)? + 1;
-                (start, (start + limit).min(entries.len()))
-            }
-            (None, None) => (entries.len().saturating_sub(limit), entries.len()),
-        };
-        let older = (start > 0).then(|| entries[start].id);
-        let newer = (end < entries.len() && end > start).then(|| entries[end - 1].id);
-        let messages = entries
+        let cursor = window.before.or(window.after);
+        let found = self
+            .db
+            .window(contact, around, window.limit.max(1))?
+            .ok_or_else(|| {
+                ServiceError::NoSuchMessage(cursor.map(|id| hex::encode(id.0)).unwrap_or_default())
+            })?;
+        let older = found.older.then(|| found.entries.first().map(|e| e.id));
+        let newer = found.newer.then(|| found.entries.last().map(|e| e.id));
+        let messages = found
+            .entries
             .into_iter()
-            .skip(start)
-            .take(end - start)
             .map(|entry| self.summarise(contact, entry))
             .collect::<Result<_, _>>()?;
         Ok(MessageWindow {
             messages,
-            older,
-            newer,
+            older: older.flatten(),
+            newer: newer.flatten(),
         })
     }
 
@@ -169,7 +161,7 @@ impl Service {
     pub fn conversations(&mut self) -> Result<Vec<ConversationSummary>, ServiceError> {
         let mut listed = Vec::new();
         for contact in self.db.contacts()? {
-            let newest = self.db.conversation(contact.id)?.pop();
+            let newest = self.db.newest(contact.id)?;
             listed.push(ConversationSummary {
                 unseen: self.db.unseen(contact.id)?,
                 newest: newest

@@ -29,9 +29,9 @@ pub struct Watcher {
     looked: Option<(CommitMark, Instant)>,
     mark: ActivityMark,
     /// Our unacked messages by row, and where each stood.
-    outgoing: HashMap<i64, (ContactId, MessageId, OutgoingState)>,
-    /// How far each of our unacked attachments had gone, by row.
-    progress: HashMap<i64, Progress>,
+    outgoing: HashMap<i64, OutgoingState>,
+    /// How far each of our unacked attachments had gone, by row, with its contact.
+    progress: HashMap<i64, (ContactId, Progress)>,
     contacts: Vec<ContactSummary>,
     links: BTreeSet<(String, ContactId)>,
     transports: Vec<TransportState>,
@@ -45,10 +45,9 @@ impl Watcher {
         let mark = service.db.activity_mark()?;
         let outgoing = service
             .db
-            .activity(mark)?
-            .outgoing
+            .unacked()?
             .into_iter()
-            .map(|o| (o.row, (o.contact, o.id, o.state)))
+            .map(|o| (o.row, o.state))
             .collect();
         Ok(Watcher {
             looked: None,
@@ -104,51 +103,60 @@ impl Watcher {
                 message: service.summarise(contact, entry)?.into(),
             });
         }
-        let mut seen = HashMap::new();
+        let mut moved = activity.chunks_moved;
         // By row, so that our messages' news comes in the order they were queued.
         let mut ours = Vec::new();
-        let mut sending = HashMap::new();
         for row in activity.outgoing {
-            let before = self.outgoing.get(&row.row).map(|o| o.2);
+            let before = match row.state {
+                OutgoingState::Acked => self.outgoing.remove(&row.row),
+                _ => self.outgoing.insert(row.row, row.state),
+            };
             ours.push((row.row, row.contact, row.id, before, row.state));
-            seen.insert(row.row, (row.contact, row.id, row.state));
-            if row.attachment
-                && row.state != OutgoingState::Acked
-                && let Some(now) = service.db.attachment_progress(row.contact, &row.id)?
-            {
-                if self.progress.get(&row.row) != Some(&now)
-                    && let Some(alias) = aliases.get(&row.contact)
-                {
-                    events.push(Event::AttachmentProgress {
-                        contact: alias.clone(),
-                        id: hex::encode(row.id.0),
-                        sent: now.sent as u64,
-                        acked: now.acked as u64,
-                        total: now.total as u64,
-                    });
-                }
-                sending.insert(row.row, now);
+            if row.attachment {
+                moved.insert(row.contact);
             }
         }
-        self.progress = sending;
-        // Those no longer unacked were acked, or deleted.
-        for (row, (contact, id, before)) in std::mem::take(&mut self.outgoing) {
-            if seen.contains_key(&row) {
-                continue;
-            }
-            if let Some(now) = service.db.outgoing_state(contact, &id)? {
-                ours.push((row, contact, id, Some(before), now));
-            }
+        for contact in moved {
+            self.attachments(service, contact, &aliases, &mut events)?;
         }
         ours.sort_by_key(|o| o.0);
         for (_, contact, id, before, now) in ours {
             progress(&aliases, contact, id, before, now, &mut events);
         }
-        seen.retain(|_, o| o.2 != OutgoingState::Acked);
-        self.outgoing = seen;
 
         self.transports(links_now, transports, &aliases, &mut events);
         Ok(events)
+    }
+
+    /// How far each of our attachments to `contact` still in flight has gone, where that changed.
+    fn attachments(
+        &mut self,
+        service: &Service,
+        contact: ContactId,
+        aliases: &BTreeMap<ContactId, String>,
+        events: &mut Vec<Event>,
+    ) -> Result<(), ServiceError> {
+        let in_flight = service.db.attachments_in_flight(contact)?;
+        self.progress
+            .retain(|row, (to, _)| *to != contact || in_flight.iter().any(|(r, _)| r == row));
+        for (row, id) in in_flight {
+            let Some(now) = service.db.attachment_progress(contact, &id)? else {
+                continue;
+            };
+            let before = self.progress.insert(row, (contact, now));
+            if before.map(|b| b.1) != Some(now)
+                && let Some(alias) = aliases.get(&contact)
+            {
+                events.push(Event::AttachmentProgress {
+                    contact: alias.clone(),
+                    id: hex::encode(id.0),
+                    sent: now.sent as u64,
+                    acked: now.acked as u64,
+                    total: now.total as u64,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// What the node reported that the database does not hold. An arrival, a handshake and a

@@ -2,6 +2,8 @@
 //! our own messages stand. Read off the database, so a change made by any connection (the node, a
 //! `courier send`, the API) is seen the same way.
 
+use std::collections::BTreeSet;
+
 use rusqlite::{OptionalExtension, params};
 
 use super::contact_store::OutgoingState;
@@ -10,13 +12,14 @@ use crate::{ContactId, StorageError};
 use courier_proto::sync::attachment::{self, CHUNK_TYPE, MANIFEST_TYPE};
 use courier_proto::sync::record::MessageId;
 
-/// How far a reader has looked: the newest incoming message and the newest outgoing row it saw.
+/// How far a reader has looked: the newest incoming message and the newest change to an outgoing
+/// message it saw.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ActivityMark {
     /// The highest `received_seq` seen.
     pub incoming_seq: i64,
-    /// The highest outgoing rowid seen.
-    pub outgoing_row: i64,
+    /// The highest outgoing `changed` number seen (see migration 18).
+    pub outgoing_change: i64,
 }
 
 /// An outgoing message (not an attachment's chunk) and where it stands.
@@ -59,11 +62,36 @@ pub struct CommitMark {
 pub struct Activity {
     /// Messages that arrived after the mark, oldest first.
     pub arrived: Vec<(ContactId, MessageId)>,
-    /// Every outgoing message still unacked, and those queued after the mark whatever their state.
+    /// Our messages (not chunks) queued, sent or acked after the mark, in the order they changed.
     pub outgoing: Vec<OutgoingRow>,
+    /// The contacts to whom one of our attachments' chunks was queued, sent or acked after the mark.
+    pub chunks_moved: BTreeSet<ContactId>,
     /// The mark to pass next time.
     pub mark: ActivityMark,
 }
+
+/// The newest arrival and the newest change to an outgoing row, each read off its index's end.
+pub(crate) const MARK: &str = "SELECT (SELECT coalesce(max(received_seq), 0) FROM incoming),
+    (SELECT coalesce(max(changed), 0) FROM outgoing)";
+/// Arrivals after `?1`, in order.
+pub(crate) const ARRIVED: &str = "SELECT received_seq, contact_id, id, content_type FROM incoming
+    WHERE received_seq > ?1 ORDER BY received_seq";
+/// Outgoing rows changed after `?1`, in the order they changed.
+pub(crate) const CHANGED: &str = "SELECT changed, rowid, contact_id, id, times_sent, acked,
+    content_type FROM outgoing WHERE changed > ?1 ORDER BY changed";
+/// Every unacked outgoing row but chunks.
+pub(crate) const UNACKED: &str = "SELECT rowid, contact_id, id, times_sent, acked, content_type
+    FROM outgoing WHERE acked = 0 AND content_type != 'courier/chunk'";
+/// `?1`'s attachments not acked yet.
+pub(crate) const IN_FLIGHT: &str = "SELECT rowid, id FROM outgoing
+    WHERE contact_id = ?1 AND acked = 0 AND content_type = 'courier/attachment' ORDER BY rowid";
+
+/// Marks `?1`'s messages seen, among the unseen only.
+pub(crate) const MARK_SEEN: &str =
+    "UPDATE incoming SET seen = 1 WHERE contact_id = ?1 AND seen = 0";
+/// How many of `?1`'s messages (not chunks) are unseen, counted among the unseen only.
+pub(crate) const UNSEEN: &str = "SELECT count(*) FROM incoming WHERE contact_id = ?1 AND seen = 0
+    AND content_type != 'courier/chunk'";
 
 impl Database {
     /// Where the commits stand now; a cheap look, no table read.
@@ -76,60 +104,91 @@ impl Database {
 
     /// Where the database stands now, to look for changes from.
     pub fn activity_mark(&self) -> Result<ActivityMark, StorageError> {
-        Ok(self.conn.query_row(
-            "SELECT (SELECT coalesce(max(received_seq), 0) FROM incoming),
-                    (SELECT coalesce(max(rowid), 0) FROM outgoing)",
-            [],
-            |r| {
-                Ok(ActivityMark {
-                    incoming_seq: r.get(0)?,
-                    outgoing_row: r.get(1)?,
-                })
-            },
-        )?)
+        Ok(self.conn.prepare_cached(MARK)?.query_row([], |r| {
+            Ok(ActivityMark {
+                incoming_seq: r.get(0)?,
+                outgoing_change: r.get(1)?,
+            })
+        })?)
     }
 
-    /// What arrived since `mark`, and the outgoing messages whose state a reader must follow.
+    /// What arrived and what of ours changed since `mark`: reads only those rows.
     pub fn activity(&self, mark: ActivityMark) -> Result<Activity, StorageError> {
-        let mut next = mark;
-        let mut arrived = Vec::new();
-        let mut statement = self.conn.prepare_cached(
-            "SELECT received_seq, contact_id, id, content_type FROM incoming
-              WHERE received_seq > ?1 ORDER BY received_seq",
-        )?;
+        let mut found = Activity {
+            mark,
+            ..Activity::default()
+        };
+        let mut statement = self.conn.prepare_cached(ARRIVED)?;
         let mut rows = statement.query([mark.incoming_seq])?;
         while let Some(row) = rows.next()? {
-            next.incoming_seq = next.incoming_seq.max(row.get(0)?);
+            found.mark.incoming_seq = found.mark.incoming_seq.max(row.get(0)?);
             let content_type: String = row.get(3)?;
             if content_type != CHUNK_TYPE {
-                arrived.push((row.get(1)?, message_id(row.get(2)?)?));
+                found.arrived.push((row.get(1)?, message_id(row.get(2)?)?));
             }
         }
-        let mut outgoing = Vec::new();
-        let mut statement = self.conn.prepare_cached(
-            "SELECT rowid, contact_id, id, times_sent, acked, content_type = ?3 FROM outgoing
-              WHERE content_type != ?1 AND (acked = 0 OR rowid > ?2) ORDER BY rowid",
-        )?;
-        let mut rows = statement.query(params![CHUNK_TYPE, mark.outgoing_row, MANIFEST_TYPE])?;
+        let mut statement = self.conn.prepare_cached(CHANGED)?;
+        let mut rows = statement.query(params![mark.outgoing_change])?;
         while let Some(row) = rows.next()? {
-            let (times_sent, acked): (u32, bool) = (row.get(3)?, row.get(4)?);
-            let outgoing_row = OutgoingRow {
-                row: row.get(0)?,
-                contact: row.get(1)?,
-                id: message_id(row.get(2)?)?,
+            found.mark.outgoing_change = found.mark.outgoing_change.max(row.get(0)?);
+            let contact: ContactId = row.get(2)?;
+            let content_type: String = row.get(6)?;
+            if content_type == CHUNK_TYPE {
+                found.chunks_moved.insert(contact);
+                continue;
+            }
+            let (times_sent, acked): (u32, bool) = (row.get(4)?, row.get(5)?);
+            found.outgoing.push(OutgoingRow {
+                row: row.get(1)?,
+                contact,
+                id: message_id(row.get(3)?)?,
                 state: OutgoingState::of(times_sent, acked),
-                attachment: row.get(5)?,
-            };
-            next.outgoing_row = next.outgoing_row.max(outgoing_row.row);
-            outgoing.push(outgoing_row);
+                attachment: content_type == MANIFEST_TYPE,
+            });
         }
-        // A chunk queued after the mark moves the mark too, so it is not read again.
-        next.outgoing_row = next.outgoing_row.max(self.activity_mark()?.outgoing_row);
-        Ok(Activity {
-            arrived,
-            outgoing,
-            mark: next,
+        Ok(found)
+    }
+
+    /// Our messages (not chunks) not acked yet: a reader's starting point, read once.
+    pub fn unacked(&self) -> Result<Vec<OutgoingRow>, StorageError> {
+        let mut statement = self.conn.prepare_cached(UNACKED)?;
+        let rows = statement.query_map([], |row| {
+            let (times_sent, acked): (u32, bool) = (row.get(3)?, row.get(4)?);
+            let content_type: String = row.get(5)?;
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                times_sent,
+                acked,
+                content_type,
+            ))
+        })?;
+        rows.map(|row| {
+            let (row, contact, id, times_sent, acked, content_type) = row?;
+            Ok(OutgoingRow {
+                row,
+                contact,
+                id: message_id(id)?,
+                state: OutgoingState::of(times_sent, acked),
+                attachment: content_type == MANIFEST_TYPE,
+            })
         })
+        .collect()
+    }
+
+    /// Our attachments to `contact` not acked yet, by row.
+    pub fn attachments_in_flight(
+        &self,
+        contact: ContactId,
+    ) -> Result<Vec<(i64, MessageId)>, StorageError> {
+        let mut statement = self.conn.prepare_cached(IN_FLIGHT)?;
+        let rows = statement.query_map([contact], |r| Ok((r.get(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        rows.map(|row| {
+            let (row, id) = row?;
+            Ok((row, message_id(id)?))
+        })
+        .collect()
     }
 
     /// How far the chunks of our attachment `id` to `contact` have gone; `None` if it is not one of
@@ -174,19 +233,12 @@ impl Database {
 
     /// Marks every message from `contact` seen; returns how many were not.
     pub fn mark_seen(&mut self, contact: ContactId) -> Result<usize, StorageError> {
-        Ok(self.conn.execute(
-            "UPDATE incoming SET seen = 1 WHERE contact_id = ?1 AND seen = 0",
-            [contact],
-        )?)
+        Ok(self.conn.execute(MARK_SEEN, [contact])?)
     }
 
     /// How many messages from `contact` (an attachment counted once) the user has not seen.
     pub fn unseen(&self, contact: ContactId) -> Result<usize, StorageError> {
-        Ok(self.conn.query_row(
-            "SELECT count(*) FROM incoming WHERE contact_id = ?1 AND seen = 0 AND content_type != ?2",
-            params![contact, CHUNK_TYPE],
-            |r| r.get(0),
-        )?)
+        Ok(self.conn.query_row(UNSEEN, [contact], |r| r.get(0))?)
     }
 }
 

@@ -4,18 +4,21 @@ use rusqlite::{OptionalExtension, params};
 
 use super::attachments::{self, Draft};
 use super::chunk_packs::{PackRef, Side};
-use super::contact_store::OutgoingState;
 use super::database::{Database, begin_write};
 use super::disappearing;
-use super::entry::{Delivery, Direction, Entry};
-use super::message_row::message_id;
 use crate::{ContactId, StorageError};
-use courier_proto::sync::attachment::{self, CHUNK_TYPE, MANIFEST_TYPE};
+use courier_proto::sync::attachment::{self, MANIFEST_TYPE};
 use courier_proto::sync::record::{Message, MessageId};
 use courier_proto::sync::timer::Timer;
 
 /// How long a send's key is kept: a client retrying later than this sends again.
 const SEND_KEY_LIFETIME_MS: u64 = 7 * 86_400_000;
+
+/// Send keys older than `?1` go.
+pub(crate) const EXPIRED_SEND_KEYS: &str = "DELETE FROM send_keys WHERE added_ms < ?1";
+/// The newest timestamp queued to `?1`.
+pub(crate) const NEWEST_QUEUED: &str =
+    "SELECT max(timestamp_ms) FROM outgoing WHERE contact_id = ?1";
 
 /// Whether a batch must be on disk when it commits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +75,7 @@ impl Database {
         }
         if let Some(key) = key {
             tx.execute(
-                "DELETE FROM send_keys WHERE added_ms < ?1",
+                EXPIRED_SEND_KEYS,
                 [now_ms.saturating_sub(SEND_KEY_LIFETIME_MS) as i64],
             )?;
             let earlier: Option<Vec<u8>> = tx
@@ -96,11 +99,7 @@ impl Database {
                 return Ok((MessageId(id), message, false));
             }
         }
-        let newest: Option<i64> = tx.query_row(
-            "SELECT max(timestamp_ms) FROM outgoing WHERE contact_id = ?1",
-            [contact],
-            |r| r.get(0),
-        )?;
+        let newest: Option<i64> = tx.query_row(NEWEST_QUEUED, [contact], |r| r.get(0))?;
         let timestamp_ms = newest.map_or(now_ms, |t| now_ms.max(t as u64 + 1));
         let fallback = std::mem::take(&mut draft.fallback);
         let (mut head, chunks) = attachments::split_if_large(draft, timestamp_ms)?;
@@ -137,70 +136,6 @@ impl Database {
         packs.sync()?;
         tx.commit()?;
         Ok((head.id(), head, true))
-    }
-
-    /// Both directions of the conversation with `contact`, in the senders' time order (arrival order
-    /// breaks ties).
-    pub fn conversation(&self, contact: ContactId) -> Result<Vec<Entry>, StorageError> {
-        self.entries(contact, None)
-    }
-
-    /// The message `id` of the conversation with `contact`, either way, if it is there.
-    pub fn entry(&self, contact: ContactId, id: &MessageId) -> Result<Option<Entry>, StorageError> {
-        Ok(self.entries(contact, Some(id))?.pop())
-    }
-
-    /// The conversation with `contact`, or only its message `only`.
-    fn entries(
-        &self,
-        contact: ContactId,
-        only: Option<&MessageId>,
-    ) -> Result<Vec<Entry>, StorageError> {
-        // Two statements, not one with `?3 IS NULL OR`, so that one message is found by its key.
-        let filter = match only {
-            Some(_) => "id = ?3",
-            None => "?3 IS NULL",
-        };
-        let mut statement = self.conn.prepare_cached(&format!(
-            "SELECT id, timestamp_ms, content_type, type_version, body, 0, times_sent, acked, rowid, fallback
-               FROM outgoing WHERE contact_id = ?1 AND content_type != ?2 AND {filter}
-             UNION ALL
-             SELECT id, timestamp_ms, content_type, type_version, body, 1, 0, 0, received_seq, fallback
-               FROM incoming WHERE contact_id = ?1 AND content_type != ?2 AND {filter}
-             ORDER BY 2, 9"
-        ))?;
-        let only = only.map(|id| id.0.to_vec());
-        // Chunks are parts of an attachment, shown through its manifest.
-        let rows = statement.query_map(params![contact, CHUNK_TYPE, only], |r| {
-            let id = message_id(r, 0)?;
-            let message = Message {
-                timestamp_ms: r.get::<_, i64>(1)? as u64,
-                content_type: r.get(2)?,
-                type_version: r.get(3)?,
-                fallback: r.get(9)?,
-                body: r.get(4)?,
-            };
-            let incoming: bool = r.get(5)?;
-            let times_sent: u32 = r.get(6)?;
-            let acked: bool = r.get(7)?;
-            Ok((id, message, incoming, times_sent, acked))
-        })?;
-        rows.map(|row| {
-            let (id, message, incoming, times_sent, acked) = row?;
-            let (direction, delivery) = if incoming {
-                (Direction::Incoming, Delivery::Received)
-            } else {
-                let state = OutgoingState::of(times_sent, acked);
-                (Direction::Outgoing, Delivery::Outgoing(state))
-            };
-            Ok(Entry {
-                id,
-                direction,
-                delivery,
-                message,
-            })
-        })
-        .collect()
     }
 
     /// Makes every sent but unacked message to `contact` due now. Called when a duplex connection to

@@ -12,6 +12,10 @@ use courier_proto::sync::attachment::CHUNK_TYPE;
 use courier_proto::sync::record::{Message, MessageId};
 use courier_proto::sync::timer::{TIMER_TYPE, Timer};
 
+/// The messages whose time is up at `?1`, either way.
+pub(crate) const EXPIRED: &str = "SELECT contact_id, id FROM outgoing WHERE expires_ms <= ?1
+    UNION ALL SELECT contact_id, id FROM incoming WHERE expires_ms <= ?1";
+
 impl Database {
     /// The timer of the conversation with `contact`, as both sides agree on it.
     pub fn timer(&self, contact: ContactId) -> Result<Timer, StorageError> {
@@ -21,10 +25,7 @@ impl Database {
     /// Deletes every message whose time is up at `now_ms`, with its chunks; how many went.
     pub fn sweep_expired(&mut self, now_ms: u64) -> Result<usize, StorageError> {
         let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
-        let mut due_statement = self.conn.prepare_cached(
-            "SELECT contact_id, id FROM outgoing WHERE expires_ms <= ?1
-             UNION ALL SELECT contact_id, id FROM incoming WHERE expires_ms <= ?1",
-        )?;
+        let mut due_statement = self.conn.prepare_cached(EXPIRED)?;
         let due: Vec<(ContactId, Vec<u8>)> = due_statement
             .query_map([now], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;

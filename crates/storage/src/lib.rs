@@ -20,9 +20,12 @@ mod migrations;
 mod name;
 mod passphrase;
 mod peer_announcements;
+#[cfg(test)]
+mod query_plans;
 mod rotation;
 mod stream_state;
 mod sync_store;
+mod window;
 pub mod wipe;
 
 pub use activity::{Activity, ActivityMark, CommitMark, OutgoingRow, Progress};
@@ -38,6 +41,7 @@ pub use passphrase::Passphrase;
 pub use rotation::Rotated;
 pub use stream_state::Peer;
 pub use sync_store::ConversationStore;
+pub use window::{Around, Window};
 
 /// Row id of a contact.
 pub type ContactId = i64;

@@ -192,4 +192,31 @@ pub const MIGRATIONS: &[&str] = &[
         BEGIN UPDATE erasure SET owed = 1 WHERE owed = 0; END;
     CREATE TRIGGER erase_transport_step AFTER UPDATE OF secret ON transport_secrets
         BEGIN UPDATE erasure SET owed = 1 WHERE owed = 0; END;",
+    // 18: costs that do not grow with the history (#27); each query these serve has its plan pinned
+    // in `query_plans.rs`. A window of a conversation reads the rows it shows, newest first, chunks
+    // left out by the index itself; what is due to a contact is read in queue order among its
+    // unacked messages only (the old index sorted every due row for each batch); unseen messages
+    // and the attachments still in flight are found among themselves; expired send keys by age.
+    // `changed` numbers every change of an outgoing message's state (queued, sent, acked) in
+    // commit order, by trigger so no path can forget it: a reader asks what changed since it last
+    // looked instead of re-reading every unacked message.
+    "CREATE INDEX outgoing_shown ON outgoing (contact_id, timestamp_ms)
+        WHERE content_type != 'courier/chunk';
+    CREATE INDEX incoming_shown ON incoming (contact_id, timestamp_ms, received_seq)
+        WHERE content_type != 'courier/chunk';
+    DROP INDEX outgoing_due;
+    CREATE INDEX outgoing_unacked ON outgoing (contact_id, timestamp_ms) WHERE acked = 0;
+    CREATE INDEX outgoing_in_flight ON outgoing (contact_id)
+        WHERE acked = 0 AND content_type = 'courier/attachment';
+    CREATE INDEX incoming_unseen ON incoming (contact_id) WHERE seen = 0;
+    CREATE INDEX send_keys_age ON send_keys (added_ms);
+    ALTER TABLE outgoing ADD COLUMN changed INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX outgoing_changed ON outgoing (changed);
+    CREATE TRIGGER outgoing_queued AFTER INSERT ON outgoing
+        BEGIN UPDATE outgoing SET changed = (SELECT max(changed) FROM outgoing) + 1
+              WHERE rowid = NEW.rowid; END;
+    CREATE TRIGGER outgoing_moved AFTER UPDATE OF times_sent, acked ON outgoing
+        WHEN OLD.times_sent IS NOT NEW.times_sent OR OLD.acked IS NOT NEW.acked
+        BEGIN UPDATE outgoing SET changed = (SELECT max(changed) FROM outgoing) + 1
+              WHERE rowid = NEW.rowid; END;",
 ];

@@ -44,16 +44,19 @@ fn store_error(e: impl Into<StorageError>) -> StoreError {
     StoreError::new(e.kind(), e)
 }
 
+/// At most `?3` of our messages to `?1` due at `?2`, in queue order: read among the unacked only,
+/// in the index's order, so a backlog is not sorted for every batch.
+pub(crate) const DUE: &str = "SELECT id FROM outgoing WHERE contact_id = ?1 AND acked = 0
+    AND due_ms <= ?2 ORDER BY timestamp_ms, rowid LIMIT ?3";
+/// A message from `?1` stored, numbered after the last arrival.
+pub(crate) const STORE_INCOMING: &str = "INSERT OR IGNORE INTO incoming (contact_id, id,
+    timestamp_ms, content_type, type_version, body, fallback, pack_offset, pack_len, received_seq,
+    expires_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,
+    (SELECT coalesce(max(received_seq), 0) + 1 FROM incoming), ?10)";
+
 impl SyncStore for ConversationStore<'_> {
     fn due(&self, now_ms: u64, limit: usize) -> Result<Vec<MessageId>, StoreError> {
-        let mut statement = self
-            .db
-            .conn
-            .prepare_cached(
-                "SELECT id FROM outgoing WHERE contact_id = ?1 AND acked = 0 AND due_ms <= ?2
-                 ORDER BY timestamp_ms, rowid LIMIT ?3",
-            )
-            .map_err(store_error)?;
+        let mut statement = self.db.conn.prepare_cached(DUE).map_err(store_error)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let ids = statement
             .query_map(params![self.contact, now_ms as i64, limit], |r| {
@@ -232,10 +235,21 @@ impl SyncStore for ConversationStore<'_> {
         .map_err(store_error)?;
         // INSERT OR IGNORE: a duplicate that slipped past `has_incoming` still lands once.
         db.conn
-            .prepare_cached("INSERT OR IGNORE INTO incoming (contact_id, id, timestamp_ms, content_type, type_version, body, fallback, pack_offset, pack_len, received_seq, expires_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, (SELECT coalesce(max(received_seq), 0) + 1 FROM incoming), ?10)").and_then(|mut statement| statement.execute(
-                params![self.contact, &id.0[..], message.timestamp_ms as i64, message.content_type, message.type_version, body, message.fallback, packed.map(|p| p.offset as i64), packed.map(|p| p.len as i64), expires],
-            ))
+            .prepare_cached(STORE_INCOMING)
+            .and_then(|mut statement| {
+                statement.execute(params![
+                    self.contact,
+                    &id.0[..],
+                    message.timestamp_ms as i64,
+                    message.content_type,
+                    message.type_version,
+                    body,
+                    message.fallback,
+                    packed.map(|p| p.offset as i64),
+                    packed.map(|p| p.len as i64),
+                    expires
+                ])
+            })
             .map_err(store_error)?;
         Ok(())
     }

@@ -1,0 +1,149 @@
+//! The plans SQLite makes for the hot queries, pinned: each must reach its rows through the index
+//! named here, never by scanning a table or sorting what it read, so that its cost follows what it
+//! returns and not how much history is stored (#27). A query changed so that its index no longer
+//! serves it fails here, not in a year of someone's messages.
+
+use super::activity::{ARRIVED, CHANGED, IN_FLIGHT, MARK, MARK_SEEN, UNACKED, UNSEEN};
+use super::conversation::{EXPIRED_SEND_KEYS, NEWEST_QUEUED};
+use super::database::Database;
+use super::disappearing::EXPIRED;
+use super::sync_store::{DUE, STORE_INCOMING};
+use super::window::{NEWER, OLDER, ONE, query};
+use crate::Passphrase;
+
+/// The plan of `sql`, one line per step, as `EXPLAIN QUERY PLAN` words them.
+fn plan(db: &Database, sql: &str) -> Vec<String> {
+    let mut statement = db
+        .conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap();
+    let count = statement.parameter_count();
+    let nulls = vec![rusqlite::types::Null; count];
+    statement
+        .query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// What is wrong with `sql`'s plan: an index of `indexes` it does not read through, a table it
+/// scans, rows it sorts after reading them (allowed where `merge_sort`: a compound of limited parts
+/// merges the few rows its parts returned).
+fn faults(db: &Database, sql: &str, indexes: &[&str], merge_sort: bool) -> Vec<String> {
+    let steps = plan(db, sql);
+    let mut faults: Vec<String> = indexes
+        .iter()
+        .filter(|index| {
+            !steps.iter().any(|s| {
+                s.contains(&format!("INDEX {index} ")) || s.ends_with(&format!("INDEX {index}"))
+            })
+        })
+        .map(|index| format!("does not use {index}"))
+        .collect();
+    for step in &steps {
+        // A compound's parts are co-routines it reads back (`SCAN (subquery-N)`), and a scalar
+        // query's one row is `SCAN CONSTANT ROW`: neither is a table.
+        let table = !step.contains(" INDEX ")
+            && !step.contains("(subquery-")
+            && step != "SCAN CONSTANT ROW";
+        if step.starts_with("SCAN ") && table {
+            faults.push(format!("scans: {step}"));
+        }
+        if step.starts_with("USE TEMP B-TREE") && !merge_sort {
+            faults.push(format!("sorts: {step}"));
+        }
+    }
+    faults
+}
+
+/// `sql`'s plan has no fault.
+fn pinned(db: &Database, name: &str, sql: &str, indexes: &[&str], merge_sort: bool) {
+    let faults = faults(db, sql, indexes, merge_sort);
+    assert!(
+        faults.is_empty(),
+        "{name}: {faults:?} in the plan\n  {}",
+        plan(db, sql).join("\n  ")
+    );
+}
+
+#[test]
+fn every_hot_query_reaches_its_rows_through_an_index_and_sorts_nothing_it_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let passphrase = Passphrase::for_new_database("a long enough passphrase".into()).unwrap();
+    let db = Database::open(&dir.path().join("courier.db"), &passphrase).unwrap();
+
+    // A page of a conversation: each direction read newest (or oldest) first from the cursor, at
+    // most a page; only the two pages' rows are merged.
+    let shown = ["outgoing_shown", "incoming_shown"];
+    pinned(&db, "older window", &query(OLDER), &shown, true);
+    pinned(&db, "newer window", &query(NEWER), &shown, true);
+    pinned(
+        &db,
+        "one message",
+        &query(ONE),
+        &["sqlite_autoindex_outgoing_1", "sqlite_autoindex_incoming_1"],
+        false,
+    );
+    // A send: the newest timestamp to the contact, and week-old send keys.
+    pinned(
+        &db,
+        "newest queued",
+        NEWEST_QUEUED,
+        &["outgoing_timestamp"],
+        false,
+    );
+    pinned(
+        &db,
+        "expired send keys",
+        EXPIRED_SEND_KEYS,
+        &["send_keys_age"],
+        false,
+    );
+    // A sync session: what is due, in queue order, among the unacked only; storing an arrival.
+    pinned(&db, "due", DUE, &["outgoing_unacked"], false);
+    pinned(
+        &db,
+        "store incoming",
+        STORE_INCOMING,
+        &["incoming_received_seq"],
+        false,
+    );
+    // The event feed: what arrived and what changed since its mark, and the mark itself.
+    pinned(
+        &db,
+        "activity mark",
+        MARK,
+        &["incoming_received_seq", "outgoing_changed"],
+        false,
+    );
+    pinned(&db, "arrived", ARRIVED, &["incoming_received_seq"], false);
+    pinned(&db, "changed", CHANGED, &["outgoing_changed"], false);
+    pinned(&db, "unacked", UNACKED, &["outgoing_unacked"], false);
+    pinned(&db, "in flight", IN_FLIGHT, &["outgoing_in_flight"], false);
+    // Unseen counts and marking them seen, among the unseen only.
+    pinned(&db, "unseen", UNSEEN, &["incoming_unseen"], false);
+    pinned(&db, "mark seen", MARK_SEEN, &["incoming_unseen"], false);
+    // Disappearing messages: those due, among those with a time only.
+    pinned(
+        &db,
+        "expired",
+        EXPIRED,
+        &["outgoing_expiry", "incoming_expiry"],
+        false,
+    );
+}
+
+#[test]
+fn a_scan_a_sort_and_a_missing_index_are_each_a_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let passphrase = Passphrase::for_new_database("a long enough passphrase".into()).unwrap();
+    let db = Database::open(&dir.path().join("courier.db"), &passphrase).unwrap();
+    let scan = "SELECT id FROM outgoing WHERE body = ?1 ORDER BY fallback";
+    assert_eq!(
+        faults(&db, scan, &["outgoing_shown"], false).len(),
+        3,
+        "{:?}",
+        plan(&db, scan)
+    );
+    assert_eq!(faults(&db, scan, &[], true).len(), 1);
+}

@@ -1,0 +1,321 @@
+//! Reading a conversation as the user sees it: whole, one message, or a window of it by cursor.
+//!
+//! A window reads only the rows it shows: each direction's rows come newest first (or oldest first)
+//! from an index that leaves attachment chunks out, from the cursor on, at most one more than asked.
+//! The order is the senders' time, then the row's number in its direction, then the direction
+//! (ours first): a total order, so a window never repeats or skips a message.
+
+use rusqlite::{OptionalExtension, Row, params};
+
+use super::contact_store::OutgoingState;
+use super::database::Database;
+use super::entry::{Delivery, Direction, Entry};
+use super::message_row::message_id;
+use crate::{ContactId, StorageError};
+use courier_proto::sync::record::{Message, MessageId};
+
+/// What a window starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Around {
+    /// The newest messages.
+    Newest,
+    /// The messages just older than this one.
+    Before(MessageId),
+    /// The messages just newer than this one.
+    After(MessageId),
+}
+
+/// Part of a conversation, oldest first, and whether more lie beyond either end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    /// The messages, oldest first.
+    pub entries: Vec<Entry>,
+    /// Older messages exist.
+    pub older: bool,
+    /// Newer messages exist.
+    pub newer: bool,
+}
+
+/// The columns every listing reads, the same for both directions: a row of either becomes an
+/// [`Entry`] through [`entry`]. Column 9 is the row's number in its direction.
+const OUTGOING: &str = "id, timestamp_ms, content_type, type_version, body, fallback,
+    0 AS incoming, times_sent, acked, rowid AS seq FROM outgoing";
+const INCOMING: &str = "id, timestamp_ms, content_type, type_version, body, fallback,
+    1 AS incoming, 0, 0, received_seq AS seq FROM incoming";
+
+/// What the user sees of a conversation: everything but attachment chunks, shown through their
+/// manifest. Written out (not a parameter) so that SQLite can use the partial indexes
+/// `outgoing_shown` and `incoming_shown`, whose condition this is.
+const SHOWN: &str = "content_type != 'courier/chunk'";
+
+/// The newest `?5` rows of contact `?1` before the cursor: ours below (`?2`, `?3`), theirs below
+/// (`?2`, `?4`) in (time, row) order. See [`Database::window`] for the bounds.
+pub(crate) const OLDER: &str = "SELECT * FROM (SELECT {OUT} WHERE contact_id = ?1 AND {SHOWN}
+        AND (timestamp_ms, rowid) < (?2, ?3) ORDER BY timestamp_ms DESC, rowid DESC LIMIT ?5)
+    UNION ALL
+    SELECT * FROM (SELECT {IN} WHERE contact_id = ?1 AND {SHOWN}
+        AND (timestamp_ms, received_seq) < (?2, ?4)
+        ORDER BY timestamp_ms DESC, received_seq DESC LIMIT ?5)
+    ORDER BY 2 DESC, 10 DESC, 7 DESC LIMIT ?5";
+
+/// The oldest `?5` rows of contact `?1` after the cursor, as [`OLDER`] the other way.
+pub(crate) const NEWER: &str = "SELECT * FROM (SELECT {OUT} WHERE contact_id = ?1 AND {SHOWN}
+        AND (timestamp_ms, rowid) > (?2, ?3) ORDER BY timestamp_ms, rowid LIMIT ?5)
+    UNION ALL
+    SELECT * FROM (SELECT {IN} WHERE contact_id = ?1 AND {SHOWN}
+        AND (timestamp_ms, received_seq) > (?2, ?4) ORDER BY timestamp_ms, received_seq LIMIT ?5)
+    ORDER BY 2, 10, 7 LIMIT ?5";
+
+/// The whole conversation with `?1`, oldest first.
+const ALL: &str = "SELECT {OUT} WHERE contact_id = ?1 AND {SHOWN}
+    UNION ALL
+    SELECT {IN} WHERE contact_id = ?1 AND {SHOWN}
+    ORDER BY 2, 10, 7";
+
+/// Message `?2` of contact `?1`, either way, found by its key.
+pub(crate) const ONE: &str = "SELECT {OUT} WHERE contact_id = ?1 AND {SHOWN} AND id = ?2
+    UNION ALL
+    SELECT {IN} WHERE contact_id = ?1 AND {SHOWN} AND id = ?2";
+
+/// Where message `?2` of contact `?1` stands in the order: its time, row number and direction.
+const POSITION: &str =
+    "SELECT timestamp_ms, rowid, 0 FROM outgoing WHERE contact_id = ?1 AND id = ?2
+    UNION ALL
+    SELECT timestamp_ms, received_seq, 1 FROM incoming WHERE contact_id = ?1 AND id = ?2";
+
+/// `sql` with its column lists and the shown condition filled in.
+pub(crate) fn query(sql: &str) -> String {
+    sql.replace("{OUT}", OUTGOING)
+        .replace("{IN}", INCOMING)
+        .replace("{SHOWN}", SHOWN)
+}
+
+impl Database {
+    /// Both directions of the conversation with `contact`, in the senders' time order.
+    pub fn conversation(&self, contact: ContactId) -> Result<Vec<Entry>, StorageError> {
+        let mut statement = self.conn.prepare_cached(&query(ALL))?;
+        let rows = statement.query_map([contact], entry)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The message `id` of the conversation with `contact`, either way, if it is there.
+    pub fn entry(&self, contact: ContactId, id: &MessageId) -> Result<Option<Entry>, StorageError> {
+        let mut statement = self.conn.prepare_cached(&query(ONE))?;
+        Ok(statement
+            .query_row(params![contact, &id.0[..]], entry)
+            .optional()?)
+    }
+
+    /// At most `limit` messages of the conversation with `contact` from `around`, oldest first;
+    /// `None` if the cursor's message is not in this conversation.
+    pub fn window(
+        &self,
+        contact: ContactId,
+        around: Around,
+        limit: usize,
+    ) -> Result<Option<Window>, StorageError> {
+        let cursor = match around {
+            Around::Newest => (i64::MAX, i64::MAX, 0),
+            Around::Before(id) | Around::After(id) => match self.position(contact, &id)? {
+                Some(at) => at,
+                None => return Ok(None),
+            },
+        };
+        let (time, row, direction) = cursor;
+        // The order is (time, row, direction); each direction's bound is its side of the cursor in
+        // it, for rows numbered apart: ours at the cursor's row come before theirs.
+        let (sql, ours, theirs) = match around {
+            Around::Newest | Around::Before(_) => (OLDER, row + direction, row),
+            Around::After(_) => (NEWER, row, row - 1 + direction),
+        };
+        let mut statement = self.conn.prepare_cached(&query(sql))?;
+        let asked = i64::try_from(limit).unwrap_or(i64::MAX - 1) + 1;
+        let mut entries = statement
+            .query_map(params![contact, time, ours, theirs, asked], entry)?
+            .collect::<Result<Vec<_>, _>>()?;
+        let beyond = entries.len() > limit;
+        entries.truncate(limit);
+        let some = !entries.is_empty();
+        Ok(Some(match around {
+            Around::After(_) => Window {
+                entries,
+                older: some,
+                newer: beyond,
+            },
+            _ => {
+                entries.reverse();
+                Window {
+                    entries,
+                    older: beyond,
+                    newer: some && matches!(around, Around::Before(_)),
+                }
+            }
+        }))
+    }
+
+    /// The newest message of the conversation with `contact`, either way.
+    pub fn newest(&self, contact: ContactId) -> Result<Option<Entry>, StorageError> {
+        Ok(self
+            .window(contact, Around::Newest, 1)?
+            .and_then(|w| w.entries.into_iter().next()))
+    }
+
+    fn position(
+        &self,
+        contact: ContactId,
+        id: &MessageId,
+    ) -> Result<Option<(i64, i64, i64)>, StorageError> {
+        Ok(self
+            .conn
+            .prepare_cached(POSITION)?
+            .query_row(params![contact, &id.0[..]], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?)
+    }
+}
+
+/// A row of [`OUTGOING`] or [`INCOMING`] as an entry.
+fn entry(r: &Row<'_>) -> rusqlite::Result<Entry> {
+    let message = Message {
+        timestamp_ms: r.get::<_, i64>(1)? as u64,
+        content_type: r.get(2)?,
+        type_version: r.get(3)?,
+        body: r.get(4)?,
+        fallback: r.get(5)?,
+    };
+    let incoming: bool = r.get(6)?;
+    let (direction, delivery) = if incoming {
+        (Direction::Incoming, Delivery::Received)
+    } else {
+        let state = OutgoingState::of(r.get(7)?, r.get(8)?);
+        (Direction::Outgoing, Delivery::Outgoing(state))
+    };
+    Ok(Entry {
+        id: message_id(r, 0)?,
+        direction,
+        delivery,
+        message,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ConversationStore, Draft, Passphrase};
+    use courier_proto::sync::attachment::CHUNK_TYPE;
+    use courier_proto::sync::session::SyncStore;
+    use courier_proto::sync::timer::Timer;
+
+    #[test]
+    fn the_shown_condition_names_the_chunk_type() {
+        assert_eq!(SHOWN, format!("content_type != '{CHUNK_TYPE}'"));
+    }
+
+    /// Alice's conversation with bob: ours and theirs interleaved, some at the same millisecond,
+    /// and a big attachment whose chunks are not listed.
+    fn conversation() -> (tempfile::TempDir, Database, ContactId) {
+        let dir = tempfile::tempdir().unwrap();
+        let passphrase = Passphrase::for_new_database("a long enough passphrase".into()).unwrap();
+        let mut db = Database::open(&dir.path().join("courier.db"), &passphrase).unwrap();
+        let bob = db.add_contact("bob").unwrap();
+        for i in 0..40u64 {
+            // Every third millisecond holds one of each direction, and theirs sometimes two.
+            let at = 1_000 + i / 2 * 3 - u64::from(i % 10 == 9) * 3;
+            if i % 2 == 0 {
+                let draft = Draft::new("courier/text", 1, format!("ours {i}").into_bytes());
+                db.send(bob, draft, at, Timer::OFF).unwrap();
+            } else {
+                let mut store = ConversationStore::new(&mut db, bob, 60_000, Timer::OFF);
+                let message = Message {
+                    timestamp_ms: at,
+                    content_type: "courier/text".into(),
+                    type_version: 1,
+                    body: format!("theirs {i}").into_bytes(),
+                    fallback: String::new(),
+                };
+                store.store_incoming(&message.id(), message).unwrap();
+            }
+        }
+        let big = Draft::new("courier/file", 1, vec![7; 200_000]);
+        db.send(bob, big, 2_000, Timer::OFF).unwrap();
+        (dir, db, bob)
+    }
+
+    #[test]
+    fn windows_walked_either_way_list_the_whole_conversation_once_in_order() {
+        let (_dir, db, bob) = conversation();
+        let whole = db.conversation(bob).unwrap();
+        assert_eq!(
+            whole.len(),
+            41,
+            "40 texts and one attachment, chunks not listed"
+        );
+        for limit in [1, 3, 7, 50] {
+            // Backwards from the newest.
+            let mut window = db.window(bob, Around::Newest, limit).unwrap().unwrap();
+            assert!(!window.newer);
+            let mut walked = window.entries.clone();
+            while window.older {
+                let first = window.entries[0].id;
+                window = db
+                    .window(bob, Around::Before(first), limit)
+                    .unwrap()
+                    .unwrap();
+                assert!(window.newer);
+                walked.splice(0..0, window.entries.clone());
+            }
+            assert_eq!(walked, whole, "backwards by {limit}");
+            // Forwards from the oldest.
+            let mut walked = vec![whole[0].clone()];
+            let mut window = db
+                .window(bob, Around::After(whole[0].id), limit)
+                .unwrap()
+                .unwrap();
+            assert!(window.older);
+            walked.extend(window.entries.clone());
+            while window.newer {
+                let last = window.entries.last().unwrap().id;
+                window = db.window(bob, Around::After(last), limit).unwrap().unwrap();
+                walked.extend(window.entries.clone());
+            }
+            assert_eq!(walked, whole, "forwards by {limit}");
+        }
+    }
+
+    #[test]
+    fn a_window_at_either_end_is_empty_and_says_so_and_a_stranger_s_cursor_is_none() {
+        let (_dir, db, bob) = conversation();
+        let whole = db.conversation(bob).unwrap();
+        let after_last = db
+            .window(bob, Around::After(whole.last().unwrap().id), 5)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (after_last.entries.len(), after_last.older, after_last.newer),
+            (0, false, false)
+        );
+        let before_first = db
+            .window(bob, Around::Before(whole[0].id), 5)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                before_first.entries.len(),
+                before_first.older,
+                before_first.newer
+            ),
+            (0, false, false)
+        );
+        assert_eq!(
+            db.window(bob, Around::After(MessageId([9; 32])), 5)
+                .unwrap(),
+            None
+        );
+        assert_eq!(db.newest(bob).unwrap().as_ref(), whole.last());
+        assert_eq!(
+            db.entry(bob, &whole[3].id).unwrap().as_ref(),
+            Some(&whole[3])
+        );
+    }
+}
