@@ -432,7 +432,10 @@ fn bench(root: &Path) -> Result<()> {
     ]))?;
     run(cargo()
         .current_dir(root)
-        .args(["bench", "-p", "courier-e2e", "--bench", "api"]))
+        .args(["bench", "-p", "courier-e2e", "--bench", "api"]))?;
+    run(cargo()
+        .current_dir(root)
+        .args(["bench", "-p", "courier-e2e", "--bench", "scale"]))
 }
 
 /// A rustup-proxied `cargo +nightly`, without the variables the outer (stable) cargo set for us.

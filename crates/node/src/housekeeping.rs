@@ -24,7 +24,13 @@ impl Node {
         let version = self.db.data_version()?;
         let changed_outside = version != self.data_version;
         self.data_version = version;
-        self.refresh_all_keys(now)?;
+        // Keys, tags and meeting points change with the contacts (another connection's commit, or a
+        // handshake, which refreshes them itself) or with the clock: not every pass, which with a
+        // thousand contacts kept a core busy.
+        let meeting = self.transports.iter().any(|(_, t)| t.dialer.has_met());
+        if changed_outside || meeting || now >= self.keys_due_at {
+            self.refresh_all_keys(now)?;
+        }
         if changed_outside {
             self.poll_links()?;
         }
@@ -41,6 +47,12 @@ impl Node {
         for index in self.transports.indices() {
             self.refresh_keys(index, now)?;
         }
+        self.keys_due_at = self
+            .transports
+            .iter()
+            .map(|(_, t)| t.keyring.next_change(now))
+            .min()
+            .unwrap_or(u64::MAX);
         Ok(())
     }
 

@@ -13,7 +13,7 @@ use courier_proto::transport_security::TAG_LEN;
 use courier_proto::transport_security::rendezvous::{meeting_secret, rendezvous_tag};
 use courier_proto::transport_security::tag_window::TagWindow;
 use courier_proto::transport_security::transport_keys::{
-    DirectionKeys, Role, TransportKeys, latency_class, period_at,
+    DirectionKeys, Role, TransportKeys, latency_class, period_at, rotation_period_ms,
 };
 use courier_storage::{Database, Peer, StorageError};
 
@@ -306,6 +306,23 @@ impl Keyring {
         })
     }
 
+    /// When this keyring next changes by the clock alone, after `now_ms`: the next period of either
+    /// chain its keys follow, or a pending contact's meeting point ending. Until then only a
+    /// change of contacts changes it, so nothing need be recomputed while a node idles.
+    pub fn next_change(&self, now_ms: u64) -> u64 {
+        let next_period = |max_latency_ms: u64| {
+            let length = rotation_period_ms(max_latency_ms);
+            (now_ms / length + 1) * length
+        };
+        self.peers
+            .values()
+            .filter_map(|p| p.meet_until)
+            .filter(|until| *until > now_ms)
+            .chain([next_period(self.class_ms), next_period(self.max_latency_ms)])
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
     /// Whose announcement `tag` is, if it is one we look for at `now_ms`.
     pub fn peer_for_tag(&self, tag: &str, now_ms: u64) -> Option<Peer> {
         let period = period_at(now_ms, self.max_latency_ms);
@@ -408,5 +425,27 @@ mod tests {
         let two_days = NOW + MEETING_LIFETIME_MS;
         assert_eq!(a.meetings(two_days - 1).len(), 1);
         assert!(a.meetings(two_days).is_empty(), "given up after 48 hours");
+    }
+
+    #[test]
+    fn the_keyring_next_changes_at_the_next_period_or_when_a_meeting_point_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut a_db, a_id) = node(dir.path(), "a");
+        let mut ring = Keyring::new("tor", TOR_LATENCY);
+        ring.refresh(&mut a_db, &a_id, NOW).unwrap();
+        let own = rotation_period_ms(TOR_LATENCY);
+        let next_own = (NOW / own + 1) * own;
+        let class = rotation_period_ms(latency_class(TOR_LATENCY).unwrap());
+        let next_class = (NOW / class + 1) * class;
+        assert_eq!(ring.next_change(NOW), next_own.min(next_class));
+        assert!(ring.next_change(NOW) > NOW);
+
+        // A pending contact added two days less a minute ago: its meeting point ends first.
+        let (_, b_id) = node(dir.path(), "b");
+        let added = NOW - MEETING_LIFETIME_MS + 60_000;
+        a_db.add_pending_contact(&b_id.link(), "b", added).unwrap();
+        ring.refresh(&mut a_db, &a_id, NOW).unwrap();
+        assert_eq!(ring.next_change(NOW), NOW + 60_000);
+        assert_eq!(ring.next_change(NOW + 60_000), next_own.min(next_class));
     }
 }

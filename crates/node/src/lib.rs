@@ -112,6 +112,8 @@ pub struct Node {
     /// a sync session ends).
     told_addresses_stale: bool,
     data_version: i64,
+    /// When the keyrings next change by the clock alone (Unix ms); see `Keyring::next_change`.
+    keys_due_at: u64,
     /// When the database key last rotated (`Database::rotate_key`), which rewrites every page.
     last_rotation: Option<Instant>,
     /// Whether a plugin call's outcome is being carried out: plugin events wait in `deferred`.
@@ -178,6 +180,7 @@ impl Node {
             rx,
             notices: None,
             data_version,
+            keys_due_at: 0,
             last_rotation: None,
             feeding: false,
             deferred: VecDeque::new(),

@@ -1,0 +1,369 @@
+//! Costs against the history: alice's node (the release `courier`, `serve --api`) with 10⁴, 10⁵
+//! and 10⁶ messages with bob, and with 1,000 contacts pending or made, measured as a user meets them:
+//! the newest page of 50 and a send through her API, her node's CPU while nothing happens (bob away),
+//! how long her node takes to start, and how long a backlog takes to reach bob once he is back.
+//! Each figure is printed beside the same at 10⁴, as a ratio, and beside this machine's floors
+//! measured in the same run. Targets (#27): page and send within 5 ms and growing by less than 2×,
+//! idle under 1% of a core, start under 1 s, a 10⁵ backlog in under 10 s.
+//!
+//! The history is seeded through the storage layer (a million sends through the API would take
+//! the bench's whole budget); everything measured goes through the node and its API.
+//!
+//! Needs `cargo xtask build-plugins` and `cargo build --release -p courier-host` first (`cargo
+//! xtask bench` does both).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use courier_api_client::json::{Identity as IdentityJson, SendText};
+use courier_e2e::{Person, Tools, dialing_pair, introduce, wait_for_contact, wait_until};
+use courier_proto::handshake::Agreement;
+use courier_proto::identity::Identity;
+use courier_proto::sync::record::Message;
+use courier_proto::sync::session::SyncStore;
+use courier_proto::sync::timer::Timer;
+use courier_proto::transport_security::transport_keys::{Role, SecretKey};
+use courier_storage::{ContactId, ConversationStore, Database, Draft, Durability, StorageError};
+
+const SCALES: [usize; 3] = [10_000, 100_000, 1_000_000];
+/// Requests timed per figure.
+const SAMPLES: usize = 200;
+/// How long idle CPU is measured.
+const IDLE: Duration = Duration::from_secs(10);
+/// A backlog queued while bob is away, at each scale; and the big one at the end.
+const BACKLOG: usize = 10_000;
+const BIG_BACKLOG: usize = 100_000;
+const CONTACTS: usize = 1_000;
+/// Seeded messages are a minute apart: 10⁶ of them are about two years.
+const SPACING_MS: u64 = 60_000;
+const SEED_BATCH: usize = 10_000;
+
+/// One row of the table.
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    page: (Duration, Duration),
+    send: (Duration, Duration),
+    idle_percent: f64,
+    start: Duration,
+    backlog: Option<(usize, Duration)>,
+}
+
+fn main() -> Result<()> {
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
+    let tools = Tools::in_target(&target, "release")?;
+    let root = tempfile::tempdir_in(&target)?;
+    let (mut alice, mut bob) = dialing_pair(&tools, root.path(), root.path())?;
+    introduce(&alice, &bob)?;
+    alice.serve()?;
+    bob.serve()?;
+    wait_for_contact(&alice, &bob)?;
+    alice.stop()?;
+    bob.stop()?;
+
+    let floors = floors(&mut alice, &target)?;
+    let base_ms = now_ms() - SPACING_MS * (SCALES[SCALES.len() - 1] as u64 + 10);
+    let mut rows: Vec<(String, Row)> = Vec::new();
+    let mut seeded = 0;
+    for scale in SCALES {
+        let at = Instant::now();
+        seed_history(&alice, "bob", seeded, scale, base_ms)?;
+        println!(
+            "  (seeded {} messages in {:.1} s)",
+            scale - seeded,
+            at.elapsed().as_secs_f64()
+        );
+        seeded = scale;
+        let mut row = measure(&mut alice)?;
+        row.backlog = Some((BACKLOG, backlog(&mut alice, &mut bob, BACKLOG)?));
+        rows.push((format!("{scale} messages"), row));
+        print_table(&floors, &rows);
+    }
+    let mut big = measure(&mut alice)?;
+    big.backlog = Some((BIG_BACKLOG, backlog(&mut alice, &mut bob, BIG_BACKLOG)?));
+    rows.push((format!("{seeded} + a {BIG_BACKLOG} backlog"), big));
+
+    seed_contacts(&alice, false)?;
+    rows.push((
+        format!("+ {CONTACTS} pending contacts"),
+        measure(&mut alice)?,
+    ));
+    seed_contacts(&alice, true)?;
+    rows.push((format!("+ {CONTACTS} contacts"), measure(&mut alice)?));
+    print_table(&floors, &rows);
+    Ok(())
+}
+
+/// This machine now: a process start, an HTTP round trip to the node, an fsync.
+struct Floors {
+    process: Duration,
+    http: Duration,
+    fsync: Duration,
+}
+
+fn floors(alice: &mut Person, target: &Path) -> Result<Floors> {
+    let process = median(15, || alice.cli(&["--version"]).map(drop))?;
+    let api = alice.serve_api()?;
+    let http = median(200, || {
+        api.get::<IdentityJson>("/v1/identity")
+            .map(drop)
+            .map_err(Into::into)
+    })?;
+    alice.stop()?;
+    let probe = target.join("scale-bench-fsync-probe");
+    let mut file = std::fs::File::create(&probe)?;
+    let fsync = median(200, || {
+        use std::io::Write;
+        file.write_all(&[0u8; 4096])?;
+        file.sync_data()?;
+        Ok(())
+    })?;
+    std::fs::remove_file(&probe)?;
+    Ok(Floors {
+        process,
+        http,
+        fsync,
+    })
+}
+
+/// Alice's node started with her API, bob away: start, page, send, idle; then stopped.
+fn measure(alice: &mut Person) -> Result<Row> {
+    let started = Instant::now();
+    let api = alice.serve_api()?;
+    let start = started.elapsed();
+    let page = timings(|| {
+        api.get::<serde_json::Value>("/v1/conversations/bob/messages?limit=50")
+            .map(drop)
+            .map_err(Into::into)
+    })?;
+    let mut n = 0;
+    let send = timings(|| {
+        n += 1;
+        api.send_text(
+            "bob",
+            &SendText {
+                content_type: "courier/text".into(),
+                text: format!("while bob is away {n}"),
+                options: Default::default(),
+            },
+        )
+        .map(drop)
+        .map_err(Into::into)
+    })?;
+    // Settled: the sends above are queued, bob is away, nothing is asked of the node.
+    std::thread::sleep(Duration::from_secs(3));
+    let pid = alice.pid().context("alice's node runs")?;
+    let (before, at) = (cpu_ticks(pid)?, Instant::now());
+    std::thread::sleep(IDLE);
+    let used = (cpu_ticks(pid)? - before) as f64 / clock_ticks()?;
+    let idle_percent = 100.0 * used / at.elapsed().as_secs_f64();
+    alice.stop()?;
+    Ok(Row {
+        page,
+        send,
+        idle_percent,
+        start,
+        backlog: None,
+    })
+}
+
+/// `count` texts queued to bob while he is away; how long, once both nodes run, until he has
+/// every message alice had queued for him.
+fn backlog(alice: &mut Person, bob: &mut Person, count: usize) -> Result<Duration> {
+    let texts: Vec<String> = (0..count).map(|i| format!("backlog {i}")).collect();
+    {
+        let mut db = alice.database()?;
+        let to_bob = contact(&db, "bob")?;
+        for batch in texts.chunks(SEED_BATCH) {
+            db.batch(Durability::Relaxed, |db| -> Result<(), StorageError> {
+                for text in batch {
+                    let draft = Draft::new("courier/text", 1, text.clone().into_bytes());
+                    db.send(to_bob, draft, now_ms(), Timer::OFF)?;
+                }
+                Ok(())
+            })?;
+        }
+    }
+    let waiting = alice.database()?.unacked()?.len();
+    let bob_db = bob.database()?;
+    let from_alice = contact(&bob_db, "alice")?;
+    let expected = bob_db.unseen(from_alice)? + waiting;
+    alice.serve()?;
+    let started = Instant::now();
+    bob.serve()?;
+    wait_until(Duration::from_secs(600), "bob has alice's backlog", || {
+        Ok(bob_db.unseen(from_alice)? >= expected)
+    })?;
+    let took = started.elapsed();
+    alice.stop()?;
+    bob.stop()?;
+    Ok(took)
+}
+
+/// History with bob from message `from` to `to`: ours acked and theirs stored, alternating.
+fn seed_history(person: &Person, alias: &str, from: usize, to: usize, base_ms: u64) -> Result<()> {
+    let mut db = person.database()?;
+    let bob = contact(&db, alias)?;
+    let mut start = from;
+    while start < to {
+        let end = (start + SEED_BATCH).min(to);
+        db.batch(Durability::Relaxed, |db| -> Result<()> {
+            for i in start..end {
+                let ts = base_ms + i as u64 * SPACING_MS;
+                let body = format!("history {i}").into_bytes();
+                if i % 2 == 0 {
+                    let draft = Draft::new("courier/text", 1, body);
+                    let (id, _) = db.send(bob, draft, ts, Timer::OFF)?;
+                    let mut store = ConversationStore::new(db, bob, SPACING_MS, Timer::OFF);
+                    store.mark_sent(&id, ts)?;
+                    store.mark_acked(&id)?;
+                } else {
+                    let message = Message {
+                        timestamp_ms: ts,
+                        content_type: "courier/text".into(),
+                        type_version: 1,
+                        body,
+                        fallback: String::new(),
+                    };
+                    let mut store = ConversationStore::new(db, bob, SPACING_MS, Timer::OFF);
+                    store.store_incoming(&message.id(), message)?;
+                }
+            }
+            Ok(())
+        })?;
+        start = end;
+    }
+    Ok(())
+}
+
+/// A thousand more contacts: pending (added by link, never met), or made (as a handshake leaves
+/// them, with keys of their own).
+fn seed_contacts(person: &Person, made: bool) -> Result<()> {
+    let mut db = person.database()?;
+    let kind = if made { "made" } else { "pending" };
+    db.batch(Durability::Relaxed, |db| -> Result<()> {
+        for i in 0..CONTACTS {
+            let alias = format!("{kind}{i}");
+            db.add_pending_contact(&Identity::generate(&alias).link(), &alias, now_ms())?;
+            if made {
+                let mut root = [0u8; 32];
+                root[..8].copy_from_slice(&(i as u64).to_le_bytes());
+                let agreement = Agreement {
+                    root: SecretKey::from_bytes(root),
+                    role: Role::Alice,
+                };
+                db.complete_handshake(&alias, &agreement, now_ms())?;
+            }
+        }
+        Ok(())
+    })
+}
+
+fn contact(db: &Database, alias: &str) -> Result<ContactId> {
+    Ok(db
+        .contacts()?
+        .into_iter()
+        .find(|c| c.alias == alias)
+        .with_context(|| format!("no contact {alias}"))?
+        .id)
+}
+
+fn print_table(floors: &Floors, rows: &[(String, Row)]) {
+    let Some((_, first)) = rows.first() else {
+        return;
+    };
+    println!();
+    println!(
+        "scale: alice's node (release, serve --api) with bob away; each figure (× the first row's)"
+    );
+    println!(
+        "  {:<34} {:>22} {:>22} {:>14} {:>16} {:>24}",
+        "history", "page of 50 p50/p99", "send p50/p99", "idle CPU", "node start", "backlog to bob"
+    );
+    for (label, row) in rows {
+        let ratio = |now: Duration, then: Duration| now.as_secs_f64() / then.as_secs_f64();
+        let backlog = match row.backlog {
+            Some((count, took)) => format!("{count} in {:.2} s", took.as_secs_f64()),
+            None => "-".into(),
+        };
+        println!(
+            "  {:<34} {:>9.2}/{:>6.2} ms ×{:<4.1} {:>9.2}/{:>6.2} ms ×{:<4.1} {:>6.2}% ×{:<4.1} {:>7.0} ms ×{:<4.1} {:>24}",
+            label,
+            ms(row.page.0),
+            ms(row.page.1),
+            ratio(row.page.0, first.page.0),
+            ms(row.send.0),
+            ms(row.send.1),
+            ratio(row.send.0, first.send.0),
+            row.idle_percent,
+            row.idle_percent / first.idle_percent.max(0.01),
+            ms(row.start),
+            ratio(row.start, first.start),
+            backlog,
+        );
+    }
+    println!(
+        "  machine floors: courier --version {:.1} ms; GET /v1/identity {:.2} ms; fsync {:.3} ms",
+        ms(floors.process),
+        ms(floors.http),
+        ms(floors.fsync)
+    );
+    println!(
+        "  targets: page and send ≤ 5 ms growing < 2×; idle < 1%; start < 1 s; 10⁵ backlog < 10 s"
+    );
+}
+
+/// Median and p99 of [`SAMPLES`] runs of `f`, after one not counted: the first request after a
+/// start also loads the message-type plugins (start-up, shown in its own column).
+fn timings(mut f: impl FnMut() -> Result<()>) -> Result<(Duration, Duration)> {
+    f()?;
+    let mut times = Vec::with_capacity(SAMPLES);
+    for _ in 0..SAMPLES {
+        let at = Instant::now();
+        f()?;
+        times.push(at.elapsed());
+    }
+    times.sort();
+    Ok((times[SAMPLES / 2], times[SAMPLES * 99 / 100]))
+}
+
+fn median(runs: usize, mut f: impl FnMut() -> Result<()>) -> Result<Duration> {
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let at = Instant::now();
+        f()?;
+        times.push(at.elapsed());
+    }
+    times.sort();
+    Ok(times[runs / 2])
+}
+
+/// User plus system CPU ticks of process `pid` so far.
+fn cpu_ticks(pid: u32) -> Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name may hold spaces; the fields after its closing parenthesis do not.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("a /proc stat line")?
+        .1
+        .split_whitespace()
+        .collect();
+    Ok(fields[11].parse::<u64>()? + fields[12].parse::<u64>()?)
+}
+
+fn clock_ticks() -> Result<f64> {
+    let out = Command::new("getconf").arg("CLK_TCK").output()?;
+    Ok(String::from_utf8(out.stdout)?.trim().parse()?)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("the clock is past 1970")
+        .as_millis() as u64
+}
