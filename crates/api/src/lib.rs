@@ -12,6 +12,7 @@ mod credentials;
 mod error;
 mod extract;
 mod feed;
+mod group_commit;
 mod live;
 pub mod openapi;
 mod page;
@@ -129,6 +130,7 @@ impl Api {
             any_host: options.allow_remote && !addr.ip().is_loopback(),
             events,
             sockets: state::Sockets::new(),
+            sends: group_commit::Sends::default(),
         };
         let listener = tokio::net::TcpListener::from_std(listener).map_err(bind_error)?;
         let (shutdown, stopped) = watch::channel(false);

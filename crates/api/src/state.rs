@@ -57,6 +57,8 @@ pub(crate) struct AppState {
     pub events: broadcast::Sender<Event>,
     /// WebSockets still waiting for their token, and logged-in ones: each holds a permit.
     pub sockets: Sockets,
+    /// Sends waiting for the next group commit.
+    pub sends: crate::group_commit::Sends,
 }
 
 /// The caps on WebSockets: one that never logs in holds a descriptor and buffers for seconds, so

@@ -2,7 +2,8 @@
 //! sent and received.
 
 use courier_proto::sync::record::MessageId;
-use courier_storage::{Around, ContactId, Delivery, Direction, Entry, Payload};
+use courier_proto::sync::timer::Timer;
+use courier_storage::{Around, ContactId, Database, Delivery, Direction, Draft, Entry, Payload};
 
 use crate::Service;
 use crate::content::{PeerSupport, compose, summary};
@@ -272,14 +273,25 @@ impl Outgoing<'_> {
     /// [`send`](Self::send), once per `key` (a client's idempotency key, per contact, kept a
     /// week): a retry with the same key queues nothing and answers with the first send's id.
     pub fn send_once(
-        self,
+        mut self,
         input: &[u8],
         options: &[(String, String)],
         key: Option<&str>,
     ) -> Result<Sent, ServiceError> {
+        let prepared = self.prepare(input, options, key)?;
+        prepared.queue(&mut self.service.db, now_ms())
+    }
+
+    /// Checks `input` and has the plugin make it a message, not yet queued.
+    pub(crate) fn prepare(
+        &mut self,
+        input: &[u8],
+        options: &[(String, String)],
+        key: Option<&str>,
+    ) -> Result<Prepared, ServiceError> {
         if input.len() as u64 > self.limit {
             return Err(ServiceError::InputTooLarge {
-                content_type: self.content_type,
+                content_type: self.content_type.clone(),
                 size: input.len() as u64,
                 limit: self.limit,
             });
@@ -295,14 +307,40 @@ impl Outgoing<'_> {
         all.extend_from_slice(plugins.pinned(&name));
         let plugin = plugins.message_type(&self.content_type)?;
         let (draft, support) = compose(plugin, input, &all, &announced)?;
-        let fallback = draft.fallback.clone();
-        let (id, _, _) = self
-            .service
-            .db
-            .send_keyed(self.contact, draft, now_ms(), key, longest)?;
+        Ok(Prepared {
+            contact: self.contact,
+            draft,
+            key: key.map(str::to_owned),
+            longest,
+            support,
+        })
+    }
+}
+
+/// A message its plugin made, to be queued (alone, or with others in one commit).
+pub(crate) struct Prepared {
+    contact: ContactId,
+    draft: Draft,
+    key: Option<String>,
+    longest: Timer,
+    support: PeerSupport,
+}
+
+impl Prepared {
+    /// Queues the message at `now_ms`: on disk when this returns, unless `db` is inside a batch,
+    /// whose commit then makes it so.
+    pub(crate) fn queue(self, db: &mut Database, now_ms: u64) -> Result<Sent, ServiceError> {
+        let fallback = self.draft.fallback.clone();
+        let (id, _, _) = db.send_keyed(
+            self.contact,
+            self.draft,
+            now_ms,
+            self.key.as_deref(),
+            self.longest,
+        )?;
         Ok(Sent {
             id,
-            support,
+            support: self.support,
             fallback,
         })
     }

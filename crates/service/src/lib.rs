@@ -27,6 +27,7 @@ pub mod plugin_check;
 pub mod plugin_template;
 pub mod plugins;
 pub mod profile;
+mod send_group;
 mod service;
 mod timer;
 pub mod views;
@@ -42,6 +43,7 @@ pub use data_dir::{DataDir, LockedDatabase};
 pub use error::{ErrorKind, ServiceError};
 pub use identity::check_name;
 pub use plugins::{Description, Inventory, PluginHealth, PluginInfo, Plugins};
+pub use send_group::SendRequest;
 pub use service::Service;
 
 pub use courier_proto::contact_link::ContactLink;

@@ -99,6 +99,11 @@ pub trait SyncStore {
 /// is not sent them again. A receiver refuses an unrequested message over this size.
 pub const EAGER_LIMIT: usize = 4 * 1024;
 
+/// Most of our messages a duplex session has sent or offered that the peer has not acked yet; more
+/// wait for acks, each batch of which lets as many more go. Without a bound a backlog of 10⁵ went
+/// out faster than acks came back, and each look for what is due read past every one in flight.
+pub const IN_FLIGHT: usize = 4 * MAX_IDS;
+
 /// Most offered messages a receiver has requested and not yet received. Requesting a whole offer
 /// at once (up to 1,024 chunks, 64 MiB) made the sender read and seal all of it before the first
 /// byte left; a window keeps both ends busy at once, as each arrival requests the next.
@@ -283,11 +288,16 @@ impl Session {
         if self.mode == Mode::Simplex {
             return Ok(Vec::new());
         }
+        let room = IN_FLIGHT.saturating_sub(self.offered.len()).min(MAX_IDS);
+        if room == 0 {
+            return Ok(Vec::new());
+        }
+        // Those in flight may be due again (a retransmit time passed): read past them.
         let fresh: Vec<MessageId> = store
-            .due(now_ms, MAX_IDS + self.offered.len())?
+            .due(now_ms, room + self.offered.len())?
             .into_iter()
             .filter(|id| !self.offered.contains(id))
-            .take(MAX_IDS)
+            .take(room)
             .collect();
         let mut out = Vec::new();
         let mut offer = Vec::new();
@@ -593,6 +603,51 @@ pub(crate) mod tests {
         let mut expected: Vec<String> = (0..(MAX_IDS + 10)).map(|i| format!("m{i}")).collect();
         expected.push(large);
         assert_eq!(bodies(&bob), expected);
+    }
+
+    #[test]
+    fn a_backlog_goes_out_as_acks_come_back_never_more_than_in_flight_unacked() {
+        let (mut alice, mut bob) = (Side::default(), Side::default());
+        let (mut sa, mut sb) = (Session::new(Mode::Duplex), Session::new(Mode::Duplex));
+        let total = 3 * IN_FLIGHT;
+        for i in 0..total {
+            alice.queue(&format!("m{i}"), 2 + i as u64);
+        }
+        let mut to_b = sa.start(&mut alice, 1).unwrap();
+        sb.start(&mut bob, 1).unwrap();
+        let messages = |records: &[Record]| {
+            records
+                .iter()
+                .filter(|r| matches!(r, Record::Message(_)))
+                .count()
+        };
+        let mut unacked = messages(&to_b);
+        loop {
+            while let Some(more) =
+                Some(sa.send_due(&mut alice, 5).unwrap()).filter(|m| !m.is_empty())
+            {
+                unacked += messages(&more);
+                to_b.extend(more);
+            }
+            assert!(unacked <= IN_FLIGHT, "{unacked} in flight");
+            if to_b.is_empty() {
+                break;
+            }
+            // Bob stores and acks what came; the acks let as many more go.
+            let to_a: Vec<Record> = to_b
+                .drain(..)
+                .flat_map(|r| sb.handle(r, &mut bob, 5).unwrap())
+                .collect();
+            for r in to_a {
+                if let Record::Ack(ids) = &r {
+                    unacked -= ids.len();
+                }
+                to_b.extend(sa.handle(r, &mut alice, 5).unwrap());
+            }
+        }
+        let expected: Vec<String> = (0..total).map(|i| format!("m{i}")).collect();
+        assert_eq!(bodies(&bob), expected, "every one, once, in order");
+        assert_eq!(unacked, 0);
     }
 
     #[test]

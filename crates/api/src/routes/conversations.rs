@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{FromRequest, Multipart, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use courier_service::{MessageId, Window};
+use courier_service::{MessageId, SendRequest, Window};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
@@ -168,15 +168,23 @@ pub async fn send(
             options: text.options.into_iter().collect(),
         }
     };
+    let request = SendRequest {
+        alias,
+        content_type: body.content_type,
+        input: body.input,
+        options: body.options,
+        key,
+    };
+    let answer = state.sends.enqueue(request);
+    let sends = state.sends.clone();
     state
         .write(move |core| {
-            let sent = core
-                .service
-                .outgoing(&alias, &body.content_type)?
-                .send_once(&body.input, &body.options, key.as_deref())?;
-            Ok((StatusCode::CREATED, Json(convert::queued(sent))))
+            sends.commit_waiting(&mut core.service);
+            Ok(())
         })
-        .await
+        .await?;
+    let sent = answer.sent().await?;
+    Ok((StatusCode::CREATED, Json(convert::queued(sent))))
 }
 
 /// What a send carries, from JSON or a form.
