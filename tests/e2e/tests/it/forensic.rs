@@ -296,12 +296,32 @@ fn what_disappeared_is_not_on_alice_s_disk_for_her_passphrase_while_her_node_run
     let gone_in: Vec<_> = (0..5).map(|i| marker("gone-in", i)).collect();
     say(&alice, &bob, &gone_out)?;
     say(&bob, &alice, &gone_in)?;
-    settled(&alice, &bob, gone_in.len())?;
+    // A photo each way (its chunks in the packs beside the database) and a place whose label is
+    // marked go under the same timer.
+    let photo = root.path().join("photo.png");
+    std::fs::write(&photo, courier_e2e::noise_png(640, 480, 11))?;
+    alice.cli(&["send", "bob", "--image", &photo.display().to_string()])?;
+    bob.cli(&["send", "alice", "--image", &photo.display().to_string()])?;
+    let place = marker("gone-location", 0);
+    alice.cli(&[
+        "send",
+        "bob",
+        "--location",
+        "48.2082,16.3738",
+        "--label",
+        &place.0,
+    ])?;
+    settled(&alice, &bob, gone_in.len() + 1)?;
     // A restart while they are there: their frames go to freed blocks with the deleted WAL.
     alice.stop()?;
     alice.serve()?;
     let salt = std::fs::read(alice.dir.join("courier.db"))?[..16].to_vec();
-    let gone: Vec<_> = gone_out.iter().chain(&gone_in).cloned().collect();
+    let gone: Vec<_> = gone_out
+        .iter()
+        .chain(&gone_in)
+        .chain([&place])
+        .cloned()
+        .collect();
     let while_there = disk.raw()?;
     let keys_then = derived_keys(&while_there, &salt);
     assert_eq!(
@@ -321,8 +341,10 @@ fn what_disappeared_is_not_on_alice_s_disk_for_her_passphrase_while_her_node_run
                 .messages("bob")?
                 .iter()
                 .filter(|r| {
-                    gone.iter()
-                        .any(|(text, _)| r.summary.contains(text.as_str()))
+                    r.content_type == "courier/image"
+                        || gone
+                            .iter()
+                            .any(|(text, _)| r.summary.contains(text.as_str()))
                 })
                 .count();
             Ok(left == 0 && !alice.database()?.erasure_owed()?)
@@ -355,6 +377,10 @@ fn what_disappeared_is_not_on_alice_s_disk_for_her_passphrase_while_her_node_run
     );
     // They are on the disk still, under the key that was destroyed.
     let stale = examiner::scan(&image, &keys_then, &gone);
+    assert!(
+        !stale.markers.is_empty(),
+        "the image still holds them under the destroyed key, so the scan had something to find"
+    );
     println!(
         "after the timer: 0 of {} disappeared messages open with the passphrase; {} remain in stale pages under the destroyed key",
         gone.len(),
