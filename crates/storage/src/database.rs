@@ -237,6 +237,10 @@ pub(super) fn configure(conn: &Connection) -> Result<(), StorageError> {
     // A deleted row's bytes are zeroed in its page, not left among the free space of the live
     // database; the stale copies elsewhere go with the key (`rotation.rs`).
     conn.pragma_update(None, "secure_delete", "ON")?;
+    // 32 MiB of decrypted pages instead of SQLite's 2 MiB: a year of messages makes the id indexes
+    // tens of MiB, and each page read past the cache is read and decrypted again (SQLCipher). Only
+    // pages a connection touches take room.
+    conn.pragma_update(None, "cache_size", -32_768)?;
     // `courier send` and `courier serve` share the file; a writer waits for the other. SQLite's own
     // busy timeout sleeps 1 ms and more per retry, which would be most of a send's latency when it
     // meets the node committing an ack; retry every 100 µs instead, for up to 10 s.

@@ -62,6 +62,20 @@ fn main() -> Result<()> {
     alice.stop()?;
     bob.stop()?;
 
+    // `SCALE_BACKLOG=N`: only a backlog of N (after `SCALE_HISTORY` messages), for a profiler.
+    if let Some(count) = std::env::var("SCALE_BACKLOG")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        let history = std::env::var("SCALE_HISTORY")
+            .ok()
+            .and_then(|n| n.parse().ok());
+        let base_ms = now_ms() - SPACING_MS * (SCALES[SCALES.len() - 1] as u64 + 10);
+        seed_history(&alice, "bob", 0, history.unwrap_or(0), base_ms)?;
+        let took = backlog(&mut alice, &mut bob, count)?;
+        println!("backlog of {count} to bob: {:.2} s", took.as_secs_f64());
+        return Ok(());
+    }
     let floors = floors(&mut alice, &target)?;
     let base_ms = now_ms() - SPACING_MS * (SCALES[SCALES.len() - 1] as u64 + 10);
     let mut rows: Vec<(String, Row)> = Vec::new();
