@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use courier_api_client::client::Client;
 use courier_api_client::json::{Identity, SendText};
-use courier_e2e::{Person, Tools, api_pair, wait_until};
+use courier_e2e::{Person, Tools, api_pair, fsync_median, median, wait_until};
 
 const CLI_RUNS: usize = 15;
 const RATE: u64 = 1_000;
@@ -41,18 +41,6 @@ fn main() -> Result<()> {
     alice.stop()?;
     bob.stop()?;
     Ok(())
-}
-
-/// The median of `runs` timings of `f`.
-fn median(runs: usize, mut f: impl FnMut() -> Result<()>) -> Result<Duration> {
-    let mut times = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let started = Instant::now();
-        f()?;
-        times.push(started.elapsed());
-    }
-    times.sort();
-    Ok(times[runs / 2])
 }
 
 fn cli_send(alice: &mut Person) -> Result<()> {
@@ -191,17 +179,4 @@ fn count_load(b: &Client) -> Result<HashMap<String, usize>> {
         }
     }
     Ok(counts)
-}
-
-fn fsync_median(dir: &Path) -> Result<Duration> {
-    use std::io::Write;
-    let path = dir.join("api-bench-fsync-probe");
-    let mut file = std::fs::File::create(&path)?;
-    let result = median(200, || {
-        file.write_all(&[0u8; 4096])?;
-        file.sync_data()?;
-        Ok(())
-    });
-    std::fs::remove_file(&path)?;
-    result
 }

@@ -18,7 +18,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use courier_api_client::json::{Identity as IdentityJson, SendText};
-use courier_e2e::{Person, Tools, dialing_pair, introduce, wait_for_contact, wait_until};
+use courier_e2e::{
+    Person, Tools, dialing_pair, fsync_median, introduce, median, timed, wait_for_contact,
+    wait_until,
+};
 use courier_proto::handshake::Agreement;
 use courier_proto::identity::Identity;
 use courier_proto::sync::record::Message;
@@ -62,6 +65,17 @@ fn main() -> Result<()> {
     alice.stop()?;
     bob.stop()?;
 
+    // `SCALE_CONTACTS=1`: only the start and idle of a node with a thousand made contacts.
+    if std::env::var_os("SCALE_CONTACTS").is_some() {
+        seed_contacts(&alice, true)?;
+        let row = measure(&mut alice)?;
+        println!(
+            "{CONTACTS} contacts: start {:.0} ms, idle {:.2}%",
+            ms(row.start),
+            row.idle_percent
+        );
+        return Ok(());
+    }
     // `SCALE_BACKLOG=N`: only a backlog of N (after `SCALE_HISTORY` messages), for a profiler.
     if let Some(count) = std::env::var("SCALE_BACKLOG")
         .ok()
@@ -125,15 +139,7 @@ fn floors(alice: &mut Person, target: &Path) -> Result<Floors> {
             .map_err(Into::into)
     })?;
     alice.stop()?;
-    let probe = target.join("scale-bench-fsync-probe");
-    let mut file = std::fs::File::create(&probe)?;
-    let fsync = median(200, || {
-        use std::io::Write;
-        file.write_all(&[0u8; 4096])?;
-        file.sync_data()?;
-        Ok(())
-    })?;
-    std::fs::remove_file(&probe)?;
+    let fsync = fsync_median(target)?;
     Ok(Floors {
         process,
         http,
@@ -332,25 +338,8 @@ fn print_table(floors: &Floors, rows: &[(String, Row)]) {
 /// start also loads the message-type plugins (start-up, shown in its own column).
 fn timings(mut f: impl FnMut() -> Result<()>) -> Result<(Duration, Duration)> {
     f()?;
-    let mut times = Vec::with_capacity(SAMPLES);
-    for _ in 0..SAMPLES {
-        let at = Instant::now();
-        f()?;
-        times.push(at.elapsed());
-    }
-    times.sort();
+    let times = timed(SAMPLES, f)?;
     Ok((times[SAMPLES / 2], times[SAMPLES * 99 / 100]))
-}
-
-fn median(runs: usize, mut f: impl FnMut() -> Result<()>) -> Result<Duration> {
-    let mut times = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let at = Instant::now();
-        f()?;
-        times.push(at.elapsed());
-    }
-    times.sort();
-    Ok(times[runs / 2])
 }
 
 /// User plus system CPU ticks of process `pid` so far.

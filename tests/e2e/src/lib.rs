@@ -823,3 +823,35 @@ pub fn wait_for_delivery(
         },
     )
 }
+
+/// `runs` timings of `f`, shortest first.
+pub fn timed(runs: usize, mut f: impl FnMut() -> Result<()>) -> Result<Vec<Duration>> {
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        f()?;
+        times.push(started.elapsed());
+    }
+    times.sort();
+    Ok(times)
+}
+
+/// The median of `runs` timings of `f`.
+pub fn median(runs: usize, f: impl FnMut() -> Result<()>) -> Result<Duration> {
+    Ok(timed(runs, f)?[runs / 2])
+}
+
+/// The median of 200 writes of 4 KiB each followed by an fsync, in `dir`: the floor of any
+/// durable commit on that disk.
+pub fn fsync_median(dir: &Path) -> Result<Duration> {
+    use std::io::Write;
+    let path = dir.join("bench-fsync-probe");
+    let mut file = std::fs::File::create(&path)?;
+    let result = median(200, || {
+        file.write_all(&[0u8; 4096])?;
+        file.sync_data()?;
+        Ok(())
+    });
+    std::fs::remove_file(&path)?;
+    result
+}

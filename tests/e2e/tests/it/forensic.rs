@@ -154,6 +154,29 @@ fn say(from: &Person, to: &Person, texts: &[(String, Vec<u8>)]) -> Result<()> {
     Ok(())
 }
 
+/// A photo of noise (`seed`) from `a` to `b` and one back: chunks in the packs on both sides.
+fn photos_each_way(a: &Person, b: &Person, dir: &Path, seed: u64) -> Result<()> {
+    let photo = dir.join("photo.png");
+    std::fs::write(&photo, courier_e2e::noise_png(640, 480, seed))?;
+    let photo = photo.display().to_string();
+    a.cli(&["send", &b.name, "--image", &photo])?;
+    b.cli(&["send", &a.name, "--image", &photo])?;
+    Ok(())
+}
+
+/// A place in Vienna from `a` to `b` under `label`.
+fn place(a: &Person, b: &Person, label: &str) -> Result<()> {
+    a.cli(&[
+        "send",
+        &b.name,
+        "--location",
+        "48.2082,16.3738",
+        "--label",
+        label,
+    ])
+    .map(drop)
+}
+
 /// Waits until every message between `a` and `b` is acked and `a` holds `count` from `b`.
 fn settled(a: &Person, b: &Person, count: usize) -> Result<()> {
     wait_until(
@@ -194,22 +217,12 @@ fn alice_panics_and_her_seized_disk_decrypts_to_nothing_with_her_passphrase() ->
         received += back.len();
         match round {
             0 => {
-                let photo = root.path().join("photo.png");
-                std::fs::write(&photo, courier_e2e::noise_png(640, 480, 7))?;
-                alice.cli(&["send", "bob", "--image", &photo.display().to_string()])?;
-                bob.cli(&["send", "alice", "--image", &photo.display().to_string()])?;
+                photos_each_way(&alice, &bob, root.path(), 7)?;
                 received += 1;
             }
             1 => {
                 let (label, bytes) = marker("location", round);
-                alice.cli(&[
-                    "send",
-                    "bob",
-                    "--location",
-                    "48.2082,16.3738",
-                    "--label",
-                    &label,
-                ])?;
+                place(&alice, &bob, &label)?;
                 said.push((label, bytes));
             }
             _ => {}
@@ -298,19 +311,9 @@ fn what_disappeared_is_not_on_alice_s_disk_for_her_passphrase_while_her_node_run
     say(&bob, &alice, &gone_in)?;
     // A photo each way (its chunks in the packs beside the database) and a place whose label is
     // marked go under the same timer.
-    let photo = root.path().join("photo.png");
-    std::fs::write(&photo, courier_e2e::noise_png(640, 480, 11))?;
-    alice.cli(&["send", "bob", "--image", &photo.display().to_string()])?;
-    bob.cli(&["send", "alice", "--image", &photo.display().to_string()])?;
-    let place = marker("gone-location", 0);
-    alice.cli(&[
-        "send",
-        "bob",
-        "--location",
-        "48.2082,16.3738",
-        "--label",
-        &place.0,
-    ])?;
+    photos_each_way(&alice, &bob, root.path(), 11)?;
+    let place_marked = marker("gone-location", 0);
+    place(&alice, &bob, &place_marked.0)?;
     settled(&alice, &bob, gone_in.len() + 1)?;
     // A restart while they are there: their frames go to freed blocks with the deleted WAL.
     alice.stop()?;
@@ -319,7 +322,7 @@ fn what_disappeared_is_not_on_alice_s_disk_for_her_passphrase_while_her_node_run
     let gone: Vec<_> = gone_out
         .iter()
         .chain(&gone_in)
-        .chain([&place])
+        .chain([&place_marked])
         .cloned()
         .collect();
     let while_there = disk.raw()?;
