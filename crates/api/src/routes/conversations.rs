@@ -177,13 +177,13 @@ pub async fn send(
     };
     let answer = state.sends.enqueue(request);
     let sends = state.sends.clone();
-    state
+    let committed = state
         .write(move |core| {
             sends.commit_waiting(&mut core.service);
             Ok(())
         })
-        .await?;
-    let sent = answer.sent().await?;
+        .await;
+    let sent = answer.sent(committed).await?;
     Ok((StatusCode::CREATED, Json(convert::queued(sent))))
 }
 
