@@ -11,15 +11,21 @@ use crate::chunk_packs::PackRef;
 pub(super) fn stored_message(
     row: &Row<'_>,
 ) -> rusqlite::Result<(Message, MessageId, Option<PackRef>)> {
-    let message = Message {
-        timestamp_ms: row.get::<_, i64>(0)? as u64,
-        content_type: row.get(1)?,
-        type_version: row.get(2)?,
-        body: row.get(3)?,
-        fallback: row.get(4)?,
-    };
+    let message = message_at(row, 0)?;
     let packed = PackRef::from_columns(row.get(6)?, row.get(7)?);
     Ok((message, message_id(row, 5)?, packed))
+}
+
+/// The message in five columns of `row` from `first`: timestamp, content type, type version, body
+/// and fallback.
+pub(super) fn message_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Message> {
+    Ok(Message {
+        timestamp_ms: row.get::<_, i64>(first)? as u64,
+        content_type: row.get(first + 1)?,
+        type_version: row.get(first + 2)?,
+        body: row.get(first + 3)?,
+        fallback: row.get(first + 4)?,
+    })
 }
 
 /// The message id in `column` of `row`.

@@ -10,9 +10,9 @@ use rusqlite::{OptionalExtension, Row, params};
 use super::contact_store::OutgoingState;
 use super::database::Database;
 use super::entry::{Delivery, Direction, Entry};
-use super::message_row::message_id;
+use super::message_row::{message_at, message_id};
 use crate::{ContactId, StorageError};
-use courier_proto::sync::record::{Message, MessageId};
+use courier_proto::sync::record::MessageId;
 
 /// What a window starts from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,13 +177,7 @@ impl Database {
 
 /// A row of [`OUTGOING`] or [`INCOMING`] as an entry.
 fn entry(r: &Row<'_>) -> rusqlite::Result<Entry> {
-    let message = Message {
-        timestamp_ms: r.get::<_, i64>(1)? as u64,
-        content_type: r.get(2)?,
-        type_version: r.get(3)?,
-        body: r.get(4)?,
-        fallback: r.get(5)?,
-    };
+    let message = message_at(r, 1)?;
     let incoming: bool = r.get(6)?;
     let (direction, delivery) = if incoming {
         (Direction::Incoming, Delivery::Received)
@@ -204,6 +198,7 @@ mod tests {
     use super::*;
     use crate::{ConversationStore, Draft, Passphrase};
     use courier_proto::sync::attachment::CHUNK_TYPE;
+    use courier_proto::sync::record::Message;
     use courier_proto::sync::session::SyncStore;
     use courier_proto::sync::timer::Timer;
 
