@@ -3,7 +3,9 @@
 //! - the time arti takes to bootstrap on the network, from a fresh state directory;
 //! - the time a connection to an onion service takes to open, p50 of several;
 //! - one small message's round trip over an open channel, p50 and p99, and its ratio to TCP's;
-//! - 10 MB carried one way, as throughput, and its ratio to TCP's.
+//! - 10 MB carried one way, as throughput, and its ratio to TCP's;
+//! - the ceiling: the same round trip and bulk between a C tor client and a C tor onion service on
+//!   the same network, over plain sockets, and arti's figures as a multiple of it.
 //!
 //! Needs `tor` installed (`.ci/run` installs it); says SKIPPED otherwise.
 
@@ -73,6 +75,13 @@ impl Pair<'_> {
             let len = piece.len().min(n - sent);
             assert!(dialer.write(dialed, piece[..len].to_vec()));
             sent += len;
+            // As the node does: no more writes while the channel holds a backlog, until it drains.
+            if dialer.backlogged(dialed) {
+                next(self.dialer_events, |e| match e {
+                    DriverEvent::Drained { channel } if channel == dialed => Some(()),
+                    _ => None,
+                });
+            }
             while let Ok(DriverEvent::Received { channel, data }) = self.acceptor_events.try_recv()
             {
                 if channel == accepted {
@@ -110,6 +119,74 @@ impl Pair<'_> {
     }
 }
 
+/// A C tor client's stream to a C tor onion service: the reference arti is measured against.
+struct CTorStream {
+    dialed: std::net::TcpStream,
+    accepted: std::net::TcpStream,
+}
+
+impl CTorStream {
+    /// Connects through `client`'s SOCKS port to `onion`, retrying while the descriptor is new, and
+    /// takes the stream `listener` (the service's target) accepts.
+    fn open(client: &courier_tor_net::CTor, onion: &str, listener: &std::net::TcpListener) -> Self {
+        let started = Instant::now();
+        let dialed = loop {
+            match socks::Socks5Stream::connect(
+                client.socks(),
+                (onion, courier_tor_net::C_ONION_PORT),
+            ) {
+                Ok(stream) => break stream.into_inner(),
+                Err(e) if started.elapsed() < Duration::from_secs(180) => {
+                    eprintln!("C tor: no stream to the onion service yet ({e}); retrying");
+                    std::thread::sleep(Duration::from_secs(2));
+                }
+                Err(e) => panic!("C tor: no stream to the onion service in 180 s: {e}"),
+            }
+        };
+        let (accepted, _) = listener.accept().expect("the service's stream arrives");
+        for s in [&dialed, &accepted] {
+            s.set_nodelay(true).unwrap();
+        }
+        CTorStream { dialed, accepted }
+    }
+
+    /// As [`Pair::round_trip`].
+    fn round_trip(&mut self) -> Duration {
+        use std::io::{Read, Write};
+        let ping = b"ping: one short text";
+        let mut buf = [0; 20];
+        let started = Instant::now();
+        self.dialed.write_all(ping).unwrap();
+        self.accepted.read_exact(&mut buf).unwrap();
+        self.accepted.write_all(&buf).unwrap();
+        self.dialed.read_exact(&mut buf).unwrap();
+        started.elapsed()
+    }
+
+    /// As [`Pair::carry`]: `n` bytes one way, until the far end has them all.
+    fn carry(&mut self, n: usize) -> Duration {
+        use std::io::{Read, Write};
+        let mut reader = self.accepted.try_clone().unwrap();
+        let started = Instant::now();
+        let receiving = std::thread::spawn(move || {
+            let mut buf = vec![0; 64 * 1024];
+            let mut got = 0;
+            while got < n {
+                got += reader.read(&mut buf).unwrap();
+            }
+        });
+        let piece = vec![0x5a; 64 * 1024];
+        let mut sent = 0;
+        while sent < n {
+            let len = piece.len().min(n - sent);
+            self.dialed.write_all(&piece[..len]).unwrap();
+            sent += len;
+        }
+        receiving.join().unwrap();
+        started.elapsed()
+    }
+}
+
 fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples.sort();
     samples[((samples.len() - 1) as f64 * p) as usize]
@@ -128,6 +205,12 @@ fn main() {
         "private Tor network (3 authorities, 2 exits, 4 relays) ready in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    // The ceiling's two C tor clients bootstrap and publish while arti does.
+    let target = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let c_service = net
+        .start_c_client("c-service", Some(target.local_addr().unwrap().port()))
+        .unwrap();
+    let c_client = net.start_c_client("c-client", None).unwrap();
     let section = net.config_section();
     let network = courier_config::Config::parse(&section, "tor-net", std::path::Path::new("/"))
         .expect("the network's [tor] section parses")
@@ -265,10 +348,23 @@ fn main() {
     tcp.carry(BULK);
     let tcp_bulk = BULK as f64 / bulk.elapsed().as_secs_f64();
 
+    // The ceiling: C tor to a C tor onion service, the same figures over plain sockets.
+    c_client
+        .wait_until_bootstrapped(Duration::from_secs(180))
+        .unwrap();
+    let c_onion = c_service.wait_for_onion(Duration::from_secs(180)).unwrap();
+    let mut c_tor = CTorStream::open(&c_client, &c_onion, &target);
+    let mut c_rtt: Vec<Duration> = (0..ROUND_TRIPS).map(|_| c_tor.round_trip()).collect();
+    // The ceiling's best of three, so that it is not understated by one slow run.
+    let c_bulk = (0..3)
+        .map(|_| BULK as f64 / c_tor.carry(BULK).as_secs_f64())
+        .fold(0.0, f64::max);
+
     let (tor_p50, tor_p99) = (
         percentile(&mut tor_rtt, 0.5),
         percentile(&mut tor_rtt, 0.99),
     );
+    let (c_p50, c_p99) = (percentile(&mut c_rtt, 0.5), percentile(&mut c_rtt, 0.99));
     let (tcp_p50, tcp_p99) = (
         percentile(&mut tcp_rtt, 0.5),
         percentile(&mut tcp_rtt, 0.99),
@@ -286,6 +382,17 @@ fn main() {
         tor_bulk / 1e6,
         tcp_bulk / 1e6,
         100.0 * tor_bulk / tcp_bulk
+    );
+    println!(
+        "the ceiling, C tor client to C tor onion service on the same network: round trip p50 {:.2} ms / p99 {:.2} ms, 10 MB one way {:.1} MB/s (best of 3)",
+        c_p50.as_secs_f64() * 1e3,
+        c_p99.as_secs_f64() * 1e3,
+        c_bulk / 1e6
+    );
+    println!(
+        "the Tor transport against the ceiling: round trip p50 {:.2}x C tor's (target <= 2x); bulk {:.2}x C tor's (target >= 0.5x)",
+        tor_p50.as_secs_f64() / c_p50.as_secs_f64(),
+        tor_bulk / c_bulk
     );
     guest.shutdown();
     host.shutdown();

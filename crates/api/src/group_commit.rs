@@ -1,67 +1,105 @@
-//! Sends wait together for the service: whichever request holds it next queues every send waiting
-//! by then in one transaction (`Service::send_group`), so that concurrent clients share a commit
-//! and its fsync instead of queueing one by one behind the disk.
+//! Sends wait together for the service: one committer at a time holds it and queues every send
+//! waiting by then in one transaction (`Service::send_group`), again and again until none waits, so
+//! that concurrent clients share a commit and its fsync instead of queueing one by one behind the
+//! disk, or one by one behind the service's lock.
 
 use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
 use courier_service::conversation::Sent;
-use courier_service::{SendRequest, Service, ServiceError};
+use courier_service::{SendRequest, Service};
 use tokio::sync::oneshot;
 
 use crate::error::ApiError;
 
 /// A send waiting for the next commit, and where its answer goes.
 struct Waiting {
-    /// Which of the waiting sends this is (see [`Answer::sent`]).
-    number: u64,
     request: SendRequest,
-    answer: oneshot::Sender<Result<Sent, ServiceError>>,
+    answer: oneshot::Sender<Result<Sent, ApiError>>,
 }
 
-/// The sends waiting for the next commit, and the next one's number; shared by every handler.
+/// The sends waiting for the next commit, and whether a committer is at work.
+#[derive(Default)]
+struct Line {
+    waiting: Vec<Waiting>,
+    committing: bool,
+}
+
+/// The sends waiting for the next commit; shared by every handler.
 #[derive(Clone, Default)]
-pub(crate) struct Sends(Arc<Mutex<(Vec<Waiting>, u64)>>);
+pub(crate) struct Sends(Arc<Mutex<Line>>);
+
+/// A send put in line: its answer, and whether its handler must start the committer.
+pub(crate) struct Enqueued {
+    /// The send's result; the message is on disk if it is `Ok`.
+    pub answer: Answer,
+    /// No committer was at work: the caller starts one ([`Sends::commit_waiting`]).
+    pub lead: bool,
+}
 
 impl Sends {
-    /// Puts `request` among the waiting sends; its answer comes once a holder of the service ran
-    /// [`commit_waiting`](Self::commit_waiting) (the caller does, after this).
-    pub fn enqueue(&self, request: SendRequest) -> Answer {
+    /// How many commits a committer makes before it lets go of the service for a moment, so that
+    /// reads are not held back for as long as sends keep coming.
+    const TURN: usize = 8;
+
+    /// Puts `request` in line. The first send while no committer works is told to lead.
+    pub fn enqueue(&self, request: SendRequest) -> Enqueued {
         let (answer, answered) = oneshot::channel();
-        let mut waiting = self.waiting();
-        let number = waiting.1;
-        waiting.1 += 1;
-        waiting.0.push(Waiting {
-            number,
-            request,
-            answer,
-        });
-        Answer {
-            number,
-            sends: self.clone(),
-            answered,
+        let mut line = self.line();
+        line.waiting.push(Waiting { request, answer });
+        let lead = !std::mem::replace(&mut line.committing, true);
+        Enqueued {
+            answer: Answer(answered),
+            lead,
         }
     }
 
-    /// Queues every send waiting now in one transaction and answers each. Whoever holds the
-    /// service calls it; the holder may be an earlier request that takes later ones along, and a
-    /// later one then finds none.
-    pub fn commit_waiting(&self, service: &mut Service) {
-        let waiting = std::mem::take(&mut self.waiting().0);
-        if waiting.is_empty() {
-            return;
+    /// The committer's work, holding the service: queues what waits in one transaction and
+    /// answers each, until nothing waits (false) or after [`Self::TURN`] commits (true: the
+    /// committer lets other requests have the service, then comes back). The turn ends under the
+    /// same lock that a new send takes, so a send either is taken here or starts the next committer.
+    pub fn commit_waiting(&self, service: &mut Service) -> bool {
+        for _ in 0..Self::TURN {
+            let Some(group) = self.next_group() else {
+                return false;
+            };
+            let (requests, answers): (Vec<_>, Vec<_>) =
+                group.into_iter().map(|w| (w.request, w.answer)).unzip();
+            let results = service.send_group(&requests);
+            for (result, answer) in results.into_iter().zip(answers) {
+                // A client that went away meanwhile still has its message queued, as after a crash.
+                let _ = answer.send(result.map_err(ApiError::from));
+            }
         }
-        let (requests, answers): (Vec<_>, Vec<_>) =
-            waiting.into_iter().map(|w| (w.request, w.answer)).unzip();
-        let results = service.send_group(&requests);
-        for (result, answer) in results.into_iter().zip(answers) {
-            // A client that went away meanwhile still has its message queued, as after a crash.
-            let _ = answer.send(result);
+        true
+    }
+
+    /// The committer could not hold the service: every send still waiting is withdrawn and told
+    /// why (a client told "no" must not find the message queued later), and the turn ends.
+    pub fn fail_waiting(&self, error: &ApiError) {
+        let waiting = {
+            let mut line = self.line();
+            line.committing = false;
+            std::mem::take(&mut line.waiting)
+        };
+        for w in waiting {
+            let _ = w.answer.send(Err(error.clone()));
         }
     }
 
-    fn waiting(&self) -> std::sync::MutexGuard<'_, (Vec<Waiting>, u64)> {
-        // Only pushes and takes happen under this lock: a panic elsewhere cannot leave it torn.
+    /// What waits now, or `None` (ending the committer's turn) if nothing does.
+    fn next_group(&self) -> Option<Vec<Waiting>> {
+        let mut line = self.line();
+        if line.waiting.is_empty() {
+            line.committing = false;
+            return None;
+        }
+        Some(std::mem::take(&mut line.waiting))
+    }
+
+    fn line(&self) -> std::sync::MutexGuard<'_, Line> {
+        // Only pushes, takes and the flag happen under this lock: a panic elsewhere cannot leave it
+        // torn.
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -69,35 +107,17 @@ impl Sends {
 }
 
 /// Where a waiting send's answer comes.
-pub(crate) struct Answer {
-    number: u64,
-    sends: Sends,
-    answered: oneshot::Receiver<Result<Sent, ServiceError>>,
-}
+pub(crate) struct Answer(oneshot::Receiver<Result<Sent, ApiError>>);
 
 impl Answer {
-    /// The send's result, once the service was asked to commit what waits (`committed`, its own
-    /// outcome); the message is on disk if it is `Ok`. If that ask failed (the service could not be
-    /// held) and nobody took this send along, it is withdrawn and the failure is the answer: a
-    /// client told "no" must not find the message queued later.
-    pub async fn sent(self, committed: Result<(), ApiError>) -> Result<Sent, ApiError> {
-        if let Err(e) = committed {
-            let mut waiting = self.sends.waiting();
-            let before = waiting.0.len();
-            waiting.0.retain(|w| w.number != self.number);
-            if waiting.0.len() < before {
-                return Err(e);
-            }
-        }
-        self.answered
-            .await
-            .map_err(|_| {
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "storage",
-                    "the send was dropped inside the node; see its log",
-                )
-            })?
-            .map_err(ApiError::from)
+    /// The send's result, once a committer took it.
+    pub async fn sent(self) -> Result<Sent, ApiError> {
+        self.0.await.map_err(|_| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "storage",
+                "the send was dropped inside the node; see its log",
+            )
+        })?
     }
 }

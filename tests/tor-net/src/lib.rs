@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use torrc::{AuthorityLine, ConsensusCounts, Node, Role};
+use torrc::{AuthorityLine, ConsensusCounts, Node, OnionLines, Role};
 
 /// Authorities, exits and middle relays (and one bridge beside them): a network small enough for two cores, big enough for
 /// onion services (guards, HSDirs, intro and rendezvous points on distinct relays).
@@ -144,6 +144,48 @@ impl TorNetwork {
         section
     }
 
+    /// Starts a C tor client on the network, named `name`, with a SOCKS port and, when `target` is
+    /// given, an onion service forwarding [`C_ONION_PORT`] to that loopback port.
+    pub fn start_c_client(&self, name: &str, target: Option<u16>) -> Result<CTor> {
+        let dir = self.dir.join(name);
+        std::fs::create_dir_all(&dir)?;
+        restrict(&dir)?;
+        let socks_port = free_ports(1)?[0];
+        let onion = target.map(|target| OnionLines {
+            dir: dir.join("hs"),
+            port: C_ONION_PORT,
+            target,
+        });
+        let lines: Vec<AuthorityLine> = self
+            .authorities
+            .iter()
+            .map(|a| AuthorityLine {
+                nickname: a.nickname.clone(),
+                or_port: a.or_port,
+                dir_port: a.dir_port,
+                v3ident: a.v3ident.clone(),
+                fingerprint: a.rsa_identity.clone(),
+            })
+            .collect();
+        let rc = dir.join("torrc");
+        std::fs::write(
+            &rc,
+            torrc::client_torrc(&dir, socks_port, onion.as_ref(), &lines),
+        )?;
+        let child = Command::new("tor")
+            .arg("-f")
+            .arg(&rc)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting tor (apt-get install tor)")?;
+        Ok(CTor {
+            dir,
+            socks_port,
+            child,
+        })
+    }
+
     /// The folder holding every node's data and log.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -182,6 +224,62 @@ impl TorNetwork {
             }
             std::thread::sleep(Duration::from_millis(500));
         }
+    }
+}
+
+/// The port a C tor client's onion service listens on.
+pub const C_ONION_PORT: u16 = 80;
+
+/// A C tor client on the network (see [`TorNetwork::start_c_client`]); dropping it stops it.
+#[derive(Debug)]
+pub struct CTor {
+    dir: PathBuf,
+    socks_port: u16,
+    child: Child,
+}
+
+impl CTor {
+    /// Its SOCKS5 address on loopback.
+    pub fn socks(&self) -> std::net::SocketAddr {
+        ([127, 0, 0, 1], self.socks_port).into()
+    }
+
+    /// Waits until its log says it has bootstrapped (100%).
+    pub fn wait_until_bootstrapped(&self, timeout: Duration) -> Result<()> {
+        self.wait_for_log("notice.log", "Bootstrapped 100%", timeout)
+    }
+
+    /// Waits until its onion service has sent its descriptor to the directories, and returns its
+    /// hostname (`….onion`).
+    pub fn wait_for_onion(&self, timeout: Duration) -> Result<String> {
+        self.wait_for_log("info.log", "initiated upload request", timeout)?;
+        let hostname = std::fs::read_to_string(self.dir.join("hs").join("hostname"))
+            .context("the onion service wrote no hostname")?;
+        Ok(hostname.trim().to_owned())
+    }
+
+    fn wait_for_log(&self, file: &str, needle: &str, timeout: Duration) -> Result<()> {
+        let started = Instant::now();
+        let log = self.dir.join(file);
+        loop {
+            if std::fs::read_to_string(&log).is_ok_and(|text| text.contains(needle)) {
+                return Ok(());
+            }
+            if started.elapsed() >= timeout {
+                bail!(
+                    "the C tor client logged no {needle:?} in {timeout:?} (log: {})",
+                    log.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+impl Drop for CTor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

@@ -70,36 +70,25 @@ pub fn torrc(node: &Node, dir: &Path, authorities: &[AuthorityLine]) -> String {
         t.push_str(s);
         t.push('\n');
     };
-    // A testing network: fast votes, no waiting for reachability or bandwidth, every relay given
-    // the flags a small network needs at once.
-    for common in [
-        "TestingTorNetwork 1",
+    common(&mut line, dir);
+    // A testing network: no waiting for reachability or bandwidth, every relay given the flags a
+    // small network needs at once.
+    for relay in [
         "AssumeReachable 1",
-        "PathsNeededToBuildCircuits 0.67",
         "TestingDirAuthVoteExit *",
         "TestingDirAuthVoteHSDir *",
         "TestingDirAuthVoteGuard *",
         "TestingMinExitFlagThreshold 0",
         "V3AuthNIntervalsValid 2",
         "AuthDirTestReachability 0",
-        "LearnCircuitBuildTimeout 0",
-        "ShutdownWaitLength 0",
-        "SafeLogging 1",
         "SocksPort 0",
         "Address 127.0.0.1",
         "ServerDNSDetectHijacking 0",
         "ServerDNSTestAddresses",
-        // Nothing in a test may reach the public network: no public authority, no public relay.
-        "UseDefaultFallbackDirs 0",
     ] {
-        line(common);
+        line(relay);
     }
     line(&format!("Nickname {}", node.nickname));
-    line(&format!("DataDirectory {}", dir.display()));
-    line(&format!(
-        "Log notice file {}",
-        dir.join("notice.log").display()
-    ));
     line(&format!("OrPort 127.0.0.1:{}", node.or_port));
     line(&format!("ContactInfo {}@test.invalid", node.nickname));
     if let Some(dir_port) = node.dir_port {
@@ -140,6 +129,69 @@ pub fn torrc(node: &Node, dir: &Path, authorities: &[AuthorityLine]) -> String {
                 line(bridge);
             }
         }
+    }
+    for a in authorities {
+        line(&dir_authority(a));
+    }
+    t
+}
+
+/// What every node of the network has, relay or client: a testing network (fast votes), its data
+/// in `dir`, and nothing that reaches the public network.
+fn common(line: &mut impl FnMut(&str), dir: &Path) {
+    for common in [
+        "TestingTorNetwork 1",
+        "PathsNeededToBuildCircuits 0.67",
+        "LearnCircuitBuildTimeout 0",
+        "ShutdownWaitLength 0",
+        "SafeLogging 1",
+        // Nothing in a test may reach the public network: no public authority, no public relay.
+        "UseDefaultFallbackDirs 0",
+    ] {
+        line(common);
+    }
+    line(&format!("DataDirectory {}", dir.display()));
+    line(&format!(
+        "Log notice file {}",
+        dir.join("notice.log").display()
+    ));
+}
+
+/// An onion service a C tor client hosts: its keys and hostname in `dir`, its virtual `port`
+/// forwarded to `target` on loopback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnionLines {
+    /// `HiddenServiceDir`.
+    pub dir: std::path::PathBuf,
+    /// The port clients connect to.
+    pub port: u16,
+    /// The loopback port it forwards to.
+    pub target: u16,
+}
+
+/// The torrc of a C tor client on the network (no relay: no ORPort), with a SOCKS port and,
+/// optionally, an onion service: the reference the Tor transport is measured against.
+pub fn client_torrc(
+    dir: &Path,
+    socks_port: u16,
+    onion: Option<&OnionLines>,
+    authorities: &[AuthorityLine],
+) -> String {
+    let mut t = String::new();
+    let mut line = |s: &str| {
+        t.push_str(s);
+        t.push('\n');
+    };
+    common(&mut line, dir);
+    line(&format!("SocksPort 127.0.0.1:{socks_port}"));
+    if let Some(onion) = onion {
+        // Only the info log says when the descriptor went to the directories.
+        line(&format!("Log info file {}", dir.join("info.log").display()));
+        line(&format!("HiddenServiceDir {}", onion.dir.display()));
+        line(&format!(
+            "HiddenServicePort {} 127.0.0.1:{}",
+            onion.port, onion.target
+        ));
     }
     for a in authorities {
         line(&dir_authority(a));
@@ -272,6 +324,30 @@ mod tests {
                 "never the public network"
             );
         }
+    }
+
+    #[test]
+    fn a_c_tor_client_has_a_socks_port_and_no_relay_and_may_host_an_onion_service() {
+        let dir = Path::new("/tmp/net/client0");
+        let plain = client_torrc(dir, 9050, None, &[authority()]);
+        assert!(plain.starts_with("TestingTorNetwork 1\n"), "{plain}");
+        assert!(plain.contains("\nSocksPort 127.0.0.1:9050\n"));
+        assert!(plain.contains("\nDataDirectory /tmp/net/client0\n"));
+        assert!(plain.contains("\nUseDefaultFallbackDirs 0\n"));
+        assert!(!plain.contains("OrPort") && !plain.contains("HiddenService"));
+        assert!(plain.ends_with(&format!("{}\n", dir_authority(&authority()))));
+        let onion = OnionLines {
+            dir: "/tmp/net/client0/hs".into(),
+            port: 80,
+            target: 4000,
+        };
+        let service = client_torrc(dir, 9051, Some(&onion), &[authority()]);
+        assert!(
+            service.contains(
+                "/info.log\nHiddenServiceDir /tmp/net/client0/hs\nHiddenServicePort 80 127.0.0.1:4000\n"
+            ),
+            "{service}"
+        );
     }
 
     #[test]

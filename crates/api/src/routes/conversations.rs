@@ -175,15 +175,26 @@ pub async fn send(
         options: body.options,
         key,
     };
-    let answer = state.sends.enqueue(request);
-    let sends = state.sends.clone();
-    let committed = state
-        .write(move |core| {
-            sends.commit_waiting(&mut core.service);
-            Ok(())
-        })
-        .await;
-    let sent = answer.sent(committed).await?;
+    let enqueued = state.sends.enqueue(request);
+    if enqueued.lead {
+        // The committer is a task of its own, not this request's: a client that goes away must
+        // not take with it the commit of everyone else's sends.
+        let state = state.clone();
+        tokio::spawn(async move {
+            loop {
+                let sends = state.sends.clone();
+                match state
+                    .write(move |core| Ok(sends.commit_waiting(&mut core.service)))
+                    .await
+                {
+                    Ok(true) => continue,
+                    Ok(false) => break,
+                    Err(e) => break state.sends.fail_waiting(&e),
+                }
+            }
+        });
+    }
+    let sent = enqueued.answer.sent().await?;
     Ok((StatusCode::CREATED, Json(convert::queued(sent))))
 }
 

@@ -1036,3 +1036,96 @@ fn a_desktop_app_sets_a_disappearing_timer_that_both_sides_hold_and_the_profile_
     assert_eq!(still, hour);
     Ok(())
 }
+
+#[test]
+fn sixteen_of_alice_s_clients_send_at_once_some_to_nobody_and_each_good_send_is_queued_once_and_reaches_bob()
+-> Result<()> {
+    use courier_api_client::client::ClientError;
+    use courier_api_client::json::SendText;
+    use std::collections::HashMap;
+
+    const CLIENTS: usize = 16;
+    const EACH: usize = 25;
+    let root = scratch();
+    let (mut alice, a, mut bob, b) = courier_e2e::api_pair(&Tools::locate()?, root.path(), true)?;
+    // Every client sends at once, so the node commits them in groups; every fifth send names a
+    // contact alice does not have, and one a content type no plugin reads. Those fail alone.
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(CLIENTS));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let (a, barrier) = (a.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                (0..EACH)
+                    .map(|i| {
+                        let (to, content_type) = match i % 5 {
+                            0 => ("carol", "courier/text"),
+                            1 if c == 0 => ("bob", "courier/no-such-type"),
+                            _ => ("bob", "courier/text"),
+                        };
+                        let text = format!("burst {c}/{i}");
+                        let sent = a.send_text(
+                            to,
+                            &SendText {
+                                content_type: content_type.into(),
+                                text: text.clone(),
+                                options: Default::default(),
+                            },
+                        );
+                        (text, sent)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut queued = HashMap::new();
+    let mut refused = 0;
+    for client in clients {
+        for (text, sent) in client.join().expect("a client thread") {
+            match sent {
+                Ok(q) => {
+                    assert!(queued.insert(text, q.id).is_none());
+                }
+                Err(ClientError::Api { status, detail }) => {
+                    assert!(status == 404 || status == 400, "{status}: {detail:?}");
+                    assert!(
+                        text.ends_with("/0")
+                            || text.ends_with("/5")
+                            || text.ends_with("/10")
+                            || text.ends_with("/15")
+                            || text.ends_with("/20")
+                            || text.starts_with("burst 0/"),
+                        "{text} was refused: {detail:?}"
+                    );
+                    refused += 1;
+                }
+                Err(other) => bail!("{text}: {other}"),
+            }
+        }
+    }
+    // 5 of each client's 25 go to carol; client 0 also names a type nobody has, 5 times.
+    assert_eq!(refused, CLIENTS * 5 + 5);
+    assert_eq!(queued.len(), CLIENTS * EACH - refused);
+    // Each queued send is in alice's conversation once, under the id its client was told.
+    let listed: HashMap<String, String> = a
+        .conversation("bob")?
+        .into_iter()
+        .filter(|m| m.summary.starts_with("burst "))
+        .map(|m| (m.summary, m.id))
+        .collect();
+    assert_eq!(listed, queued);
+    courier_e2e::wait_until(Duration::from_secs(60), "bob has every good send", || {
+        let at_bob: Vec<String> = b
+            .conversation("alice")?
+            .into_iter()
+            .map(|m| m.summary)
+            .filter(|s| s.starts_with("burst "))
+            .collect();
+        let distinct: std::collections::HashSet<&String> = at_bob.iter().collect();
+        assert_eq!(distinct.len(), at_bob.len(), "nothing arrives twice");
+        Ok(at_bob.len() == queued.len())
+    })?;
+    alice.stop()?;
+    bob.stop()?;
+    Ok(())
+}
