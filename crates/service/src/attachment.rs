@@ -5,6 +5,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use courier_local_fs::owner_only;
+use courier_proto::sync::record::MessageId;
 use courier_storage::{ContactId, Entry, Payload};
 
 use crate::Service;
@@ -58,12 +59,12 @@ impl Service {
             return Err(ServiceError::BadMessageId(prefix.to_owned()));
         }
         let prefix = prefix.to_ascii_lowercase();
+        let (first, last) =
+            id_range(&prefix).ok_or_else(|| ServiceError::BadMessageId(prefix.clone()))?;
         let mut found = Vec::new();
         for c in self.db.contacts()? {
-            for entry in self.db.conversation(c.id)? {
-                if hex::encode(entry.id.0).starts_with(&prefix) {
-                    found.push((c.id, entry));
-                }
+            for entry in self.db.entries_between(c.id, &first, &last)? {
+                found.push((c.id, entry));
             }
         }
         match found.len() {
@@ -96,5 +97,43 @@ impl Service {
                 source,
             })?;
         Ok(attachment)
+    }
+}
+
+/// The first and last ids that begin with `prefix` (lowercase hex digits, at most a whole id).
+fn id_range(prefix: &str) -> Option<(MessageId, MessageId)> {
+    let id = |fill: char| -> Option<MessageId> {
+        let digits: String = prefix
+            .chars()
+            .chain(std::iter::repeat(fill))
+            .take(64)
+            .collect();
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(digits, &mut bytes).ok()?;
+        Some(MessageId(bytes))
+    };
+    if prefix.len() > 64 {
+        return None;
+    }
+    Some((id('0')?, id('f')?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prefix_names_the_ids_from_it_padded_with_zeros_to_it_padded_with_fs() {
+        let (first, last) = id_range("0a1b2c3").unwrap();
+        assert_eq!(hex::encode(first.0), format!("0a1b2c3{}", "0".repeat(57)));
+        assert_eq!(hex::encode(last.0), format!("0a1b2c3{}", "f".repeat(57)));
+        let whole = "ab".repeat(32);
+        let (first, last) = id_range(&whole).unwrap();
+        assert_eq!(
+            (hex::encode(first.0), hex::encode(last.0)),
+            (whole.clone(), whole.clone())
+        );
+        assert!(id_range(&format!("{whole}0")).is_none());
+        assert!(id_range("0a1b2c3g").is_none());
     }
 }

@@ -8,7 +8,7 @@ use super::conversation::{EXPIRED_SEND_KEYS, NEWEST_QUEUED};
 use super::database::Database;
 use super::disappearing::EXPIRED;
 use super::sync_store::{DUE, STORE_INCOMING};
-use super::window::{NEWER, OLDER, ONE, query};
+use super::window::{ID_RANGE, NEWER, OLDER, ONE, query};
 use crate::Passphrase;
 
 /// The plan of `sql`, one line per step, as `EXPLAIN QUERY PLAN` words them.
@@ -81,6 +81,14 @@ fn every_hot_query_reaches_its_rows_through_an_index_and_sorts_nothing_it_read()
         &db,
         "one message",
         &query(ONE),
+        &["sqlite_autoindex_outgoing_1", "sqlite_autoindex_incoming_1"],
+        false,
+    );
+    // A message named by an id prefix: the range of ids it names, per contact, through the key.
+    pinned(
+        &db,
+        "id prefix",
+        &query(ID_RANGE),
         &["sqlite_autoindex_outgoing_1", "sqlite_autoindex_incoming_1"],
         false,
     );

@@ -77,6 +77,13 @@ pub(crate) const ONE: &str = "SELECT {OUT} WHERE contact_id = ?1 AND {SHOWN} AND
     UNION ALL
     SELECT {IN} WHERE contact_id = ?1 AND {SHOWN} AND id = ?2";
 
+/// The messages of contact `?1`, either way, whose ids lie between `?2` and `?3` (inclusive): what an
+/// id prefix names, found by the key's range.
+pub(crate) const ID_RANGE: &str =
+    "SELECT {OUT} WHERE contact_id = ?1 AND {SHOWN} AND id BETWEEN ?2 AND ?3
+    UNION ALL
+    SELECT {IN} WHERE contact_id = ?1 AND {SHOWN} AND id BETWEEN ?2 AND ?3";
+
 /// Where message `?2` of contact `?1` stands in the order: its time, row number and direction.
 const POSITION: &str =
     "SELECT timestamp_ms, rowid, 0 FROM outgoing WHERE contact_id = ?1 AND id = ?2
@@ -104,6 +111,19 @@ impl Database {
         Ok(statement
             .query_row(params![contact, &id.0[..]], entry)
             .optional()?)
+    }
+
+    /// The messages of the conversation with `contact` whose ids lie in `first..=last` (the ids an
+    /// id prefix names), read through the key: the cost follows what matches, not the history.
+    pub fn entries_between(
+        &self,
+        contact: ContactId,
+        first: &MessageId,
+        last: &MessageId,
+    ) -> Result<Vec<Entry>, StorageError> {
+        let mut statement = self.conn.prepare_cached(&query(ID_RANGE))?;
+        let rows = statement.query_map(params![contact, &first.0[..], &last.0[..]], entry)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// At most `limit` messages of the conversation with `contact` from `around`, oldest first;

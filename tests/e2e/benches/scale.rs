@@ -50,6 +50,7 @@ struct Row {
     send: (Duration, Duration),
     idle_percent: f64,
     start: Duration,
+    rotation: Duration,
     backlog: Option<(usize, Duration)>,
 }
 
@@ -65,12 +66,21 @@ fn main() -> Result<()> {
     alice.stop()?;
     bob.stop()?;
 
-    // `SCALE_CONTACTS=1`: only the start and idle of a node with a thousand made contacts.
+    // `SCALE_CONTACTS=1`: only the start and idle of a node with a thousand pending and a thousand
+    // made contacts, as the full run's last row.
     if std::env::var_os("SCALE_CONTACTS").is_some() {
+        if let Some(history) = std::env::var("SCALE_HISTORY")
+            .ok()
+            .and_then(|n| n.parse().ok())
+        {
+            let base_ms = now_ms() - SPACING_MS * (history as u64 + 10);
+            seed_history(&alice, "bob", 0, history, base_ms)?;
+        }
+        seed_contacts(&alice, false)?;
         seed_contacts(&alice, true)?;
         let row = measure(&mut alice)?;
         println!(
-            "{CONTACTS} contacts: start {:.0} ms, idle {:.2}%",
+            "{CONTACTS} pending and {CONTACTS} made contacts: start {:.0} ms, idle {:.2}%",
             ms(row.start),
             row.idle_percent
         );
@@ -179,11 +189,22 @@ fn measure(alice: &mut Person) -> Result<Row> {
     let used = (cpu_ticks(pid)? - before) as f64 / clock_ticks()?;
     let idle_percent = 100.0 * used / at.elapsed().as_secs_f64();
     alice.stop()?;
+    // A key rotation, as her node runs one after something was deleted (a disappearing message,
+    // say; at most once a minute): every page rewritten under a new key while the node's thread
+    // waits. Through the storage layer, which is what the node calls.
+    let rotation = {
+        let mut db = alice.database()?;
+        db.follow_rotations();
+        db.rotate_key()?
+            .context("no other connection holds the key file")?
+            .elapsed
+    };
     Ok(Row {
         page,
         send,
         idle_percent,
         start,
+        rotation,
         backlog: None,
     })
 }
@@ -298,8 +319,14 @@ fn print_table(floors: &Floors, rows: &[(String, Row)]) {
         "scale: alice's node (release, serve --api) with bob away; each figure (× the first row's)"
     );
     println!(
-        "  {:<34} {:>22} {:>22} {:>14} {:>16} {:>24}",
-        "history", "page of 50 p50/p99", "send p50/p99", "idle CPU", "node start", "backlog to bob"
+        "  {:<34} {:>22} {:>22} {:>14} {:>16} {:>18} {:>24}",
+        "history",
+        "page of 50 p50/p99",
+        "send p50/p99",
+        "idle CPU",
+        "node start",
+        "key rotation",
+        "backlog to bob"
     );
     for (label, row) in rows {
         let ratio = |now: Duration, then: Duration| now.as_secs_f64() / then.as_secs_f64();
@@ -308,7 +335,7 @@ fn print_table(floors: &Floors, rows: &[(String, Row)]) {
             None => "-".into(),
         };
         println!(
-            "  {:<34} {:>9.2}/{:>6.2} ms ×{:<4.1} {:>9.2}/{:>6.2} ms ×{:<4.1} {:>6.2}% ×{:<4.1} {:>7.0} ms ×{:<4.1} {:>24}",
+            "  {:<34} {:>9.2}/{:>6.2} ms ×{:<4.1} {:>9.2}/{:>6.2} ms ×{:<4.1} {:>6.2}% ×{:<4.1} {:>7.0} ms ×{:<4.1} {:>8.0} ms ×{:<5.1} {:>24}",
             label,
             ms(row.page.0),
             ms(row.page.1),
@@ -320,6 +347,8 @@ fn print_table(floors: &Floors, rows: &[(String, Row)]) {
             row.idle_percent / first.idle_percent.max(0.01),
             ms(row.start),
             ratio(row.start, first.start),
+            ms(row.rotation),
+            ratio(row.rotation, first.rotation),
             backlog,
         );
     }

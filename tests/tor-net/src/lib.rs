@@ -102,17 +102,7 @@ impl TorNetwork {
         };
         for node in net.nodes.clone() {
             let node_dir = dir.join(&node.nickname);
-            std::fs::create_dir_all(&node_dir)?;
-            restrict(&node_dir)?;
-            let rc = node_dir.join("torrc");
-            std::fs::write(&rc, torrc::torrc(&node, &node_dir, &lines))?;
-            let child = Command::new("tor")
-                .arg("-f")
-                .arg(&rc)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .context("starting tor (apt-get install tor)")?;
+            let child = start_tor(&node_dir, |dir| torrc::torrc(&node, dir, &lines))?;
             net.children.push(child);
         }
         Ok(net)
@@ -148,8 +138,6 @@ impl TorNetwork {
     /// given, an onion service forwarding [`C_ONION_PORT`] to that loopback port.
     pub fn start_c_client(&self, name: &str, target: Option<u16>) -> Result<CTor> {
         let dir = self.dir.join(name);
-        std::fs::create_dir_all(&dir)?;
-        restrict(&dir)?;
         let socks_port = free_ports(1)?[0];
         let onion = target.map(|target| OnionLines {
             dir: dir.join("hs"),
@@ -167,18 +155,9 @@ impl TorNetwork {
                 fingerprint: a.rsa_identity.clone(),
             })
             .collect();
-        let rc = dir.join("torrc");
-        std::fs::write(
-            &rc,
-            torrc::client_torrc(&dir, socks_port, onion.as_ref(), &lines),
-        )?;
-        let child = Command::new("tor")
-            .arg("-f")
-            .arg(&rc)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting tor (apt-get install tor)")?;
+        let child = start_tor(&dir, |dir| {
+            torrc::client_torrc(dir, socks_port, onion.as_ref(), &lines)
+        })?;
         Ok(CTor {
             dir,
             socks_port,
@@ -404,6 +383,21 @@ fn relay_identity(dir: &Path, node: &Node) -> Result<(String, String)> {
         .skip(1)
         .collect::<String>();
     Ok((rsa_identity, read("fingerprint-ed25519")?))
+}
+
+/// Starts a `tor` whose data lives in `dir` (made, owner only), on the torrc `torrc` writes for it.
+fn start_tor(dir: &Path, torrc: impl FnOnce(&Path) -> String) -> Result<Child> {
+    std::fs::create_dir_all(dir)?;
+    restrict(dir)?;
+    let rc = dir.join("torrc");
+    std::fs::write(&rc, torrc(dir))?;
+    Command::new("tor")
+        .arg("-f")
+        .arg(&rc)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting tor (apt-get install tor)")
 }
 
 /// Tor refuses a data directory others can read.
