@@ -101,6 +101,23 @@ enum Command {
     /// Checks threat-model profiles (config/high-risk.toml, …).
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Runs a mailbox: an always-on server that keeps encrypted files for its owner and the
+    /// owner's contacts until they fetch them.
+    #[command(subcommand)]
+    Mailbox(MailboxCommand),
+}
+
+#[derive(Subcommand)]
+enum MailboxCommand {
+    /// Serves the mailbox of DIR until SIGINT or SIGTERM; a new one prints its setup token once.
+    Serve {
+        /// The mailbox's own data directory (its files, its registry, `mailbox.toml`).
+        #[arg(long)]
+        dir: PathBuf,
+        /// Where it listens.
+        #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+    },
 }
 
 #[derive(Subcommand)]
@@ -327,6 +344,9 @@ fn run(cli: Cli) -> Result<()> {
     if let Command::Profile(ProfileCommand::Check { file }) = &cli.command {
         return cli::profile::check(file);
     }
+    if let Command::Mailbox(MailboxCommand::Serve { dir, listen }) = &cli.command {
+        return cli::mailbox::serve(dir, *listen);
+    }
     let dir = courier_service::DataDir::resolve(cli.data_dir)?;
     match cli.command {
         Command::Init { name } => cli::identity::init(&dir, &name),
@@ -382,6 +402,8 @@ fn run(cli: Cli) -> Result<()> {
                 }),
             ..
         } => cli::plugins::install(&dir, into_config.as_deref(), &file, manifest.as_deref()),
-        Command::Plugins { .. } | Command::Profile(_) => unreachable!("handled above"),
+        Command::Plugins { .. } | Command::Profile(_) | Command::Mailbox(_) => {
+            unreachable!("handled above")
+        }
     }
 }

@@ -72,10 +72,21 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "courier-text-safety",
         ],
     ),
+    ("courier-http-serving", &["courier-io"]),
+    (
+        "courier-mailbox",
+        &[
+            "courier-error",
+            "courier-http-serving",
+            "courier-io",
+            "courier-local-fs",
+        ],
+    ),
     (
         "courier-api",
         &[
             "courier-api-client",
+            "courier-http-serving",
             "courier-io",
             "courier-local-fs",
             "courier-service",
@@ -83,7 +94,12 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     (
         "courier-host",
-        &["courier-api", "courier-api-client", "courier-service"],
+        &[
+            "courier-api",
+            "courier-api-client",
+            "courier-mailbox",
+            "courier-service",
+        ],
     ),
     (
         "courier-e2e",
@@ -134,6 +150,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "a client of the API links no node",
     ),
     ("courier-node", &["mdns-sd"], "the node knows no medium"),
+    (
+        "courier-mailbox",
+        &["rusqlite", "wasmtime", "courier-node", "courier-storage"],
+        "the mailbox keeps opaque files: it links no node and no database",
+    ),
     (
         "courier-events",
         &["tokio", "wasmtime", "rusqlite"],

@@ -7,9 +7,9 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::connections::Connection;
 use crate::error::ApiError;
 use crate::state::AppState;
+use courier_http_serving::Connection;
 
 /// Refuses requests whose `Host` or `Origin` is not this server's.
 pub async fn same_origin(State(state): State<AppState>, request: Request, next: Next) -> Response {

@@ -6,7 +6,6 @@
 //! (`courier_api_client::client::Client::of_data_dir`): the token file is readable by its owner only.
 
 mod auth;
-mod connections;
 mod convert;
 mod credentials;
 mod error;
@@ -140,9 +139,10 @@ impl Api {
             any_host: true,
             ..state.clone()
         };
-        runtime.spawn(connections::serve(
+        runtime.spawn(courier_http_serving::serve(
             listener,
             routes::router(state),
+            courier_io::budget::Limits::for_api(),
             stopped.clone(),
         ));
         if let Some((socket, _)) = socket {

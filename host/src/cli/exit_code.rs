@@ -50,6 +50,9 @@ pub fn of(error: &anyhow::Error) -> ExitCode {
             Some(e.kind())
         } else if let Some(e) = cause.downcast_ref::<courier_api::ServeError>() {
             Some(e.kind())
+        } else if let Some(e) = cause.downcast_ref::<courier_mailbox::MailboxError>() {
+            use courier_mailbox::HasKind as _;
+            Some(e.kind())
         } else {
             // A file or standard input the command line read for a plugin.
             cause

@@ -5,6 +5,7 @@ pub mod conversation;
 pub mod drive;
 pub mod exit_code;
 pub mod identity;
+pub mod mailbox;
 pub mod panic;
 pub mod plugins;
 pub mod profile;

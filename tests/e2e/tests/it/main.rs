@@ -14,6 +14,7 @@ mod events;
 mod examiner;
 mod forensic;
 mod hostile_stick;
+mod mailbox;
 mod message_types;
 mod namespaces;
 mod page;

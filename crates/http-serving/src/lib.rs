@@ -1,9 +1,9 @@
-//! The API's TCP connections under a budget of their own (`courier_io::budget`), apart from the
-//! transports': anyone on this machine can connect to a loopback port, so a connection is a stranger
-//! until a request on it shows the token. Strangers are capped (the oldest closed to make room) and
-//! get `courier_io::budget::API_DEADLINE` to show it; request headers must arrive within [`HEADER_DEADLINE`]. A local
-//! user without the token can thus hold no more than a few dozen descriptors, briefly, and the node,
-//! its transports and the Unix socket's clients go on.
+//! HTTP connections under a budget of their own (`courier_io::budget`), apart from the
+//! transports': the local API's and the mailbox's. Anyone who can reach the port can connect, so a
+//! connection is a stranger until a request on it shows a token. Strangers are capped (the oldest
+//! closed to make room) and get the budget's deadline to show one; request headers must arrive
+//! within [`HEADER_DEADLINE`]. Whoever has no token can thus hold no more than a few dozen
+//! descriptors, briefly, and the token holders, the node and its transports go on.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,9 +20,10 @@ use tokio::sync::watch;
 /// How long a request's headers may take to arrive, on any connection.
 pub const HEADER_DEADLINE: Duration = Duration::from_secs(5);
 
-/// What a request carries about its connection, so the token check can vouch for it.
+/// What a request carries about its connection (an `Extension`), so the token check can vouch for
+/// it.
 #[derive(Clone)]
-pub(crate) struct Connection {
+pub struct Connection {
     id: u64,
     budget: Arc<Budget>,
 }
@@ -35,13 +36,14 @@ impl Connection {
     }
 }
 
-/// Serves `app` on `listener` until `stopped` turns true, each connection within the API's budget.
-pub(crate) async fn serve(
+/// Serves `app` on `listener` until `stopped` turns true, each connection within `limits`.
+pub async fn serve(
     listener: TcpListener,
     app: axum::Router,
+    limits: Limits,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let budget = Arc::new(Budget::new(Limits::for_api()));
+    let budget = Arc::new(Budget::new(limits));
     let ids = AtomicU64::new(1);
     loop {
         let accepted = tokio::select! {
@@ -52,7 +54,7 @@ pub(crate) async fn serve(
             Ok(accepted) => accepted,
             Err(e) => {
                 // Out of descriptors or memory: the budget should prevent it; wait, do not spin.
-                tracing::debug!("the API could not accept a connection: {e}");
+                tracing::debug!("could not accept an HTTP connection: {e}");
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }

@@ -1,0 +1,81 @@
+//! A mailbox served over HTTP until told to stop: its connections under a budget of their own
+//! (whoever has no token holds a few dozen connections at most, briefly), and what nobody fetched
+//! swept away hourly.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use courier_io::budget::Limits;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::Mailbox;
+use crate::routes::{router, sweep_every};
+
+/// The connection budget: a mailbox reached through a Tor onion service sees every client come
+/// from one address, so one source may hold all the places a stranger may.
+pub fn limits() -> Limits {
+    Limits {
+        channels: 512,
+        strangers: 64,
+        per_source: 64,
+        deadline: Duration::from_secs(10),
+    }
+}
+
+/// How often files past their retention are deleted.
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
+/// Serves `mailbox` on `listener` until `stopped` turns true.
+pub async fn serve(listener: TcpListener, mailbox: Mailbox, stopped: watch::Receiver<bool>) {
+    let shared = Arc::new(Mutex::new(mailbox));
+    let sweeping = tokio::spawn(sweep_every(shared.clone(), SWEEP_EVERY));
+    courier_http_serving::serve(listener, router(shared), limits(), stopped).await;
+    sweeping.abort();
+}
+
+/// Where `run` writes the address it listens on, in the data directory, for the owner's tools.
+pub const ADDR_FILE: &str = "mailbox.addr";
+
+/// Opens the mailbox of `dir`, listens on `listen`, tells `announce` the address and, for a mailbox
+/// nobody can open yet, the setup token; serves until SIGINT or SIGTERM.
+pub fn run(
+    dir: &std::path::Path,
+    listen: std::net::SocketAddr,
+    announce: impl FnOnce(std::net::SocketAddr, Option<&crate::token::Token>),
+) -> Result<(), crate::MailboxError> {
+    use crate::MailboxError;
+    let (mailbox, setup) = Mailbox::open(dir)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(MailboxError::disk("starting the runtime"))?;
+    let listener = runtime
+        .block_on(TcpListener::bind(listen))
+        .map_err(MailboxError::disk("listening"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(MailboxError::disk("listening"))?;
+    courier_local_fs::owner_only::file_options()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(dir.join(ADDR_FILE))
+        .and_then(|mut file| std::io::Write::write_all(&mut file, addr.to_string().as_bytes()))
+        .map_err(MailboxError::disk("writing mailbox.addr"))?;
+    let (stop, stopped) = watch::channel(false);
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .map_err(MailboxError::disk("installing signal handlers"))?;
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            let _ = stop.send(true);
+        }
+    });
+    announce(addr, setup.as_ref());
+    runtime.block_on(serve(listener, mailbox, stopped));
+    Ok(())
+}
