@@ -22,7 +22,7 @@ pub const FOLDERS_DIR: &str = "folders";
 const TEMPORARY: &str = ".new-";
 
 /// A file in a folder, as a listing shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FileEntry {
     /// Its name: when it arrived (ms, 16 hex digits), a dash, 16 random hex digits.
     pub name: String,

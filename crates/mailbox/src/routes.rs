@@ -10,6 +10,7 @@
 //! - `GET /v1/folders/{folder}/files`: `{files: [{name, time_ms, size}]}`, oldest first.
 //! - `GET` and `DELETE /v1/folders/{folder}/files/{name}`.
 //! - `DELETE /v1/mailbox` (the owner): every file and token gone.
+//! - `GET /v1/openapi.json`: this API as an OpenAPI 3 document.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -33,14 +34,14 @@ use crate::{Mailbox, MailboxError};
 pub type Shared = Arc<Mutex<Mailbox>>;
 
 /// The owner's token, in answer to setup.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SetupReply {
     /// 64 hex digits.
     pub token: String,
 }
 
 /// A contact to register.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewContact {
     /// Their token, 64 hex digits.
     pub token: String,
@@ -51,21 +52,21 @@ pub struct NewContact {
 }
 
 /// The registered contacts.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Contacts {
     /// Their ids.
     pub contacts: Vec<String>,
 }
 
 /// A stored file's name.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Stored {
     /// Its name in the folder.
     pub name: String,
 }
 
 /// A folder's files.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Listing {
     /// Oldest first.
     pub files: Vec<FileEntry>,
@@ -87,6 +88,7 @@ pub fn router(mailbox: Shared) -> Router {
             get(download).delete(delete),
         )
         .route("/v1/mailbox", axum::routing::delete(wipe))
+        .route("/v1/openapi.json", get(document))
         .fallback(|| async { error(MailboxError::NotFound("route")) })
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(
@@ -174,7 +176,10 @@ fn error(e: MailboxError) -> Response {
     }
     let mut response = (
         status,
-        axum::Json(serde_json::json!({ "error": kind, "message": e.to_string() })),
+        axum::Json(ErrorBody {
+            error: kind.to_owned(),
+            message: e.to_string(),
+        }),
     )
         .into_response();
     if let MailboxError::RateLimited { retry_after_secs } = e {
@@ -195,6 +200,9 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+#[utoipa::path(put, path = "/v1/setup", tag = "setup",
+    description = "With the setup token: the owner's token, the same again until the owner uses it.",
+    responses((status = 200, body = SetupReply), (status = 401), (status = 404, body = ErrorBody)))]
 async fn setup(State(m): State<Shared>, axum::Extension(role): axum::Extension<Role>) -> Response {
     reply(blocking(&m, move |m| m.set_up(&role)).await.map(|token| {
         axum::Json(SetupReply {
@@ -203,10 +211,14 @@ async fn setup(State(m): State<Shared>, axum::Extension(role): axum::Extension<R
     }))
 }
 
+#[utoipa::path(get, path = "/v1/status", tag = "setup",
+    responses((status = 204, description = "The token is known"), (status = 401)))]
 async fn status() -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
+#[utoipa::path(get, path = "/v1/contacts", tag = "contacts",
+    responses((status = 200, body = Contacts), (status = 401), (status = 404, body = ErrorBody)))]
 async fn contacts(
     State(m): State<Shared>,
     axum::Extension(role): axum::Extension<Role>,
@@ -218,6 +230,11 @@ async fn contacts(
     }))
 }
 
+#[utoipa::path(put, path = "/v1/contacts/{id}", tag = "contacts",
+    params(("id" = String, Path, description = "The contact's id here, 32 hex digits")),
+    request_body = NewContact,
+    responses((status = 201, description = "Registered"), (status = 200, description = "Already so"),
+              (status = 401), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn add_contact(
     State(m): State<Shared>,
     axum::Extension(role): axum::Extension<Role>,
@@ -257,6 +274,10 @@ async fn add_contact(
     )
 }
 
+#[utoipa::path(delete, path = "/v1/contacts/{id}", tag = "contacts",
+    params(("id" = String, Path, description = "The contact's id here, 32 hex digits")),
+    responses((status = 204, description = "Removed, with their folders"), (status = 401),
+              (status = 404, body = ErrorBody)))]
 async fn remove_contact(
     State(m): State<Shared>,
     axum::Extension(role): axum::Extension<Role>,
@@ -271,6 +292,12 @@ async fn remove_contact(
     )
 }
 
+#[utoipa::path(post, path = "/v1/folders/{folder}/files", tag = "files",
+    params(("folder" = String, Path, description = "The folder id, 32 hex digits")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = Stored, description = "On disk"), (status = 401),
+              (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
 async fn upload(
     State(m): State<Shared>,
     axum::Extension(role): axum::Extension<Role>,
@@ -287,6 +314,9 @@ async fn upload(
     )
 }
 
+#[utoipa::path(get, path = "/v1/folders/{folder}/files", tag = "files",
+    params(("folder" = String, Path, description = "The folder id, 32 hex digits")),
+    responses((status = 200, body = Listing), (status = 401), (status = 404, body = ErrorBody)))]
 async fn list(
     State(m): State<Shared>,
     axum::Extension(role): axum::Extension<Role>,
@@ -299,6 +329,11 @@ async fn list(
     )
 }
 
+#[utoipa::path(get, path = "/v1/folders/{folder}/files/{name}", tag = "files",
+    params(("folder" = String, Path, description = "The folder id, 32 hex digits"),
+           ("name" = String, Path, description = "The file's name in the folder")),
+    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>),
+              (status = 401), (status = 404, body = ErrorBody)))]
 async fn download(
     State(m): State<Shared>,
     axum::Extension(role): axum::Extension<Role>,
@@ -313,6 +348,10 @@ async fn download(
     )
 }
 
+#[utoipa::path(delete, path = "/v1/folders/{folder}/files/{name}", tag = "files",
+    params(("folder" = String, Path, description = "The folder id, 32 hex digits"),
+           ("name" = String, Path, description = "The file's name in the folder")),
+    responses((status = 204, description = "Deleted"), (status = 401), (status = 404, body = ErrorBody)))]
 async fn delete(
     State(m): State<Shared>,
     axum::Extension(role): axum::Extension<Role>,
@@ -327,12 +366,61 @@ async fn delete(
     )
 }
 
+#[utoipa::path(delete, path = "/v1/mailbox", tag = "setup",
+    description = "The owner only: every file and token gone; started again, it prints a new setup token.",
+    responses((status = 204, description = "Wiped"), (status = 401), (status = 404, body = ErrorBody)))]
 async fn wipe(State(m): State<Shared>, axum::Extension(role): axum::Extension<Role>) -> Response {
     reply(
         blocking(&m, move |m| m.wipe(&role))
             .await
             .map(|()| StatusCode::NO_CONTENT),
     )
+}
+
+/// A failure's body.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// `not-found`, `conflict`, `too-large`, `rate-limited` or `storage`.
+    pub error: String,
+    /// What was wrong and what to do.
+    pub message: String,
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "Courier mailbox API", description = "A mailbox keeps opaque files for its owner \
+        and the owner's contacts until they fetch them. Every request carries \
+        `Authorization: Bearer TOKEN`; one without a token the mailbox knows gets a bare 401 on any \
+        path, and a folder a token may not use is a 404."),
+    paths(setup, status, contacts, add_contact, remove_contact, upload, list, download, delete, wipe),
+    modifiers(&Bearer),
+    security(("bearer" = [])),
+)]
+struct Document;
+
+struct Bearer;
+
+impl utoipa::Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+    }
+}
+
+/// The OpenAPI document of this API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    <Document as utoipa::OpenApi>::openapi()
+}
+
+/// `GET /v1/openapi.json`, for any token.
+async fn document() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(openapi())
 }
 
 /// Deletes, every `every`, what nobody fetched within the retention; runs until the mailbox is

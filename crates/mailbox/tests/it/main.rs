@@ -208,6 +208,37 @@ fn alice_sets_up_her_mailbox_bob_leaves_files_in_his_inbox_and_strangers_learn_n
         "{answers:?}"
     );
 
+    // Any token reads the API's own document; without one, it too is a bare 401.
+    let (status, body) = call(base, "GET", "/v1/openapi.json", Some(&bob_token), b"");
+    assert_eq!(status, 200);
+    let document: serde_json::Value = json(&body);
+    let paths: Vec<&str> = document["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/v1/contacts",
+            "/v1/contacts/{id}",
+            "/v1/folders/{folder}/files",
+            "/v1/folders/{folder}/files/{name}",
+            "/v1/mailbox",
+            "/v1/setup",
+            "/v1/status",
+        ]
+    );
+    assert_eq!(
+        document["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    assert_eq!(
+        call(base, "GET", "/v1/openapi.json", None, b""),
+        (401, Vec::new())
+    );
+
     // Alice removes carol; her token opens nothing any more.
     let carol = format!("/v1/contacts/{}", "c0".repeat(16));
     assert_eq!(call(base, "DELETE", &carol, Some(&owner), b"").0, 204);
@@ -371,4 +402,100 @@ fn a_file_acknowledged_to_bob_is_there_after_the_mailbox_restarts_and_a_wipe_lea
     assert_eq!(walk(&dir.path().join("folders")), 0);
     drop(served);
     assert!(serve(dir.path()).setup.is_some());
+}
+
+#[test]
+fn strangers_hold_hundreds_of_idle_and_slow_connections_and_bob_s_uploads_still_go_through() {
+    use std::io::Write;
+    use std::net::TcpStream;
+
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(dir.path());
+    let base = &served.base;
+    let setup = served.setup.clone().unwrap().to_hex();
+    let owner = json::<SetupReply>(&call(base, "PUT", "/v1/setup", Some(&setup), b"").1).token;
+    let (bob, inbox) = (Token::generate().to_hex(), FolderId::generate());
+    let body = serde_json::json!({
+        "token": bob, "inbox": inbox.as_str(), "outbox": FolderId::generate().as_str()
+    });
+    let path = format!("/v1/contacts/{}", "b0".repeat(16));
+    assert_eq!(
+        call(
+            base,
+            "PUT",
+            &path,
+            Some(&owner),
+            body.to_string().as_bytes()
+        )
+        .0,
+        201
+    );
+    let files = format!("/v1/folders/{}/files", inbox.as_str());
+
+    // 300 connections that say nothing, and 100 that send their headers a byte at a time.
+    let addr = base.trim_start_matches("http://").to_owned();
+    let idle: Vec<TcpStream> = (0..300)
+        .filter_map(|_| TcpStream::connect(&addr).ok())
+        .collect();
+    let mut slow: Vec<TcpStream> = (0..100)
+        .filter_map(|_| TcpStream::connect(&addr).ok())
+        .collect();
+    for (i, stream) in slow.iter_mut().enumerate() {
+        let _ = stream.write_all(&b"POST /v1/status HTTP/1.1\r\n"[..1 + i % 5]);
+    }
+    // Malformed requests get an answer, not a hang or a crash.
+    for garbage in [
+        &b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"[..],
+        b"GET / HTTP/9.9\r\n\r\n",
+        b"\r\n\r\n",
+    ] {
+        if let Ok(mut stream) = TcpStream::connect(&addr) {
+            let _ = stream.write_all(garbage);
+        }
+    }
+    // Bob's uploads go through all the same, each in time.
+    for i in 0..20 {
+        let started = std::time::Instant::now();
+        let (status, _) = call(
+            base,
+            "POST",
+            &files,
+            Some(&bob),
+            format!("upload {i}").as_bytes(),
+        );
+        assert_eq!(status, 201);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    let (status, body) = call(base, "GET", &files, Some(&owner), b"");
+    assert_eq!(status, 200);
+    assert_eq!(
+        json::<serde_json::Value>(&body)["files"]
+            .as_array()
+            .unwrap()
+            .len(),
+        20
+    );
+    // The strangers were held to the mailbox's budget: it closed all but a few dozen of them.
+    let open = idle
+        .iter()
+        .chain(&slow)
+        .filter(|stream| {
+            use std::io::Read;
+            stream
+                .set_read_timeout(Some(std::time::Duration::from_millis(5)))
+                .unwrap();
+            // Closed: the read ends (or fails with a reset); open: it times out.
+            matches!((&**stream).read(&mut [0u8; 64]), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+        })
+        .count();
+    let cap = courier_mailbox::serving::limits().strangers;
+    // Some are still open (the newest, within their deadline): the probe tells open from closed.
+    assert!(
+        0 < open && open <= cap,
+        "{open} strangers still connected (cap {cap})"
+    );
 }
