@@ -69,6 +69,33 @@ fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> T {
     serde_json::from_slice(body).unwrap()
 }
 
+impl Served {
+    /// Sets the new mailbox up as its owner's node does: the owner's token.
+    fn set_up(&self) -> String {
+        let setup = self.setup.clone().expect("a new mailbox").to_hex();
+        json::<SetupReply>(&call(&self.base, "PUT", "/v1/setup", Some(&setup), b"").1).token
+    }
+
+    /// Registers contact `id` (two hex digits, repeated) with a new token and new folders: their
+    /// token and the path of their inbox's files.
+    fn register(&self, owner: &str, id: &str) -> (String, String) {
+        let (token, inbox) = (Token::generate().to_hex(), FolderId::generate());
+        let body = serde_json::json!({
+            "token": token, "inbox": inbox.as_str(), "outbox": FolderId::generate().as_str()
+        });
+        let path = format!("/v1/contacts/{}", id.repeat(16));
+        let (status, _) = call(
+            &self.base,
+            "PUT",
+            &path,
+            Some(owner),
+            body.to_string().as_bytes(),
+        );
+        assert_eq!(status, 201);
+        (token, format!("/v1/folders/{}/files", inbox.as_str()))
+    }
+}
+
 #[test]
 fn alice_sets_up_her_mailbox_bob_leaves_files_in_his_inbox_and_strangers_learn_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -258,31 +285,11 @@ fn bob_floods_alice_s_mailbox_and_it_refuses_past_the_limits_and_still_takes_car
     .unwrap();
     let served = serve(dir.path());
     let base = &served.base;
-    let setup = served.setup.clone().unwrap().to_hex();
-    let owner = json::<SetupReply>(&call(base, "PUT", "/v1/setup", Some(&setup), b"").1).token;
-    let mut tokens = Vec::new();
-    let mut inboxes = Vec::new();
-    for id in ["b0", "c0"] {
-        let (token, inbox) = (Token::generate().to_hex(), FolderId::generate());
-        let body = serde_json::json!({
-            "token": token, "inbox": inbox.as_str(), "outbox": FolderId::generate().as_str()
-        });
-        let path = format!("/v1/contacts/{}", id.repeat(16));
-        assert_eq!(
-            call(
-                base,
-                "PUT",
-                &path,
-                Some(&owner),
-                body.to_string().as_bytes()
-            )
-            .0,
-            201
-        );
-        tokens.push(token);
-        inboxes.push(format!("/v1/folders/{}/files", inbox.as_str()));
-    }
-    let (bob, carol) = (&tokens[0], &tokens[1]);
+    let owner = served.set_up();
+    let ((bob, bob_inbox), (carol, carol_inbox)) =
+        (served.register(&owner, "b0"), served.register(&owner, "c0"));
+    let inboxes = [bob_inbox, carol_inbox];
+    let (bob, carol) = (&bob, &carol);
 
     // Oversize: refused before anything is stored.
     let (status, body) = call(base, "POST", &inboxes[0], Some(bob), &[0u8; 1001]);
@@ -359,21 +366,8 @@ fn a_file_acknowledged_to_bob_is_there_after_the_mailbox_restarts_and_a_wipe_lea
     let (owner, bob, inbox) = {
         let served = serve(dir.path());
         let base = &served.base;
-        let setup = served.setup.clone().unwrap().to_hex();
-        let owner = json::<SetupReply>(&call(base, "PUT", "/v1/setup", Some(&setup), b"").1).token;
-        let (bob, inbox) = (Token::generate().to_hex(), FolderId::generate());
-        let body = serde_json::json!({
-            "token": bob, "inbox": inbox.as_str(), "outbox": FolderId::generate().as_str()
-        });
-        let path = format!("/v1/contacts/{}", "b0".repeat(16));
-        call(
-            base,
-            "PUT",
-            &path,
-            Some(&owner),
-            body.to_string().as_bytes(),
-        );
-        let files = format!("/v1/folders/{}/files", inbox.as_str());
+        let owner = served.set_up();
+        let (bob, files) = served.register(&owner, "b0");
         assert_eq!(call(base, "POST", &files, Some(&bob), b"kept").0, 201);
         (owner, bob, files)
     };
@@ -412,25 +406,8 @@ fn strangers_hold_hundreds_of_idle_and_slow_connections_and_bob_s_uploads_still_
     let dir = tempfile::tempdir().unwrap();
     let served = serve(dir.path());
     let base = &served.base;
-    let setup = served.setup.clone().unwrap().to_hex();
-    let owner = json::<SetupReply>(&call(base, "PUT", "/v1/setup", Some(&setup), b"").1).token;
-    let (bob, inbox) = (Token::generate().to_hex(), FolderId::generate());
-    let body = serde_json::json!({
-        "token": bob, "inbox": inbox.as_str(), "outbox": FolderId::generate().as_str()
-    });
-    let path = format!("/v1/contacts/{}", "b0".repeat(16));
-    assert_eq!(
-        call(
-            base,
-            "PUT",
-            &path,
-            Some(&owner),
-            body.to_string().as_bytes()
-        )
-        .0,
-        201
-    );
-    let files = format!("/v1/folders/{}/files", inbox.as_str());
+    let owner = served.set_up();
+    let (bob, files) = served.register(&owner, "b0");
 
     // 300 connections that say nothing, and 100 that send their headers a byte at a time.
     let addr = base.trim_start_matches("http://").to_owned();
