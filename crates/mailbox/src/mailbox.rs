@@ -1,6 +1,7 @@
 //! One mailbox: its config, registry, folders and rate limit, each use checked against the role of
 //! the token that asks. The routes hold it behind one lock; every method is synchronous.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -21,7 +22,15 @@ pub struct Mailbox {
     registry: Registry,
     folders: Folders,
     uploads: RateLimit<String>,
+    /// Files downloaded, and when: each is deleted [`FETCHED_GRACE_MS`] later if its fetcher has
+    /// not deleted it by then. Kept in memory: after a restart, such a file waits for its fetcher's
+    /// delete or the retention.
+    fetched: HashMap<(FolderId, String), u64>,
 }
+
+/// How long a downloaded file is kept for its fetcher to delete it (a download cut short is asked
+/// again within it).
+pub const FETCHED_GRACE_MS: u64 = 10 * 60 * 1000;
 
 impl Mailbox {
     /// The mailbox of `dir` (made if absent). A mailbox nobody can open (new, or wiped) gets a new
@@ -39,6 +48,7 @@ impl Mailbox {
         let mailbox = Mailbox {
             dir: dir.to_owned(),
             uploads: RateLimit::new(config.uploads_per_minute),
+            fetched: HashMap::new(),
             folders: Folders::open(dir)?,
             config,
             registry,
@@ -144,15 +154,20 @@ impl Mailbox {
         self.folders.list(folder)
     }
 
-    /// File `name` of `folder`.
+    /// File `name` of `folder`, downloaded at `now_ms`: it goes [`FETCHED_GRACE_MS`] later.
     pub fn download(
-        &self,
+        &mut self,
         role: &Role,
         folder: &FolderId,
         name: &str,
+        now_ms: u64,
     ) -> Result<Vec<u8>, MailboxError> {
         self.check(role, folder, Use::Fetch)?;
-        self.folders.get(folder, name)
+        let bytes = self.folders.get(folder, name)?;
+        self.fetched
+            .entry((folder.clone(), name.to_owned()))
+            .or_insert(now_ms);
+        Ok(bytes)
     }
 
     /// Deletes file `name` of `folder`: what its fetcher does once it has it.
@@ -163,13 +178,33 @@ impl Mailbox {
         name: &str,
     ) -> Result<(), MailboxError> {
         self.check(role, folder, Use::Fetch)?;
+        self.fetched.remove(&(folder.clone(), name.to_owned()));
         self.folders.delete(folder, name)
     }
 
-    /// Deletes what nobody fetched within the retention; returns how many files.
+    /// Deletes what was downloaded more than [`FETCHED_GRACE_MS`] ago and what nobody fetched
+    /// within the retention; returns how many files.
     pub fn sweep(&mut self, now_ms: u64) -> Result<usize, MailboxError> {
-        self.folders
-            .sweep(now_ms.saturating_sub(self.config.retention_ms()))
+        let due: Vec<(FolderId, String)> = self
+            .fetched
+            .iter()
+            .filter(|(_, at)| now_ms.saturating_sub(**at) >= FETCHED_GRACE_MS)
+            .map(|(file, _)| file.clone())
+            .collect();
+        let mut deleted = 0;
+        for (folder, name) in due {
+            self.fetched.remove(&(folder.clone(), name.clone()));
+            match self.folders.delete(&folder, &name) {
+                Ok(()) => deleted += 1,
+                // Its folder went with its contact, or a wipe took it.
+                Err(MailboxError::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(deleted
+            + self
+                .folders
+                .sweep(now_ms.saturating_sub(self.config.retention_ms()))?)
     }
 
     /// Deletes every file and forgets every token (the owner only). The mailbox then opens for no
@@ -193,5 +228,82 @@ impl Mailbox {
         } else {
             Err(MailboxError::NotFound("folder"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_downloaded_file_goes_after_the_grace_one_never_fetched_after_the_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut mailbox, setup) = Mailbox::open(dir.path()).unwrap();
+        let setup = Role::Setup(setup.unwrap());
+        let owner = mailbox.set_up(&setup).unwrap();
+        assert_eq!(mailbox.role(&owner).unwrap(), Some(Role::Owner));
+        let (bob, token) = (
+            ContactId::parse(&"b0".repeat(16)).unwrap(),
+            Token::generate(),
+        );
+        let (inbox, outbox) = (FolderId::generate(), FolderId::generate());
+        mailbox
+            .add_contact(&Role::Owner, bob.clone(), &token, inbox.clone(), outbox)
+            .unwrap();
+        let bob = Role::Contact(bob);
+        let day = 86_400_000;
+        let now = Instant::now();
+        let fetched = mailbox.upload(&bob, &inbox, b"fetched", day, now).unwrap();
+        let waiting = mailbox.upload(&bob, &inbox, b"waiting", day, now).unwrap();
+        assert_eq!(
+            mailbox
+                .download(&Role::Owner, &inbox, &fetched, 2 * day)
+                .unwrap(),
+            b"fetched"
+        );
+        let names = |m: &Mailbox| -> Vec<String> {
+            m.list(&Role::Owner, &inbox)
+                .unwrap()
+                .into_iter()
+                .map(|f| f.name)
+                .collect()
+        };
+        // Within the grace it is still there (a download cut short is asked again).
+        assert_eq!(mailbox.sweep(2 * day + FETCHED_GRACE_MS - 1).unwrap(), 0);
+        assert_eq!(names(&mailbox).len(), 2);
+        assert_eq!(mailbox.sweep(2 * day + FETCHED_GRACE_MS).unwrap(), 1);
+        assert_eq!(names(&mailbox), [waiting]);
+        // The one nobody fetched stays the 14 days, then goes.
+        let retention = mailbox.config().retention_ms();
+        assert_eq!(mailbox.sweep(day + retention).unwrap(), 0);
+        assert_eq!(mailbox.sweep(day + retention + 1).unwrap(), 1);
+        assert!(names(&mailbox).is_empty());
+    }
+
+    #[test]
+    fn a_file_its_fetcher_deleted_is_not_swept_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut mailbox, setup) = Mailbox::open(dir.path()).unwrap();
+        mailbox.set_up(&Role::Setup(setup.unwrap())).unwrap();
+        let (bob, token) = (
+            ContactId::parse(&"b0".repeat(16)).unwrap(),
+            Token::generate(),
+        );
+        let inbox = FolderId::generate();
+        mailbox
+            .add_contact(
+                &Role::Owner,
+                bob.clone(),
+                &token,
+                inbox.clone(),
+                FolderId::generate(),
+            )
+            .unwrap();
+        let name = mailbox
+            .upload(&Role::Contact(bob), &inbox, b"x", 1, Instant::now())
+            .unwrap();
+        mailbox.download(&Role::Owner, &inbox, &name, 2).unwrap();
+        mailbox.delete(&Role::Owner, &inbox, &name).unwrap();
+        assert_eq!(mailbox.sweep(2 + FETCHED_GRACE_MS).unwrap(), 0);
     }
 }

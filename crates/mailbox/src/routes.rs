@@ -341,7 +341,7 @@ async fn download(
 ) -> Response {
     reply(
         blocking(&m, move |m| {
-            m.download(&role, &FolderId::parse(&folder)?, &name)
+            m.download(&role, &FolderId::parse(&folder)?, &name, now_ms())
         })
         .await
         .map(|bytes| ([(header::CONTENT_TYPE, "application/octet-stream")], bytes)),

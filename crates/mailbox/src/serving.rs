@@ -23,8 +23,8 @@ pub fn limits() -> Limits {
     }
 }
 
-/// How often files past their retention are deleted.
-const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+/// How often files downloaded a while ago, and files past their retention, are deleted.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 /// Serves `mailbox` on `listener` until `stopped` turns true.
 pub async fn serve(listener: TcpListener, mailbox: Mailbox, stopped: watch::Receiver<bool>) {
