@@ -882,7 +882,7 @@ fn with_a_node_serving_the_api_courier_send_needs_no_passphrase_and_without_one_
 }
 
 /// Whether `program --version` runs.
-fn installed(program: &str) -> bool {
+pub(crate) fn installed(program: &str) -> bool {
     std::process::Command::new(program)
         .arg("--version")
         .output()

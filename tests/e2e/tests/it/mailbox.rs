@@ -87,6 +87,66 @@ fn call(
     Ok((status, response.body_mut().read_to_vec()?))
 }
 
+/// Sets up the new mailbox at `base` (`http://ADDR/v1`) with its setup token and registers bob with
+/// inbox `1b…` and outbox `0b…`: the owner's token and bob's.
+fn set_up_with_bob(agent: &ureq::Agent, base: &str, setup: &str) -> Result<(String, String)> {
+    let (status, body) = call(agent, "PUT", &format!("{base}/setup"), setup, b"")?;
+    assert_eq!(status, 200);
+    let owner: serde_json::Value = serde_json::from_slice(&body)?;
+    let owner = owner["token"].as_str().context("a token")?.to_owned();
+    let bob = "b0".repeat(32);
+    let contact =
+        serde_json::json!({ "token": bob, "inbox": "1b".repeat(16), "outbox": "0b".repeat(16) });
+    let path = format!("{base}/contacts/{}", "b0".repeat(16));
+    assert_eq!(
+        call(agent, "PUT", &path, &owner, contact.to_string().as_bytes())?.0,
+        201
+    );
+    Ok((owner, bob))
+}
+
+#[test]
+fn schemathesis_runs_the_mailbox_s_openapi_document_against_it_and_finds_no_5xx_and_nothing_off_schema()
+-> Result<()> {
+    if !crate::api::installed("schemathesis") {
+        println!("SKIPPED: schemathesis is not installed (python3 -m pip install schemathesis)");
+        return Ok(());
+    }
+    let tools = Tools::locate()?;
+    let root = scratch();
+    let mailbox = MailboxProcess::start(&tools, &root.path().join("mailbox"), "127.0.0.1:0")?;
+    let addr = std::fs::read_to_string(root.path().join("mailbox").join("mailbox.addr"))?;
+    let base = format!("http://{addr}/v1");
+    let setup = mailbox
+        .setup
+        .clone()
+        .context("a new mailbox prints its setup token")?;
+    let (owner, _) = set_up_with_bob(&new_agent(), &base, &setup)?;
+    // As the owner, on every operation but the wipe (which would leave the rest nothing but 401s).
+    let output = Command::new("schemathesis")
+        .current_dir(root.path())
+        .args(["run", &format!("{base}/openapi.json")])
+        .args(["--header", &format!("Authorization: Bearer {owner}")])
+        .args(["--exclude-path", "/v1/mailbox"])
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+        ])
+        .args(["--max-examples", "40", "--seed", "1"])
+        .env("NO_COLOR", "1")
+        .output()?;
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "schemathesis found failures:\n{report}"
+    );
+    assert!(
+        report.contains("Tested: 9"),
+        "every operation was run:\n{report}"
+    );
+    Ok(())
+}
+
 #[test]
 fn alice_s_mailbox_is_killed_twenty_times_while_bob_uploads_and_keeps_every_file_it_acknowledged()
 -> Result<()> {
@@ -107,18 +167,8 @@ fn alice_s_mailbox_is_killed_twenty_times_while_bob_uploads_and_keeps_every_file
         .clone()
         .context("a new mailbox prints its setup token")?;
     let agent = new_agent();
-    let (status, body) = call(&agent, "PUT", &format!("{base}/setup"), &setup, b"")?;
-    assert_eq!(status, 200);
-    let owner: serde_json::Value = serde_json::from_slice(&body)?;
-    let owner = owner["token"].as_str().context("a token")?.to_owned();
-    let bob = "b0".repeat(32);
+    let (owner, bob) = set_up_with_bob(&agent, &base, &setup)?;
     let inbox = "1b".repeat(16);
-    let contact = serde_json::json!({ "token": bob, "inbox": inbox, "outbox": "0b".repeat(16) });
-    let path = format!("{base}/contacts/{}", "b0".repeat(16));
-    assert_eq!(
-        call(&agent, "PUT", &path, &owner, contact.to_string().as_bytes())?.0,
-        201
-    );
     let files = format!("{base}/folders/{inbox}/files");
 
     // Bob uploads, each file new, for as long as the story runs: what the mailbox answered 201 to
