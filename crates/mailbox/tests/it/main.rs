@@ -266,6 +266,23 @@ fn alice_sets_up_her_mailbox_bob_leaves_files_in_his_inbox_and_strangers_learn_n
         (401, Vec::new())
     );
 
+    // What its disk holds names no token, in hex or in bytes: the mailbox keeps digests.
+    let tokens = [
+        setup.to_hex(),
+        owner.clone(),
+        bob_token.clone(),
+        carol_token.clone(),
+    ];
+    let secrets: Vec<Vec<u8>> = tokens
+        .iter()
+        .flat_map(|t| [t.as_bytes().to_vec(), hex::decode(t).unwrap()])
+        .collect();
+    let secrets: Vec<&[u8]> = secrets.iter().map(Vec::as_slice).collect();
+    assert_eq!(
+        courier_tor_net::files_holding(dir.path(), &secrets),
+        Vec::<std::path::PathBuf>::new()
+    );
+
     // Alice removes carol; her token opens nothing any more.
     let carol = format!("/v1/contacts/{}", "c0".repeat(16));
     assert_eq!(call(base, "DELETE", &carol, Some(&owner), b"").0, 204);

@@ -882,6 +882,35 @@ fn with_a_node_serving_the_api_courier_send_needs_no_passphrase_and_without_one_
 }
 
 /// Whether `program --version` runs.
+/// Runs schemathesis on the OpenAPI document at `document` with `token` (and `more` arguments), with
+/// the checks every API of ours must pass: no 5xx, and no status, content type or body the document
+/// does not allow. Its report if it found nothing, else a failure holding the report.
+pub(crate) fn schemathesis(
+    dir: &Path,
+    document: &str,
+    token: &str,
+    more: &[&str],
+) -> Result<String> {
+    // Its cache of found failures goes in the story's folder, not the source tree.
+    let output = std::process::Command::new("schemathesis")
+        .current_dir(dir)
+        .args(["run", document])
+        .args(["--header", &format!("Authorization: Bearer {token}")])
+        .args(more)
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+        ])
+        .args(["--max-examples", "40", "--seed", "1"])
+        .env("NO_COLOR", "1")
+        .output()?;
+    let report = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() {
+        bail!("schemathesis found failures:\n{report}");
+    }
+    Ok(report)
+}
+
 pub(crate) fn installed(program: &str) -> bool {
     std::process::Command::new(program)
         .arg("--version")
@@ -910,23 +939,12 @@ fn schemathesis_runs_the_openapi_document_against_a_live_node_and_finds_no_5xx_a
         &serde_json::json!({"link": alice_id.link, "alias": "alice"}),
     )?;
     let token = token_of(&alice)?;
-    // Its cache of found failures goes in the story's folder, not the source tree.
-    let output = std::process::Command::new("schemathesis")
-        .current_dir(root.path())
-        .args(["run", &format!("{}/v1/openapi.json", a.base())])
-        .args(["--header", &format!("Authorization: Bearer {token}")])
-        .args([
-            "--checks",
-            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
-        ])
-        .args(["--max-examples", "40", "--seed", "1"])
-        .env("NO_COLOR", "1")
-        .output()?;
-    let report = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "schemathesis found failures:\n{report}"
-    );
+    let report = schemathesis(
+        root.path(),
+        &format!("{}/v1/openapi.json", a.base()),
+        &token,
+        &[],
+    )?;
     assert!(
         report.contains("Tested: 20"),
         "every operation was run:\n{report}"
