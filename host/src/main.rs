@@ -118,6 +118,17 @@ enum MailboxCommand {
         #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:0")]
         listen: std::net::SocketAddr,
     },
+    /// Pairs this node with the mailbox whose `courier-mailbox://` LINK it printed, and registers
+    /// every contact there; each learns it in their next sync with you.
+    Pair {
+        /// The pairing link, or `-` to read it from standard input.
+        link: String,
+    },
+    /// Says whether your mailbox answers and how many contacts it serves, and how many contacts
+    /// you reach through their own.
+    Status,
+    /// Stops using the mailbox; each contact is told to stop too in their next sync with you.
+    Unpair,
 }
 
 #[derive(Subcommand)]
@@ -402,7 +413,12 @@ fn run(cli: Cli) -> Result<()> {
                 }),
             ..
         } => cli::plugins::install(&dir, into_config.as_deref(), &file, manifest.as_deref()),
-        Command::Plugins { .. } | Command::Profile(_) | Command::Mailbox(_) => {
+        Command::Mailbox(MailboxCommand::Pair { link }) => cli::mailbox::pair(&dir, &link),
+        Command::Mailbox(MailboxCommand::Status) => cli::mailbox::status(&dir),
+        Command::Mailbox(MailboxCommand::Unpair) => cli::mailbox::unpair(&dir),
+        Command::Plugins { .. }
+        | Command::Profile(_)
+        | Command::Mailbox(MailboxCommand::Serve { .. }) => {
             unreachable!("handled above")
         }
     }

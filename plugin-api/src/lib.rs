@@ -30,6 +30,8 @@ pub mod framing;
 #[cfg(feature = "message-type")]
 pub mod payload;
 pub mod settings;
+#[cfg(feature = "transport")]
+pub mod simplex;
 pub use courier_text_safety as text_safety;
 pub mod uri;
 

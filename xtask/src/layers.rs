@@ -32,9 +32,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("courier-io", &["courier-config", "courier-error"]),
+    ("courier-mailbox-client", &["courier-error"]),
     (
         "courier-drivers",
-        &["courier-config", "courier-io", "courier-local-fs"],
+        &[
+            "courier-config",
+            "courier-io",
+            "courier-local-fs",
+            "courier-mailbox-client",
+        ],
     ),
     (
         "courier-plugin-host",
@@ -65,6 +71,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "courier-events",
             "courier-drivers",
             "courier-local-fs",
+            "courier-mailbox-client",
             "courier-node",
             "courier-plugin-host",
             "courier-proto",
@@ -98,6 +105,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "courier-api",
             "courier-api-client",
             "courier-mailbox",
+            "courier-mailbox-client",
             "courier-service",
         ],
     ),
@@ -150,6 +158,11 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "a client of the API links no node",
     ),
     ("courier-node", &["mdns-sd"], "the node knows no medium"),
+    (
+        "courier-mailbox-client",
+        &["wasmtime", "tokio", "rusqlite"],
+        "a client of a mailbox links no node",
+    ),
     (
         "courier-mailbox",
         &["rusqlite", "wasmtime", "courier-node", "courier-storage"],

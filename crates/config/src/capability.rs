@@ -26,11 +26,13 @@ pub enum Capability {
     Mdns,
     /// Files in one directory.
     Files,
+    /// The mailboxes this node may use, through the host (addresses within the `tcp` scope).
+    Mailbox,
 }
 
 impl Capability {
     /// Every capability, in the order of the WIT world.
-    pub const ALL: [Capability; 8] = [
+    pub const ALL: [Capability; 9] = [
         Capability::Log,
         Capability::Clock,
         Capability::Random,
@@ -39,6 +41,7 @@ impl Capability {
         Capability::Ble,
         Capability::Mdns,
         Capability::Files,
+        Capability::Mailbox,
     ];
 
     /// The name used in manifests and configs, which is also the WIT interface name.
@@ -52,6 +55,7 @@ impl Capability {
             Capability::Ble => "ble",
             Capability::Mdns => "mdns",
             Capability::Files => "files",
+            Capability::Mailbox => "mailbox",
         }
     }
 
@@ -82,7 +86,7 @@ impl fmt::Display for Capability {
 /// A capability name that is not one of [`Capability::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown capability {0:?}; known ones are log, clock, random, tcp, tor-stream, ble, mdns, files"
+    "unknown capability {0:?}; known ones are log, clock, random, tcp, tor-stream, ble, mdns, files, mailbox"
 )]
 pub struct UnknownCapability(pub String);
 
@@ -149,7 +153,7 @@ fn is_local_network(ip: IpAddr) -> bool {
 pub struct Grants {
     /// Granted capabilities.
     pub capabilities: Vec<Capability>,
-    /// Reach of the `tcp` grant.
+    /// Reach of the `tcp` grant, and of the `mailbox` grant's TCP.
     pub tcp_scope: TcpScope,
     /// The directory a `files` grant is confined to.
     pub files_dir: Option<PathBuf>,
@@ -161,12 +165,13 @@ impl Grants {
         self.capabilities.contains(&capability)
     }
 
-    /// What these grants make it possible to reveal, whatever the plugin declares: a `tcp` grant
-    /// beyond loopback shows our IP address to whoever we reach, an `mdns` grant announces us to the
+    /// What these grants make it possible to reveal, whatever the plugin declares: a `tcp` or
+    /// `mailbox` grant beyond loopback shows our IP address to whoever we reach, an `mdns` grant announces us to the
     /// network, and a `ble` grant shows us (and roughly where we are) to scanners nearby.
     pub fn possible_reveals(&self) -> Vec<Reveal> {
         let mut reveals = Vec::new();
-        if self.has(Capability::Tcp) && self.tcp_scope != TcpScope::Loopback {
+        let tcp = self.has(Capability::Tcp) || self.has(Capability::Mailbox);
+        if tcp && self.tcp_scope != TcpScope::Loopback {
             reveals.push(Reveal::IpAddress);
         }
         if self.has(Capability::Mdns) || self.has(Capability::Ble) {
@@ -287,6 +292,11 @@ mod tests {
             ),
             (grants(&[C::Tcp], TcpScope::Any), vec![Reveal::IpAddress]),
             (grants(&[C::Tcp], TcpScope::Loopback), vec![]),
+            (
+                grants(&[C::Mailbox], TcpScope::Lan),
+                vec![Reveal::IpAddress],
+            ),
+            (grants(&[C::Mailbox], TcpScope::Loopback), vec![]),
             (
                 grants(&[C::Tcp, C::Mdns], TcpScope::Lan),
                 vec![Reveal::IpAddress, Reveal::Presence],

@@ -8,9 +8,10 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
+use crate::handover::{InFlight, hand_over};
 use crate::lock;
 use courier_io::{
     ChannelId, ChannelIds, Driver, DriverContext, DriverError, DriverEvent, IoRequest,
@@ -18,44 +19,8 @@ use courier_io::{
 };
 use courier_local_fs::input_file::read_limited_no_follow;
 
-/// Bytes handed to the node at once: a file reaches the plugin in pieces, as a socket's would.
-const PIECE: usize = 64 * 1024;
-
 /// A file as last read: the same name, length and time are not read twice.
 type Seen = Arc<Mutex<HashSet<(PathBuf, u64, Option<SystemTime>)>>>;
-
-/// Files handed to the node and not yet closed by it: a scan waits for one to close before it reads
-/// the next, so a folder of thousands of files is never in memory at once.
-const IN_FLIGHT: usize = 2;
-/// How long a scan waits for the node to close a file before it reads the next anyway (a node
-/// that stops closes nothing, and drops what it is handed).
-const IN_FLIGHT_PATIENCE: Duration = Duration::from_secs(10);
-
-/// The channels of files handed to the node that it has not closed yet.
-#[derive(Default)]
-struct InFlight {
-    channels: Mutex<HashSet<ChannelId>>,
-    closed: Condvar,
-}
-
-impl InFlight {
-    /// Waits until fewer than [`IN_FLIGHT`] files are open at the node, then counts `channel` in.
-    fn enter(&self, channel: ChannelId) {
-        let open = lock(&self.channels);
-        let (mut open, _) = self
-            .closed
-            .wait_timeout_while(open, IN_FLIGHT_PATIENCE, |open| open.len() >= IN_FLIGHT)
-            .unwrap_or_else(|e| e.into_inner());
-        open.insert(channel);
-    }
-
-    /// The node is done with `channel`.
-    fn leave(&self, channel: ChannelId) {
-        if lock(&self.channels).remove(&channel) {
-            self.closed.notify_all();
-        }
-    }
-}
 
 /// The files driver of one node.
 pub struct FilesDriver {
@@ -184,18 +149,7 @@ fn scan(
                 continue;
             }
         };
-        sink(DriverEvent::Accepted {
-            transport,
-            channel,
-            name: Some(name),
-        });
-        for piece in data.chunks(PIECE) {
-            sink(DriverEvent::Received {
-                channel,
-                data: piece.to_vec(),
-            });
-        }
-        sink(DriverEvent::Closed { channel });
+        hand_over(sink, transport, channel, Some(name), &data);
         files += 1;
     }
     sink(DriverEvent::Scanned {

@@ -3,6 +3,8 @@
 //! [`courier_io::DriverEvent`]s. No protocol logic lives here, and no WIT type.
 
 pub mod files;
+mod handover;
+pub mod mailbox;
 pub mod mdns;
 mod pump;
 pub mod tcp;
@@ -20,10 +22,12 @@ pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, 
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The drivers every node starts with: TCP, mDNS and files (Tor needs settings: see [`with_tor`]).
+/// The drivers every node starts with: TCP, mDNS, files and mailboxes (Tor needs settings: see
+/// [`with_tor`]).
 pub fn all() -> Vec<StartDriver> {
     vec![
         Box::new(|cx| Ok(Box::new(files::FilesDriver::new(cx)) as Box<dyn Driver>)),
+        Box::new(|cx| Ok(Box::new(mailbox::MailboxDriver::new(cx)) as Box<dyn Driver>)),
         Box::new(|cx| Ok(Box::new(tcp::TcpDriver::new(cx)) as Box<dyn Driver>)),
         Box::new(|cx| Ok(Box::new(mdns::MdnsDriver::new(cx)) as Box<dyn Driver>)),
     ]

@@ -77,6 +77,42 @@ pub enum IoRequest {
         /// The directory the `files` grant names.
         dir: PathBuf,
     },
+    /// Upload one stream to a mailbox folder.
+    MailboxUpload {
+        /// The folder as the plugin named it (the `folder` property of its `connect` request).
+        folder: String,
+        /// The whole stream.
+        data: Vec<u8>,
+        /// Where that folder is and the token that opens it: filled in by the node, which alone
+        /// knows them; `None` until then.
+        to: Option<MailboxFolder>,
+        /// The addresses the grant reaches.
+        scope: TcpScope,
+    },
+    /// Download, and delete once the node has read it, every file waiting in these folders.
+    MailboxFetch {
+        /// Filled in by the node: every folder this node downloads from.
+        from: Vec<MailboxFolder>,
+        /// The addresses the grant reaches.
+        scope: TcpScope,
+    },
+}
+
+/// One folder of a mailbox, and the token that opens it: what the node knows and no plugin does.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MailboxFolder {
+    /// Where the mailbox listens, `host:port`.
+    pub address: String,
+    /// The bearer token.
+    pub token: [u8; 32],
+    /// The folder id.
+    pub folder: [u8; 16],
+}
+
+impl std::fmt::Debug for MailboxFolder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MailboxFolder([redacted])")
+    }
 }
 
 impl IoRequest {

@@ -45,18 +45,13 @@ pub fn run(
     announce: impl FnOnce(std::net::SocketAddr, Option<&crate::token::Token>),
 ) -> Result<(), crate::MailboxError> {
     use crate::MailboxError;
-    let (mailbox, setup) = Mailbox::open(dir)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .map_err(MailboxError::disk("starting the runtime"))?;
-    let listener = runtime
-        .block_on(TcpListener::bind(listen))
-        .map_err(MailboxError::disk("listening"))?;
-    let addr = listener
-        .local_addr()
-        .map_err(MailboxError::disk("listening"))?;
+    let Opened {
+        mailbox,
+        setup,
+        runtime,
+        listener,
+        address: addr,
+    } = open(dir, listen)?;
     courier_local_fs::owner_only::file_options()
         .write(true)
         .create(true)
@@ -78,4 +73,74 @@ pub fn run(
     announce(addr, setup.as_ref());
     runtime.block_on(serve(listener, mailbox, stopped));
     Ok(())
+}
+
+/// A mailbox opened and listening, not serving yet.
+struct Opened {
+    mailbox: Mailbox,
+    setup: Option<crate::token::Token>,
+    runtime: tokio::runtime::Runtime,
+    listener: TcpListener,
+    address: std::net::SocketAddr,
+}
+
+fn open(
+    dir: &std::path::Path,
+    listen: std::net::SocketAddr,
+) -> Result<Opened, crate::MailboxError> {
+    use crate::MailboxError;
+    let (mailbox, setup) = Mailbox::open(dir)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(MailboxError::disk("starting the runtime"))?;
+    let listener = runtime
+        .block_on(TcpListener::bind(listen))
+        .map_err(MailboxError::disk("listening"))?;
+    let address = listener
+        .local_addr()
+        .map_err(MailboxError::disk("listening"))?;
+    Ok(Opened {
+        mailbox,
+        setup,
+        runtime,
+        listener,
+        address,
+    })
+}
+
+/// A mailbox serving in this process, on its own runtime, until dropped: for a program (or a
+/// test) that runs one beside other work.
+pub struct Background {
+    /// Where it listens.
+    pub address: std::net::SocketAddr,
+    /// Its setup token, if nobody has set it up yet.
+    pub setup: Option<crate::token::Token>,
+    _stop: watch::Sender<bool>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl std::fmt::Debug for Background {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Background").finish_non_exhaustive()
+    }
+}
+
+/// Serves the mailbox of `dir` on `listen` in the background.
+pub fn in_background(
+    dir: &std::path::Path,
+    listen: std::net::SocketAddr,
+) -> Result<Background, crate::MailboxError> {
+    let opened = open(dir, listen)?;
+    let (stop, stopped) = watch::channel(false);
+    opened
+        .runtime
+        .spawn(serve(opened.listener, opened.mailbox, stopped));
+    Ok(Background {
+        address: opened.address,
+        setup: opened.setup,
+        _stop: stop,
+        _runtime: opened.runtime,
+    })
 }

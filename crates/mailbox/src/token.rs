@@ -27,6 +27,11 @@ impl Token {
         Some(Token(bytes))
     }
 
+    /// Its bytes.
+    pub fn bytes(&self) -> [u8; 32] {
+        self.0
+    }
+
     /// Its 64 hex digits.
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)

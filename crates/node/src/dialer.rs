@@ -190,6 +190,9 @@ impl Node {
     /// Opens channels for a plugin's dial: to the peers last found there, or, for properties nobody
     /// announced (a static peer), one to each peer that may be there and has no link yet.
     pub(crate) fn dial(&mut self, index: TransportIndex, properties: Vec<Property>) {
+        if self.dial_mailboxes(index) {
+            return;
+        }
         let now = now_ms();
         let t = &self.transports[index];
         let known: Vec<Peer> = t

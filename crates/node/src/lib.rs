@@ -19,6 +19,7 @@ mod error;
 mod housekeeping;
 pub mod keyring;
 pub mod link;
+mod mailboxes;
 mod on_driver;
 mod on_link;
 mod on_plugin;

@@ -45,7 +45,20 @@ impl Node {
     }
 
     /// Hands an I/O request the plugin made to the driver that handles it.
-    fn carry_out(&mut self, index: TransportIndex, request: IoRequest) {
+    fn carry_out(&mut self, index: TransportIndex, mut request: IoRequest) {
+        match self.fill_mailbox_request(index, &mut request) {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(
+                    "a transport plugin uploaded to a mailbox folder the node never named"
+                );
+                return;
+            }
+            Err(e) => {
+                tracing::warn!("the mailboxes could not be read: {e}");
+                return;
+            }
+        }
         if let Some(channel) = request.channel()
             && !self.slots.contains(channel)
         {

@@ -1,7 +1,7 @@
 //! The loaded transport plugins, each with what the node keeps beside it, numbered by
 //! [`TransportIndex`].
 
-use courier_io::TransportIndex;
+use courier_io::{MailboxFolder, TransportIndex};
 use courier_plugin_host::PluginHost;
 use courier_plugin_host::bindings::transport_types::{Mode, Property};
 use courier_plugin_host::transport_plugin::TransportPlugin;
@@ -9,7 +9,7 @@ use courier_proto::identity::Identity;
 use courier_proto::sync::record::TransportProperties;
 use courier_proto::transport_security::stream::MAX_FRAME_LEN;
 use courier_proto::transport_security::transport_keys::{LATENCY_CLASSES_MS, latency_class};
-use courier_storage::Database;
+use courier_storage::{ContactId, Database};
 
 use crate::NodeError;
 use crate::dialer::Dialer;
@@ -33,6 +33,9 @@ pub(crate) struct Transport {
     pub medium: Option<courier_io::MediumState>,
     /// Where its peers are and when to dial them.
     pub dialer: Dialer,
+    /// A transport over mailboxes (its plugin fetches from them): the folder each contact's
+    /// streams go to, as storage said at its last fetch.
+    pub mailbox_uploads: Option<Vec<(ContactId, MailboxFolder)>>,
 }
 
 impl Transport {
@@ -96,6 +99,7 @@ impl Transports {
                 published: Vec::new(),
                 medium: None,
                 dialer: Dialer::default(),
+                mailbox_uploads: None,
             });
         }
         if transports.is_empty() {

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use super::bindings::transport::courier::plugin::{
-    ble, clock, files, log, mdns, random, tcp, tor_stream, transport_types, types,
+    ble, clock, files, log, mailbox, mdns, random, tcp, tor_stream, transport_types, types,
 };
 use super::bindings::{CapabilityError, Level};
 use super::sandbox::PluginState;
@@ -284,6 +284,29 @@ impl files::Host for PluginState {
     fn scan(&mut self) -> Result<(), CapabilityError> {
         let dir = self.files_dir()?;
         self.queue(IoRequest::FilesScan { dir })
+    }
+}
+
+impl mailbox::Host for PluginState {
+    fn upload(&mut self, folder: String, data: Vec<u8>) -> Result<(), CapabilityError> {
+        if data.len() > MAX_FILE_BYTES {
+            return Err(CapabilityError::LimitReached(format!(
+                "a mailbox file is at most {MAX_FILE_BYTES} bytes"
+            )));
+        }
+        self.queue(IoRequest::MailboxUpload {
+            folder,
+            data,
+            to: None,
+            scope: self.grants.tcp_scope,
+        })
+    }
+
+    fn fetch(&mut self) -> Result<(), CapabilityError> {
+        self.queue(IoRequest::MailboxFetch {
+            from: Vec::new(),
+            scope: self.grants.tcp_scope,
+        })
     }
 }
 

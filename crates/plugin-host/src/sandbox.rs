@@ -102,6 +102,7 @@ pub fn linker(
             Capability::Ble => imports::ble::add_to_linker::<_, HasSelf<_>>(l, |s| s)?,
             Capability::Mdns => imports::mdns::add_to_linker::<_, HasSelf<_>>(l, |s| s)?,
             Capability::Files => imports::files::add_to_linker::<_, HasSelf<_>>(l, |s| s)?,
+            Capability::Mailbox => imports::mailbox::add_to_linker::<_, HasSelf<_>>(l, |s| s)?,
         }
     }
     Ok(linker)

@@ -187,6 +187,12 @@ pub enum ServiceError {
     /// The drive's folder could not be listed.
     #[error("{0}; check that the drive is mounted and readable")]
     DriveUnreadable(String),
+    /// The mailbox refused or did not answer.
+    #[error(transparent)]
+    Mailbox(#[from] courier_mailbox_client::MailboxClientError),
+    /// `mailbox unpair` or `status` with no mailbox paired.
+    #[error("no mailbox is paired; pair one with `courier mailbox pair LINK`")]
+    NoMailbox,
     /// The drive transport did not load or stopped making progress.
     #[error(
         "the drive transport did not run (is transport-drive in the plugin directory? `courier plugins` lists what loads); nothing was read or written"
@@ -236,6 +242,8 @@ impl ServiceError {
             ServiceError::Storage(e) => e.kind(),
             ServiceError::Node(e) => e.kind(),
             ServiceError::Plugin(e) => e.kind(),
+            ServiceError::Mailbox(e) => e.kind(),
+            ServiceError::NoMailbox => K::NotFound,
             ServiceError::Link(_)
             | ServiceError::Name(_)
             | ServiceError::Config(_)

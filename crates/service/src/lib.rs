@@ -21,6 +21,7 @@ pub mod drive;
 mod error;
 pub mod events;
 mod identity;
+pub mod mailbox;
 pub mod node;
 pub mod panic;
 pub mod plugin_check;

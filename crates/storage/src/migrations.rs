@@ -219,4 +219,26 @@ pub const MIGRATIONS: &[&str] = &[
         WHEN OLD.times_sent IS NOT NEW.times_sent OR OLD.acked IS NOT NEW.acked
         BEGIN UPDATE outgoing SET changed = (SELECT max(changed) FROM outgoing) + 1
               WHERE rowid = NEW.rowid; END;",
+    // 19: the mailbox (#28). `own_mailbox`: the one we own, once paired. `mailbox_routes`: for each
+    // contact, how we reach them through a mailbox, from our side: `owned` 1, ours, registered for
+    // them (we told them `inbox` = our `download` and `outbox` = our `upload`); 0, theirs, as they
+    // told us. An owned row with no address is one we withdrew: every session tells them to stop.
+    "CREATE TABLE own_mailbox (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        address TEXT NOT NULL,
+        token BLOB NOT NULL
+    );
+    CREATE TABLE mailbox_routes (
+        contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+        owned INTEGER NOT NULL,
+        address TEXT,
+        token BLOB,
+        upload BLOB,
+        download BLOB,
+        PRIMARY KEY (contact_id, owned)
+    );
+    CREATE TRIGGER erase_mailbox_route AFTER DELETE ON mailbox_routes
+        BEGIN UPDATE erasure SET owed = 1 WHERE owed = 0; END;
+    CREATE TRIGGER erase_own_mailbox AFTER DELETE ON own_mailbox
+        BEGIN UPDATE erasure SET owed = 1 WHERE owed = 0; END;",
 ];

@@ -8,7 +8,9 @@ use super::disappearing;
 use super::message_row::{message_id, stored_message};
 use crate::{ContactId, StorageError};
 use courier_error::HasKind;
-use courier_proto::sync::record::{ContentTypeRange, Message, MessageId, TransportProperties};
+use courier_proto::sync::record::{
+    ContentTypeRange, MailboxAccess, Message, MessageId, TransportProperties,
+};
 use courier_proto::sync::session::{StoreError, SyncStore, retransmit_at};
 use courier_proto::sync::timer::Timer;
 
@@ -303,6 +305,16 @@ impl SyncStore for ConversationStore<'_> {
     ) -> Result<(), StoreError> {
         self.db
             .save_peer_properties(self.contact, &transports)
+            .map_err(store_error)
+    }
+
+    fn mailbox_to_tell(&self) -> Result<Option<Option<MailboxAccess>>, StoreError> {
+        self.db.mailbox_to_tell(self.contact).map_err(store_error)
+    }
+
+    fn store_peer_mailbox(&mut self, access: Option<MailboxAccess>) -> Result<(), StoreError> {
+        self.db
+            .save_peer_mailbox(self.contact, access.as_ref())
             .map_err(store_error)
     }
 }

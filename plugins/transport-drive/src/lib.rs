@@ -15,10 +15,9 @@
 //! What it reveals: nothing to any network. Whoever holds the stick sees how many files it holds and
 //! their sizes, not whose they are.
 
-use std::collections::HashMap;
-
+use courier_plugin::simplex::{Polling, Streams};
 use courier_plugin::transport::courier::plugin::transport_types::{
-    Action, ChannelFailure, ChannelId, Chunk, Description, Event, Mode, Reveals,
+    Action, Description, Event, Mode, Reveals,
 };
 
 /// The plugin's exports.
@@ -40,32 +39,13 @@ pub fn description() -> Description {
     }
 }
 
-/// Parsed settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    /// Look for new files on every tick.
-    pub scan: bool,
-    /// Write what contacts are owed on every tick.
-    pub write: bool,
-    /// Milliseconds between ticks.
-    pub every_ms: u64,
-}
+/// Parsed settings: `scan` (look for new files on every tick), `write` (write what contacts are
+/// owed on every tick), `every-secs`.
+pub type Settings = Polling;
 
-impl Settings {
-    /// Reads the settings, with a clear error for each bad value.
-    pub fn parse<S: courier_plugin::settings::Setting>(settings: &[S]) -> Result<Self, String> {
-        use courier_plugin::settings::{only_keys, parse_or};
-        only_keys(settings, &["scan", "write", "every-secs"])?;
-        let every_secs: u64 = parse_or(settings, "every-secs", 5)?;
-        if every_secs == 0 {
-            return Err("every-secs must be at least 1".into());
-        }
-        Ok(Settings {
-            scan: parse_or(settings, "scan", true)?,
-            write: parse_or(settings, "write", true)?,
-            every_ms: every_secs.saturating_mul(1000),
-        })
-    }
+/// Reads the drive's settings.
+pub fn settings<S: courier_plugin::settings::Setting>(settings: &[S]) -> Result<Settings, String> {
+    Polling::parse(settings, ["scan", "write"], 5)
 }
 
 /// A capability call the plugin wants made; the wasm side makes it, native tests inspect it.
@@ -85,7 +65,7 @@ pub enum Call {
 #[derive(Debug)]
 pub struct DriveState {
     settings: Settings,
-    writing: HashMap<ChannelId, Vec<u8>>,
+    streams: Streams<()>,
 }
 
 impl DriveState {
@@ -93,7 +73,7 @@ impl DriveState {
     pub fn new(settings: Settings) -> Self {
         DriveState {
             settings,
-            writing: HashMap::new(),
+            streams: Streams::default(),
         }
     }
 
@@ -103,7 +83,7 @@ impl DriveState {
             Event::Tick(now) => {
                 let mut calls = Vec::new();
                 let actions = vec![Action::WakeAt(now.saturating_add(self.settings.every_ms))];
-                if self.settings.scan {
+                if self.settings.read {
                     calls.push(Call::Scan);
                 }
                 if self.settings.write {
@@ -112,30 +92,11 @@ impl DriveState {
                 (calls, actions)
             }
             // Nothing to open: the file is written whole when the host closes the channel.
-            Event::Connect(request) => {
-                self.writing.insert(request.channel, Vec::new());
-                (Vec::new(), vec![Action::Ready(request.channel)])
-            }
-            Event::ChannelAccepted(channel) => (Vec::new(), vec![Action::Ready(channel)]),
-            Event::Received(chunk) => (Vec::new(), vec![Action::Deliver(chunk)]),
-            Event::Outgoing(Chunk { channel, data }) => match self.writing.get_mut(&channel) {
-                Some(stream) => {
-                    stream.extend_from_slice(&data);
-                    (Vec::new(), Vec::new())
-                }
-                // A file read is one way: nothing can be answered on it.
-                None => (Vec::new(), vec![Action::Close(channel)]),
-            },
-            Event::ChannelClosed(channel) => match self.writing.remove(&channel) {
-                Some(stream) if !stream.is_empty() => (vec![Call::WriteFile(stream)], Vec::new()),
-                _ => (Vec::new(), Vec::new()),
-            },
-            Event::ChannelFailed(ChannelFailure { channel, .. }) => {
-                self.writing.remove(&channel);
-                (Vec::new(), Vec::new())
-            }
-            Event::ChannelOpened(_) | Event::Listening(_) | Event::Discovered(_) => {
-                (Vec::new(), Vec::new())
+            Event::Connect(request) => (Vec::new(), vec![self.streams.open(request.channel, ())]),
+            other => {
+                let (actions, written) = self.streams.on_channel(other);
+                let calls = written.map(|w| Call::WriteFile(w.stream));
+                (calls.into_iter().collect(), actions)
             }
         }
     }
@@ -153,7 +114,7 @@ mod exports {
     use courier_plugin::transport::courier::plugin::types::{PluginError, Setting};
     use courier_plugin::transport::courier::plugin::{files, random};
 
-    use super::{Call, Drive, DriveState, Settings, file_name};
+    use super::{Call, Drive, DriveState, file_name};
 
     impl Driver for DriveState {
         fn describe() -> Description {
@@ -161,7 +122,7 @@ mod exports {
         }
 
         fn new(settings: &[Setting]) -> Result<Self, PluginError> {
-            let settings = Settings::parse(settings).map_err(PluginError::InvalidInput)?;
+            let settings = super::settings(settings).map_err(PluginError::InvalidInput)?;
             Ok(DriveState::new(settings))
         }
 
@@ -204,10 +165,12 @@ mod exports {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use courier_plugin::transport::courier::plugin::transport_types::ConnectRequest;
+    use courier_plugin::transport::courier::plugin::transport_types::{
+        ChannelId, Chunk, ConnectRequest,
+    };
 
     fn state(settings: &[(&str, &str)]) -> DriveState {
-        DriveState::new(Settings::parse(settings).unwrap())
+        DriveState::new(super::settings(settings).unwrap())
     }
 
     fn chunk(channel: ChannelId, data: &[u8]) -> Chunk {
@@ -266,57 +229,11 @@ mod tests {
     }
 
     #[test]
-    fn a_channel_the_host_wrote_nothing_on_leaves_no_file() {
-        let mut drive = state(&[]);
-        let connect = ConnectRequest {
-            channel: 9,
-            properties: Vec::new(),
-        };
-        drive.step(Event::Connect(connect));
-        assert_eq!(drive.step(Event::ChannelClosed(9)), (vec![], vec![]));
-        let connect = ConnectRequest {
-            channel: 10,
-            properties: Vec::new(),
-        };
-        drive.step(Event::Connect(connect));
-        drive.step(Event::Outgoing(chunk(10, b"half")));
-        let failure = ChannelFailure {
-            channel: 10,
-            reason: "gone".into(),
-        };
-        assert_eq!(drive.step(Event::ChannelFailed(failure)), (vec![], vec![]));
-        assert_eq!(
-            drive.step(Event::ChannelClosed(10)),
-            (vec![], vec![]),
-            "a failed stream is dropped"
-        );
-    }
-
-    #[test]
-    fn a_file_the_host_reads_is_delivered_and_nothing_is_answered_on_it() {
-        let mut drive = state(&[]);
-        assert_eq!(drive.step(Event::ChannelAccepted(2)).1, [Action::Ready(2)]);
-        assert_eq!(
-            drive.step(Event::Received(chunk(2, b"stream"))).1,
-            [Action::Deliver(chunk(2, b"stream"))]
-        );
-        assert_eq!(
-            drive.step(Event::Outgoing(chunk(2, b"answer"))).1,
-            [Action::Close(2)]
-        );
-        assert_eq!(drive.step(Event::ChannelClosed(2)), (vec![], vec![]));
-    }
-
-    #[test]
-    fn bad_settings_are_refused_by_name() {
-        let unknown = Settings::parse(&[("max-latency-days", "28")]).unwrap_err();
+    fn the_drive_s_switches_are_scan_and_write() {
+        let unknown = settings(&[("max-latency-days", "28")]).unwrap_err();
         assert!(unknown.contains("max-latency-days"), "{unknown}");
-        assert!(Settings::parse(&[("every-secs", "0")]).is_err());
-        assert!(
-            Settings::parse(&[("scan", "sometimes")])
-                .unwrap_err()
-                .contains("scan")
-        );
+        assert!(!settings(&[("scan", "false")]).unwrap().read);
+        assert!(!settings(&[("write", "false")]).unwrap().write);
     }
 
     #[test]

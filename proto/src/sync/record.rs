@@ -120,6 +120,30 @@ pub struct TransportProperties {
 pub const MAX_PROPERTIES: usize = 16;
 const MAX_PROPERTY_VALUE_LEN: usize = 1024;
 
+/// What one contact needs to use our mailbox: where it listens, their token, and their two folders.
+/// Carried to that contact only, inside their encrypted sync with the mailbox's owner.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MailboxAccess {
+    /// Where the mailbox listens: `host:port`, or `NAME.onion:port` for an onion service.
+    pub address: String,
+    /// The contact's bearer token.
+    pub token: [u8; 32],
+    /// The folder the contact uploads to; the owner downloads from it.
+    pub inbox: [u8; 16],
+    /// The folder the contact downloads from; the owner uploads to it.
+    pub outbox: [u8; 16],
+}
+
+impl std::fmt::Debug for MailboxAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token opens the contact's folders; addresses and folder ids link logs to a person.
+        f.write_str("MailboxAccess([redacted])")
+    }
+}
+
+/// Longest mailbox address, in bytes.
+pub const MAX_MAILBOX_ADDRESS_LEN: usize = 255;
+
 /// A sync record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
@@ -137,6 +161,9 @@ pub enum Record {
     ContentTypes(Vec<ContentTypeRange>),
     /// How the sender can be reached over each of its transports (replaces what it sent before).
     Properties(Vec<TransportProperties>),
+    /// How the receiver may use the sender's mailbox (replaces what was sent before); `None`: the
+    /// sender has no mailbox now, so stop using the one it told of.
+    Mailbox(Option<MailboxAccess>),
 }
 
 const VERSIONS: u8 = 0;
@@ -146,6 +173,7 @@ const MESSAGE: u8 = 3;
 const ACK: u8 = 4;
 const CONTENT_TYPES: u8 = 5;
 const PROPERTIES: u8 = 6;
+const MAILBOX: u8 = 7;
 
 /// Why bytes could not be read as records. The stream they came from should be dropped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -206,6 +234,14 @@ impl Record {
                     }
                 }
             }
+            Record::Mailbox(None) => {}
+            Record::Mailbox(Some(access)) => {
+                out.push(access.address.len() as u8);
+                out.extend_from_slice(access.address.as_bytes());
+                out.extend_from_slice(&access.token);
+                out.extend_from_slice(&access.inbox);
+                out.extend_from_slice(&access.outbox);
+            }
         }
         let len = u32::try_from(out.len() - start - RECORD_HEADER_LEN).expect("records are small");
         out[start + 2..start + RECORD_HEADER_LEN].copy_from_slice(&len.to_be_bytes());
@@ -229,6 +265,7 @@ impl Record {
             Record::Ack(_) => ACK,
             Record::ContentTypes(_) => CONTENT_TYPES,
             Record::Properties(_) => PROPERTIES,
+            Record::Mailbox(_) => MAILBOX,
         }
     }
 }
@@ -372,6 +409,41 @@ fn decode_properties(mut payload: &[u8]) -> Result<Vec<TransportProperties>, Rec
     Ok(transports)
 }
 
+fn decode_mailbox(payload: &[u8]) -> Result<Option<MailboxAccess>, RecordError> {
+    let malformed = |reason| RecordError::Malformed {
+        kind: "mailbox",
+        reason,
+    };
+    let Some((&len, rest)) = payload.split_first() else {
+        return Ok(None);
+    };
+    let (address, rest) = rest
+        .split_at_checked(usize::from(len))
+        .ok_or(malformed("the address runs past the end"))?;
+    let address = std::str::from_utf8(address)
+        .ok()
+        .filter(|a| !a.is_empty())
+        .ok_or(malformed("the address is empty or not UTF-8"))?;
+    let (token, rest) = rest
+        .split_first_chunk::<32>()
+        .ok_or(malformed("too short"))?;
+    let (inbox, rest) = rest
+        .split_first_chunk::<16>()
+        .ok_or(malformed("too short"))?;
+    let (outbox, rest) = rest
+        .split_first_chunk::<16>()
+        .ok_or(malformed("too short"))?;
+    if !rest.is_empty() {
+        return Err(malformed("bytes after the outbox"));
+    }
+    Ok(Some(MailboxAccess {
+        address: address.to_owned(),
+        token: *token,
+        inbox: *inbox,
+        outbox: *outbox,
+    }))
+}
+
 /// Reads records from bytes that arrive in arbitrary pieces.
 #[derive(Debug, Default)]
 pub struct RecordReader {
@@ -417,6 +489,7 @@ impl RecordReader {
                 ACK => Some(Record::Ack(decode_ids("ack", payload)?)),
                 CONTENT_TYPES => Some(Record::ContentTypes(decode_content_types(payload)?)),
                 PROPERTIES => Some(Record::Properties(decode_properties(payload)?)),
+                MAILBOX => Some(Record::Mailbox(decode_mailbox(payload)?)),
                 _ => None,
             };
             records.extend(record);
@@ -555,6 +628,21 @@ mod tests {
                     + "01" // one property
                     + "07" + "61646472657373" // "address"
                     + "000d" + "31302e302e302e313a37303031", // "10.0.0.1:7001"
+            ),
+            (Record::Mailbox(None), "0107".to_owned() + "00000000"),
+            (
+                Record::Mailbox(Some(MailboxAccess {
+                    address: "127.0.0.1:9".into(),
+                    token: [0x11; 32],
+                    inbox: [0x22; 16],
+                    outbox: [0x33; 16],
+                })),
+                "0107".to_owned()
+                    + "0000004c"
+                    + "0b" + "3132372e302e302e313a39" // "127.0.0.1:9"
+                    + &"11".repeat(32) // token
+                    + &"22".repeat(16) // inbox
+                    + &"33".repeat(16), // outbox
             ),
         ];
         for (record, expected) in cases {
@@ -705,6 +793,17 @@ mod tests {
     }
 
     #[test]
+    fn mailbox_access_prints_nothing_of_itself() {
+        let access = MailboxAccess {
+            address: "mailbox.example:9".into(),
+            token: [0xab; 32],
+            inbox: [0xcd; 16],
+            outbox: [0xef; 16],
+        };
+        assert_eq!(format!("{access:?}"), "MailboxAccess([redacted])");
+    }
+
+    #[test]
     fn ids_print_only_a_short_prefix() {
         let id = MessageId([0xab; 32]);
         assert_eq!(format!("{id:?}"), "MessageId(abababab…)");
@@ -740,7 +839,23 @@ mod tests {
 
     #[test]
     fn bad_records_say_what_is_wrong() {
-        let cases: [(&[u8], RecordError); 4] = [
+        let mailbox = |reason| RecordError::Malformed {
+            kind: "mailbox",
+            reason,
+        };
+        let mut one_byte_long = vec![1, 7, 0, 0, 0, 0x43, 1, b'x'];
+        one_byte_long.extend([0; 65]);
+        let cases: [(&[u8], RecordError); 8] = [
+            (
+                &[1, 7, 0, 0, 0, 2, 3, b'x'],
+                mailbox("the address runs past the end"),
+            ),
+            (
+                &[1, 7, 0, 0, 0, 1, 0],
+                mailbox("the address is empty or not UTF-8"),
+            ),
+            (&[1, 7, 0, 0, 0, 3, 1, b'x', 0], mailbox("too short")),
+            (&one_byte_long, mailbox("bytes after the outbox")),
             (&[2, 0, 0, 0, 0, 1, 1], RecordError::UnsupportedVersion(2)),
             (
                 &[1, 1, 0xff, 0xff, 0xff, 0xff],
@@ -820,6 +935,21 @@ mod tests {
                 0..4
             )
             .prop_map(Record::Properties),
+            proptest::option::of(
+                (
+                    "[a-z0-9.:]{1,60}",
+                    any::<[u8; 32]>(),
+                    any::<[u8; 16]>(),
+                    any::<[u8; 16]>()
+                )
+                    .prop_map(|(address, token, inbox, outbox)| MailboxAccess {
+                        address,
+                        token,
+                        inbox,
+                        outbox,
+                    })
+            )
+            .prop_map(Record::Mailbox),
             (
                 any::<u64>(),
                 "[a-z]{1,20}/[a-z0-9-]{1,20}",

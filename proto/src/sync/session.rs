@@ -13,7 +13,8 @@ use std::sync::Arc;
 use courier_error::{ErrorKind, HasKind};
 
 use super::record::{
-    ContentTypeRange, MAX_IDS, Message, MessageId, PROTOCOL_VERSION, Record, TransportProperties,
+    ContentTypeRange, MAX_IDS, MailboxAccess, Message, MessageId, PROTOCOL_VERSION, Record,
+    TransportProperties,
 };
 
 /// Storage failed; the session stops, and nothing that was not stored is acked. It keeps the
@@ -90,6 +91,17 @@ pub trait SyncStore {
     ) -> Result<(), StoreError> {
         // mutants: replacing the body with `Ok(())` is equivalent, the default keeps nothing.
         let _ = transports;
+        Ok(())
+    }
+    /// What to tell the peer of our mailbox when a session opens: nothing (`None`), its access
+    /// (`Some(Some(_))`), or that we have none now (`Some(None)`).
+    fn mailbox_to_tell(&self) -> Result<Option<Option<MailboxAccess>>, StoreError> {
+        Ok(None)
+    }
+    /// Remembers how we may use the peer's mailbox (`None`: stop using it).
+    fn store_peer_mailbox(&mut self, access: Option<MailboxAccess>) -> Result<(), StoreError> {
+        // mutants: replacing the body with `Ok(())` is equivalent, the default keeps nothing.
+        let _ = access;
         Ok(())
     }
 }
@@ -195,7 +207,7 @@ impl Session {
         store: &mut impl SyncStore,
         now_ms: u64,
     ) -> Result<Vec<Record>, SessionError> {
-        let mut out = self.start_announcements();
+        let mut out = self.start_announcements(store)?;
         match self.mode {
             Mode::Duplex => out.extend(self.send_due(store, now_ms)?),
             Mode::Simplex => {
@@ -214,12 +226,12 @@ impl Session {
         now_ms: u64,
         budget: usize,
     ) -> Result<(Vec<Record>, bool), SessionError> {
-        let mut out = self.start_announcements();
+        let mut out = self.start_announcements(store)?;
         let more = self.fill(&mut out, store, now_ms, budget)?;
         Ok((out, more))
     }
 
-    fn start_announcements(&self) -> Vec<Record> {
+    fn start_announcements(&self, store: &impl SyncStore) -> Result<Vec<Record>, SessionError> {
         let mut out = vec![Record::Versions(vec![PROTOCOL_VERSION])];
         if !self.content_types.is_empty() {
             out.push(Record::ContentTypes(self.content_types.clone()));
@@ -227,7 +239,8 @@ impl Session {
         if !self.properties.is_empty() {
             out.push(Record::Properties(self.properties.clone()));
         }
-        out
+        out.extend(store.mailbox_to_tell()?.map(Record::Mailbox));
+        Ok(out)
     }
 
     /// Adds to `out` the acks owed, then the due messages, while `out` encodes in `budget` bytes;
@@ -399,6 +412,7 @@ impl Session {
             }
             Record::ContentTypes(types) => store.store_peer_content_types(types)?,
             Record::Properties(transports) => store.store_peer_properties(transports)?,
+            Record::Mailbox(access) => store.store_peer_mailbox(access)?,
         }
         Ok(out)
     }
@@ -440,9 +454,22 @@ pub(crate) mod tests {
         pub(crate) acks_owed: Vec<MessageId>,
         peer_types: Vec<ContentTypeRange>,
         peer_properties: Vec<TransportProperties>,
+        /// What we tell the peer of our mailbox, and what it told us of its own.
+        mailbox_to_tell: Option<Option<MailboxAccess>>,
+        peer_mailbox: Option<Option<MailboxAccess>>,
     }
 
     pub(crate) const LATENCY: u64 = 1_000;
+
+    impl Side {
+        /// A fresh side that tells the same of its mailbox.
+        fn clone_told(&self) -> Side {
+            Side {
+                mailbox_to_tell: self.mailbox_to_tell.clone(),
+                ..Side::default()
+            }
+        }
+    }
 
     impl Side {
         pub(crate) fn queue(&mut self, body: &str, t: u64) -> MessageId {
@@ -503,6 +530,13 @@ pub(crate) mod tests {
             transports: Vec<TransportProperties>,
         ) -> Result<(), StoreError> {
             self.peer_properties = transports;
+            Ok(())
+        }
+        fn mailbox_to_tell(&self) -> Result<Option<Option<MailboxAccess>>, StoreError> {
+            Ok(self.mailbox_to_tell.clone())
+        }
+        fn store_peer_mailbox(&mut self, access: Option<MailboxAccess>) -> Result<(), StoreError> {
+            self.peer_mailbox = Some(access);
             Ok(())
         }
         fn store_incoming(&mut self, id: &MessageId, message: Message) -> Result<(), StoreError> {
@@ -850,6 +884,38 @@ pub(crate) mod tests {
             [Record::Versions(vec![PROTOCOL_VERSION])],
             "nothing to announce, nothing announced"
         );
+    }
+
+    #[test]
+    fn a_contact_learns_how_to_use_our_mailbox_and_later_that_it_is_gone() {
+        let access = MailboxAccess {
+            address: "127.0.0.1:9".into(),
+            token: [1; 32],
+            inbox: [2; 16],
+            outbox: [3; 16],
+        };
+        for told in [Some(access), None] {
+            let alice = Side {
+                mailbox_to_tell: Some(told.clone()),
+                ..Side::default()
+            };
+            for mode in [Mode::Duplex, Mode::Simplex] {
+                let mut alice = alice.clone_told();
+                let opening = Session::new(mode).start(&mut alice, 0).unwrap();
+                assert_eq!(
+                    opening,
+                    [
+                        Record::Versions(vec![PROTOCOL_VERSION]),
+                        Record::Mailbox(told.clone()),
+                    ]
+                );
+                let (mut bob, mut session) = (Side::default(), Session::new(mode));
+                for record in opening {
+                    session.handle(record, &mut bob, 0).unwrap();
+                }
+                assert_eq!(bob.peer_mailbox, Some(told.clone()));
+            }
+        }
     }
 
     #[test]

@@ -157,6 +157,8 @@ pub struct Person {
     pub lan: bool,
     /// The `[tor]` section naming a private Tor network, if their config has the Tor transport.
     pub tor: Option<String>,
+    /// Whether their config has the mailbox transport (polling every second, mailboxes on loopback).
+    pub mailbox: bool,
     /// What the running `serve` printed on its stdout so far (its first [`PRINTED_KEPT`] lines).
     printed: Arc<Mutex<Vec<String>>>,
 }
@@ -190,6 +192,7 @@ impl Person {
             drive: None,
             lan: true,
             tor: None,
+            mailbox: false,
         })
     }
 
@@ -375,8 +378,15 @@ impl Person {
             ),
             None => String::new(),
         };
+        let mailbox = if self.mailbox {
+            "[transports.mailbox]\nplugin = \"transport-mailbox\"\n\
+             grant = [\"mailbox\", \"log\", \"clock\"]\ntcp_scope = \"loopback\"\n\
+             settings = { every-secs = 1 }\n\n"
+        } else {
+            ""
+        };
         let config = format!(
-            "[plugins]\ndir = {plugins:?}\n\n{lan}{drive}{tor}\
+            "[plugins]\ndir = {plugins:?}\n\n{lan}{drive}{tor}{mailbox}\
              [message_types.text]\nplugin = \"text\"\ngrant = [\"log\"]\n\n{types}",
             types = MESSAGE_TYPES
                 .iter()

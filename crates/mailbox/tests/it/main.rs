@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use courier_mailbox::Mailbox;
 use courier_mailbox::registry::FolderId;
 use courier_mailbox::routes::{SetupReply, Stored};
 use courier_mailbox::token::Token;
@@ -11,28 +10,16 @@ use courier_mailbox::token::Token;
 struct Served {
     base: String,
     setup: Option<Token>,
-    _stop: tokio::sync::watch::Sender<bool>,
-    _runtime: tokio::runtime::Runtime,
+    _background: courier_mailbox::serving::Background,
 }
 
 fn serve(dir: &Path) -> Served {
-    let (mailbox, setup) = Mailbox::open(dir).unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    runtime.spawn(courier_mailbox::serving::serve(listener, mailbox, stopped));
+    let background =
+        courier_mailbox::serving::in_background(dir, "127.0.0.1:0".parse().unwrap()).unwrap();
     Served {
-        base,
-        setup,
-        _stop: stop,
-        _runtime: runtime,
+        base: format!("http://{}", background.address),
+        setup: background.setup.clone(),
+        _background: background,
     }
 }
 

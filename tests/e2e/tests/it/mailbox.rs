@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use courier_e2e::Tools;
+use courier_e2e::{Tools, wait_until};
 
 use crate::scratch;
 
@@ -17,6 +17,8 @@ use crate::scratch;
 struct MailboxProcess {
     child: Child,
     setup: Option<String>,
+    /// The pairing link a new mailbox prints for its owner's node.
+    link: Option<String>,
 }
 
 impl MailboxProcess {
@@ -34,15 +36,16 @@ impl MailboxProcess {
             bail!("unexpected first line: {first}");
         }
         // A new mailbox prints its setup token next; one in use prints nothing more.
-        let setup =
-            if std::fs::read_to_string(dir.join("registry.json"))?.contains("\"owner\": null") {
-                let line = lines.next().context("no setup token")??;
-                Some(line.rsplit(' ').next().context("an empty line")?.to_owned())
-            } else {
-                None
-            };
+        let new = std::fs::read_to_string(dir.join("registry.json"))?.contains("\"owner\": null");
+        let (mut setup, mut link) = (None, None);
+        if new {
+            for found in [&mut setup, &mut link] {
+                let line = lines.next().context("no setup token or link")??;
+                *found = Some(line.rsplit(' ').next().context("an empty line")?.to_owned());
+            }
+        }
         std::thread::spawn(move || lines.for_each(drop));
-        Ok(MailboxProcess { child, setup })
+        Ok(MailboxProcess { child, setup, link })
     }
 
     /// SIGKILL: no chance to finish anything.
@@ -225,5 +228,170 @@ fn alice_s_mailbox_is_killed_twenty_times_while_bob_uploads_and_keeps_every_file
     // What the mailbox holds beyond them was cut off by a kill before its answer (bob will send
     // it again); nothing half-written is listed.
     assert!(held.keys().all(|b| b.len() == 8 * 1024));
+    Ok(())
+}
+
+/// Every file the mailbox in `dir` holds, in any folder.
+fn mailbox_files(dir: &Path) -> Result<usize> {
+    let mut files = 0;
+    for folder in std::fs::read_dir(dir.join("folders"))? {
+        files += std::fs::read_dir(folder?.path())?.count();
+    }
+    Ok(files)
+}
+
+/// What `person` sent `alias`, each message's state.
+fn sent_states(person: &courier_e2e::Person, alias: &str) -> Result<Vec<String>> {
+    Ok(person
+        .messages(alias)?
+        .into_iter()
+        .filter(|r| r.direction == "out")
+        .map(|r| r.state)
+        .collect())
+}
+
+#[test]
+fn alice_and_bob_are_never_online_together_and_talk_through_alice_s_mailbox() -> Result<()> {
+    let tools = Tools::locate()?;
+    let root = scratch();
+    let mailbox_dir = root.path().join("mailbox");
+    let mailbox = MailboxProcess::start(&tools, &mailbox_dir, "127.0.0.1:0")?;
+    let link = mailbox
+        .link
+        .clone()
+        .context("a new mailbox prints its pairing link")?;
+    // They met once on the LAN, as people do before they part.
+    let (mut alice, mut bob) = crate::pair(root.path())?;
+    alice.stop()?;
+    let paired = alice.cli(&["mailbox", "pair", &link])?;
+    assert!(paired.contains("1 contact(s) registered now"), "{paired}");
+    assert!(
+        alice
+            .cli(&["mailbox", "pair", &link])?
+            .contains("0 contact(s) registered now, 1 before"),
+        "pairing again registers only the contacts made since"
+    );
+    assert!(
+        alice
+            .cli(&["mailbox", "status"])?
+            .contains("mailbox: reachable, 1 contact(s)")
+    );
+    // Bob learns his token and folders inside his next sync with alice, never from the mailbox.
+    for person in [&mut alice, &mut bob] {
+        person.mailbox = true;
+    }
+    alice.configure(&[bob.port], false, "loopback")?;
+    bob.stop()?;
+    bob.configure(&[alice.port], false, "loopback")?;
+    alice.serve()?;
+    bob.serve()?;
+    wait_until(
+        Duration::from_secs(30),
+        "bob learns of alice's mailbox",
+        || {
+            Ok(bob
+                .cli(&["mailbox", "status"])?
+                .contains("1 contact(s) reachable through their own"))
+        },
+    )?;
+    // From now on no network between them, and never both online.
+    for person in [&mut alice, &mut bob] {
+        person.stop()?;
+        person.lan = false;
+    }
+    alice.configure(&[], false, "loopback")?;
+    bob.configure(&[], false, "loopback")?;
+
+    let texts = [
+        "the first of three notes, left while you sleep",
+        "the second: the documents are with the neighbour",
+        "the third: we meet at the old library at nine",
+    ];
+    let photo = root.path().join("noise.png");
+    std::fs::write(&photo, courier_e2e::noise_png(1000, 1000, 7))?;
+    assert!(std::fs::metadata(&photo)?.len() > 3_000_000);
+    bob.cli(&["send", "alice", "--text", texts[0]])?;
+    let photo = photo.to_str().context("a UTF-8 path")?;
+    let image = [
+        "send",
+        "alice",
+        "--type",
+        "courier/image",
+        "--input",
+        photo,
+        "--option",
+        "quality=100",
+    ];
+    bob.cli(&image)?;
+    bob.cli(&["send", "alice", "--text", texts[1]])?;
+    bob.cli(&["send", "alice", "--text", texts[2]])?;
+    bob.serve()?;
+    wait_until(
+        Duration::from_secs(60),
+        "bob's node wrote everything out",
+        || Ok(sent_states(&bob, "alice")?.iter().all(|s| s == "sent")),
+    )?;
+    // He closes the laptop; what his node wrote is in the mailbox, opaque.
+    bob.stop()?;
+    assert!(
+        mailbox_files(&mailbox_dir)? >= 4,
+        "a 3 MB image takes several streams"
+    );
+
+    alice.serve()?;
+    let wanted = bob.messages("alice")?.len();
+    wait_until(
+        Duration::from_secs(60),
+        "alice gets everything bob left",
+        || {
+            let got = alice.messages("bob")?;
+            Ok(got
+                .iter()
+                .filter(|r| r.direction == "in" && r.complete)
+                .count()
+                == wanted)
+        },
+    )?;
+    let shown: Vec<String> = alice
+        .messages("bob")?
+        .into_iter()
+        .filter(|r| r.direction == "in")
+        .map(|r| r.summary)
+        .collect();
+    assert_eq!(shown.len(), 4, "{shown:?}");
+    assert_eq!(
+        [&shown[0], &shown[2], &shown[3]],
+        texts.map(|t| t.to_owned()).each_ref()
+    );
+    let arrivals = alice.arrivals("bob")?;
+    let distinct: std::collections::HashSet<&String> = arrivals.iter().collect();
+    assert_eq!(distinct.len(), arrivals.len(), "nothing arrived twice");
+    // Her reply, and her acks, wait for bob in her mailbox.
+    alice.cli(&["send", "bob", "--text", "got all four; see you at nine"])?;
+    wait_until(
+        Duration::from_secs(60),
+        "alice's node wrote her reply out",
+        || Ok(sent_states(&alice, "bob")? == ["sent"]),
+    )?;
+    alice.stop()?;
+
+    bob.serve()?;
+    wait_until(
+        Duration::from_secs(60),
+        "bob gets alice's reply and her acks",
+        || {
+            let reply = bob
+                .messages("alice")?
+                .iter()
+                .any(|r| r.direction == "in" && r.summary == "got all four; see you at nine");
+            Ok(reply && sent_states(&bob, "alice")?.iter().all(|s| s == "acked"))
+        },
+    )?;
+    wait_until(
+        Duration::from_secs(30),
+        "every fetched file is deleted",
+        || Ok(mailbox_files(&mailbox_dir)? == 0),
+    )?;
+    bob.stop()?;
     Ok(())
 }

@@ -1,0 +1,156 @@
+//! The mailbox this node owns: pairing with it, registering each contact there (their token and two
+//! random folders), and withdrawing it. Contacts learn their part inside their next sync with us
+//! (the `mailbox` record), never from the mailbox.
+
+use courier_mailbox_client::{MailboxClient, PairingLink};
+use courier_storage::{MailboxRoute, OwnMailbox};
+
+use crate::Service;
+use crate::error::ServiceError;
+
+/// What pairing did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paired {
+    /// Contacts registered now.
+    pub registered: usize,
+    /// Contacts registered before.
+    pub already: usize,
+}
+
+impl std::fmt::Display for Paired {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "paired with the mailbox; {} contact(s) registered now, {} before; each learns it in their next sync with you",
+            self.registered, self.already
+        )
+    }
+}
+
+/// How the mailboxes look from here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxStatus {
+    /// Ours, if we are paired: whether it answered and knows our token (or why not), and how many
+    /// contacts are registered there.
+    pub own: Option<(Result<(), String>, usize)>,
+    /// Contacts who told us of their own mailbox.
+    pub theirs: usize,
+}
+
+impl std::fmt::Display for MailboxStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.own {
+            None => write!(f, "mailbox: none paired")?,
+            Some((Ok(()), contacts)) => {
+                write!(f, "mailbox: reachable, {contacts} contact(s) registered")?
+            }
+            Some((Err(why), contacts)) => write!(
+                f,
+                "mailbox: NOT reachable ({why}); {contacts} contact(s) registered"
+            )?,
+        }
+        write!(
+            f,
+            "\ncontacts' mailboxes: {} contact(s) reachable through their own",
+            self.theirs
+        )
+    }
+}
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut bytes = [0; N];
+    getrandom::fill(&mut bytes).expect("the OS random number generator is available");
+    bytes
+}
+
+impl Service {
+    /// Pairs with the mailbox `link` names and registers every contact not registered yet. The
+    /// same link again registers the contacts made since: the mailbox takes its setup token only
+    /// until the owner's token is in use.
+    pub fn mailbox_pair(&mut self, link: &str) -> Result<Paired, ServiceError> {
+        let link = PairingLink::parse(link)?;
+        if self
+            .db
+            .own_mailbox()?
+            .is_some_and(|own| own.address == link.address)
+        {
+            return self.register_at_mailbox();
+        }
+        let token = MailboxClient::set_up(&link.address, &link.setup)?;
+        let own = OwnMailbox {
+            address: link.address,
+            token,
+        };
+        let changed = self.db.own_mailbox()?.as_ref() != Some(&own);
+        if changed {
+            // Another mailbox: every contact is registered anew there.
+            self.db.unpair_own_mailbox()?;
+        }
+        self.db.set_own_mailbox(&own)?;
+        self.register_at_mailbox()
+    }
+
+    /// Registers at our mailbox every contact not registered yet; nothing without a mailbox.
+    pub fn register_at_mailbox(&mut self) -> Result<Paired, ServiceError> {
+        let Some(own) = self.db.own_mailbox()? else {
+            return Ok(Paired {
+                registered: 0,
+                already: 0,
+            });
+        };
+        let client = MailboxClient::new(&own.address, &own.token);
+        let done = self.db.registered_at_own_mailbox()?;
+        let mut paired = Paired {
+            registered: 0,
+            already: done.len(),
+        };
+        for contact in self.db.contacts()? {
+            if done.contains(&contact.id) {
+                continue;
+            }
+            let route = MailboxRoute {
+                contact: contact.id,
+                owned: true,
+                address: own.address.clone(),
+                token: random(),
+                upload: random(),
+                download: random(),
+            };
+            // The contact uploads into what we download, and fetches what we upload.
+            client.register(&route.token, &route.download, &route.upload)?;
+            self.db.save_own_mailbox_route(&route)?;
+            paired.registered += 1;
+        }
+        Ok(paired)
+    }
+
+    /// Whether our mailbox answers and how many contacts it serves, and how many contacts we
+    /// reach through theirs.
+    pub fn mailbox_status(&self) -> Result<MailboxStatus, ServiceError> {
+        let own = match self.db.own_mailbox()? {
+            Some(own) => {
+                let reachable = MailboxClient::new(&own.address, &own.token)
+                    .status()
+                    .map_err(|e| e.to_string());
+                Some((reachable, self.db.registered_at_own_mailbox()?.len()))
+            }
+            None => None,
+        };
+        let theirs = self
+            .db
+            .mailbox_routes()?
+            .iter()
+            .filter(|r| !r.owned)
+            .count();
+        Ok(MailboxStatus { own, theirs })
+    }
+
+    /// Stops using our mailbox: each contact is told, in their next sync with us, to stop too.
+    /// The mailbox itself is left as it is (wipe it on its machine).
+    pub fn mailbox_unpair(&mut self) -> Result<usize, ServiceError> {
+        if self.db.own_mailbox()?.is_none() {
+            return Err(ServiceError::NoMailbox);
+        }
+        Ok(self.db.unpair_own_mailbox()?)
+    }
+}
