@@ -115,18 +115,25 @@ impl MailboxDriver {
         let (sink, ids, handed) = (self.sink.clone(), self.ids.clone(), self.handed.clone());
         let (in_flight, fetching) = (self.in_flight.clone(), self.fetching.clone());
         self.runtime.spawn_blocking(move || {
-            let (files, error) = fetch_all(transport, &from, &sink, &ids, &handed, &in_flight);
+            let (files, unreachable) =
+                fetch_all(transport, &from, &sink, &ids, &handed, &in_flight);
             fetching.store(false, Ordering::SeqCst);
+            // Which mailboxes did not answer is the transport's state, told once when it changes.
             sink(DriverEvent::Scanned {
                 transport,
                 files,
-                error,
+                error: None,
+            });
+            sink(DriverEvent::MailboxesPolled {
+                transport,
+                unreachable,
             });
         });
     }
 }
 
-/// Fetches every file in `from` not handed to the node already; how many, and the first failure.
+/// Fetches every file in `from` not handed to the node already; how many, and the addresses of
+/// the mailboxes that did not answer as they should.
 fn fetch_all(
     transport: TransportIndex,
     from: &[MailboxFolder],
@@ -134,14 +141,20 @@ fn fetch_all(
     ids: &ChannelIds,
     handed: &Handed,
     in_flight: &InFlight,
-) -> (usize, Option<String>) {
-    let (mut files, mut error) = (0, None);
+) -> (usize, Vec<String>) {
+    let (mut files, mut unreachable) = (0, Vec::new());
+    let mut failed = |folder: &MailboxFolder, e: MailboxClientError| {
+        tracing::info!("a mailbox did not answer as it should: {e}");
+        if !unreachable.contains(&folder.address) {
+            unreachable.push(folder.address.clone());
+        }
+    };
     for folder in from {
         let client = MailboxClient::new(&folder.address, &folder.token);
         let names = match client.list(&folder.folder) {
             Ok(names) => names,
             Err(e) => {
-                error.get_or_insert(e.to_string());
+                failed(folder, e);
                 continue;
             }
         };
@@ -150,7 +163,7 @@ fn fetch_all(
             let data = match client.download(&folder.folder, &name) {
                 Ok(data) => data,
                 Err(e) => {
-                    error.get_or_insert(e.to_string());
+                    failed(folder, e);
                     continue;
                 }
             };
@@ -162,7 +175,7 @@ fn fetch_all(
             files += 1;
         }
     }
-    (files, error)
+    (files, unreachable)
 }
 
 /// Whether the mailbox at `address` is within `scope`.

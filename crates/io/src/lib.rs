@@ -162,6 +162,14 @@ pub enum DriverEvent {
         /// Why the directory could not be listed, if it could not.
         error: Option<String>,
     },
+    /// A [`IoRequest::MailboxFetch`] is over: which mailboxes did not answer, so that nothing is
+    /// written for them until they do (a stream written is marked sent).
+    MailboxesPolled {
+        /// The transport that asked.
+        transport: TransportIndex,
+        /// The addresses (`host:port`) of the mailboxes that did not answer.
+        unreachable: Vec<String>,
+    },
     /// The medium a transport uses moved on (bootstrapping, connected, unreachable).
     Medium {
         /// The transport that uses it.

@@ -3,11 +3,11 @@
 //! opaque folder id their streams go to. Read from storage at each fetch, so a pairing or a
 //! contact's news is in use by the next poll.
 
-use courier_io::{IoRequest, MailboxFolder, TransportIndex};
+use courier_io::{IoRequest, MailboxFolder, MediumState, TransportIndex};
 use courier_plugin_host::bindings::transport_types::Property;
 use courier_storage::{ContactId, MailboxRoute, Peer};
 
-use crate::{Node, NodeError, now_ms};
+use crate::{Node, NodeError, Notice, now_ms};
 
 /// The property a mailbox transport's `connect` request names the upload folder by.
 pub const FOLDER_PROPERTY: &str = "folder";
@@ -61,14 +61,23 @@ impl Node {
         }
     }
 
-    /// A mailbox transport's dial: a channel to every contact with a folder, each to write what
-    /// it is owed; false if transport `index` moves no streams through mailboxes.
+    /// A mailbox transport's dial: a channel to every contact with a folder in a mailbox that
+    /// answered the last fetch, each to write what it is owed; false if transport `index` moves no
+    /// streams through mailboxes.
     pub(crate) fn dial_mailboxes(&mut self, index: TransportIndex) -> bool {
-        let Some(uploads) = self.transports[index].mailbox_uploads.clone() else {
+        let t = &self.transports[index];
+        let Some(uploads) = t.mailbox_uploads.clone() else {
             return false;
         };
+        // Until a fetch says which answer, nothing is written: a stream written is marked sent.
+        let Some(unreachable) = t.mailboxes_unreachable.clone() else {
+            return true;
+        };
         let now = now_ms();
-        for (contact, folder) in uploads {
+        let answering = uploads
+            .into_iter()
+            .filter(|(_, f)| !unreachable.contains(&f.address));
+        for (contact, folder) in answering {
             let property = Property {
                 key: FOLDER_PROPERTY.to_owned(),
                 value: hex::encode(folder.folder),
@@ -76,6 +85,37 @@ impl Node {
             self.open_dial(index, Peer::Contact(contact), vec![property], now);
         }
         true
+    }
+}
+
+impl Node {
+    /// A fetch is over: which mailboxes answered, for the dials that follow and for the person
+    /// (the transport's state, as Tor's is shown).
+    pub(crate) fn mailboxes_polled(&mut self, index: TransportIndex, unreachable: Vec<String>) {
+        let state = match unreachable.len() {
+            0 => MediumState::Ready,
+            n => MediumState::Unreachable {
+                reason: format!(
+                    "{n} mailbox(es) did not answer; streams for contacts there wait until one does"
+                ),
+            },
+        };
+        let t = &mut self.transports[index];
+        // A mailbox that answers now and did not before (or the first fetch of a run) takes what
+        // is owed at once, not a poll later.
+        let newly = match &t.mailboxes_unreachable {
+            None => true,
+            Some(before) => before.iter().any(|a| !unreachable.contains(a)),
+        };
+        t.mailboxes_unreachable = Some(unreachable);
+        if t.medium.as_ref() != Some(&state) {
+            t.medium = Some(state.clone());
+            let transport = t.id().to_owned();
+            self.notice(Notice::Medium { transport, state });
+        }
+        if newly {
+            self.dial_mailboxes(index);
+        }
     }
 }
 

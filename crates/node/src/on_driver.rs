@@ -45,6 +45,10 @@ impl Node {
                 let failure = ChannelFailure { channel, reason };
                 self.on_ended(channel, Event::ChannelFailed(failure));
             }
+            DriverEvent::MailboxesPolled {
+                transport,
+                unreachable,
+            } => self.mailboxes_polled(transport, unreachable),
             DriverEvent::Medium { transport, state } => {
                 let t = &mut self.transports[transport];
                 t.medium = Some(state.clone());

@@ -36,6 +36,9 @@ pub(crate) struct Transport {
     /// A transport over mailboxes (its plugin fetches from them): the folder each contact's
     /// streams go to, as storage said at its last fetch.
     pub mailbox_uploads: Option<Vec<(ContactId, MailboxFolder)>>,
+    /// The mailboxes that did not answer its last fetch (`None`: no fetch is over yet); nothing is
+    /// written for a contact whose folder is in one, as a stream written is marked sent.
+    pub mailboxes_unreachable: Option<Vec<String>>,
 }
 
 impl Transport {
@@ -100,6 +103,7 @@ impl Transports {
                 medium: None,
                 dialer: Dialer::default(),
                 mailbox_uploads: None,
+                mailboxes_unreachable: None,
             });
         }
         if transports.is_empty() {

@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub mod mailbox;
 mod noise_png;
 
 use anyhow::{Context, Result, bail};

@@ -1,67 +1,16 @@
 //! Stories of the mailbox (`courier mailbox serve`) as its owner and contacts meet it.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
+use courier_e2e::mailbox::MailboxProcess;
 use courier_e2e::{Tools, wait_until};
 
 use crate::scratch;
-
-/// A running `courier mailbox serve` and what it printed first.
-struct MailboxProcess {
-    child: Child,
-    setup: Option<String>,
-    /// The pairing link a new mailbox prints for its owner's node.
-    link: Option<String>,
-}
-
-impl MailboxProcess {
-    fn start(tools: &Tools, dir: &Path, listen: &str) -> Result<MailboxProcess> {
-        let mut child = Command::new(&tools.courier)
-            .args(["mailbox", "serve", "--listen", listen, "--dir"])
-            .arg(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("starting courier mailbox serve")?;
-        let mut lines = BufReader::new(child.stdout.take().context("its stdout")?).lines();
-        let first = lines.next().context("it printed nothing")??;
-        if !first.starts_with("mailbox: serving on ") {
-            bail!("unexpected first line: {first}");
-        }
-        // A new mailbox prints its setup token next; one in use prints nothing more.
-        let new = std::fs::read_to_string(dir.join("registry.json"))?.contains("\"owner\": null");
-        let (mut setup, mut link) = (None, None);
-        if new {
-            for found in [&mut setup, &mut link] {
-                let line = lines.next().context("no setup token or link")??;
-                *found = Some(line.rsplit(' ').next().context("an empty line")?.to_owned());
-            }
-        }
-        std::thread::spawn(move || lines.for_each(drop));
-        Ok(MailboxProcess { child, setup, link })
-    }
-
-    /// SIGKILL: no chance to finish anything.
-    fn kill(mut self) -> Result<()> {
-        self.child.kill()?;
-        self.child.wait()?;
-        Ok(())
-    }
-}
-
-impl Drop for MailboxProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn new_agent() -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -232,10 +181,12 @@ fn alice_s_mailbox_is_killed_twenty_times_while_bob_uploads_and_keeps_every_file
 }
 
 /// Every file the mailbox in `dir` holds, in any folder.
-fn mailbox_files(dir: &Path) -> Result<usize> {
-    let mut files = 0;
+fn mailbox_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
     for folder in std::fs::read_dir(dir.join("folders"))? {
-        files += std::fs::read_dir(folder?.path())?.count();
+        for file in std::fs::read_dir(folder?.path())? {
+            files.push(file?.path());
+        }
     }
     Ok(files)
 }
@@ -255,53 +206,8 @@ fn alice_and_bob_are_never_online_together_and_talk_through_alice_s_mailbox() ->
     let tools = Tools::locate()?;
     let root = scratch();
     let mailbox_dir = root.path().join("mailbox");
-    let mailbox = MailboxProcess::start(&tools, &mailbox_dir, "127.0.0.1:0")?;
-    let link = mailbox
-        .link
-        .clone()
-        .context("a new mailbox prints its pairing link")?;
-    // They met once on the LAN, as people do before they part.
-    let (mut alice, mut bob) = crate::pair(root.path())?;
-    alice.stop()?;
-    let paired = alice.cli(&["mailbox", "pair", &link])?;
-    assert!(paired.contains("1 contact(s) registered now"), "{paired}");
-    assert!(
-        alice
-            .cli(&["mailbox", "pair", &link])?
-            .contains("0 contact(s) registered now, 1 before"),
-        "pairing again registers only the contacts made since"
-    );
-    assert!(
-        alice
-            .cli(&["mailbox", "status"])?
-            .contains("mailbox: reachable, 1 contact(s)")
-    );
-    // Bob learns his token and folders inside his next sync with alice, never from the mailbox.
-    for person in [&mut alice, &mut bob] {
-        person.mailbox = true;
-    }
-    alice.configure(&[bob.port], false, "loopback")?;
-    bob.stop()?;
-    bob.configure(&[alice.port], false, "loopback")?;
-    alice.serve()?;
-    bob.serve()?;
-    wait_until(
-        Duration::from_secs(30),
-        "bob learns of alice's mailbox",
-        || {
-            Ok(bob
-                .cli(&["mailbox", "status"])?
-                .contains("1 contact(s) reachable through their own"))
-        },
-    )?;
-    // From now on no network between them, and never both online.
-    for person in [&mut alice, &mut bob] {
-        person.stop()?;
-        person.lan = false;
-    }
-    alice.configure(&[], false, "loopback")?;
-    bob.configure(&[], false, "loopback")?;
-
+    let (mailbox, mut alice, mut bob) =
+        courier_e2e::mailbox::parted_with_a_mailbox(&tools, root.path(), &mailbox_dir)?;
     let texts = [
         "the first of three notes, left while you sleep",
         "the second: the documents are with the neighbour",
@@ -310,6 +216,9 @@ fn alice_and_bob_are_never_online_together_and_talk_through_alice_s_mailbox() ->
     let photo = root.path().join("noise.png");
     std::fs::write(&photo, courier_e2e::noise_png(1000, 1000, 7))?;
     assert!(std::fs::metadata(&photo)?.len() > 3_000_000);
+    // The mailbox is down when bob first comes on: nothing is marked sent that it never took.
+    let listen = std::fs::read_to_string(mailbox_dir.join("mailbox.addr"))?;
+    mailbox.kill()?;
     bob.cli(&["send", "alice", "--text", texts[0]])?;
     let photo = photo.to_str().context("a UTF-8 path")?;
     let image = [
@@ -325,17 +234,54 @@ fn alice_and_bob_are_never_online_together_and_talk_through_alice_s_mailbox() ->
     bob.cli(&image)?;
     bob.cli(&["send", "alice", "--text", texts[1]])?;
     bob.cli(&["send", "alice", "--text", texts[2]])?;
-    bob.serve()?;
+    let api = bob.serve_api()?;
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        sent_states(&bob, "alice")?.iter().all(|s| s == "queued"),
+        "nothing is written for a mailbox that does not answer"
+    );
+    // Where a person looks: the API's transports (and the page's status line, fed the same).
+    let transports: Vec<serde_json::Value> = api.get("/v1/transports")?;
+    let mailbox_state = transports
+        .iter()
+        .find(|t| t["id"] == "mailbox")
+        .and_then(|t| t["medium"].as_str())
+        .context("the mailbox transport and its state")?
+        .to_owned();
+    assert!(
+        mailbox_state.starts_with("unreachable: 1 mailbox(es) did not answer"),
+        "{mailbox_state}"
+    );
+    let _mailbox = MailboxProcess::start(&tools, &mailbox_dir, &listen)?;
     wait_until(
         Duration::from_secs(60),
         "bob's node wrote everything out",
         || Ok(sent_states(&bob, "alice")?.iter().all(|s| s == "sent")),
     )?;
+    let transports: Vec<serde_json::Value> = api.get("/v1/transports")?;
+    assert!(
+        transports
+            .iter()
+            .any(|t| t["id"] == "mailbox" && t["medium"] == "connected"),
+        "{transports:?}"
+    );
     // He closes the laptop; what his node wrote is in the mailbox, opaque.
     bob.stop()?;
+    let left_by_bob = mailbox_files(&mailbox_dir)?;
+    assert!(left_by_bob.len() >= 4, "a 3 MB image takes several streams");
+    // What the mailbox's disk holds: no text, no name, no node's identity, no token in the clear.
+    let mut secrets: Vec<Vec<u8>> = texts.iter().map(|t| t.as_bytes().to_vec()).collect();
+    secrets.extend([b"alice".to_vec(), b"bob".to_vec()]);
+    for person in [&alice, &bob] {
+        let link: courier_proto::contact_link::ContactLink = person.link()?.parse()?;
+        secrets.push(link.public_key().to_vec());
+        secrets.push(person.link()?.into_bytes());
+    }
+    let secrets: Vec<&[u8]> = secrets.iter().map(Vec::as_slice).collect();
+    let holding = courier_tor_net::files_holding(&mailbox_dir, &secrets);
     assert!(
-        mailbox_files(&mailbox_dir)? >= 4,
-        "a 3 MB image takes several streams"
+        holding.is_empty(),
+        "the mailbox's disk gives away {holding:?}"
     );
 
     alice.serve()?;
@@ -374,6 +320,12 @@ fn alice_and_bob_are_never_online_together_and_talk_through_alice_s_mailbox() ->
         || Ok(sent_states(&alice, "bob")? == ["sent"]),
     )?;
     alice.stop()?;
+    assert!(
+        left_by_bob.iter().all(|f| !f.exists()),
+        "what alice fetched and stored is gone from her mailbox"
+    );
+    let waiting_for_bob = mailbox_files(&mailbox_dir)?;
+    assert!(!waiting_for_bob.is_empty());
 
     bob.serve()?;
     wait_until(
@@ -387,10 +339,11 @@ fn alice_and_bob_are_never_online_together_and_talk_through_alice_s_mailbox() ->
             Ok(reply && sent_states(&bob, "alice")?.iter().all(|s| s == "acked"))
         },
     )?;
+    // What each fetched is gone from the mailbox (bob's acks of her reply now wait there for her).
     wait_until(
         Duration::from_secs(30),
         "every fetched file is deleted",
-        || Ok(mailbox_files(&mailbox_dir)? == 0),
+        || Ok(waiting_for_bob.iter().all(|f| !f.exists())),
     )?;
     bob.stop()?;
     Ok(())

@@ -1,0 +1,124 @@
+//! A mailbox (`courier mailbox serve`) in its own process, and two people who met once and since
+//! reach each other only through it: for the mailbox stories and the bench.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::{Person, Tools, dialing_pair, introduce, wait_for_contact, wait_until};
+
+/// A running `courier mailbox serve` and what it printed first.
+pub struct MailboxProcess {
+    child: Child,
+    pub setup: Option<String>,
+    /// The pairing link a new mailbox prints for its owner's node.
+    pub link: Option<String>,
+}
+
+impl MailboxProcess {
+    pub fn start(tools: &Tools, dir: &Path, listen: &str) -> Result<MailboxProcess> {
+        let mut child = Command::new(&tools.courier)
+            .args(["mailbox", "serve", "--listen", listen, "--dir"])
+            .arg(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting courier mailbox serve")?;
+        let mut lines = BufReader::new(child.stdout.take().context("its stdout")?).lines();
+        let first = lines.next().context("it printed nothing")??;
+        if !first.starts_with("mailbox: serving on ") {
+            bail!("unexpected first line: {first}");
+        }
+        // A new mailbox prints its setup token next; one in use prints nothing more.
+        let new = std::fs::read_to_string(dir.join("registry.json"))?.contains("\"owner\": null");
+        let (mut setup, mut link) = (None, None);
+        if new {
+            for found in [&mut setup, &mut link] {
+                let line = lines.next().context("no setup token or link")??;
+                *found = Some(line.rsplit(' ').next().context("an empty line")?.to_owned());
+            }
+        }
+        std::thread::spawn(move || lines.for_each(drop));
+        Ok(MailboxProcess { child, setup, link })
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    pub fn kill(mut self) -> Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
+impl Drop for MailboxProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Alice's mailbox running in `mailbox_dir`, and alice and bob, who met once on the LAN: alice paired
+/// with her mailbox and bob learned his folders in it in their sync. Both nodes are stopped and
+/// configured with the mailbox transport and no LAN: from now on they reach each other only
+/// through the mailbox.
+pub fn parted_with_a_mailbox(
+    tools: &Tools,
+    root: &Path,
+    mailbox_dir: &Path,
+) -> Result<(MailboxProcess, Person, Person)> {
+    let mailbox = MailboxProcess::start(tools, mailbox_dir, "127.0.0.1:0")?;
+    let link = mailbox
+        .link
+        .clone()
+        .context("a new mailbox prints its pairing link")?;
+    let (mut alice, mut bob) = dialing_pair(tools, root, root)?;
+    introduce(&alice, &bob)?;
+    alice.serve()?;
+    bob.serve()?;
+    wait_for_contact(&alice, &bob)?;
+    alice.stop()?;
+    let paired = alice.cli(&["mailbox", "pair", &link])?;
+    if !paired.contains("1 contact(s) registered now") {
+        bail!("pairing said: {paired}");
+    }
+    if !alice
+        .cli(&["mailbox", "pair", &link])?
+        .contains("0 contact(s) registered now, 1 before")
+    {
+        bail!("pairing again registered bob again");
+    }
+    if !alice
+        .cli(&["mailbox", "status"])?
+        .contains("mailbox: reachable, 1 contact(s)")
+    {
+        bail!("alice's mailbox is not reachable");
+    }
+    // Bob learns his token and folders inside his next sync with alice, never from the mailbox.
+    for person in [&mut alice, &mut bob] {
+        person.mailbox = true;
+    }
+    alice.configure(&[bob.port], false, "loopback")?;
+    bob.stop()?;
+    bob.configure(&[alice.port], false, "loopback")?;
+    alice.serve()?;
+    bob.serve()?;
+    wait_until(
+        Duration::from_secs(30),
+        "bob learns of alice's mailbox",
+        || {
+            Ok(bob
+                .cli(&["mailbox", "status"])?
+                .contains("1 contact(s) reachable through their own"))
+        },
+    )?;
+    for person in [&mut alice, &mut bob] {
+        person.stop()?;
+        person.lan = false;
+    }
+    alice.configure(&[], false, "loopback")?;
+    bob.configure(&[], false, "loopback")?;
+    Ok((mailbox, alice, bob))
+}
