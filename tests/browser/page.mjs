@@ -3,7 +3,9 @@
 // Logs in, opens ALIAS, sends TEXT, prints `SENT` once it shows; then waits (without reloading) for an
 // incoming message containing REPLY, which only the WebSocket can bring, and prints `SAW REPLY`. With
 // --image FILE it also sends that image (`SENT IMAGE`); with --save FILE it then waits for an incoming
-// image and saves it through its Save link (`SAVED BYTES`). It screenshots last.
+// image and saves it through its Save link (`SAVED BYTES`). With --mailbox LINK it first pairs the
+// node with that mailbox through the page's form and waits until the page says it answers
+// (`PAIRED MAILBOX`). It screenshots last.
 // Any failure prints `FAIL: reason` (stdout), the page's console errors and what it showed (stderr),
 // screenshots if it can, and exits 1; bad arguments exit 2. Fails too on CSP violations or uncaught
 // exceptions in the page. Chromium: $CHROMIUM or /usr/bin/chromium, never a downloaded one.
@@ -23,6 +25,7 @@ const { values: opt } = parseArgs({
     screenshot: { type: 'string' },
     image: { type: 'string' },
     save: { type: 'string' },
+    mailbox: { type: 'string' },
     'timeout-ms': { type: 'string', default: '60000' },
   },
 });
@@ -63,6 +66,7 @@ async function waitFor(step, what, arg) {
     const all = (sel) => [...document.querySelectorAll(sel)];
     let ok = false;
     if (what === 'contact') ok = all('.contact').some((n) => n.dataset.alias === arg);
+    if (what === 'mailbox') ok = $('mailbox-state').textContent.includes(arg);
     if (what === 'opened') {
       ok = !$('conversation').hidden && $('peer').textContent === arg && !$('messages').hasAttribute('aria-busy');
     }
@@ -127,6 +131,12 @@ async function run() {
 
   const contact = page.locator(`.contact[data-alias=${JSON.stringify(opt.contact)}]`);
   await waitFor('log in and list contacts', 'contact', opt.contact);
+  if (opt.mailbox) {
+    await page.locator('#mailbox-link').fill(opt.mailbox, { timeout: left() });
+    await page.locator('#pair').click({ timeout: left() });
+    await waitFor('pair the mailbox', 'mailbox', 'yours answers; 1 contact(s) registered');
+    console.log('PAIRED MAILBOX');
+  }
   await contact.click({ timeout: left() });
   await waitFor('open the conversation and load its messages', 'opened', opt.contact);
   const before = await shownIds();

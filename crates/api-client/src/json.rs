@@ -170,3 +170,31 @@ pub struct ErrorDetail {
     /// The request field it was about, if one.
     pub field: Option<String>,
 }
+
+/// Pairs with a mailbox.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PairMailbox {
+    /// The `courier-mailbox://` link the mailbox printed.
+    pub link: String,
+}
+
+/// The mailbox this node owns, as it answered just now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OwnMailboxState {
+    /// Whether it answered and knows our token.
+    pub reachable: bool,
+    /// Why not, if not, and what to do.
+    pub problem: Option<String>,
+    /// Contacts registered there.
+    pub contacts: u64,
+}
+
+/// Mailboxes as this node sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MailboxState {
+    /// The one this node owns, if it is paired with one.
+    pub own: Option<OwnMailboxState>,
+    /// Contacts this node reaches through their own mailbox.
+    pub theirs: u64,
+}

@@ -95,7 +95,7 @@ async function login(token) {
   $('my-name').textContent = me.name || '';
   $('my-link').textContent = me.link || '';
   connect();
-  await Promise.all([loadQr(), loadContacts()]);
+  await Promise.all([loadQr(), loadContacts(), loadMailbox()]);
 }
 
 function logout(why) {
@@ -180,6 +180,30 @@ async function addContact(ev) {
   $('add-contact').reset();
   showError(null);
   await loadContacts();
+}
+
+// ---- mailbox ----
+
+async function loadMailbox() {
+  const m = await getJson('/v1/mailbox');
+  const own = !m.own ? 'none paired'
+    : m.own.reachable ? `yours answers; ${m.own.contacts} contact(s) registered`
+    : `yours does not answer (${m.own.problem}); ${m.own.contacts} contact(s) registered`;
+  $('mailbox-state').textContent = `${own}; ${m.theirs} contact(s) reached through their own`;
+}
+
+async function pairMailbox(ev) {
+  ev.preventDefault();
+  const link = $('mailbox-link').value.trim();
+  try {
+    await api('/v1/mailbox', { method: 'POST', json: { link } });
+  } catch (e) {
+    $('mailbox-link').focus();
+    throw e;
+  }
+  $('pair-mailbox').reset();
+  showError(null);
+  await loadMailbox();
 }
 
 // ---- conversation ----
@@ -434,6 +458,7 @@ document.addEventListener('DOMContentLoaded', () => {
   $('logout').addEventListener('click', () => logout(null));
   $('copy-link').addEventListener('click', guard(() => navigator.clipboard.writeText($('my-link').textContent)));
   $('add-contact').addEventListener('submit', guard(addContact));
+  $('pair-mailbox').addEventListener('submit', guard(pairMailbox));
   const pick = (ev) => {
     const li = ev.target.closest('.contact');
     if (li && (ev.type === 'click' || ev.key === 'Enter')) openConversation(li.dataset.alias).catch(showError);

@@ -5,12 +5,12 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::json;
-use crate::routes::{contacts, conversations, identity, messages, node};
+use crate::routes::{contacts, conversations, identity, mailbox, messages, node};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Courier node API", description = "The local API of a Courier node: identity, \
-        contacts, conversations, attachments, transports, plugins, and live events on /v1/ws. \
+        contacts, conversations, attachments, transports, plugins, the mailbox, and live events on /v1/ws. \
         Every /v1 request carries `Authorization: Bearer TOKEN` (the token is in DATA_DIR/api.token)."),
     paths(
         identity::identity, identity::qr,
@@ -19,6 +19,7 @@ use crate::routes::{contacts, conversations, identity, messages, node};
         conversations::list, conversations::messages, conversations::send, conversations::read,
         messages::get, messages::content, messages::delete,
         node::transports, node::plugins,
+        mailbox::status, mailbox::pair, mailbox::unpair,
         crate::live::socket,
     ),
     components(schemas(json::Event)),

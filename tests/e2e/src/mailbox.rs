@@ -60,6 +60,16 @@ impl Drop for MailboxProcess {
     }
 }
 
+/// A new mailbox serving `dir` on a free loopback port, and the pairing link it printed.
+pub fn new_mailbox(tools: &Tools, dir: &Path) -> Result<(MailboxProcess, String)> {
+    let mailbox = MailboxProcess::start(tools, dir, "127.0.0.1:0")?;
+    let link = mailbox
+        .link
+        .clone()
+        .context("a new mailbox prints its pairing link")?;
+    Ok((mailbox, link))
+}
+
 /// Alice's mailbox running in `mailbox_dir`, and alice and bob, who met once on the LAN: alice paired
 /// with her mailbox and bob learned his folders in it in their sync. Both nodes are stopped and
 /// configured with the mailbox transport and no LAN: from now on they reach each other only
@@ -69,11 +79,7 @@ pub fn parted_with_a_mailbox(
     root: &Path,
     mailbox_dir: &Path,
 ) -> Result<(MailboxProcess, Person, Person)> {
-    let mailbox = MailboxProcess::start(tools, mailbox_dir, "127.0.0.1:0")?;
-    let link = mailbox
-        .link
-        .clone()
-        .context("a new mailbox prints its pairing link")?;
+    let (mailbox, link) = new_mailbox(tools, mailbox_dir)?;
     let (mut alice, mut bob) = dialing_pair(tools, root, root)?;
     introduce(&alice, &bob)?;
     alice.serve()?;

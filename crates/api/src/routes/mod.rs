@@ -4,6 +4,7 @@
 pub mod contacts;
 pub mod conversations;
 pub mod identity;
+pub mod mailbox;
 pub mod messages;
 pub mod node;
 
@@ -72,6 +73,12 @@ pub(crate) fn router(state: AppState) -> Router {
             get(messages::get).delete(messages::delete),
         )
         .route("/v1/messages/{id}/content", get(messages::content))
+        .route(
+            "/v1/mailbox",
+            get(mailbox::status)
+                .post(mailbox::pair)
+                .delete(mailbox::unpair),
+        )
         .route("/v1/transports", get(node::transports))
         .route("/v1/plugins", get(node::plugins))
         .route("/v1/openapi.json", get(crate::openapi::document))

@@ -547,6 +547,9 @@ fn every_endpoint_refuses_a_missing_token_a_malformed_body_and_an_unknown_id_in_
         ("GET", format!("/v1/messages/{unknown_id}/content")),
         ("GET", "/v1/transports".into()),
         ("GET", "/v1/plugins".into()),
+        ("GET", "/v1/mailbox".into()),
+        ("POST", "/v1/mailbox".into()),
+        ("DELETE", "/v1/mailbox".into()),
         ("GET", "/v1/openapi.json".into()),
     ];
     for (method, path) in endpoints {
@@ -946,7 +949,7 @@ fn schemathesis_runs_the_openapi_document_against_a_live_node_and_finds_no_5xx_a
         &[],
     )?;
     assert!(
-        report.contains("Tested: 20"),
+        report.contains("Tested: 23"),
         "every operation was run:\n{report}"
     );
     drop((alice, bob));
@@ -1145,5 +1148,67 @@ fn sixteen_of_alice_s_clients_send_at_once_some_to_nobody_and_each_good_send_is_
     })?;
     alice.stop()?;
     bob.stop()?;
+    Ok(())
+}
+
+#[test]
+fn alice_pairs_her_mailbox_through_her_api_sees_when_it_stops_answering_and_unpairs() -> Result<()>
+{
+    use courier_api_client::json::{MailboxState, OwnMailboxState, PairMailbox};
+    let root = scratch();
+    let tools = Tools::locate()?;
+    let (alice, a, bob, _b) = courier_e2e::api_pair(&tools, root.path(), true)?;
+    let token = token_of(&alice)?;
+    let state: MailboxState = a.get("/v1/mailbox")?;
+    assert_eq!(
+        state,
+        MailboxState {
+            own: None,
+            theirs: 0
+        }
+    );
+    let json = [("Content-Type", "application/json")];
+    let (status, body) = raw(
+        &a,
+        Some(&token),
+        "POST",
+        "/v1/mailbox",
+        &json,
+        br#"{"link":"https://example.org/"}"#,
+    )?;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("courier-mailbox://"),
+        "says what a link looks like: {body}"
+    );
+
+    let (mailbox, link) = courier_e2e::mailbox::new_mailbox(&tools, &root.path().join("mailbox"))?;
+    let state: MailboxState = a.post("/v1/mailbox", &PairMailbox { link })?;
+    let answering = OwnMailboxState {
+        reachable: true,
+        problem: None,
+        contacts: 1,
+    };
+    assert_eq!(state.own, Some(answering), "bob is registered");
+
+    mailbox.kill()?;
+    let state: MailboxState = a.get("/v1/mailbox")?;
+    let own = state.own.context("still paired")?;
+    assert!(!own.reachable);
+    assert!(own.problem.is_some_and(|p| p.contains("did not answer")));
+
+    assert_eq!(
+        raw(&a, Some(&token), "DELETE", "/v1/mailbox", &[], b"")?.0,
+        204
+    );
+    let (status, body) = raw(&a, Some(&token), "DELETE", "/v1/mailbox", &[], b"")?;
+    assert_eq!(
+        (status, error_of(&body).0.as_str()),
+        (404, "not-found"),
+        "{body}"
+    );
+    let state: MailboxState = a.get("/v1/mailbox")?;
+    assert_eq!(state.own, None);
+    drop((alice, bob));
     Ok(())
 }

@@ -47,6 +47,9 @@ fn in_chromium_alice_logs_in_sends_bob_a_text_and_a_photo_sees_his_reply_arrive_
     let photo = root.path().join("photo.png");
     std::fs::write(&photo, noise_png(320, 240, 3))?;
     let saved = root.path().join("saved-from-the-page.jpg");
+    // Alice pairs her mailbox through the page too.
+    let (_mailbox, link) =
+        courier_e2e::mailbox::new_mailbox(&Tools::locate()?, &root.path().join("mailbox"))?;
 
     let mut page = Command::new("node")
         .current_dir(browser_dir())
@@ -62,6 +65,7 @@ fn in_chromium_alice_logs_in_sends_bob_a_text_and_a_photo_sees_his_reply_arrive_
         .arg(&photo)
         .arg("--save")
         .arg(&saved)
+        .args(["--mailbox", &link])
         .args(["--timeout-ms", "90000"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -76,6 +80,10 @@ fn in_chromium_alice_logs_in_sends_bob_a_text_and_a_photo_sees_his_reply_arrive_
             break;
         }
     }
+    assert!(
+        printed.iter().any(|l| l == "PAIRED MAILBOX"),
+        "the page paired the mailbox: {printed:?}"
+    );
     if printed.last().map(String::as_str) != Some("SENT") {
         let mut err = String::new();
         std::io::Read::read_to_string(&mut page.stderr.take().context("stderr")?, &mut err)?;
