@@ -201,6 +201,38 @@ fn sent_states(person: &courier_e2e::Person, alias: &str) -> Result<Vec<String>>
         .collect())
 }
 
+/// Alice comes on and fetches everything bob's node wrote her; each arrives once. Her rows of what
+/// bob sent, in order.
+fn alice_gets_everything_bob_wrote(
+    alice: &mut courier_e2e::Person,
+    bob: &courier_e2e::Person,
+) -> Result<Vec<courier_e2e::Row>> {
+    alice.serve()?;
+    let wanted = bob.messages("alice")?.len();
+    wait_until(
+        Duration::from_secs(120),
+        "alice gets everything bob's node wrote",
+        || {
+            let got = alice.messages("bob")?;
+            Ok(got
+                .iter()
+                .filter(|r| r.direction == "in" && r.complete)
+                .count()
+                >= wanted)
+        },
+    )?;
+    let incoming: Vec<courier_e2e::Row> = alice
+        .messages("bob")?
+        .into_iter()
+        .filter(|r| r.direction == "in")
+        .collect();
+    assert_eq!(incoming.len(), wanted, "nothing shown twice");
+    let arrivals = alice.arrivals("bob")?;
+    let distinct: std::collections::HashSet<&String> = arrivals.iter().collect();
+    assert_eq!(distinct.len(), arrivals.len(), "nothing stored twice");
+    Ok(incoming)
+}
+
 #[test]
 fn alice_and_bob_are_never_online_together_and_talk_through_alice_s_mailbox() -> Result<()> {
     let tools = Tools::locate()?;
@@ -286,24 +318,8 @@ fn alice_and_bob_are_never_online_together_and_talk_through_alice_s_mailbox() ->
         "the mailbox's disk gives away {holding:?}"
     );
 
-    alice.serve()?;
-    let wanted = bob.messages("alice")?.len();
-    wait_until(
-        Duration::from_secs(60),
-        "alice gets everything bob left",
-        || {
-            let got = alice.messages("bob")?;
-            Ok(got
-                .iter()
-                .filter(|r| r.direction == "in" && r.complete)
-                .count()
-                == wanted)
-        },
-    )?;
-    let shown: Vec<String> = alice
-        .messages("bob")?
+    let shown: Vec<String> = alice_gets_everything_bob_wrote(&mut alice, &bob)?
         .into_iter()
-        .filter(|r| r.direction == "in")
         .map(|r| r.summary)
         .collect();
     assert_eq!(shown.len(), 4, "{shown:?}");
@@ -311,9 +327,6 @@ fn alice_and_bob_are_never_online_together_and_talk_through_alice_s_mailbox() ->
         [&shown[0], &shown[2], &shown[3]],
         texts.map(|t| t.to_owned()).each_ref()
     );
-    let arrivals = alice.arrivals("bob")?;
-    let distinct: std::collections::HashSet<&String> = arrivals.iter().collect();
-    assert_eq!(distinct.len(), arrivals.len(), "nothing arrived twice");
     // Her reply, and her acks, wait for bob in her mailbox.
     alice.cli(&["send", "bob", "--text", "got all four; see you at nine"])?;
     wait_until(
@@ -348,5 +361,51 @@ fn alice_and_bob_are_never_online_together_and_talk_through_alice_s_mailbox() ->
         || Ok(waiting_for_bob.iter().all(|f| !f.exists())),
     )?;
     bob.stop()?;
+    Ok(())
+}
+
+#[test]
+fn alice_s_mailbox_is_killed_twenty_times_while_bob_s_node_writes_to_it_and_she_gets_every_message_once()
+-> Result<()> {
+    let tools = Tools::locate()?;
+    let root = scratch();
+    let mailbox_dir = root.path().join("mailbox");
+    let (mailbox, mut alice, mut bob) =
+        courier_e2e::mailbox::parted_with_a_mailbox(&tools, root.path(), &mailbox_dir)?;
+    let listen = std::fs::read_to_string(mailbox_dir.join("mailbox.addr"))?;
+    bob.serve()?;
+    let mut texts = Vec::new();
+    let mut mailbox = Some(mailbox);
+    for round in 0..20u64 {
+        let text = format!("note {round:02} while the mailbox comes and goes");
+        bob.cli(&["send", "alice", "--text", &text])?;
+        texts.push(text);
+        if round % 5 == 0 {
+            // A photo's streams (about 1 MiB each) keep uploads under way while it is killed.
+            let photo = root.path().join(format!("noise-{round}.png"));
+            std::fs::write(&photo, courier_e2e::noise_png(1000, 1000, round))?;
+            let photo = photo.to_str().context("a UTF-8 path")?;
+            bob.cli(&["send", "alice", "--type", "courier/image", "--input", photo])?;
+        }
+        std::thread::sleep(Duration::from_millis(150 + (round * 53) % 350));
+        mailbox.take().context("running")?.kill()?;
+        std::thread::sleep(Duration::from_millis((round * 31) % 300));
+        mailbox = Some(MailboxProcess::start(&tools, &mailbox_dir, &listen)?);
+    }
+    wait_until(
+        Duration::from_secs(120),
+        "bob's node wrote everything out",
+        || Ok(sent_states(&bob, "alice")?.iter().all(|s| s != "queued")),
+    )?;
+    // Stopping waits for the uploads still under way.
+    bob.stop()?;
+
+    let shown: Vec<String> = alice_gets_everything_bob_wrote(&mut alice, &bob)?
+        .into_iter()
+        .filter(|r| r.content_type == "courier/text")
+        .map(|r| r.summary)
+        .collect();
+    assert_eq!(shown, texts, "every text once, in order");
+    alice.stop()?;
     Ok(())
 }
