@@ -16,7 +16,7 @@ use std::time::Duration;
 use courier_config::capability::TcpScope;
 use courier_io::{
     ChannelId, ChannelIds, Driver, DriverContext, DriverError, DriverEvent, IoRequest,
-    MailboxFolder, Sink, TransportIndex,
+    MailboxFolder, MailboxRegistration, Sink, TransportIndex,
 };
 use courier_mailbox_client::{MailboxClient, MailboxClientError};
 
@@ -107,7 +107,12 @@ impl MailboxDriver {
         });
     }
 
-    fn fetch(&self, transport: TransportIndex, from: Vec<MailboxFolder>) {
+    fn fetch(
+        &self,
+        transport: TransportIndex,
+        register: Vec<MailboxRegistration>,
+        from: Vec<MailboxFolder>,
+    ) {
         // One fetch at a time: the next poll finds what this one has not reached.
         if self.fetching.swap(true, Ordering::SeqCst) {
             return;
@@ -115,6 +120,7 @@ impl MailboxDriver {
         let (sink, ids, handed) = (self.sink.clone(), self.ids.clone(), self.handed.clone());
         let (in_flight, fetching) = (self.in_flight.clone(), self.fetching.clone());
         self.runtime.spawn_blocking(move || {
+            let registered = register_all(&register);
             let (files, unreachable) =
                 fetch_all(transport, &from, &sink, &ids, &handed, &in_flight);
             fetching.store(false, Ordering::SeqCst);
@@ -127,9 +133,23 @@ impl MailboxDriver {
             sink(DriverEvent::MailboxesPolled {
                 transport,
                 unreachable,
+                registered,
             });
         });
     }
+}
+
+/// Registers each contact at our mailbox; the keys of those it took (the rest are asked again at
+/// the next fetch).
+fn register_all(register: &[MailboxRegistration]) -> Vec<i64> {
+    let mut taken = Vec::new();
+    for r in register {
+        match MailboxClient::new(&r.address, &r.owner).register(&r.token, &r.inbox, &r.outbox) {
+            Ok(()) => taken.push(r.key),
+            Err(e) => tracing::info!("a contact could not be registered at the mailbox yet: {e}"),
+        }
+    }
+    taken
 }
 
 /// Fetches every file in `from` not handed to the node already; how many, and the addresses of
@@ -222,11 +242,18 @@ impl Driver for MailboxDriver {
                 self.upload(to, data);
                 Ok(())
             }
-            IoRequest::MailboxFetch { from, scope } => {
+            IoRequest::MailboxFetch {
+                from,
+                register,
+                scope,
+            } => {
                 let (inside, beyond): (Vec<_>, Vec<_>) =
                     from.into_iter().partition(|f| within(scope, &f.address));
-                self.fetch(transport, inside);
-                if beyond.is_empty() {
+                let (register, beyond_register): (Vec<_>, Vec<_>) = register
+                    .into_iter()
+                    .partition(|r| within(scope, &r.address));
+                self.fetch(transport, register, inside);
+                if beyond.is_empty() && beyond_register.is_empty() {
                     Ok(())
                 } else {
                     Err(outside())

@@ -15,7 +15,7 @@ mod request;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use request::{IoRequest, MailboxFolder};
+pub use request::{IoRequest, MailboxFolder, MailboxRegistration};
 
 /// A channel, as the node numbers it; the same number the transport plugin sees.
 pub type ChannelId = u64;
@@ -169,6 +169,8 @@ pub enum DriverEvent {
         transport: TransportIndex,
         /// The addresses (`host:port`) of the mailboxes that did not answer.
         unreachable: Vec<String>,
+        /// The keys of the registrations our mailbox took.
+        registered: Vec<i64>,
     },
     /// The medium a transport uses moved on (bootstrapping, connected, unreachable).
     Medium {

@@ -89,10 +89,13 @@ pub enum IoRequest {
         /// The addresses the grant reaches.
         scope: TcpScope,
     },
-    /// Download, and delete once the node has read it, every file waiting in these folders.
+    /// Register these contacts at our mailbox, then download (and delete once the node has read
+    /// it) every file waiting in these folders.
     MailboxFetch {
         /// Filled in by the node: every folder this node downloads from.
         from: Vec<MailboxFolder>,
+        /// Filled in by the node: contacts our mailbox has yet to take.
+        register: Vec<MailboxRegistration>,
         /// The addresses the grant reaches.
         scope: TcpScope,
     },
@@ -107,6 +110,29 @@ pub struct MailboxFolder {
     pub token: [u8; 32],
     /// The folder id.
     pub folder: [u8; 16],
+}
+
+/// A contact to register at our own mailbox: their token and folders, and ours to do it with.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MailboxRegistration {
+    /// The node's key for the contact, handed back once the mailbox took it.
+    pub key: i64,
+    /// Where the mailbox listens, `host:port`.
+    pub address: String,
+    /// The owner's token.
+    pub owner: [u8; 32],
+    /// The contact's token.
+    pub token: [u8; 32],
+    /// The folder the contact uploads to.
+    pub inbox: [u8; 16],
+    /// The folder the contact fetches from.
+    pub outbox: [u8; 16],
+}
+
+impl std::fmt::Debug for MailboxRegistration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MailboxRegistration([redacted])")
+    }
 }
 
 impl std::fmt::Debug for MailboxFolder {

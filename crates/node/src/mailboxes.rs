@@ -3,7 +3,7 @@
 //! opaque folder id their streams go to. Read from storage at each fetch, so a pairing or a
 //! contact's news is in use by the next poll.
 
-use courier_io::{IoRequest, MailboxFolder, MediumState, TransportIndex};
+use courier_io::{IoRequest, MailboxFolder, MailboxRegistration, MediumState, TransportIndex};
 use courier_plugin_host::bindings::transport_types::Property;
 use courier_storage::{ContactId, MailboxRoute, Peer};
 
@@ -41,7 +41,21 @@ impl Node {
         request: &mut IoRequest,
     ) -> Result<bool, NodeError> {
         match request {
-            IoRequest::MailboxFetch { from, .. } => {
+            IoRequest::MailboxFetch { from, register, .. } => {
+                *register = self
+                    .db
+                    .routes_to_register()?
+                    .into_iter()
+                    .map(|(r, owner)| MailboxRegistration {
+                        key: r.contact,
+                        address: r.address,
+                        owner,
+                        token: r.token,
+                        // The contact uploads into what we download, and fetches what we upload.
+                        inbox: r.download,
+                        outbox: r.upload,
+                    })
+                    .collect();
                 let routes = self.db.mailbox_routes()?;
                 *from = routes.iter().map(|r| folder(r, r.download)).collect();
                 from.dedup();
@@ -91,7 +105,16 @@ impl Node {
 impl Node {
     /// A fetch is over: which mailboxes answered, for the dials that follow and for the person
     /// (the transport's state, as Tor's is shown).
-    pub(crate) fn mailboxes_polled(&mut self, index: TransportIndex, unreachable: Vec<String>) {
+    pub(crate) fn mailboxes_polled(
+        &mut self,
+        index: TransportIndex,
+        unreachable: Vec<String>,
+        registered: Vec<ContactId>,
+    ) -> Result<(), NodeError> {
+        // Told in each one's next session with us.
+        for contact in registered {
+            self.db.mark_registered(contact)?;
+        }
         let state = match unreachable.len() {
             0 => MediumState::Ready,
             n => MediumState::Unreachable {
@@ -116,6 +139,7 @@ impl Node {
         if newly {
             self.dial_mailboxes(index);
         }
+        Ok(())
     }
 }
 

@@ -48,7 +48,8 @@ impl Node {
             DriverEvent::MailboxesPolled {
                 transport,
                 unreachable,
-            } => self.mailboxes_polled(transport, unreachable),
+                registered,
+            } => self.mailboxes_polled(transport, unreachable, registered)?,
             DriverEvent::Medium { transport, state } => {
                 let t = &mut self.transports[transport];
                 t.medium = Some(state.clone());

@@ -305,6 +305,7 @@ impl mailbox::Host for PluginState {
     fn fetch(&mut self) -> Result<(), CapabilityError> {
         self.queue(IoRequest::MailboxFetch {
             from: Vec::new(),
+            register: Vec::new(),
             scope: self.grants.tcp_scope,
         })
     }

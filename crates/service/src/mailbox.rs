@@ -3,7 +3,7 @@
 //! (the `mailbox` record), never from the mailbox.
 
 use courier_mailbox_client::{MailboxClient, PairingLink};
-use courier_storage::{MailboxRoute, OwnMailbox};
+use courier_storage::OwnMailbox;
 
 use crate::Service;
 use crate::error::ServiceError;
@@ -57,12 +57,6 @@ impl std::fmt::Display for MailboxStatus {
     }
 }
 
-fn random<const N: usize>() -> [u8; N] {
-    let mut bytes = [0; N];
-    getrandom::fill(&mut bytes).expect("the OS random number generator is available");
-    bytes
-}
-
 impl Service {
     /// Pairs with the mailbox `link` names and registers every contact not registered yet. The
     /// same link again registers the contacts made since: the mailbox takes its setup token only
@@ -92,33 +86,19 @@ impl Service {
 
     /// Registers at our mailbox every contact not registered yet; nothing without a mailbox.
     pub fn register_at_mailbox(&mut self) -> Result<Paired, ServiceError> {
-        let Some(own) = self.db.own_mailbox()? else {
-            return Ok(Paired {
-                registered: 0,
-                already: 0,
-            });
-        };
-        let client = MailboxClient::new(&own.address, &own.token);
-        let done = self.db.registered_at_own_mailbox()?;
+        let waiting = self.db.routes_to_register()?;
         let mut paired = Paired {
             registered: 0,
-            already: done.len(),
+            already: self.db.registered_at_own_mailbox()?.len(),
         };
-        for contact in self.db.contacts()? {
-            if done.contains(&contact.id) {
-                continue;
-            }
-            let route = MailboxRoute {
-                contact: contact.id,
-                owned: true,
-                address: own.address.clone(),
-                token: random(),
-                upload: random(),
-                download: random(),
-            };
+        for (route, owner) in waiting {
             // The contact uploads into what we download, and fetches what we upload.
-            client.register(&route.token, &route.download, &route.upload)?;
-            self.db.save_own_mailbox_route(&route)?;
+            MailboxClient::new(&route.address, &owner).register(
+                &route.token,
+                &route.download,
+                &route.upload,
+            )?;
+            self.db.mark_registered(route.contact)?;
             paired.registered += 1;
         }
         Ok(paired)

@@ -48,6 +48,12 @@ impl std::fmt::Debug for MailboxRoute {
     }
 }
 
+fn random<const N: usize>() -> [u8; N] {
+    let mut bytes = [0; N];
+    getrandom::fill(&mut bytes).expect("the OS random number generator is available");
+    bytes
+}
+
 fn bytes<const N: usize>(blob: Vec<u8>, column: usize) -> rusqlite::Result<[u8; N]> {
     blob.try_into().map_err(|blob: Vec<u8>| {
         rusqlite::Error::FromSqlConversionFailure(
@@ -97,21 +103,74 @@ impl Database {
         )?)
     }
 
-    /// Records that our mailbox holds folders for `contact` (replacing what it held before).
-    pub fn save_own_mailbox_route(&mut self, route: &MailboxRoute) -> Result<(), StorageError> {
-        self.save_route(&MailboxRoute {
-            owned: true,
-            ..route.clone()
-        })
-    }
-
     /// The contacts our mailbox has folders for.
     pub fn registered_at_own_mailbox(&self) -> Result<Vec<ContactId>, StorageError> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT contact_id FROM mailbox_routes WHERE owned = 1 AND address IS NOT NULL",
+            "SELECT contact_id FROM mailbox_routes
+             WHERE owned = 1 AND address IS NOT NULL AND registered = 1",
         )?;
         let rows = statement.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The routes our mailbox has yet to take, with our (the owner's) token: for every contact
+    /// without one, a new route (a fresh token, two random folders) is made first. Nothing without
+    /// a mailbox.
+    pub fn routes_to_register(&mut self) -> Result<Vec<(MailboxRoute, [u8; 32])>, StorageError> {
+        let Some(own) = self.own_mailbox()? else {
+            return Ok(Vec::new());
+        };
+        let new: Vec<ContactId> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM contacts WHERE id NOT IN
+                     (SELECT contact_id FROM mailbox_routes WHERE owned = 1 AND address IS NOT NULL)",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for contact in new {
+            self.conn.execute(
+                // A route withdrawn from a mailbox paired before is replaced.
+                "INSERT INTO mailbox_routes
+                     (contact_id, owned, address, token, upload, download, registered)
+                 VALUES (?1, 1, ?2, ?3, ?4, ?5, 0)
+                 ON CONFLICT (contact_id, owned) DO UPDATE SET address = excluded.address,
+                     token = excluded.token, upload = excluded.upload,
+                     download = excluded.download, registered = 0",
+                params![
+                    contact,
+                    own.address,
+                    random::<32>().as_slice(),
+                    random::<16>().as_slice(),
+                    random::<16>().as_slice()
+                ],
+            )?;
+        }
+        let mut statement = self.conn.prepare_cached(
+            "SELECT contact_id, address, token, upload, download FROM mailbox_routes
+             WHERE owned = 1 AND registered = 0 AND address IS NOT NULL ORDER BY contact_id",
+        )?;
+        let rows = statement.query_map([], |r| {
+            Ok(MailboxRoute {
+                contact: r.get(0)?,
+                owned: true,
+                address: r.get(1)?,
+                token: bytes(r.get(2)?, 2)?,
+                upload: bytes(r.get(3)?, 3)?,
+                download: bytes(r.get(4)?, 4)?,
+            })
+        })?;
+        let routes: Vec<MailboxRoute> = rows.collect::<Result<_, _>>()?;
+        Ok(routes.into_iter().map(|r| (r, own.token)).collect())
+    }
+
+    /// Our mailbox has taken `contact`'s route: from now on it is used and told.
+    pub fn mark_registered(&mut self, contact: ContactId) -> Result<(), StorageError> {
+        self.conn.execute(
+            "UPDATE mailbox_routes SET registered = 1 WHERE contact_id = ?1 AND owned = 1",
+            [contact],
+        )?;
+        Ok(())
     }
 
     /// What to tell `contact` of our mailbox when a session opens (see
@@ -167,7 +226,8 @@ impl Database {
                     CASE WHEN owned THEN (SELECT token FROM own_mailbox) ELSE token END,
                     upload, download
              FROM mailbox_routes
-             WHERE address IS NOT NULL AND (owned = 0 OR EXISTS (SELECT 1 FROM own_mailbox))
+             WHERE address IS NOT NULL
+               AND (owned = 0 OR (registered = 1 AND EXISTS (SELECT 1 FROM own_mailbox)))
              ORDER BY contact_id, owned",
         )?;
         let rows = statement.query_map([], |r| {
@@ -193,7 +253,7 @@ impl Database {
             .conn
             .query_row(
                 "SELECT address, token, upload, download FROM mailbox_routes
-                 WHERE contact_id = ?1 AND owned = ?2",
+                 WHERE contact_id = ?1 AND owned = ?2 AND registered = 1",
                 params![contact, owned],
                 |r| {
                     let Some(address) = r.get::<_, Option<String>>(0)? else {
@@ -215,12 +275,14 @@ impl Database {
     /// Writes one route; only a change is written, as every session tells the same again.
     fn save_route(&mut self, r: &MailboxRoute) -> Result<(), StorageError> {
         self.conn.execute(
-            "INSERT INTO mailbox_routes (contact_id, owned, address, token, upload, download)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            "INSERT INTO mailbox_routes
+                 (contact_id, owned, address, token, upload, download, registered)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)
              ON CONFLICT (contact_id, owned) DO UPDATE SET address = excluded.address,
-                 token = excluded.token, upload = excluded.upload, download = excluded.download
-             WHERE (address, token, upload, download) IS NOT
-                   (excluded.address, excluded.token, excluded.upload, excluded.download)",
+                 token = excluded.token, upload = excluded.upload, download = excluded.download,
+                 registered = 1
+             WHERE (address, token, upload, download, registered) IS NOT
+                   (excluded.address, excluded.token, excluded.upload, excluded.download, 1)",
             params![
                 r.contact,
                 r.owned,
@@ -260,20 +322,13 @@ mod tests {
         };
         alice.set_own_mailbox(&own).unwrap();
         assert_eq!(alice.own_mailbox().unwrap(), Some(own));
-        let route = MailboxRoute {
-            contact: bob,
-            owned: false,
-            address: "127.0.0.1:9".into(),
-            token: [1; 32],
-            upload: [2; 16],
-            download: [3; 16],
-        };
-        alice.save_own_mailbox_route(&route).unwrap();
+        let (route, _) = alice.routes_to_register().unwrap().remove(0);
+        alice.mark_registered(bob).unwrap();
         assert_eq!(alice.registered_at_own_mailbox().unwrap(), [bob]);
         let told = alice.mailbox_to_tell(bob).unwrap().unwrap().unwrap();
         assert_eq!(
             (told.inbox, told.outbox),
-            ([3; 16], [2; 16]),
+            (route.download, route.upload),
             "bob uploads where alice downloads"
         );
         let routes = alice.mailbox_routes().unwrap();
@@ -293,6 +348,53 @@ mod tests {
         assert!(
             alice.erasure_owed().unwrap(),
             "the token's pages are rotated away"
+        );
+
+        let another = OwnMailbox {
+            address: "127.0.0.1:10".into(),
+            token: [8; 32],
+        };
+        alice.set_own_mailbox(&another).unwrap();
+        let again = alice.routes_to_register().unwrap();
+        assert_eq!(again.len(), 1, "bob is registered anew at the next mailbox");
+        assert_eq!(
+            (again[0].0.address.as_str(), again[0].1),
+            ("127.0.0.1:10", [8; 32])
+        );
+        assert_ne!(again[0].0.token, route.token, "with a new token");
+    }
+
+    #[test]
+    fn a_contact_made_after_pairing_waits_unregistered_untold_and_unused_until_the_mailbox_takes_it()
+     {
+        let dir = tempfile::tempdir().unwrap();
+        let mut alice = database(&dir);
+        let bob = alice.add_contact("bob").unwrap();
+        assert!(alice.routes_to_register().unwrap().is_empty(), "no mailbox");
+        let own = OwnMailbox {
+            address: "127.0.0.1:9".into(),
+            token: [7; 32],
+        };
+        alice.set_own_mailbox(&own).unwrap();
+        let waiting = alice.routes_to_register().unwrap();
+        assert_eq!(waiting.len(), 1);
+        let (route, owner) = &waiting[0];
+        assert_eq!((route.contact, *owner), (bob, [7; 32]));
+        assert_eq!(
+            alice.routes_to_register().unwrap(),
+            waiting,
+            "asked again, the same route, not a new one"
+        );
+        assert_eq!(alice.mailbox_to_tell(bob).unwrap(), None, "not told yet");
+        assert!(alice.mailbox_routes().unwrap().is_empty(), "not used yet");
+        assert!(alice.registered_at_own_mailbox().unwrap().is_empty());
+        alice.mark_registered(bob).unwrap();
+        assert!(alice.routes_to_register().unwrap().is_empty());
+        assert_eq!(alice.registered_at_own_mailbox().unwrap(), [bob]);
+        let told = alice.mailbox_to_tell(bob).unwrap().unwrap().unwrap();
+        assert_eq!(
+            told.token, route.token,
+            "bob is told the token registered for him"
         );
     }
 

@@ -241,4 +241,8 @@ pub const MIGRATIONS: &[&str] = &[
         BEGIN UPDATE erasure SET owed = 1 WHERE owed = 0; END;
     CREATE TRIGGER erase_own_mailbox AFTER DELETE ON own_mailbox
         BEGIN UPDATE erasure SET owed = 1 WHERE owed = 0; END;",
+    // 20: a contact made while the node runs is registered at our mailbox by the node (its mailbox
+    // driver), not only by `courier mailbox pair` or at start: a route waits unregistered, and is
+    // neither used nor told, until the mailbox has taken it.
+    "ALTER TABLE mailbox_routes ADD COLUMN registered INTEGER NOT NULL DEFAULT 1;",
 ];

@@ -409,3 +409,62 @@ fn alice_s_mailbox_is_killed_twenty_times_while_bob_s_node_writes_to_it_and_she_
     alice.stop()?;
     Ok(())
 }
+
+#[test]
+fn carol_becomes_alice_s_contact_while_her_node_runs_and_her_node_registers_carol_at_the_mailbox_itself()
+-> Result<()> {
+    let tools = Tools::locate()?;
+    let root = scratch();
+    let mailbox_dir = root.path().join("mailbox");
+    let (_mailbox, mut alice, _bob) =
+        courier_e2e::mailbox::parted_with_a_mailbox(&tools, root.path(), &mailbox_dir)?;
+    let mut carol = courier_e2e::Person::init(&tools, root.path(), "carol")?;
+    carol.mailbox = true;
+    carol.configure(&[alice.port], false, "loopback")?;
+    alice.lan = true;
+    alice.configure(&[carol.port], false, "loopback")?;
+    courier_e2e::introduce(&alice, &carol)?;
+    alice.serve()?;
+    carol.serve()?;
+    courier_e2e::wait_for_contact(&alice, &carol)?;
+    // No `pair`, no restart: alice's node registers carol at its next poll.
+    wait_until(
+        Duration::from_secs(30),
+        "alice's node registers carol at the mailbox",
+        || {
+            Ok(alice
+                .cli(&["mailbox", "status"])?
+                .contains("reachable, 2 contact(s) registered"))
+        },
+    )?;
+    // Carol learns of it in her next session with alice.
+    carol.stop()?;
+    carol.serve()?;
+    wait_until(
+        Duration::from_secs(30),
+        "carol learns of alice's mailbox",
+        || {
+            Ok(carol
+                .cli(&["mailbox", "status"])?
+                .contains("1 contact(s) reachable through their own"))
+        },
+    )?;
+    // And uses it: alice is away when carol writes.
+    alice.stop()?;
+    carol.cli(&["send", "alice", "--text", "left for you in your mailbox"])?;
+    wait_until(
+        Duration::from_secs(30),
+        "carol's node writes it out",
+        || Ok(sent_states(&carol, "alice")? == ["sent"]),
+    )?;
+    carol.stop()?;
+    alice.serve()?;
+    wait_until(Duration::from_secs(30), "alice gets carol's text", || {
+        Ok(alice
+            .messages("carol")?
+            .iter()
+            .any(|r| r.direction == "in" && r.summary == "left for you in your mailbox"))
+    })?;
+    alice.stop()?;
+    Ok(())
+}
