@@ -111,9 +111,14 @@ impl Node {
         unreachable: Vec<String>,
         registered: Vec<ContactId>,
     ) -> Result<(), NodeError> {
-        // Told in each one's next session with us.
-        for contact in registered {
-            self.db.mark_registered(contact)?;
+        for contact in &registered {
+            self.db.mark_registered(*contact)?;
+        }
+        // Told now where a session with them runs, else at their next.
+        if !registered.is_empty() {
+            for channel in self.slots.channels() {
+                self.step_link(channel, |link, cx| link.tell_mailbox(cx, &registered));
+            }
         }
         let state = match unreachable.len() {
             0 => MediumState::Ready,

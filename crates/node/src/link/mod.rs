@@ -331,6 +331,31 @@ impl Link {
         Ok(out)
     }
 
+    /// Tells the contact of a running sync session, if they are among `contacts`, what we tell of
+    /// our mailbox now (their route there was just registered); nothing on any other link.
+    pub fn tell_mailbox(
+        &mut self,
+        cx: &mut LinkContext<'_>,
+        contacts: &[ContactId],
+    ) -> Result<Output, LinkError> {
+        let mut out = Output::default();
+        let Job::Sync { contact, .. } = &self.job else {
+            return Ok(out);
+        };
+        if !contacts.contains(contact) {
+            return Ok(out);
+        }
+        let Some(told) = cx.db.mailbox_to_tell(*contact)? else {
+            return Ok(out);
+        };
+        self.seal(
+            &Record::encode_all(&[Record::Mailbox(told)]),
+            false,
+            &mut out.wire,
+        )?;
+        Ok(out)
+    }
+
     /// Ends our stream (the node is stopping): the peer sees a clean end, not a truncation.
     pub fn finish(&mut self) -> Vec<u8> {
         let mut wire = Vec::new();
