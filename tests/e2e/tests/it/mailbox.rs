@@ -466,3 +466,46 @@ fn carol_becomes_alice_s_contact_while_her_node_runs_and_her_node_registers_caro
     alice.stop()?;
     Ok(())
 }
+
+#[test]
+fn alice_pairs_from_the_command_line_with_a_link_on_standard_input_and_a_wrong_link_or_no_mailbox_says_what_to_do()
+-> Result<()> {
+    let tools = Tools::locate()?;
+    let root = scratch();
+    let alice = courier_e2e::Person::init(&tools, root.path(), "alice")?;
+    let (code, said) = alice.fails_with_code(&["mailbox", "pair", "https://example.org/"], &[])?;
+    assert_eq!(code, 4, "invalid input: {said}");
+    assert!(said.contains("courier-mailbox://"), "{said}");
+    let (code, said) = alice.fails_with_code(&["mailbox", "unpair"], &[])?;
+    assert_eq!(code, 3, "nothing to unpair: {said}");
+    assert!(said.contains("courier mailbox pair"), "{said}");
+    let (code, said) = alice.fails_with_code(
+        &[
+            "mailbox",
+            "pair",
+            &format!("courier-mailbox://127.0.0.1:9/#{}", "ab".repeat(32)),
+        ],
+        &[],
+    )?;
+    assert_eq!(
+        code, 10,
+        "a mailbox that does not answer is unavailable: {said}"
+    );
+    assert!(said.contains("did not answer"), "{said}");
+
+    let (_mailbox, link) = courier_e2e::mailbox::new_mailbox(&tools, &root.path().join("mailbox"))?;
+    let paired = alice.cli_with_stdin(&["mailbox", "pair", "-"], format!("{link}\n").as_bytes())?;
+    assert!(paired.contains("paired with the mailbox"), "{paired}");
+    assert!(
+        alice
+            .cli(&["mailbox", "status"])?
+            .contains("mailbox: reachable, 0 contact(s) registered")
+    );
+    assert!(alice.cli(&["mailbox", "unpair"])?.contains("unpaired"));
+    assert!(
+        alice
+            .cli(&["mailbox", "status"])?
+            .contains("mailbox: none paired")
+    );
+    Ok(())
+}
