@@ -15,11 +15,6 @@ impl Service {
     /// this build has; the node owns the database from now on.
     pub fn serve(mut self, config: &Config) -> Result<RunningNode, ServiceError> {
         let drivers = self.drivers(config)?;
-        // Contacts made since the last run get their folders in our mailbox now; a mailbox that
-        // does not answer is no reason not to start.
-        if let Err(e) = self.register_at_mailbox() {
-            tracing::warn!("contacts made since could not be registered at the mailbox: {e}");
-        }
         // The node's connection rotates the database key after deletions; it holds the key file
         // only while it does.
         let mut db = self.into_database();
