@@ -21,7 +21,9 @@ use courier_io::{
 use courier_mailbox_client::{MailboxClient, MailboxClientError};
 
 use crate::handover::{InFlight, hand_over};
+// What went wrong may name the mailbox's address: scrubbed unless unsafe logging is on.
 use crate::lock;
+use safelog::sensitive;
 
 /// Uploads waiting for the mailbox at once; past this, a stream is dropped (its messages go again
 /// when due), so a mailbox that is gone for days does not fill memory.
@@ -88,15 +90,16 @@ impl MailboxDriver {
                     Ok(Err(
                         e @ (MailboxClientError::Unauthorized | MailboxClientError::NotFound),
                     )) => {
-                        tracing::warn!("the mailbox refused a stream: {e}");
+                        tracing::warn!("the mailbox refused a stream: {}", sensitive(&e));
                         break;
                     }
                     Ok(Err(MailboxClientError::RateLimited { retry_after_secs })) => {
                         backoff = backoff.max(Duration::from_secs(retry_after_secs));
                     }
                     Ok(Err(e)) => tracing::info!(
-                        "the mailbox did not take a stream; trying again in {} s: {e}",
-                        backoff.as_secs()
+                        "the mailbox did not take a stream; trying again in {} s: {}",
+                        backoff.as_secs(),
+                        sensitive(&e)
                     ),
                     Err(_) => break,
                 }
@@ -146,7 +149,10 @@ fn register_all(register: &[MailboxRegistration]) -> Vec<i64> {
     for r in register {
         match MailboxClient::new(&r.address, &r.owner).register(&r.token, &r.inbox, &r.outbox) {
             Ok(()) => taken.push(r.key),
-            Err(e) => tracing::info!("a contact could not be registered at the mailbox yet: {e}"),
+            Err(e) => tracing::info!(
+                "a contact could not be registered at the mailbox yet: {}",
+                sensitive(&e)
+            ),
         }
     }
     taken
@@ -164,7 +170,7 @@ fn fetch_all(
 ) -> (usize, Vec<String>) {
     let (mut files, mut unreachable) = (0, Vec::new());
     let mut failed = |folder: &MailboxFolder, e: MailboxClientError| {
-        tracing::info!("a mailbox did not answer as it should: {e}");
+        tracing::info!("a mailbox did not answer as it should: {}", sensitive(&e));
         if !unreachable.contains(&folder.address) {
             unreachable.push(folder.address.clone());
         }
@@ -279,7 +285,10 @@ impl Driver for MailboxDriver {
         self.runtime.spawn_blocking(move || {
             let client = MailboxClient::new(&folder.address, &folder.token);
             if let Err(e) = client.delete(&folder.folder, &name) {
-                tracing::info!("a fetched file stays in the mailbox until its sweep: {e}");
+                tracing::info!(
+                    "a fetched file stays in the mailbox until its sweep: {}",
+                    sensitive(&e)
+                );
             }
         });
     }
