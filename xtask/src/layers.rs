@@ -83,6 +83,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "courier-mailbox",
         &[
+            "courier-config",
+            // The onion service a mailbox with `[tor]` is reached as: the node's Tor client code.
+            "courier-drivers",
             "courier-error",
             "courier-http-serving",
             "courier-io",
@@ -165,8 +168,14 @@ const RULES: &[(&str, &[&str], &str)] = &[
     ),
     (
         "courier-mailbox",
-        &["rusqlite", "wasmtime", "courier-node", "courier-storage"],
-        "the mailbox keeps opaque files: it links no node and no database",
+        &[
+            "wasmtime",
+            "courier-node",
+            "courier-storage",
+            "courier-plugin-host",
+        ],
+        "the mailbox keeps opaque files: it links no node and no node database (built with Tor, \
+         arti brings SQLite for its own directory cache, which holds only public relay data)",
     ),
     (
         "courier-events",

@@ -5,7 +5,9 @@
 //! within [`HEADER_DEADLINE`]. Whoever has no token can thus hold no more than a few dozen
 //! descriptors, briefly, and the token holders, the node and its transports go on.
 
-use std::net::SocketAddr;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -36,9 +38,66 @@ impl Connection {
     }
 }
 
-/// Serves `app` on `listener` until `stopped` turns true, each connection within `limits`.
+/// Where connections come from: a TCP listener, or any stream of connections (an onion service's).
+pub trait Accept: Send + 'static {
+    /// One connection.
+    type Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static;
+    /// The next connection and the address it came from (the budget counts per source).
+    fn accept(&mut self) -> impl Future<Output = std::io::Result<(Self::Io, IpAddr)>> + Send;
+}
+
+impl Accept for TcpListener {
+    type Io = tokio::net::TcpStream;
+
+    async fn accept(&mut self) -> std::io::Result<(Self::Io, IpAddr)> {
+        let (stream, peer): (_, SocketAddr) = TcpListener::accept(self).await?;
+        Ok((stream, peer.ip()))
+    }
+}
+
+/// Connections from a stream of them, all from one `source` (an onion service's come with no
+/// address), kept serving while `keep` lives (the onion service itself).
+pub struct Incoming<I, K> {
+    streams: Pin<Box<dyn futures_core::Stream<Item = I> + Send>>,
+    source: IpAddr,
+    _keep: K,
+}
+
+impl<I, K> Incoming<I, K> {
+    /// Connections from `streams`, all from `source`; `keep` is held as long as they are served.
+    pub fn new(
+        streams: impl futures_core::Stream<Item = I> + Send + 'static,
+        source: IpAddr,
+        keep: K,
+    ) -> Self {
+        Incoming {
+            streams: Box::pin(streams),
+            source,
+            _keep: keep,
+        }
+    }
+}
+
+impl<I, K> Accept for Incoming<I, K>
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    K: Send + 'static,
+{
+    type Io = I;
+
+    async fn accept(&mut self) -> std::io::Result<(I, IpAddr)> {
+        match std::future::poll_fn(|cx| self.streams.as_mut().poll_next(cx)).await {
+            Some(io) => Ok((io, self.source)),
+            // The service stopped: nothing more will come.
+            None => std::future::pending().await,
+        }
+    }
+}
+
+/// Serves `app` on the connections `listener` accepts until `stopped` turns true, each connection
+/// within `limits`.
 pub async fn serve(
-    listener: TcpListener,
+    mut listener: impl Accept,
     app: axum::Router,
     limits: Limits,
     mut stopped: watch::Receiver<bool>,
@@ -50,7 +109,7 @@ pub async fn serve(
             accepted = listener.accept() => accepted,
             _ = stopped.wait_for(|stop| *stop) => return,
         };
-        let (stream, peer): (_, SocketAddr) = match accepted {
+        let (stream, source) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
                 // Out of descriptors or memory: the budget should prevent it; wait, do not spin.
@@ -60,7 +119,7 @@ pub async fn serve(
             }
         };
         let id = ids.fetch_add(1, Ordering::Relaxed);
-        let Some(stranger) = budget.admit(id, peer.ip()) else {
+        let Some(stranger) = budget.admit(id, source) else {
             // Every place is held by clients that showed the token.
             continue;
         };

@@ -15,7 +15,7 @@ mod request;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use request::{IoRequest, MailboxFolder, MailboxRegistration};
+pub use request::{IoRequest, MailboxFolder, MailboxReach, MailboxRegistration, is_onion_v3};
 
 /// A channel, as the node numbers it; the same number the transport plugin sees.
 pub type ChannelId = u64;

@@ -86,8 +86,8 @@ pub enum IoRequest {
         /// Where that folder is and the token that opens it: filled in by the node, which alone
         /// knows them; `None` until then.
         to: Option<MailboxFolder>,
-        /// The addresses the grant reaches.
-        scope: TcpScope,
+        /// The mailboxes the grant reaches.
+        reach: MailboxReach,
     },
     /// Register these contacts at our mailbox, then download (and delete once the node has read
     /// it) every file waiting in these folders.
@@ -96,15 +96,50 @@ pub enum IoRequest {
         from: Vec<MailboxFolder>,
         /// Filled in by the node: contacts our mailbox has yet to take.
         register: Vec<MailboxRegistration>,
-        /// The addresses the grant reaches.
-        scope: TcpScope,
+        /// The mailboxes the grant reaches.
+        reach: MailboxReach,
     },
+}
+
+/// The mailboxes a `mailbox` grant reaches: those at a socket address within its TCP scope, and,
+/// if it grants `tor-stream` too, onion services (over Tor, which shows the mailbox no address of
+/// ours).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailboxReach {
+    /// The grant's TCP scope.
+    pub tcp: TcpScope,
+    /// Whether the grant reaches onion services.
+    pub tor: bool,
+}
+
+impl MailboxReach {
+    /// Whether a mailbox at `address` (`host:port`) is within reach: an onion name only over Tor, a
+    /// socket address only within the TCP scope, and nothing else (a host name would need a DNS
+    /// lookup that names the mailbox to whoever answers it).
+    pub fn permits(self, address: &str) -> bool {
+        match address.rsplit_once(':') {
+            Some((host, port)) if is_onion_v3(host) => self.tor && port.parse::<u16>().is_ok(),
+            _ => address
+                .parse::<SocketAddr>()
+                .is_ok_and(|addr| self.tcp.permits(&addr)),
+        }
+    }
+}
+
+/// Whether `name` looks like a v3 onion address: 56 base32 characters and `.onion`.
+pub fn is_onion_v3(name: &str) -> bool {
+    name.strip_suffix(".onion").is_some_and(|label| {
+        label.len() == 56
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+    })
 }
 
 /// One folder of a mailbox, and the token that opens it: what the node knows and no plugin does.
 #[derive(Clone, PartialEq, Eq)]
 pub struct MailboxFolder {
-    /// Where the mailbox listens, `host:port`.
+    /// Where the mailbox listens, `host:port` or `NAME.onion:port`.
     pub address: String,
     /// The bearer token.
     pub token: [u8; 32],
@@ -161,5 +196,50 @@ impl IoRequest {
                 | IoRequest::BleAdvertise { .. }
                 | IoRequest::TorPublishService
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn onion() -> String {
+        format!("{}.onion", "a".repeat(52) + "2345")
+    }
+
+    #[test]
+    fn onion_addresses_are_checked_by_shape() {
+        assert!(is_onion_v3(&onion()));
+        assert!(!is_onion_v3("example.com"));
+        assert!(!is_onion_v3(&format!("{}.onion", "A".repeat(56))));
+        assert!(!is_onion_v3(&format!("{}.onion", "a".repeat(55))));
+    }
+
+    #[test]
+    fn a_mailbox_is_reached_over_tcp_within_the_scope_and_as_an_onion_only_over_tor() {
+        let lan = MailboxReach {
+            tcp: TcpScope::Lan,
+            tor: false,
+        };
+        let loopback_and_tor = MailboxReach {
+            tcp: TcpScope::Loopback,
+            tor: true,
+        };
+        assert!(lan.permits("192.168.1.2:9"));
+        assert!(!loopback_and_tor.permits("192.168.1.2:9"));
+        assert!(loopback_and_tor.permits("127.0.0.1:9"));
+        let at_onion = format!("{}:80", onion());
+        assert!(!lan.permits(&at_onion), "an onion only over Tor");
+        assert!(loopback_and_tor.permits(&at_onion));
+        assert!(!loopback_and_tor.permits(&onion()), "no port");
+        assert!(
+            !loopback_and_tor.permits("mailbox.example:80"),
+            "no DNS names"
+        );
+        let any = MailboxReach {
+            tcp: TcpScope::Any,
+            tor: true,
+        };
+        assert!(!any.permits("example.onion:80"), "not a v3 name");
     }
 }

@@ -17,6 +17,9 @@ pub struct MailboxClient {
     agent: ureq::Agent,
     base: String,
     bearer: String,
+    /// Set for a mailbox at an onion name that this client's agent cannot reach (it would ask DNS
+    /// for the name): every request fails, saying so.
+    needs_tor: bool,
 }
 
 impl std::fmt::Debug for MailboxClient {
@@ -49,25 +52,30 @@ struct ErrorBody {
 const MAX_ANSWER: u64 = 8 << 20;
 
 impl MailboxClient {
-    /// A client of the mailbox at `address` (`host:port`) holding `token`.
+    /// A client of the mailbox at `address` (`host:port`) holding `token`, over TCP; a mailbox
+    /// at an onion name needs [`through`](Self::through) an agent that reaches it over Tor.
     pub fn new(address: &str, token: &Token) -> MailboxClient {
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            // A 1 MiB file over a slow link, not a mailbox that hangs for ever.
-            .timeout_global(Some(Duration::from_secs(120)))
-            .timeout_connect(Some(Duration::from_secs(10)))
-            .build();
+        let mut client = MailboxClient::through(&agent_config().into(), address, token);
+        client.needs_tor = is_onion_address(address);
+        client
+    }
+
+    /// A client of the mailbox at `address` holding `token`, through `agent`, which reaches onion
+    /// names over Tor (never by DNS) if `address` is one. Clients through one agent share its
+    /// connections.
+    pub fn through(agent: &ureq::Agent, address: &str, token: &Token) -> MailboxClient {
         MailboxClient {
-            agent: config.into(),
+            agent: agent.clone(),
             base: format!("http://{address}"),
             bearer: format!("Bearer {}", hex::encode(token)),
+            needs_tor: false,
         }
     }
 
-    /// Exchanges a setup token for the owner's token; asking again answers the same token, so a
-    /// reply lost on the way is asked for again, not a reason to wipe the mailbox.
-    pub fn set_up(address: &str, setup: &Token) -> Result<Token, MailboxClientError> {
-        let bytes = MailboxClient::new(address, setup).call("PUT", "/v1/setup", Vec::new())?;
+    /// Exchanges this client's setup token for the owner's token; asking again answers the same
+    /// token, so a reply lost on the way is asked for again, not a reason to wipe the mailbox.
+    pub fn set_up(&self) -> Result<Token, MailboxClientError> {
+        let bytes = self.call("PUT", "/v1/setup", Vec::new())?;
         let reply: SetupReply = json(&bytes)?;
         let mut token = [0; 32];
         hex::decode_to_slice(&reply.token, &mut token).map_err(|_| garbled("setup"))?;
@@ -123,6 +131,9 @@ impl MailboxClient {
     }
 
     fn call(&self, method: &str, path: &str, body: Vec<u8>) -> Result<Vec<u8>, MailboxClientError> {
+        if self.needs_tor {
+            return Err(MailboxClientError::NeedsTor);
+        }
         let request = ureq::http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))
@@ -164,6 +175,23 @@ impl MailboxClient {
             }),
         }
     }
+}
+
+/// The settings of every agent that talks to mailboxes: statuses answered, not errors; a 1 MiB
+/// file over a slow link may take its time, a mailbox that hangs may not.
+pub fn agent_config() -> ureq::config::Config {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(120)))
+        .timeout_connect(Some(Duration::from_secs(10)))
+        .build()
+}
+
+/// Whether `address` (`host:port`) names an onion service.
+pub fn is_onion_address(address: &str) -> bool {
+    address
+        .rsplit_once(':')
+        .is_some_and(|(host, _)| host.ends_with(".onion"))
 }
 
 /// A file's path; a name the mailbox could not have given is refused before it is sent.

@@ -31,6 +31,11 @@ pub enum MailboxClientError {
         /// What it said.
         message: String,
     },
+    /// The mailbox is an onion service, and this node does not reach mailboxes over Tor.
+    #[error(
+        "the mailbox is an onion service, reached only over Tor; grant the mailbox transport tor-stream as well as mailbox, and give the config a [tor] section if the network is not the public one"
+    )]
+    NeedsTor,
     /// A pairing link that is not one.
     #[error(
         "not a mailbox pairing link ({0}); copy the whole `courier-mailbox://` line the mailbox printed"
@@ -50,6 +55,7 @@ impl HasKind for MailboxClientError {
                 ErrorKind::Unavailable
             }
             MailboxClientError::BadLink(_) => ErrorKind::InvalidInput,
+            MailboxClientError::NeedsTor => ErrorKind::RefusedByPolicy,
         }
     }
 }

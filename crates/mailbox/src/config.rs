@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use courier_config::tor::TorConfig;
 use serde::Deserialize;
 
 use crate::MailboxError;
@@ -23,6 +24,9 @@ pub struct MailboxConfig {
     pub uploads_per_minute: u32,
     /// Days a file is kept when nobody fetches it.
     pub retention_days: u32,
+    /// With a `[tor]` section (empty: the public Tor network), the mailbox is an onion service
+    /// and listens on no TCP port; without one, it listens on TCP.
+    pub tor: Option<TorConfig>,
 }
 
 impl Default for MailboxConfig {
@@ -33,6 +37,7 @@ impl Default for MailboxConfig {
             total_quota_bytes: 1 << 30,
             uploads_per_minute: 120,
             retention_days: 14,
+            tor: None,
         }
     }
 }
@@ -92,6 +97,13 @@ mod tests {
         assert_eq!(config.folder_quota_bytes, 4096);
         assert_eq!(config.retention_ms(), 3 * 86_400_000);
         assert_eq!(config.max_file_bytes, 1 << 20);
+        assert_eq!(config.tor, None, "TCP unless told");
+        let onion = MailboxConfig::parse("[tor]\n", "m.toml").unwrap();
+        assert_eq!(
+            onion.tor,
+            Some(TorConfig::default()),
+            "the public Tor network"
+        );
     }
 
     #[test]

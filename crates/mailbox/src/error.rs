@@ -63,6 +63,11 @@ pub enum MailboxError {
         /// The quota.
         limit: u64,
     },
+    /// The onion service could not start.
+    #[error(
+        "the mailbox's onion service could not start: {0}; check the [tor] section of mailbox.toml"
+    )]
+    Tor(String),
     /// Too many uploads from one token in the last minute.
     #[error("too many uploads; try again in {retry_after_secs} s")]
     RateLimited {
@@ -81,7 +86,7 @@ impl HasKind for MailboxError {
             MailboxError::TooLarge { .. } | MailboxError::QuotaFull { .. } => {
                 ErrorKind::RefusedByPolicy
             }
-            MailboxError::RateLimited { .. } => ErrorKind::Unavailable,
+            MailboxError::RateLimited { .. } | MailboxError::Tor(_) => ErrorKind::Unavailable,
         }
     }
 }

@@ -19,12 +19,15 @@
 //! - [`mailbox`]: all of it behind one lock, as the routes use it.
 //! - [`routes`]: the HTTP API under `/v1`.
 //! - [`serving`]: the API on a socket, its connections under a budget.
+//! - [`onion`]: the mailbox as an onion service, where its config has `[tor]`.
 
 pub mod access;
 pub mod config;
 pub mod error;
 pub mod folders;
 pub mod mailbox;
+#[cfg(feature = "tor")]
+pub mod onion;
 pub mod rate;
 pub mod registry;
 pub mod routes;

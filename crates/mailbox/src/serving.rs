@@ -1,10 +1,11 @@
-//! A mailbox served over HTTP until told to stop: its connections under a budget of their own
-//! (whoever has no token holds a few dozen connections at most, briefly), and what nobody fetched
-//! swept away hourly.
+//! A mailbox served over HTTP until told to stop, on TCP or as an onion service: its connections
+//! under a budget of their own (whoever has no token holds a few dozen connections at most,
+//! briefly), and what nobody fetched swept away hourly.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use courier_http_serving::Accept;
 use courier_io::budget::Limits;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -26,8 +27,8 @@ pub fn limits() -> Limits {
 /// How often files downloaded a while ago, and files past their retention, are deleted.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
-/// Serves `mailbox` on `listener` until `stopped` turns true.
-pub async fn serve(listener: TcpListener, mailbox: Mailbox, stopped: watch::Receiver<bool>) {
+/// Serves `mailbox` on the connections `listener` accepts until `stopped` turns true.
+pub async fn serve(listener: impl Accept, mailbox: Mailbox, stopped: watch::Receiver<bool>) {
     let shared = Arc::new(Mutex::new(mailbox));
     let sweeping = tokio::spawn(sweep_every(shared.clone(), SWEEP_EVERY));
     courier_http_serving::serve(listener, router(shared), limits(), stopped).await;
@@ -37,27 +38,55 @@ pub async fn serve(listener: TcpListener, mailbox: Mailbox, stopped: watch::Rece
 /// Where `run` writes the address it listens on, in the data directory, for the owner's tools.
 pub const ADDR_FILE: &str = "mailbox.addr";
 
-/// Opens the mailbox of `dir`, listens on `listen`, tells `announce` the address and, for a mailbox
-/// nobody can open yet, the setup token; serves until SIGINT or SIGTERM.
+/// Opens the mailbox of `dir` and listens: as an onion service if its config has `[tor]`, on
+/// `listen` otherwise; tells `announce` the address it is reached at and, for a mailbox nobody can
+/// open yet, the setup token; serves until SIGINT or SIGTERM.
 pub fn run(
     dir: &std::path::Path,
     listen: std::net::SocketAddr,
-    announce: impl FnOnce(std::net::SocketAddr, Option<&crate::token::Token>),
+    announce: impl FnOnce(&str, Option<&crate::token::Token>),
+) -> Result<(), crate::MailboxError> {
+    let (mailbox, setup) = Mailbox::open(dir)?;
+    let runtime = runtime()?;
+    match mailbox.config().tor.clone() {
+        None => {
+            let (listener, address) = bind(&runtime, listen)?;
+            let address = address.to_string();
+            serve_until_signalled(dir, &runtime, listener, &address, mailbox, || {
+                announce(&address, setup.as_ref())
+            })
+        }
+        #[cfg(feature = "tor")]
+        Some(network) => {
+            let (incoming, address) = crate::onion::listen(dir, network, runtime.handle())?;
+            serve_until_signalled(dir, &runtime, incoming, &address, mailbox, || {
+                announce(&address, setup.as_ref())
+            })
+        }
+        #[cfg(not(feature = "tor"))]
+        Some(_) => Err(crate::MailboxError::Tor(
+            "this courier was built without Tor; build it with Tor, or remove [tor]".into(),
+        )),
+    }
+}
+
+/// Writes `address` where the owner's tools find it, calls `announce`, and serves `mailbox` on
+/// `listener` until SIGINT or SIGTERM.
+fn serve_until_signalled(
+    dir: &std::path::Path,
+    runtime: &tokio::runtime::Runtime,
+    listener: impl Accept,
+    address: &str,
+    mailbox: Mailbox,
+    announce: impl FnOnce(),
 ) -> Result<(), crate::MailboxError> {
     use crate::MailboxError;
-    let Opened {
-        mailbox,
-        setup,
-        runtime,
-        listener,
-        address: addr,
-    } = open(dir, listen)?;
     courier_local_fs::owner_only::file_options()
         .write(true)
         .create(true)
         .truncate(true)
         .open(dir.join(ADDR_FILE))
-        .and_then(|mut file| std::io::Write::write_all(&mut file, addr.to_string().as_bytes()))
+        .and_then(|mut file| std::io::Write::write_all(&mut file, address.as_bytes()))
         .map_err(MailboxError::disk("writing mailbox.addr"))?;
     let (stop, stopped) = watch::channel(false);
     let mut signals = signal_hook::iterator::Signals::new([
@@ -70,44 +99,33 @@ pub fn run(
             let _ = stop.send(true);
         }
     });
-    announce(addr, setup.as_ref());
+    announce();
     runtime.block_on(serve(listener, mailbox, stopped));
     Ok(())
 }
 
-/// A mailbox opened and listening, not serving yet.
-struct Opened {
-    mailbox: Mailbox,
-    setup: Option<crate::token::Token>,
-    runtime: tokio::runtime::Runtime,
-    listener: TcpListener,
-    address: std::net::SocketAddr,
-}
-
-fn open(
-    dir: &std::path::Path,
-    listen: std::net::SocketAddr,
-) -> Result<Opened, crate::MailboxError> {
-    use crate::MailboxError;
-    let (mailbox, setup) = Mailbox::open(dir)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+/// The runtime a mailbox serves on.
+fn runtime() -> Result<tokio::runtime::Runtime, crate::MailboxError> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
-        .map_err(MailboxError::disk("starting the runtime"))?;
+        .map_err(crate::MailboxError::disk("starting the runtime"))
+}
+
+/// A TCP listener on `listen`, and the address it got.
+fn bind(
+    runtime: &tokio::runtime::Runtime,
+    listen: std::net::SocketAddr,
+) -> Result<(TcpListener, std::net::SocketAddr), crate::MailboxError> {
+    use crate::MailboxError;
     let listener = runtime
         .block_on(TcpListener::bind(listen))
         .map_err(MailboxError::disk("listening"))?;
     let address = listener
         .local_addr()
         .map_err(MailboxError::disk("listening"))?;
-    Ok(Opened {
-        mailbox,
-        setup,
-        runtime,
-        listener,
-        address,
-    })
+    Ok((listener, address))
 }
 
 /// A mailbox serving in this process, on its own runtime, until dropped: for a program (or a
@@ -127,20 +145,20 @@ impl std::fmt::Debug for Background {
     }
 }
 
-/// Serves the mailbox of `dir` on `listen` in the background.
+/// Serves the mailbox of `dir` on `listen` (TCP, whatever its config says) in the background.
 pub fn in_background(
     dir: &std::path::Path,
     listen: std::net::SocketAddr,
 ) -> Result<Background, crate::MailboxError> {
-    let opened = open(dir, listen)?;
+    let (mailbox, setup) = Mailbox::open(dir)?;
+    let runtime = runtime()?;
+    let (listener, address) = bind(&runtime, listen)?;
     let (stop, stopped) = watch::channel(false);
-    opened
-        .runtime
-        .spawn(serve(opened.listener, opened.mailbox, stopped));
+    runtime.spawn(serve(listener, mailbox, stopped));
     Ok(Background {
-        address: opened.address,
-        setup: opened.setup,
+        address,
+        setup,
         _stop: stop,
-        _runtime: opened.runtime,
+        _runtime: runtime,
     })
 }

@@ -11,7 +11,9 @@ use super::bindings::transport::courier::plugin::{
 };
 use super::bindings::{CapabilityError, Level};
 use super::sandbox::PluginState;
-use courier_io::{IoRequest, MAX_FILE_BYTES};
+use courier_config::capability::Capability;
+pub use courier_io::is_onion_v3;
+use courier_io::{IoRequest, MAX_FILE_BYTES, MailboxReach};
 
 /// Requests one call may make through capabilities; more is a plugin gone wrong.
 pub const MAX_REQUESTS_PER_CALL: usize = 64;
@@ -145,16 +147,6 @@ impl tcp::Host for PluginState {
         }
         self.queue(IoRequest::TcpConnect { channel, address })
     }
-}
-
-/// Whether `name` looks like a v3 onion address: 56 base32 characters and `.onion`.
-pub fn is_onion_v3(name: &str) -> bool {
-    name.strip_suffix(".onion").is_some_and(|label| {
-        label.len() == 56
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
-    })
 }
 
 impl tor_stream::Host for PluginState {
@@ -298,7 +290,7 @@ impl mailbox::Host for PluginState {
             folder,
             data,
             to: None,
-            scope: self.grants.tcp_scope,
+            reach: self.mailbox_reach(),
         })
     }
 
@@ -306,22 +298,25 @@ impl mailbox::Host for PluginState {
         self.queue(IoRequest::MailboxFetch {
             from: Vec::new(),
             register: Vec::new(),
-            scope: self.grants.tcp_scope,
+            reach: self.mailbox_reach(),
         })
+    }
+}
+
+impl PluginState {
+    /// The mailboxes this plugin's grants reach: within its TCP scope, and onion services if it
+    /// is granted Tor as well.
+    fn mailbox_reach(&self) -> MailboxReach {
+        MailboxReach {
+            tcp: self.grants.tcp_scope,
+            tor: self.grants.has(Capability::TorStream),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn onion_addresses_are_checked_by_shape() {
-        let good = format!("{}.onion", "a".repeat(52) + "2345");
-        assert!(is_onion_v3(&good));
-        assert!(!is_onion_v3("example.com"));
-        assert!(!is_onion_v3(&format!("{}.onion", "A".repeat(56))));
-    }
 
     #[test]
     fn file_names_cannot_escape_the_directory() {

@@ -46,6 +46,9 @@ pub enum ServiceError {
          remove that transport"
     )]
     NoTor,
+    /// The Tor client that reaches an onion mailbox could not start.
+    #[error("Tor could not start to reach the mailbox: {0}; check the config's [tor] section")]
+    Tor(String),
     /// The data directory could not be made or kept to its owner.
     #[error("{doing} data directory {}: {source}", path.display())]
     DataDir {
@@ -267,7 +270,8 @@ impl ServiceError {
             ServiceError::PendingVerify(_)
             | ServiceError::PendingConversation(_)
             | ServiceError::StillArriving { .. }
-            | ServiceError::NoTor => K::Unavailable,
+            | ServiceError::NoTor
+            | ServiceError::Tor(_) => K::Unavailable,
             ServiceError::InvalidContent(_) | ServiceError::Policy(_) => K::RefusedByPolicy,
             ServiceError::Timer(_) | ServiceError::Manifest(_) | ServiceError::NewPlugin(_) => {
                 K::InvalidInput

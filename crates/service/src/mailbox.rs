@@ -2,7 +2,9 @@
 //! random folders), and withdrawing it. Contacts learn their part inside their next sync with us
 //! (the `mailbox` record), never from the mailbox.
 
-use courier_mailbox_client::{MailboxClient, PairingLink};
+use courier_config::capability::Capability;
+use courier_drivers::mailbox::MailboxAgent;
+use courier_mailbox_client::PairingLink;
 use courier_storage::OwnMailbox;
 
 use crate::Service;
@@ -70,7 +72,10 @@ impl Service {
         {
             return self.register_at_mailbox();
         }
-        let token = MailboxClient::set_up(&link.address, &link.setup)?;
+        let token = self
+            .mailbox_agent()?
+            .client(&link.address, &link.setup)
+            .set_up()?;
         let own = OwnMailbox {
             address: link.address,
             token,
@@ -87,13 +92,14 @@ impl Service {
     /// Registers at our mailbox every contact not registered yet; nothing without a mailbox.
     pub fn register_at_mailbox(&mut self) -> Result<Paired, ServiceError> {
         let waiting = self.db.routes_to_register()?;
+        let agent = self.mailbox_agent()?;
         let mut paired = Paired {
             registered: 0,
             already: self.db.registered_at_own_mailbox()?.len(),
         };
         for (route, owner) in waiting {
             // The contact uploads into what we download, and fetches what we upload.
-            MailboxClient::new(&route.address, &owner).register(
+            agent.client(&route.address, &owner).register(
                 &route.token,
                 &route.download,
                 &route.upload,
@@ -106,10 +112,12 @@ impl Service {
 
     /// Whether our mailbox answers and how many contacts it serves, and how many contacts we
     /// reach through theirs.
-    pub fn mailbox_status(&self) -> Result<MailboxStatus, ServiceError> {
+    pub fn mailbox_status(&mut self) -> Result<MailboxStatus, ServiceError> {
         let own = match self.db.own_mailbox()? {
             Some(own) => {
-                let reachable = MailboxClient::new(&own.address, &own.token)
+                let reachable = self
+                    .mailbox_agent()?
+                    .client(&own.address, &own.token)
                     .status()
                     .map_err(|e| e.to_string());
                 Some((reachable, self.db.registered_at_own_mailbox()?.len()))
@@ -132,5 +140,50 @@ impl Service {
             return Err(ServiceError::NoMailbox);
         }
         Ok(self.db.unpair_own_mailbox()?)
+    }
+}
+
+impl Service {
+    /// The agent this service reaches mailboxes through, made on first use: over Tor as well as
+    /// TCP where the config grants a mailbox transport Tor. Its Tor client is its own, with its own
+    /// state beside the node's (a node running beside has its own client).
+    fn mailbox_agent(&mut self) -> Result<MailboxAgent, ServiceError> {
+        if let Some(agent) = &self.mailbox_agent {
+            return Ok(agent.clone());
+        }
+        let config = self.dir.config(None)?;
+        let over_tor = config
+            .plugins
+            .iter()
+            .any(|p| p.grants.has(Capability::Mailbox) && p.grants.has(Capability::TorStream));
+        let agent = if over_tor {
+            self.tor_mailbox_agent(&config)?
+        } else {
+            MailboxAgent::tcp()
+        };
+        Ok(self.mailbox_agent.insert(agent).clone())
+    }
+
+    #[cfg(feature = "tor")]
+    fn tor_mailbox_agent(
+        &self,
+        config: &courier_config::Config,
+    ) -> Result<MailboxAgent, ServiceError> {
+        let tor = self.dir.path().join("tor").join("service");
+        let settings = courier_drivers::tor::TorSettings {
+            state_dir: tor.join("state"),
+            cache_dir: tor.join("cache"),
+            network: config.tor.clone(),
+            onion_key: None,
+        };
+        MailboxAgent::with_own_tor(settings).map_err(|e| ServiceError::Tor(e.to_string()))
+    }
+
+    #[cfg(not(feature = "tor"))]
+    fn tor_mailbox_agent(
+        &self,
+        _config: &courier_config::Config,
+    ) -> Result<MailboxAgent, ServiceError> {
+        Err(ServiceError::NoTor)
     }
 }

@@ -14,6 +14,8 @@ pub struct Service {
     pub(crate) db: Database,
     /// Loaded on first use: listing contacts should not wait for the wasm engine.
     plugins: Option<Plugins>,
+    /// How mailboxes are reached, made on first use (it may start a Tor client).
+    pub(crate) mailbox_agent: Option<courier_drivers::mailbox::MailboxAgent>,
 }
 
 impl Service {
@@ -23,6 +25,7 @@ impl Service {
             dir,
             db,
             plugins: None,
+            mailbox_agent: None,
         }
     }
 

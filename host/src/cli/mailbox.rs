@@ -10,7 +10,8 @@ use courier_service::DataDir;
 
 use super::unlock;
 
-/// Serves the mailbox of `dir` on `listen` until SIGINT or SIGTERM.
+/// Serves the mailbox of `dir` on `listen`, or as an onion service if its config says so, until
+/// SIGINT or SIGTERM.
 pub fn serve(dir: &Path, listen: SocketAddr) -> Result<()> {
     courier_mailbox::serving::run(dir, listen, |addr, setup| {
         println!("mailbox: serving on {addr}");
@@ -22,7 +23,7 @@ pub fn serve(dir: &Path, listen: SocketAddr) -> Result<()> {
                 setup.to_hex()
             );
             let link = PairingLink {
-                address: addr.to_string(),
+                address: addr.to_owned(),
                 setup: setup.bytes(),
             };
             println!("mailbox: pair the owner's node with: courier mailbox pair {link}");
@@ -49,7 +50,7 @@ pub fn pair(dir: &DataDir, link: &str) -> Result<()> {
 
 /// Says whether the mailbox answers.
 pub fn status(dir: &DataDir) -> Result<()> {
-    let service = unlock::open(dir)?;
+    let mut service = unlock::open(dir)?;
     println!("{}", service.mailbox_status()?);
     Ok(())
 }

@@ -160,6 +160,9 @@ pub struct Person {
     pub tor: Option<String>,
     /// Whether their config has the mailbox transport (polling every second, mailboxes on loopback).
     pub mailbox: bool,
+    /// The `[tor]` section naming a private Tor network, if their mailbox transport reaches onion
+    /// mailboxes over Tor (granted `tor-stream`).
+    pub mailbox_tor: Option<String>,
     /// What the running `serve` printed on its stdout so far (its first [`PRINTED_KEPT`] lines).
     printed: Arc<Mutex<Vec<String>>>,
 }
@@ -194,6 +197,7 @@ impl Person {
             lan: true,
             tor: None,
             mailbox: false,
+            mailbox_tor: None,
         })
     }
 
@@ -379,13 +383,24 @@ impl Person {
             ),
             None => String::new(),
         };
-        let mailbox = if self.mailbox {
-            "[transports.mailbox]\nplugin = \"transport-mailbox\"\n\
-             grant = [\"mailbox\", \"log\", \"clock\"]\ntcp_scope = \"loopback\"\n\
-             settings = { every-secs = 1 }\n\n"
+        let over_tor = if self.mailbox_tor.is_some() {
+            ", \"tor-stream\""
         } else {
             ""
         };
+        let mut mailbox = if self.mailbox {
+            format!(
+                "[transports.mailbox]\nplugin = \"transport-mailbox\"\n\
+                 grant = [\"mailbox\", \"log\", \"clock\"{over_tor}]\ntcp_scope = \"loopback\"\n\
+                 settings = {{ every-secs = 1 }}\n\n"
+            )
+        } else {
+            String::new()
+        };
+        if let (Some(network), None) = (&self.mailbox_tor, &self.tor) {
+            mailbox.push_str(network);
+            mailbox.push('\n');
+        }
         let config = format!(
             "[plugins]\ndir = {plugins:?}\n\n{lan}{drive}{tor}{mailbox}\
              [message_types.text]\nplugin = \"text\"\ngrant = [\"log\"]\n\n{types}",

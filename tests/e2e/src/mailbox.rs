@@ -45,6 +45,11 @@ impl MailboxProcess {
         Ok(MailboxProcess { child, setup, link })
     }
 
+    /// Its process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL: no chance to finish anything.
     pub fn kill(mut self) -> Result<()> {
         self.child.kill()?;
@@ -58,6 +63,25 @@ impl Drop for MailboxProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The TCP ports the process `pid` listens on (IPv4 and IPv6).
+pub fn listening_ports(pid: u32) -> Result<Vec<u16>> {
+    let process = procfs::process::Process::new(i32::try_from(pid)?)?;
+    let sockets: std::collections::HashSet<u64> = process
+        .fd()?
+        .filter_map(|fd| match fd.ok()?.target {
+            procfs::process::FDTarget::Socket(inode) => Some(inode),
+            _ => None,
+        })
+        .collect();
+    let mut entries = process.tcp()?;
+    entries.extend(process.tcp6()?);
+    Ok(entries
+        .into_iter()
+        .filter(|e| e.state == procfs::net::TcpState::Listen && sockets.contains(&e.inode))
+        .map(|e| e.local_address.port())
+        .collect())
 }
 
 /// A new mailbox serving `dir` on a free loopback port, and the pairing link it printed.
@@ -79,6 +103,28 @@ pub fn parted_with_a_mailbox(
     root: &Path,
     mailbox_dir: &Path,
 ) -> Result<(MailboxProcess, Person, Person)> {
+    parted(tools, root, mailbox_dir, None)
+}
+
+/// As [`parted_with_a_mailbox`], the mailbox an onion service on the Tor network `network` names
+/// (its `[tor]` section), which both nodes reach over Tor.
+pub fn parted_with_an_onion_mailbox(
+    tools: &Tools,
+    root: &Path,
+    mailbox_dir: &Path,
+    network: &str,
+) -> Result<(MailboxProcess, Person, Person)> {
+    std::fs::create_dir_all(mailbox_dir)?;
+    std::fs::write(mailbox_dir.join("mailbox.toml"), network)?;
+    parted(tools, root, mailbox_dir, Some(network))
+}
+
+fn parted(
+    tools: &Tools,
+    root: &Path,
+    mailbox_dir: &Path,
+    network: Option<&str>,
+) -> Result<(MailboxProcess, Person, Person)> {
     let (mailbox, link) = new_mailbox(tools, mailbox_dir)?;
     let (mut alice, mut bob) = dialing_pair(tools, root, root)?;
     introduce(&alice, &bob)?;
@@ -86,6 +132,12 @@ pub fn parted_with_a_mailbox(
     bob.serve()?;
     wait_for_contact(&alice, &bob)?;
     alice.stop()?;
+    // The mailbox transport first: how it reaches mailboxes is how pairing reaches this one.
+    for person in [&mut alice, &mut bob] {
+        person.mailbox = true;
+        person.mailbox_tor = network.map(str::to_owned);
+    }
+    alice.configure(&[bob.port], false, "loopback")?;
     let paired = alice.cli(&["mailbox", "pair", &link])?;
     if !paired.contains("1 contact(s) registered now") {
         bail!("pairing said: {paired}");
@@ -103,10 +155,6 @@ pub fn parted_with_a_mailbox(
         bail!("alice's mailbox is not reachable");
     }
     // Bob learns his token and folders inside his next sync with alice, never from the mailbox.
-    for person in [&mut alice, &mut bob] {
-        person.mailbox = true;
-    }
-    alice.configure(&[bob.port], false, "loopback")?;
     bob.stop()?;
     bob.configure(&[alice.port], false, "loopback")?;
     alice.serve()?;

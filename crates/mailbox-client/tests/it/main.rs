@@ -20,9 +20,9 @@ fn alice_pairs_registers_bob_and_a_stream_goes_through_her_mailbox_both_ways() {
     let dir = tempfile::tempdir().unwrap();
     let (link, _served) = serve(dir.path());
     let address = &link.address;
-    let owner = MailboxClient::set_up(address, &link.setup).unwrap();
+    let owner = MailboxClient::new(address, &link.setup).set_up().unwrap();
     assert_eq!(
-        MailboxClient::set_up(address, &link.setup).unwrap(),
+        MailboxClient::new(address, &link.setup).set_up().unwrap(),
         owner,
         "a setup asked again answers the same token"
     );
@@ -67,4 +67,17 @@ fn a_mailbox_that_is_not_there_is_unreachable() {
         client.status(),
         Err(MailboxClientError::Unreachable(_))
     ));
+}
+
+#[test]
+fn a_mailbox_at_an_onion_name_is_never_looked_up_over_tcp_and_the_error_says_tor_is_needed() {
+    let onion = format!("{}.onion:80", "a".repeat(52) + "2345");
+    let client = MailboxClient::new(&onion, &[1; 32]);
+    let refused = client.status().unwrap_err();
+    assert_eq!(refused, MailboxClientError::NeedsTor);
+    assert!(refused.to_string().contains("tor-stream"), "{refused}");
+    assert_eq!(
+        client.upload(&[2; 16], b"x".to_vec()),
+        Err(MailboxClientError::NeedsTor)
+    );
 }

@@ -201,6 +201,25 @@ fn sent_states(person: &courier_e2e::Person, alias: &str) -> Result<Vec<String>>
         .collect())
 }
 
+/// Bob sends alice a 1000×1000 photo of noise (`seed`) at full quality: over 3 MB, several streams.
+fn send_a_3_mb_photo(bob: &courier_e2e::Person, dir: &Path, seed: u64) -> Result<()> {
+    let photo = dir.join("noise.png");
+    std::fs::write(&photo, courier_e2e::noise_png(1000, 1000, seed))?;
+    assert!(std::fs::metadata(&photo)?.len() > 3_000_000);
+    let photo = photo.to_str().context("a UTF-8 path")?;
+    bob.cli(&[
+        "send",
+        "alice",
+        "--type",
+        "courier/image",
+        "--input",
+        photo,
+        "--option",
+        "quality=100",
+    ])?;
+    Ok(())
+}
+
 /// Alice comes on and fetches everything bob's node wrote her; each arrives once. Her rows of what
 /// bob sent, in order.
 fn alice_gets_everything_bob_wrote(
@@ -245,25 +264,11 @@ fn alice_and_bob_are_never_online_together_and_talk_through_alice_s_mailbox() ->
         "the second: the documents are with the neighbour",
         "the third: we meet at the old library at nine",
     ];
-    let photo = root.path().join("noise.png");
-    std::fs::write(&photo, courier_e2e::noise_png(1000, 1000, 7))?;
-    assert!(std::fs::metadata(&photo)?.len() > 3_000_000);
     // The mailbox is down when bob first comes on: nothing is marked sent that it never took.
     let listen = std::fs::read_to_string(mailbox_dir.join("mailbox.addr"))?;
     mailbox.kill()?;
     bob.cli(&["send", "alice", "--text", texts[0]])?;
-    let photo = photo.to_str().context("a UTF-8 path")?;
-    let image = [
-        "send",
-        "alice",
-        "--type",
-        "courier/image",
-        "--input",
-        photo,
-        "--option",
-        "quality=100",
-    ];
-    bob.cli(&image)?;
+    send_a_3_mb_photo(&bob, root.path(), 7)?;
     bob.cli(&["send", "alice", "--text", texts[1]])?;
     bob.cli(&["send", "alice", "--text", texts[2]])?;
     let api = bob.serve_api()?;
@@ -507,5 +512,92 @@ fn alice_pairs_from_the_command_line_with_a_link_on_standard_input_and_a_wrong_l
             .cli(&["mailbox", "status"])?
             .contains("mailbox: none paired")
     );
+    Ok(())
+}
+
+#[test]
+fn alice_s_mailbox_is_an_onion_service_on_the_private_tor_network_and_carries_bob_s_image_and_her_reply()
+-> Result<()> {
+    let root = scratch();
+    let Some(net) = crate::tor::network(root.path()) else {
+        return Ok(());
+    };
+    let tools = Tools::locate()?;
+    let mailbox_dir = root.path().join("mailbox");
+    let (mailbox, mut alice, mut bob) = courier_e2e::mailbox::parted_with_an_onion_mailbox(
+        &tools,
+        root.path(),
+        &mailbox_dir,
+        &net.config_section(),
+    )?;
+    // Reached by its onion name alone: the link bob learned names no port on any machine.
+    let address = std::fs::read_to_string(mailbox_dir.join("mailbox.addr"))?;
+    assert!(address.ends_with(".onion:80"), "{address}");
+    assert!(
+        courier_e2e::mailbox::listening_ports(mailbox.id())?.is_empty(),
+        "an onion mailbox listens on no TCP port"
+    );
+
+    let texts = [
+        "over tor, into your mailbox: the first note",
+        "over tor, into your mailbox: the second note",
+    ];
+    bob.cli(&["send", "alice", "--text", texts[0]])?;
+    send_a_3_mb_photo(&bob, root.path(), 11)?;
+    bob.cli(&["send", "alice", "--text", texts[1]])?;
+    bob.serve()?;
+    wait_until(
+        Duration::from_secs(240),
+        "bob's node wrote everything into the onion mailbox",
+        || Ok(sent_states(&bob, "alice")?.iter().all(|s| s == "sent")),
+    )?;
+    bob.stop()?;
+    assert!(
+        mailbox_files(&mailbox_dir)?.len() >= 4,
+        "a 3 MB image takes several streams"
+    );
+
+    let shown: Vec<String> = alice_gets_everything_bob_wrote(&mut alice, &bob)?
+        .into_iter()
+        .map(|r| r.summary)
+        .collect();
+    assert_eq!(shown.len(), 3, "{shown:?}");
+    assert_eq!(shown[0], texts[0]);
+    assert!(shown[1].starts_with("image 1000×1000"), "{}", shown[1]);
+    assert_eq!(shown[2], texts[1]);
+    alice.cli(&[
+        "send",
+        "bob",
+        "--text",
+        "all three came by your onion; thanks",
+    ])?;
+    wait_until(
+        Duration::from_secs(240),
+        "alice's node wrote her reply into her mailbox",
+        || Ok(sent_states(&alice, "bob")? == ["sent"]),
+    )?;
+    alice.stop()?;
+
+    bob.serve()?;
+    wait_until(
+        Duration::from_secs(240),
+        "bob gets alice's reply and her acks over Tor",
+        || {
+            let reply = bob.messages("alice")?.iter().any(|r| {
+                r.direction == "in" && r.summary == "all three came by your onion; thanks"
+            });
+            Ok(reply && sent_states(&bob, "alice")?.iter().all(|s| s == "acked"))
+        },
+    )?;
+    bob.stop()?;
+    // The mailbox's onion key is in its own data directory; Tor's state beside it holds no copy.
+    let key = std::fs::read(mailbox_dir.join("onion.key"))?;
+    let holding = courier_tor_net::files_holding(&mailbox_dir, &[&key[..]]);
+    assert_eq!(
+        holding,
+        [mailbox_dir.join("onion.key")],
+        "the key is in onion.key alone"
+    );
+    drop(mailbox);
     Ok(())
 }

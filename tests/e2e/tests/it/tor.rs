@@ -9,7 +9,7 @@ use courier_tor_net::TorNetwork;
 use crate::{pair, scratch};
 
 /// A running private network, or `None` (and a SKIPPED line) where tor is not installed.
-fn network(root: &std::path::Path) -> Option<TorNetwork> {
+pub(crate) fn network(root: &std::path::Path) -> Option<TorNetwork> {
     if !TorNetwork::available() {
         println!("SKIPPED: tor and tor-gencert are not installed (apt-get install tor)");
         return None;

@@ -1,5 +1,6 @@
 //! Mailboxes: uploads the streams a mailbox transport writes, and fetches what waits for this node,
-//! over the mailbox's HTTP API (`courier-mailbox-client`), off the node's thread.
+//! over the mailbox's HTTP API (`courier-mailbox-client`), off the node's thread: over TCP, or over
+//! Tor to a mailbox that is an onion service ([`MailboxAgent`]).
 //!
 //! An upload the mailbox does not take (it is off, full, or asks us to slow down) is tried again
 //! with backoff while the node runs; a fetched file is handed to the node as an accepted channel,
@@ -7,18 +8,22 @@
 //! carried is stored. A file the node never closed (it stopped) stays, and is fetched again; the
 //! node recognises a stream it has read and takes nothing twice.
 
+mod agent;
+#[cfg(feature = "tor")]
+mod onion;
+
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use courier_config::capability::TcpScope;
 use courier_io::{
     ChannelId, ChannelIds, Driver, DriverContext, DriverError, DriverEvent, IoRequest,
     MailboxFolder, MailboxRegistration, Sink, TransportIndex,
 };
-use courier_mailbox_client::{MailboxClient, MailboxClientError};
+use courier_mailbox_client::MailboxClientError;
+
+pub use agent::MailboxAgent;
 
 use crate::handover::{InFlight, hand_over};
 // What went wrong may name the mailbox's address: scrubbed unless unsafe logging is on.
@@ -39,6 +44,7 @@ type Handed = Arc<Mutex<HashMap<ChannelId, (MailboxFolder, String)>>>;
 /// The mailbox driver of one node.
 pub struct MailboxDriver {
     runtime: tokio::runtime::Handle,
+    agent: MailboxAgent,
     sink: Sink,
     ids: ChannelIds,
     handed: Handed,
@@ -54,10 +60,16 @@ impl std::fmt::Debug for MailboxDriver {
 }
 
 impl MailboxDriver {
-    /// A driver on the node's runtime.
+    /// A driver on the node's runtime, over TCP alone.
     pub fn new(cx: DriverContext) -> Self {
+        MailboxDriver::through(cx, MailboxAgent::tcp())
+    }
+
+    /// A driver on the node's runtime whose requests go through `agent`.
+    pub fn through(cx: DriverContext, agent: MailboxAgent) -> Self {
         MailboxDriver {
             runtime: cx.runtime,
+            agent,
             sink: cx.sink,
             ids: cx.ids,
             handed: Handed::default(),
@@ -75,20 +87,24 @@ impl MailboxDriver {
             );
             return;
         }
-        let pending = self.pending.clone();
+        let (pending, agent) = (self.pending.clone(), self.agent.clone());
         self.runtime.spawn(async move {
             let mut backoff = Duration::from_secs(1);
             loop {
-                let (to, bytes) = (folder.clone(), data.clone());
+                let (to, bytes, agent) = (folder.clone(), data.clone(), agent.clone());
                 let tried = tokio::task::spawn_blocking(move || {
-                    MailboxClient::new(&to.address, &to.token).upload(&to.folder, bytes)
+                    agent
+                        .client(&to.address, &to.token)
+                        .upload(&to.folder, bytes)
                 })
                 .await;
                 match tried {
                     Ok(Ok(())) => break,
-                    // Ours no more: wiped, or we were removed. Nothing will take it.
+                    // Ours no more (wiped, or we were removed), or out of reach for good.
                     Ok(Err(
-                        e @ (MailboxClientError::Unauthorized | MailboxClientError::NotFound),
+                        e @ (MailboxClientError::Unauthorized
+                        | MailboxClientError::NotFound
+                        | MailboxClientError::NeedsTor),
                     )) => {
                         tracing::warn!("the mailbox refused a stream: {}", sensitive(&e));
                         break;
@@ -122,10 +138,17 @@ impl MailboxDriver {
         }
         let (sink, ids, handed) = (self.sink.clone(), self.ids.clone(), self.handed.clone());
         let (in_flight, fetching) = (self.in_flight.clone(), self.fetching.clone());
+        let agent = self.agent.clone();
         self.runtime.spawn_blocking(move || {
-            let registered = register_all(&register);
-            let (files, unreachable) =
-                fetch_all(transport, &from, &sink, &ids, &handed, &in_flight);
+            let registered = register_all(&agent, &register);
+            let to = Handing {
+                transport,
+                sink: &sink,
+                ids: &ids,
+                handed: &handed,
+                in_flight: &in_flight,
+            };
+            let (files, unreachable) = fetch_all(&agent, &from, &to);
             fetching.store(false, Ordering::SeqCst);
             // Which mailboxes did not answer is the transport's state, told once when it changes.
             sink(DriverEvent::Scanned {
@@ -144,10 +167,13 @@ impl MailboxDriver {
 
 /// Registers each contact at our mailbox; the keys of those it took (the rest are asked again at
 /// the next fetch).
-fn register_all(register: &[MailboxRegistration]) -> Vec<i64> {
+fn register_all(agent: &MailboxAgent, register: &[MailboxRegistration]) -> Vec<i64> {
     let mut taken = Vec::new();
     for r in register {
-        match MailboxClient::new(&r.address, &r.owner).register(&r.token, &r.inbox, &r.outbox) {
+        match agent
+            .client(&r.address, &r.owner)
+            .register(&r.token, &r.inbox, &r.outbox)
+        {
             Ok(()) => taken.push(r.key),
             Err(e) => tracing::info!(
                 "a contact could not be registered at the mailbox yet: {}",
@@ -158,16 +184,25 @@ fn register_all(register: &[MailboxRegistration]) -> Vec<i64> {
     taken
 }
 
+/// Where fetched files go: to the node, as `transport`'s accepted channels.
+struct Handing<'a> {
+    transport: TransportIndex,
+    sink: &'a Sink,
+    ids: &'a ChannelIds,
+    handed: &'a Handed,
+    in_flight: &'a InFlight,
+}
+
 /// Fetches every file in `from` not handed to the node already; how many, and the addresses of
 /// the mailboxes that did not answer as they should.
-fn fetch_all(
-    transport: TransportIndex,
-    from: &[MailboxFolder],
-    sink: &Sink,
-    ids: &ChannelIds,
-    handed: &Handed,
-    in_flight: &InFlight,
-) -> (usize, Vec<String>) {
+fn fetch_all(agent: &MailboxAgent, from: &[MailboxFolder], to: &Handing) -> (usize, Vec<String>) {
+    let Handing {
+        transport,
+        sink,
+        ids,
+        handed,
+        in_flight,
+    } = *to;
     let (mut files, mut unreachable) = (0, Vec::new());
     let mut failed = |folder: &MailboxFolder, e: MailboxClientError| {
         tracing::info!("a mailbox did not answer as it should: {}", sensitive(&e));
@@ -176,7 +211,7 @@ fn fetch_all(
         }
     };
     for folder in from {
-        let client = MailboxClient::new(&folder.address, &folder.token);
+        let client = agent.client(&folder.address, &folder.token);
         let names = match client.list(&folder.folder) {
             Ok(names) => names,
             Err(e) => {
@@ -204,13 +239,6 @@ fn fetch_all(
     (files, unreachable)
 }
 
-/// Whether the mailbox at `address` is within `scope`.
-fn within(scope: TcpScope, address: &str) -> bool {
-    address
-        .parse::<SocketAddr>()
-        .is_ok_and(|addr| scope.permits(&addr))
-}
-
 impl Driver for MailboxDriver {
     fn name(&self) -> &'static str {
         "mailbox"
@@ -231,7 +259,7 @@ impl Driver for MailboxDriver {
     ) -> Result<(), DriverError> {
         let outside = || {
             DriverError(
-                "a mailbox is outside the transport's tcp_scope; widen tcp_scope or pair with a mailbox inside it"
+                "a mailbox is outside the transport's reach: beyond its tcp_scope, or an onion service while it is not granted tor-stream; widen the grant or pair with a mailbox within it"
                     .into(),
             )
         };
@@ -239,10 +267,10 @@ impl Driver for MailboxDriver {
             IoRequest::MailboxUpload {
                 to: Some(to),
                 data,
-                scope,
+                reach,
                 ..
             } => {
-                if !within(scope, &to.address) {
+                if !reach.permits(&to.address) {
                     return Err(outside());
                 }
                 self.upload(to, data);
@@ -251,13 +279,13 @@ impl Driver for MailboxDriver {
             IoRequest::MailboxFetch {
                 from,
                 register,
-                scope,
+                reach,
             } => {
                 let (inside, beyond): (Vec<_>, Vec<_>) =
-                    from.into_iter().partition(|f| within(scope, &f.address));
+                    from.into_iter().partition(|f| reach.permits(&f.address));
                 let (register, beyond_register): (Vec<_>, Vec<_>) = register
                     .into_iter()
-                    .partition(|r| within(scope, &r.address));
+                    .partition(|r| reach.permits(&r.address));
                 self.fetch(transport, register, inside);
                 if beyond.is_empty() && beyond_register.is_empty() {
                     Ok(())
@@ -282,8 +310,9 @@ impl Driver for MailboxDriver {
             return;
         };
         // Read and stored: the mailbox need not keep it.
+        let agent = self.agent.clone();
         self.runtime.spawn_blocking(move || {
-            let client = MailboxClient::new(&folder.address, &folder.token);
+            let client = agent.client(&folder.address, &folder.token);
             if let Err(e) = client.delete(&folder.folder, &name) {
                 tracing::info!(
                     "a fetched file stays in the mailbox until its sweep: {}",
@@ -304,18 +333,5 @@ impl Driver for MailboxDriver {
         if left > 0 {
             tracing::warn!("{left} stream(s) never reached the mailbox; they go again when due");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_mailbox_is_reached_only_within_the_grant_s_scope() {
-        assert!(within(TcpScope::Loopback, "127.0.0.1:9"));
-        assert!(!within(TcpScope::Loopback, "192.168.1.2:9"));
-        assert!(within(TcpScope::Lan, "192.168.1.2:9"));
-        assert!(!within(TcpScope::Any, "example.onion:80"), "not over TCP");
     }
 }
