@@ -9,13 +9,14 @@
 //! node recognises a stream it has read and takes nothing twice.
 
 mod agent;
+mod backoff;
 #[cfg(feature = "tor")]
 mod onion;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use courier_io::{
     ChannelId, ChannelIds, Driver, DriverContext, DriverError, DriverEvent, IoRequest,
@@ -24,6 +25,7 @@ use courier_io::{
 use courier_mailbox_client::MailboxClientError;
 
 pub use agent::MailboxAgent;
+use backoff::Backoff;
 
 use crate::handover::{InFlight, hand_over};
 // What went wrong may name the mailbox's address: scrubbed unless unsafe logging is on.
@@ -51,6 +53,8 @@ pub struct MailboxDriver {
     in_flight: Arc<InFlight>,
     fetching: Arc<AtomicBool>,
     pending: Arc<AtomicUsize>,
+    /// Mailboxes that did not answer, asked again less and less often.
+    backoff: Arc<Mutex<Backoff>>,
 }
 
 impl std::fmt::Debug for MailboxDriver {
@@ -76,6 +80,7 @@ impl MailboxDriver {
             in_flight: Arc::default(),
             fetching: Arc::default(),
             pending: Arc::default(),
+            backoff: Arc::default(),
         }
     }
 
@@ -138,9 +143,10 @@ impl MailboxDriver {
         }
         let (sink, ids, handed) = (self.sink.clone(), self.ids.clone(), self.handed.clone());
         let (in_flight, fetching) = (self.in_flight.clone(), self.fetching.clone());
-        let agent = self.agent.clone();
+        let (agent, backoff) = (self.agent.clone(), self.backoff.clone());
         self.runtime.spawn_blocking(move || {
-            let registered = register_all(&agent, &register);
+            let mut backoff = lock(&backoff);
+            let registered = register_all(&agent, &mut backoff, &register);
             let to = Handing {
                 transport,
                 sink: &sink,
@@ -148,7 +154,8 @@ impl MailboxDriver {
                 handed: &handed,
                 in_flight: &in_flight,
             };
-            let (files, unreachable) = fetch_all(&agent, &from, &to);
+            let (files, unreachable) = fetch_all(&agent, &mut backoff, &from, &to);
+            drop(backoff);
             fetching.store(false, Ordering::SeqCst);
             // Which mailboxes did not answer is the transport's state, told once when it changes.
             sink(DriverEvent::Scanned {
@@ -166,22 +173,39 @@ impl MailboxDriver {
 }
 
 /// Registers each contact at our mailbox; the keys of those it took (the rest are asked again at
-/// the next fetch).
-fn register_all(agent: &MailboxAgent, register: &[MailboxRegistration]) -> Vec<i64> {
+/// the next fetch, or once a mailbox that did not answer is due again).
+fn register_all(
+    agent: &MailboxAgent,
+    backoff: &mut Backoff,
+    register: &[MailboxRegistration],
+) -> Vec<i64> {
     let mut taken = Vec::new();
     for r in register {
+        if !backoff.due(&r.address, Instant::now()) {
+            continue;
+        }
         match agent
             .client(&r.address, &r.owner)
             .register(&r.token, &r.inbox, &r.outbox)
         {
             Ok(()) => taken.push(r.key),
-            Err(e) => tracing::info!(
-                "a contact could not be registered at the mailbox yet: {}",
-                sensitive(&e)
-            ),
+            Err(e) => {
+                if unanswered(&e) {
+                    backoff.failed(&r.address, Instant::now());
+                }
+                tracing::info!(
+                    "a contact could not be registered at the mailbox yet: {}",
+                    sensitive(&e)
+                );
+            }
         }
     }
     taken
+}
+
+/// Whether `e` says the mailbox did not answer (rather than answering no).
+fn unanswered(e: &MailboxClientError) -> bool {
+    matches!(e, MailboxClientError::Unreachable(_))
 }
 
 /// Where fetched files go: to the node, as `transport`'s accepted channels.
@@ -195,7 +219,12 @@ struct Handing<'a> {
 
 /// Fetches every file in `from` not handed to the node already; how many, and the addresses of
 /// the mailboxes that did not answer as they should.
-fn fetch_all(agent: &MailboxAgent, from: &[MailboxFolder], to: &Handing) -> (usize, Vec<String>) {
+fn fetch_all(
+    agent: &MailboxAgent,
+    backoff: &mut Backoff,
+    from: &[MailboxFolder],
+    to: &Handing,
+) -> (usize, Vec<String>) {
     let Handing {
         transport,
         sink,
@@ -204,18 +233,32 @@ fn fetch_all(agent: &MailboxAgent, from: &[MailboxFolder], to: &Handing) -> (usi
         in_flight,
     } = *to;
     let (mut files, mut unreachable) = (0, Vec::new());
-    let mut failed = |folder: &MailboxFolder, e: MailboxClientError| {
-        tracing::info!("a mailbox did not answer as it should: {}", sensitive(&e));
-        if !unreachable.contains(&folder.address) {
-            unreachable.push(folder.address.clone());
+    // What did not answer as it should: said once per poll, and held back if it did not answer.
+    let mut failed = |address: &str, e: Option<MailboxClientError>, backoff: &mut Backoff| {
+        if let Some(e) = e {
+            tracing::info!("a mailbox did not answer as it should: {}", sensitive(&e));
+            if unanswered(&e) {
+                backoff.failed(address, Instant::now());
+            }
+        }
+        if !unreachable.iter().any(|a| a == address) {
+            unreachable.push(address.to_owned());
         }
     };
     for folder in from {
+        if !backoff.due(&folder.address, Instant::now()) {
+            // Not asked yet: it stays unreachable, and nothing is written for it, until it answers.
+            failed(&folder.address, None, backoff);
+            continue;
+        }
         let client = agent.client(&folder.address, &folder.token);
         let names = match client.list(&folder.folder) {
-            Ok(names) => names,
+            Ok(names) => {
+                backoff.answered(&folder.address);
+                names
+            }
             Err(e) => {
-                failed(folder, e);
+                failed(&folder.address, Some(e), backoff);
                 continue;
             }
         };
@@ -224,7 +267,7 @@ fn fetch_all(agent: &MailboxAgent, from: &[MailboxFolder], to: &Handing) -> (usi
             let data = match client.download(&folder.folder, &name) {
                 Ok(data) => data,
                 Err(e) => {
-                    failed(folder, e);
+                    failed(&folder.address, Some(e), backoff);
                     continue;
                 }
             };
