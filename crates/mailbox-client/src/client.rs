@@ -34,6 +34,11 @@ struct SetupReply {
 }
 
 #[derive(Deserialize)]
+struct Waiting {
+    folders: Vec<String>,
+}
+
+#[derive(Deserialize)]
 struct Listing {
     files: Vec<Listed>,
 }
@@ -110,6 +115,20 @@ impl MailboxClient {
     pub fn upload(&self, folder: &Folder, data: Vec<u8>) -> Result<(), MailboxClientError> {
         let path = format!("/v1/folders/{}/files", hex::encode(folder));
         self.call("POST", &path, data).map(drop)
+    }
+
+    /// The folders this token fetches from that hold a file.
+    pub fn waiting(&self) -> Result<Vec<Folder>, MailboxClientError> {
+        let waiting: Waiting = json(&self.call("GET", "/v1/folders", Vec::new())?)?;
+        waiting
+            .folders
+            .iter()
+            .map(|id| {
+                let mut folder = [0; 16];
+                hex::decode_to_slice(id, &mut folder).map_err(|_| garbled("folders"))?;
+                Ok(folder)
+            })
+            .collect()
     }
 
     /// The names of the files in `folder`, oldest first.

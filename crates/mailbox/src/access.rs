@@ -27,6 +27,20 @@ pub fn may(registry: &Registry, role: &Role, folder: &FolderId, use_: Use) -> bo
     }
 }
 
+/// Every folder `role` fetches from: the owner every contact's inbox, a contact their outbox.
+pub fn fetched_by(registry: &Registry, role: &Role) -> Vec<FolderId> {
+    let contacts = registry.contacts();
+    match role {
+        Role::Setup(_) => Vec::new(),
+        Role::Owner => contacts.values().map(|c| c.inbox.clone()).collect(),
+        Role::Contact(id) => contacts
+            .get(id)
+            .map(|c| c.outbox.clone())
+            .into_iter()
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +84,11 @@ mod tests {
                 "{role:?} {n} {use_:?}"
             );
         }
+        let mut owner = fetched_by(&registry, &Role::Owner);
+        owner.sort();
+        assert_eq!(owner, [folder(1), folder(3)], "every inbox");
+        assert_eq!(fetched_by(&registry, &bob), [folder(2)], "bob's outbox");
+        assert!(fetched_by(&registry, &stranger).is_empty());
+        assert!(fetched_by(&registry, &Role::Setup(Token::generate())).is_empty());
     }
 }

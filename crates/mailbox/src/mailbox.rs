@@ -148,6 +148,21 @@ impl Mailbox {
         self.folders.put(folder, bytes, now_ms)
     }
 
+    /// The folders `role` fetches from that hold a file: one request tells a node with many
+    /// contacts which folders to list.
+    pub fn waiting(&self, role: &Role) -> Result<Vec<FolderId>, MailboxError> {
+        if matches!(role, Role::Setup(_)) {
+            return Err(MailboxError::NotFound("folders"));
+        }
+        let mut waiting = Vec::new();
+        for folder in crate::access::fetched_by(&self.registry, role) {
+            if !self.folders.list(&folder)?.is_empty() {
+                waiting.push(folder);
+            }
+        }
+        Ok(waiting)
+    }
+
     /// The files of `folder`, oldest first.
     pub fn list(&self, role: &Role, folder: &FolderId) -> Result<Vec<FileEntry>, MailboxError> {
         self.check(role, folder, Use::Fetch)?;

@@ -6,6 +6,7 @@
 //! - `GET /v1/status`: 204 for any token.
 //! - `GET /v1/contacts`, `PUT /v1/contacts/{id}` (`{token, inbox, outbox}`),
 //!   `DELETE /v1/contacts/{id}` (the owner).
+//! - `GET /v1/folders`: `{folders: [id]}`, the folders this token fetches from that hold a file.
 //! - `POST /v1/folders/{folder}/files` (the bytes): 201 `{name}` once the file is on disk.
 //! - `GET /v1/folders/{folder}/files`: `{files: [{name, time_ms, size}]}`, oldest first.
 //! - `GET` and `DELETE /v1/folders/{folder}/files/{name}`.
@@ -65,6 +66,13 @@ pub struct Stored {
     pub name: String,
 }
 
+/// The folders that hold a file for this token.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Waiting {
+    /// Their ids, 32 hex digits each.
+    pub folders: Vec<String>,
+}
+
 /// A folder's files.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Listing {
@@ -82,6 +90,7 @@ pub fn router(mailbox: Shared) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/contacts", get(contacts))
         .route("/v1/contacts/{id}", put(add_contact).delete(remove_contact))
+        .route("/v1/folders", get(waiting))
         .route("/v1/folders/{folder}/files", post(upload).get(list))
         .route(
             "/v1/folders/{folder}/files/{name}",
@@ -314,6 +323,24 @@ async fn upload(
     )
 }
 
+#[utoipa::path(get, path = "/v1/folders", tag = "files",
+    description = "The folders this token fetches from that hold a file.",
+    responses((status = 200, body = Waiting), (status = 401), (status = 404, body = ErrorBody)))]
+async fn waiting(
+    State(m): State<Shared>,
+    axum::Extension(role): axum::Extension<Role>,
+) -> Response {
+    reply(
+        blocking(&m, move |m| m.waiting(&role))
+            .await
+            .map(|folders| {
+                axum::Json(Waiting {
+                    folders: folders.iter().map(|f| f.as_str().to_owned()).collect(),
+                })
+            }),
+    )
+}
+
 #[utoipa::path(get, path = "/v1/folders/{folder}/files", tag = "files",
     params(("folder" = String, Path, description = "The folder id, 32 hex digits")),
     responses((status = 200, body = Listing), (status = 401), (status = 404, body = ErrorBody)))]
@@ -392,7 +419,8 @@ pub struct ErrorBody {
         and the owner's contacts until they fetch them. Every request carries \
         `Authorization: Bearer TOKEN`; one without a token the mailbox knows gets a bare 401 on any \
         path, and a folder a token may not use is a 404."),
-    paths(setup, status, contacts, add_contact, remove_contact, upload, list, download, delete, wipe),
+    paths(setup, status, contacts, add_contact, remove_contact, waiting, upload, list, download, delete,
+          wipe),
     modifiers(&Bearer),
     security(("bearer" = [])),
 )]

@@ -208,6 +208,9 @@ fn unanswered(e: &MailboxClientError) -> bool {
     matches!(e, MailboxClientError::Unreachable(_))
 }
 
+/// Which folders of one mailbox and token hold a file (`None`: the mailbox did not say; list each).
+type Holding = Option<HashSet<[u8; 16]>>;
+
 /// Where fetched files go: to the node, as `transport`'s accepted channels.
 struct Handing<'a> {
     transport: TransportIndex,
@@ -245,10 +248,37 @@ fn fetch_all(
             unreachable.push(address.to_owned());
         }
     };
+    // One question per mailbox and token, which of its folders hold a file, so that an owner
+    // with many contacts lists only those. A mailbox that does not know it has each one listed.
+    let mut holding: HashMap<(String, [u8; 32]), Holding> = HashMap::new();
     for folder in from {
         if !backoff.due(&folder.address, Instant::now()) {
             // Not asked yet: it stays unreachable, and nothing is written for it, until it answers.
             failed(&folder.address, None, backoff);
+            continue;
+        }
+        let key = (folder.address.clone(), folder.token);
+        let held = match holding.get(&key) {
+            Some(held) => held.clone(),
+            None => {
+                let asked = agent.client(&folder.address, &folder.token).waiting();
+                let held = match asked {
+                    Ok(waiting) => {
+                        backoff.answered(&folder.address);
+                        Some(waiting.into_iter().collect())
+                    }
+                    Err(MailboxClientError::NotFound) => None,
+                    Err(e) => {
+                        failed(&folder.address, Some(e), backoff);
+                        // Its other folders are not asked in this poll either.
+                        Some(HashSet::new())
+                    }
+                };
+                holding.insert(key, held.clone());
+                held
+            }
+        };
+        if held.is_some_and(|held| !held.contains(&folder.folder)) {
             continue;
         }
         let client = agent.client(&folder.address, &folder.token);

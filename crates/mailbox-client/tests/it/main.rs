@@ -81,3 +81,44 @@ fn a_mailbox_at_an_onion_name_is_never_looked_up_over_tcp_and_the_error_says_tor
         Err(MailboxClientError::NeedsTor)
     );
 }
+
+#[test]
+fn one_question_tells_the_owner_which_inboxes_hold_files_and_bob_whether_his_outbox_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let (link, _mailbox) = serve(dir.path());
+    let address = link.address.clone();
+    let owner = MailboxClient::new(&address, &link.setup).set_up().unwrap();
+    let alice = MailboxClient::new(&address, &owner);
+    let (bob_token, carol_token) = ([0xb0; 32], [0xc0; 32]);
+    alice
+        .register(&bob_token, &[0x1b; 16], &[0x0b; 16])
+        .unwrap();
+    alice
+        .register(&carol_token, &[0x1c; 16], &[0x0c; 16])
+        .unwrap();
+    let bob = MailboxClient::new(&address, &bob_token);
+    assert_eq!(
+        alice.waiting().unwrap(),
+        Vec::<[u8; 16]>::new(),
+        "nothing yet"
+    );
+    bob.upload(&[0x1b; 16], b"for alice".to_vec()).unwrap();
+    assert_eq!(
+        alice.waiting().unwrap(),
+        [[0x1b; 16]],
+        "bob's inbox, not carol's"
+    );
+    assert_eq!(
+        bob.waiting().unwrap(),
+        Vec::<[u8; 16]>::new(),
+        "his outbox is empty"
+    );
+    alice.upload(&[0x0b; 16], b"for bob".to_vec()).unwrap();
+    assert_eq!(bob.waiting().unwrap(), [[0x0b; 16]]);
+    let carol = MailboxClient::new(&address, &carol_token);
+    assert_eq!(
+        carol.waiting().unwrap(),
+        Vec::<[u8; 16]>::new(),
+        "carol sees none of it"
+    );
+}

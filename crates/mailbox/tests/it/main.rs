@@ -212,6 +212,7 @@ fn alice_sets_up_her_mailbox_bob_leaves_files_in_his_inbox_and_strangers_learn_n
         ("GET", "/v1/status".to_owned(), Some("not-a-token")),
         ("GET", "/v1/status".to_owned(), Some(wrong.as_str())),
         ("POST", files(&bob_in), Some(wrong.as_str())),
+        ("GET", "/v1/folders".to_owned(), Some(wrong.as_str())),
         ("DELETE", "/v1/mailbox".to_owned(), None),
         ("PATCH", "/anything/at/all".to_owned(), None),
     ] {
@@ -237,6 +238,7 @@ fn alice_sets_up_her_mailbox_bob_leaves_files_in_his_inbox_and_strangers_learn_n
         [
             "/v1/contacts",
             "/v1/contacts/{id}",
+            "/v1/folders",
             "/v1/folders/{folder}/files",
             "/v1/folders/{folder}/files/{name}",
             "/v1/mailbox",
