@@ -223,3 +223,30 @@ impl OwnRuntime {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(uri: &str) -> Result<Vec<SocketAddr>, ureq::Error> {
+        let uri: ureq::http::Uri = uri.parse().unwrap();
+        let config = courier_mailbox_client::agent_config();
+        OnionResolver::default()
+            .resolve(&uri, &config, NextTimeout::default())
+            .map(|addrs| addrs.iter().copied().collect())
+    }
+
+    #[test]
+    fn an_onion_name_is_handed_on_unresolved_and_a_socket_address_is_kept() {
+        let onion = format!("http://{}.onion:80/v1/status", "a".repeat(52) + "2345");
+        // Asked of DNS, the name would not resolve (there is no such name): this is no lookup.
+        assert_eq!(
+            resolve(&onion).unwrap(),
+            [SocketAddr::from(([0, 0, 0, 0], 80))]
+        );
+        assert_eq!(
+            resolve("http://127.0.0.1:7400/v1/status").unwrap(),
+            [SocketAddr::from(([127, 0, 0, 1], 7400))]
+        );
+    }
+}
