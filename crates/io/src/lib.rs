@@ -23,6 +23,10 @@ pub type ChannelId = u64;
 /// Largest file the `files` capability writes and a scan reads: one simplex stream.
 pub const MAX_FILE_BYTES: usize = 1 << 20;
 
+/// How long a driver tries one mailbox upload (again and again while the mailbox does not answer)
+/// before it reports the stream not taken.
+pub const MAILBOX_UPLOAD_PATIENCE: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// A transport, as the node numbers its loaded transport plugins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TransportIndex(pub usize);
@@ -163,7 +167,7 @@ pub enum DriverEvent {
         error: Option<String>,
     },
     /// A [`IoRequest::MailboxFetch`] is over: which mailboxes did not answer, so that nothing is
-    /// written for them until they do (a stream written is marked sent).
+    /// written for them until they do.
     MailboxesPolled {
         /// The transport that asked.
         transport: TransportIndex,
@@ -171,6 +175,14 @@ pub enum DriverEvent {
         unreachable: Vec<String>,
         /// The keys of the registrations our mailbox took.
         registered: Vec<i64>,
+    },
+    /// A [`IoRequest::MailboxUpload`] with a receipt is over: the mailbox took the stream (it is
+    /// on its disk), or it refused it or did not answer within [`MAILBOX_UPLOAD_PATIENCE`].
+    MailboxUploaded {
+        /// The request's receipt.
+        receipt: u64,
+        /// Whether the mailbox took it.
+        taken: bool,
     },
     /// The medium a transport uses moved on (bootstrapping, connected, unreachable).
     Medium {

@@ -88,6 +88,9 @@ pub enum IoRequest {
         to: Option<MailboxFolder>,
         /// The mailboxes the grant reaches.
         reach: MailboxReach,
+        /// Filled in by the node where it waits to hear how the upload went: the driver answers
+        /// with a [`DriverEvent::MailboxUploaded`](crate::DriverEvent::MailboxUploaded) of it.
+        receipt: Option<u64>,
     },
     /// Register these contacts at our mailbox, then download (and delete once the node has read
     /// it) every file waiting in these folders.

@@ -228,7 +228,13 @@ impl Node {
         // A simplex stream is never answered; a duplex dial must be, in time.
         let (link, answer_by) = if t.simplex {
             (
-                Link::write_simplex_to(peer, t.frame_len, t.max_latency_ms),
+                // Through a mailbox, a stream counts as sent once the mailbox took it.
+                Link::write_simplex_to(
+                    peer,
+                    t.frame_len,
+                    t.max_latency_ms,
+                    t.mailbox_uploads.is_some(),
+                ),
                 None,
             )
         } else {

@@ -28,6 +28,7 @@ pub mod routes;
 mod running;
 mod slot;
 mod transport;
+mod uploads;
 
 use std::collections::VecDeque;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -51,6 +52,7 @@ use routes::{DriverIndex, Routes};
 pub use running::{NodeHandle, RunningNode};
 use slot::Slots;
 use transport::Transports;
+use uploads::Uploads;
 
 /// How often the node looks for work nobody told it about.
 pub const HOUSEKEEPING: Duration = Duration::from_millis(200);
@@ -121,6 +123,8 @@ pub struct Node {
     feeding: bool,
     deferred: VecDeque<Deferred>,
     pacing: Pacing,
+    /// Streams written for mailboxes, until the mailbox says whether it took each.
+    uploads: Uploads,
     // Keeps the wasm engine alive as long as the plugins it runs.
     _plugins: PluginHost,
 }
@@ -186,6 +190,7 @@ impl Node {
             feeding: false,
             deferred: VecDeque::new(),
             pacing: Pacing::default(),
+            uploads: Uploads::default(),
             _plugins: plugins,
         })
     }

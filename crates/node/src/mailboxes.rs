@@ -62,13 +62,22 @@ impl Node {
                 self.transports[index].mailbox_uploads = Some(uploads(&routes));
                 Ok(true)
             }
-            IoRequest::MailboxUpload { folder, to, .. } => {
+            IoRequest::MailboxUpload {
+                folder,
+                to,
+                data,
+                receipt,
+                ..
+            } => {
                 let uploads = self.transports[index].mailbox_uploads.as_deref();
                 *to = uploads
                     .unwrap_or_default()
                     .iter()
                     .find(|(_, f)| hex::encode(f.folder) == *folder)
                     .map(|(_, f)| f.clone());
+                if to.is_some() {
+                    *receipt = self.uploads.uploading(data);
+                }
                 Ok(to.is_some())
             }
             _ => Ok(true),
@@ -83,7 +92,7 @@ impl Node {
         let Some(uploads) = t.mailbox_uploads.clone() else {
             return false;
         };
-        // Until a fetch says which answer, nothing is written: a stream written is marked sent.
+        // Until a fetch says which answer, nothing is written: it would only be refused.
         let Some(unreachable) = t.mailboxes_unreachable.clone() else {
             return true;
         };
@@ -103,6 +112,16 @@ impl Node {
 }
 
 impl Node {
+    /// The mailbox took the upload `receipt` (it is on its disk: what it carried counts as sent),
+    /// or did not (it is due again now, for a later poll).
+    pub(crate) fn mailbox_uploaded(&mut self, receipt: u64, taken: bool) -> Result<(), NodeError> {
+        if let Some((index, held)) = self.uploads.answered(receipt) {
+            let latency = self.transports[index].max_latency_ms;
+            self.db.settle_held(&held, taken, latency)?;
+        }
+        Ok(())
+    }
+
     /// A fetch is over: which mailboxes answered, for the dials that follow and for the person
     /// (the transport's state, as Tor's is shown).
     pub(crate) fn mailboxes_polled(

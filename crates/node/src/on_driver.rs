@@ -50,6 +50,9 @@ impl Node {
                 unreachable,
                 registered,
             } => self.mailboxes_polled(transport, unreachable, registered)?,
+            DriverEvent::MailboxUploaded { receipt, taken } => {
+                self.mailbox_uploaded(receipt, taken)?;
+            }
             DriverEvent::Medium { transport, state } => {
                 let t = &mut self.transports[transport];
                 t.medium = Some(state.clone());

@@ -85,6 +85,9 @@ impl Node {
         if let Some(contact) = output.introduced {
             self.introduced(&stepped, contact);
         }
+        if let Some(held) = output.held {
+            self.uploads.written(index, &output.wire, held);
+        }
         self.send_wire(index, channel, output.wire);
         if output.close {
             self.deferred.push_back(Deferred::Close {

@@ -72,8 +72,18 @@ impl Node {
         } else {
             Vec::new()
         };
+        let receipt = match &request {
+            IoRequest::MailboxUpload { receipt, .. } => *receipt,
+            _ => None,
+        };
         if let Err(e) = self.routes.carry_out(index, request, &tags) {
             tracing::warn!("{e}");
+            // Not uploaded: what it carried is due again, for a later poll.
+            if let Some(receipt) = receipt
+                && let Err(e) = self.mailbox_uploaded(receipt, false)
+            {
+                tracing::warn!("{e}");
+            }
         } else if announces {
             let meetings = self.meetings(index, now_ms());
             self.routes.meet(index, &meetings);

@@ -37,7 +37,7 @@ pub(crate) struct Transport {
     /// streams go to, as storage said at its last fetch.
     pub mailbox_uploads: Option<Vec<(ContactId, MailboxFolder)>>,
     /// The mailboxes that did not answer its last fetch (`None`: no fetch is over yet); nothing is
-    /// written for a contact whose folder is in one, as a stream written is marked sent.
+    /// written for a contact whose folder is in one (its stream would only be refused).
     pub mailboxes_unreachable: Option<Vec<String>>,
 }
 

@@ -291,6 +291,7 @@ impl mailbox::Host for PluginState {
             data,
             to: None,
             reach: self.mailbox_reach(),
+            receipt: None,
         })
     }
 

@@ -13,6 +13,7 @@ mod database;
 mod disappearing;
 mod entry;
 mod error;
+mod held_sends;
 mod identity_store;
 mod key_file;
 mod mailbox_routes;
@@ -42,7 +43,7 @@ pub use name::{NameError, check_name};
 pub use passphrase::Passphrase;
 pub use rotation::Rotated;
 pub use stream_state::Peer;
-pub use sync_store::ConversationStore;
+pub use sync_store::{ConversationStore, HeldSends};
 pub use window::{Around, Window};
 
 /// Row id of a contact.

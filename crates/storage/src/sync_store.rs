@@ -20,6 +20,8 @@ pub struct ConversationStore<'a> {
     contact: ContactId,
     max_latency_ms: u64,
     longest: Timer,
+    /// Set by [`holding`](Self::holding): sends wait for the medium's word, and are recorded here.
+    held: Option<HeldSends>,
 }
 
 impl<'a> ConversationStore<'a> {
@@ -36,8 +38,47 @@ impl<'a> ConversationStore<'a> {
             contact,
             max_latency_ms,
             longest,
+            held: None,
         }
     }
+
+    /// The same conversation, where what is written counts as sent only once the medium says it
+    /// took it (a mailbox's answer to an upload): a message written is not marked sent but kept
+    /// from the next stream until `until_ms`, and what was written is recorded for
+    /// [`Database::settle_held`]. Unsettled by then (the node stopped, the upload was lost), the
+    /// messages are due again.
+    pub fn holding(mut self, until_ms: u64, written_ms: u64) -> Self {
+        self.held = Some(HeldSends {
+            contact: self.contact,
+            written_ms,
+            until_ms,
+            sent: Vec::new(),
+            acks: Vec::new(),
+        });
+        self
+    }
+
+    /// What a [`holding`](Self::holding) store wrote, if it wrote anything.
+    pub fn take_held(&mut self) -> Option<HeldSends> {
+        self.held
+            .take()
+            .filter(|h| !h.sent.is_empty() || !h.acks.is_empty())
+    }
+}
+
+/// What one stream carried to a contact while its medium had not yet answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldSends {
+    /// Whose stream it was.
+    pub contact: ContactId,
+    /// When it was written: a message taken counts as sent from then.
+    pub written_ms: u64,
+    /// Until when its messages are kept from the next stream without an answer.
+    pub until_ms: u64,
+    /// The messages it carried.
+    pub sent: Vec<MessageId>,
+    /// The acks it carried.
+    pub acks: Vec<MessageId>,
 }
 
 /// A storage failure as the session's port reports it, with its kind.
@@ -134,26 +175,26 @@ impl SyncStore for ConversationStore<'_> {
     }
 
     fn mark_sent(&mut self, id: &MessageId, now_ms: u64) -> Result<(), StoreError> {
-        let times_sent: Option<u32> = self
-            .db
-            .conn
-            .prepare_cached("SELECT times_sent FROM outgoing WHERE contact_id = ?1 AND id = ?2")
-            .and_then(|mut statement| {
-                statement.query_row(params![self.contact, &id.0[..]], |r| r.get(0))
-            })
-            .optional()
-            .map_err(store_error)?;
-        let Some(times_sent) = times_sent else {
+        if let Some(held) = &mut self.held {
+            // Kept from the next stream, not counted sent (times_sent is untouched).
+            self.db
+                .conn
+                .prepare_cached(
+                    "UPDATE outgoing SET due_ms = ?3 WHERE contact_id = ?1 AND id = ?2 AND acked = 0",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![
+                        self.contact,
+                        &id.0[..],
+                        held.until_ms.min(i64::MAX as u64) as i64
+                    ])
+                })
+                .map_err(store_error)?;
+            held.sent.push(*id);
             return Ok(());
-        };
-        let due = retransmit_at(now_ms, times_sent + 1, self.max_latency_ms);
-        self.db
-            .conn
-            .prepare_cached("UPDATE outgoing SET times_sent = ?3, due_ms = ?4 WHERE contact_id = ?1 AND id = ?2").and_then(|mut statement| statement.execute(
-                params![self.contact, &id.0[..], times_sent + 1, due.min(i64::MAX as u64) as i64],
-            ))
-            .map_err(store_error)?;
-        Ok(())
+        }
+        record_sent(&self.db.conn, self.contact, id, now_ms, self.max_latency_ms)
+            .map_err(store_error)
     }
 
     fn mark_acked(&mut self, id: &MessageId) -> Result<(), StoreError> {
@@ -257,13 +298,7 @@ impl SyncStore for ConversationStore<'_> {
     }
 
     fn ack_later(&mut self, id: &MessageId) -> Result<(), StoreError> {
-        // OR IGNORE: an ack already owed keeps its place in line.
-        self.db
-            .conn
-            .prepare_cached("INSERT OR IGNORE INTO acks_due (contact_id, id) VALUES (?1, ?2)")
-            .and_then(|mut statement| statement.execute(params![self.contact, &id.0[..]]))
-            .map_err(store_error)?;
-        Ok(())
+        owe_ack(&self.db.conn, self.contact, id).map_err(store_error)
     }
 
     fn acks_due(&self, limit: usize) -> Result<Vec<MessageId>, StoreError> {
@@ -280,6 +315,10 @@ impl SyncStore for ConversationStore<'_> {
     }
 
     fn acks_written(&mut self, ids: &[MessageId]) -> Result<(), StoreError> {
+        // Held acks are no longer due either: a stream the medium refuses owes them again.
+        if let Some(held) = &mut self.held {
+            held.acks.extend_from_slice(ids);
+        }
         let mut statement = self
             .db
             .conn
@@ -317,6 +356,47 @@ impl SyncStore for ConversationStore<'_> {
             .save_peer_mailbox(self.contact, access.as_ref())
             .map_err(store_error)
     }
+}
+
+/// Records that our message `id` to `contact` was sent at `now_ms`: one more send, due again after
+/// the backoff for a transport of `max_latency_ms`.
+pub(crate) fn record_sent(
+    conn: &rusqlite::Connection,
+    contact: ContactId,
+    id: &MessageId,
+    now_ms: u64,
+    max_latency_ms: u64,
+) -> rusqlite::Result<()> {
+    let times_sent: Option<u32> = conn
+        .prepare_cached("SELECT times_sent FROM outgoing WHERE contact_id = ?1 AND id = ?2")?
+        .query_row(params![contact, &id.0[..]], |r| r.get(0))
+        .optional()?;
+    let Some(times_sent) = times_sent else {
+        return Ok(());
+    };
+    let due = retransmit_at(now_ms, times_sent + 1, max_latency_ms);
+    conn.prepare_cached(
+        "UPDATE outgoing SET times_sent = ?3, due_ms = ?4 WHERE contact_id = ?1 AND id = ?2",
+    )?
+    .execute(params![
+        contact,
+        &id.0[..],
+        times_sent + 1,
+        due.min(i64::MAX as u64) as i64
+    ])?;
+    Ok(())
+}
+
+/// Records that `contact`'s message `id` needs our ack on the next simplex stream.
+pub(crate) fn owe_ack(
+    conn: &rusqlite::Connection,
+    contact: ContactId,
+    id: &MessageId,
+) -> rusqlite::Result<()> {
+    // OR IGNORE: an ack already owed keeps its place in line.
+    conn.prepare_cached("INSERT OR IGNORE INTO acks_due (contact_id, id) VALUES (?1, ?2)")?
+        .execute(params![contact, &id.0[..]])?;
+    Ok(())
 }
 
 /// The wall clock in Unix ms, for a disappearing timer's start.

@@ -2,8 +2,10 @@
 //! over the mailbox's HTTP API (`courier-mailbox-client`), off the node's thread: over TCP, or over
 //! Tor to a mailbox that is an onion service ([`MailboxAgent`]).
 //!
-//! An upload the mailbox does not take (it is off, full, or asks us to slow down) is tried again
-//! with backoff while the node runs; a fetched file is handed to the node as an accepted channel,
+//! An upload the mailbox does not answer (it is off, or asks us to slow down) is tried again with
+//! backoff for [`MAILBOX_UPLOAD_PATIENCE`]; the node hears whether the mailbox took it, and counts
+//! what it carried as sent only then (a stream refused, or never answered, goes again: the reader
+//! takes a copy it has once). A fetched file is handed to the node as an accepted channel,
 //! like a drive's, and deleted from the mailbox once the node has closed it, that is, once what it
 //! carried is stored. A file the node never closed (it stopped) stays, and is fetched again; the
 //! node recognises a stream it has read and takes nothing twice.
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use courier_io::{
     ChannelId, ChannelIds, Driver, DriverContext, DriverError, DriverEvent, IoRequest,
-    MailboxFolder, MailboxRegistration, Sink, TransportIndex,
+    MAILBOX_UPLOAD_PATIENCE, MailboxFolder, MailboxRegistration, Sink, TransportIndex,
 };
 use courier_mailbox_client::MailboxClientError;
 
@@ -39,6 +41,51 @@ const MAX_PENDING_UPLOADS: usize = 64;
 const SHUTDOWN_PATIENCE: Duration = Duration::from_secs(20);
 /// Longest wait between two tries of an upload.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// Uploads `data` to `folder`, trying again with backoff while the mailbox does not answer or
+/// asks us to slow down, for [`MAILBOX_UPLOAD_PATIENCE`] at most; whether the mailbox took it.
+async fn upload_patiently(agent: MailboxAgent, folder: MailboxFolder, data: Vec<u8>) -> bool {
+    let started = Instant::now();
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let (to, bytes, agent) = (folder.clone(), data.clone(), agent.clone());
+        let tried = tokio::task::spawn_blocking(move || {
+            agent
+                .client(&to.address, &to.token)
+                .upload(&to.folder, bytes)
+        })
+        .await;
+        match tried {
+            Ok(Ok(())) => return true,
+            // Ours no more (wiped, or we were removed), full until its owner fetches, or out of
+            // reach for good: the node writes it again at a later poll.
+            Ok(Err(
+                e @ (MailboxClientError::Unauthorized
+                | MailboxClientError::NotFound
+                | MailboxClientError::Full(_)
+                | MailboxClientError::NeedsTor),
+            )) => {
+                tracing::warn!("the mailbox refused a stream: {}", sensitive(&e));
+                return false;
+            }
+            Ok(Err(MailboxClientError::RateLimited { retry_after_secs })) => {
+                backoff = backoff.max(Duration::from_secs(retry_after_secs));
+            }
+            Ok(Err(e)) => tracing::info!(
+                "the mailbox did not take a stream; trying again in {} s: {}",
+                backoff.as_secs(),
+                sensitive(&e)
+            ),
+            Err(_) => return false,
+        }
+        if started.elapsed() + backoff > MAILBOX_UPLOAD_PATIENCE {
+            tracing::info!("a stream did not reach the mailbox; it goes again at a later poll");
+            return false;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
 
 /// Files handed to the node, by channel: where each came from, to delete once read.
 type Handed = Arc<Mutex<HashMap<ChannelId, (MailboxFolder, String)>>>;
@@ -84,50 +131,26 @@ impl MailboxDriver {
         }
     }
 
-    fn upload(&self, folder: MailboxFolder, data: Vec<u8>) {
+    fn upload(&self, folder: MailboxFolder, data: Vec<u8>, receipt: Option<u64>) {
+        let sink = self.sink.clone();
+        let answer = move |taken| {
+            if let Some(receipt) = receipt {
+                sink(DriverEvent::MailboxUploaded { receipt, taken });
+            }
+        };
         if self.pending.fetch_add(1, Ordering::SeqCst) >= MAX_PENDING_UPLOADS {
             self.pending.fetch_sub(1, Ordering::SeqCst);
             tracing::warn!(
-                "{MAX_PENDING_UPLOADS} uploads already wait for the mailbox; this stream is dropped and goes again when due"
+                "{MAX_PENDING_UPLOADS} uploads already wait for the mailbox; this stream is dropped and goes again"
             );
+            answer(false);
             return;
         }
         let (pending, agent) = (self.pending.clone(), self.agent.clone());
         self.runtime.spawn(async move {
-            let mut backoff = Duration::from_secs(1);
-            loop {
-                let (to, bytes, agent) = (folder.clone(), data.clone(), agent.clone());
-                let tried = tokio::task::spawn_blocking(move || {
-                    agent
-                        .client(&to.address, &to.token)
-                        .upload(&to.folder, bytes)
-                })
-                .await;
-                match tried {
-                    Ok(Ok(())) => break,
-                    // Ours no more (wiped, or we were removed), or out of reach for good.
-                    Ok(Err(
-                        e @ (MailboxClientError::Unauthorized
-                        | MailboxClientError::NotFound
-                        | MailboxClientError::NeedsTor),
-                    )) => {
-                        tracing::warn!("the mailbox refused a stream: {}", sensitive(&e));
-                        break;
-                    }
-                    Ok(Err(MailboxClientError::RateLimited { retry_after_secs })) => {
-                        backoff = backoff.max(Duration::from_secs(retry_after_secs));
-                    }
-                    Ok(Err(e)) => tracing::info!(
-                        "the mailbox did not take a stream; trying again in {} s: {}",
-                        backoff.as_secs(),
-                        sensitive(&e)
-                    ),
-                    Err(_) => break,
-                }
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
+            let taken = upload_patiently(agent, folder, data).await;
             pending.fetch_sub(1, Ordering::SeqCst);
+            answer(taken);
         });
     }
 
@@ -341,12 +364,13 @@ impl Driver for MailboxDriver {
                 to: Some(to),
                 data,
                 reach,
+                receipt,
                 ..
             } => {
                 if !reach.permits(&to.address) {
                     return Err(outside());
                 }
-                self.upload(to, data);
+                self.upload(to, data, receipt);
                 Ok(())
             }
             IoRequest::MailboxFetch {
@@ -396,8 +420,8 @@ impl Driver for MailboxDriver {
     }
 
     fn shutdown(&mut self) {
-        // A stream the node wrote is marked sent: let the uploads under way finish (a node stopped
-        // right after it wrote, as a person closes a laptop), within reason.
+        // Let the uploads under way finish (a node stopped right after it wrote, as a person closes
+        // a laptop), within reason: what is not taken goes again at the node's next run.
         let started = std::time::Instant::now();
         while self.pending.load(Ordering::SeqCst) > 0 && started.elapsed() < SHUTDOWN_PATIENCE {
             std::thread::sleep(Duration::from_millis(20));

@@ -10,6 +10,8 @@
 
 mod simplex;
 
+pub use simplex::HOLD_MS;
+
 use courier_proto::handshake::HandshakeError;
 use courier_proto::identity::Identity;
 use courier_proto::introduction::Introduction;
@@ -24,7 +26,9 @@ use courier_proto::transport_security::stream::{
     HEADER_LEN, StreamError, StreamReader, StreamWriter,
 };
 use courier_proto::transport_security::transport_keys::{DirectionKeys, Role};
-use courier_storage::{ContactId, ConversationStore, Database, Durability, Peer, StorageError};
+use courier_storage::{
+    ContactId, ConversationStore, Database, Durability, HeldSends, Peer, StorageError,
+};
 
 use super::keyring::{Keyring, Recognised};
 
@@ -61,6 +65,8 @@ pub struct Output {
     pub delivered: usize,
     /// A simplex stream was full: more is owed to the peer than it carried.
     pub more: bool,
+    /// What a held simplex stream (`wire`) carried, to settle when the medium answers for it.
+    pub held: Option<HeldSends>,
 }
 
 /// Why a link was dropped. Nothing it did not finish is lost: unacked messages are sent again.
@@ -129,8 +135,9 @@ enum Inbound {
 enum Flow {
     /// One stream each way on one channel.
     Duplex,
-    /// We write one whole stream (`written` once we have), and read none.
-    SimplexOut { written: bool },
+    /// We write one whole stream (`written` once we have), and read none; `held`: what it carries
+    /// counts as sent only when the medium says it took it (a mailbox).
+    SimplexOut { written: bool, held: bool },
     /// We read one stream, and write none.
     SimplexIn,
 }
@@ -216,7 +223,7 @@ impl Link {
 
     /// Whether we started our stream on this channel (a dial that connected).
     pub fn wrote(&self) -> bool {
-        self.writer.is_some() || self.flow == Flow::SimplexOut { written: true }
+        self.writer.is_some() || matches!(self.flow, Flow::SimplexOut { written: true, .. })
     }
 
     /// The peer who dialed this link, once recognised, while it runs.
@@ -230,8 +237,14 @@ impl Link {
     /// The transport says the channel can carry streams: a dialing link writes its stream's start.
     pub fn ready(&mut self, cx: &mut LinkContext<'_>) -> Result<Output, LinkError> {
         match (self.flow, self.dialed) {
-            (Flow::SimplexOut { written: false }, Some(peer)) => {
-                return self.write_simplex(cx, peer);
+            (
+                Flow::SimplexOut {
+                    written: false,
+                    held,
+                },
+                Some(peer),
+            ) => {
+                return self.write_simplex(cx, peer, held);
             }
             (Flow::SimplexOut { .. } | Flow::SimplexIn, _) => return Ok(Output::default()),
             (Flow::Duplex, _) => {}

@@ -5,6 +5,7 @@
 //! nothing. The incoming link reads one: it stores each message
 //! once, owes its ack on our next stream, applies the contact's acks, and writes nothing back.
 
+use courier_io::MAILBOX_UPLOAD_PATIENCE;
 use courier_proto::sync::session::Mode;
 use courier_proto::sync::simplex::{MAX_STREAM_LEN, SimplexReader, owes, write_stream};
 use courier_proto::transport_security::stream::StreamReader;
@@ -12,12 +13,21 @@ use courier_storage::{ConversationStore, Durability, Peer};
 
 use super::{Flow, Inbound, Link, LinkContext, LinkError, Output, next_stream, opening_session};
 
+/// How long a held stream's messages are kept from the next stream without the medium's answer:
+/// twice what a driver tries one upload for, so only a stream that was lost (the node stopped, the
+/// plugin never uploaded it) is written again while its first copy might still be taken.
+pub const HOLD_MS: u64 = 2 * MAILBOX_UPLOAD_PATIENCE.as_millis() as u64;
+
 impl Link {
     /// A link that writes one simplex stream to `peer` when the channel is [`ready`](Self::ready),
-    /// then closes.
-    pub fn write_simplex_to(peer: Peer, frame_len: usize, max_latency_ms: u64) -> Self {
+    /// then closes; `held`: what it carries counts as sent only when the medium says it took it
+    /// (see [`Output::held`]).
+    pub fn write_simplex_to(peer: Peer, frame_len: usize, max_latency_ms: u64, held: bool) -> Self {
         Link::new(
-            Flow::SimplexOut { written: false },
+            Flow::SimplexOut {
+                written: false,
+                held,
+            },
             Some(peer),
             frame_len,
             max_latency_ms,
@@ -34,6 +44,7 @@ impl Link {
         &mut self,
         cx: &mut LinkContext<'_>,
         peer: Peer,
+        held: bool,
     ) -> Result<Output, LinkError> {
         let Peer::Contact(contact) = peer else {
             return Err(LinkError::SimplexHandshake);
@@ -41,7 +52,10 @@ impl Link {
         let store = ConversationStore::new(cx.db, contact, self.max_latency_ms, cx.longest);
         if !owes(&store, cx.now_ms).map_err(LinkError::from)? {
             // No empty files on a stick, and no stream number spent on nothing.
-            self.flow = Flow::SimplexOut { written: true };
+            self.flow = Flow::SimplexOut {
+                written: true,
+                held,
+            };
             return Ok(Output {
                 close: true,
                 ..Output::default()
@@ -53,9 +67,12 @@ impl Link {
         let longest = cx.longest;
         // Relaxed: a sent mark or written ack lost in a crash costs a message or an ack written
         // again, which the reader takes once anyway.
-        let written = cx.db.batch(Durability::Relaxed, |db| {
+        let (written, held) = cx.db.batch(Durability::Relaxed, |db| {
             let mut store = ConversationStore::new(db, contact, latency, longest);
-            write_stream(
+            if held {
+                store = store.holding(now.saturating_add(HOLD_MS), now);
+            }
+            let written = write_stream(
                 session,
                 &mut store,
                 &keys,
@@ -64,14 +81,19 @@ impl Link {
                 MAX_STREAM_LEN,
                 now,
             )
-            .map_err(LinkError::from)
+            .map_err(LinkError::from)?;
+            Ok::<_, LinkError>((written, store.take_held()))
         })?;
-        self.flow = Flow::SimplexOut { written: true };
+        self.flow = Flow::SimplexOut {
+            written: true,
+            held: held.is_some(),
+        };
         self.peer = Some(peer);
         Ok(Output {
             wire: written.wire,
             close: true,
             more: written.more,
+            held,
             ..Output::default()
         })
     }
@@ -184,7 +206,7 @@ mod tests {
 
         /// Writes a whole drive stream to `to` at `now_ms`.
         fn write_drive(&mut self, to: ContactId, now_ms: u64) -> Vec<u8> {
-            let mut link = Link::write_simplex_to(Peer::Contact(to), FRAME, LATENCY);
+            let mut link = Link::write_simplex_to(Peer::Contact(to), FRAME, LATENCY, false);
             let out = self.step(now_ms, |cx| link.ready(cx)).unwrap();
             assert!(
                 out.close,
@@ -329,6 +351,47 @@ mod tests {
     }
 
     #[test]
+    fn a_stream_for_a_mailbox_holds_its_messages_until_the_mailbox_answers_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut alice, to_bob, mut bob, _) = alice_and_bob(dir.path());
+        let one = alice.db.queue(to_bob, &text("one", 1)).unwrap();
+        let mut link = Link::write_simplex_to(Peer::Contact(to_bob), FRAME, LATENCY, true);
+        let out = alice.step(NOW, |cx| link.ready(cx)).unwrap();
+        let held = out.held.expect("what the stream carried, to settle");
+        assert_eq!(
+            (held.contact, held.sent.as_slice()),
+            (to_bob, [one].as_slice())
+        );
+        assert_eq!((held.written_ms, held.until_ms), (NOW, NOW + HOLD_MS));
+        assert_eq!(
+            alice.db.outgoing_state(to_bob, &one).unwrap(),
+            Some(OutgoingState::Queued),
+            "not sent until the mailbox took it"
+        );
+        assert!(
+            alice.write_drive(to_bob, NOW + 1).is_empty(),
+            "nor written again while held"
+        );
+        assert!(
+            !alice.write_drive(to_bob, NOW + HOLD_MS).is_empty(),
+            "unanswered, it goes again"
+        );
+        assert_eq!(
+            bob.read_drive(&out.wire, 100).unwrap(),
+            1,
+            "an ordinary stream"
+        );
+        let mut nothing = Link::write_simplex_to(Peer::Contact(to_bob), FRAME, LATENCY, true);
+        let out = alice
+            .step(NOW + HOLD_MS + 1, |cx| nothing.ready(cx))
+            .unwrap();
+        assert!(
+            out.wire.is_empty() && out.held.is_none(),
+            "owed nothing, nothing held"
+        );
+    }
+
+    #[test]
     fn a_drive_link_refuses_a_pending_contact_and_bytes_going_the_wrong_way() {
         let dir = tempfile::tempdir().unwrap();
         let (mut alice, to_bob, _bob, _) = alice_and_bob(dir.path());
@@ -342,12 +405,12 @@ mod tests {
             .refresh(&mut alice.db, &alice.identity, NOW)
             .unwrap();
         let pending = alice.db.pending_contacts().unwrap()[0].id;
-        let mut link = Link::write_simplex_to(Peer::Pending(pending), FRAME, LATENCY);
+        let mut link = Link::write_simplex_to(Peer::Pending(pending), FRAME, LATENCY, false);
         assert!(matches!(
             alice.step(NOW, |cx| link.ready(cx)),
             Err(LinkError::SimplexHandshake)
         ));
-        let mut link = Link::write_simplex_to(Peer::Contact(to_bob), FRAME, LATENCY);
+        let mut link = Link::write_simplex_to(Peer::Contact(to_bob), FRAME, LATENCY, false);
         assert!(matches!(
             alice.step(NOW, |cx| link.receive(cx, b"hello")),
             Err(LinkError::OneWay)

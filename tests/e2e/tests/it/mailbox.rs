@@ -180,6 +180,25 @@ fn alice_s_mailbox_is_killed_twenty_times_while_bob_uploads_and_keeps_every_file
     Ok(())
 }
 
+/// Alice's mailbox in `root/mailbox` and the address it listens on, alice and bob parted
+/// ([`courier_e2e::mailbox::parted_with_a_mailbox`]).
+fn parted(
+    tools: &Tools,
+    root: &Path,
+) -> Result<(
+    std::path::PathBuf,
+    String,
+    MailboxProcess,
+    courier_e2e::Person,
+    courier_e2e::Person,
+)> {
+    let mailbox_dir = root.join("mailbox");
+    let (mailbox, alice, bob) =
+        courier_e2e::mailbox::parted_with_a_mailbox(tools, root, &mailbox_dir)?;
+    let listen = std::fs::read_to_string(mailbox_dir.join("mailbox.addr"))?;
+    Ok((mailbox_dir, listen, mailbox, alice, bob))
+}
+
 /// Every file the mailbox in `dir` holds, in any folder.
 fn mailbox_files(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
     let mut files = Vec::new();
@@ -256,16 +275,13 @@ fn alice_gets_everything_bob_wrote(
 fn alice_and_bob_are_never_online_together_and_talk_through_alice_s_mailbox() -> Result<()> {
     let tools = Tools::locate()?;
     let root = scratch();
-    let mailbox_dir = root.path().join("mailbox");
-    let (mailbox, mut alice, mut bob) =
-        courier_e2e::mailbox::parted_with_a_mailbox(&tools, root.path(), &mailbox_dir)?;
+    let (mailbox_dir, listen, mailbox, mut alice, mut bob) = parted(&tools, root.path())?;
     let texts = [
         "the first of three notes, left while you sleep",
         "the second: the documents are with the neighbour",
         "the third: we meet at the old library at nine",
     ];
     // The mailbox is down when bob first comes on: nothing is marked sent that it never took.
-    let listen = std::fs::read_to_string(mailbox_dir.join("mailbox.addr"))?;
     mailbox.kill()?;
     bob.cli(&["send", "alice", "--text", texts[0]])?;
     send_a_3_mb_photo(&bob, root.path(), 7)?;
@@ -370,14 +386,64 @@ fn alice_and_bob_are_never_online_together_and_talk_through_alice_s_mailbox() ->
 }
 
 #[test]
+fn alice_s_mailbox_is_full_so_bob_s_second_note_stays_queued_poll_after_poll_and_goes_once_she_has_fetched()
+-> Result<()> {
+    let tools = Tools::locate()?;
+    let root = scratch();
+    let (mailbox_dir, listen, mailbox, mut alice, mut bob) = parted(&tools, root.path())?;
+    // Room for one small stream (one 16 KiB frame and its header) in each contact's folder.
+    mailbox.kill()?;
+    std::fs::write(
+        mailbox_dir.join("mailbox.toml"),
+        "folder-quota-bytes = 24576
+",
+    )?;
+    let _mailbox = MailboxProcess::start(&tools, &mailbox_dir, &listen)?;
+    bob.serve()?;
+    let notes = [
+        "the first note fills alice's folder",
+        "the second waits until she has fetched the first",
+    ];
+    bob.cli(&["send", "alice", "--text", notes[0]])?;
+    wait_until(
+        Duration::from_secs(60),
+        "the mailbox took bob's first note",
+        || Ok(sent_states(&bob, "alice")? == ["sent"]),
+    )?;
+    bob.cli(&["send", "alice", "--text", notes[1]])?;
+    // Bob's node polls every second; the mailbox refuses each stream it writes while the folder is
+    // full, so the note is not sent (a stream counted sent would wait out weeks of backoff).
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(sent_states(&bob, "alice")?, ["sent", "queued"]);
+    assert_eq!(
+        mailbox_files(&mailbox_dir)?.len(),
+        1,
+        "the folder holds the first note's stream alone"
+    );
+
+    // Alice comes on and fetches the first; the folder has room, and bob's next poll uploads the
+    // second, while both are on: through the mailbox still, their only path.
+    let shown: Vec<String> = alice_gets_everything_bob_wrote(&mut alice, &bob)?
+        .into_iter()
+        .map(|r| r.summary)
+        .collect();
+    assert_eq!(shown, notes, "each note once, in order");
+    wait_until(
+        Duration::from_secs(60),
+        "bob's node counts both sent",
+        || Ok(sent_states(&bob, "alice")?.iter().all(|s| s != "queued")),
+    )?;
+    alice.stop()?;
+    bob.stop()?;
+    Ok(())
+}
+
+#[test]
 fn alice_s_mailbox_is_killed_twenty_times_while_bob_s_node_writes_to_it_and_she_gets_every_message_once()
 -> Result<()> {
     let tools = Tools::locate()?;
     let root = scratch();
-    let mailbox_dir = root.path().join("mailbox");
-    let (mailbox, mut alice, mut bob) =
-        courier_e2e::mailbox::parted_with_a_mailbox(&tools, root.path(), &mailbox_dir)?;
-    let listen = std::fs::read_to_string(mailbox_dir.join("mailbox.addr"))?;
+    let (mailbox_dir, listen, mailbox, mut alice, mut bob) = parted(&tools, root.path())?;
     bob.serve()?;
     let mut texts = Vec::new();
     let mut mailbox = Some(mailbox);
