@@ -105,7 +105,8 @@ impl<T> Streams<T> {
             | Event::Connect(_)
             | Event::ChannelOpened(_)
             | Event::Listening(_)
-            | Event::Discovered(_) => (Vec::new(), None),
+            | Event::Discovered(_)
+            | Event::PacketSize(_) => (Vec::new(), None),
         }
     }
 }

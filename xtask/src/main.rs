@@ -458,6 +458,9 @@ fn bench(root: &Path) -> Result<()> {
         .args(["bench", "-p", "courier-e2e", "--bench", "mailbox"]))?;
     run(cargo()
         .current_dir(root)
+        .args(["bench", "-p", "courier-e2e", "--bench", "bluetooth"]))?;
+    run(cargo()
+        .current_dir(root)
         .args(["bench", "-p", "courier-e2e", "--bench", "scale"]))
 }
 

@@ -6,6 +6,7 @@
 //! stops the others.
 
 use courier_error::{ErrorKind, HasKind};
+pub mod bluetooth;
 pub mod capability;
 pub mod limits;
 pub mod policy;
@@ -81,6 +82,8 @@ pub struct Config {
     pub plugins: Vec<PluginEntry>,
     /// How the embedded Tor client finds the network.
     pub tor: tor::TorConfig,
+    /// Which radio the `ble` capability drives.
+    pub bluetooth: bluetooth::BluetoothConfig,
     /// Where `serve --api` listens.
     pub api: ApiConfig,
     /// The profile's rules, which every plugin is checked against as it loads.
@@ -130,6 +133,7 @@ struct RawConfig {
     message_types: BTreeMap<String, Spanned<RawEntry>>,
     #[serde(default)]
     tor: tor::TorConfig,
+    bluetooth: Option<Spanned<bluetooth::BluetoothConfig>>,
     #[serde(default)]
     api: RawApi,
     #[serde(default)]
@@ -399,11 +403,25 @@ impl Config {
                     .into(),
             });
         }
+        let bluetooth = match raw.bluetooth {
+            None => bluetooth::BluetoothConfig::default(),
+            Some(section) => {
+                if let Some((key, message)) = section.get_ref().problem() {
+                    return Err(invalid(locate(key.into(), section.span()), message));
+                }
+                let mut bluetooth = section.into_inner();
+                if let Some(sim) = &mut bluetooth.sim {
+                    sim.air = base.join(&sim.air);
+                }
+                bluetooth
+            }
+        };
         Ok(Config {
             plugin_dir,
             cache_dir,
             plugins,
             tor: raw.tor,
+            bluetooth,
             api: ApiConfig {
                 bind: raw.api.bind.map(Spanned::into_inner),
             },

@@ -2,6 +2,7 @@
 //! out what transport plugins ask for through their capabilities and report back as
 //! [`courier_io::DriverEvent`]s. No protocol logic lives here, and no WIT type.
 
+pub mod ble;
 pub mod files;
 mod handover;
 pub mod mailbox;

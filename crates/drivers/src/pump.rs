@@ -62,8 +62,13 @@ impl Queue {
         self.writes.recv().await
     }
 
+    /// The next write if one is queued now, without waiting.
+    pub fn try_recv(&mut self) -> Option<Vec<u8>> {
+        self.writes.try_recv().ok()
+    }
+
     /// `len` bytes left for the peer; tells the node when a backlogged channel has drained.
-    fn wrote(&self, len: usize, sink: &Sink) {
+    pub(crate) fn wrote(&self, len: usize, sink: &Sink) {
         let left = self.backlog.bytes.fetch_sub(len, Ordering::AcqRel) - len;
         if left <= BACKLOG_LOW && self.backlog.told.swap(false, Ordering::AcqRel) {
             sink(DriverEvent::Drained {

@@ -176,6 +176,13 @@ pub enum DriverEvent {
         /// The keys of the registrations our mailbox took.
         registered: Vec<i64>,
     },
+    /// A packet medium knows how large a packet `channel` carries (a BLE connection's ATT MTU less 3).
+    PacketSize {
+        /// The channel.
+        channel: ChannelId,
+        /// Bytes.
+        bytes: u32,
+    },
     /// A [`IoRequest::MailboxUpload`] with a receipt is over: the mailbox took the stream (it is
     /// on its disk), or it refused it or did not answer within [`MAILBOX_UPLOAD_PATIENCE`].
     MailboxUploaded {

@@ -40,11 +40,11 @@ pub enum IoRequest {
         /// Port on the service.
         port: u16,
     },
-    /// Advertise a BLE tag.
-    BleAdvertise {
-        /// At most 16 bytes.
-        tag: Vec<u8>,
-    },
+    /// Advertise under every contact's current BLE tag (the node hands the driver the tags), and
+    /// take connections.
+    BleAdvertise,
+    /// Stop advertising.
+    BleWithdraw,
     /// Start or stop BLE scanning.
     BleScan {
         /// Whether to scan.
@@ -54,7 +54,7 @@ pub enum IoRequest {
     BleConnect {
         /// Channel handle.
         channel: ChannelId,
-        /// Device address `AA:BB:CC:DD:EE:FF`.
+        /// The address a `Found` event gave, `AA:BB:CC:DD:EE:FF`.
         address: String,
     },
     /// Announce our port under every contact's current mDNS tag.
@@ -195,9 +195,7 @@ impl IoRequest {
     pub fn announces(&self) -> bool {
         matches!(
             self,
-            IoRequest::MdnsAnnounce { .. }
-                | IoRequest::BleAdvertise { .. }
-                | IoRequest::TorPublishService
+            IoRequest::MdnsAnnounce { .. } | IoRequest::BleAdvertise | IoRequest::TorPublishService
         )
     }
 }

@@ -259,8 +259,12 @@ impl Node {
 
     /// Appends to `data` the bytes already queued behind it for `channel`, up to what one plugin
     /// event may carry, and returns the first other input it met. A receiver that fell behind (an
-    /// fsync) then stores what piled up in one commit instead of one per socket read.
+    /// fsync) then stores what piled up in one commit instead of one per socket read. A channel
+    /// that carries packets keeps each read whole: its plugin reads them one by one.
     fn gather(&mut self, channel: ChannelId, data: &mut Vec<u8>) -> Option<Input> {
+        if self.slots.get(channel).is_some_and(|s| s.packets) {
+            return None;
+        }
         while data.len() < MAX_CHUNK_BYTES {
             match self.rx.try_recv() {
                 Ok(Input::Driver(

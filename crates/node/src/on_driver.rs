@@ -3,7 +3,9 @@
 //! same turn.
 
 use courier_io::{ChannelId, DriverEvent, Medium};
-use courier_plugin_host::bindings::transport_types::{ChannelFailure, Chunk, Event, Listening};
+use courier_plugin_host::bindings::transport_types::{
+    ChannelFailure, Chunk, Event, Listening, PacketSize,
+};
 
 use crate::link::Link;
 use crate::routes::DriverIndex;
@@ -50,6 +52,14 @@ impl Node {
                 unreachable,
                 registered,
             } => self.mailboxes_polled(transport, unreachable, registered)?,
+            DriverEvent::PacketSize { channel, bytes } => {
+                if let Some(slot) = self.slots.get_mut(channel) {
+                    slot.packets = true;
+                    let size = PacketSize { channel, bytes };
+                    let transport = slot.transport;
+                    self.plugin_event(transport, Event::PacketSize(size));
+                }
+            }
             DriverEvent::MailboxUploaded { receipt, taken } => {
                 self.mailbox_uploaded(receipt, taken)?;
             }

@@ -23,6 +23,9 @@ pub(crate) struct Slot {
     pub delivered: usize,
     /// For a one-way read: whether its outcome was told.
     pub reported: bool,
+    /// Whether its medium carries packets (it told their size): each read is one, never joined to
+    /// the next.
+    pub packets: bool,
 }
 
 impl Slot {
@@ -36,6 +39,7 @@ impl Slot {
             name: None,
             delivered: 0,
             reported: false,
+            packets: false,
         }
     }
 

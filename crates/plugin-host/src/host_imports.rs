@@ -177,13 +177,12 @@ fn is_ble_address(address: &str) -> bool {
 }
 
 impl ble::Host for PluginState {
-    fn advertise(&mut self, tag: Vec<u8>) -> Result<(), CapabilityError> {
-        if tag.len() > 16 {
-            return Err(CapabilityError::LimitReached(
-                "a BLE advertisement tag is at most 16 bytes".into(),
-            ));
-        }
-        self.queue(IoRequest::BleAdvertise { tag })
+    fn advertise(&mut self) -> Result<(), CapabilityError> {
+        self.queue(IoRequest::BleAdvertise)
+    }
+
+    fn withdraw(&mut self) -> Result<(), CapabilityError> {
+        self.queue(IoRequest::BleWithdraw)
     }
 
     fn scan(&mut self, enabled: bool) -> Result<(), CapabilityError> {

@@ -14,7 +14,10 @@ impl Service {
     /// Starts the node on this directory's database with `config`'s transports and every driver
     /// this build has; the node owns the database from now on.
     pub fn serve(mut self, config: &Config) -> Result<RunningNode, ServiceError> {
-        let drivers = self.drivers(config)?;
+        let mut drivers = self.drivers(config)?;
+        if config.plugins.iter().any(|p| p.grants.has(Capability::Ble)) {
+            drivers.push(courier_drivers::ble::driver(&config.bluetooth));
+        }
         // The node's connection rotates the database key after deletions; it holds the key file
         // only while it does.
         let mut db = self.into_database();
@@ -22,7 +25,7 @@ impl Service {
         Ok(Node::spawn_paced(db, config, drivers, Pacing::default())?)
     }
 
-    /// Every driver this build has, Tor's among them when a transport is granted Tor.
+    /// Every driver this build has but Bluetooth's, Tor's among them when a transport is granted Tor.
     #[cfg(feature = "tor")]
     fn drivers(
         &mut self,

@@ -204,6 +204,8 @@ impl LanState {
             | Event::ChannelFailed(ChannelFailure { channel, .. }) => {
                 self.channels.remove(&channel);
             }
+            // TCP has no packets to size.
+            Event::PacketSize(_) => {}
         }
         Ok((calls, actions))
     }

@@ -75,7 +75,8 @@ impl TorState {
                     value: address,
                 }])],
             ),
-            Event::Listening(_) => none(),
+            // Tor has no packets to size.
+            Event::Listening(_) | Event::PacketSize(_) => none(),
             // A meeting point for a pending contact, made by the host from a secret we share.
             Event::Discovered(found) => (
                 Vec::new(),

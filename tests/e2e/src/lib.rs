@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub mod bluetooth;
 pub mod mailbox;
 mod noise_png;
 
@@ -163,6 +164,9 @@ pub struct Person {
     /// The `[tor]` section naming a private Tor network, if their mailbox transport reaches onion
     /// mailboxes over Tor (granted `tor-stream`).
     pub mailbox_tor: Option<String>,
+    /// The `[bluetooth]` section (with its `[bluetooth.sim]`), if their config has the Bluetooth
+    /// transport.
+    pub bluetooth: Option<String>,
     /// What the running `serve` printed on its stdout so far (its first [`PRINTED_KEPT`] lines).
     printed: Arc<Mutex<Vec<String>>>,
 }
@@ -198,6 +202,7 @@ impl Person {
             tor: None,
             mailbox: false,
             mailbox_tor: None,
+            bluetooth: None,
         })
     }
 
@@ -401,8 +406,15 @@ impl Person {
             mailbox.push_str(network);
             mailbox.push('\n');
         }
+        let bluetooth = match &self.bluetooth {
+            Some(radio) => format!(
+                "[transports.bluetooth]\nplugin = \"transport-bluetooth\"\n\
+                 grant = [\"ble\", \"log\", \"clock\"]\n\n{radio}\n"
+            ),
+            None => String::new(),
+        };
         let config = format!(
-            "[plugins]\ndir = {plugins:?}\n\n{lan}{drive}{tor}{mailbox}\
+            "[plugins]\ndir = {plugins:?}\n\n{lan}{drive}{tor}{mailbox}{bluetooth}\
              [message_types.text]\nplugin = \"text\"\ngrant = [\"log\"]\n\n{types}",
             types = MESSAGE_TYPES
                 .iter()

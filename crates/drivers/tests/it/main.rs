@@ -1,5 +1,6 @@
-//! The drivers against real media: Tor on a private network of real relays on loopback, and a
-//! mailbox's port on loopback.
+//! The drivers against real media: Tor on a private network of real relays on loopback, a
+//! mailbox's port on loopback, and the simulated Bluetooth radio.
 
+mod ble_sim;
 mod mailbox;
 mod tor;

@@ -4,6 +4,7 @@
 mod addresses;
 mod api;
 mod api_flood;
+mod bluetooth;
 mod contacts;
 mod crash;
 mod data_dir;

@@ -73,7 +73,7 @@ impl Framed {
                     value: listening.address,
                 }])]
             }
-            Event::Connect(_) | Event::Discovered(_) => Vec::new(),
+            Event::Connect(_) | Event::Discovered(_) | Event::PacketSize(_) => Vec::new(),
         }
     }
 }

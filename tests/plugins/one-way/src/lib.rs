@@ -103,7 +103,7 @@ impl courier_plugin::driver::Driver for Courier {
                 self.incoming.borrow_mut().remove(&channel);
                 Vec::new()
             }
-            Event::Listening(_) | Event::Discovered(_) => Vec::new(),
+            Event::Listening(_) | Event::Discovered(_) | Event::PacketSize(_) => Vec::new(),
         })
     }
 }
