@@ -1,5 +1,5 @@
 //! Bluetooth on the simulated radio (`ble-sim`), measured with real `courier` processes (the
-//! release build): a 1 MB image from alice to bob, and texts one at a time, against what the radio
+//! release build): a noise image of about 1 MB (600×600) from alice to bob, and texts one at a time, against what the radio
 //! can carry at its settings (ATT MTU 247, six packets per 15 ms connection event, no drops). The
 //! image's figure is its bytes over the time from the send until bob holds it whole (what a person
 //! waits for), so every header, padding, ack and credit counts against it.
@@ -68,7 +68,6 @@ fn main() -> Result<()> {
     // The image.
     let photo = root.path().join("photo.png");
     std::fs::write(&photo, noise_png(600, 600, 3))?;
-    let size = std::fs::metadata(&photo)?.len();
     let photo = photo.to_str().context("a UTF-8 path")?;
     let started = Instant::now();
     alice.cli(&[
@@ -81,11 +80,17 @@ fn main() -> Result<()> {
         "--option",
         "quality=100",
     ])?;
-    while !holds(&b, |m| {
-        m.content_type == "courier/image" && m.bytes.is_some()
-    })? {
+    let size = loop {
+        let whole = b
+            .conversation("alice")?
+            .into_iter()
+            .find(|m| m.content_type == "courier/image" && m.bytes.is_some());
+        if let Some(image) = whole {
+            // What the image plugin made of the file, as it travelled.
+            break image.bytes.unwrap_or(0);
+        }
         std::thread::sleep(Duration::from_millis(5));
-    }
+    };
     let took = started.elapsed();
     alice.stop()?;
     bob.stop()?;
