@@ -337,7 +337,7 @@ const ALONE: &[&str] = &["api_flood::"];
 
 /// What the API's tests drive the node with, installed when missing: Playwright's library for the
 /// page test (from the lock file; it uses the system's Chromium, never downloads one) and
-/// schemathesis for the OpenAPI run.
+/// schemathesis for the OpenAPI run; and BlueZoo, BlueZ without a radio, for the BlueZ driver.
 fn install_test_tools(root: &Path) -> Result<()> {
     let browser = root.join("tests/browser");
     if !browser.join("node_modules/playwright-core").exists() {
@@ -354,6 +354,18 @@ fn install_test_tools(root: &Path) -> Result<()> {
         .is_ok_and(|o| o.status.success());
     if !schemathesis {
         run(Command::new("python3").args(["-m", "pip", "install", "--quiet", "schemathesis"]))?;
+    }
+    // BlueZoo: BlueZ's D-Bus API without a radio, for the BlueZ driver's tests (tests/bluez/; its
+    // launcher patches this version's internals, hence the pin).
+    let bluezoo = Command::new("python3")
+        .args([
+            "-c",
+            "import bluezoo, importlib.metadata as m; assert m.version('bluezoo') == '1.0.2'",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !bluezoo {
+        run(Command::new("python3").args(["-m", "pip", "install", "--quiet", "bluezoo==1.0.2"]))?;
     }
     Ok(())
 }

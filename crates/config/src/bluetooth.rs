@@ -13,6 +13,8 @@ pub struct BluetoothConfig {
     /// Which radio.
     #[serde(default)]
     pub medium: BleMedium,
+    /// The BlueZ adapter to use (`hci0`, …); BlueZ's default unless set.
+    pub adapter: Option<String>,
     /// The simulated radio, for `medium = "ble-sim"`.
     pub sim: Option<BleSimConfig>,
 }

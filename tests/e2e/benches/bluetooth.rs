@@ -1,8 +1,10 @@
-//! Bluetooth on the simulated radio (`ble-sim`), measured with real `courier` processes (the
-//! release build): a noise image of about 1 MB (600×600) from alice to bob, and texts one at a time, against what the radio
-//! can carry at its settings (ATT MTU 247, six packets per 15 ms connection event, no drops). The
-//! image's figure is its bytes over the time from the send until bob holds it whole (what a person
-//! waits for), so every header, padding, ack and credit counts against it.
+//! Bluetooth measured with real `courier` processes (the release build), twice: on the simulated
+//! radio (`ble-sim`: ATT MTU 247, six packets per 15 ms connection event, no drops), against what
+//! that radio can carry; and through BlueZ's D-Bus API as BlueZoo serves it (GATT, no radio and no
+//! rate model: the software path's own cost). Each run sends texts one at a time and then a noise
+//! image of about 1 MB (600×600); the image's figure is the bytes that travelled over the time from
+//! the send until bob holds it whole (what a person waits for), so every header, padding, ack and
+//! credit counts against it.
 //!
 //! Needs `cargo xtask build-plugins` and `cargo build --release -p courier-host` first (`cargo
 //! xtask bench` does both).
@@ -21,20 +23,97 @@ const TEXTS: usize = 20;
 fn main() -> Result<()> {
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
     let tools = Tools::in_target(&target, "release")?;
+
     let root = tempfile::tempdir()?;
     let air = root.path().join("air");
-    let mut alice = Person::init(&tools, root.path(), "alice")?;
-    let mut bob = Person::init(&tools, root.path(), "bob")?;
+    let (mut alice, mut bob) = pair(&tools, root.path())?;
     for person in [&mut alice, &mut bob] {
         let log = root.path().join(format!("{}.log", person.name));
         on_the_radio(person, &air, 0.0, &log)?;
     }
-    introduce(&alice, &bob)?;
+    let sim = measure(&mut alice, &mut bob, root.path())?;
+    let on_air: usize = carried(&bob)?.iter().sum();
+    let ceiling = capacity();
+    println!(
+        "bluetooth on the simulated radio (MTU 247, {PACKETS_PER_INTERVAL} packets / {INTERVAL_MS} ms: {:.1} KB/s each way), release build:",
+        ceiling / 1e3
+    );
+    sim.print(Some(ceiling));
+    println!(
+        "  {:.2} MB went over the air to bob in all; the radio's floor for a text: one connection event, {INTERVAL_MS} ms",
+        on_air as f64 / 1e6
+    );
+
+    let root = tempfile::tempdir()?;
+    let Some(zoo) = courier_tor_net::bluezoo::Zoo::start(root.path())? else {
+        return Ok(());
+    };
+    let (mut alice, mut bob) = pair(&tools, root.path())?;
+    for (person, (adapter, _)) in [&mut alice, &mut bob]
+        .into_iter()
+        .zip(courier_tor_net::bluezoo::ADAPTERS)
+    {
+        person.lan = false;
+        person.system_bus = Some(zoo.address().to_owned());
+        person.bluetooth = Some(format!("[bluetooth]\nadapter = \"{adapter}\"\n"));
+        person.write_config("", "loopback")?;
+    }
+    let bluez = measure(&mut alice, &mut bob, root.path())?;
+    println!("bluetooth through BlueZ's D-Bus API (BlueZoo, GATT, no radio), release build:");
+    bluez.print(None);
+    Ok(())
+}
+
+/// Alice and bob, initialised under `root`, not yet configured.
+fn pair(tools: &Tools, root: &Path) -> Result<(Person, Person)> {
+    Ok((
+        Person::init(tools, root, "alice")?,
+        Person::init(tools, root, "bob")?,
+    ))
+}
+
+/// What one run measured.
+struct Figures {
+    met: Duration,
+    latencies: Vec<Duration>,
+    image_bytes: u64,
+    image_took: Duration,
+}
+
+impl Figures {
+    /// Prints them, the image's rate also as a share of `ceiling` (bytes a second) if there is one.
+    fn print(&self, ceiling: Option<f64>) {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let rate = self.image_bytes as f64 / self.image_took.as_secs_f64();
+        let share = ceiling.map_or(String::new(), |c| {
+            format!(", {:.0}% of the radio", 100.0 * rate / c)
+        });
+        println!(
+            "  a {:.2} MB image whole at bob in {:.1} s: {:.1} KB/s{share}",
+            self.image_bytes as f64 / 1e6,
+            self.image_took.as_secs_f64(),
+            rate / 1e3
+        );
+        println!(
+            "  a text, send to shown at bob ({TEXTS}, one at a time): p50 {:.1} ms, max {:.1} ms",
+            ms(self.latencies[TEXTS / 2]),
+            ms(self.latencies[TEXTS - 1])
+        );
+        println!(
+            "  found each other and completed the handshake in {:.1} s",
+            self.met.as_secs_f64()
+        );
+    }
+}
+
+/// Makes alice and bob contacts over their configured Bluetooth, then times texts and an image.
+fn measure(alice: &mut Person, bob: &mut Person, root: &Path) -> Result<Figures> {
+    introduce(alice, bob)?;
     let a = alice.serve_api()?;
     let b = bob.serve_api()?;
     let started = Instant::now();
     wait_until(
-        Duration::from_secs(60),
+        Duration::from_secs(90),
         "alice and bob are contacts",
         || {
             Ok(alice
@@ -65,8 +144,7 @@ fn main() -> Result<()> {
     }
     latencies.sort();
 
-    // The image.
-    let photo = root.path().join("photo.png");
+    let photo = root.join("photo.png");
     std::fs::write(&photo, noise_png(600, 600, 3))?;
     let photo = photo.to_str().context("a UTF-8 path")?;
     let started = Instant::now();
@@ -80,7 +158,7 @@ fn main() -> Result<()> {
         "--option",
         "quality=100",
     ])?;
-    let size = loop {
+    let image_bytes = loop {
         let whole = b
             .conversation("alice")?
             .into_iter()
@@ -91,37 +169,15 @@ fn main() -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    let took = started.elapsed();
+    let image_took = started.elapsed();
     alice.stop()?;
     bob.stop()?;
-    let on_air: usize = carried(&bob)?.iter().sum();
-
-    let ceiling = capacity();
-    let goodput = size as f64 / took.as_secs_f64();
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    let floor = INTERVAL_MS as f64;
-    println!(
-        "bluetooth on the simulated radio (MTU 247, {PACKETS_PER_INTERVAL} packets / {INTERVAL_MS} ms: {:.1} KB/s each way), release build:",
-        ceiling / 1e3
-    );
-    println!(
-        "  a {:.2} MB image whole at bob in {:.1} s: {:.1} KB/s, {:.0}% of the radio ({:.2} MB went over the air to bob in all)",
-        size as f64 / 1e6,
-        took.as_secs_f64(),
-        goodput / 1e3,
-        100.0 * goodput / ceiling,
-        on_air as f64 / 1e6
-    );
-    println!(
-        "  a text, send to shown at bob ({TEXTS}, one at a time): p50 {:.1} ms, max {:.1} ms; the radio's floor: one connection event, {floor:.0} ms",
-        ms(latencies[TEXTS / 2]),
-        ms(latencies[TEXTS - 1])
-    );
-    println!(
-        "  found each other and completed the handshake in {:.1} s",
-        met.as_secs_f64()
-    );
-    Ok(())
+    Ok(Figures {
+        met,
+        latencies,
+        image_bytes,
+        image_took,
+    })
 }
 
 /// Whether bob's conversation with alice holds an incoming message `matches` picks.

@@ -167,6 +167,8 @@ pub struct Person {
     /// The `[bluetooth]` section (with its `[bluetooth.sim]`), if their config has the Bluetooth
     /// transport.
     pub bluetooth: Option<String>,
+    /// The system D-Bus their node reaches BlueZ on (`DBUS_SYSTEM_BUS_ADDRESS`), if not the machine's.
+    pub system_bus: Option<String>,
     /// What the running `serve` printed on its stdout so far (its first [`PRINTED_KEPT`] lines).
     printed: Arc<Mutex<Vec<String>>>,
 }
@@ -203,6 +205,7 @@ impl Person {
             mailbox: false,
             mailbox_tor: None,
             bluetooth: None,
+            system_bus: None,
         })
     }
 
@@ -234,6 +237,9 @@ impl Person {
             Some(filter) => command.env("COURIER_LOG", filter),
             None => command.env_remove("COURIER_LOG"),
         };
+        if let Some(bus) = &self.system_bus {
+            command.env("DBUS_SYSTEM_BUS_ADDRESS", bus);
+        }
         command
     }
 

@@ -1,4 +1,4 @@
-//! A private Tor network on loopback, for tests and benches: three directory authorities, two exits
+//! The tests' private networks. A private Tor network on loopback, for tests and benches: three directory authorities, two exits
 //! (to loopback only) and middle relays, each a real `tor` (Debian's package) started from a torrc
 //! written by [`torrc`]. Nothing reaches the public network: no node knows a public authority.
 //!
@@ -10,6 +10,7 @@
 //! # anyhow::Ok(())
 //! ```
 
+pub mod bluezoo;
 pub mod torrc;
 
 use std::net::TcpListener;

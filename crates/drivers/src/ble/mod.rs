@@ -3,7 +3,12 @@
 //! simulated radio between nodes on one machine for tests and benchmarks.
 
 pub mod advertisement;
+#[cfg(feature = "bluez")]
+pub mod bluez;
 pub mod sim;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use courier_config::bluetooth::{BleMedium, BluetoothConfig};
 use courier_io::{
@@ -17,11 +22,56 @@ pub fn driver(config: &BluetoothConfig) -> StartDriver {
         (BleMedium::BleSim, Some(sim)) => {
             Box::new(move |cx| Ok(Box::new(sim::SimDriver::new(cx, &sim)) as Box<dyn Driver>))
         }
+        #[cfg(feature = "bluez")]
+        _ => {
+            let adapter = config.adapter.clone();
+            Box::new(
+                move |cx| Ok(Box::new(bluez::BluezDriver::new(cx, adapter)) as Box<dyn Driver>),
+            )
+        }
+        #[cfg(not(feature = "bluez"))]
         _ => Box::new(|cx| Ok(Box::new(NoRadio::new(cx)) as Box<dyn Driver>)),
     }
 }
 
-/// The machine's radio where this build cannot drive one: every BLE request is answered by the
+/// Whether `request` is one of the `ble` capability's.
+pub(crate) fn is_ble_request(request: &IoRequest) -> bool {
+    matches!(
+        request,
+        IoRequest::BleAdvertise
+            | IoRequest::BleWithdraw
+            | IoRequest::BleScan { .. }
+            | IoRequest::BleConnect { .. }
+    )
+}
+
+/// How long a scan stays quiet about a tag it reported at one address.
+const REPORT_AGAIN_AFTER: Duration = Duration::from_secs(2);
+
+/// The (tag, address) pairs a scan reported lately: a radio hears an advertisement many times a
+/// second, the node needs it once in a while.
+#[derive(Debug, Default)]
+pub(crate) struct Heard {
+    reported: HashMap<(String, String), Instant>,
+}
+
+impl Heard {
+    /// Whether `tag` at `address` is to be reported now (and so counts as reported).
+    pub(crate) fn fresh(&mut self, tag: &str, address: &str) -> bool {
+        let key = (tag.to_owned(), address.to_owned());
+        if self
+            .reported
+            .get(&key)
+            .is_some_and(|at| at.elapsed() < REPORT_AGAIN_AFTER)
+        {
+            return false;
+        }
+        self.reported.insert(key, Instant::now());
+        true
+    }
+}
+
+/// The machine's radio where this build cannot drive one (built without `bluez`): every BLE request is answered by the
 /// transport's state, in one line, and nothing else in the node is affected.
 pub struct NoRadio {
     sink: Sink,
@@ -35,7 +85,7 @@ impl NoRadio {
 }
 
 /// What a transport on [`NoRadio`] says.
-pub const NO_RADIO: &str = "this build drives no Bluetooth adapter yet (BlueZ support is coming); Bluetooth runs only on the simulated radio, [bluetooth] medium = \"ble-sim\"";
+pub const NO_RADIO: &str = "this build has no Bluetooth driver (built without the `bluez` feature); Bluetooth runs only on the simulated radio, [bluetooth] medium = \"ble-sim\"";
 
 impl Driver for NoRadio {
     fn name(&self) -> &'static str {
@@ -43,13 +93,7 @@ impl Driver for NoRadio {
     }
 
     fn handles(&self, request: &IoRequest) -> bool {
-        matches!(
-            request,
-            IoRequest::BleAdvertise
-                | IoRequest::BleWithdraw
-                | IoRequest::BleScan { .. }
-                | IoRequest::BleConnect { .. }
-        )
+        is_ble_request(request)
     }
 
     fn carry_out(

@@ -15,7 +15,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use courier_config::bluetooth::BleSimConfig;
 use courier_io::{
@@ -35,8 +35,6 @@ use crate::pump::{Queue, Writers};
 const ADVERTISE_SLOT: Duration = Duration::from_millis(250);
 /// How often a scan reads the air.
 const SCAN_EVERY: Duration = Duration::from_millis(200);
-/// How long a scan stays quiet about a tag it reported at one address.
-const REPORT_AGAIN_AFTER: Duration = Duration::from_secs(2);
 /// How long a stopping node waits for queued packets to leave.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
 
@@ -196,23 +194,17 @@ impl SimDriver {
         }
         let (air, own, sink) = (self.air.clone(), self.own.clone(), self.sink.clone());
         let task = self.runtime.spawn(async move {
-            let mut reported: HashMap<(String, String), Instant> = HashMap::new();
+            let mut reported = super::Heard::default();
             loop {
                 for (address, data) in heard(&air, &lock(&own)) {
                     for tag in tags_in(&data) {
-                        let key = (tag, address.clone());
-                        if reported
-                            .get(&key)
-                            .is_some_and(|at| at.elapsed() < REPORT_AGAIN_AFTER)
-                        {
-                            continue;
+                        if reported.fresh(&tag, &address) {
+                            sink(DriverEvent::Found {
+                                transport,
+                                tag,
+                                address: address.clone(),
+                            });
                         }
-                        reported.insert(key.clone(), Instant::now());
-                        sink(DriverEvent::Found {
-                            transport,
-                            tag: key.0,
-                            address: key.1,
-                        });
                     }
                 }
                 tokio::time::sleep(SCAN_EVERY).await;
@@ -388,13 +380,7 @@ impl Driver for SimDriver {
     }
 
     fn handles(&self, request: &IoRequest) -> bool {
-        matches!(
-            request,
-            IoRequest::BleAdvertise
-                | IoRequest::BleWithdraw
-                | IoRequest::BleScan { .. }
-                | IoRequest::BleConnect { .. }
-        )
+        super::is_ble_request(request)
     }
 
     fn carry_out(

@@ -2,5 +2,7 @@
 //! mailbox's port on loopback, and the simulated Bluetooth radio.
 
 mod ble_sim;
+#[cfg(feature = "bluez")]
+mod bluez;
 mod mailbox;
 mod tor;

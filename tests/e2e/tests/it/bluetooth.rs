@@ -106,3 +106,93 @@ fn alice_and_bob_meet_by_bluetooth_alone_and_a_1_mb_image_resumes_across_drops_e
     );
     Ok(())
 }
+
+#[test]
+fn through_bluez_without_a_radio_alice_and_bob_find_each_other_s_tags_connect_over_gatt_and_talk()
+-> anyhow::Result<()> {
+    let root = scratch();
+    let Some(zoo) = courier_tor_net::bluezoo::Zoo::start(root.path())? else {
+        return Ok(());
+    };
+    let tools = Tools::locate()?;
+    let mut alice = Person::init(&tools, root.path(), "alice")?;
+    let mut bob = Person::init(&tools, root.path(), "bob")?;
+    for (person, (adapter, _)) in [&mut alice, &mut bob]
+        .into_iter()
+        .zip(courier_tor_net::bluezoo::ADAPTERS)
+    {
+        // The machine's Bluetooth, as BlueZ offers it on D-Bus (BlueZoo's adapters), and nothing else.
+        person.lan = false;
+        person.system_bus = Some(zoo.address().to_owned());
+        person.bluetooth = Some(format!("[bluetooth]\nadapter = \"{adapter}\"\n"));
+        person.log = Some("info".into());
+        person.log_file = Some(std::path::PathBuf::from(format!(
+            "/tmp/bzlog-{}.log",
+            person.name
+        )));
+        person.write_config("", "loopback")?;
+    }
+    introduce(&alice, &bob)?;
+    alice.serve()?;
+    bob.serve()?;
+    wait_until(
+        Duration::from_secs(90),
+        "they hear each other's tags and the handshake over GATT makes them contacts",
+        || {
+            let contact = |p: &Person, alias: &str| -> anyhow::Result<bool> {
+                Ok(p.contacts()?
+                    .iter()
+                    .any(|c| c.alias == alias && c.state == "contact"))
+            };
+            Ok(contact(&alice, "bob")? && contact(&bob, "alice")?)
+        },
+    )?;
+    alice.cli(&[
+        "send",
+        "bob",
+        "--text",
+        "through BlueZ, no radio in the room",
+    ])?;
+    wait_for_delivery(&alice, &bob, 1, Duration::from_secs(90))?;
+    bob.cli(&["send", "alice", "--text", "heard you"])?;
+    wait_for_delivery(&bob, &alice, 1, Duration::from_secs(90))?;
+    alice.stop()?;
+    bob.stop()?;
+    Ok(())
+}
+
+#[test]
+fn with_no_bluetooth_adapter_the_transport_says_so_in_one_line_and_the_lan_still_delivers()
+-> anyhow::Result<()> {
+    let root = scratch();
+    let tools = Tools::locate()?;
+    let (mut alice, mut bob) = courier_e2e::dialing_pair(&tools, root.path(), root.path())?;
+    // A system bus with no BlueZ on it: no Bluetooth at all on this machine.
+    alice.system_bus = Some(format!(
+        "unix:path={}",
+        root.path().join("no-bus").display()
+    ));
+    alice.bluetooth = Some("[bluetooth]\n".into());
+    alice.configure(&[bob.port], false, "loopback")?;
+    introduce(&alice, &bob)?;
+    let api = alice.serve_api()?;
+    bob.serve()?;
+    courier_e2e::wait_for_contact(&alice, &bob)?;
+    alice.cli(&["send", "bob", "--text", "over the LAN, Bluetooth or not"])?;
+    wait_for_delivery(&alice, &bob, 1, Duration::from_secs(60))?;
+    let transports: Vec<serde_json::Value> = api.get("/v1/transports")?;
+    let state = transports
+        .iter()
+        .find(|t| t["id"] == "bluetooth")
+        .and_then(|t| t["medium"].as_str())
+        .map(str::to_owned);
+    let state = state.unwrap_or_default();
+    assert!(
+        state.starts_with("unreachable: Bluetooth: BlueZ does not answer on D-Bus")
+            && !state.contains('\n'),
+        "{state:?}"
+    );
+    alice.stop()?;
+    bob.stop()?;
+    Ok(())
+}
