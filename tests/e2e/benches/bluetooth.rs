@@ -16,7 +16,7 @@ use anyhow::{Context, Result};
 use courier_api_client::client::Client;
 use courier_api_client::json::{DirectionJson, Message, SendText};
 use courier_e2e::bluetooth::{INTERVAL_MS, PACKETS_PER_INTERVAL, capacity, carried, on_the_radio};
-use courier_e2e::{Person, Tools, introduce, noise_png, wait_until};
+use courier_e2e::{Person, Tools, introduce, noise_png, wait_for_contact_within};
 
 const TEXTS: usize = 20;
 
@@ -112,16 +112,7 @@ fn measure(alice: &mut Person, bob: &mut Person, root: &Path) -> Result<Figures>
     let a = alice.serve_api()?;
     let b = bob.serve_api()?;
     let started = Instant::now();
-    wait_until(
-        Duration::from_secs(90),
-        "alice and bob are contacts",
-        || {
-            Ok(alice
-                .contacts()?
-                .iter()
-                .any(|c| c.alias == "bob" && c.state == "contact"))
-        },
-    )?;
+    wait_for_contact_within(alice, bob, Duration::from_secs(90))?;
     let met = started.elapsed();
 
     // Texts one at a time: from the API's answer to the send until bob's API shows it.

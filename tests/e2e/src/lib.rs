@@ -825,8 +825,14 @@ pub fn wait_until(
 
 /// Waits until `a` and `b` are contacts on both sides.
 pub fn wait_for_contact(a: &Person, b: &Person) -> Result<()> {
+    wait_for_contact_within(a, b, Duration::from_secs(30))
+}
+
+/// Waits until `a` and `b` are contacts on both sides, for at most `timeout` (a medium that takes
+/// its time to meet: Tor, a radio).
+pub fn wait_for_contact_within(a: &Person, b: &Person, timeout: Duration) -> Result<()> {
     wait_until(
-        Duration::from_secs(30),
+        timeout,
         &format!("{} and {} are contacts", a.name, b.name),
         || {
             let is_contact = |p: &Person, alias: &str| -> Result<bool> {

@@ -24,7 +24,7 @@ use courier_io::{
     Sink, TransportIndex,
 };
 use futures::StreamExt;
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, watch};
 use tokio::task::JoinHandle;
 
 use super::advertisement::{COMPANY_ID, rotation, tags_in};
@@ -54,7 +54,7 @@ pub struct BluezDriver {
     writers: Writers,
     /// Per transport: its GATT service with the connections it accepts (kept while the node
     /// runs, so a central that connected before a rotation still finds it), and its advertising.
-    serving: HashMap<TransportIndex, JoinHandle<()>>,
+    serving: HashMap<TransportIndex, (JoinHandle<()>, watch::Receiver<bool>)>,
     advertising: HashMap<TransportIndex, JoinHandle<()>>,
     scanning: HashMap<TransportIndex, JoinHandle<()>>,
 }
@@ -121,14 +121,26 @@ impl BluezDriver {
         }
         if !self.serving.contains_key(&transport) {
             let (sink, ids, writers) = (self.sink.clone(), self.ids.clone(), self.writers.handle());
+            let (served, serving) = watch::channel(false);
             let task = self.with_adapter(
                 transport,
-                move |adapter| serve(adapter, transport, sink, ids, writers),
+                move |adapter| serve(adapter, transport, served, sink, ids, writers),
                 |_| {},
             );
-            self.serving.insert(transport, task);
+            self.serving.insert(transport, (task, serving));
         }
-        let task = self.with_adapter(transport, move |adapter| announce(adapter, adverts), |_| {});
+        let mut served = self.serving[&transport].1.clone();
+        let task = self.with_adapter(
+            transport,
+            move |adapter| async move {
+                // A central that hears us must find the service: it is served before we advertise.
+                if served.wait_for(|up| *up).await.is_err() {
+                    return Ok(());
+                }
+                announce(adapter, adverts).await
+            },
+            |_| {},
+        );
         self.advertising.insert(transport, task);
     }
 
@@ -206,6 +218,7 @@ async fn open(name: Option<String>) -> Result<bluer::Adapter, String> {
 async fn serve(
     adapter: bluer::Adapter,
     transport: TransportIndex,
+    served: watch::Sender<bool>,
     sink: Sink,
     ids: ChannelIds,
     writers: WritersHandle,
@@ -243,6 +256,7 @@ async fn serve(
         ..Default::default()
     };
     let _application = adapter.serve_gatt_application(application).await?;
+    served.send_replace(true);
     accept(transport, to_us, to_them, sink, ids, writers).await;
     Ok(())
 }
@@ -488,7 +502,8 @@ impl Driver for BluezDriver {
 
     fn shutdown(&mut self) {
         let tasks = self.advertising.drain().chain(self.scanning.drain());
-        for (_, task) in tasks.chain(self.serving.drain()) {
+        let serving = self.serving.drain().map(|(t, (task, _))| (t, task));
+        for (_, task) in tasks.chain(serving) {
             task.abort();
         }
         self.writers.shutdown(&self.runtime, SHUTDOWN_GRACE);

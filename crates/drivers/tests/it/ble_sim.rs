@@ -1,14 +1,14 @@
 //! The simulated Bluetooth radio (`ble-sim`) between two drivers sharing a directory of air: what a
 //! scanner sees, and connections that carry packets of the link's size and nothing larger.
 
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use courier_config::bluetooth::BleSimConfig;
 use courier_drivers::ble::advertisement::{tag_text, tags_in};
 use courier_drivers::ble::sim::SimDriver;
-use courier_io::{ChannelIds, Driver, DriverContext, DriverEvent, IoRequest, TransportIndex};
+use courier_io::{ChannelIds, Driver, DriverEvent, IoRequest, TransportIndex};
+
+use crate::recorded::{bob_hears, next, recorded};
 
 const T: TransportIndex = TransportIndex(0);
 
@@ -23,37 +23,13 @@ fn radio(air: &std::path::Path) -> BleSimConfig {
     }
 }
 
-/// A driver on `runtime` whose events arrive on the receiver.
+/// A driver on the simulated radio whose air is `air`, and its events.
 fn driver(
     runtime: &tokio::runtime::Runtime,
     air: &std::path::Path,
     ids: ChannelIds,
-) -> (SimDriver, mpsc::Receiver<DriverEvent>) {
-    let (tx, rx) = mpsc::channel();
-    let tx = Mutex::new(tx);
-    let cx = DriverContext {
-        sink: Arc::new(move |e| {
-            let _ = tx.lock().unwrap().send(e);
-        }),
-        ids,
-        runtime: runtime.handle().clone(),
-    };
-    (SimDriver::new(cx, &radio(air)), rx)
-}
-
-/// The next event `matches` picks out, skipping others.
-fn next<T>(
-    rx: &mpsc::Receiver<DriverEvent>,
-    mut matches: impl FnMut(DriverEvent) -> Option<T>,
-) -> T {
-    loop {
-        let event = rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("an event in time");
-        if let Some(found) = matches(event) {
-            return found;
-        }
-    }
+) -> (SimDriver, std::sync::mpsc::Receiver<DriverEvent>) {
+    recorded(runtime, ids, |cx| SimDriver::new(cx, &radio(air)))
 }
 
 /// Every advertisement on the air: (address, what it carries).
@@ -113,20 +89,7 @@ fn bob_finds_alice_s_tag_connects_and_each_packet_arrives_whole_and_an_oversize_
     let ids = ChannelIds::default();
     let (mut alice, alice_events) = driver(&runtime, air.path(), ids.clone());
     let (mut bob, bob_events) = driver(&runtime, air.path(), ids.clone());
-    let tag = tag_text(&[7; 10]);
-    alice
-        .carry_out(T, IoRequest::BleAdvertise, std::slice::from_ref(&tag))
-        .unwrap();
-    bob.carry_out(T, IoRequest::BleScan { enabled: true }, &[])
-        .unwrap();
-    let address = next(&bob_events, |e| match e {
-        DriverEvent::Found {
-            tag: found,
-            address,
-            ..
-        } if found == tag => Some(address),
-        _ => None,
-    });
+    let address = bob_hears(&mut alice, &mut bob, &bob_events, &tag_text(&[7; 10]));
 
     let channel = ids.next();
     bob.carry_out(T, IoRequest::BleConnect { channel, address }, &[])

@@ -4,44 +4,24 @@
 //! whole.
 
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use courier_drivers::ble::advertisement::tag_text;
 use courier_drivers::ble::bluez::BluezDriver;
-use courier_io::{ChannelIds, Driver, DriverContext, DriverEvent, IoRequest, TransportIndex};
+use courier_io::{ChannelIds, Driver, DriverEvent, IoRequest, TransportIndex};
+
+use crate::recorded::{bob_hears, next, recorded};
 
 const T: TransportIndex = TransportIndex(0);
 
+/// A BlueZ driver on `adapter`, and its events.
 fn driver(
     runtime: &tokio::runtime::Runtime,
     adapter: &str,
     ids: ChannelIds,
 ) -> (BluezDriver, mpsc::Receiver<DriverEvent>) {
-    let (tx, rx) = mpsc::channel();
-    let tx = Mutex::new(tx);
-    let cx = DriverContext {
-        sink: Arc::new(move |e| {
-            let _ = tx.lock().unwrap().send(e);
-        }),
-        ids,
-        runtime: runtime.handle().clone(),
-    };
-    (BluezDriver::new(cx, Some(adapter.into())), rx)
-}
-
-fn next<T>(
-    rx: &mpsc::Receiver<DriverEvent>,
-    mut matches: impl FnMut(DriverEvent) -> Option<T>,
-) -> T {
-    loop {
-        let event = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("an event in time");
-        if let Some(found) = matches(event) {
-            return found;
-        }
-    }
+    recorded(runtime, ids, |cx| {
+        BluezDriver::new(cx, Some(adapter.into()))
+    })
 }
 
 #[test]
@@ -56,21 +36,7 @@ fn bob_s_bluez_driver_hears_alice_s_tag_connects_over_gatt_and_packets_go_both_w
     let ids = ChannelIds::default();
     let (mut alice, alice_events) = driver(&runtime, "hci0", ids.clone());
     let (mut bob, bob_events) = driver(&runtime, "hci1", ids.clone());
-    let tag = tag_text(&[9; 10]);
-    alice
-        .carry_out(T, IoRequest::BleAdvertise, std::slice::from_ref(&tag))
-        .unwrap();
-    bob.carry_out(T, IoRequest::BleScan { enabled: true }, &[])
-        .unwrap();
-    let address = next(&bob_events, |e| match e {
-        DriverEvent::Found {
-            tag: found,
-            address,
-            ..
-        } if found == tag => Some(address),
-        DriverEvent::Medium { state, .. } => panic!("bob's radio: {state}"),
-        _ => None,
-    });
+    let address = bob_hears(&mut alice, &mut bob, &bob_events, &tag_text(&[9; 10]));
     assert_eq!(address, "00:00:00:11:11:11", "alice's adapter");
 
     let channel = ids.next();

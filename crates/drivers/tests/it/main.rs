@@ -5,4 +5,5 @@ mod ble_sim;
 #[cfg(feature = "bluez")]
 mod bluez;
 mod mailbox;
+mod recorded;
 mod tor;

@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use courier_e2e::bluetooth::{carried, on_the_radio};
-use courier_e2e::{Person, Tools, introduce, noise_png, wait_for_delivery, wait_until};
+use courier_e2e::{
+    Person, Tools, introduce, noise_png, wait_for_contact_within, wait_for_delivery,
+};
 
 use crate::scratch;
 
@@ -25,18 +27,7 @@ fn alice_and_bob_meet_by_bluetooth_alone_and_a_1_mb_image_resumes_across_drops_e
     introduce(&alice, &bob)?;
     alice.serve()?;
     bob.serve()?;
-    wait_until(
-        Duration::from_secs(60),
-        "they find each other's advertisements and the handshake makes them contacts",
-        || {
-            let contact = |p: &Person, alias: &str| -> anyhow::Result<bool> {
-                Ok(p.contacts()?
-                    .iter()
-                    .any(|c| c.alias == alias && c.state == "contact"))
-            };
-            Ok(contact(&alice, "bob")? && contact(&bob, "alice")?)
-        },
-    )?;
+    wait_for_contact_within(&alice, &bob, Duration::from_secs(60))?;
 
     let texts: Vec<String> = (1..=3)
         .map(|i| format!("no network here; note {i} by radio"))
@@ -135,18 +126,7 @@ fn through_bluez_without_a_radio_alice_and_bob_find_each_other_s_tags_connect_ov
     introduce(&alice, &bob)?;
     alice.serve()?;
     bob.serve()?;
-    wait_until(
-        Duration::from_secs(90),
-        "they hear each other's tags and the handshake over GATT makes them contacts",
-        || {
-            let contact = |p: &Person, alias: &str| -> anyhow::Result<bool> {
-                Ok(p.contacts()?
-                    .iter()
-                    .any(|c| c.alias == alias && c.state == "contact"))
-            };
-            Ok(contact(&alice, "bob")? && contact(&bob, "alice")?)
-        },
-    )?;
+    wait_for_contact_within(&alice, &bob, Duration::from_secs(90))?;
     alice.cli(&[
         "send",
         "bob",

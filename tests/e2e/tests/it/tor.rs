@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use courier_e2e::{Person, Tools, introduce, noise_png, wait_for_delivery, wait_until};
+use courier_e2e::{
+    Person, Tools, introduce, noise_png, wait_for_contact_within, wait_for_delivery, wait_until,
+};
 use courier_tor_net::TorNetwork;
 
 use crate::{pair, scratch};
@@ -58,19 +60,7 @@ fn alice_and_bob_who_only_exchanged_links_meet_over_tor_and_what_waits_for_bob_a
     introduce(&alice, &bob).unwrap();
     alice.serve().unwrap();
     bob.serve().unwrap();
-    wait_until(
-        Duration::from_secs(180),
-        "the handshake at their meeting point makes them contacts",
-        || {
-            let contact = |p: &Person, alias: &str| -> anyhow::Result<bool> {
-                Ok(p.contacts()?
-                    .iter()
-                    .any(|c| c.alias == alias && c.state == "contact"))
-            };
-            Ok(contact(&alice, "bob")? && contact(&bob, "alice")?)
-        },
-    )
-    .unwrap();
+    wait_for_contact_within(&alice, &bob, Duration::from_secs(180)).unwrap();
 
     let texts: Vec<String> = (1..=3).map(|i| format!("over tor, note {i}")).collect();
     for text in &texts {
