@@ -12,7 +12,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use courier_api_client::client::Client;
 use courier_api_client::json::{DirectionJson, Message, SendText};
 use courier_e2e::bluetooth::{INTERVAL_MS, PACKETS_PER_INTERVAL, capacity, carried, on_the_radio};
@@ -137,18 +137,8 @@ fn measure(alice: &mut Person, bob: &mut Person, root: &Path) -> Result<Figures>
 
     let photo = root.join("photo.png");
     std::fs::write(&photo, noise_png(600, 600, 3))?;
-    let photo = photo.to_str().context("a UTF-8 path")?;
     let started = Instant::now();
-    alice.cli(&[
-        "send",
-        "bob",
-        "--type",
-        "courier/image",
-        "--input",
-        photo,
-        "--option",
-        "quality=100",
-    ])?;
+    alice.send_full_quality_image("bob", &photo)?;
     let image_bytes = loop {
         let whole = b
             .conversation("alice")?

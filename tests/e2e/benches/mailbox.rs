@@ -103,17 +103,7 @@ fn path(p: &Path) -> Result<&str> {
 fn send_image(alice: &Person, root: &Path, seed: u64) -> Result<()> {
     let file = root.join(format!("noise-{seed}.png"));
     std::fs::write(&file, noise_png(SIDE, SIDE, seed))?;
-    alice.cli(&[
-        "send",
-        "bob",
-        "--type",
-        "courier/image",
-        "--input",
-        path(&file)?,
-        "--option",
-        "quality=100",
-    ])?;
-    Ok(())
+    alice.send_full_quality_image("bob", &file)
 }
 
 /// Waits until bob holds `count` whole images from alice.

@@ -347,6 +347,23 @@ impl Person {
         Ok(self.cli(&["link"])?.trim().to_owned())
     }
 
+    /// Sends `alias` the image file `image` at full quality (every pixel kept: a noise image stays
+    /// about 3 bytes a pixel).
+    pub fn send_full_quality_image(&self, alias: &str, image: &Path) -> Result<()> {
+        let image = image.to_str().context("a UTF-8 path")?;
+        self.cli(&[
+            "send",
+            alias,
+            "--type",
+            "courier/image",
+            "--input",
+            image,
+            "--option",
+            "quality=100",
+        ])?;
+        Ok(())
+    }
+
     /// Adds `other` as a contact under their name.
     pub fn add(&self, other: &Person) -> Result<()> {
         self.cli(&["contacts", "add", &other.link()?, "--alias", &other.name])?;

@@ -39,17 +39,7 @@ fn alice_and_bob_meet_by_bluetooth_alone_and_a_1_mb_image_resumes_across_drops_e
     std::fs::write(&photo, noise_png(600, 600, 11))?;
     let size = std::fs::metadata(&photo)?.len() as usize;
     assert!(size > 1_000_000, "{size} bytes");
-    let photo = photo.to_str().expect("a UTF-8 path");
-    alice.cli(&[
-        "send",
-        "bob",
-        "--type",
-        "courier/image",
-        "--input",
-        photo,
-        "--option",
-        "quality=100",
-    ])?;
+    alice.send_full_quality_image("bob", &photo)?;
     alice.cli(&[
         "send",
         "bob",

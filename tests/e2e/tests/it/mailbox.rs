@@ -225,18 +225,7 @@ fn send_a_3_mb_photo(bob: &courier_e2e::Person, dir: &Path, seed: u64) -> Result
     let photo = dir.join("noise.png");
     std::fs::write(&photo, courier_e2e::noise_png(1000, 1000, seed))?;
     assert!(std::fs::metadata(&photo)?.len() > 3_000_000);
-    let photo = photo.to_str().context("a UTF-8 path")?;
-    bob.cli(&[
-        "send",
-        "alice",
-        "--type",
-        "courier/image",
-        "--input",
-        photo,
-        "--option",
-        "quality=100",
-    ])?;
-    Ok(())
+    bob.send_full_quality_image("alice", &photo)
 }
 
 /// Alice comes on and fetches everything bob's node wrote her; each arrives once. Her rows of what
