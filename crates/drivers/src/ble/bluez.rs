@@ -261,8 +261,10 @@ async fn serve(
     Ok(())
 }
 
-/// The advertisements in turn, each for [`ADVERTISE_SLOT`].
+/// The advertisements in turn, each for [`ADVERTISE_SLOT`]; one alone stays on the air with
+/// nothing more to do until the tags change.
 async fn announce(adapter: bluer::Adapter, adverts: Vec<Vec<u8>>) -> bluer::Result<()> {
+    let alone = adverts.len() == 1;
     let mut groups = adverts.into_iter().cycle();
     loop {
         let data = groups.next().unwrap_or_default();
@@ -273,6 +275,9 @@ async fn announce(adapter: bluer::Adapter, adverts: Vec<Vec<u8>>) -> bluer::Resu
             ..Default::default()
         };
         let _on_the_air = adapter.advertise(advertisement).await?;
+        if alone {
+            std::future::pending::<()>().await;
+        }
         tokio::time::sleep(ADVERTISE_SLOT).await;
     }
 }

@@ -66,6 +66,9 @@ impl Heard {
         {
             return false;
         }
+        // What is older than that is forgotten: a scan in a busy place holds only the last moments.
+        self.reported
+            .retain(|_, at| at.elapsed() < REPORT_AGAIN_AFTER);
         self.reported.insert(key, Instant::now());
         true
     }
@@ -124,4 +127,30 @@ impl Driver for NoRadio {
     fn close(&mut self, _channel: ChannelId) {}
 
     fn shutdown(&mut self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tag_heard_at_an_address_is_reported_once_in_a_while_and_old_reports_are_forgotten() {
+        let mut heard = Heard::default();
+        assert!(heard.fresh("tag", "C1:00:00:00:00:01"));
+        assert!(
+            !heard.fresh("tag", "C1:00:00:00:00:01"),
+            "heard again at once"
+        );
+        assert!(heard.fresh("tag", "C1:00:00:00:00:02"), "another address");
+        assert!(heard.fresh("other", "C1:00:00:00:00:01"), "another tag");
+        let long_ago = Instant::now() - REPORT_AGAIN_AFTER;
+        for at in heard.reported.values_mut() {
+            *at = long_ago;
+        }
+        assert!(
+            heard.fresh("tag", "C1:00:00:00:00:01"),
+            "reported again after a while"
+        );
+        assert_eq!(heard.reported.len(), 1, "what is older is forgotten");
+    }
 }

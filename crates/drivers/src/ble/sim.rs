@@ -163,6 +163,7 @@ impl SimDriver {
         ));
         let adv = self.air.join(format!("{address}.adv"));
         let rotate = self.runtime.spawn(async move {
+            let alone = adverts.len() == 1;
             for data in adverts.iter().cycle() {
                 let staged = adv.with_extension("adv.new");
                 // Renamed into place: a scanner never reads half an advertisement.
@@ -170,6 +171,10 @@ impl SimDriver {
                     .and_then(|()| std::fs::rename(&staged, &adv))
                     .is_err()
                 {
+                    return;
+                }
+                if alone {
+                    // Nothing to rotate until the tags change.
                     return;
                 }
                 tokio::time::sleep(ADVERTISE_SLOT).await;
