@@ -299,6 +299,20 @@ fn test(root: &Path) -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    // Bluetooth where BlueZ is not (macOS, Windows): the central role alone, through btleplug,
+    // with no bluer in the build.
+    run(cargo().current_dir(root).args([
+        "clippy",
+        "--quiet",
+        "--no-default-features",
+        "--features",
+        "ble-central",
+        "-p",
+        "courier-drivers",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     // The stories in tests/e2e run the `courier` binary as a person would. `cargo test` builds a
     // package's binaries only for that package's own integration tests, and the host has none, so
     // nothing else builds it on a fresh checkout.

@@ -447,6 +447,75 @@ mod tests {
     }
 
     #[test]
+    fn what_a_node_announces_for_its_contacts_shares_nothing_from_one_rotation_period_to_the_next()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        // Alice has two contacts; bob, one of them, has her.
+        let contact = |db: &mut Database, name: &str, root: u8, role: Role| {
+            db.add_pending_contact(&Identity::generate(name).link(), name, NOW)
+                .unwrap();
+            let agreement = courier_proto::handshake::Agreement {
+                root: courier_proto::transport_security::transport_keys::SecretKey::from_bytes(
+                    [root; 32],
+                ),
+                role,
+            };
+            db.complete_handshake(name, &agreement, NOW).unwrap()
+        };
+        let (mut a_db, a_id) = node(dir.path(), "alice");
+        let (mut b_db, b_id) = node(dir.path(), "bob");
+        contact(&mut a_db, "bob", 1, Role::Alice);
+        contact(&mut a_db, "carol", 2, Role::Alice);
+        let alice = contact(&mut b_db, "alice", 1, Role::Bob);
+        // Bluetooth's latency: its tags rotate every day and a minute.
+        const BLUETOOTH_LATENCY: u64 = 60_000;
+        let (mut a, mut b) = (
+            Keyring::new("bluetooth", BLUETOOTH_LATENCY),
+            Keyring::new("bluetooth", BLUETOOTH_LATENCY),
+        );
+        a.refresh(&mut a_db, &a_id, NOW).unwrap();
+        b.refresh(&mut b_db, &b_id, NOW).unwrap();
+        let heard_by_bob = |tags: &[String], b: &Keyring, now: u64| {
+            tags.iter()
+                .filter(|t| b.peer_for_tag(t, now) == Some(Peer::Contact(alice)))
+                .count()
+        };
+        let this_period = a.announced_tags(NOW);
+        assert_eq!(this_period.len(), 2, "one tag per contact");
+        assert_eq!(
+            a.announced_tags(NOW + 1),
+            this_period,
+            "steady within a period"
+        );
+        assert_eq!(heard_by_bob(&this_period, &b, NOW), 1);
+
+        let next = a.next_change(NOW);
+        assert!(next - NOW <= rotation_period_ms(BLUETOOTH_LATENCY));
+        assert!(
+            a.refresh(&mut a_db, &a_id, next).unwrap(),
+            "the keys rotated"
+        );
+        b.refresh(&mut b_db, &b_id, next).unwrap();
+        let next_period = a.announced_tags(next);
+        assert_eq!(next_period.len(), 2);
+        assert!(
+            next_period.iter().all(|t| !this_period.contains(t)),
+            "no tag stays"
+        );
+        assert_eq!(
+            heard_by_bob(&next_period, &b, next),
+            1,
+            "bob still knows alice by hers"
+        );
+        // Nor any part a scanner could key on: each is a fresh HMAC output of the same length.
+        for (old, new) in this_period.iter().zip(&next_period) {
+            assert_eq!(old.len(), new.len());
+            let same = old.chars().zip(new.chars()).filter(|(a, b)| a == b).count();
+            assert!(same <= 3, "{same} of {} characters in place", old.len());
+        }
+    }
+
+    #[test]
     fn the_keyring_next_changes_at_the_next_period_or_when_a_meeting_point_ends() {
         let dir = tempfile::tempdir().unwrap();
         let (mut a_db, a_id) = node(dir.path(), "a");

@@ -4,7 +4,9 @@
 //!
 //! A scanner who is not a contact sees the same company id on every Courier device (it reveals
 //! presence, as the transport declares), a random address and tags that change at every key
-//! rotation: nothing that follows one device from one period to the next.
+//! rotation: nothing that follows one device from one period to the next. Random filler tags make
+//! every advertisement full and the number of advertisements a power of two, so what a scanner
+//! can count is the number of contacts rounded up to 2, 4, 8, 16, … (said in the README).
 
 use data_encoding::BASE32_NOPAD;
 
@@ -33,10 +35,22 @@ pub fn tag_text(bytes: &[u8; TAG_BYTES]) -> String {
     BASE32_NOPAD.encode(bytes).to_ascii_lowercase()
 }
 
-/// The manufacturer data of each advertisement, in turn: `tags` a few at a time. A device with
-/// more contacts than one advertisement holds shows each group in turn.
+/// The manufacturer data of each advertisement, in turn: `tags` a few at a time, filled out with
+/// random tags. A device with more contacts than one advertisement holds shows each group in turn.
 pub fn rotation(tags: &[String]) -> Vec<Vec<u8>> {
-    let tags: Vec<[u8; TAG_BYTES]> = tags.iter().filter_map(|t| tag_bytes(t)).collect();
+    let mut tags: Vec<[u8; TAG_BYTES]> = tags.iter().filter_map(|t| tag_bytes(t)).collect();
+    if tags.is_empty() {
+        return Vec::new();
+    }
+    let adverts = tags
+        .len()
+        .div_ceil(TAGS_PER_ADVERTISEMENT)
+        .next_power_of_two();
+    tags.resize_with(adverts * TAGS_PER_ADVERTISEMENT, || {
+        let mut filler = [0; TAG_BYTES];
+        getrandom::fill(&mut filler).expect("the OS random number generator is available");
+        filler
+    });
     tags.chunks(TAGS_PER_ADVERTISEMENT)
         .map(|group| group.concat())
         .collect()
@@ -81,10 +95,16 @@ mod tests {
         assert_eq!(TAGS_PER_ADVERTISEMENT, 2);
         let tags: Vec<String> = (1..=5).map(tag).collect();
         let adverts = rotation(&tags);
-        assert_eq!(adverts.len(), 3);
+        assert_eq!(adverts.len(), 4, "five tags, three fillers");
         assert!(adverts.iter().all(|a| payload_len(a) <= LEGACY_PAYLOAD));
+        assert!(
+            adverts
+                .iter()
+                .all(|a| a.len() == TAGS_PER_ADVERTISEMENT * TAG_BYTES)
+        );
         let back: Vec<String> = adverts.iter().flat_map(|a| tags_in(a)).collect();
-        assert_eq!(back, tags);
+        assert_eq!(back[..5], tags);
+        assert!(back[5..].iter().all(|filler| !tags.contains(filler)));
         assert_eq!(
             tags_in(&[7; TAG_BYTES + 3]),
             [tag(7)],
@@ -99,7 +119,31 @@ mod tests {
             tag_bytes(&BASE32_NOPAD.encode(&[1; 12]).to_ascii_lowercase()),
             None
         );
-        assert_eq!(rotation(&["x".into(), tag(3)]), [vec![3; TAG_BYTES]]);
+        let adverts = rotation(&["x".into(), tag(3)]);
+        assert_eq!(adverts.len(), 1);
+        assert_eq!(tags_in(&adverts[0])[0], tag(3));
+        assert!(rotation(&["x".into()]).is_empty(), "nothing to advertise");
+    }
+
+    #[test]
+    fn a_scanner_counts_contacts_only_to_the_next_power_of_two_and_sees_full_advertisements() {
+        let shape = |contacts: u8| {
+            let adverts = rotation(&(0..contacts).map(tag).collect::<Vec<_>>());
+            (
+                adverts.len(),
+                adverts.iter().map(Vec::len).collect::<Vec<_>>(),
+            )
+        };
+        let full = TAGS_PER_ADVERTISEMENT * TAG_BYTES;
+        assert_eq!(shape(1), shape(2), "one contact looks like two");
+        assert_eq!(shape(1), (1, vec![full]));
+        assert_eq!(shape(3), shape(4));
+        assert_eq!(shape(5), shape(8));
+        assert_eq!(shape(5), (4, vec![full; 4]));
+        assert_eq!(shape(9).0, 8);
+        // Fillers are new each time: nothing in them stays from one rotation to the next.
+        let (a, b) = (rotation(&[tag(1)]), rotation(&[tag(1)]));
+        assert_ne!(a[0][TAG_BYTES..], b[0][TAG_BYTES..]);
     }
 
     #[test]

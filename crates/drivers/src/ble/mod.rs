@@ -1,10 +1,19 @@
 //! Bluetooth Low Energy: what goes on the air ([`advertisement`]) and the radios that carry it.
-//! `[bluetooth] medium` picks one: the machine's own through BlueZ, or `ble-sim` ([`sim`]), a
-//! simulated radio between nodes on one machine for tests and benchmarks.
+//! `[bluetooth] medium` picks one: the machine's own ([`machine`]: bluer for the peripheral role,
+//! btleplug for the central), or `ble-sim` ([`sim`]), a simulated radio between nodes on one
+//! machine for tests and benchmarks.
 
+#[cfg(feature = "ble-central")]
+mod adapter;
 pub mod advertisement;
+#[cfg(feature = "ble-central")]
+mod central;
+#[cfg(feature = "ble-central")]
+pub mod gatt;
+#[cfg(feature = "ble-central")]
+pub mod machine;
 #[cfg(feature = "bluez")]
-pub mod bluez;
+mod peripheral;
 pub mod sim;
 
 use std::collections::HashMap;
@@ -22,14 +31,14 @@ pub fn driver(config: &BluetoothConfig) -> StartDriver {
         (BleMedium::BleSim, Some(sim)) => {
             Box::new(move |cx| Ok(Box::new(sim::SimDriver::new(cx, &sim)) as Box<dyn Driver>))
         }
-        #[cfg(feature = "bluez")]
+        #[cfg(feature = "ble-central")]
         _ => {
             let adapter = config.adapter.clone();
-            Box::new(
-                move |cx| Ok(Box::new(bluez::BluezDriver::new(cx, adapter)) as Box<dyn Driver>),
-            )
+            Box::new(move |cx| {
+                Ok(Box::new(machine::MachineRadio::new(cx, adapter)) as Box<dyn Driver>)
+            })
         }
-        #[cfg(not(feature = "bluez"))]
+        #[cfg(not(feature = "ble-central"))]
         _ => Box::new(|cx| Ok(Box::new(NoRadio::new(cx)) as Box<dyn Driver>)),
     }
 }
@@ -43,6 +52,37 @@ pub(crate) fn is_ble_request(request: &IoRequest) -> bool {
             | IoRequest::BleScan { .. }
             | IoRequest::BleConnect { .. }
     )
+}
+
+/// How a connection began: we dialed it, or a central connected to us on a transport.
+pub(crate) enum Began {
+    Dialed,
+    Accepted(TransportIndex),
+}
+
+/// Registers `channel`'s writes and tells the node it is open, and its packet size (the ATT MTU
+/// less 3): the queue its writer reads.
+pub(crate) fn open_channel(
+    writers: &crate::pump::WritersHandle,
+    sink: &Sink,
+    channel: ChannelId,
+    began: Began,
+    packet: usize,
+) -> crate::pump::Queue {
+    let queue = writers.open(channel);
+    sink(match began {
+        Began::Dialed => DriverEvent::Opened { channel },
+        Began::Accepted(transport) => DriverEvent::Accepted {
+            transport,
+            channel,
+            name: None,
+        },
+    });
+    sink(DriverEvent::PacketSize {
+        channel,
+        bytes: u32::try_from(packet).unwrap_or(u32::MAX),
+    });
+    queue
 }
 
 /// How long a scan stays quiet about a tag it reported at one address.
@@ -74,7 +114,7 @@ impl Heard {
     }
 }
 
-/// The machine's radio where this build cannot drive one (built without `bluez`): every BLE request is answered by the
+/// The machine's radio where this build cannot drive one (built without `bluez` or `ble-central`): every BLE request is answered by the
 /// transport's state, in one line, and nothing else in the node is affected.
 pub struct NoRadio {
     sink: Sink,
@@ -88,7 +128,7 @@ impl NoRadio {
 }
 
 /// What a transport on [`NoRadio`] says.
-pub const NO_RADIO: &str = "this build has no Bluetooth driver (built without the `bluez` feature); Bluetooth runs only on the simulated radio, [bluetooth] medium = \"ble-sim\"";
+pub const NO_RADIO: &str = "this build has no Bluetooth driver (built without the `bluez` or `ble-central` feature); Bluetooth runs only on the simulated radio, [bluetooth] medium = \"ble-sim\"";
 
 impl Driver for NoRadio {
     fn name(&self) -> &'static str {

@@ -28,6 +28,7 @@ use tokio::task::JoinHandle;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
 use super::advertisement::{LEGACY_PAYLOAD, payload_len, random_address, rotation, tags_in};
+use super::{Began, open_channel};
 use crate::lock;
 use crate::pump::{Queue, Writers};
 
@@ -225,12 +226,7 @@ impl SimDriver {
             tokio::time::sleep(radio.setup).await;
             match UnixStream::connect(&socket).await {
                 Ok(stream) => {
-                    let queue = writers.open(channel);
-                    sink(DriverEvent::Opened { channel });
-                    sink(DriverEvent::PacketSize {
-                        channel,
-                        bytes: radio.packet as u32,
-                    });
+                    let queue = open_channel(&writers, &sink, channel, Began::Dialed, radio.packet);
                     carry(stream, channel, queue, sink, radio, writers.alive()).await;
                 }
                 Err(_) => sink(DriverEvent::Failed {
@@ -283,16 +279,13 @@ async fn accept(
     };
     while let Ok((stream, _)) = listener.accept().await {
         let channel = ids.next();
-        let queue = writers.open(channel);
-        sink(DriverEvent::Accepted {
-            transport,
+        let queue = open_channel(
+            &writers,
+            &sink,
             channel,
-            name: None,
-        });
-        sink(DriverEvent::PacketSize {
-            channel,
-            bytes: radio.packet as u32,
-        });
+            Began::Accepted(transport),
+            radio.packet,
+        );
         tokio::spawn(carry(
             stream,
             channel,

@@ -1,4 +1,4 @@
-//! The BlueZ driver (bluer) against BlueZ's D-Bus API as BlueZoo serves it: a private
+//! The machine's Bluetooth driver (bluer peripheral, btleplug central) against BlueZ's D-Bus API as BlueZoo serves it: a private
 //! `dbus-daemon` and BlueZoo with two adapters, no radio (`courier_tor_net::bluezoo`). Alice's driver on hci0
 //! advertises a tag; bob's on hci1 hears it, connects over GATT, and packets go both ways, each
 //! whole.
@@ -6,7 +6,7 @@
 use std::sync::mpsc;
 
 use courier_drivers::ble::advertisement::tag_text;
-use courier_drivers::ble::bluez::BluezDriver;
+use courier_drivers::ble::machine::MachineRadio;
 use courier_io::{ChannelIds, Driver, DriverEvent, IoRequest, TransportIndex};
 
 use crate::recorded::{bob_hears, next, recorded};
@@ -18,9 +18,9 @@ fn driver(
     runtime: &tokio::runtime::Runtime,
     adapter: &str,
     ids: ChannelIds,
-) -> (BluezDriver, mpsc::Receiver<DriverEvent>) {
+) -> (MachineRadio, mpsc::Receiver<DriverEvent>) {
     recorded(runtime, ids, |cx| {
-        BluezDriver::new(cx, Some(adapter.into()))
+        MachineRadio::new(cx, Some(adapter.into()))
     })
 }
 
