@@ -171,3 +171,39 @@ chunk_ids = [message_id(9, b"courier/chunk", 1, b"", data[i:i + 65536]) for i in
 manifest = struct.pack(">Q", len(data)) + hashlib.sha256(data).digest() + bytes([13]) + b"courier/voice" + struct.pack(">I", 2) + b"".join(chunk_ids)
 show("manifest body", manifest)
 show("manifest id", message_id(9, b"courier/attachment", 1, b"", manifest))
+
+
+def varint(n):
+    """postcard's unsigned integers: LEB128, seven bits a byte, low bits first."""
+    out = b""
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        if n:
+            out += bytes([byte | 0x80])
+        else:
+            return out + bytes([byte])
+
+
+def string(s):
+    """postcard's strings and byte vectors: a varint length, then the bytes."""
+    return varint(len(s)) + s
+
+
+print("# group: postcard's encoding by hand; a member key from secret 01..01")
+member_key = Ed25519PrivateKey.from_private_bytes(bytes([1] * 32))
+member = member_key.public_key().public_bytes(RAW, serialization.PublicFormat.Raw)
+show("member public", member)
+# GroupDescriptor { creator: [u8; 32], name: String, salt: [u8; 32] }: arrays go raw.
+descriptor = member + string(b"Newsroom") + bytes([2] * 32)
+show("descriptor", descriptor)
+show("group id", hashlib.sha256(b"courier/v1/group-id" + descriptor).digest())
+# RecordBody { group, author, timestamp_ms (varint), previous: Option (1 + id), kind: enum
+# (varint variant index; Post is 1: parent None (0), content type, version (varint), fallback,
+# body) }, in group 07..07 after record 03..03.
+body = (bytes([7] * 32) + member + varint(1_700_000_000_000) + bytes([1]) + bytes([3] * 32)
+        + varint(1) + bytes([0]) + string(b"courier/text") + varint(1) + string(b"") + string(b"hi"))
+signature = member_key.sign(b"courier/v1/group-record" + body)
+show("post record", string(body) + string(signature))
+show("post id", hashlib.sha256(b"courier/v1/group-record-id" + body).digest())
+# presence_tag(group 01..01, keys 03..03 and 04..04): the lower key first.
+show("presence tag", hashlib.sha256(b"courier/v1/group-presence" + bytes([1] * 32) + bytes([3] * 32) + bytes([4] * 32)).digest())
