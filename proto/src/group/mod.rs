@@ -11,7 +11,8 @@
 //! one, so a missing record is noticed and waited for. Records travel unchanged over the pairwise
 //! encrypted links members already have, and a member relays what it accepted, so a post reaches
 //! a member who is not its author's contact through any member who is a contact of both.
-//! [`GroupState`] decides what is accepted, held (waiting for what it names) or refused.
+//! [`rules`] decide what is accepted, held (waiting for what it names) or refused, over any
+//! [`GroupStore`]; [`GroupState`] is one in memory.
 //!
 //! Removal is by a cut: the creator's `Remove` names the removed member's last record it
 //! accepts, so every member refuses the same records (those after the cut) whatever order they
@@ -20,11 +21,13 @@
 pub mod descriptor;
 pub mod invitation;
 pub mod record;
+pub mod rules;
 pub mod state;
 
 pub use descriptor::{GroupDescriptor, GroupId, MemberKey, MemberPublic, presence_tag};
 pub use record::{Kind, Record, RecordBody, RecordId};
-pub use state::{GroupState, Outcome};
+pub use rules::{Ended, GroupStore, Member, Outcome, apply};
+pub use state::GroupState;
 
 /// Why a group record, descriptor or invitation was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,59 +1,19 @@
-//! One member's view of one group: which records it accepted (in order, to relay), who is a
-//! member, and what it holds back waiting for a record it names.
+//! One member's view of one group, in memory: the records it accepted (in order, to relay), who
+//! is a member, and what it holds back. The rules are [`super::rules`]'; this is a
+//! [`GroupStore`] that keeps everything in maps (tests, simulations, tools).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::GroupError;
 use super::descriptor::{GroupDescriptor, GroupId, MemberPublic};
 use super::record::{Kind, Record, RecordBody, RecordId};
+use super::rules::{GroupStore, Member, Outcome, apply};
+use crate::sync::session::StoreError;
 
-/// Most records held back at once, waiting for the one before them; more are refused (their
-/// relay offers them again).
-pub const MAX_HELD: usize = 10_000;
-
-/// What taking a record did.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Outcome {
-    /// Accepted now, in order: the record, then any it released that waited for it.
-    pub accepted: Vec<RecordId>,
-    /// Taken back: records accepted earlier that a removal now puts after its cut.
-    pub retracted: Vec<RecordId>,
-    /// Already here (accepted or held); nothing changed.
-    pub duplicate: bool,
-    /// Held back until the record it names as its author's previous arrives.
-    pub waiting_for: Option<RecordId>,
-}
-
-/// How a member's time in the group ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ended {
-    /// They left, with this record.
-    Left(RecordId),
-    /// The creator removed them; of theirs, records up to `last` stand.
-    Removed {
-        /// The creator's removal.
-        by: RecordId,
-        /// Their last record that stands.
-        last: Option<RecordId>,
-    },
-}
-
-/// One member as this group knows them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member {
-    /// The name they chose for this group.
-    pub name: String,
-    /// The creator's record that added them.
-    pub added_by: RecordId,
-    /// How their membership ended, if it did.
-    pub ended: Option<Ended>,
-}
-
-/// One member's view of a group.
+/// One member's view of a group, in memory.
 #[derive(Debug, Clone)]
 pub struct GroupState {
     descriptor: GroupDescriptor,
-    id: GroupId,
     records: HashMap<RecordId, Record>,
     order: Vec<RecordId>,
     members: BTreeMap<MemberPublic, Member>,
@@ -62,14 +22,13 @@ pub struct GroupState {
     /// Held records, by the previous record each waits for.
     held: HashMap<RecordId, Vec<Record>>,
     held_ids: HashSet<RecordId>,
-    dissolved: Option<RecordId>,
+    dissolved: bool,
 }
 
 impl GroupState {
     /// A group as its descriptor makes it, before any record.
     pub fn new(descriptor: GroupDescriptor) -> Self {
         GroupState {
-            id: descriptor.id(),
             descriptor,
             records: HashMap::new(),
             order: Vec::new(),
@@ -77,13 +36,13 @@ impl GroupState {
             heads: HashMap::new(),
             held: HashMap::new(),
             held_ids: HashSet::new(),
-            dissolved: None,
+            dissolved: false,
         }
     }
 
     /// The group's id.
     pub fn id(&self) -> GroupId {
-        self.id
+        self.descriptor.id()
     }
 
     /// The group's descriptor.
@@ -115,12 +74,12 @@ impl GroupState {
     /// Whether `key` is a member now: added, not gone, the group not dissolved. Only members
     /// are offered new records.
     pub fn is_member(&self, key: &MemberPublic) -> bool {
-        self.dissolved.is_none() && self.members.get(key).is_some_and(|m| m.ended.is_none())
+        !self.dissolved && self.members.get(key).is_some_and(|m| m.ended.is_none())
     }
 
     /// Whether the creator dissolved the group.
     pub fn is_dissolved(&self) -> bool {
-        self.dissolved.is_some()
+        self.dissolved
     }
 
     /// The records held back, and what each waits for.
@@ -131,7 +90,7 @@ impl GroupState {
     /// The body of `author`'s next record saying `kind` at `timestamp_ms`: it names their latest.
     pub fn next_body(&self, author: MemberPublic, timestamp_ms: u64, kind: Kind) -> RecordBody {
         RecordBody {
-            group: self.id,
+            group: self.id(),
             author,
             timestamp_ms,
             previous: self.heads.get(&author).copied(),
@@ -139,198 +98,93 @@ impl GroupState {
         }
     }
 
-    /// Takes `record` (whose signature [`Record::decode`] or [`Record::sign`] checked): accepts
-    /// it, holds it until what it names arrives, or refuses it. A refused record is not kept and
-    /// must not be relayed.
+    /// Takes `record` by the group's rules ([`apply`]).
     pub fn apply(&mut self, record: Record) -> Result<Outcome, GroupError> {
-        if self.has(&record.id) {
-            return Ok(Outcome {
-                duplicate: true,
-                ..Outcome::default()
-            });
-        }
-        let mut outcome = Outcome::default();
-        if let Some(previous) = self.take(record, &mut outcome)? {
-            outcome.waiting_for = Some(previous);
-            return Ok(outcome);
-        }
-        // What waited for a record accepted now is taken in turn.
-        let mut next = 0;
-        while next < outcome.accepted.len() {
-            let id = outcome.accepted[next];
-            next += 1;
-            for waiting in self.held.remove(&id).unwrap_or_default() {
-                self.held_ids.remove(&waiting.id);
-                // A record released here that breaks a rule is dropped, as if it had come now.
-                let _ = self.take(waiting, &mut outcome);
-            }
-        }
-        Ok(outcome)
+        let descriptor = self.descriptor.clone();
+        apply(&descriptor, self, record).expect("memory does not fail")
+    }
+}
+
+impl GroupStore for GroupState {
+    fn has(&self, id: &RecordId) -> Result<bool, StoreError> {
+        Ok(GroupState::has(self, id))
     }
 
-    /// Accepts `record` into `outcome`, or returns the previous record it must wait for.
-    fn take(
-        &mut self,
-        record: Record,
-        outcome: &mut Outcome,
-    ) -> Result<Option<RecordId>, GroupError> {
-        let body = &record.body;
-        if body.group != self.id {
-            return Err(GroupError::WrongGroup);
-        }
-        if self.dissolved.is_some() {
-            return Err(GroupError::Dissolved);
-        }
-        let author = body.author;
-        let creator = author == self.descriptor.creator;
-        if let Some(previous) = body.previous {
-            match self.records.get(&previous) {
-                None => return self.hold(record, previous).map(Some),
-                Some(p) if p.body.author != author => {
-                    return Err(GroupError::Malformed {
-                        what: "record",
-                        reason: "it names another author's record as its author's previous".into(),
-                    });
-                }
-                Some(_) => {}
-            }
-        }
-        if self.heads.get(&author) != body.previous.as_ref() {
-            return Err(GroupError::Fork);
-        }
-        // Membership: the creator's first record adds the creator; anyone else needs the
-        // creator's `Add`, and nothing of theirs after how they ended.
-        match self.members.get(&author) {
-            None if creator => match &body.kind {
-                Kind::Add { member, .. } if *member == author => {}
-                _ => {
-                    return Err(GroupError::Malformed {
-                        what: "record",
-                        reason: "the creator's first record must add the creator".into(),
-                    });
-                }
-            },
-            None => return Err(GroupError::NotAMember),
-            Some(m) => match m.ended {
-                Some(Ended::Left(_)) => return Err(GroupError::AfterTheEnd("they left")),
-                Some(Ended::Removed { last, .. }) if self.heads.get(&author) == last.as_ref() => {
-                    return Err(GroupError::AfterTheEnd("their removal"));
-                }
-                _ => {}
-            },
-        }
-        match &body.kind {
-            Kind::Add { member, name } => {
-                if !creator {
-                    return Err(GroupError::NotTheCreator("add members"));
-                }
-                if self.members.contains_key(member) {
-                    return Err(GroupError::Malformed {
-                        what: "add record",
-                        reason: "that key was added before (a removed key never comes back)".into(),
-                    });
-                }
-                self.members.insert(
-                    *member,
-                    Member {
-                        name: name.clone(),
-                        added_by: record.id,
-                        ended: None,
-                    },
-                );
-            }
-            Kind::Post { .. } => {}
-            Kind::Leave => {
-                if creator {
-                    return Err(GroupError::Malformed {
-                        what: "leave record",
-                        reason: "the creator dissolves the group instead of leaving it".into(),
-                    });
-                }
-                self.members.get_mut(&author).expect("a member").ended =
-                    Some(Ended::Left(record.id));
-            }
-            Kind::Remove { member, last } => {
-                if !creator {
-                    return Err(GroupError::NotTheCreator("remove members"));
-                }
-                if *member == author || !self.members.contains_key(member) {
-                    return Err(GroupError::Malformed {
-                        what: "remove record",
-                        reason: "it removes the creator or someone never added".into(),
-                    });
-                }
-                if let Some(last) = last
-                    && self
-                        .records
-                        .get(last)
-                        .is_some_and(|r| r.body.author != *member)
-                {
-                    return Err(GroupError::Malformed {
-                        what: "remove record",
-                        reason: "its cut names another member's record".into(),
-                    });
-                }
-                self.members.get_mut(member).expect("a member").ended = Some(Ended::Removed {
-                    by: record.id,
-                    last: *last,
-                });
-                outcome.retracted.extend(self.cut(*member, *last));
-            }
-            Kind::Dissolve => {
-                if !creator {
-                    return Err(GroupError::NotTheCreator("dissolve the group"));
-                }
-                self.dissolved = Some(record.id);
-            }
-        }
-        self.heads.insert(author, record.id);
+    fn accepted(
+        &self,
+        id: &RecordId,
+    ) -> Result<Option<(MemberPublic, Option<RecordId>)>, StoreError> {
+        Ok(self
+            .records
+            .get(id)
+            .map(|r| (r.body.author, r.body.previous)))
+    }
+
+    fn head(&self, author: &MemberPublic) -> Result<Option<RecordId>, StoreError> {
+        Ok(self.heads.get(author).copied())
+    }
+
+    fn member(&self, key: &MemberPublic) -> Result<Option<Member>, StoreError> {
+        Ok(self.members.get(key).cloned())
+    }
+
+    fn dissolved(&self) -> Result<bool, StoreError> {
+        Ok(self.dissolved)
+    }
+
+    fn held(&self) -> Result<usize, StoreError> {
+        Ok(self.held_ids.len())
+    }
+
+    fn accept(&mut self, record: &Record) -> Result<(), StoreError> {
+        self.heads.insert(record.body.author, record.id);
         self.order.push(record.id);
-        outcome.accepted.push(record.id);
-        self.records.insert(record.id, record);
-        Ok(None)
+        self.records.insert(record.id, record.clone());
+        Ok(())
     }
 
-    /// Holds `record` until `previous` arrives; refused when too much is held already.
-    fn hold(&mut self, record: Record, previous: RecordId) -> Result<RecordId, GroupError> {
-        if self.held_ids.len() >= MAX_HELD {
-            return Err(GroupError::Malformed {
-                what: "record",
-                reason: format!("{MAX_HELD} records already wait for the ones before them"),
-            });
-        }
-        self.held_ids.insert(record.id);
-        self.held.entry(previous).or_default().push(record);
-        Ok(previous)
+    fn put_member(&mut self, key: &MemberPublic, member: &Member) -> Result<(), StoreError> {
+        self.members.insert(*key, member.clone());
+        Ok(())
     }
 
-    /// Takes back `member`'s accepted records after `last` (all of them for `None`): the
-    /// removal's cut, the same on every member whatever order records arrived in.
-    fn cut(&mut self, member: MemberPublic, last: Option<RecordId>) -> Vec<RecordId> {
-        let mut after = Vec::new();
-        let mut at = self.heads.get(&member).copied();
-        while at.is_some() && at != last {
-            let id = at.expect("checked");
-            let Some(record) = self.records.get(&id) else {
-                break;
-            };
-            after.push(id);
-            at = record.body.previous;
-        }
-        if at != last {
-            // The cut is not in what we hold of their chain: it is further on, still to come.
-            return Vec::new();
-        }
-        for id in &after {
+    fn dissolve(&mut self) -> Result<(), StoreError> {
+        self.dissolved = true;
+        Ok(())
+    }
+
+    fn retract(
+        &mut self,
+        ids: &[RecordId],
+        author: &MemberPublic,
+        head: Option<RecordId>,
+    ) -> Result<(), StoreError> {
+        for id in ids {
             self.records.remove(id);
         }
-        self.order.retain(|id| !after.contains(id));
-        match last {
-            Some(last) => self.heads.insert(member, last),
-            None => self.heads.remove(&member),
+        self.order.retain(|id| !ids.contains(id));
+        match head {
+            Some(head) => self.heads.insert(*author, head),
+            None => self.heads.remove(author),
         };
-        after.reverse();
-        after
+        Ok(())
+    }
+
+    fn hold(&mut self, record: &Record, waits_for: &RecordId) -> Result<(), StoreError> {
+        self.held_ids.insert(record.id);
+        self.held
+            .entry(*waits_for)
+            .or_default()
+            .push(record.clone());
+        Ok(())
+    }
+
+    fn release(&mut self, waited_for: &RecordId) -> Result<Vec<Record>, StoreError> {
+        let released = self.held.remove(waited_for).unwrap_or_default();
+        for record in &released {
+            self.held_ids.remove(&record.id);
+        }
+        Ok(released)
     }
 }
 
@@ -338,6 +192,7 @@ impl GroupState {
 mod tests {
     use super::*;
     use crate::group::MemberKey;
+    use crate::group::rules::MAX_HELD;
 
     const T: u64 = 1_700_000_000_000;
 
@@ -607,6 +462,41 @@ mod tests {
             at_alice.apply(again),
             Err(GroupError::Malformed { .. })
         ));
+    }
+
+    #[test]
+    fn the_creator_cannot_leave_and_what_waits_is_bounded() {
+        let (alice, bob) = (MemberKey::generate(), MemberKey::generate());
+        let mut at_alice = group(&alice, &[(&bob, "bob")]);
+        let leave = signed(&at_alice, &alice, Kind::Leave);
+        assert!(matches!(
+            at_alice.apply(leave),
+            Err(GroupError::Malformed { .. })
+        ));
+        // Records whose previous never comes: held up to MAX_HELD, then refused.
+        let waiting = |i: u32| {
+            let mut body = at_alice.next_body(bob.public(), T, text("x"));
+            let mut previous = [0; 32];
+            previous[..4].copy_from_slice(&i.to_be_bytes());
+            body.previous = Some(RecordId(previous));
+            Record::sign(&bob, body).unwrap()
+        };
+        let records: Vec<Record> = (0..=MAX_HELD as u32).map(waiting).collect();
+        let (last, first) = records.split_last().unwrap();
+        for record in first {
+            assert!(
+                at_alice
+                    .apply(record.clone())
+                    .unwrap()
+                    .waiting_for
+                    .is_some()
+            );
+        }
+        assert!(matches!(
+            at_alice.apply(last.clone()),
+            Err(GroupError::Malformed { .. })
+        ));
+        assert!(!at_alice.has(&last.id));
     }
 
     /// Fifty members on a chain of contacts (member i talks only to i−1 and i+1), syncing by offer
