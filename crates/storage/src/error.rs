@@ -140,6 +140,12 @@ pub enum StorageError {
     /// SQLite failed.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// No group by that id is kept here.
+    #[error("no such group here; list them with `courier group list`")]
+    UnknownGroup,
+    /// A step of a group's rules failed in storage (the cause and its kind inside).
+    #[error("{0}")]
+    GroupStore(#[from] courier_proto::sync::session::StoreError),
 }
 
 /// The fewest characters (not bytes: "pässwört" is eight) a new database's passphrase has.
@@ -163,7 +169,10 @@ impl HasKind for StorageError {
             | StorageError::OwnLink
             | StorageError::BadAlias(_)
             | StorageError::Attachment(_) => K::InvalidInput,
-            StorageError::UnknownContact(_) | StorageError::NoIdentity => K::NotFound,
+            StorageError::UnknownContact(_)
+            | StorageError::NoIdentity
+            | StorageError::UnknownGroup => K::NotFound,
+            StorageError::GroupStore(e) => e.kind(),
             StorageError::IdentityExists
             | StorageError::DuplicateLink
             | StorageError::DuplicateAlias(_) => K::Conflict,

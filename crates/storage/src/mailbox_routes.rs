@@ -54,7 +54,7 @@ fn random<const N: usize>() -> [u8; N] {
     bytes
 }
 
-fn bytes<const N: usize>(blob: Vec<u8>, column: usize) -> rusqlite::Result<[u8; N]> {
+pub(crate) fn bytes<const N: usize>(blob: Vec<u8>, column: usize) -> rusqlite::Result<[u8; N]> {
     blob.try_into().map_err(|blob: Vec<u8>| {
         rusqlite::Error::FromSqlConversionFailure(
             column,

@@ -245,4 +245,53 @@ pub const MIGRATIONS: &[&str] = &[
     // driver), not only by `courier mailbox pair` or at start: a route waits unregistered, and is
     // neither used nor told, until the mailbox has taken it.
     "ALTER TABLE mailbox_routes ADD COLUMN registered INTEGER NOT NULL DEFAULT 1;",
+    // 21: private groups (#30). `groups`: each group we were invited to or belong to (or did),
+    // with our key in it once we joined (the descriptor holds the creator's). `group_members`:
+    // who the creator added, how their membership ended, and each one's latest accepted record
+    // (`head`). `group_records`: the records as they came (the bytes relayed unchanged), accepted
+    // (in `seq` order) or held (`held_for`: the record each waits for). `group_peers`: the
+    // contacts we sync a group with, and their key in it. Deleting a record owes an erasure.
+    "CREATE TABLE groups (
+        id BLOB PRIMARY KEY,
+        descriptor BLOB NOT NULL,
+        standing TEXT NOT NULL,
+        invited_by INTEGER REFERENCES contacts(id) ON DELETE SET NULL,
+        member_secret BLOB,
+        dissolved INTEGER NOT NULL DEFAULT 0,
+        added_ms INTEGER NOT NULL
+    );
+    CREATE TABLE group_members (
+        group_id BLOB NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+        member BLOB NOT NULL,
+        name TEXT NOT NULL,
+        added_by BLOB NOT NULL,
+        ended TEXT,
+        ended_by BLOB,
+        cut BLOB,
+        head BLOB,
+        PRIMARY KEY (group_id, member)
+    );
+    CREATE TABLE group_records (
+        id BLOB PRIMARY KEY,
+        group_id BLOB NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+        seq INTEGER,
+        held_for BLOB,
+        author BLOB NOT NULL,
+        previous BLOB,
+        timestamp_ms INTEGER NOT NULL,
+        bytes BLOB NOT NULL
+    );
+    CREATE INDEX group_records_order ON group_records (group_id, seq) WHERE held_for IS NULL;
+    CREATE INDEX group_records_held ON group_records (group_id, held_for)
+        WHERE held_for IS NOT NULL;
+    CREATE TABLE group_peers (
+        group_id BLOB NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+        contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+        member BLOB NOT NULL,
+        PRIMARY KEY (group_id, contact_id)
+    );
+    CREATE TRIGGER erase_group_record AFTER DELETE ON group_records
+        BEGIN UPDATE erasure SET owed = 1 WHERE owed = 0; END;
+    CREATE TRIGGER erase_group AFTER DELETE ON groups
+        BEGIN UPDATE erasure SET owed = 1 WHERE owed = 0; END;",
 ];

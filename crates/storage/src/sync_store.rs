@@ -82,7 +82,7 @@ pub struct HeldSends {
 }
 
 /// A storage failure as the session's port reports it, with its kind.
-fn store_error(e: impl Into<StorageError>) -> StoreError {
+pub(crate) fn store_error(e: impl Into<StorageError>) -> StoreError {
     let e = e.into();
     StoreError::new(e.kind(), e)
 }

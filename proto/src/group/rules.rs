@@ -141,6 +141,17 @@ fn take<S: GroupStore>(
     }
     let author = body.author;
     let creator = author == descriptor.creator;
+    let head = store.head(&author)?;
+    let member = store.member(&author)?;
+    // Nothing of theirs after how they ended, not even held: a leave is their last record, and
+    // once their chain reaches a removal's cut every record after it is refused.
+    match member.as_ref().and_then(|m| m.ended) {
+        Some(Ended::Left(_)) => return Ok(Err(GroupError::AfterTheEnd("they left"))),
+        Some(Ended::Removed { last, .. }) if head == last => {
+            return Ok(Err(GroupError::AfterTheEnd("their removal")));
+        }
+        _ => {}
+    }
     if let Some(previous) = body.previous {
         match store.accepted(&previous)? {
             None => return hold(store, &record, previous),
@@ -153,30 +164,22 @@ fn take<S: GroupStore>(
             Some(_) => {}
         }
     }
-    let head = store.head(&author)?;
     if head != body.previous {
         return Ok(Err(GroupError::Fork));
     }
     // Membership: the creator's first record adds the creator; anyone else needs the creator's
-    // `Add`, and nothing of theirs after how they ended.
-    match store.member(&author)? {
-        None if creator => match &body.kind {
-            Kind::Add { member, .. } if *member == author => {}
-            _ => {
+    // `Add`.
+    if member.is_none() {
+        match &body.kind {
+            Kind::Add { member, .. } if creator && *member == author => {}
+            _ if creator => {
                 return Ok(Err(GroupError::Malformed {
                     what: "record",
                     reason: "the creator's first record must add the creator".into(),
                 }));
             }
-        },
-        None => return Ok(Err(GroupError::NotAMember)),
-        Some(m) => match m.ended {
-            Some(Ended::Left(_)) => return Ok(Err(GroupError::AfterTheEnd("they left"))),
-            Some(Ended::Removed { last, .. }) if head == last => {
-                return Ok(Err(GroupError::AfterTheEnd("their removal")));
-            }
-            _ => {}
-        },
+            _ => return Ok(Err(GroupError::NotAMember)),
+        }
     }
     if let Err(refused) = kind_rules(store, &record, creator)? {
         return Ok(Err(refused));

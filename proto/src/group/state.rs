@@ -370,6 +370,13 @@ mod tests {
         assert_eq!(at_bob.apply(after.clone()).unwrap().accepted, [after.id]);
         let outcome = at_bob.apply(removal.clone()).unwrap();
         assert_eq!(outcome.retracted, [after.id]);
+        // And what dave writes after that names a record bob took back: refused, not held.
+        let mut at_dave_later = at_dave.clone();
+        let later = write(&mut at_dave_later, &dave, text("later still"));
+        assert_eq!(
+            at_bob.apply(later),
+            Err(GroupError::AfterTheEnd("their removal"))
+        );
         assert!(at_bob.record(&after.id).is_none());
         assert!(
             at_bob.record(&before.id).is_some(),
