@@ -159,18 +159,24 @@ impl Database {
         &mut self,
         record: Record,
     ) -> Result<Result<Outcome, GroupError>, StorageError> {
+        self.batch(Durability::Full, |db| db.take_group_record(record))
+    }
+
+    /// [`Database::apply_group_record`] inside a transaction the caller runs.
+    pub(crate) fn take_group_record(
+        &mut self,
+        record: Record,
+    ) -> Result<Result<Outcome, GroupError>, StorageError> {
         let group = record.body.group;
         let descriptor = self
             .group(&group)?
             .ok_or(StorageError::UnknownGroup)?
             .descriptor;
-        self.batch(Durability::Full, |db| {
-            let mut store = GroupRecords {
-                conn: &db.conn,
-                group,
-            };
-            Ok(apply(&descriptor, &mut store, record)?)
-        })
+        let mut store = GroupRecords {
+            conn: &self.conn,
+            group,
+        };
+        Ok(apply(&descriptor, &mut store, record)?)
     }
 
     /// The body of `author`'s next record in group `id` saying `kind`: it names their latest.

@@ -294,4 +294,11 @@ pub const MIGRATIONS: &[&str] = &[
         BEGIN UPDATE erasure SET owed = 1 WHERE owed = 0; END;
     CREATE TRIGGER erase_group AFTER DELETE ON groups
         BEGIN UPDATE erasure SET owed = 1 WHERE owed = 0; END;",
+    // 22: the contacts we invited into a group of ours and who have not answered: only their
+    // answer makes them a member.
+    "CREATE TABLE group_invited (
+        group_id BLOB NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+        contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+        PRIMARY KEY (group_id, contact_id)
+    );",
 ];

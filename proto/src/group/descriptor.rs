@@ -139,7 +139,7 @@ impl GroupDescriptor {
 
 /// Refuses a group or member name that is empty, over [`MAX_NAME_LEN`] bytes, or holds control
 /// characters (which could forge lines in a terminal or a log).
-pub(crate) fn check_name(what: &'static str, name: &str) -> Result<(), GroupError> {
+pub fn check_name(what: &'static str, name: &str) -> Result<(), GroupError> {
     let reason = if name.trim().is_empty() {
         "the name is empty"
     } else if name.len() > MAX_NAME_LEN {

@@ -12,13 +12,20 @@ use sha2::{Digest, Sha256};
 use super::descriptor::{GroupId, MemberKey, MemberPublic, check_name};
 use super::{GroupError, decode_exact, encode};
 #[cfg(test)]
-use crate::sync::record::{MAX_BODY_LEN, MAX_FALLBACK_LEN};
-use crate::sync::record::{MAX_PAYLOAD_LEN, Message};
+use crate::sync::record::MAX_FALLBACK_LEN;
+use crate::sync::record::{MAX_BODY_LEN, Message};
 
 /// What a record's signature covers, before its body.
 const SIGNED: &[u8] = b"courier/v1/group-record";
-/// Largest record on the wire: a post as large as the largest conversation message.
-pub const MAX_RECORD_LEN: usize = MAX_PAYLOAD_LEN + 512;
+/// Largest record on the wire: one conversation message's body, since a record travels to a
+/// member inside one ([`Record::to_message`]).
+pub const MAX_RECORD_LEN: usize = MAX_BODY_LEN;
+/// Largest payload of a post: what leaves room in [`MAX_RECORD_LEN`] for every other field at
+/// its longest and the signature. (An attachment's chunks travel as conversation chunks, which
+/// the post's manifest names.)
+pub const MAX_POST_BODY: usize = MAX_BODY_LEN - 1024;
+/// Content type of the conversation message that carries a group record to a member.
+pub const RECORD_TYPE: &str = "courier/group-record";
 
 /// A record's content-addressed id.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -107,6 +114,10 @@ impl RecordBody {
     fn check(&self) -> Result<(), GroupError> {
         match &self.kind {
             Kind::Add { name, .. } => check_name("add record", name),
+            Kind::Post { body, .. } if body.len() > MAX_POST_BODY => Err(GroupError::Malformed {
+                what: "post",
+                reason: format!("a payload over {MAX_POST_BODY} bytes; send it as an attachment"),
+            }),
             Kind::Post { .. } => {
                 self.message()
                     .expect("a post")
@@ -168,6 +179,18 @@ impl Record {
             body,
             bytes,
         })
+    }
+
+    /// The conversation message that carries this record to a member: the same record makes the
+    /// same message (its time is the record's), so queuing it twice for one contact is once.
+    pub fn to_message(&self) -> Message {
+        Message {
+            timestamp_ms: self.body.timestamp_ms,
+            content_type: RECORD_TYPE.into(),
+            type_version: 1,
+            fallback: String::new(),
+            body: self.bytes.clone(),
+        }
     }
 
     /// A record from the wire: parsed, within its limits, its signature its author's.
@@ -247,16 +270,33 @@ mod tests {
             content_type: "c".repeat(64),
             type_version: u32::MAX,
             fallback: "f".repeat(MAX_FALLBACK_LEN),
-            body: vec![9; MAX_BODY_LEN],
+            body: vec![9; MAX_POST_BODY],
         };
         body.timestamp_ms = u64::MAX;
         let largest = Record::sign(&key, body).unwrap();
         assert!(largest.bytes.len() <= MAX_RECORD_LEN);
         assert!(
-            largest.bytes.len() > MAX_PAYLOAD_LEN - 512,
+            largest.bytes.len() > MAX_RECORD_LEN - 512,
             "{}",
             largest.bytes.len()
         );
+        let message = largest.to_message();
+        message
+            .check()
+            .expect("the largest record rides in one message");
+        assert_eq!(
+            (message.content_type.as_str(), message.timestamp_ms),
+            (RECORD_TYPE, u64::MAX)
+        );
+        assert_eq!(message.body, largest.bytes);
+        let mut over = largest.body.clone();
+        if let Kind::Post { body, .. } = &mut over.kind {
+            body.push(0);
+        }
+        assert!(matches!(
+            Record::sign(&key, over),
+            Err(GroupError::Malformed { what: "post", .. })
+        ));
         assert_eq!(Record::decode(&largest.bytes), Ok(largest));
         let reason = |bytes: &[u8]| match Record::decode(bytes) {
             Err(GroupError::Malformed { reason, .. }) => reason,
@@ -271,7 +311,7 @@ mod tests {
             "refused unread"
         );
         assert_eq!(
-            MAX_RECORD_LEN, 67_072,
+            MAX_RECORD_LEN, 65_536,
             "a reader's limit is part of the format"
         );
     }

@@ -1,0 +1,623 @@
+//! Groups between contacts: what a contact's message about a group does here, and what members
+//! are sent. A group record travels to a member as a 1:1 message of [`RECORD_TYPE`] whose body is
+//! the record's bytes, so it is queued, sent, acked and retransmitted like any message, over every
+//! transport, duplex or simplex, and the same record queued twice for one contact is one message.
+//! Accepted records are relayed unchanged to every contact we sync the group with who is still a
+//! member, except the one they came from; refused ones go nowhere.
+
+use courier_proto::group::descriptor::check_name;
+use courier_proto::group::invitation::GroupNote;
+use courier_proto::group::record::RECORD_TYPE;
+use courier_proto::group::{
+    GroupDescriptor, GroupError, GroupId, Kind, MemberKey, MemberPublic, Outcome, Record, RecordId,
+    presence_tag,
+};
+use courier_proto::sync::record::Message;
+use rusqlite::{OptionalExtension, params};
+
+use super::database::Database;
+use super::groups::Standing;
+use crate::{ContactId, Durability, StorageError};
+
+/// What a contact's message about a group did here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupNews {
+    /// They invited us (kept until we answer).
+    Invited(GroupId),
+    /// They joined our group: their `Add` is written and relayed.
+    Joined(GroupId),
+    /// They declined our invitation.
+    Declined(GroupId),
+    /// They are a member too: we sync the group with them now.
+    Paired(GroupId),
+    /// Records taken (some may be held, or duplicates).
+    Records(GroupId, Outcome),
+    /// Refused: nothing kept, nothing relayed.
+    Refused(GroupError),
+    /// Nothing to do (a group we do not know or left, an answer we did not ask for).
+    Ignored,
+}
+
+impl Database {
+    /// Queues `record` to `contact`.
+    fn send_record(&mut self, contact: ContactId, record: &Record) -> Result<(), StorageError> {
+        self.queue(contact, &record.to_message())?;
+        Ok(())
+    }
+
+    /// Queues the accepted records `ids` of group `group` to every contact we sync it with who
+    /// is a member now, except `except`.
+    fn relay(
+        &mut self,
+        group: &GroupId,
+        records: &[Record],
+        except: Option<ContactId>,
+    ) -> Result<(), StorageError> {
+        let members = self.group_members(group)?;
+        let current =
+            |key: &MemberPublic| members.iter().any(|(k, m)| k == key && m.ended.is_none());
+        for (contact, key) in self.group_peers(group)? {
+            if Some(contact) == except || !current(&key) {
+                continue;
+            }
+            for record in records {
+                self.send_record(contact, record)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every accepted record of `group`, to `contact` (who dedupes what they have).
+    fn send_history(&mut self, group: &GroupId, contact: ContactId) -> Result<(), StorageError> {
+        let mut after = 0;
+        loop {
+            let page = self.group_records(group, after, 256)?;
+            let Some((last, _)) = page.last() else {
+                return Ok(());
+            };
+            after = *last;
+            for (_, record) in page {
+                self.send_record(contact, &record)?;
+            }
+        }
+    }
+
+    /// Takes `record`, written by us, into its group and sends it to the members we sync with.
+    pub fn publish_group_record(
+        &mut self,
+        record: Record,
+    ) -> Result<Result<Outcome, GroupError>, StorageError> {
+        let group = record.body.group;
+        self.batch(Durability::Full, |db| {
+            let outcome = match db.take_group_record(record.clone())? {
+                Ok(outcome) => outcome,
+                Err(refused) => return Ok(Err(refused)),
+            };
+            db.relay(&group, &[record], None)?;
+            Ok(Ok(outcome))
+        })
+    }
+
+    /// What `message` from `contact` does if it is about a group; `None` if it is not.
+    pub fn take_group_message(
+        &mut self,
+        contact: ContactId,
+        message: &Message,
+        now_ms: u64,
+    ) -> Result<Option<GroupNews>, StorageError> {
+        if message.content_type == RECORD_TYPE {
+            return self.take_record(contact, message).map(Some);
+        }
+        let note = match GroupNote::from_message(message) {
+            Ok(Some(note)) => note,
+            Ok(None) => return Ok(None),
+            Err(refused) => return Ok(Some(GroupNews::Refused(refused))),
+        };
+        self.batch(Durability::Full, |db| {
+            Ok(Some(match note {
+                GroupNote::Invite { descriptor } => {
+                    db.add_group(&descriptor, Standing::Invited, Some(contact), None, now_ms)?;
+                    GroupNews::Invited(descriptor.id())
+                }
+                GroupNote::Answer { group, member } => {
+                    db.answered(contact, group, member, now_ms)?
+                }
+                GroupNote::Presence { tag, member } => db.presence(contact, tag, member)?,
+            }))
+        })
+    }
+
+    fn take_record(
+        &mut self,
+        contact: ContactId,
+        message: &Message,
+    ) -> Result<GroupNews, StorageError> {
+        let record = match Record::decode(&message.body) {
+            Ok(record) => record,
+            Err(refused) => return Ok(GroupNews::Refused(refused)),
+        };
+        let group = record.body.group;
+        // Only a member of a group we sync with this contact takes its records from them.
+        let known = self.group(&group)?;
+        let peer = self
+            .group_peers(&group)?
+            .into_iter()
+            .any(|(c, _)| c == contact);
+        if !known.is_some_and(|g| g.standing == Standing::Member) || !peer {
+            return Ok(GroupNews::Ignored);
+        }
+        self.batch(Durability::Full, |db| {
+            let outcome = match db.take_group_record(record)? {
+                Ok(outcome) => outcome,
+                Err(refused) => return Ok(GroupNews::Refused(refused)),
+            };
+            let accepted: Vec<Record> = outcome
+                .accepted
+                .iter()
+                .filter_map(|id| db.group_record(id).transpose())
+                .collect::<Result<_, _>>()?;
+            db.relay(&group, &accepted, Some(contact))?;
+            Ok(GroupNews::Records(group, outcome))
+        })
+    }
+
+    /// The accepted record `id`.
+    pub fn group_record(&self, id: &RecordId) -> Result<Option<Record>, StorageError> {
+        let bytes: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT bytes FROM group_records WHERE id = ?1 AND held_for IS NULL",
+                [id.0],
+                |r| r.get(0),
+            )
+            .optional()?;
+        bytes
+            .map(|b| Record::decode(&b).map_err(|_| StorageError::Corrupt("a group record")))
+            .transpose()
+    }
+
+    /// An answer from `contact` to our invitation into `group`: joined with `member`, or declined.
+    fn answered(
+        &mut self,
+        contact: ContactId,
+        group: GroupId,
+        member: Option<(MemberPublic, String)>,
+        now_ms: u64,
+    ) -> Result<GroupNews, StorageError> {
+        let invited: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM group_invited WHERE group_id = ?1 AND contact_id = ?2)",
+            params![group.0, contact],
+            |r| r.get(0),
+        )?;
+        let ours = self.group(&group)?.and_then(|g| {
+            g.key
+                .filter(|k| k.public() == g.descriptor.creator && g.standing == Standing::Member)
+        });
+        let (true, Some(key)) = (invited, ours) else {
+            return Ok(GroupNews::Ignored);
+        };
+        self.conn.execute(
+            "DELETE FROM group_invited WHERE group_id = ?1 AND contact_id = ?2",
+            params![group.0, contact],
+        )?;
+        let Some((member, name)) = member else {
+            return Ok(GroupNews::Declined(group));
+        };
+        let body =
+            self.next_group_body(&group, key.public(), now_ms, Kind::Add { member, name })?;
+        let add = Record::sign(&key, body).map_err(|_| StorageError::Corrupt("an add record"))?;
+        if let Err(refused) = self.take_group_record(add.clone())? {
+            return Ok(GroupNews::Refused(refused));
+        }
+        self.add_group_peer(&group, contact, &member)?;
+        self.send_history(&group, contact)?;
+        self.relay(&group, &[add], Some(contact))?;
+        Ok(GroupNews::Joined(group))
+    }
+
+    /// `contact` says it is a member of the group `tag` names for our pair, as `member`.
+    fn presence(
+        &mut self,
+        contact: ContactId,
+        tag: [u8; 32],
+        member: MemberPublic,
+    ) -> Result<GroupNews, StorageError> {
+        let ours = self
+            .identity()?
+            .ok_or(StorageError::NoIdentity)?
+            .handshake_public();
+        let theirs = self
+            .contacts()?
+            .into_iter()
+            .find(|c| c.id == contact)
+            .map(|c| c.public)
+            .ok_or_else(|| StorageError::UnknownContact("the sender".into()))?;
+        for group in self.groups()? {
+            let id = group.descriptor.id();
+            if group.standing != Standing::Member || presence_tag(&id, &ours, &theirs) != tag {
+                continue;
+            }
+            let current = self
+                .group_members(&id)?
+                .into_iter()
+                .any(|(k, m)| k == member && m.ended.is_none());
+            if !current {
+                return Ok(GroupNews::Ignored);
+            }
+            self.add_group_peer(&id, contact, &member)?;
+            self.send_history(&id, contact)?;
+            return Ok(GroupNews::Paired(id));
+        }
+        Ok(GroupNews::Ignored)
+    }
+}
+
+impl Database {
+    /// Makes a group called `name` with us its creator, shown to members as `our_name`.
+    pub fn create_group(
+        &mut self,
+        name: &str,
+        our_name: &str,
+        now_ms: u64,
+    ) -> Result<Result<GroupId, GroupError>, StorageError> {
+        let key = MemberKey::generate();
+        let descriptor = match GroupDescriptor::new(&key, name) {
+            Ok(descriptor) => descriptor,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        let id = descriptor.id();
+        self.batch(Durability::Full, |db| {
+            db.add_group(&descriptor, Standing::Member, None, Some(&key), now_ms)?;
+            let body = db.next_group_body(
+                &id,
+                key.public(),
+                now_ms,
+                Kind::Add {
+                    member: key.public(),
+                    name: our_name.to_owned(),
+                },
+            )?;
+            let first = match Record::sign(&key, body) {
+                Ok(record) => record,
+                Err(refused) => return Ok(Err(refused)),
+            };
+            Ok(db.take_group_record(first)?.map(|_| id))
+        })
+    }
+
+    /// Invites `contact` into our group `group` (ours to invite into: we made it).
+    pub fn invite_to_group(
+        &mut self,
+        group: &GroupId,
+        contact: ContactId,
+        now_ms: u64,
+    ) -> Result<bool, StorageError> {
+        let Some(g) = self.group(group)? else {
+            return Err(StorageError::UnknownGroup);
+        };
+        let creator = g
+            .key
+            .as_ref()
+            .is_some_and(|k| k.public() == g.descriptor.creator);
+        if !creator || g.standing != Standing::Member || g.dissolved {
+            return Ok(false);
+        }
+        self.batch(Durability::Full, |db| {
+            db.conn.execute(
+                "INSERT OR IGNORE INTO group_invited (group_id, contact_id) VALUES (?1, ?2)",
+                params![group.0, contact],
+            )?;
+            db.queue(
+                contact,
+                &GroupNote::Invite {
+                    descriptor: g.descriptor.clone(),
+                }
+                .to_message(now_ms),
+            )?;
+            Ok(true)
+        })
+    }
+
+    /// Tells every contact but `inviter` the presence tag of `group` for our pair: one who is a
+    /// member too recognises it and pairs with us; to anyone else it is 32 random-looking bytes.
+    fn tell_presence(
+        &mut self,
+        group: &GroupId,
+        us: &MemberPublic,
+        inviter: ContactId,
+        now_ms: u64,
+    ) -> Result<(), StorageError> {
+        let ours = self
+            .identity()?
+            .ok_or(StorageError::NoIdentity)?
+            .handshake_public();
+        for contact in self.contacts()? {
+            if contact.id == inviter {
+                continue;
+            }
+            let note = GroupNote::Presence {
+                tag: presence_tag(group, &ours, &contact.public),
+                member: *us,
+            };
+            self.queue(contact.id, &note.to_message(now_ms))?;
+        }
+        Ok(())
+    }
+
+    /// Answers the invitation into `group`: joins as `join_as` (with a key made for it), or
+    /// declines. False if there is no invitation to answer (answered already, or the inviter is
+    /// no longer a contact).
+    pub fn answer_group(
+        &mut self,
+        group: &GroupId,
+        join_as: Option<&str>,
+        now_ms: u64,
+    ) -> Result<Result<bool, GroupError>, StorageError> {
+        let Some(g) = self.group(group)? else {
+            return Err(StorageError::UnknownGroup);
+        };
+        let (Standing::Invited, Some(inviter)) = (g.standing, g.invited_by) else {
+            return Ok(Ok(false));
+        };
+        self.batch(Durability::Full, |db| {
+            let member = match join_as {
+                Some(name) => {
+                    if let Err(refused) = check_name("answer", name) {
+                        return Ok(Err(refused));
+                    }
+                    let key = MemberKey::generate();
+                    db.set_group_standing(group, Standing::Member, Some(&key))?;
+                    // The inviter made the group: we sync it with them from now on.
+                    db.add_group_peer(group, inviter, &g.descriptor.creator)?;
+                    db.tell_presence(group, &key.public(), inviter, now_ms)?;
+                    Some((key.public(), name.to_owned()))
+                }
+                None => {
+                    db.set_group_standing(group, Standing::Declined, None)?;
+                    None
+                }
+            };
+            db.queue(
+                inviter,
+                &GroupNote::Answer {
+                    group: *group,
+                    member,
+                }
+                .to_message(now_ms),
+            )?;
+            Ok(Ok(true))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use courier_proto::handshake::Agreement;
+    use courier_proto::identity::Identity;
+    use courier_proto::sync::session::SyncStore;
+    use courier_proto::sync::timer::Timer;
+    use courier_proto::transport_security::transport_keys::{Role, SecretKey};
+
+    use super::*;
+    use crate::{ConversationStore, Passphrase};
+
+    const T: u64 = 1_700_000_000_000;
+
+    /// One person's database and identity.
+    struct Person {
+        db: Database,
+        identity: Identity,
+    }
+
+    fn person(dir: &std::path::Path, name: &str) -> Person {
+        let passphrase = Passphrase::new(format!("{name}'s passphrase")).unwrap();
+        let mut db = Database::open(&dir.join(format!("{name}.db")), &passphrase).unwrap();
+        let identity = Identity::generate(name);
+        db.create_identity(&identity).unwrap();
+        Person { db, identity }
+    }
+
+    /// Makes `a` and `b` contacts (as a handshake would); their ids for each other.
+    fn befriend(a: &mut Person, b: &mut Person, root: u8) -> (ContactId, ContactId) {
+        let side = |p: &mut Person, other: &Identity, role| {
+            p.db.add_pending_contact(&other.link(), &other.name, T)
+                .unwrap();
+            let agreement = Agreement {
+                root: SecretKey::from_bytes([root; 32]),
+                role,
+            };
+            p.db.complete_handshake(&other.name, &agreement, T).unwrap()
+        };
+        let b_at_a = side(a, &b.identity, Role::Alice);
+        let a_at_b = side(b, &a.identity, Role::Bob);
+        (b_at_a, a_at_b)
+    }
+
+    /// Carries what `from` queued for `to` (its contact `to_at_from`; `from` is `from_at_to` at
+    /// `to`) and lets `to` take it, acking it at `from`: what the messages did at `to`.
+    fn carry(
+        from: &mut Person,
+        to_at_from: ContactId,
+        to: &mut Person,
+        from_at_to: ContactId,
+    ) -> Vec<GroupNews> {
+        let mut outbox = ConversationStore::new(&mut from.db, to_at_from, 60_000, Timer::OFF);
+        let due = outbox.due(T + 1_000_000, 10_000).unwrap();
+        let messages: Vec<Message> = due
+            .iter()
+            .map(|id| outbox.outgoing(id).unwrap().unwrap())
+            .collect();
+        for id in &due {
+            outbox.mark_acked(id).unwrap();
+        }
+        messages
+            .iter()
+            .filter_map(|m| to.db.take_group_message(from_at_to, m, T).unwrap())
+            .collect()
+    }
+
+    fn posts(p: &Person, group: &GroupId) -> Vec<(MemberPublic, Vec<u8>)> {
+        p.db.group_records(group, 0, 1000)
+            .unwrap()
+            .into_iter()
+            .filter_map(|(_, r)| match r.body.kind {
+                Kind::Post { body, .. } => Some((r.body.author, body)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn text(text: &str) -> Kind {
+        Kind::Post {
+            parent: None,
+            content_type: "courier/text".into(),
+            type_version: 1,
+            fallback: String::new(),
+            body: text.as_bytes().to_vec(),
+        }
+    }
+
+    fn post(p: &mut Person, group: &GroupId, said: &str) -> Record {
+        let key = p.db.group(group).unwrap().unwrap().key.unwrap();
+        let body =
+            p.db.next_group_body(group, key.public(), T, text(said))
+                .unwrap();
+        let record = Record::sign(&key, body).unwrap();
+        p.db.publish_group_record(record.clone()).unwrap().unwrap();
+        record
+    }
+
+    #[test]
+    fn alice_invites_bob_and_carol_who_do_not_know_each_other_and_bob_s_post_reaches_carol_through_her()
+     {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut alice, mut bob, mut carol) = (
+            person(dir.path(), "alice"),
+            person(dir.path(), "bob"),
+            person(dir.path(), "carol"),
+        );
+        let (bob_at_a, a_at_bob) = befriend(&mut alice, &mut bob, 1);
+        let (carol_at_a, a_at_carol) = befriend(&mut alice, &mut carol, 2);
+        let group = alice
+            .db
+            .create_group("Newsroom", "alice", T)
+            .unwrap()
+            .unwrap();
+        for (contact, person, alice_there) in [
+            (bob_at_a, &mut bob, a_at_bob),
+            (carol_at_a, &mut carol, a_at_carol),
+        ] {
+            assert!(alice.db.invite_to_group(&group, contact, T).unwrap());
+            assert_eq!(
+                carry(&mut alice, contact, person, alice_there),
+                [GroupNews::Invited(group)]
+            );
+            let name = person.identity.name.clone();
+            assert!(
+                person
+                    .db
+                    .answer_group(&group, Some(&name), T)
+                    .unwrap()
+                    .unwrap()
+            );
+            assert_eq!(
+                carry(person, alice_there, &mut alice, contact),
+                [GroupNews::Joined(group)]
+            );
+            // Alice sends the newcomer the group so far.
+            let news = carry(&mut alice, contact, person, alice_there);
+            assert!(
+                matches!(news.last(), Some(GroupNews::Records(..))),
+                "{news:?}"
+            );
+        }
+        // Carol learns bob joined, and bob carol (relayed by alice); then bob posts and alice
+        // relays it to carol.
+        carry(&mut alice, carol_at_a, &mut carol, a_at_carol);
+        let news = carry(&mut alice, bob_at_a, &mut bob, a_at_bob);
+        assert!(
+            matches!(&news[..], [GroupNews::Records(_, o)] if o.accepted.len() == 1),
+            "{news:?}"
+        );
+        let said = post(&mut bob, &group, "hello from bob");
+        carry(&mut bob, a_at_bob, &mut alice, bob_at_a);
+        let news = carry(&mut alice, carol_at_a, &mut carol, a_at_carol);
+        assert_eq!(news.len(), 1, "{news:?}");
+        assert_eq!(
+            posts(&carol, &group),
+            [(said.body.author, b"hello from bob".to_vec())]
+        );
+        let members = carol.db.group_members(&group).unwrap();
+        let names: Vec<&str> = members.iter().map(|(_, m)| m.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["alice", "bob", "carol"],
+            "each with the name they chose"
+        );
+        // Carried again (a retransmission): taken once.
+        let again = said.to_message();
+        let news = carol.db.take_group_message(a_at_carol, &again, T).unwrap();
+        assert!(matches!(news, Some(GroupNews::Records(_, o)) if o.duplicate));
+        assert_eq!(posts(&carol, &group).len(), 1);
+        // Nothing goes back to bob from alice for his own post.
+        assert!(carry(&mut alice, bob_at_a, &mut bob, a_at_bob).is_empty());
+    }
+
+    #[test]
+    fn a_stranger_s_records_and_an_answer_nobody_asked_for_change_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut alice, mut mallory) = (person(dir.path(), "alice"), person(dir.path(), "mallory"));
+        let (mallory_at_a, _) = befriend(&mut alice, &mut mallory, 3);
+        let group = alice
+            .db
+            .create_group("Union branch", "alice", T)
+            .unwrap()
+            .unwrap();
+        // Mallory was never invited: her answer is ignored, and her records are not taken.
+        let answer = GroupNote::Answer {
+            group,
+            member: Some((MemberKey::generate().public(), "mallory".into())),
+        };
+        let news = alice
+            .db
+            .take_group_message(mallory_at_a, &answer.to_message(T), T)
+            .unwrap();
+        assert_eq!(news, Some(GroupNews::Ignored));
+        assert_eq!(alice.db.group_members(&group).unwrap().len(), 1);
+        let key = MemberKey::generate();
+        let body = alice
+            .db
+            .next_group_body(&group, key.public(), T, text("injected"));
+        let forged = Record::sign(&key, body.unwrap()).unwrap();
+        let news = alice
+            .db
+            .take_group_message(mallory_at_a, &forged.to_message(), T)
+            .unwrap();
+        assert_eq!(
+            news,
+            Some(GroupNews::Ignored),
+            "not a contact we sync it with"
+        );
+        alice
+            .db
+            .add_group_peer(&group, mallory_at_a, &key.public())
+            .unwrap();
+        let news = alice
+            .db
+            .take_group_message(mallory_at_a, &forged.to_message(), T)
+            .unwrap();
+        assert_eq!(news, Some(GroupNews::Refused(GroupError::NotAMember)));
+        assert!(posts(&alice, &group).is_empty());
+        let text = Message {
+            timestamp_ms: T,
+            content_type: "courier/text".into(),
+            type_version: 1,
+            fallback: String::new(),
+            body: b"hi".to_vec(),
+        };
+        assert_eq!(
+            alice.db.take_group_message(mallory_at_a, &text, T).unwrap(),
+            None
+        );
+    }
+}
