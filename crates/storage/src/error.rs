@@ -192,3 +192,9 @@ impl HasKind for StorageError {
         }
     }
 }
+
+/// A storage failure as a protocol store's port (sync's, a group's) reports it, with its kind.
+pub(crate) fn store_error(e: impl Into<StorageError>) -> courier_proto::sync::session::StoreError {
+    let e = e.into();
+    courier_proto::sync::session::StoreError::new(e.kind(), e)
+}

@@ -6,7 +6,7 @@
 //! member, except the one they came from; refused ones go nowhere.
 
 use courier_proto::group::descriptor::check_name;
-use courier_proto::group::invitation::GroupNote;
+use courier_proto::group::invitation::{ANSWER_TYPE, GroupNote, INVITE_TYPE, PRESENCE_TYPE};
 use courier_proto::group::record::RECORD_TYPE;
 use courier_proto::group::{
     GroupDescriptor, GroupError, GroupId, Kind, MemberKey, MemberPublic, Outcome, Record, RecordId,
@@ -18,6 +18,11 @@ use rusqlite::{OptionalExtension, params};
 use super::database::Database;
 use super::groups::Standing;
 use crate::{ContactId, Durability, StorageError};
+
+/// Whether `content_type` is a group invitation (kept as a conversation message too).
+pub(crate) fn is_invitation(content_type: &str) -> bool {
+    content_type == INVITE_TYPE
+}
 
 /// What a contact's message about a group did here.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +43,26 @@ pub enum GroupNews {
     Ignored,
 }
 
+/// Whether `content_type` is group traffic that is no conversation message: a record, an answer
+/// or a presence tag (an invitation is one, and shows in the conversation).
+pub(crate) fn is_group_traffic(content_type: &str) -> bool {
+    matches!(content_type, RECORD_TYPE | ANSWER_TYPE | PRESENCE_TYPE)
+}
+
 impl Database {
+    /// Runs `f` in a transaction of its own, or in the caller's if one is open (a sync session
+    /// stores a batch of arrivals in one).
+    fn atomically<T>(
+        &mut self,
+        f: impl FnOnce(&mut Database) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        if self.conn.is_autocommit() {
+            self.batch(Durability::Full, f)
+        } else {
+            f(self)
+        }
+    }
+
     /// Queues `record` to `contact`.
     fn send_record(&mut self, contact: ContactId, record: &Record) -> Result<(), StorageError> {
         self.queue(contact, &record.to_message())?;
@@ -88,7 +112,7 @@ impl Database {
         record: Record,
     ) -> Result<Result<Outcome, GroupError>, StorageError> {
         let group = record.body.group;
-        self.batch(Durability::Full, |db| {
+        self.atomically(|db| {
             let outcome = match db.take_group_record(record.clone())? {
                 Ok(outcome) => outcome,
                 Err(refused) => return Ok(Err(refused)),
@@ -113,7 +137,7 @@ impl Database {
             Ok(None) => return Ok(None),
             Err(refused) => return Ok(Some(GroupNews::Refused(refused))),
         };
-        self.batch(Durability::Full, |db| {
+        self.atomically(|db| {
             Ok(Some(match note {
                 GroupNote::Invite { descriptor } => {
                     db.add_group(&descriptor, Standing::Invited, Some(contact), None, now_ms)?;
@@ -146,7 +170,7 @@ impl Database {
         if !known.is_some_and(|g| g.standing == Standing::Member) || !peer {
             return Ok(GroupNews::Ignored);
         }
-        self.batch(Durability::Full, |db| {
+        self.atomically(|db| {
             let outcome = match db.take_group_record(record)? {
                 Ok(outcome) => outcome,
                 Err(refused) => return Ok(GroupNews::Refused(refused)),
@@ -266,7 +290,7 @@ impl Database {
             Err(refused) => return Ok(Err(refused)),
         };
         let id = descriptor.id();
-        self.batch(Durability::Full, |db| {
+        self.atomically(|db| {
             db.add_group(&descriptor, Standing::Member, None, Some(&key), now_ms)?;
             let body = db.next_group_body(
                 &id,
@@ -302,7 +326,7 @@ impl Database {
         if !creator || g.standing != Standing::Member || g.dissolved {
             return Ok(false);
         }
-        self.batch(Durability::Full, |db| {
+        self.atomically(|db| {
             db.conn.execute(
                 "INSERT OR IGNORE INTO group_invited (group_id, contact_id) VALUES (?1, ?2)",
                 params![group.0, contact],
@@ -359,7 +383,7 @@ impl Database {
         let (Standing::Invited, Some(inviter)) = (g.standing, g.invited_by) else {
             return Ok(Ok(false));
         };
-        self.batch(Durability::Full, |db| {
+        self.atomically(|db| {
             let member = match join_as {
                 Some(name) => {
                     if let Err(refused) = check_name("answer", name) {
@@ -433,6 +457,20 @@ mod tests {
         (b_at_a, a_at_b)
     }
 
+    /// What `from` queued for its contact `to_at_from`, now acked there.
+    fn drain(from: &mut Person, to_at_from: ContactId) -> Vec<Message> {
+        let mut outbox = ConversationStore::new(&mut from.db, to_at_from, 60_000, Timer::OFF);
+        let due = outbox.due(T + 1_000_000, 10_000).unwrap();
+        let messages = due
+            .iter()
+            .map(|id| outbox.outgoing(id).unwrap().unwrap())
+            .collect();
+        for id in &due {
+            outbox.mark_acked(id).unwrap();
+        }
+        messages
+    }
+
     /// Carries what `from` queued for `to` (its contact `to_at_from`; `from` is `from_at_to` at
     /// `to`) and lets `to` take it, acking it at `from`: what the messages did at `to`.
     fn carry(
@@ -441,16 +479,7 @@ mod tests {
         to: &mut Person,
         from_at_to: ContactId,
     ) -> Vec<GroupNews> {
-        let mut outbox = ConversationStore::new(&mut from.db, to_at_from, 60_000, Timer::OFF);
-        let due = outbox.due(T + 1_000_000, 10_000).unwrap();
-        let messages: Vec<Message> = due
-            .iter()
-            .map(|id| outbox.outgoing(id).unwrap().unwrap())
-            .collect();
-        for id in &due {
-            outbox.mark_acked(id).unwrap();
-        }
-        messages
+        drain(from, to_at_from)
             .iter()
             .filter_map(|m| to.db.take_group_message(from_at_to, m, T).unwrap())
             .collect()
@@ -561,6 +590,62 @@ mod tests {
         assert_eq!(posts(&carol, &group).len(), 1);
         // Nothing goes back to bob from alice for his own post.
         assert!(carry(&mut alice, bob_at_a, &mut bob, a_at_bob).is_empty());
+    }
+
+    #[test]
+    fn what_a_sync_session_stores_goes_to_its_group_and_only_an_invitation_shows_in_the_conversation()
+     {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut alice, mut bob) = (person(dir.path(), "alice"), person(dir.path(), "bob"));
+        let (bob_at_a, a_at_bob) = befriend(&mut alice, &mut bob, 4);
+        let group = alice
+            .db
+            .create_group("Street medics", "alice", T)
+            .unwrap()
+            .unwrap();
+        alice.db.invite_to_group(&group, bob_at_a, T).unwrap();
+        // Carried by sessions: stored the way the node stores what arrives, in a batch.
+        let deliver = |from: &mut Person, to_at_from, to: &mut Person, from_at_to| {
+            let messages = drain(from, to_at_from);
+            to.db
+                .batch(Durability::Full, |db| {
+                    let mut inbox = ConversationStore::new(db, from_at_to, 60_000, Timer::OFF);
+                    for message in messages {
+                        inbox.store_incoming(&message.id(), message).unwrap();
+                    }
+                    Ok::<_, StorageError>(())
+                })
+                .unwrap();
+        };
+        deliver(&mut alice, bob_at_a, &mut bob, a_at_bob);
+        assert_eq!(
+            bob.db.group(&group).unwrap().unwrap().standing,
+            Standing::Invited
+        );
+        let shown = bob.db.received(a_at_bob).unwrap();
+        assert_eq!(shown.len(), 1, "the invitation shows");
+        assert!(shown[0].fallback.contains("Street medics"));
+        bob.db
+            .answer_group(&group, Some("bob"), T)
+            .unwrap()
+            .unwrap();
+        deliver(&mut bob, a_at_bob, &mut alice, bob_at_a);
+        assert_eq!(
+            alice.db.group_members(&group).unwrap().len(),
+            2,
+            "bob's answer added him"
+        );
+        deliver(&mut alice, bob_at_a, &mut bob, a_at_bob);
+        assert_eq!(bob.db.group_records(&group, 0, 10).unwrap().len(), 2);
+        assert!(
+            alice.db.received(bob_at_a).unwrap().is_empty(),
+            "an answer is no message"
+        );
+        assert_eq!(
+            bob.db.received(a_at_bob).unwrap().len(),
+            1,
+            "records are no messages"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::database::Database;
 use super::mailbox_routes::bytes;
-use super::sync_store::store_error;
+use crate::error::store_error;
 use crate::{ContactId, Durability, StorageError};
 
 /// Where we stand in a group.

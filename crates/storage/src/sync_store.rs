@@ -7,11 +7,13 @@ use super::database::Database;
 use super::disappearing;
 use super::message_row::{message_id, stored_message};
 use crate::{ContactId, StorageError};
-use courier_error::HasKind;
 use courier_proto::sync::record::{
     ContentTypeRange, MailboxAccess, Message, MessageId, TransportProperties,
 };
 use courier_proto::sync::session::{StoreError, SyncStore, retransmit_at};
+
+use crate::error::store_error;
+use crate::group_sync::{is_group_traffic, is_invitation};
 use courier_proto::sync::timer::Timer;
 
 /// One contact's outbox and inbox, with the transport latency that sets retransmission times.
@@ -79,12 +81,6 @@ pub struct HeldSends {
     pub sent: Vec<MessageId>,
     /// The acks it carried.
     pub acks: Vec<MessageId>,
-}
-
-/// A storage failure as the session's port reports it, with its kind.
-pub(crate) fn store_error(e: impl Into<StorageError>) -> StoreError {
-    let e = e.into();
-    StoreError::new(e.kind(), e)
 }
 
 /// At most `?3` of our messages to `?1` due at `?2`, in queue order: read among the unacked only,
@@ -260,6 +256,17 @@ impl SyncStore for ConversationStore<'_> {
 
     fn store_incoming(&mut self, id: &MessageId, message: Message) -> Result<(), StoreError> {
         let db = &mut *self.db;
+        // Group traffic goes to its group, by the group's rules; a record, an answer or a
+        // presence tag is no conversation message (a retransmission is taken again, as a
+        // duplicate), an invitation is one too.
+        let group_traffic = is_group_traffic(&message.content_type);
+        if group_traffic || is_invitation(&message.content_type) {
+            db.take_group_message(self.contact, &message, wall_clock_ms() as u64)
+                .map_err(store_error)?;
+        }
+        if group_traffic {
+            return Ok(());
+        }
         let (body, packed) = db
             .packs
             .stow(Side::Incoming, self.contact, id, &message)
