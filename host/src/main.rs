@@ -101,6 +101,10 @@ enum Command {
     /// Checks threat-model profiles (config/high-risk.toml, …).
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Private groups: make one, invite contacts, accept, post any message type, read, leave,
+    /// remove a member, dissolve.
+    #[command(subcommand)]
+    Group(cli::group::GroupCommand),
     /// Runs a mailbox: an always-on server that keeps encrypted files for its owner and the
     /// owner's contacts until they fetch them.
     #[command(subcommand)]
@@ -413,6 +417,7 @@ fn run(cli: Cli) -> Result<()> {
                 }),
             ..
         } => cli::plugins::install(&dir, into_config.as_deref(), &file, manifest.as_deref()),
+        Command::Group(command) => cli::group::run(&dir, command),
         Command::Mailbox(MailboxCommand::Pair { link }) => cli::mailbox::pair(&dir, &link),
         Command::Mailbox(MailboxCommand::Status) => cli::mailbox::status(&dir),
         Command::Mailbox(MailboxCommand::Unpair) => cli::mailbox::unpair(&dir),

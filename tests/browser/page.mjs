@@ -1,5 +1,10 @@
-// Drives the node's web page in headless Chromium, for the Rust end-to-end test:
+// Drives the node's web page in headless Chromium, for the Rust end-to-end tests. Two stories:
 //   node page.mjs --url http://127.0.0.1:PORT/ --token T --contact ALIAS --text TEXT --reply TEXT --screenshot PATH
+//   node page.mjs --story group --url … --token T --contact ALIAS --group NAME --text TEXT --reply TEXT --screenshot PATH
+// The group story: logs in, makes the group NAME, invites ALIAS through the page (`INVITED`), waits
+// (without reloading) for a post of ALIAS's containing REPLY (`SAW POST`), answers it with TEXT
+// through its Reply button and waits until the page shows that post quoting it (`POSTED`).
+// The conversation story (the default):
 // Logs in, opens ALIAS, sends TEXT, prints `SENT` once it shows; then waits (without reloading) for an
 // incoming message containing REPLY, which only the WebSocket can bring, and prints `SAW REPLY`. With
 // --image FILE it also sends that image (`SENT IMAGE`); with --save FILE it then waits for an incoming
@@ -17,6 +22,8 @@ import { parseArgs } from 'node:util';
 
 const { values: opt } = parseArgs({
   options: {
+    story: { type: 'string', default: 'conversation' },
+    group: { type: 'string' },
     url: { type: 'string' },
     token: { type: 'string' },
     contact: { type: 'string' },
@@ -29,7 +36,10 @@ const { values: opt } = parseArgs({
     'timeout-ms': { type: 'string', default: '60000' },
   },
 });
-for (const k of ['url', 'token', 'contact', 'text', 'reply', 'screenshot']) {
+const needed = ['url', 'token', 'contact', 'text', 'reply', 'screenshot'];
+if (opt.story === 'group') needed.push('group');
+else if (opt.story !== 'conversation') needed.push('a --story of conversation or group');
+for (const k of needed) {
   if (!opt[k]) {
     console.error(`missing --${k}`);
     process.exit(2);
@@ -75,6 +85,18 @@ async function waitFor(step, what, arg) {
       ok = all('.message.' + arg.dir).some((n) => !arg.before.includes(n.dataset.id)
         && (n.querySelector('.text, .caption') || n).textContent.includes(arg.text));
     }
+    // The form clears once the node took the invitation.
+    if (what === 'invited') ok = $('invite-alias').value === '';
+    if (what === 'group') {
+      ok = !$('group').hidden && $('group-title').textContent === arg && !$('group-posts').hasAttribute('aria-busy');
+    }
+    if (what === 'post') {
+      // A post not shown before, by that author, holding the text (and quoting, if asked).
+      ok = all('.post').some((n) => !arg.before.includes(n.dataset.id)
+        && n.querySelector('.author').textContent === arg.author
+        && (n.querySelector('.text, .caption') || n).textContent.includes(arg.text)
+        && (!arg.quote || (n.querySelector('.quote')?.textContent || '').includes(arg.quote)));
+    }
     if (what === 'image') {
       // A new message of that direction whose image has loaded.
       ok = all('.message.' + arg.dir).some((n) => !arg.before.includes(n.dataset.id)
@@ -94,6 +116,8 @@ async function waitFor(step, what, arg) {
 
 // The ids of the messages shown now: what we wait for must be new, not an old message with the same text.
 const shownIds = () => page.$$eval('.message', (ns) => ns.map((n) => n.dataset.id));
+// The same for a group's posts.
+const shownPosts = () => page.$$eval('.post', (ns) => ns.map((n) => n.dataset.id));
 
 async function run() {
   context = await chromium.launchPersistentContext(profile, {
@@ -129,8 +153,38 @@ async function run() {
   await page.locator('#token').fill(opt.token, { timeout: left() });
   await page.locator('#login').click({ timeout: left() });
 
-  const contact = page.locator(`.contact[data-alias=${JSON.stringify(opt.contact)}]`);
   await waitFor('log in and list contacts', 'contact', opt.contact);
+  await (opt.story === 'group' ? groupStory(() => navigations) : conversationStory(() => navigations));
+  await shoot();
+  checkFatal('at the end');
+}
+
+// A group made and used through the page; the other member answers through their own API.
+async function groupStory(navigations) {
+  await page.locator('#group-name').fill(opt.group, { timeout: left() });
+  await page.locator('#group-as').fill('alice', { timeout: left() });
+  await page.locator('#create-group').click({ timeout: left() });
+  await waitFor('make the group and open it', 'group', opt.group);
+  await page.locator('#invite-alias').fill(opt.contact, { timeout: left() });
+  await page.locator('#invite').click({ timeout: left() });
+  await waitFor('invite them', 'invited');
+  console.log('INVITED');
+  const navigated = navigations();
+  const before = await shownPosts();
+  await waitFor('see their post', 'post', { before, author: opt.contact, text: opt.reply });
+  if (navigations() !== navigated) throw new Failure('the page reloaded: the post did not come over the WebSocket');
+  console.log('SAW POST');
+  const theirs = page.locator('.post', { hasText: opt.reply }).last();
+  await theirs.locator('.reply').click({ timeout: left() });
+  await page.locator('#group-text').fill(opt.text, { timeout: left() });
+  await page.locator('#group-send').click({ timeout: left() });
+  await waitFor('post the answer', 'post', { before, author: 'alice', text: opt.text, quote: opt.reply });
+  console.log('POSTED');
+}
+
+// A conversation with one contact: texts, an image, a reply over the WebSocket, a download.
+async function conversationStory(navigations) {
+  const contact = page.locator(`.contact[data-alias=${JSON.stringify(opt.contact)}]`);
   if (opt.mailbox) {
     await page.locator('#mailbox-link').fill(opt.mailbox, { timeout: left() });
     await page.locator('#pair').click({ timeout: left() });
@@ -154,9 +208,9 @@ async function run() {
     console.log('SENT IMAGE');
   }
 
-  const navigated = navigations;
+  const navigated = navigations();
   await waitFor('see the reply', 'message', { before, dir: 'incoming', text: opt.reply });
-  if (navigations !== navigated) throw new Failure('the page reloaded: the reply did not come over the WebSocket');
+  if (navigations() !== navigated) throw new Failure('the page reloaded: the reply did not come over the WebSocket');
   console.log('SAW REPLY');
 
   if (opt.save) {
@@ -170,8 +224,6 @@ async function run() {
     await download.saveAs(opt.save);
     console.log(`SAVED ${statSync(opt.save).size}`);
   }
-  await shoot();
-  checkFatal('at the end');
 }
 
 async function shoot() {

@@ -487,6 +487,9 @@ fn bench(root: &Path) -> Result<()> {
         .args(["bench", "-p", "courier-e2e", "--bench", "bluetooth"]))?;
     run(cargo()
         .current_dir(root)
+        .args(["bench", "-p", "courier-e2e", "--bench", "groups"]))?;
+    run(cargo()
+        .current_dir(root)
         .args(["bench", "-p", "courier-e2e", "--bench", "scale"]))
 }
 

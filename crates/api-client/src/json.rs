@@ -7,7 +7,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// What `/v1/ws` sends, and the parts of it the endpoints answer with too.
-pub use courier_events::{ContactStateJson, DirectionJson, Event, Message, StateJson, Transport};
+pub use courier_events::{
+    ContactStateJson, DirectionJson, Event, GroupEntry, GroupEntryKind, Message, StateJson,
+    Transport,
+};
 
 /// Who the user is.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -109,6 +112,85 @@ pub struct SendText {
     /// Options for the plugin, over the config's settings (e.g. `label`, `precision`).
     #[serde(default)]
     pub options: BTreeMap<String, String>,
+}
+
+/// A private group.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct Group {
+    /// Its id, 64 hex digits (any 8 or more of the first name it in a path, as does its name
+    /// if no other group has it).
+    pub id: String,
+    /// Its name, as its creator chose it.
+    pub name: String,
+    /// `invited`, `declined`, `member`, `left`, `removed` or `dissolved`.
+    pub standing: String,
+    /// Whether we made it (only its creator invites, removes and dissolves).
+    pub ours: bool,
+    /// The contact who invited us, if one did.
+    pub invited_by: Option<String>,
+    /// How many are members now, as far as we know.
+    pub members: u64,
+}
+
+/// One member of a group.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct GroupMember {
+    /// The name they chose for this group.
+    pub name: String,
+    /// The first 16 hex digits of their key in this group (two members may share a name).
+    pub key: String,
+    /// Whether they made the group.
+    pub creator: bool,
+    /// Whether it is us.
+    pub us: bool,
+    /// `member`, `left` or `removed`.
+    pub state: String,
+    /// Our contact who is this member, if we sync the group with them.
+    pub contact: Option<String>,
+}
+
+/// A window of a group: posts and changes of who is in it, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct GroupEntries {
+    /// The records.
+    pub entries: Vec<GroupEntry>,
+    /// The oldest listed, if older ones exist: pass it as `before` for those.
+    pub older: Option<String>,
+}
+
+/// Makes a group.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGroup {
+    /// The group's name.
+    pub name: String,
+    /// The name the members see us by.
+    pub join_as: String,
+}
+
+/// Invites a contact into a group of ours.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteToGroup {
+    /// The contact's alias.
+    pub alias: String,
+}
+
+/// Answers an invitation into a group.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerInvitation {
+    /// The name to join as; `null` declines.
+    pub join_as: Option<String>,
+}
+
+/// A post we wrote into a group.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct GroupPosted {
+    /// Its id, 64 hex digits.
+    pub id: String,
+    /// What a member without the content type's plugin sees.
+    pub fallback: String,
 }
 
 /// A queued message.

@@ -20,6 +20,11 @@ const state = {
   wsDelay: 500,
   wsTimer: null,
   wsOpened: false,       // whether a socket was ever open (so later opens catch up)
+  group: null,           // id of the group shown
+  groupOlder: null,      // cursor for the group's page before the oldest one shown
+  groupPosts: new Map(), // record id -> its <li>, for the open group
+  groupUnread: new Set(),// group ids with posts that arrived while not open
+  replyTo: null,         // the post the next one replies to
 };
 
 class ApiError extends Error {
@@ -47,6 +52,7 @@ async function api(path, { method = 'GET', json, body, headers = {} } = {}) {
 }
 const getJson = async (path) => (await api(path)).json();
 const conv = (alias) => '/v1/conversations/' + encodeURIComponent(alias);
+const grp = (id) => '/v1/groups/' + encodeURIComponent(id);
 
 function showError(e) {
   const el = $('error');
@@ -95,7 +101,7 @@ async function login(token) {
   $('my-name').textContent = me.name || '';
   $('my-link').textContent = me.link || '';
   connect();
-  await Promise.all([loadQr(), loadContacts(), loadMailbox()]);
+  await Promise.all([loadQr(), loadContacts(), loadGroups(), loadMailbox()]);
 }
 
 function logout(why) {
@@ -106,6 +112,8 @@ function logout(why) {
   state.wsOpened = false; state.wsDelay = 500; state.online.clear(); state.unread.clear(); state.transports.clear();
   status(''); $('transports').textContent = '';
   closeConversation();
+  closeGroup();
+  state.groupUnread.clear();
   showLogin();
   if (why) showError(why.status === 401 ? new Error('The node rejected the token; log in again.') : why);
 }
@@ -221,6 +229,7 @@ function closeConversation() {
 
 async function openConversation(alias) {
   closeConversation();
+  closeGroup();
   state.open = alias;
   state.unread.delete(alias);
   document.querySelectorAll('.contact').forEach(paintContact);
@@ -378,6 +387,231 @@ async function sendImage() {
   $('image').value = '';
 }
 
+// ---- groups ----
+
+async function loadGroups() {
+  const list = await getJson('/v1/groups');
+  $('groups').replaceChildren(...list.map(groupItem));
+}
+
+function groupItem(g) {
+  const li = el('li', 'group');
+  li.dataset.id = g.id;
+  li.tabIndex = 0;
+  li.append(el('span', 'name', g.name));
+  if (g.standing !== 'member') li.append(el('span', 'standing', g.standing));
+  paintGroup(li);
+  return li;
+}
+
+function groupEl(id) {
+  return [...document.querySelectorAll('.group')].find((n) => n.dataset.id === id);
+}
+
+function paintGroup(li) {
+  li.classList.toggle('unread', state.groupUnread.has(li.dataset.id));
+  li.classList.toggle('selected', li.dataset.id === state.group);
+}
+
+function closeGroup() {
+  state.group = null; state.groupOlder = null; state.groupPosts.clear();
+  setReply(null);
+  $('group-posts').replaceChildren();
+  $('group-posts').removeAttribute('aria-busy');
+  $('group').hidden = true;
+  document.querySelectorAll('.group').forEach(paintGroup);
+}
+
+async function openGroup(id) {
+  closeConversation();
+  closeGroup();
+  state.group = id;
+  state.groupUnread.delete(id);
+  document.querySelectorAll('.contact').forEach(paintContact);
+  document.querySelectorAll('.group').forEach(paintGroup);
+  $('group').hidden = false;
+  $('placeholder').hidden = true;
+  const box = $('group-posts');
+  box.setAttribute('aria-busy', 'true'); // until the newest page is in (tests wait on it too)
+  try {
+    await refreshGroup();
+    await loadGroupPage(id, null);
+  } finally { if (state.group === id) box.removeAttribute('aria-busy'); }
+}
+
+// The group's name, members and what the user may do in it, as the node says now.
+async function refreshGroup() {
+  const id = state.group;
+  if (!id) return;
+  const [g, members] = await Promise.all([getJson(grp(id)), getJson(grp(id) + '/members')]);
+  if (state.group !== id) return;
+  $('group-title').textContent = g.name;
+  const current = members.filter((m) => m.state === 'member').map((m) => m.name + (m.us ? ' (you)' : ''));
+  $('group-members').textContent = g.standing === 'member'
+    ? current.join(', ') : `${g.standing}${g.invited_by ? ', invited by ' + g.invited_by : ''}`;
+  const member = g.standing === 'member';
+  $('group-invitation').hidden = g.standing !== 'invited';
+  $('group-writing').hidden = !member;
+  $('group-invite').hidden = !(member && g.ours);
+  $('dissolve-group').hidden = !(member && g.ours);
+  $('leave-group').hidden = !(member && !g.ours);
+}
+
+async function loadGroupPage(id, before) {
+  const q = before ? `?before=${encodeURIComponent(before)}&limit=50` : '?limit=50';
+  const page = await getJson(grp(id) + '/posts' + q);
+  if (state.group !== id) return;
+  state.groupOlder = page.older || null;
+  $('group-older').hidden = !state.groupOlder;
+  const box = $('group-posts');
+  const fromBottom = box.scrollHeight - box.scrollTop;
+  box.prepend(...page.entries.filter((e) => !state.groupPosts.has(e.id)).map(groupEntryItem));
+  box.scrollTop = before ? box.scrollHeight - fromBottom : box.scrollHeight;
+}
+
+async function groupCatchUp() {
+  const id = state.group;
+  if (!id) return;
+  const page = await getJson(grp(id) + '/posts?limit=50');
+  if (state.group === id) page.entries.forEach(appendGroupEntry);
+}
+
+function appendGroupEntry(e) {
+  if (state.groupPosts.has(e.id)) return;
+  const box = $('group-posts');
+  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  box.append(groupEntryItem(e));
+  if (atBottom) box.scrollTop = box.scrollHeight;
+}
+
+// What members wrote (names, summaries) only ever reaches the DOM as textContent.
+function groupEntryItem(e) {
+  if (e.kind !== 'post') {
+    const said = {
+      added: e.member === e.author ? `${e.author} made the group` : `${e.author} added ${e.member}`,
+      removed: `${e.author} removed ${e.member}`,
+      left: `${e.author} left`,
+      dissolved: `${e.author} dissolved the group`,
+    }[e.kind] || e.kind;
+    const li = el('li', 'change', said);
+    li.dataset.id = e.id;
+    state.groupPosts.set(e.id, li);
+    return li;
+  }
+  const li = el('li', 'post' + (e.ours ? ' ours' : ''));
+  li.dataset.id = e.id;
+  state.groupPosts.set(e.id, li);
+  li.append(el('span', 'author', e.author));
+  if (e.parent) {
+    const quoted = state.groupPosts.get(e.parent);
+    const text = quoted ? quoted.querySelector('.text, .caption')?.textContent : null;
+    li.append(el('span', 'quote', '↩ ' + (text || 'an earlier post')));
+  }
+  if (e.content_type === 'courier/image') {
+    li.append(el('span', 'caption', e.summary));
+    loadGroupImage(li);
+  } else {
+    li.append(el('span', 'text', e.summary));
+  }
+  const meta = el('div', 'meta');
+  meta.append(el('time', null, new Date(e.time_ms).toLocaleString()));
+  const reply = el('button', 'reply', 'Reply');
+  reply.type = 'button';
+  meta.append(reply);
+  li.append(meta);
+  return li;
+}
+
+async function loadGroupImage(li) {
+  const id = state.group;
+  try {
+    const path = `${grp(id)}/posts/${encodeURIComponent(li.dataset.id)}/content`;
+    const blob = await (await api(path)).blob();
+    if (!li.isConnected) return;
+    const url = URL.createObjectURL(blob);
+    state.blobs.push(url);
+    const img = el('img', 'attachment');
+    img.alt = li.querySelector('.caption').textContent;
+    img.src = url;
+    li.querySelector('.caption').after(img);
+  } catch (e) {
+    li.append(el('span', 'progress', 'image not available: ' + e.message));
+  }
+}
+
+function setReply(id) {
+  state.replyTo = id;
+  $('replying').hidden = !id;
+  const li = id && state.groupPosts.get(id);
+  $('replying-to').textContent = li ? (li.querySelector('.text, .caption')?.textContent || '') : '';
+}
+
+async function createGroup(ev) {
+  ev.preventDefault();
+  const name = $('group-name').value.trim(), join_as = $('group-as').value.trim();
+  const r = await (await api('/v1/groups', { method: 'POST', json: { name, join_as } })).json();
+  $('new-group').reset();
+  showError(null);
+  await loadGroups();
+  await openGroup(r.id);
+}
+
+async function postToGroup(button, { json, body }) {
+  const id = state.group;
+  const q = state.replyTo ? '?reply_to=' + encodeURIComponent(state.replyTo) : '';
+  $(button).disabled = true;
+  try {
+    await api(grp(id) + '/posts' + q, { method: 'POST', json, body });
+    showError(null);
+    setReply(null);
+    // Our own post shows from the node's window, as the members see it.
+    if (state.group === id) await groupCatchUp();
+  } finally {
+    $(button).disabled = false;
+  }
+}
+
+async function groupText(ev) {
+  ev.preventDefault();
+  const text = $('group-text').value;
+  if (!state.group || !text.trim()) return;
+  await postToGroup('group-send', { json: { content_type: 'courier/text', text } });
+  $('group-text').value = '';
+}
+
+async function groupImage() {
+  const file = $('group-image').files[0];
+  if (!state.group) return;
+  if (!file) throw new Error('Pick an image first.');
+  const form = new FormData();
+  form.append('content_type', 'courier/image');
+  form.append('file', file, file.name);
+  await postToGroup('group-send-image', { body: form });
+  $('group-image').value = '';
+}
+
+async function inviteToGroup(ev) {
+  ev.preventDefault();
+  const alias = $('invite-alias').value.trim();
+  await api(grp(state.group) + '/invitations', { method: 'POST', json: { alias } });
+  $('group-invite').reset();
+  showError(null);
+}
+
+async function answerGroup(join) {
+  const join_as = join ? $('join-as').value.trim() : null;
+  if (join && !join_as) throw new Error('Choose the name the members will see you by.');
+  await api(grp(state.group) + '/answer', { method: 'POST', json: { join_as } });
+  showError(null);
+  await Promise.all([loadGroups(), refreshGroup()]);
+}
+
+async function groupStep(step) {
+  await api(grp(state.group) + '/' + step, { method: 'POST' });
+  showError(null);
+  await Promise.all([loadGroups(), refreshGroup()]);
+}
+
 // ---- live updates ----
 
 function connect() {
@@ -391,7 +625,10 @@ function connect() {
     // Only a socket that stays up resets the backoff (a rejected token closes it at once).
     steady = setTimeout(() => { state.wsDelay = 500; }, 3000);
     // Events sent while we were away are lost: fetch what changed.
-    if (state.wsOpened) { loadContacts().catch(showError); catchUp().catch(showError); }
+    if (state.wsOpened) {
+      loadContacts().catch(showError); catchUp().catch(showError);
+      loadGroups().catch(showError); groupCatchUp().catch(showError);
+    }
     state.wsOpened = true;
   };
   ws.onmessage = (ev) => {
@@ -413,6 +650,8 @@ function connect() {
 function onEvent(m) {
   switch (m.type) {
     case 'message_received':
+      // An invitation into a group comes as a message: the group list shows it too.
+      if (m.message.content_type === 'courier/group-invite') loadGroups().catch(showError);
       if (m.contact === state.open) { appendMessage(m.message); markRead(); } else {
         state.unread.add(m.contact);
         const li = contactEl(m.contact);
@@ -442,6 +681,17 @@ function onEvent(m) {
       p.textContent = `receiving ${Math.floor((100 * m.received) / (m.total || 1))} %`;
       break;
     }
+    case 'group_post_received':
+      if (m.group === state.group) appendGroupEntry(m.post); else {
+        state.groupUnread.add(m.group);
+        const li = groupEl(m.group);
+        if (li) paintGroup(li);
+      }
+      break;
+    case 'group_membership':
+      loadGroups().catch(showError);
+      if (m.group === state.group) { appendGroupEntry(m.change); refreshGroup().catch(showError); }
+      break;
     default: break; // newer nodes may send more kinds; ignore what we do not know
   }
 }
@@ -465,6 +715,26 @@ document.addEventListener('DOMContentLoaded', () => {
   };
   $('contacts').addEventListener('click', pick);
   $('contacts').addEventListener('keydown', pick);
+  const pickGroup = (ev) => {
+    const li = ev.target.closest('.group');
+    if (li && (ev.type === 'click' || ev.key === 'Enter')) openGroup(li.dataset.id).catch(showError);
+  };
+  $('groups').addEventListener('click', pickGroup);
+  $('groups').addEventListener('keydown', pickGroup);
+  $('new-group').addEventListener('submit', guard(createGroup));
+  $('group-compose').addEventListener('submit', guard(groupText));
+  $('group-send-image').addEventListener('click', guard(groupImage));
+  $('group-invite').addEventListener('submit', guard(inviteToGroup));
+  $('accept-group').addEventListener('click', guard(() => answerGroup(true)));
+  $('decline-group').addEventListener('click', guard(() => answerGroup(false)));
+  $('leave-group').addEventListener('click', guard(() => groupStep('leave')));
+  $('dissolve-group').addEventListener('click', guard(() => groupStep('dissolve')));
+  $('cancel-reply').addEventListener('click', () => setReply(null));
+  $('group-older').addEventListener('click', guard(() => state.group && state.groupOlder && loadGroupPage(state.group, state.groupOlder)));
+  $('group-posts').addEventListener('click', (ev) => {
+    const li = ev.target.closest('.reply') && ev.target.closest('.post');
+    if (li) { setReply(li.dataset.id); $('group-text').focus(); }
+  });
   $('older').addEventListener('click', guard(() => state.open && state.older && loadPage(state.open, state.older)));
   $('compose').addEventListener('submit', guard(sendText));
   $('send-image').addEventListener('click', guard(sendImage));

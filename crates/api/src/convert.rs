@@ -110,3 +110,35 @@ pub fn plugin(p: PluginInfo) -> Plugin {
         load_ms: p.load_time.as_millis() as u64,
     }
 }
+
+/// A group as JSON.
+pub fn group(g: courier_service::GroupSummary) -> courier_api_client::json::Group {
+    courier_api_client::json::Group {
+        id: hex::encode(g.id.0),
+        name: g.name,
+        standing: g.standing.as_str().to_owned(),
+        ours: g.ours,
+        invited_by: g.invited_by,
+        members: g.members as u64,
+    }
+}
+
+/// A group's member as JSON.
+pub fn group_member(m: courier_service::MemberSummary) -> courier_api_client::json::GroupMember {
+    courier_api_client::json::GroupMember {
+        name: m.name,
+        key: m.key,
+        creator: m.creator,
+        us: m.us,
+        state: m.state.to_owned(),
+        contact: m.contact,
+    }
+}
+
+/// A window of a group as JSON.
+pub fn group_entries(page: courier_service::GroupPage) -> courier_api_client::json::GroupEntries {
+    courier_api_client::json::GroupEntries {
+        entries: page.items.into_iter().map(Into::into).collect(),
+        older: page.older.map(|id| hex::encode(id.0)),
+    }
+}

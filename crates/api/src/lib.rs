@@ -34,7 +34,10 @@ pub use error::{ApiError, StartError};
 pub use feed::POLL;
 pub use serving::{ServeError, Serving};
 
-pub use convert::{contact as contact_json, message as message_json, queued as queued_json};
+pub use convert::{
+    contact as contact_json, group as group_json, group_entries as group_entries_json,
+    group_member as group_member_json, message as message_json, queued as queued_json,
+};
 pub use courier_api_client::{ADDRESS_FILE, SOCKET_FILE, TOKEN_FILE, client, json};
 /// Live events held for a socket that reads slowly before it is told it missed some.
 pub(crate) const EVENT_BACKLOG: usize = 4096;

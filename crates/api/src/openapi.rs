@@ -5,12 +5,12 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::json;
-use crate::routes::{contacts, conversations, identity, mailbox, messages, node};
+use crate::routes::{contacts, conversations, groups, identity, mailbox, messages, node};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Courier node API", description = "The local API of a Courier node: identity, \
-        contacts, conversations, attachments, transports, plugins, the mailbox, and live events on /v1/ws. \
+        contacts, conversations, attachments, private groups, transports, plugins, the mailbox, and live events on /v1/ws. \
         Every /v1 request carries `Authorization: Bearer TOKEN` (the token is in DATA_DIR/api.token)."),
     paths(
         identity::identity, identity::qr,
@@ -18,6 +18,9 @@ use crate::routes::{contacts, conversations, identity, mailbox, messages, node};
         contacts::safety_number, contacts::verify, contacts::timer, contacts::set_timer,
         conversations::list, conversations::messages, conversations::send, conversations::read,
         messages::get, messages::content, messages::delete,
+        groups::list, groups::create, groups::get, groups::members, groups::invite,
+        groups::answer, groups::posts, groups::post, groups::content, groups::leave,
+        groups::remove, groups::dissolve,
         node::transports, node::plugins,
         mailbox::status, mailbox::pair, mailbox::unpair,
         crate::live::socket,

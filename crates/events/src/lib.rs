@@ -7,6 +7,7 @@
 //! and the CLI show them, a desktop app's client reads them; none of those needs a node to link it.
 
 mod contact;
+mod group;
 mod message;
 pub mod terminal;
 mod transport;
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use contact::ContactStateJson;
+pub use group::{GroupEntry, GroupEntryKind};
 pub use message::{DirectionJson, Message, StateJson};
 pub use transport::Transport;
 
@@ -122,6 +124,25 @@ pub enum Event {
         transport: String,
         /// Why.
         error: String,
+    },
+    /// A member's post reached us in a group (relayed by whichever member we sync with).
+    GroupPostReceived {
+        /// The group's id (64 hex digits).
+        group: String,
+        /// The group's name.
+        name: String,
+        /// The post.
+        post: GroupEntry,
+    },
+    /// Who is in a group changed: someone was added, left or was removed, or it was dissolved
+    /// (ours too, written here or by another process).
+    GroupMembership {
+        /// The group's id (64 hex digits).
+        group: String,
+        /// The group's name.
+        name: String,
+        /// The record that changed it.
+        change: GroupEntry,
     },
     /// A transport's folder that could not be listed can be again.
     FolderReadable {

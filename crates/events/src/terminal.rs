@@ -55,6 +55,27 @@ impl fmt::Display for Event {
                 sensitive(contact),
                 short(id)
             ),
+            // A group's and a member's names are chosen by people: scrubbed as aliases are.
+            Event::GroupPostReceived { group, post, .. } => write!(
+                f,
+                "group {}: received {} post {} from {}",
+                short(group),
+                post.content_type.as_deref().unwrap_or("a"),
+                short(&post.id),
+                sensitive(for_terminal(&post.author))
+            ),
+            Event::GroupMembership { group, change, .. } => write!(
+                f,
+                "group {}: {} {}{}",
+                short(group),
+                sensitive(for_terminal(&change.author)),
+                change.kind.as_str(),
+                change
+                    .member
+                    .as_deref()
+                    .map(|m| format!(" {}", sensitive(for_terminal(m))))
+                    .unwrap_or_default()
+            ),
             Event::TransportState { transport } => transport.fmt(f),
             Event::Listening {
                 transport,

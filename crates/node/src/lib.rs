@@ -92,6 +92,9 @@ enum Deferred {
         peer: Peer,
         properties: Vec<Property>,
     },
+    /// Offer what is queued on every live link but `except` (a group record it brought was
+    /// relayed to the members behind the others).
+    PollOthers { except: ChannelId },
 }
 
 /// A running node.
@@ -294,6 +297,13 @@ impl Node {
                     peer,
                     properties,
                 } => self.open_dial(transport, peer, properties, now_ms()),
+                Deferred::PollOthers { except } => {
+                    for channel in self.slots.channels() {
+                        if channel != except && !self.routes.backlogged(channel) {
+                            self.step_link(channel, |link, cx| link.poll(cx));
+                        }
+                    }
+                }
             }
         }
         Ok(())

@@ -43,6 +43,10 @@ impl Node {
             longest: self.longest,
         };
         let result = step(&mut slot.link, &mut cx);
+        if self.db.take_relayed() {
+            self.deferred
+                .push_back(Deferred::PollOthers { except: channel });
+        }
         let stepped = Stepped {
             channel,
             index,

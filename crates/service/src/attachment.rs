@@ -82,26 +82,32 @@ impl Service {
         file: &Path,
     ) -> Result<Attachment, ServiceError> {
         let attachment = self.attachment(prefix)?;
-        let mut out = owner_only::file_options()
-            .write(true)
-            .create_new(true)
-            .open(file)
-            .map_err(|source| ServiceError::CreateFile {
-                path: file.to_owned(),
-                source,
-            })?;
-        out.write_all(&attachment.bytes)
-            .and_then(|()| out.sync_all())
-            .map_err(|source| ServiceError::WriteFile {
-                path: file.to_owned(),
-                source,
-            })?;
+        write_new(file, &attachment.bytes)?;
         Ok(attachment)
     }
 }
 
+/// Writes `bytes` to `file`, a new file only its owner reads; an existing file is never
+/// overwritten.
+pub(crate) fn write_new(file: &Path, bytes: &[u8]) -> Result<(), ServiceError> {
+    let mut out = owner_only::file_options()
+        .write(true)
+        .create_new(true)
+        .open(file)
+        .map_err(|source| ServiceError::CreateFile {
+            path: file.to_owned(),
+            source,
+        })?;
+    out.write_all(bytes)
+        .and_then(|()| out.sync_all())
+        .map_err(|source| ServiceError::WriteFile {
+            path: file.to_owned(),
+            source,
+        })
+}
+
 /// The first and last ids that begin with `prefix` (lowercase hex digits, at most a whole id).
-fn id_range(prefix: &str) -> Option<(MessageId, MessageId)> {
+pub(crate) fn id_range(prefix: &str) -> Option<(MessageId, MessageId)> {
     let id = |fill: char| -> Option<MessageId> {
         let digits: String = prefix
             .chars()

@@ -299,12 +299,7 @@ impl Outgoing<'_> {
         let longest = self.service.hold_to_policy(self.contact)?;
         let announced = self.service.db.peer_content_types(self.contact)?;
         let plugins = self.service.plugins()?;
-        let name = plugins.message_type(&self.content_type)?.name().to_owned();
-        // The config's settings first, the caller's after: the later value of a key wins. What the
-        // profile's policy governs comes last, so no caller overrides it.
-        let mut all = plugins.settings(&name).to_vec();
-        all.extend_from_slice(options);
-        all.extend_from_slice(plugins.pinned(&name));
+        let all = plugins.options_for(&self.content_type, options)?;
         let plugin = plugins.message_type(&self.content_type)?;
         let (draft, support) = compose(plugin, input, &all, &announced)?;
         Ok(Prepared {

@@ -201,6 +201,54 @@ pub enum ServiceError {
         "the drive transport did not run (is transport-drive in the plugin directory? `courier plugins` lists what loads); nothing was read or written"
     )]
     DriveStopped,
+    /// A group's rules refuse the step (not a member, not the creator, dissolved, …).
+    #[error(transparent)]
+    Group(#[from] courier_proto::group::GroupError),
+    /// No group has that name or an id starting with those digits.
+    #[error(
+        "no group is called {0:?} or has an id starting with it; `courier group list` lists them"
+    )]
+    NoSuchGroup(String),
+    /// Several groups have that name or id prefix.
+    #[error(
+        "{count} groups are called {reference:?} or have ids starting with it; give more digits of its id (`courier group list`)"
+    )]
+    AmbiguousGroup {
+        /// The name or prefix given.
+        reference: String,
+        /// How many groups it names.
+        count: usize,
+    },
+    /// No invitation into that group waits for an answer.
+    #[error(
+        "no invitation into {0:?} waits for an answer (answered already, or its inviter is no longer a contact)"
+    )]
+    NoInvitation(String),
+    /// We accepted the invitation and the creator's record adding us has not reached us.
+    #[error(
+        "you joined {0:?} and the group has not reached you from its creator yet; post once `courier group list` shows you a member"
+    )]
+    NotJoinedYet(String),
+    /// No current member of the group has that name or key prefix.
+    #[error(
+        "no current member of the group is called {0:?}; `courier group members GROUP` lists them"
+    )]
+    NoSuchMember(String),
+    /// Several current members have that name.
+    #[error(
+        "several members are called {0:?}; give the first hex digits of their key instead (`courier group members GROUP`)"
+    )]
+    AmbiguousMember(String),
+    /// A group post's prepared payload is over what one record carries.
+    #[error(
+        "the prepared post is {size} bytes and a group post carries at most {limit}; send a smaller file (a lower --option quality for an image)"
+    )]
+    PostTooLarge {
+        /// The prepared payload's size.
+        size: usize,
+        /// The most a post carries.
+        limit: usize,
+    },
     /// The file to save into could not be written.
     #[error("writing {}: {source}", path.display())]
     WriteFile {
@@ -232,7 +280,9 @@ impl ServiceError {
             }
             ServiceError::BadMessageId(_) | ServiceError::AmbiguousMessageId { .. } => Some("id"),
             ServiceError::UnknownContentType { .. } => Some("content_type"),
-            ServiceError::InputTooLarge { .. } | ServiceError::InvalidContent(_) => Some("input"),
+            ServiceError::InputTooLarge { .. }
+            | ServiceError::InvalidContent(_)
+            | ServiceError::PostTooLarge { .. } => Some("input"),
             ServiceError::Plugin(_) => Some("input"),
             _ => None,
         }
@@ -246,6 +296,14 @@ impl ServiceError {
             ServiceError::Node(e) => e.kind(),
             ServiceError::Plugin(e) => e.kind(),
             ServiceError::Mailbox(e) => e.kind(),
+            ServiceError::Group(e) => e.kind(),
+            ServiceError::NoSuchGroup(_)
+            | ServiceError::NoInvitation(_)
+            | ServiceError::NoSuchMember(_) => K::NotFound,
+            ServiceError::NotJoinedYet(_) => K::Unavailable,
+            ServiceError::AmbiguousGroup { .. }
+            | ServiceError::AmbiguousMember(_)
+            | ServiceError::PostTooLarge { .. } => K::InvalidInput,
             ServiceError::NoMailbox => K::NotFound,
             ServiceError::Link(_)
             | ServiceError::Name(_)

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
+use courier_proto::group::GroupId;
 use courier_proto::sync::record::MessageId;
 use courier_storage::{ActivityMark, CommitMark, ContactId, OutgoingState, Progress};
 
@@ -15,6 +16,7 @@ pub use courier_events::Event;
 use crate::Service;
 use crate::contacts::{ContactState, ContactSummary};
 use crate::error::ServiceError;
+use crate::groups::GroupEvent;
 use crate::node::{Notice, ReadOutcome, TransportState};
 use crate::views;
 
@@ -37,6 +39,8 @@ pub struct Watcher {
     transports: Vec<TransportState>,
     /// The transports whose folder could not be listed at the last look, and why.
     unreadable: HashMap<String, String>,
+    /// Each group's position told last.
+    groups: HashMap<GroupId, u64>,
 }
 
 impl Watcher {
@@ -58,6 +62,7 @@ impl Watcher {
             links: links(transports),
             transports: transports.to_vec(),
             unreadable: HashMap::new(),
+            groups: service.group_positions()?.into_iter().collect(),
         })
     }
 
@@ -124,8 +129,48 @@ impl Watcher {
             progress(&aliases, contact, id, before, now, &mut events);
         }
 
+        self.groups(service, &mut events)?;
         self.transports(links_now, transports, &aliases, &mut events);
         Ok(events)
+    }
+
+    /// Each group's records accepted since the last look: others' posts, and every change of
+    /// who is in it.
+    fn groups(
+        &mut self,
+        service: &mut Service,
+        events: &mut Vec<Event>,
+    ) -> Result<(), ServiceError> {
+        for (id, position) in service.group_positions()? {
+            // A group new since the last look (an invitation accepted) is told from its start.
+            let mut told = self.groups.get(&id).copied().unwrap_or(0);
+            while told < position {
+                let (name, items, last) = service.group_news(&id, told, 256)?;
+                if last == told {
+                    break;
+                }
+                told = last;
+                for item in items {
+                    let group = hex::encode(id.0);
+                    let name = name.clone();
+                    events.push(match item.event {
+                        GroupEvent::Post { .. } if item.ours => continue,
+                        GroupEvent::Post { .. } => Event::GroupPostReceived {
+                            group,
+                            name,
+                            post: item.into(),
+                        },
+                        _ => Event::GroupMembership {
+                            group,
+                            name,
+                            change: item.into(),
+                        },
+                    });
+                }
+            }
+            self.groups.insert(id, told);
+        }
+        Ok(())
     }
 
     /// How far each of our attachments to `contact` still in flight has gone, where that changed.

@@ -20,6 +20,7 @@ mod data_dir;
 pub mod drive;
 mod error;
 pub mod events;
+pub mod groups;
 mod identity;
 pub mod mailbox;
 pub mod node;
@@ -42,6 +43,10 @@ pub use conversation::{
 };
 pub use data_dir::{DataDir, LockedDatabase};
 pub use error::{ErrorKind, ServiceError};
+pub use groups::{
+    GroupEvent, GroupItem, GroupPage, GroupStanding, GroupSummary, GroupWindow, MemberSummary,
+    Posted,
+};
 pub use identity::check_name;
 pub use plugins::{Description, Inventory, PluginHealth, PluginInfo, Plugins};
 pub use send_group::SendRequest;

@@ -228,6 +228,21 @@ impl Plugins {
             .map_or(&[], |(_, s)| s.as_slice())
     }
 
+    /// The options `prepare` gets for `content_type` when a caller gives `given`: the config's
+    /// settings first, the caller's after (the later value of a key wins), and what the
+    /// profile's policy governs last, so no caller overrides it.
+    pub fn options_for(
+        &mut self,
+        content_type: &str,
+        given: &[(String, String)],
+    ) -> Result<Vec<(String, String)>, ServiceError> {
+        let name = self.message_type(content_type)?.name().to_owned();
+        let mut all = self.settings(&name).to_vec();
+        all.extend_from_slice(given);
+        all.extend_from_slice(self.pinned(&name));
+        Ok(all)
+    }
+
     /// Why the plugin of config section `section` (`transports.lan`) was not loaded, if it was not.
     pub fn failure_in(&self, section: &str) -> Option<&courier_plugin_host::LoadError> {
         self.host

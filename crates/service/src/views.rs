@@ -3,10 +3,13 @@
 
 use std::time::Instant;
 
-use courier_events::{ContactStateJson, DirectionJson, Message, StateJson, Transport};
+use courier_events::{
+    ContactStateJson, DirectionJson, GroupEntry, GroupEntryKind, Message, StateJson, Transport,
+};
 use courier_storage::ContactId;
 
 use crate::conversation::MessageSummary;
+use crate::groups::{GroupEvent, GroupItem};
 use crate::node::{MediumState, TransportState};
 use crate::{ContactState, Delivery, Direction, OutgoingState, PluginHealth};
 
@@ -70,5 +73,46 @@ pub fn transport(state: TransportState, alias: impl Fn(ContactId) -> Option<Stri
         fault,
         medium: state.medium.as_ref().map(MediumState::to_string),
         reveals: state.reveals.iter().map(|r| (*r).to_owned()).collect(),
+    }
+}
+
+impl From<GroupItem> for GroupEntry {
+    fn from(item: GroupItem) -> GroupEntry {
+        let mut entry = GroupEntry {
+            id: hex::encode(item.id.0),
+            author: item.author,
+            ours: item.ours,
+            time_ms: item.time_ms,
+            kind: GroupEntryKind::Post,
+            parent: None,
+            content_type: None,
+            summary: None,
+            bytes: None,
+            member: None,
+        };
+        match item.event {
+            GroupEvent::Post {
+                parent,
+                content_type,
+                summary,
+                bytes,
+            } => {
+                entry.parent = parent.map(|p| hex::encode(p.0));
+                entry.content_type = Some(content_type);
+                entry.summary = Some(summary);
+                entry.bytes = Some(bytes as u64);
+            }
+            GroupEvent::Added { member } => {
+                entry.kind = GroupEntryKind::Added;
+                entry.member = Some(member);
+            }
+            GroupEvent::Left => entry.kind = GroupEntryKind::Left,
+            GroupEvent::Removed { member } => {
+                entry.kind = GroupEntryKind::Removed;
+                entry.member = Some(member);
+            }
+            GroupEvent::Dissolved => entry.kind = GroupEntryKind::Dissolved,
+        }
+        entry
     }
 }

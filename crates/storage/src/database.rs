@@ -35,6 +35,9 @@ pub struct Database {
     /// from under it. `None` for a connection that follows rotations between uses
     /// ([`Database::follow_rotations`]).
     pub(super) hold: Option<key_file::Locked>,
+    /// Whether group records were queued to contacts since [`Database::take_relayed`] was last
+    /// asked.
+    pub(super) relayed: bool,
 }
 
 impl std::fmt::Debug for Database {
@@ -167,7 +170,15 @@ impl Database {
             keys,
             key_generation,
             hold: Some(hold),
+            relayed: false,
         })
+    }
+
+    /// Whether this connection queued group records to contacts (relaying what one member sent
+    /// to the others) since it was last asked: a node offers them on its other links, since the
+    /// link whose traffic it was taking is not theirs.
+    pub fn take_relayed(&mut self) -> bool {
+        std::mem::take(&mut self.relayed)
     }
 
     pub(super) fn write(&mut self) -> rusqlite::Result<Write<'_>> {

@@ -9,8 +9,8 @@ use courier_proto::group::descriptor::check_name;
 use courier_proto::group::invitation::{ANSWER_TYPE, GroupNote, INVITE_TYPE, PRESENCE_TYPE};
 use courier_proto::group::record::RECORD_TYPE;
 use courier_proto::group::{
-    GroupDescriptor, GroupError, GroupId, Kind, MemberKey, MemberPublic, Outcome, Record, RecordId,
-    presence_tag,
+    GroupDescriptor, GroupError, GroupId, Kind, MemberKey, MemberPublic, Outcome, Record,
+    RecordBody, RecordId, presence_tag,
 };
 use courier_proto::sync::record::Message;
 use rusqlite::{OptionalExtension, params};
@@ -66,6 +66,7 @@ impl Database {
     /// Queues `record` to `contact`.
     fn send_record(&mut self, contact: ContactId, record: &Record) -> Result<(), StorageError> {
         self.queue(contact, &record.to_message())?;
+        self.relayed = true;
         Ok(())
     }
 
@@ -80,11 +81,16 @@ impl Database {
         let members = self.group_members(group)?;
         let current =
             |key: &MemberPublic| members.iter().any(|(k, m)| k == key && m.ended.is_none());
+        // A removed member is told of their removal, and of nothing after it.
+        let tells = |record: &Record, key: &MemberPublic| {
+            current(key)
+                || matches!(record.body.kind, Kind::Remove { member, .. } if member == *key)
+        };
         for (contact, key) in self.group_peers(group)? {
-            if Some(contact) == except || !current(&key) {
+            if Some(contact) == except {
                 continue;
             }
-            for record in records {
+            for record in records.iter().filter(|r| tells(r, &key)) {
                 self.send_record(contact, record)?;
             }
         }
@@ -290,21 +296,23 @@ impl Database {
             Err(refused) => return Ok(Err(refused)),
         };
         let id = descriptor.id();
+        // Signed before anything is kept: a name the rules refuse leaves no group behind.
+        let body = RecordBody {
+            group: id,
+            author: key.public(),
+            timestamp_ms: now_ms,
+            previous: None,
+            kind: Kind::Add {
+                member: key.public(),
+                name: our_name.to_owned(),
+            },
+        };
+        let first = match Record::sign(&key, body) {
+            Ok(record) => record,
+            Err(refused) => return Ok(Err(refused)),
+        };
         self.atomically(|db| {
             db.add_group(&descriptor, Standing::Member, None, Some(&key), now_ms)?;
-            let body = db.next_group_body(
-                &id,
-                key.public(),
-                now_ms,
-                Kind::Add {
-                    member: key.public(),
-                    name: our_name.to_owned(),
-                },
-            )?;
-            let first = match Record::sign(&key, body) {
-                Ok(record) => record,
-                Err(refused) => return Ok(Err(refused)),
-            };
             Ok(db.take_group_record(first)?.map(|_| id))
         })
     }
@@ -424,6 +432,7 @@ mod tests {
 
     use super::*;
     use crate::{ConversationStore, Passphrase};
+    use courier_proto::group::awaiting_add;
 
     const T: u64 = 1_700_000_000_000;
 
@@ -691,8 +700,14 @@ mod tests {
             .db
             .take_group_message(mallory_at_a, &forged.to_message(), T)
             .unwrap();
-        assert_eq!(news, Some(GroupNews::Refused(GroupError::NotAMember)));
+        // A record by a key nobody added waits for its add (which may come by another path),
+        // on disk, unseen and unrelayed; this one's never comes.
+        let Some(GroupNews::Records(_, outcome)) = news else {
+            panic!("{news:?}")
+        };
+        assert_eq!(outcome.waiting_for, Some(awaiting_add(&key.public())));
         assert!(posts(&alice, &group).is_empty());
+        assert!(alice.db.group_record(&forged.id).unwrap().is_none());
         let text = Message {
             timestamp_ms: T,
             content_type: "courier/text".into(),

@@ -208,11 +208,105 @@ impl Database {
         after: u64,
         limit: usize,
     ) -> Result<Vec<(u64, Record)>, StorageError> {
-        let mut statement = self.conn.prepare_cached(RECORDS_AFTER)?;
-        let rows = statement.query_map(
+        self.records_of(
+            RECORDS_AFTER,
             params![id.0, i64::try_from(after).unwrap_or(i64::MAX), limit as i64],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)),
+        )
+    }
+
+    /// Group `id`'s newest accepted records before position `before` (all when `None`), at most
+    /// `limit`, oldest first, each with its position.
+    pub fn group_records_before(
+        &self,
+        id: &GroupId,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, Record)>, StorageError> {
+        let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+        let mut records = self.records_of(RECORDS_BEFORE, params![id.0, before, limit as i64])?;
+        records.reverse();
+        Ok(records)
+    }
+
+    /// The accepted records of group `id` that reply to `parent`, after position `after`, in
+    /// order, at most `limit`.
+    pub fn group_replies(
+        &self,
+        id: &GroupId,
+        parent: &RecordId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Record)>, StorageError> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        self.records_of(REPLIES, params![id.0, parent.0, after, limit as i64])
+    }
+
+    /// The position of the accepted record `record` in group `id`.
+    pub fn group_record_position(
+        &self,
+        id: &GroupId,
+        record: &RecordId,
+    ) -> Result<Option<u64>, StorageError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT seq FROM group_records WHERE id = ?2 AND group_id = ?1
+                    AND held_for IS NULL",
+                params![id.0, record.0],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()?
+            .map(|s| s as u64))
+    }
+
+    /// The accepted records of group `id` whose ids lie between `first` and `last` (a prefix's
+    /// range), at most `limit`.
+    pub fn group_records_between(
+        &self,
+        id: &GroupId,
+        first: &[u8; 32],
+        last: &[u8; 32],
+        limit: usize,
+    ) -> Result<Vec<RecordId>, StorageError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT id FROM group_records WHERE id BETWEEN ?2 AND ?3 AND group_id = ?1
+                AND held_for IS NULL LIMIT ?4",
         )?;
+        let rows = statement.query_map(params![id.0, first, last, limit as i64], |r| {
+            Ok(RecordId(bytes(r.get(0)?, 0)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The position of group `id`'s latest accepted record (0 when it has none).
+    pub fn group_position(&self, id: &GroupId) -> Result<u64, StorageError> {
+        let next: i64 = self.conn.query_row(NEXT_SEQ, [id.0], |r| r.get(0))?;
+        Ok(next.saturating_sub(1) as u64)
+    }
+
+    /// `member`'s latest accepted record in group `id`.
+    pub fn group_head(
+        &self,
+        id: &GroupId,
+        member: &MemberPublic,
+    ) -> Result<Option<RecordId>, StorageError> {
+        let store = GroupRecords {
+            conn: &self.conn,
+            group: *id,
+        };
+        Ok(store.head(member)?)
+    }
+
+    /// The (position, record) rows `sql` selects with `params`.
+    fn records_of(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<(u64, Record)>, StorageError> {
+        let mut statement = self.conn.prepare_cached(sql)?;
+        let rows = statement.query_map(params, |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?;
         let mut records = Vec::new();
         for row in rows {
             let (seq, bytes) = row?;
@@ -267,6 +361,12 @@ impl Database {
 /// Group `?1`'s accepted records after position `?2`, in order, at most `?3`.
 pub(crate) const RECORDS_AFTER: &str = "SELECT seq, bytes FROM group_records
     WHERE group_id = ?1 AND held_for IS NULL AND seq > ?2 ORDER BY seq LIMIT ?3";
+/// Group `?1`'s accepted records before position `?2`, newest first, at most `?3`.
+pub(crate) const RECORDS_BEFORE: &str = "SELECT seq, bytes FROM group_records
+    WHERE group_id = ?1 AND held_for IS NULL AND seq < ?2 ORDER BY seq DESC LIMIT ?3";
+/// Group `?1`'s accepted replies to `?2` after position `?3`, in order, at most `?4`.
+pub(crate) const REPLIES: &str = "SELECT seq, bytes FROM group_records
+    WHERE group_id = ?1 AND parent = ?2 AND held_for IS NULL AND seq > ?3 ORDER BY seq LIMIT ?4";
 /// The records of group `?1` held for record `?2`.
 pub(crate) const HELD_FOR: &str =
     "SELECT id, bytes FROM group_records WHERE group_id = ?1 AND held_for = ?2";
@@ -391,7 +491,7 @@ impl GroupStore for GroupRecords<'_> {
         self.conn
             .execute(
                 "INSERT INTO group_records (id, group_id, seq, author, previous, timestamp_ms,
-                    bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    bytes, parent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     record.id.0,
                     self.group.0,
@@ -399,7 +499,11 @@ impl GroupStore for GroupRecords<'_> {
                     body.author.0,
                     body.previous.map(|p| p.0),
                     i64::try_from(body.timestamp_ms).unwrap_or(i64::MAX),
-                    record.bytes
+                    record.bytes,
+                    match &body.kind {
+                        Kind::Post { parent, .. } => parent.map(|p| p.0),
+                        _ => None,
+                    }
                 ],
             )
             .map_err(store_error)?;

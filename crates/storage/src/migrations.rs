@@ -301,4 +301,9 @@ pub const MIGRATIONS: &[&str] = &[
         contact_id INTEGER NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
         PRIMARY KEY (group_id, contact_id)
     );",
+    // 23: the post an accepted group record replies to (`parent`), so a thread is read by its
+    // index, not by decoding the group's history.
+    "ALTER TABLE group_records ADD COLUMN parent BLOB;
+    CREATE INDEX group_records_thread ON group_records (group_id, parent, seq)
+        WHERE held_for IS NULL AND parent IS NOT NULL;",
 ];

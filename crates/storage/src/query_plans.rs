@@ -7,7 +7,7 @@ use super::activity::{ARRIVED, CHANGED, IN_FLIGHT, MARK, MARK_SEEN, UNACKED, UNS
 use super::conversation::{EXPIRED_SEND_KEYS, NEWEST_QUEUED};
 use super::database::Database;
 use super::disappearing::EXPIRED;
-use super::groups::{HELD_COUNT, HELD_FOR, NEXT_SEQ, RECORDS_AFTER};
+use super::groups::{HELD_COUNT, HELD_FOR, NEXT_SEQ, RECORDS_AFTER, RECORDS_BEFORE, REPLIES};
 use super::sync_store::{DUE, STORE_INCOMING};
 use super::window::{ID_RANGE, NEWER, OLDER, ONE, query};
 use crate::Passphrase;
@@ -139,6 +139,20 @@ fn every_hot_query_reaches_its_rows_through_an_index_and_sorts_nothing_it_read()
         "group records",
         RECORDS_AFTER,
         &["group_records_order"],
+        false,
+    );
+    pinned(
+        &db,
+        "group records before",
+        RECORDS_BEFORE,
+        &["group_records_order"],
+        false,
+    );
+    pinned(
+        &db,
+        "group thread",
+        REPLIES,
+        &["group_records_thread"],
         false,
     );
     pinned(

@@ -96,15 +96,15 @@ impl<'a> Input<'a> {
 }
 
 /// A content type, where its input comes from, and the plugin options given.
-struct Request<'a> {
-    content_type: &'a str,
-    input: Input<'a>,
-    options: Vec<(String, String)>,
+pub(super) struct Request<'a> {
+    pub(super) content_type: &'a str,
+    pub(super) input: Input<'a>,
+    pub(super) options: Vec<(String, String)>,
 }
 
 impl Content {
     /// The shortcuts are `--type` with their content type, input and options spelled out.
-    fn request(&self) -> Request<'_> {
+    pub(super) fn request(&self) -> Request<'_> {
         let plain = |content_type, input| Request {
             content_type,
             input,
@@ -289,7 +289,7 @@ pub fn save(dir: &DataDir, id: &str, file: &Path) -> Result<()> {
 }
 
 /// `YYYY-MM-DD HH:MM:SS` in UTC.
-fn utc(ms: u64) -> String {
+pub(super) fn utc(ms: u64) -> String {
     let secs = ms / 1000;
     let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
     // Howard Hinnant's days-to-civil.

@@ -4,6 +4,7 @@ pub mod contacts;
 pub mod conversation;
 pub mod drive;
 pub mod exit_code;
+pub mod group;
 pub mod identity;
 pub mod mailbox;
 pub mod panic;

@@ -26,7 +26,7 @@ pub mod state;
 
 pub use descriptor::{GroupDescriptor, GroupId, MemberKey, MemberPublic, presence_tag};
 pub use record::{Kind, Record, RecordBody, RecordId};
-pub use rules::{Ended, GroupStore, Member, Outcome, apply};
+pub use rules::{Ended, GroupStore, Member, Outcome, apply, awaiting_add};
 pub use state::GroupState;
 
 /// Why a group record, descriptor or invitation was refused.

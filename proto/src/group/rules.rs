@@ -6,6 +6,7 @@ use super::GroupError;
 use super::descriptor::{GroupDescriptor, MemberPublic};
 use super::record::{Kind, Record, RecordId};
 use crate::sync::session::StoreError;
+use sha2::{Digest, Sha256};
 
 /// Most records held back at once, waiting for the one before them; more are refused (their
 /// relay offers them again).
@@ -103,7 +104,10 @@ pub fn apply<S: GroupStore>(
         }));
     }
     let mut outcome = Outcome::default();
-    match take(descriptor, store, record, &mut outcome)? {
+    // What was accepted, and what its acceptance may release: a record's id, and for an `Add`
+    // also what waits for that member's add.
+    let mut due = Vec::new();
+    match take(descriptor, store, record, &mut outcome, &mut due)? {
         Err(refused) => return Ok(Err(refused)),
         Ok(Some(previous)) => {
             outcome.waiting_for = Some(previous);
@@ -113,24 +117,34 @@ pub fn apply<S: GroupStore>(
     }
     // What waited for a record accepted now is taken in turn.
     let mut next = 0;
-    while next < outcome.accepted.len() {
-        let id = outcome.accepted[next];
+    while next < due.len() {
+        let id = due[next];
         next += 1;
         for waiting in store.release(&id)? {
             // A record released here that breaks a rule is dropped, as if it had come now.
-            take(descriptor, store, waiting, &mut outcome)?.ok();
+            take(descriptor, store, waiting, &mut outcome, &mut due)?.ok();
         }
     }
     Ok(Ok(outcome))
 }
 
-/// Accepts `record` into `outcome`, or says which previous record it must wait for, or why it
-/// is refused.
+/// What a record from `member`, not yet added, waits for: the creator's `Add` of them. Records
+/// are held under it as under a record id (a hash under its own label, so it names no record).
+pub fn awaiting_add(member: &MemberPublic) -> RecordId {
+    let mut h = Sha256::new();
+    h.update(b"courier/v1/group-awaiting-add");
+    h.update(member.0);
+    RecordId(h.finalize().into())
+}
+
+/// Accepts `record` into `outcome` (and what it may release into `due`), or says which record
+/// it must wait for, or why it is refused.
 fn take<S: GroupStore>(
     descriptor: &GroupDescriptor,
     store: &mut S,
     record: Record,
     outcome: &mut Outcome,
+    due: &mut Vec<RecordId>,
 ) -> Result<Result<Option<RecordId>, GroupError>, StoreError> {
     let body = &record.body;
     if body.group != descriptor.id() {
@@ -168,7 +182,7 @@ fn take<S: GroupStore>(
         return Ok(Err(GroupError::Fork));
     }
     // Membership: the creator's first record adds the creator; anyone else needs the creator's
-    // `Add`.
+    // `Add`, which may come after their first record (another path, another clock): it waits.
     if member.is_none() {
         match &body.kind {
             Kind::Add { member, .. } if creator && *member == author => {}
@@ -178,7 +192,7 @@ fn take<S: GroupStore>(
                     reason: "the creator's first record must add the creator".into(),
                 }));
             }
-            _ => return Ok(Err(GroupError::NotAMember)),
+            _ => return hold(store, &record, awaiting_add(&author)),
         }
     }
     if let Err(refused) = kind_rules(store, &record, creator)? {
@@ -186,14 +200,17 @@ fn take<S: GroupStore>(
     }
     // Only now, the record being good, does it change anything.
     match &record.body.kind {
-        Kind::Add { member, name } => store.put_member(
-            member,
-            &Member {
-                name: name.clone(),
-                added_by: record.id,
-                ended: None,
-            },
-        )?,
+        Kind::Add { member, name } => {
+            store.put_member(
+                member,
+                &Member {
+                    name: name.clone(),
+                    added_by: record.id,
+                    ended: None,
+                },
+            )?;
+            due.push(awaiting_add(member));
+        }
         Kind::Leave => {
             let mut member = store.member(&author)?.expect("a member");
             member.ended = Some(Ended::Left(record.id));
@@ -213,6 +230,7 @@ fn take<S: GroupStore>(
     }
     store.accept(&record)?;
     outcome.accepted.push(record.id);
+    due.push(record.id);
     Ok(Ok(None))
 }
 

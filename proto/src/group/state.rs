@@ -192,7 +192,7 @@ impl GroupStore for GroupState {
 mod tests {
     use super::*;
     use crate::group::MemberKey;
-    use crate::group::rules::MAX_HELD;
+    use crate::group::rules::{MAX_HELD, awaiting_add};
 
     const T: u64 = 1_700_000_000_000;
 
@@ -268,7 +268,8 @@ mod tests {
     }
 
     #[test]
-    fn a_non_member_s_post_and_a_member_s_forgery_of_the_creator_are_refused() {
+    fn a_non_member_s_post_waits_unseen_for_an_add_that_never_comes_and_forgeries_of_the_creator_are_refused()
+     {
         let (alice, bob, mallory) = (
             MemberKey::generate(),
             MemberKey::generate(),
@@ -276,11 +277,15 @@ mod tests {
         );
         let mut at_alice = group(&alice, &[(&bob, "bob")]);
         let injected = signed(&at_alice, &mallory, text("x"));
-        assert_eq!(
-            at_alice.apply(injected.clone()),
-            Err(GroupError::NotAMember)
-        );
-        assert!(!at_alice.has(&injected.id), "not kept, so never relayed");
+        // A newcomer's first post may come before their add (another path): it waits for the
+        // add, held, so not accepted, shown or relayed; mallory's add never comes.
+        let outcome = at_alice.apply(injected.clone()).unwrap();
+        assert_eq!(outcome.waiting_for, Some(awaiting_add(&mallory.public())));
+        assert!(outcome.accepted.is_empty());
+        assert!(at_alice.records().all(|r| r.id != injected.id));
+        assert!(!at_alice.is_member(&mallory.public()));
+        // Bob's add names no one but him: it does not release mallory's post.
+        assert_ne!(awaiting_add(&mallory.public()), awaiting_add(&bob.public()));
         // Bob adds mallory: only the creator adds.
         let add = signed(&at_alice, &bob, add(&mallory, "m"));
         assert_eq!(
@@ -304,6 +309,36 @@ mod tests {
         let elsewhere = group(&MemberKey::generate(), &[]);
         let foreign = elsewhere.records().next().unwrap().clone();
         assert_eq!(at_alice.apply(foreign), Err(GroupError::WrongGroup));
+    }
+
+    #[test]
+    fn a_newcomer_s_posts_that_arrive_before_their_add_wait_for_it_and_then_show_in_order() {
+        let (alice, bob, carol) = (
+            MemberKey::generate(),
+            MemberKey::generate(),
+            MemberKey::generate(),
+        );
+        let at_alice = group(&alice, &[(&bob, "bob")]);
+        // Carol is added at alice's and posts twice; bob, who knows only carol, hears her posts
+        // before alice's add of her.
+        let mut at_carol = copy(&at_alice);
+        let mut at_alice = at_alice;
+        let add_carol = write(&mut at_alice, &alice, add(&carol, "carol"));
+        at_carol.apply(add_carol.clone()).unwrap();
+        let first = write(&mut at_carol, &carol, text("one"));
+        let second = write(&mut at_carol, &carol, text("two"));
+        let mut at_bob = GroupState::new(at_alice.descriptor().clone());
+        for record in at_alice.records().filter(|r| r.id != add_carol.id) {
+            at_bob.apply(record.clone()).unwrap();
+        }
+        let waits = at_bob.apply(first.clone()).unwrap();
+        assert_eq!(waits.waiting_for, Some(awaiting_add(&carol.public())));
+        let waits = at_bob.apply(second.clone()).unwrap();
+        assert_eq!(waits.waiting_for, Some(first.id));
+        let released = at_bob.apply(add_carol.clone()).unwrap();
+        assert_eq!(released.accepted, [add_carol.id, first.id, second.id]);
+        assert_eq!(at_bob.waiting_for().count(), 0);
+        assert_eq!(at_bob.records().count(), at_carol.records().count());
     }
 
     #[test]

@@ -145,29 +145,7 @@ pub async fn send(
                 })
         })
         .transpose()?;
-    let multipart = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|c| c.to_str().ok())
-        .is_some_and(|c| c.starts_with("multipart/form-data"));
-    let body = if multipart {
-        read_form(Multipart::from_request(request, &()).await.map_err(|e| {
-            ApiError::bad_field(
-                "body",
-                format!("the form could not be read: {}", e.body_text()),
-            )
-        })?)
-        .await?
-    } else {
-        let bytes = axum::body::Bytes::from_request(request, &())
-            .await
-            .map_err(|e| body_error(e.status(), e.body_text()))?;
-        let text: SendText = parse_json(&bytes)?;
-        Upload {
-            content_type: text.content_type,
-            input: text.text.into_bytes(),
-            options: text.options.into_iter().collect(),
-        }
-    };
+    let body = upload(&headers, request).await?;
     let request = SendRequest {
         alias,
         content_type: body.content_type,
@@ -199,10 +177,36 @@ pub async fn send(
 }
 
 /// What a send carries, from JSON or a form.
-struct Upload {
-    content_type: String,
-    input: Vec<u8>,
-    options: Vec<(String, String)>,
+pub(crate) struct Upload {
+    pub content_type: String,
+    pub input: Vec<u8>,
+    pub options: Vec<(String, String)>,
+}
+
+/// A send's body: `multipart/form-data` with a file, or JSON ([`SendText`]) with text.
+pub(crate) async fn upload(headers: &HeaderMap, request: Request) -> Result<Upload, ApiError> {
+    let multipart = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|c| c.to_str().ok())
+        .is_some_and(|c| c.starts_with("multipart/form-data"));
+    if multipart {
+        return read_form(Multipart::from_request(request, &()).await.map_err(|e| {
+            ApiError::bad_field(
+                "body",
+                format!("the form could not be read: {}", e.body_text()),
+            )
+        })?)
+        .await;
+    }
+    let bytes = axum::body::Bytes::from_request(request, &())
+        .await
+        .map_err(|e| body_error(e.status(), e.body_text()))?;
+    let text: SendText = parse_json(&bytes)?;
+    Ok(Upload {
+        content_type: text.content_type,
+        input: text.text.into_bytes(),
+        options: text.options.into_iter().collect(),
+    })
 }
 
 /// The fields of a multipart send.

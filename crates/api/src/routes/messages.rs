@@ -63,7 +63,7 @@ pub async fn content(
 }
 
 /// The media type a program opens `bytes` of `content_type` with.
-fn media_type(content_type: &str, bytes: &[u8]) -> &'static str {
+pub(crate) fn media_type(content_type: &str, bytes: &[u8]) -> &'static str {
     match content_type {
         "courier/image" if bytes.starts_with(b"\xff\xd8") => "image/jpeg",
         "courier/image" if bytes.starts_with(b"\x89PNG") => "image/png",

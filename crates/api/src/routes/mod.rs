@@ -3,6 +3,7 @@
 
 pub mod contacts;
 pub mod conversations;
+pub mod groups;
 pub mod identity;
 pub mod mailbox;
 pub mod messages;
@@ -45,6 +46,10 @@ pub(crate) fn router(state: AppState) -> Router {
             "/v1/conversations/{alias}/messages",
             get(conversations::messages).post(conversations::send),
         )
+        .route(
+            "/v1/groups/{group}/posts",
+            get(groups::posts).post(groups::post),
+        )
         .layer(DefaultBodyLimit::max(conversations::SEND_BODY_LIMIT))
         .layer(from_fn(
             declared_within::<{ conversations::SEND_BODY_LIMIT }>,
@@ -79,6 +84,21 @@ pub(crate) fn router(state: AppState) -> Router {
                 .post(mailbox::pair)
                 .delete(mailbox::unpair),
         )
+        .route("/v1/groups", get(groups::list).post(groups::create))
+        .route("/v1/groups/{group}", get(groups::get))
+        .route("/v1/groups/{group}/members", get(groups::members))
+        .route(
+            "/v1/groups/{group}/members/{member}",
+            axum::routing::delete(groups::remove),
+        )
+        .route("/v1/groups/{group}/invitations", post(groups::invite))
+        .route("/v1/groups/{group}/answer", post(groups::answer))
+        .route(
+            "/v1/groups/{group}/posts/{id}/content",
+            get(groups::content),
+        )
+        .route("/v1/groups/{group}/leave", post(groups::leave))
+        .route("/v1/groups/{group}/dissolve", post(groups::dissolve))
         .route("/v1/transports", get(node::transports))
         .route("/v1/plugins", get(node::plugins))
         .route("/v1/openapi.json", get(crate::openapi::document))

@@ -1,12 +1,14 @@
 //! The web page a node serves, used as a person would: in headless Chromium, driven by Playwright.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Lines};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use courier_api_client::json::{Messages, SendText};
+use courier_api_client::json::{
+    AnswerInvitation, Group, GroupEntries, GroupPosted, Messages, SendText,
+};
 use courier_e2e::{Tools, api_pair, noise_png, wait_until};
 
 use crate::scratch;
@@ -30,6 +32,83 @@ fn missing() -> Option<String> {
     None
 }
 
+/// `page.mjs` running in Chromium, and what it printed so far.
+struct Page {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+    printed: Vec<String>,
+}
+
+impl Page {
+    /// Runs `node page.mjs ARGS…` with a 90-second budget.
+    fn start(args: &[&str]) -> Result<Page> {
+        let mut child = Command::new("node")
+            .current_dir(browser_dir())
+            .arg("page.mjs")
+            .args(args)
+            .args(["--timeout-ms", "90000"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("running node tests/browser/page.mjs")?;
+        let lines = BufReader::new(child.stdout.take().context("its stdout")?).lines();
+        Ok(Page {
+            child,
+            lines,
+            printed: Vec::new(),
+        })
+    }
+
+    /// Reads what the page prints until `marker`; fails with its stderr if it ends first.
+    fn until(&mut self, marker: &str) -> Result<()> {
+        for line in self.lines.by_ref() {
+            let line = line?;
+            self.printed.push(line.clone());
+            if line == marker {
+                return Ok(());
+            }
+        }
+        let err = self.stderr()?;
+        bail!("the page never printed {marker}: {:?}\n{err}", self.printed)
+    }
+
+    /// Waits for the page to end well; everything it printed.
+    fn finish(mut self) -> Result<Vec<String>> {
+        self.printed
+            .extend(self.lines.by_ref().map_while(Result::ok));
+        let status = self.child.wait()?;
+        let err = self.stderr()?;
+        assert!(
+            status.success(),
+            "the page failed: {:?}\n{err}",
+            self.printed
+        );
+        Ok(self.printed)
+    }
+
+    fn stderr(&mut self) -> Result<String> {
+        let mut err = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            std::io::Read::read_to_string(&mut pipe, &mut err)?;
+        }
+        Ok(err)
+    }
+}
+
+/// `path` as an argument.
+fn path(path: &Path) -> Result<&str> {
+    path.to_str().context("a UTF-8 path")
+}
+
+/// Where a test's screenshot goes: `target/test-artifacts/NAME`, made empty.
+fn screenshot_at(name: &str) -> Result<PathBuf> {
+    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
+    std::fs::create_dir_all(&artifacts)?;
+    let screenshot = artifacts.join(name);
+    let _ = std::fs::remove_file(&screenshot);
+    Ok(screenshot)
+}
+
 #[test]
 fn in_chromium_alice_logs_in_sends_bob_a_text_and_a_photo_sees_his_reply_arrive_live_and_saves_his_photo()
 -> Result<()> {
@@ -40,10 +119,7 @@ fn in_chromium_alice_logs_in_sends_bob_a_text_and_a_photo_sees_his_reply_arrive_
     let root = scratch();
     let (alice, a, bob, b) = api_pair(&Tools::locate()?, root.path(), true)?;
     let token = alice.api_token()?;
-    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
-    std::fs::create_dir_all(&artifacts)?;
-    let screenshot = artifacts.join("page-conversation.png");
-    let _ = std::fs::remove_file(&screenshot);
+    let screenshot = screenshot_at("page-conversation.png")?;
     let photo = root.path().join("photo.png");
     std::fs::write(&photo, noise_png(320, 240, 3))?;
     let saved = root.path().join("saved-from-the-page.jpg");
@@ -51,44 +127,32 @@ fn in_chromium_alice_logs_in_sends_bob_a_text_and_a_photo_sees_his_reply_arrive_
     let (_mailbox, link) =
         courier_e2e::mailbox::new_mailbox(&Tools::locate()?, &root.path().join("mailbox"))?;
 
-    let mut page = Command::new("node")
-        .current_dir(browser_dir())
-        .arg("page.mjs")
-        .args(["--url", &format!("{}/", a.base())])
-        .args(["--token", token.trim()])
-        .args(["--contact", "bob"])
-        .args(["--text", "hello from the page"])
-        .args(["--reply", "hello back, page"])
-        .arg("--screenshot")
-        .arg(&screenshot)
-        .arg("--image")
-        .arg(&photo)
-        .arg("--save")
-        .arg(&saved)
-        .args(["--mailbox", &link])
-        .args(["--timeout-ms", "90000"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("running node tests/browser/page.mjs")?;
-    let mut lines = BufReader::new(page.stdout.take().context("its stdout")?).lines();
-    let mut printed = Vec::new();
-    for line in lines.by_ref() {
-        let line = line?;
-        printed.push(line.clone());
-        if line == "SENT" {
-            break;
-        }
-    }
+    let mut page = Page::start(&[
+        "--url",
+        &format!("{}/", a.base()),
+        "--token",
+        token.trim(),
+        "--contact",
+        "bob",
+        "--text",
+        "hello from the page",
+        "--reply",
+        "hello back, page",
+        "--screenshot",
+        path(&screenshot)?,
+        "--image",
+        path(&photo)?,
+        "--save",
+        path(&saved)?,
+        "--mailbox",
+        &link,
+    ])?;
+    page.until("SENT")?;
     assert!(
-        printed.iter().any(|l| l == "PAIRED MAILBOX"),
-        "the page paired the mailbox: {printed:?}"
+        page.printed.iter().any(|l| l == "PAIRED MAILBOX"),
+        "the page paired the mailbox: {:?}",
+        page.printed
     );
-    if printed.last().map(String::as_str) != Some("SENT") {
-        let mut err = String::new();
-        std::io::Read::read_to_string(&mut page.stderr.take().context("stderr")?, &mut err)?;
-        bail!("the page did not send: {printed:?}\n{err}");
-    }
     // Bob's node got it; he answers from his own API.
     wait_until(Duration::from_secs(30), "bob has the page's text", || {
         let window: Messages = b.get("/v1/conversations/alice/messages")?;
@@ -98,13 +162,7 @@ fn in_chromium_alice_logs_in_sends_bob_a_text_and_a_photo_sees_his_reply_arrive_
             .any(|m| m.summary == "hello from the page"))
     })?;
     // The page's image comes after the text; then bob answers, and sends a picture of his own.
-    for line in lines.by_ref() {
-        let line = line?;
-        printed.push(line.clone());
-        if line == "SENT IMAGE" {
-            break;
-        }
-    }
+    page.until("SENT IMAGE")?;
     b.send_text(
         "alice",
         &SendText {
@@ -114,11 +172,7 @@ fn in_chromium_alice_logs_in_sends_bob_a_text_and_a_photo_sees_his_reply_arrive_
         },
     )?;
     let bobs_photo = b.send_file("alice", "courier/image", &noise_png(200, 150, 9), &[])?;
-    printed.extend(lines.map_while(Result::ok));
-    let status = page.wait()?;
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut page.stderr.take().context("stderr")?, &mut err)?;
-    assert!(status.success(), "the page failed: {printed:?}\n{err}");
+    let printed = page.finish()?;
     assert!(printed.iter().any(|l| l == "SAW REPLY"), "{printed:?}");
     // What the page saved is bob's picture as alice's node holds it, byte for byte.
     let (_, held) = a.get_bytes(&format!("/v1/messages/{}/content", bobs_photo.id))?;
@@ -149,6 +203,92 @@ fn in_chromium_alice_logs_in_sends_bob_a_text_and_a_photo_sees_his_reply_arrive_
     );
     assert_eq!(summaries[2], "hello back, page");
     assert!(summaries[3].starts_with("image 200×150"), "{summaries:?}");
+    drop((alice, bob));
+    Ok(())
+}
+
+#[test]
+fn in_chromium_alice_makes_a_group_invites_bob_sees_his_post_arrive_live_and_answers_it_in_its_thread()
+-> Result<()> {
+    if let Some(why) = missing() {
+        println!("SKIPPED: {why}");
+        return Ok(());
+    }
+    let root = scratch();
+    let (alice, a, bob, b) = api_pair(&Tools::locate()?, root.path(), true)?;
+    let token = alice.api_token()?;
+    let screenshot = screenshot_at("page-group.png")?;
+    let mut page = Page::start(&[
+        "--story",
+        "group",
+        "--url",
+        &format!("{}/", a.base()),
+        "--token",
+        token.trim(),
+        "--contact",
+        "bob",
+        "--group",
+        "Street medics",
+        "--text",
+        "north entrance, bring water",
+        "--reply",
+        "where do we meet?",
+        "--screenshot",
+        path(&screenshot)?,
+    ])?;
+    page.until("INVITED")?;
+    // Bob accepts through his own node's API and asks, in the group.
+    let group = "Street%20medics";
+    wait_until(Duration::from_secs(30), "bob is invited", || {
+        let groups: Vec<Group> = b.get("/v1/groups")?;
+        Ok(groups.iter().any(|g| g.standing == "invited"))
+    })?;
+    let joined: Group = b.post(
+        &format!("/v1/groups/{group}/answer"),
+        &AnswerInvitation {
+            join_as: Some("bob".into()),
+        },
+    )?;
+    assert_eq!(joined.invited_by.as_deref(), Some("alice"));
+    wait_until(Duration::from_secs(30), "bob is a member", || {
+        let g: Group = b.get(&format!("/v1/groups/{group}"))?;
+        Ok(g.standing == "member")
+    })?;
+    let asked: GroupPosted = b.post(
+        &format!("/v1/groups/{group}/posts"),
+        &SendText {
+            content_type: "courier/text".into(),
+            text: "where do we meet?".into(),
+            options: Default::default(),
+        },
+    )?;
+    page.until("POSTED")?;
+    // Alice's answer reaches bob in the thread of his question.
+    wait_until(Duration::from_secs(30), "bob has alice's answer", || {
+        let thread: GroupEntries =
+            b.get(&format!("/v1/groups/{group}/posts?thread={}", asked.id))?;
+        Ok(thread.entries.iter().any(|e| {
+            e.author == "alice"
+                && e.summary.as_deref() == Some("north entrance, bring water")
+                && e.parent.as_deref() == Some(asked.id.as_str())
+        }))
+    })?;
+    let printed = page.finish()?;
+    assert!(printed.iter().any(|l| l == "SAW POST"), "{printed:?}");
+    let png = std::fs::read(&screenshot).context("the screenshot")?;
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
+    // The OpenAPI document describes the groups' endpoints.
+    let document: serde_json::Value = a.get("/v1/openapi.json")?;
+    for endpoint in [
+        "/v1/groups",
+        "/v1/groups/{group}/posts",
+        "/v1/groups/{group}/members/{member}",
+    ] {
+        assert!(
+            document["paths"].get(endpoint).is_some(),
+            "{endpoint} is documented"
+        );
+    }
     drop((alice, bob));
     Ok(())
 }

@@ -1,0 +1,59 @@
+//! One record of a private group as its window shows it: a post, or a change of who is in it.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// One accepted record of a group.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct GroupEntry {
+    /// Its id, 64 hex digits.
+    pub id: String,
+    /// Its author's name in the group.
+    pub author: String,
+    /// Whether we wrote it.
+    pub ours: bool,
+    /// When it was written, by the author's clock, in Unix milliseconds.
+    pub time_ms: u64,
+    /// `post`, `added` (the creator added `member`; the creator adding themselves made the
+    /// group), `left`, `removed` (the creator removed `member`) or `dissolved`.
+    pub kind: GroupEntryKind,
+    /// For a post: the post it replies to (64 hex digits).
+    pub parent: Option<String>,
+    /// For a post: its content type, e.g. `courier/text`.
+    pub content_type: Option<String>,
+    /// For a post: one line of text for it, from its plugin (or the author's fallback).
+    pub summary: Option<String>,
+    /// For a post: its size.
+    pub bytes: Option<u64>,
+    /// For `added` and `removed`: whom.
+    pub member: Option<String>,
+}
+
+/// What a group's record says.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupEntryKind {
+    /// A post.
+    Post,
+    /// The creator added a member.
+    Added,
+    /// Its author left.
+    Left,
+    /// The creator removed a member.
+    Removed,
+    /// The creator dissolved the group.
+    Dissolved,
+}
+
+impl GroupEntryKind {
+    /// Its JSON name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupEntryKind::Post => "post",
+            GroupEntryKind::Added => "added",
+            GroupEntryKind::Left => "left",
+            GroupEntryKind::Removed => "removed",
+            GroupEntryKind::Dissolved => "dissolved",
+        }
+    }
+}
