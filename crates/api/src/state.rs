@@ -101,6 +101,15 @@ impl AppState {
             })?
     }
 
+    /// [`write`](Self::write) of a step that answers nothing: `204 No Content` once it is done.
+    pub async fn done(
+        &self,
+        f: impl FnOnce(&mut Core) -> Result<(), courier_service::ServiceError> + Send + 'static,
+    ) -> Result<axum::http::StatusCode, ApiError> {
+        self.write(move |core| Ok(f(core)?)).await?;
+        Ok(axum::http::StatusCode::NO_CONTENT)
+    }
+
     /// [`run`](Self::run), then tells the node to look at the database now.
     pub async fn write<T: Send + 'static>(
         &self,

@@ -342,17 +342,7 @@ impl Service {
                 (records, None)
             }
         };
-        let names: Vec<(MemberPublic, String)> = self
-            .db
-            .group_members(&id)?
-            .into_iter()
-            .map(|(k, m)| (k, m.name))
-            .collect();
-        let us = group.key.as_ref().map(MemberKey::public);
-        let items = records
-            .into_iter()
-            .map(|(_, record)| self.group_item(record, &names, us))
-            .collect();
+        let items = self.group_items(&group, records)?;
         Ok(GroupPage { items, older })
     }
 
@@ -472,17 +462,7 @@ impl Service {
             .ok_or(courier_storage::StorageError::UnknownGroup)?;
         let records = self.db.group_records(id, after, limit)?;
         let last = records.last().map_or(after, |(seq, _)| *seq);
-        let names: Vec<(MemberPublic, String)> = self
-            .db
-            .group_members(id)?
-            .into_iter()
-            .map(|(k, m)| (k, m.name))
-            .collect();
-        let us = group.key.as_ref().map(MemberKey::public);
-        let items = records
-            .into_iter()
-            .map(|(_, record)| self.group_item(record, &names, us))
-            .collect();
+        let items = self.group_items(&group, records)?;
         Ok((group.descriptor.name, items, last))
     }
 
@@ -590,6 +570,25 @@ impl Service {
             invited_by,
             members: members.iter().filter(|(_, m)| m.ended.is_none()).count(),
         })
+    }
+
+    /// `group`'s `records` as a window shows them, with their authors' names.
+    fn group_items(
+        &mut self,
+        group: &Group,
+        records: Vec<(u64, Record)>,
+    ) -> Result<Vec<GroupItem>, ServiceError> {
+        let names: Vec<(MemberPublic, String)> = self
+            .db
+            .group_members(&group.descriptor.id())?
+            .into_iter()
+            .map(|(k, m)| (k, m.name))
+            .collect();
+        let us = group.key.as_ref().map(MemberKey::public);
+        Ok(records
+            .into_iter()
+            .map(|(_, record)| self.group_item(record, &names, us))
+            .collect())
     }
 
     /// `record` as a window shows it, its author and any member it names by `names`.

@@ -10,6 +10,8 @@ use super::contact_store::OutgoingState;
 use super::database::Database;
 use crate::{ContactId, StorageError};
 use courier_proto::sync::attachment::{self, CHUNK_TYPE, MANIFEST_TYPE};
+
+use crate::group_sync::is_group_traffic;
 use courier_proto::sync::record::MessageId;
 
 /// How far a reader has looked: the newest incoming message and the newest change to an outgoing
@@ -135,6 +137,10 @@ impl Database {
             let content_type: String = row.get(6)?;
             if content_type == CHUNK_TYPE {
                 found.chunks_moved.insert(contact);
+                continue;
+            }
+            // A group's records are told as the group's, not as messages to a contact.
+            if is_group_traffic(&content_type) {
                 continue;
             }
             let (times_sent, acked): (u32, bool) = (row.get(4)?, row.get(5)?);

@@ -720,4 +720,54 @@ mod tests {
             None
         );
     }
+
+    #[test]
+    fn a_contact_who_is_no_member_gets_a_presence_tag_that_names_no_group_and_answers_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut alice, mut bob, mut mallory) = (
+            person(dir.path(), "alice"),
+            person(dir.path(), "bob"),
+            person(dir.path(), "mallory"),
+        );
+        let (b_at_a, a_at_b) = befriend(&mut alice, &mut bob, 1);
+        let (m_at_b, b_at_m) = befriend(&mut bob, &mut mallory, 2);
+        // Mallory is in a group of her own, so she has something a tag could match.
+        let hers = mallory
+            .db
+            .create_group("Mallory's", "mallory", T)
+            .unwrap()
+            .unwrap();
+        let group = alice
+            .db
+            .create_group("Union branch", "alice", T)
+            .unwrap()
+            .unwrap();
+        alice.db.invite_to_group(&group, b_at_a, T).unwrap();
+        carry(&mut alice, b_at_a, &mut bob, a_at_b);
+        bob.db
+            .answer_group(&group, Some("bob"), T)
+            .unwrap()
+            .unwrap();
+        // Bob tells every other contact his presence; mallory is one, and no member.
+        let told = drain(&mut bob, m_at_b);
+        let presence: Vec<&Message> = told
+            .iter()
+            .filter(|m| m.content_type == PRESENCE_TYPE)
+            .collect();
+        assert_eq!(presence.len(), 1);
+        // Nothing in it names the group, alice's group id or its name.
+        let bytes = &presence[0].body;
+        assert!(!bytes.windows(32).any(|w| w == group.0));
+        assert!(!presence[0].fallback.contains("Union"));
+        assert!(!bytes.windows(12).any(|w| w == b"Union branch"));
+        let news = mallory
+            .db
+            .take_group_message(b_at_m, presence[0], T)
+            .unwrap();
+        assert_eq!(news, Some(GroupNews::Ignored));
+        // She learned of no group, syncs none with bob, and owes him no answer.
+        assert_eq!(mallory.db.groups().unwrap().len(), 1);
+        assert!(mallory.db.group_peers(&hers).unwrap().is_empty());
+        assert!(drain(&mut mallory, b_at_m).is_empty());
+    }
 }

@@ -306,4 +306,15 @@ pub const MIGRATIONS: &[&str] = &[
     "ALTER TABLE group_records ADD COLUMN parent BLOB;
     CREATE INDEX group_records_thread ON group_records (group_id, parent, seq)
         WHERE held_for IS NULL AND parent IS NOT NULL;",
+    // 24: a conversation shows no group traffic (records, answers and presence tags ride the
+    // outbox to be delivered; the group shows them): the shown indexes' condition is
+    // `window::SHOWN`, written out the same.
+    "DROP INDEX outgoing_shown;
+    DROP INDEX incoming_shown;
+    CREATE INDEX outgoing_shown ON outgoing (contact_id, timestamp_ms)
+        WHERE content_type NOT IN ('courier/chunk', 'courier/group-record',
+        'courier/group-answer', 'courier/group-presence');
+    CREATE INDEX incoming_shown ON incoming (contact_id, timestamp_ms, received_seq)
+        WHERE content_type NOT IN ('courier/chunk', 'courier/group-record',
+        'courier/group-answer', 'courier/group-presence');",
 ];

@@ -44,9 +44,11 @@ const INCOMING: &str = "id, timestamp_ms, content_type, type_version, body, fall
     1 AS incoming, 0, 0, received_seq AS seq FROM incoming";
 
 /// What the user sees of a conversation: everything but attachment chunks, shown through their
-/// manifest. Written out (not a parameter) so that SQLite can use the partial indexes
-/// `outgoing_shown` and `incoming_shown`, whose condition this is.
-const SHOWN: &str = "content_type != 'courier/chunk'";
+/// manifest, and a group's traffic (records, answers, presence), shown in the group. Written out
+/// (not a parameter) so that SQLite can use the partial indexes `outgoing_shown` and
+/// `incoming_shown`, whose condition this is (migration 24).
+pub(crate) const SHOWN: &str = "content_type NOT IN ('courier/chunk', 'courier/group-record', \
+    'courier/group-answer', 'courier/group-presence')";
 
 /// The newest `?5` rows of contact `?1` before the cursor: ours below (`?2`, `?3`), theirs below
 /// (`?2`, `?4`) in (time, row) order. See [`Database::window`] for the bounds.
@@ -223,8 +225,24 @@ mod tests {
     use courier_proto::sync::timer::Timer;
 
     #[test]
-    fn the_shown_condition_names_the_chunk_type() {
-        assert_eq!(SHOWN, format!("content_type != '{CHUNK_TYPE}'"));
+    fn the_shown_condition_names_the_chunk_type_and_the_group_traffic_types() {
+        use courier_proto::group::invitation::{ANSWER_TYPE, PRESENCE_TYPE};
+        use courier_proto::group::record::RECORD_TYPE;
+        assert_eq!(
+            SHOWN,
+            format!(
+                "content_type NOT IN ('{CHUNK_TYPE}', '{RECORD_TYPE}', '{ANSWER_TYPE}', \
+                 '{PRESENCE_TYPE}')"
+            )
+        );
+        // The migration's indexes have the same condition, or a window would scan.
+        let migration = crate::migrations::MIGRATIONS
+            .concat()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let condition = SHOWN.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(migration.matches(&format!("WHERE {condition}")).count(), 2);
     }
 
     /// Alice's conversation with bob: ours and theirs interleaved, some at the same millisecond,

@@ -279,13 +279,18 @@ pub fn list(dir: &DataDir, alias: &str, json: bool) -> Result<()> {
 /// `file`, a new file: a received image or voice note opens as is.
 pub fn save(dir: &DataDir, id: &str, file: &Path) -> Result<()> {
     let saved = unlock::open(dir)?.save_attachment(id, file)?;
+    print_saved(&saved, file);
+    Ok(())
+}
+
+/// Says what was saved where.
+pub(super) fn print_saved(saved: &courier_service::Attachment, file: &Path) {
     println!(
         "saved {} bytes of {} to {}",
         saved.bytes.len(),
         saved.content_type,
         file.display()
     );
-    Ok(())
 }
 
 /// `YYYY-MM-DD HH:MM:SS` in UTC.

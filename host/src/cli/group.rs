@@ -7,7 +7,7 @@ use anyhow::Result;
 use courier_api::json::{GroupEntry, GroupEntryKind};
 use courier_service::{DataDir, GroupWindow, for_terminal};
 
-use super::conversation::{Content, utc};
+use super::conversation::{Content, print_saved, utc};
 use super::unlock;
 
 /// What `courier group` does.
@@ -257,12 +257,7 @@ fn save(
     file: &Path,
 ) -> Result<()> {
     let saved = service.save_group_post(group, post, file)?;
-    println!(
-        "saved {} bytes of {} to {}",
-        saved.bytes.len(),
-        saved.content_type,
-        file.display()
-    );
+    print_saved(&saved, file);
     Ok(())
 }
 

@@ -455,6 +455,16 @@ impl Person {
         Ok(())
     }
 
+    /// Appends `section` (TOML) to `config.toml`: a plugin a story adds beyond the usual ones.
+    pub fn add_to_config(&self, section: &str) -> Result<()> {
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.join("config.toml"))?
+            .write_all(section.as_bytes())?;
+        Ok(())
+    }
+
     /// Starts `courier serve` and waits until it listens (or, with no LAN, until it runs).
     pub fn serve(&mut self) -> Result<()> {
         self.serve_with(&[]).map(drop)
@@ -838,6 +848,41 @@ pub fn wait_until(
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Where `person` stands in the group called `group` (`invited`, `member`, …), if they know it.
+pub fn group_standing(person: &Person, group: &str) -> Result<Option<String>> {
+    let groups: Vec<serde_json::Value> =
+        serde_json::from_str(&person.cli(&["group", "list", "--json"])?)?;
+    Ok(groups
+        .iter()
+        .find(|g| g["name"] == group)
+        .and_then(|g| g["standing"].as_str())
+        .map(str::to_owned))
+}
+
+/// `creator` makes the group `group` and invites `others` (their contacts), who each accept under
+/// their own name; returns once each is a member.
+pub fn form_group(creator: &Person, others: &[&Person], group: &str) -> Result<()> {
+    creator.cli(&["group", "create", group, "--as", &creator.name])?;
+    for person in others {
+        creator.cli(&["group", "invite", group, &person.name])?;
+    }
+    let stands = |person: &Person, standing: &str| {
+        wait_until(
+            Duration::from_secs(60),
+            &format!("{} is {standing} in {group}", person.name),
+            || Ok(group_standing(person, group)?.as_deref() == Some(standing)),
+        )
+    };
+    for person in others {
+        stands(person, "invited")?;
+        person.cli(&["group", "accept", group, "--as", &person.name])?;
+    }
+    for person in others {
+        stands(person, "member")?;
+    }
+    Ok(())
 }
 
 /// Waits until `a` and `b` are contacts on both sides.

@@ -57,8 +57,7 @@ pub async fn messages(
     Param(alias): Param<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Messages>, ApiError> {
-    let query: WindowQuery = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
-        .map_err(|e| ApiError::bad_field("query", format!("the query is wrong: {e}")))?;
+    let query: WindowQuery = parse_query(query.as_deref())?;
     let window = Window {
         before: query
             .before
@@ -70,19 +69,7 @@ pub async fn messages(
             .as_deref()
             .map(|id| message_id(id, "after"))
             .transpose()?,
-        limit: match query.limit.as_deref() {
-            None => 50,
-            Some(text) => text
-                .parse()
-                .ok()
-                .filter(|n| (1..=MAX_WINDOW).contains(n))
-                .ok_or_else(|| {
-                    ApiError::bad_field(
-                        "limit",
-                        format!("limit is 1 to {MAX_WINDOW}, not {text:?}"),
-                    )
-                })?,
-        },
+        limit: window_limit(query.limit.as_deref())?,
     };
     state
         .run(move |core| {
@@ -91,6 +78,25 @@ pub async fn messages(
             )))
         })
         .await
+}
+
+/// A URL's query as a `T`, or the error saying what is wrong with it.
+pub(crate) fn parse_query<T: serde::de::DeserializeOwned>(
+    query: Option<&str>,
+) -> Result<T, ApiError> {
+    serde_urlencoded::from_str(query.unwrap_or(""))
+        .map_err(|e| ApiError::bad_field("query", format!("the query is wrong: {e}")))
+}
+
+/// A window's `limit`: 1 to [`MAX_WINDOW`], 50 when not given.
+pub(crate) fn window_limit(text: Option<&str>) -> Result<usize, ApiError> {
+    let Some(text) = text else { return Ok(50) };
+    text.parse()
+        .ok()
+        .filter(|n| (1..=MAX_WINDOW).contains(n))
+        .ok_or_else(|| {
+            ApiError::bad_field("limit", format!("limit is 1 to {MAX_WINDOW}, not {text:?}"))
+        })
 }
 
 /// A message id in full: 64 hex digits.

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::conversations::{MAX_WINDOW, upload};
+use super::conversations::{parse_query, upload, window_limit};
 use crate::convert;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, Param};
@@ -97,10 +97,7 @@ pub async fn invite(
     JsonBody(body): JsonBody<InviteToGroup>,
 ) -> Result<StatusCode, ApiError> {
     state
-        .write(move |core| {
-            core.service.invite_to_group(&group, &body.alias)?;
-            Ok(StatusCode::NO_CONTENT)
-        })
+        .done(move |core| core.service.invite_to_group(&group, &body.alias))
         .await
 }
 
@@ -150,18 +147,8 @@ pub async fn posts(
     Param(group): Param<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<GroupEntries>, ApiError> {
-    let query: PostsQuery = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
-        .map_err(|e| ApiError::bad_field("query", format!("the query is wrong: {e}")))?;
-    let limit = match query.limit.as_deref() {
-        None => 50,
-        Some(text) => text
-            .parse()
-            .ok()
-            .filter(|n| (1..=MAX_WINDOW).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_field("limit", format!("limit is 1 to {MAX_WINDOW}, not {text:?}"))
-            })?,
-    };
+    let query: PostsQuery = parse_query(query.as_deref())?;
+    let limit = window_limit(query.limit.as_deref())?;
     state
         .run(move |core| {
             let window = match &query.thread {
@@ -206,8 +193,7 @@ pub async fn post(
     headers: HeaderMap,
     request: Request,
 ) -> Result<(StatusCode, Json<GroupPosted>), ApiError> {
-    let query: PostQuery = serde_urlencoded::from_str(query.as_deref().unwrap_or(""))
-        .map_err(|e| ApiError::bad_field("query", format!("the query is wrong: {e}")))?;
+    let query: PostQuery = parse_query(query.as_deref())?;
     let body = upload(&headers, request).await?;
     state
         .write(move |core| {
@@ -266,10 +252,7 @@ pub async fn leave(
     Param(group): Param<String>,
 ) -> Result<StatusCode, ApiError> {
     state
-        .write(move |core| {
-            core.service.leave_group(&group)?;
-            Ok(StatusCode::NO_CONTENT)
-        })
+        .done(move |core| core.service.leave_group(&group))
         .await
 }
 
@@ -286,10 +269,7 @@ pub async fn remove(
     Param((group, member)): Param<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     state
-        .write(move |core| {
-            core.service.remove_from_group(&group, &member)?;
-            Ok(StatusCode::NO_CONTENT)
-        })
+        .done(move |core| core.service.remove_from_group(&group, &member))
         .await
 }
 
@@ -304,9 +284,6 @@ pub async fn dissolve(
     Param(group): Param<String>,
 ) -> Result<StatusCode, ApiError> {
     state
-        .write(move |core| {
-            core.service.dissolve_group(&group)?;
-            Ok(StatusCode::NO_CONTENT)
-        })
+        .done(move |core| core.service.dissolve_group(&group))
         .await
 }

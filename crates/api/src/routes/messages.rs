@@ -86,9 +86,6 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     message_id(&id, "id")?;
     state
-        .write(move |core| {
-            core.service.delete_message(&id)?;
-            Ok(StatusCode::NO_CONTENT)
-        })
+        .done(move |core| core.service.delete_message(&id))
         .await
 }

@@ -2,13 +2,17 @@
 //! other; dave is reachable only through a drive folder. Posts relay through alice; a hostile
 //! member's forgeries are refused; a removed member gets nothing new and reaches no one.
 
+use std::path::Path;
 use std::time::Duration;
 
-use courier_e2e::{Person, Tools, introduce, noise_png, wait_for_contact, wait_until};
+use courier_e2e::{
+    Person, Tools, form_group, group_standing, introduce, noise_png, wait_for_contact, wait_until,
+};
 use courier_proto::group::{GroupId, Kind};
 use serde_json::Value;
 
 use crate::scratch;
+use crate::second_language::POLL;
 
 const GROUP: &str = "Newsroom";
 const WAIT: Duration = Duration::from_secs(60);
@@ -43,12 +47,7 @@ fn shown(person: &Person, author: &str, text: &str) -> usize {
 
 /// Where `person` stands in the group, if they know it.
 fn standing(person: &Person) -> Option<String> {
-    let out = person.cli(&["group", "list", "--json"]).unwrap();
-    let groups: Vec<Value> = serde_json::from_str(&out).unwrap();
-    groups
-        .iter()
-        .find(|g| g["name"] == GROUP)
-        .map(|g| g["standing"].as_str().unwrap().to_owned())
+    group_standing(person, GROUP).unwrap()
 }
 
 /// Waits until each of `people` shows `text` by `author`.
@@ -151,19 +150,8 @@ fn four_people_one_group_posts_relay_through_alice_to_people_who_never_met_and_a
     dave.serve().unwrap();
 
     // Alice makes the group and invites all three; each accepts under a name of their own.
-    alice
-        .cli(&["group", "create", GROUP, "--as", "alice"])
-        .unwrap();
+    form_group(&alice, &[&bob, &carol, &dave], GROUP).unwrap();
     for person in [&bob, &carol, &dave] {
-        alice
-            .cli(&["group", "invite", GROUP, &person.name])
-            .unwrap();
-    }
-    for person in [&bob, &carol, &dave] {
-        wait_until(WAIT, &format!("{} is invited", person.name), || {
-            Ok(standing(person).as_deref() == Some("invited"))
-        })
-        .unwrap();
         // The invitation shows in the conversation too, with its fallback line.
         let invitation = person.messages("alice").unwrap();
         assert!(
@@ -172,15 +160,6 @@ fn four_people_one_group_posts_relay_through_alice_to_people_who_never_met_and_a
                 .any(|m| m.summary.contains(GROUP) && m.direction == "in"),
             "{invitation:?}"
         );
-        person
-            .cli(&["group", "accept", GROUP, "--as", &person.name])
-            .unwrap();
-    }
-    for person in [&bob, &carol, &dave] {
-        wait_until(WAIT, &format!("{} is a member", person.name), || {
-            Ok(standing(person).as_deref() == Some("member"))
-        })
-        .unwrap();
     }
     wait_until(WAIT, "alice's group has four members", || {
         let out = alice.cli(&["group", "members", GROUP, "--json"])?;
@@ -225,6 +204,17 @@ fn four_people_one_group_posts_relay_through_alice_to_people_who_never_met_and_a
             assert_eq!(shown(person, &author.name, text), 1, "{}", person.name);
         }
     }
+    // Group traffic rides the 1:1 links but shows in the group alone: alice's conversation with
+    // bob holds the invitation and nothing else, either way.
+    let rows = alice.messages("bob").unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].content_type, "courier/group-invite");
+    let rows = bob.messages("alice").unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        (rows[0].content_type.as_str(), rows[0].direction.as_str()),
+        ("courier/group-invite", "in")
+    );
     // The image opens as the file bob posted it (its plugin made it a JPEG).
     let out = carol.cli(&["group", "read", GROUP, "--json"]).unwrap();
     let entries: Vec<Value> = serde_json::from_str(&out).unwrap();
@@ -399,4 +389,106 @@ fn alice_removes_dave(alice: &Person, bob: &Person, carol: &Person, dave: &mut P
             .iter()
             .any(|m| m["name"] == "dave" && m["state"] == "removed")
     );
+}
+
+#[test]
+fn every_installed_message_type_posts_into_a_group_and_reads_there_as_it_does_in_a_conversation() {
+    let root = scratch();
+    let tools = Tools::locate().unwrap();
+    let [mut alice, mut bob] =
+        ["alice", "bob"].map(|n| Person::init(&tools, root.path(), n).unwrap());
+    for (person, peer) in [(&alice, bob.port), (&bob, alice.port)] {
+        person.configure(&[peer], false, "loopback").unwrap();
+        // A third party's message type, written in Python.
+        person.add_to_config(POLL).unwrap();
+    }
+    introduce(&alice, &bob).unwrap();
+    alice.serve().unwrap();
+    bob.serve().unwrap();
+    wait_for_contact(&alice, &bob).unwrap();
+    form_group(&alice, &[&bob], GROUP).unwrap();
+
+    // The same inputs, each sent to bob and posted in the group.
+    let photo = root.path().join("photo.png");
+    std::fs::write(&photo, noise_png(64, 48, 3)).unwrap();
+    let voice = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../plugins/message-voice/tests/fixtures/espeak.wav");
+    let payment =
+        "bitcoin:BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4?amount=0.0005&label=Bob&message=rent";
+    let inputs: [&[&str]; 5] = [
+        &["--location", "52.52,13.405", "--label", "the square"],
+        &["--payment", payment],
+        &["--voice", voice.to_str().unwrap()],
+        &["--image", photo.to_str().unwrap()],
+        &["--type", "example/poll", "--input", "-"],
+    ];
+    let poll = br#"{"question": "Meet at one?", "answers": ["Yes", "No"]}"#;
+    for input in inputs {
+        let stdin: &[u8] = if input[0] == "--type" { poll } else { b"" };
+        let mut send = vec!["send", "bob"];
+        send.extend_from_slice(input);
+        alice.cli_with_stdin(&send, stdin).unwrap();
+        let mut post = vec!["group", "post", GROUP];
+        post.extend_from_slice(input);
+        alice.cli_with_stdin(&post, stdin).unwrap();
+    }
+    // A payment request for the wrong network is refused by its plugin, in a group as anywhere.
+    let testnet = "bitcoin:tb1qrp33g0q5c5txsp9arysrx4k6zdkfs4nce4xj0gdcccefvpysxf3q0sl5k7";
+    let refused = alice
+        .fails(&["group", "post", GROUP, "--payment", testnet])
+        .unwrap();
+    assert!(refused.contains("net"), "{refused}");
+
+    wait_until(WAIT, "bob has all five, each way", || {
+        let sent = bob
+            .messages("alice")?
+            .iter()
+            .filter(|r| r.complete && r.content_type != "courier/group-invite")
+            .count();
+        Ok(sent == 5 && posts(&bob).len() == 5)
+    })
+    .unwrap();
+    let conversation: Vec<(String, String)> = bob
+        .messages("alice")
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.content_type != "courier/group-invite")
+        .map(|r| (r.content_type, r.summary))
+        .collect();
+    let group: Vec<(String, String)> = posts(&bob)
+        .into_iter()
+        .map(|(author, content_type, summary)| {
+            assert_eq!(author, "alice");
+            (content_type, summary)
+        })
+        .collect();
+    assert_eq!(group, conversation, "each summarised by its plugin alike");
+    let types: Vec<&str> = group.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "courier/location",
+            "courier/payment",
+            "courier/voice",
+            "courier/image",
+            "example/poll"
+        ]
+    );
+    assert_eq!(group[2].1, "voice message, 0:05");
+    assert_eq!(group[4].1, "Poll: Meet at one? (Yes / No)");
+    // The voice note saves from the group as a file that plays.
+    let out = bob.cli(&["group", "read", GROUP, "--json"]).unwrap();
+    let entries: Vec<Value> = serde_json::from_str(&out).unwrap();
+    let note = entries
+        .iter()
+        .find(|e| e["content_type"] == "courier/voice")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let saved = root.path().join("note.wav");
+    bob.cli(&["group", "save", GROUP, &note[..16], saved.to_str().unwrap()])
+        .unwrap();
+    let wav = std::fs::read(&saved).unwrap();
+    assert_eq!((&wav[..4], &wav[8..12]), (&b"RIFF"[..], &b"WAVE"[..]));
 }

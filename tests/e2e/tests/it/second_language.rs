@@ -2,7 +2,6 @@
 //! component that holds a whole interpreter) loaded by the same host as the Rust ones: checked,
 //! tried, sent and summarised between two nodes.
 
-use std::io::Write;
 use std::process::Command;
 use std::time::Duration;
 
@@ -12,7 +11,7 @@ use courier_e2e::{Person, Tools, introduce, wait_for_contact, wait_until};
 use super::scratch;
 
 /// The poll's section, with a tighter memory cap than the default: the interpreter needs 13 MiB.
-const POLL: &str = "\n[message_types.poll]\nplugin = \"poll\"\ngrant = [\"log\", \"clock\", \"random\"]\n\
+pub(crate) const POLL: &str = "\n[message_types.poll]\nplugin = \"poll\"\ngrant = [\"log\", \"clock\", \"random\"]\n\
                     limits = { memory_mib = 32 }\n";
 
 #[test]
@@ -43,10 +42,7 @@ fn alice_sends_bob_a_poll_whose_plugin_is_python_and_his_node_summarises_it() ->
     let mut bob = Person::init(&tools, root.path(), "bob")?;
     for (person, peer) in [(&alice, bob.port), (&bob, alice.port)] {
         person.configure(&[peer], false, "loopback")?;
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(person.dir.join("config.toml"))?
-            .write_all(POLL.as_bytes())?;
+        person.add_to_config(POLL)?;
     }
     let poll = br#"{"question": "  Lunch at one? ", "answers": ["Noodles", "Soup", "Not today"]}"#;
     let input = root.path().join("poll.json");
