@@ -788,4 +788,107 @@ mod tests {
             }]
         );
     }
+
+    #[test]
+    fn the_watcher_tells_a_group_s_membership_changes_and_others_posts_once_and_never_our_own() {
+        use courier_proto::group::{Kind, MemberKey, Record};
+        let (_root, mut service) = initialised();
+        let bob = bob(&mut service);
+        let mut watcher = Watcher::new(&service, &[]).unwrap();
+        // A group made after the watcher began is told from its start: we made it.
+        let made = service.create_group("Medics", "alice").unwrap();
+        let events = watcher.poll(&mut service, vec![], &[]).unwrap();
+        let [
+            Event::GroupMembership {
+                group,
+                name,
+                change,
+            },
+        ] = &events[..]
+        else {
+            panic!("{events:?}")
+        };
+        assert_eq!(
+            (group.as_str(), name.as_str()),
+            (hex::encode(made.id.0).as_str(), "Medics")
+        );
+        assert_eq!(
+            (
+                change.author.as_str(),
+                change.member.as_deref(),
+                change.ours
+            ),
+            ("alice", Some("alice"), true)
+        );
+        // Bob joins (his answer makes our node write his add); his post is told, ours is not.
+        let group = made.id;
+        service.db.invite_to_group(&group, bob, 1).unwrap();
+        let bobs_key = MemberKey::generate();
+        let answer = courier_proto::group::invitation::GroupNote::Answer {
+            group,
+            member: Some((bobs_key.public(), "bob".into())),
+        };
+        service
+            .db
+            .take_group_message(bob, &answer.to_message(2), 2)
+            .unwrap();
+        let body = service
+            .db
+            .next_group_body(
+                &group,
+                bobs_key.public(),
+                3,
+                Kind::Post {
+                    parent: None,
+                    content_type: "courier/text".into(),
+                    type_version: 1,
+                    fallback: "hello all".into(),
+                    body: b"hello all".to_vec(),
+                },
+            )
+            .unwrap();
+        let post = Record::sign(&bobs_key, body).unwrap();
+        service
+            .db
+            .take_group_message(bob, &post.to_message(), 4)
+            .unwrap();
+        let events = watcher.poll(&mut service, vec![], &[]).unwrap();
+        let kinds: Vec<&str> = events
+            .iter()
+            .map(|e| match e {
+                Event::GroupMembership { change, .. } => change.kind.as_str(),
+                Event::GroupPostReceived { post, .. } => {
+                    assert_eq!((post.author.as_str(), post.ours), ("bob", false));
+                    "post"
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(kinds, ["added", "post"]);
+        assert_eq!(
+            watcher.poll(&mut service, vec![], &[]).unwrap(),
+            [],
+            "told once"
+        );
+        // Our own post is no news to us.
+        let ours = service.db.group(&group).unwrap().unwrap().key.unwrap();
+        let body = service
+            .db
+            .next_group_body(
+                &group,
+                ours.public(),
+                5,
+                Kind::Post {
+                    parent: None,
+                    content_type: "courier/text".into(),
+                    type_version: 1,
+                    fallback: String::new(),
+                    body: b"welcome, bob".to_vec(),
+                },
+            )
+            .unwrap();
+        let record = Record::sign(&ours, body).unwrap();
+        service.db.publish_group_record(record).unwrap().unwrap();
+        assert_eq!(watcher.poll(&mut service, vec![], &[]).unwrap(), []);
+    }
 }

@@ -280,8 +280,13 @@ impl Database {
 
     /// The position of group `id`'s latest accepted record (0 when it has none).
     pub fn group_position(&self, id: &GroupId) -> Result<u64, StorageError> {
-        let next: i64 = self.conn.query_row(NEXT_SEQ, [id.0], |r| r.get(0))?;
-        Ok(next.saturating_sub(1) as u64)
+        let last: Option<i64> = self
+            .conn
+            .query_row("SELECT last_seq FROM groups WHERE id = ?1", [id.0], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        Ok(last.unwrap_or(0) as u64)
     }
 
     /// `member`'s latest accepted record in group `id`.
@@ -373,9 +378,10 @@ pub(crate) const HELD_FOR: &str =
 /// How many records of group `?1` are held.
 pub(crate) const HELD_COUNT: &str =
     "SELECT count(*) FROM group_records WHERE group_id = ?1 AND held_for IS NOT NULL";
-/// The next position in group `?1`.
-pub(crate) const NEXT_SEQ: &str = "SELECT coalesce(max(seq), 0) + 1 FROM group_records
-    WHERE group_id = ?1 AND held_for IS NULL";
+/// Takes the next position in group `?1`: positions only grow, even past records a removal took
+/// back, so a reader that saw position N never misses what comes after it.
+pub(crate) const NEXT_SEQ: &str =
+    "UPDATE groups SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq";
 
 fn member_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Member> {
     let id = |i: usize| -> rusqlite::Result<Option<RecordId>> {
@@ -661,6 +667,51 @@ mod tests {
             .into_iter()
             .map(|(_, r)| r.id)
             .collect()
+    }
+
+    #[test]
+    fn positions_only_grow_even_past_records_a_removal_took_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let (alice, bob) = (MemberKey::generate(), MemberKey::generate());
+        let descriptor = GroupDescriptor::new(&alice, "Newsroom").unwrap();
+        let id = descriptor.id();
+        let mut db = open(dir.path(), "alice");
+        db.add_group(&descriptor, Standing::Member, None, Some(&alice), T)
+            .unwrap();
+        for (key, name) in [(&alice, "alice"), (&bob, "bob")] {
+            let add = Kind::Add {
+                member: key.public(),
+                name: name.into(),
+            };
+            write(&mut db, &id, &alice, add);
+        }
+        let kept = write(&mut db, &id, &bob, text("kept"));
+        let taken_back = write(&mut db, &id, &bob, text("taken back"));
+        assert_eq!(db.group_position(&id).unwrap(), 4);
+        // The removal's cut is bob's first post: his second, the newest, is taken back.
+        let remove = next(
+            &db,
+            &id,
+            &alice,
+            Kind::Remove {
+                member: bob.public(),
+                last: Some(kept.id),
+            },
+        );
+        let outcome = db.apply_group_record(remove.clone()).unwrap().unwrap();
+        assert_eq!(outcome.retracted, [taken_back.id]);
+        assert_eq!(db.group_position(&id).unwrap(), 5, "not 4 again");
+        let after: Vec<(u64, RecordId)> = db
+            .group_records(&id, 4, 10)
+            .unwrap()
+            .into_iter()
+            .map(|(seq, r)| (seq, r.id))
+            .collect();
+        assert_eq!(
+            after,
+            [(5, remove.id)],
+            "a reader that saw 4 is told the removal"
+        );
     }
 
     #[test]

@@ -317,4 +317,9 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX incoming_shown ON incoming (contact_id, timestamp_ms, received_seq)
         WHERE content_type NOT IN ('courier/chunk', 'courier/group-record',
         'courier/group-answer', 'courier/group-presence');",
+    // 25: a group's last position, kept apart from its records so that positions only grow
+    // (a removal that takes back the newest records must not hand their positions out again).
+    "ALTER TABLE groups ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;
+    UPDATE groups SET last_seq = (SELECT coalesce(max(seq), 0) FROM group_records
+        WHERE group_id = groups.id AND held_for IS NULL);",
 ];

@@ -7,7 +7,7 @@ use super::activity::{ARRIVED, CHANGED, IN_FLIGHT, MARK, MARK_SEEN, UNACKED, UNS
 use super::conversation::{EXPIRED_SEND_KEYS, NEWEST_QUEUED};
 use super::database::Database;
 use super::disappearing::EXPIRED;
-use super::groups::{HELD_COUNT, HELD_FOR, NEXT_SEQ, RECORDS_AFTER, RECORDS_BEFORE, REPLIES};
+use super::groups::{HELD_COUNT, HELD_FOR, RECORDS_AFTER, RECORDS_BEFORE, REPLIES};
 use super::sync_store::{DUE, STORE_INCOMING};
 use super::window::{ID_RANGE, NEWER, OLDER, ONE, query};
 use crate::Passphrase;
@@ -132,7 +132,7 @@ fn every_hot_query_reaches_its_rows_through_an_index_and_sorts_nothing_it_read()
     // Unseen counts and marking them seen, among the unseen only.
     pinned(&db, "unseen", UNSEEN, &["incoming_unseen"], false);
     pinned(&db, "mark seen", MARK_SEEN, &["incoming_unseen"], false);
-    // A group: its records after a position (a window, a relay), the next position, and what is
+    // A group: its records after a position (a window, a relay), before one, a thread, and what is
     // held back, each among that group's rows of that kind only.
     pinned(
         &db,
@@ -153,13 +153,6 @@ fn every_hot_query_reaches_its_rows_through_an_index_and_sorts_nothing_it_read()
         "group thread",
         REPLIES,
         &["group_records_thread"],
-        false,
-    );
-    pinned(
-        &db,
-        "group next seq",
-        NEXT_SEQ,
-        &["group_records_order"],
         false,
     );
     pinned(
