@@ -239,15 +239,13 @@ pub enum ServiceError {
         "several members are called {0:?}; give the first hex digits of their key instead (`courier group members GROUP`)"
     )]
     AmbiguousMember(String),
-    /// A group post's prepared payload is over what one record carries.
-    #[error(
-        "the prepared post is {size} bytes and a group post carries at most {limit}; send a smaller file (a lower --option quality for an image)"
-    )]
+    /// A group post's prepared payload is over what one attachment carries.
+    #[error("the prepared post is {size} bytes, too large to post: {why}")]
     PostTooLarge {
         /// The prepared payload's size.
         size: usize,
-        /// The most a post carries.
-        limit: usize,
+        /// Why it cannot be split.
+        why: String,
     },
     /// The file to save into could not be written.
     #[error("writing {}: {source}", path.display())]

@@ -3,10 +3,11 @@
 //! membership changes), leaving, removing a member and dissolving. The rules are the protocol's
 //! (`courier_proto::group`); the records and their sync are the database's.
 
-use courier_proto::group::record::MAX_POST_BODY;
+use courier_proto::group::record::{GROUP_CHUNK_TYPE, MAX_POST_BODY};
 use courier_proto::group::{
     Ended, GroupError, GroupId, Kind, MemberKey, MemberPublic, Record, RecordId,
 };
+use courier_proto::sync::attachment::split_as;
 use courier_storage::{Content, Direction, Group, Payload, Standing};
 
 use crate::Service;
@@ -97,8 +98,9 @@ pub enum GroupEvent {
         content_type: String,
         /// One line: the plugin's summary, else the author's fallback, else the type in brackets.
         summary: String,
-        /// Its payload's size.
-        bytes: usize,
+        /// Its payload's size, once all of it is here (an attachment's chunks may still be
+        /// arriving).
+        bytes: Option<usize>,
     },
     /// The creator added `member` (the creator's first record adds the creator: the group began).
     Added {
@@ -283,20 +285,34 @@ impl Service {
         // Members' versions are not known: a group is written in our newest, and a member who
         // reads none shows the fallback.
         let (draft, _) = compose(plugin, input, &all, &[])?;
-        if draft.payload.len() > MAX_POST_BODY {
-            return Err(ServiceError::PostTooLarge {
+        let now = now_ms();
+        // What one record cannot carry goes as an attachment: chunks beside it, its manifest in
+        // it, as a conversation sends one.
+        let (content_type, type_version, body) = if draft.payload.len() > MAX_POST_BODY {
+            let (manifest, chunks) = split_as(
+                &draft.payload,
+                &draft.content_type,
+                draft.version,
+                now,
+                GROUP_CHUNK_TYPE,
+            )
+            .map_err(|e| ServiceError::PostTooLarge {
                 size: draft.payload.len(),
-                limit: MAX_POST_BODY,
-            });
-        }
+                why: e.to_string(),
+            })?;
+            self.db.keep_group_chunks(&chunks)?;
+            (manifest.content_type, manifest.type_version, manifest.body)
+        } else {
+            (draft.content_type, draft.version, draft.payload)
+        };
         let kind = Kind::Post {
             parent,
-            content_type: draft.content_type,
-            type_version: draft.version,
+            content_type,
+            type_version,
             fallback: draft.fallback.clone(),
-            body: draft.payload,
+            body,
         };
-        let record = self.publish(&id, &key, kind)?;
+        let record = self.publish_at(&id, &key, kind, now)?;
         Ok(Posted {
             id: record,
             fallback: draft.fallback,
@@ -372,14 +388,25 @@ impl Service {
         else {
             return Err(ServiceError::NoSuchMessage(post.to_owned()));
         };
-        if let Some(plugin) = self.plugins()?.message_type_if_loaded(&content_type) {
+        let content = self.db.group_content(&content_type, type_version, &body)?;
+        let bytes = match content.payload {
+            Payload::Complete(bytes) => bytes,
+            Payload::Partial { received, total } => {
+                return Err(ServiceError::StillArriving { received, total });
+            }
+            Payload::Damaged(_) => return Err(ServiceError::Damaged(Direction::Incoming)),
+        };
+        if let Some(plugin) = self
+            .plugins()?
+            .message_type_if_loaded(&content.content_type)
+        {
             plugin
-                .validate(&body, type_version)
+                .validate(&bytes, content.version)
                 .map_err(ServiceError::InvalidContent)?;
         }
         Ok(Attachment {
-            content_type,
-            bytes: body,
+            content_type: content.content_type,
+            bytes,
         })
     }
 
@@ -474,7 +501,18 @@ impl Service {
         key: &MemberKey,
         kind: Kind,
     ) -> Result<RecordId, ServiceError> {
-        let body = self.db.next_group_body(id, key.public(), now_ms(), kind)?;
+        self.publish_at(id, key, kind, now_ms())
+    }
+
+    /// [`Self::publish`] at `now_ms`.
+    fn publish_at(
+        &mut self,
+        id: &GroupId,
+        key: &MemberKey,
+        kind: Kind,
+        now_ms: u64,
+    ) -> Result<RecordId, ServiceError> {
+        let body = self.db.next_group_body(id, key.public(), now_ms, kind)?;
         let record = Record::sign(key, body)?;
         let record_id = record.id;
         self.db.publish_group_record(record)??;
@@ -613,11 +651,17 @@ impl Service {
                 fallback,
                 body: payload,
             } => {
-                let bytes = payload.len();
-                let content = Content {
-                    content_type: content_type.clone(),
-                    version: type_version,
-                    payload: Payload::Complete(payload),
+                let content = self
+                    .db
+                    .group_content(&content_type, type_version, &payload)
+                    .unwrap_or_else(|e| Content {
+                        content_type: content_type.clone(),
+                        version: type_version,
+                        payload: Payload::Damaged(e.to_string()),
+                    });
+                let bytes = match &content.payload {
+                    Payload::Complete(whole) => Some(whole.len()),
+                    _ => None,
                 };
                 let direction = if us == Some(body.author) {
                     Direction::Outgoing
@@ -631,7 +675,7 @@ impl Service {
                 };
                 GroupEvent::Post {
                     parent,
-                    content_type,
+                    content_type: content.content_type,
                     summary,
                     bytes,
                 }

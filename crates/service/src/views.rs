@@ -100,7 +100,7 @@ impl From<GroupItem> for GroupEntry {
                 entry.parent = parent.map(|p| hex::encode(p.0));
                 entry.content_type = Some(content_type);
                 entry.summary = Some(summary);
-                entry.bytes = Some(bytes as u64);
+                entry.bytes = bytes.map(|b| b as u64);
             }
             GroupEvent::Added { member } => {
                 entry.kind = GroupEntryKind::Added;

@@ -7,7 +7,7 @@
 
 use courier_proto::group::descriptor::check_name;
 use courier_proto::group::invitation::{ANSWER_TYPE, GroupNote, INVITE_TYPE, PRESENCE_TYPE};
-use courier_proto::group::record::RECORD_TYPE;
+use courier_proto::group::record::{GROUP_CHUNK_TYPE, RECORD_TYPE};
 use courier_proto::group::{
     GroupDescriptor, GroupError, GroupId, Kind, MemberKey, MemberPublic, Outcome, Record,
     RecordBody, RecordId, presence_tag,
@@ -39,6 +39,8 @@ pub enum GroupNews {
     Records(GroupId, Outcome),
     /// Refused: nothing kept, nothing relayed.
     Refused(GroupError),
+    /// A chunk of a post's attachment, kept (and relayed if its post is here).
+    Chunk,
     /// Nothing to do (a group we do not know or left, an answer we did not ask for).
     Ignored,
 }
@@ -46,13 +48,16 @@ pub enum GroupNews {
 /// Whether `content_type` is group traffic that is no conversation message: a record, an answer
 /// or a presence tag (an invitation is one, and shows in the conversation).
 pub(crate) fn is_group_traffic(content_type: &str) -> bool {
-    matches!(content_type, RECORD_TYPE | ANSWER_TYPE | PRESENCE_TYPE)
+    matches!(
+        content_type,
+        RECORD_TYPE | ANSWER_TYPE | PRESENCE_TYPE | GROUP_CHUNK_TYPE
+    )
 }
 
 impl Database {
     /// Runs `f` in a transaction of its own, or in the caller's if one is open (a sync session
     /// stores a batch of arrivals in one).
-    fn atomically<T>(
+    pub(crate) fn atomically<T>(
         &mut self,
         f: impl FnOnce(&mut Database) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
@@ -63,11 +68,31 @@ impl Database {
         }
     }
 
-    /// Queues `record` to `contact`.
+    /// Queues `record` to `contact`, after the chunks it names that are kept here.
     fn send_record(&mut self, contact: ContactId, record: &Record) -> Result<(), StorageError> {
+        for chunk in self.post_chunks(record)? {
+            self.queue(contact, &chunk)?;
+        }
         self.queue(contact, &record.to_message())?;
         self.relayed = true;
         Ok(())
+    }
+
+    /// The contacts we sync `group` with who are members now, but `except`.
+    pub(crate) fn current_peers(
+        &self,
+        group: &GroupId,
+        except: Option<ContactId>,
+    ) -> Result<Vec<ContactId>, StorageError> {
+        let members = self.group_members(group)?;
+        Ok(self
+            .group_peers(group)?
+            .into_iter()
+            .filter(|(c, key)| {
+                Some(*c) != except && members.iter().any(|(k, m)| k == key && m.ended.is_none())
+            })
+            .map(|(c, _)| c)
+            .collect())
     }
 
     /// Queues the accepted records `ids` of group `group` to every contact we sync it with who
@@ -137,6 +162,14 @@ impl Database {
     ) -> Result<Option<GroupNews>, StorageError> {
         if message.content_type == RECORD_TYPE {
             return self.take_record(contact, message).map(Some);
+        }
+        if message.content_type == GROUP_CHUNK_TYPE {
+            let kept = self.take_group_chunk(contact, message)?;
+            return Ok(Some(if kept {
+                GroupNews::Chunk
+            } else {
+                GroupNews::Ignored
+            }));
         }
         let note = match GroupNote::from_message(message) {
             Ok(Some(note)) => note,
@@ -431,7 +464,7 @@ mod tests {
     use courier_proto::transport_security::transport_keys::{Role, SecretKey};
 
     use super::*;
-    use crate::{ConversationStore, Passphrase};
+    use crate::{ConversationStore, Passphrase, Payload};
     use courier_proto::group::awaiting_add;
 
     const T: u64 = 1_700_000_000_000;
@@ -525,14 +558,24 @@ mod tests {
         record
     }
 
-    #[test]
-    fn alice_invites_bob_and_carol_who_do_not_know_each_other_and_bob_s_post_reaches_carol_through_her()
-     {
-        let dir = tempfile::tempdir().unwrap();
+    /// Alice, bob and carol, where alice is the contact of both and they are not each other's;
+    /// alice made a group and invited both, who joined and got the group so far.
+    struct Newsroom {
+        alice: Person,
+        bob: Person,
+        carol: Person,
+        bob_at_a: ContactId,
+        a_at_bob: ContactId,
+        carol_at_a: ContactId,
+        a_at_carol: ContactId,
+        group: GroupId,
+    }
+
+    fn newsroom(dir: &std::path::Path) -> Newsroom {
         let (mut alice, mut bob, mut carol) = (
-            person(dir.path(), "alice"),
-            person(dir.path(), "bob"),
-            person(dir.path(), "carol"),
+            person(dir, "alice"),
+            person(dir, "bob"),
+            person(dir, "carol"),
         );
         let (bob_at_a, a_at_bob) = befriend(&mut alice, &mut bob, 1);
         let (carol_at_a, a_at_carol) = befriend(&mut alice, &mut carol, 2);
@@ -569,6 +612,32 @@ mod tests {
                 "{news:?}"
             );
         }
+        Newsroom {
+            alice,
+            bob,
+            carol,
+            bob_at_a,
+            a_at_bob,
+            carol_at_a,
+            a_at_carol,
+            group,
+        }
+    }
+
+    #[test]
+    fn alice_invites_bob_and_carol_who_do_not_know_each_other_and_bob_s_post_reaches_carol_through_her()
+     {
+        let dir = tempfile::tempdir().unwrap();
+        let Newsroom {
+            mut alice,
+            mut bob,
+            mut carol,
+            bob_at_a,
+            a_at_bob,
+            carol_at_a,
+            a_at_carol,
+            group,
+        } = newsroom(dir.path());
         // Carol learns bob joined, and bob carol (relayed by alice); then bob posts and alice
         // relays it to carol.
         carry(&mut alice, carol_at_a, &mut carol, a_at_carol);
@@ -769,5 +838,92 @@ mod tests {
         assert_eq!(mallory.db.groups().unwrap().len(), 1);
         assert!(mallory.db.group_peers(&hers).unwrap().is_empty());
         assert!(drain(&mut mallory, b_at_m).is_empty());
+    }
+
+    #[test]
+    fn bob_s_large_post_reaches_carol_through_alice_in_chunks_and_a_late_chunk_is_relayed_as_it_arrives()
+     {
+        use courier_proto::group::record::GROUP_CHUNK_TYPE;
+        use courier_proto::sync::attachment::{MANIFEST_TYPE, split_as};
+        let dir = tempfile::tempdir().unwrap();
+        let Newsroom {
+            mut alice,
+            mut bob,
+            mut carol,
+            bob_at_a,
+            a_at_bob,
+            carol_at_a,
+            a_at_carol,
+            group,
+        } = newsroom(dir.path());
+        carry(&mut alice, carol_at_a, &mut carol, a_at_carol);
+        carry(&mut alice, bob_at_a, &mut bob, a_at_bob);
+        // Bob posts 150 KB: three chunks and a manifest in the record.
+        let photo: Vec<u8> = (0..150_000u32).map(|i| (i * 31 % 251) as u8).collect();
+        let (manifest, chunks) = split_as(&photo, "courier/image", 1, T, GROUP_CHUNK_TYPE).unwrap();
+        assert_eq!(chunks.len(), 3);
+        bob.db.keep_group_chunks(&chunks).unwrap();
+        let key = bob.db.group(&group).unwrap().unwrap().key.unwrap();
+        let kind = Kind::Post {
+            parent: None,
+            content_type: MANIFEST_TYPE.into(),
+            type_version: 1,
+            fallback: "a photo".into(),
+            body: manifest.body.clone(),
+        };
+        let body = bob
+            .db
+            .next_group_body(&group, key.public(), T, kind)
+            .unwrap();
+        let record = Record::sign(&key, body).unwrap();
+        bob.db
+            .publish_group_record(record.clone())
+            .unwrap()
+            .unwrap();
+        // The link to alice carries the chunks and the record; the last chunk is lost on the way
+        // and comes again later (a retransmission), after the record.
+        let mut sent = drain(&mut bob, a_at_bob);
+        assert_eq!(sent.len(), 4, "three chunks and the record");
+        let late = sent.remove(2);
+        assert_eq!(late.content_type, GROUP_CHUNK_TYPE);
+        for message in &sent {
+            alice.db.take_group_message(bob_at_a, message, T).unwrap();
+        }
+        let content = |p: &Person| {
+            p.db.group_content(MANIFEST_TYPE, 1, &manifest.body)
+                .unwrap()
+                .payload
+        };
+        assert_eq!(
+            content(&alice),
+            Payload::Partial {
+                received: 2,
+                total: 3
+            }
+        );
+        // Alice relayed the record with the two chunks she has; carol shows the post arriving.
+        let news = carry(&mut alice, carol_at_a, &mut carol, a_at_carol);
+        assert_eq!(news.len(), 3, "{news:?}");
+        assert!(matches!(
+            content(&carol),
+            Payload::Partial { received: 2, .. }
+        ));
+        // The lost chunk comes; alice keeps it and passes it on to carol as it arrives.
+        assert_eq!(
+            alice.db.take_group_message(bob_at_a, &late, T).unwrap(),
+            Some(GroupNews::Chunk)
+        );
+        assert_eq!(content(&alice), Payload::Complete(photo.clone()));
+        assert_eq!(
+            carry(&mut alice, carol_at_a, &mut carol, a_at_carol),
+            [GroupNews::Chunk]
+        );
+        assert_eq!(content(&carol), Payload::Complete(photo));
+        // A chunk from someone we sync no group with is not kept.
+        let (mallory_at_c, _) = befriend(&mut carol, &mut person(dir.path(), "mallory"), 7);
+        assert_eq!(
+            carol.db.take_group_message(mallory_at_c, &late, T).unwrap(),
+            Some(GroupNews::Ignored)
+        );
     }
 }

@@ -11,6 +11,7 @@ use courier_proto::sync::session::StoreError;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::database::Database;
+use super::group_chunks::note_post_chunks;
 use super::mailbox_routes::bytes;
 use crate::error::store_error;
 use crate::{ContactId, Durability, StorageError};
@@ -519,6 +520,7 @@ impl GroupStore for GroupRecords<'_> {
                 params![self.group.0, body.author.0, record.id.0],
             )
             .map_err(store_error)?;
+        note_post_chunks(self.conn, &self.group, record).map_err(store_error)?;
         Ok(())
     }
 

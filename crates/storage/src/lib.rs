@@ -13,6 +13,7 @@ mod database;
 mod disappearing;
 mod entry;
 mod error;
+mod group_chunks;
 mod group_sync;
 mod groups;
 mod held_sends;

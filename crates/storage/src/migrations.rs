@@ -322,4 +322,29 @@ pub const MIGRATIONS: &[&str] = &[
     "ALTER TABLE groups ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;
     UPDATE groups SET last_seq = (SELECT coalesce(max(seq), 0) FROM group_records
         WHERE group_id = groups.id AND held_for IS NULL);",
+    // 26: group posts larger than one record: their chunks (`courier/group-chunk` messages, kept
+    // once whichever contact brought them, keyed by their content address), and which accepted
+    // post names which chunk, so a chunk that comes after its post is relayed as it arrives. The
+    // shown indexes leave group chunks out of conversations.
+    "CREATE TABLE group_chunks (
+        id BLOB PRIMARY KEY,
+        timestamp_ms INTEGER NOT NULL,
+        body BLOB NOT NULL
+    );
+    CREATE TABLE group_post_chunks (
+        chunk_id BLOB NOT NULL,
+        group_id BLOB NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+        record_id BLOB NOT NULL,
+        PRIMARY KEY (chunk_id, group_id, record_id)
+    );
+    CREATE TRIGGER erase_group_chunk AFTER DELETE ON group_chunks
+        BEGIN UPDATE erasure SET owed = 1 WHERE owed = 0; END;
+    DROP INDEX outgoing_shown;
+    DROP INDEX incoming_shown;
+    CREATE INDEX outgoing_shown ON outgoing (contact_id, timestamp_ms)
+        WHERE content_type NOT IN ('courier/chunk', 'courier/group-record',
+        'courier/group-answer', 'courier/group-presence', 'courier/group-chunk');
+    CREATE INDEX incoming_shown ON incoming (contact_id, timestamp_ms, received_seq)
+        WHERE content_type NOT IN ('courier/chunk', 'courier/group-record',
+        'courier/group-answer', 'courier/group-presence', 'courier/group-chunk');",
 ];

@@ -48,7 +48,7 @@ const INCOMING: &str = "id, timestamp_ms, content_type, type_version, body, fall
 /// (not a parameter) so that SQLite can use the partial indexes `outgoing_shown` and
 /// `incoming_shown`, whose condition this is (migration 24).
 pub(crate) const SHOWN: &str = "content_type NOT IN ('courier/chunk', 'courier/group-record', \
-    'courier/group-answer', 'courier/group-presence')";
+    'courier/group-answer', 'courier/group-presence', 'courier/group-chunk')";
 
 /// The newest `?5` rows of contact `?1` before the cursor: ours below (`?2`, `?3`), theirs below
 /// (`?2`, `?4`) in (time, row) order. See [`Database::window`] for the bounds.
@@ -227,12 +227,12 @@ mod tests {
     #[test]
     fn the_shown_condition_names_the_chunk_type_and_the_group_traffic_types() {
         use courier_proto::group::invitation::{ANSWER_TYPE, PRESENCE_TYPE};
-        use courier_proto::group::record::RECORD_TYPE;
+        use courier_proto::group::record::{GROUP_CHUNK_TYPE, RECORD_TYPE};
         assert_eq!(
             SHOWN,
             format!(
                 "content_type NOT IN ('{CHUNK_TYPE}', '{RECORD_TYPE}', '{ANSWER_TYPE}', \
-                 '{PRESENCE_TYPE}')"
+                 '{PRESENCE_TYPE}', '{GROUP_CHUNK_TYPE}')"
             )
         );
         // The migration's indexes have the same condition, or a window would scan.

@@ -21,11 +21,14 @@ const SIGNED: &[u8] = b"courier/v1/group-record";
 /// member inside one ([`Record::to_message`]).
 pub const MAX_RECORD_LEN: usize = MAX_BODY_LEN;
 /// Largest payload of a post: what leaves room in [`MAX_RECORD_LEN`] for every other field at
-/// its longest and the signature. (An attachment's chunks travel as conversation chunks, which
+/// its longest and the signature. (A larger payload travels as [`GROUP_CHUNK_TYPE`] chunks, which
 /// the post's manifest names.)
 pub const MAX_POST_BODY: usize = MAX_BODY_LEN - 1024;
 /// Content type of the conversation message that carries a group record to a member.
 pub const RECORD_TYPE: &str = "courier/group-record";
+/// The content type of a chunk of a group post's attachment (its record's body is the manifest,
+/// `courier/attachment`, as a conversation's is).
+pub const GROUP_CHUNK_TYPE: &str = "courier/group-chunk";
 
 /// A record's content-addressed id.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -55,6 +55,17 @@ pub fn split(
     version: u32,
     timestamp_ms: u64,
 ) -> Result<(Message, Vec<Message>), AttachmentError> {
+    split_as(data, content_type, version, timestamp_ms, CHUNK_TYPE)
+}
+
+/// [`split`], its chunks messages of `chunk_type` (a group's chunks travel as the group's).
+pub fn split_as(
+    data: &[u8],
+    content_type: &str,
+    version: u32,
+    timestamp_ms: u64,
+    chunk_type: &str,
+) -> Result<(Message, Vec<Message>), AttachmentError> {
     if data.len() as u64 > MAX_ATTACHMENT_LEN {
         return Err(AttachmentError::TooLarge(data.len() as u64));
     }
@@ -67,7 +78,7 @@ pub fn split(
         .chunks(CHUNK_LEN)
         .map(|c| Message {
             timestamp_ms,
-            content_type: CHUNK_TYPE.into(),
+            content_type: chunk_type.into(),
             type_version: 1,
             fallback: String::new(),
             body: c.to_vec(),
@@ -157,6 +168,26 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+
+    #[test]
+    fn chunks_of_another_type_are_named_by_their_own_ids() {
+        let data = vec![7u8; CHUNK_LEN + 1];
+        let (manifest, chunks) =
+            split_as(&data, "courier/image", 1, 5, "courier/group-chunk").unwrap();
+        assert!(
+            chunks
+                .iter()
+                .all(|c| c.content_type == "courier/group-chunk")
+        );
+        let (_, plain) = split(&data, "courier/image", 1, 5).unwrap();
+        assert_ne!(
+            chunks[0].id(),
+            plain[0].id(),
+            "another type, another address"
+        );
+        let ids: Vec<MessageId> = chunks.iter().map(Message::id).collect();
+        assert_eq!(parse_manifest(&manifest.body).unwrap().chunks, ids);
+    }
 
     #[test]
     fn a_file_splits_into_content_addressed_chunks_and_comes_back_whole() {

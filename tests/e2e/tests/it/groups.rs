@@ -415,12 +415,23 @@ fn every_installed_message_type_posts_into_a_group_and_reads_there_as_it_does_in
         .join("../../plugins/message-voice/tests/fixtures/espeak.wav");
     let payment =
         "bitcoin:BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4?amount=0.0005&label=Bob&message=rent";
-    let inputs: [&[&str]; 5] = [
+    // A photo kept whole: too large for one record, it goes as an attachment in chunks.
+    let large = root.path().join("large.png");
+    std::fs::write(&large, noise_png(400, 300, 4)).unwrap();
+    let inputs: [&[&str]; 6] = [
         &["--location", "52.52,13.405", "--label", "the square"],
         &["--payment", payment],
         &["--voice", voice.to_str().unwrap()],
         &["--image", photo.to_str().unwrap()],
         &["--type", "example/poll", "--input", "-"],
+        &[
+            "--type",
+            "courier/image",
+            "--input",
+            large.to_str().unwrap(),
+            "--option",
+            "quality=100",
+        ],
     ];
     let poll = br#"{"question": "Meet at one?", "answers": ["Yes", "No"]}"#;
     for input in inputs {
@@ -439,13 +450,17 @@ fn every_installed_message_type_posts_into_a_group_and_reads_there_as_it_does_in
         .unwrap();
     assert!(refused.contains("net"), "{refused}");
 
-    wait_until(WAIT, "bob has all five, each way", || {
+    wait_until(WAIT, "bob has all six, each way", || {
         let sent = bob
             .messages("alice")?
             .iter()
             .filter(|r| r.complete && r.content_type != "courier/group-invite")
             .count();
-        Ok(sent == 5 && posts(&bob).len() == 5)
+        let whole = posts(&bob)
+            .iter()
+            .filter(|(_, _, s)| !s.contains("receiving"))
+            .count();
+        Ok(sent == 6 && whole == 6)
     })
     .unwrap();
     let conversation: Vec<(String, String)> = bob
@@ -471,7 +486,8 @@ fn every_installed_message_type_posts_into_a_group_and_reads_there_as_it_does_in
             "courier/payment",
             "courier/voice",
             "courier/image",
-            "example/poll"
+            "example/poll",
+            "courier/image"
         ]
     );
     assert_eq!(group[2].1, "voice message, 0:05");
@@ -491,4 +507,40 @@ fn every_installed_message_type_posts_into_a_group_and_reads_there_as_it_does_in
         .unwrap();
     let wav = std::fs::read(&saved).unwrap();
     assert_eq!((&wav[..4], &wav[8..12]), (&b"RIFF"[..], &b"WAVE"[..]));
+    // The large photo came in chunks and saves whole, the same bytes as the one sent 1:1.
+    let large_post = entries
+        .iter()
+        .rfind(|e| e["content_type"] == "courier/image")
+        .unwrap();
+    assert!(
+        large_post["bytes"].as_u64().unwrap() > 100_000,
+        "{large_post}"
+    );
+    let from_group = root.path().join("large-from-group.jpg");
+    let id = large_post["id"].as_str().unwrap();
+    bob.cli(&[
+        "group",
+        "save",
+        GROUP,
+        &id[..16],
+        from_group.to_str().unwrap(),
+    ])
+    .unwrap();
+    let sent = bob.messages("alice").unwrap();
+    let one_to_one = sent
+        .iter()
+        .rfind(|r| r.content_type == "courier/image")
+        .unwrap();
+    let from_chat = root.path().join("large-from-chat.jpg");
+    bob.cli(&[
+        "attachment",
+        "save",
+        &one_to_one.id[..16],
+        from_chat.to_str().unwrap(),
+    ])
+    .unwrap();
+    assert_eq!(
+        std::fs::read(&from_group).unwrap(),
+        std::fs::read(&from_chat).unwrap()
+    );
 }
