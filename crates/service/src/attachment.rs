@@ -6,7 +6,7 @@ use std::path::Path;
 
 use courier_local_fs::owner_only;
 use courier_proto::sync::record::MessageId;
-use courier_storage::{ContactId, Entry, Payload};
+use courier_storage::{ContactId, Content, Direction, Entry, Payload};
 
 use crate::Service;
 use crate::error::ServiceError;
@@ -29,6 +29,15 @@ impl Service {
     pub fn attachment(&mut self, prefix: &str) -> Result<Attachment, ServiceError> {
         let (contact, entry) = self.find_message(prefix)?;
         let content = self.db.content(contact, &entry)?;
+        self.checked(content, entry.direction)
+    }
+
+    /// `content`, whole, as its plugin's `validate` passes it (a message's or a group post's).
+    pub(crate) fn checked(
+        &mut self,
+        content: Content,
+        direction: Direction,
+    ) -> Result<Attachment, ServiceError> {
         let bytes = match content.payload {
             Payload::Complete(payload) => payload,
             Payload::Partial { received, total } => {
@@ -36,7 +45,7 @@ impl Service {
             }
             Payload::Damaged(why) => {
                 tracing::debug!(%why, "not saving a damaged attachment");
-                return Err(ServiceError::Damaged(entry.direction));
+                return Err(ServiceError::Damaged(direction));
             }
         };
         if let Some(plugin) = self

@@ -389,25 +389,7 @@ impl Service {
             return Err(ServiceError::NoSuchMessage(post.to_owned()));
         };
         let content = self.db.group_content(&content_type, type_version, &body)?;
-        let bytes = match content.payload {
-            Payload::Complete(bytes) => bytes,
-            Payload::Partial { received, total } => {
-                return Err(ServiceError::StillArriving { received, total });
-            }
-            Payload::Damaged(_) => return Err(ServiceError::Damaged(Direction::Incoming)),
-        };
-        if let Some(plugin) = self
-            .plugins()?
-            .message_type_if_loaded(&content.content_type)
-        {
-            plugin
-                .validate(&bytes, content.version)
-                .map_err(ServiceError::InvalidContent)?;
-        }
-        Ok(Attachment {
-            content_type: content.content_type,
-            bytes,
-        })
+        self.checked(content, Direction::Incoming)
     }
 
     /// Writes the content of post `post` in `reference` to `file`, a new file only its owner

@@ -140,27 +140,32 @@ impl Database {
                 },
             }
         }
-        let total = manifest.chunks.len();
-        let payload = if chunks.len() < total {
-            Payload::Partial {
-                received: chunks.len(),
+        Ok(put_together(manifest, chunks))
+    }
+}
+
+/// The attachment `manifest` names, from the `chunks` found of it in order, or how far it has come.
+pub(super) fn put_together(manifest: attachment::Manifest, chunks: Vec<Vec<u8>>) -> Content {
+    let total = manifest.chunks.len();
+    let payload = if chunks.len() < total {
+        Payload::Partial {
+            received: chunks.len(),
+            total,
+        }
+    } else {
+        let mut bodies = chunks.into_iter();
+        match attachment::assemble(&manifest, |_| bodies.next()) {
+            Some(Ok(data)) => Payload::Complete(data),
+            Some(Err(e)) => Payload::Damaged(e.to_string()),
+            None => Payload::Partial {
+                received: total,
                 total,
-            }
-        } else {
-            let mut bodies = chunks.into_iter();
-            match attachment::assemble(&manifest, |_| bodies.next()) {
-                Some(Ok(data)) => Payload::Complete(data),
-                Some(Err(e)) => Payload::Damaged(e.to_string()),
-                None => Payload::Partial {
-                    received: total,
-                    total,
-                },
-            }
-        };
-        Ok(Content {
-            content_type: manifest.content_type,
-            version: manifest.version,
-            payload,
-        })
+            },
+        }
+    };
+    Content {
+        content_type: manifest.content_type,
+        version: manifest.version,
+        payload,
     }
 }

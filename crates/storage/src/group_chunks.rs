@@ -10,6 +10,7 @@ use courier_proto::sync::attachment::{self, MANIFEST_TYPE};
 use courier_proto::sync::record::{Message, MessageId};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::attachments::put_together;
 use super::database::Database;
 use crate::{ContactId, Content, Payload, StorageError};
 
@@ -170,27 +171,6 @@ impl Database {
                 chunks.push(chunk.body);
             }
         }
-        let total = manifest.chunks.len();
-        let payload = if chunks.len() < total {
-            Payload::Partial {
-                received: chunks.len(),
-                total,
-            }
-        } else {
-            let mut whole = chunks.into_iter();
-            match attachment::assemble(&manifest, |_| whole.next()) {
-                Some(Ok(data)) => Payload::Complete(data),
-                Some(Err(e)) => Payload::Damaged(e.to_string()),
-                None => Payload::Partial {
-                    received: total,
-                    total,
-                },
-            }
-        };
-        Ok(Content {
-            content_type: manifest.content_type,
-            version: manifest.version,
-            payload,
-        })
+        Ok(put_together(manifest, chunks))
     }
 }
