@@ -207,3 +207,14 @@ show("post record", string(body) + string(signature))
 show("post id", hashlib.sha256(b"courier/v1/group-record-id" + body).digest())
 # presence_tag(group 01..01, keys 03..03 and 04..04): the lower key first.
 show("presence tag", hashlib.sha256(b"courier/v1/group-presence" + bytes([1] * 32) + bytes([3] * 32) + bytes([4] * 32)).digest())
+
+print("# sealed: key 05..05, nonce 06..06, group 07..07, one day, at 1_700_000_000_000")
+# Content { content_type, type_version (varint), fallback, body } under XChaCha20-Poly1305 with
+# associated data "courier/v1/group-sealed" + group id; the key travels as a courier/group-chunk.
+content = string(b"courier/text") + varint(1) + string(b"") + string(b"hi")
+ciphertext = xchacha20poly1305_seal(bytes([5] * 32), bytes([6] * 24), content, b"courier/v1/group-sealed" + bytes([7] * 32))
+key_id = message_id(1_700_000_000_000, b"courier/group-chunk", 1, b"", bytes([5] * 32))
+# Wire { key: [u8; 32], lifetime_secs (varint), nonce: [u8; 24], ciphertext }: arrays go raw.
+show("sealed post", key_id + varint(86_400) + bytes([6] * 24) + string(ciphertext))
+# Timer { secs } is the record kind of index 5.
+show("timer kind", varint(5) + varint(86_400))

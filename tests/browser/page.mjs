@@ -87,6 +87,11 @@ async function waitFor(step, what, arg) {
     }
     // The form clears once the node took the invitation.
     if (what === 'invited') ok = $('invite-alias').value === '';
+    // The group's timer line, and the change line the creator's timer record shows as.
+    if (what === 'timer') {
+      ok = !$('group-timer').hidden && $('group-timer').textContent.includes(arg)
+        && all('.change').some((n) => n.textContent.includes('set posts to disappear ' + arg));
+    }
     if (what === 'group') {
       ok = !$('group').hidden && $('group-title').textContent === arg && !$('group-posts').hasAttribute('aria-busy');
     }
@@ -180,6 +185,14 @@ async function groupStory(navigations) {
   await page.locator('#group-send').click({ timeout: left() });
   await waitFor('post the answer', 'post', { before, author: 'alice', text: opt.text, quote: opt.reply });
   console.log('POSTED');
+  // Posts disappear a day after they reach each member from now on; the next one is sealed.
+  await page.locator('#group-timer-choice').selectOption('1d', { timeout: left() });
+  await page.locator('#set-group-timer').click({ timeout: left() });
+  await waitFor('set the group\'s timer', 'timer', '1 day');
+  await page.locator('#group-text').fill('kept for a day', { timeout: left() });
+  await page.locator('#group-send').click({ timeout: left() });
+  await waitFor('post under the timer', 'post', { before, author: 'alice', text: 'kept for a day' });
+  console.log('TIMER SET');
 }
 
 // A conversation with one contact: texts, an image, a reply over the WebSocket, a download.

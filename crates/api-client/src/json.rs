@@ -130,6 +130,9 @@ pub struct Group {
     pub invited_by: Option<String>,
     /// How many are members now, as far as we know.
     pub members: u64,
+    /// How long each post stays on a member's device after it arrives there, as the creator
+    /// set it.
+    pub timer: DisappearingTimer,
 }
 
 /// One member of a group.

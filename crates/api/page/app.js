@@ -455,6 +455,17 @@ async function refreshGroup() {
   $('group-invite').hidden = !(member && g.ours);
   $('dissolve-group').hidden = !(member && g.ours);
   $('leave-group').hidden = !(member && !g.ours);
+  $('group-timer').hidden = !g.timer.seconds;
+  $('group-timer').textContent = `🕓 posts disappear ${g.timer.timer} after they reach each member`;
+  $('group-timer-form').hidden = !(member && g.ours);
+}
+
+async function setGroupTimer(ev) {
+  ev.preventDefault();
+  const timer = $('group-timer-choice').value;
+  await api(grp(state.group) + '/timer', { method: 'POST', json: { timer } });
+  showError(null);
+  await Promise.all([refreshGroup(), groupCatchUp()]);
 }
 
 async function loadGroupPage(id, before) {
@@ -492,6 +503,8 @@ function groupEntryItem(e) {
       removed: `${e.author} removed ${e.member}`,
       left: `${e.author} left`,
       dissolved: `${e.author} dissolved the group`,
+      timer: e.timer === 'off' ? `${e.author} turned disappearing posts off`
+        : `${e.author} set posts to disappear ${e.timer} after they arrive`,
     }[e.kind] || e.kind;
     const li = el('li', 'change', said);
     li.dataset.id = e.id;
@@ -725,6 +738,7 @@ document.addEventListener('DOMContentLoaded', () => {
   $('group-compose').addEventListener('submit', guard(groupText));
   $('group-send-image').addEventListener('click', guard(groupImage));
   $('group-invite').addEventListener('submit', guard(inviteToGroup));
+  $('group-timer-form').addEventListener('submit', guard(setGroupTimer));
   $('accept-group').addEventListener('click', guard(() => answerGroup(true)));
   $('decline-group').addEventListener('click', guard(() => answerGroup(false)));
   $('leave-group').addEventListener('click', guard(() => groupStep('leave')));

@@ -2,7 +2,8 @@
 //! transport) is made by the service in the events' vocabulary (`courier_service::views`).
 
 use courier_api_client::json::{
-    Contact, Conversation, DisappearingTimer, Message, Messages, Plugin, Queued, Transport,
+    Contact, Conversation, DisappearingTimer, Message, Messages, Plugin, Queued, SetTimer,
+    Transport,
 };
 use courier_service::views::health_words;
 use courier_service::{
@@ -18,6 +19,11 @@ pub fn timer(timer: Timer) -> DisappearingTimer {
         timer: timer.to_string(),
         seconds: timer.secs(),
     }
+}
+
+/// The timer a request asks for (`off`, `30m`, `12h`, `7d`).
+pub fn timer_asked(body: &SetTimer) -> Result<Timer, courier_service::ServiceError> {
+    Ok(body.timer.parse()?)
 }
 
 /// A contact as JSON.
@@ -120,6 +126,7 @@ pub fn group(g: courier_service::GroupSummary) -> courier_api_client::json::Grou
         ours: g.ours,
         invited_by: g.invited_by,
         members: g.members as u64,
+        timer: timer(g.timer),
     }
 }
 

@@ -20,7 +20,7 @@ use crate::routes::{contacts, conversations, groups, identity, mailbox, messages
         messages::get, messages::content, messages::delete,
         groups::list, groups::create, groups::get, groups::members, groups::invite,
         groups::answer, groups::posts, groups::post, groups::content, groups::leave,
-        groups::remove, groups::dissolve,
+        groups::remove, groups::dissolve, groups::set_timer,
         node::transports, node::plugins,
         mailbox::status, mailbox::pair, mailbox::unpair,
         crate::live::socket,

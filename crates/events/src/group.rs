@@ -15,7 +15,8 @@ pub struct GroupEntry {
     /// When it was written, by the author's clock, in Unix milliseconds.
     pub time_ms: u64,
     /// `post`, `added` (the creator added `member`; the creator adding themselves made the
-    /// group), `left`, `removed` (the creator removed `member`) or `dissolved`.
+    /// group), `left`, `removed` (the creator removed `member`), `dissolved` or `timer` (the
+    /// creator set how long posts stay: `timer`).
     pub kind: GroupEntryKind,
     /// For a post: the post it replies to (64 hex digits).
     pub parent: Option<String>,
@@ -27,6 +28,8 @@ pub struct GroupEntry {
     pub bytes: Option<u64>,
     /// For `added` and `removed`: whom.
     pub member: Option<String>,
+    /// For `timer`: `off`, or how long each post stays after it arrives, in words (`1 day`).
+    pub timer: Option<String>,
 }
 
 /// What a group's record says.
@@ -43,6 +46,8 @@ pub enum GroupEntryKind {
     Removed,
     /// The creator dissolved the group.
     Dissolved,
+    /// The creator set how long posts stay.
+    Timer,
 }
 
 impl GroupEntryKind {
@@ -54,6 +59,7 @@ impl GroupEntryKind {
             GroupEntryKind::Left => "left",
             GroupEntryKind::Removed => "removed",
             GroupEntryKind::Dissolved => "dissolved",
+            GroupEntryKind::Timer => "timer",
         }
     }
 }

@@ -830,7 +830,7 @@ mod tests {
         };
         service
             .db
-            .take_group_message(bob, &answer.to_message(2), 2)
+            .take_group_message(bob, &answer.to_message(2), courier_storage::Arrival::at(2))
             .unwrap();
         let body = service
             .db
@@ -850,7 +850,7 @@ mod tests {
         let post = Record::sign(&bobs_key, body).unwrap();
         service
             .db
-            .take_group_message(bob, &post.to_message(), 4)
+            .take_group_message(bob, &post.to_message(), courier_storage::Arrival::at(4))
             .unwrap();
         let events = watcher.poll(&mut service, vec![], &[]).unwrap();
         let kinds: Vec<&str> = events

@@ -4,10 +4,14 @@
 //! (`courier_proto::group`); the records and their sync are the database's.
 
 use courier_proto::group::record::{GROUP_CHUNK_TYPE, MAX_POST_BODY};
+use courier_proto::group::sealed::{
+    Content as SealedContent, SEAL_OVERHEAD, SEALED_FALLBACK, SEALED_TYPE, SEALED_VERSION, seal,
+};
 use courier_proto::group::{
     Ended, GroupError, GroupId, Kind, MemberKey, MemberPublic, Record, RecordId,
 };
 use courier_proto::sync::attachment::split_as;
+use courier_proto::sync::timer::Timer;
 use courier_storage::{Content, Direction, Group, Payload, Standing};
 
 use crate::Service;
@@ -68,6 +72,8 @@ pub struct GroupSummary {
     pub invited_by: Option<String>,
     /// Its current members, as far as we know.
     pub members: usize,
+    /// How long a post stays on each member's device after it arrives, as the creator set it.
+    pub timer: Timer,
 }
 
 /// One member of a group.
@@ -116,6 +122,8 @@ pub enum GroupEvent {
     },
     /// The creator dissolved the group.
     Dissolved,
+    /// The creator set how long posts stay.
+    Timer(Timer),
 }
 
 /// One accepted record of a group, with its author.
@@ -286,9 +294,24 @@ impl Service {
         // reads none shows the fallback.
         let (draft, _) = compose(plugin, input, &all, &[])?;
         let now = now_ms();
+        // A post that is to disappear (by the group's timer, or this profile's longest) is
+        // sealed, so its content can go while its record stays in its author's chain.
+        let longest = plugins.policy().longest_timer();
+        let timer = self.find_group(reference)?.timer;
+        let lifetime = if timer.within(longest) {
+            timer
+        } else {
+            longest
+        };
+        let room = match lifetime.secs() {
+            Some(_) => {
+                MAX_POST_BODY - SEAL_OVERHEAD - draft.fallback.len() - draft.content_type.len()
+            }
+            None => MAX_POST_BODY,
+        };
         // What one record cannot carry goes as an attachment: chunks beside it, its manifest in
         // it, as a conversation sends one.
-        let (content_type, type_version, body) = if draft.payload.len() > MAX_POST_BODY {
+        let (content_type, type_version, body) = if draft.payload.len() > room {
             let (manifest, chunks) = split_as(
                 &draft.payload,
                 &draft.content_type,
@@ -305,12 +328,30 @@ impl Service {
         } else {
             (draft.content_type, draft.version, draft.payload)
         };
-        let kind = Kind::Post {
-            parent,
-            content_type,
-            type_version,
-            fallback: draft.fallback.clone(),
-            body,
+        let kind = if lifetime.secs().is_some() {
+            let content = SealedContent {
+                content_type,
+                type_version,
+                fallback: draft.fallback.clone(),
+                body,
+            };
+            let (body, key) = seal(&id, &content, lifetime, now);
+            self.db.keep_group_chunks(&[key])?;
+            Kind::Post {
+                parent,
+                content_type: SEALED_TYPE.into(),
+                type_version: SEALED_VERSION,
+                fallback: SEALED_FALLBACK.into(),
+                body,
+            }
+        } else {
+            Kind::Post {
+                parent,
+                content_type,
+                type_version,
+                fallback: draft.fallback.clone(),
+                body,
+            }
         };
         let record = self.publish_at(&id, &key, kind, now)?;
         Ok(Posted {
@@ -371,25 +412,14 @@ impl Service {
     ) -> Result<Attachment, ServiceError> {
         let id = self.find_group(reference)?.descriptor.id();
         let record = self.find_record(&id, post)?;
-        let Some(Record {
-            body:
-                courier_proto::group::RecordBody {
-                    kind:
-                        Kind::Post {
-                            content_type,
-                            type_version,
-                            body,
-                            ..
-                        },
-                    ..
-                },
-            ..
-        }) = self.db.group_record(&record)?
-        else {
+        let found = match self.db.group_record(&record)? {
+            Some(record) => self.db.group_post(&record)?,
+            None => None,
+        };
+        let Some(found) = found else {
             return Err(ServiceError::NoSuchMessage(post.to_owned()));
         };
-        let content = self.db.group_content(&content_type, type_version, &body)?;
-        self.checked(content, Direction::Incoming)
+        self.checked(found.content, Direction::Incoming)
     }
 
     /// Writes the content of post `post` in `reference` to `file`, a new file only its owner
@@ -439,6 +469,21 @@ impl Service {
         Ok(())
     }
 
+    /// Sets how long each post of our group `reference` stays on each member's device after it
+    /// arrives there (as the profile admits): posts written after it are sealed, and erased then.
+    pub fn set_group_timer(&mut self, reference: &str, timer: Timer) -> Result<(), ServiceError> {
+        let (id, key) = self.our_membership(reference)?;
+        self.plugins()?.policy().admit_timer(timer)?;
+        self.publish(
+            &id,
+            &key,
+            Kind::Timer {
+                secs: timer.secs().unwrap_or(0),
+            },
+        )?;
+        Ok(())
+    }
+
     /// Dissolves our group `reference`: nothing more is taken in it, by anyone.
     pub fn dissolve_group(&mut self, reference: &str) -> Result<(), ServiceError> {
         let (id, key) = self.our_membership(reference)?;
@@ -469,7 +514,7 @@ impl Service {
             .db
             .group(id)?
             .ok_or(courier_storage::StorageError::UnknownGroup)?;
-        let records = self.db.group_records(id, after, limit)?;
+        let records = self.db.group_shown_after(id, after, limit)?;
         let last = records.last().map_or(after, |(seq, _)| *seq);
         let items = self.group_items(&group, records)?;
         Ok((group.descriptor.name, items, last))
@@ -589,6 +634,7 @@ impl Service {
             ours: us == Some(group.descriptor.creator),
             invited_by,
             members: members.iter().filter(|(_, m)| m.ended.is_none()).count(),
+            timer: group.timer,
         })
     }
 
@@ -624,6 +670,7 @@ impl Service {
                 .find(|(k, _)| k == key)
                 .map_or_else(|| "[unknown]".to_owned(), |(_, n)| n.clone())
         };
+        let post = self.db.group_post(&record);
         let body = record.body;
         let event = match body.kind {
             Kind::Post {
@@ -631,16 +678,22 @@ impl Service {
                 content_type,
                 type_version,
                 fallback,
-                body: payload,
+                ..
             } => {
-                let content = self
-                    .db
-                    .group_content(&content_type, type_version, &payload)
-                    .unwrap_or_else(|e| Content {
-                        content_type: content_type.clone(),
-                        version: type_version,
-                        payload: Payload::Damaged(e.to_string()),
-                    });
+                let (fallback, content) = match post {
+                    Ok(Some(post)) => (post.fallback, post.content),
+                    Ok(None) | Err(_) => (
+                        fallback,
+                        Content {
+                            content_type: content_type.clone(),
+                            version: type_version,
+                            payload: Payload::Damaged(match post {
+                                Err(e) => e.to_string(),
+                                _ => "no post".into(),
+                            }),
+                        },
+                    ),
+                };
                 let bytes = match &content.payload {
                     Payload::Complete(whole) => Some(whole.len()),
                     _ => None,
@@ -670,6 +723,11 @@ impl Service {
                 member: name(&member),
             },
             Kind::Dissolve => GroupEvent::Dissolved,
+            Kind::Timer { secs } => GroupEvent::Timer(if secs == 0 {
+                Timer::OFF
+            } else {
+                Timer::of_secs(secs).unwrap_or(Timer::OFF)
+            }),
         };
         GroupItem {
             id: record.id,

@@ -89,6 +89,7 @@ impl From<GroupItem> for GroupEntry {
             summary: None,
             bytes: None,
             member: None,
+            timer: None,
         };
         match item.event {
             GroupEvent::Post {
@@ -112,6 +113,10 @@ impl From<GroupItem> for GroupEntry {
                 entry.member = Some(member);
             }
             GroupEvent::Dissolved => entry.kind = GroupEntryKind::Dissolved,
+            GroupEvent::Timer(timer) => {
+                entry.kind = GroupEntryKind::Timer;
+                entry.timer = Some(timer.to_string());
+            }
         }
         entry
     }

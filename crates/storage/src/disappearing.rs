@@ -8,6 +8,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::chunk_packs::{PackRef, Side};
 use super::database::Database;
 use crate::{ContactId, StorageError};
+use courier_proto::group::invitation::{ANSWER_TYPE, PRESENCE_TYPE};
+use courier_proto::group::record::{GROUP_CHUNK_TYPE, RECORD_TYPE};
 use courier_proto::sync::attachment::CHUNK_TYPE;
 use courier_proto::sync::record::{Message, MessageId};
 use courier_proto::sync::timer::{TIMER_TYPE, Timer};
@@ -22,7 +24,8 @@ impl Database {
         agreed(&self.conn, contact)?.ok_or(StorageError::Corrupt("no such contact"))
     }
 
-    /// Deletes every message whose time is up at `now_ms`, with its chunks; how many went.
+    /// Deletes every message whose time is up at `now_ms`, with its chunks, and erases the content
+    /// of every group post whose time is up; how many went.
     pub fn sweep_expired(&mut self, now_ms: u64) -> Result<usize, StorageError> {
         let now = i64::try_from(now_ms).unwrap_or(i64::MAX);
         let mut due_statement = self.conn.prepare_cached(EXPIRED)?;
@@ -43,7 +46,7 @@ impl Database {
             0
         } else {
             self.delete_messages(&due)?
-        };
+        } + self.sweep_group_posts(now_ms)?;
         if gone > 0 {
             // The WAL still holds the pages as they were; emptied now, it holds nothing of them.
             // Another connection reading keeps it (SQLite then answers busy); the next sweep tries
@@ -147,10 +150,14 @@ pub(super) fn received(
 
 /// The SQL that starts an acked message's timer from `?3`, the ack's time, held to `?4`, the
 /// acking device's longest (NULL for none): a message queued by a process that knew no bound is
-/// still bounded by the node that sends it. Chunks go with their attachment, timer lines stay.
+/// still bounded by the node that sends it. Chunks go with their attachment, timer lines stay,
+/// and group traffic goes once acked: the group keeps what it says (a sealed post's key among
+/// it, which must go when the post does).
 pub(super) fn start_on_ack() -> String {
     format!(
         "expires_ms = coalesce(expires_ms, CASE WHEN content_type IN ('{CHUNK_TYPE}', '{TIMER_TYPE}') THEN NULL
+         WHEN content_type IN ('{RECORD_TYPE}', '{ANSWER_TYPE}', '{PRESENCE_TYPE}', '{GROUP_CHUNK_TYPE}')
+         THEN ?3
          ELSE ?3 + CASE WHEN disappear_ms IS NULL THEN ?4 WHEN ?4 IS NULL THEN disappear_ms
                    ELSE min(disappear_ms, ?4) END END)"
     )

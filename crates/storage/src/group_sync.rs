@@ -16,6 +16,7 @@ use courier_proto::sync::record::Message;
 use rusqlite::{OptionalExtension, params};
 
 use super::database::Database;
+use super::group_expiry::Arrival;
 use super::groups::Standing;
 use crate::{ContactId, Durability, StorageError};
 
@@ -144,7 +145,8 @@ impl Database {
     ) -> Result<Result<Outcome, GroupError>, StorageError> {
         let group = record.body.group;
         self.atomically(|db| {
-            let outcome = match db.take_group_record(record.clone())? {
+            let arrival = Arrival::at(record.body.timestamp_ms);
+            let outcome = match db.take_group_record(record.clone(), arrival)? {
                 Ok(outcome) => outcome,
                 Err(refused) => return Ok(Err(refused)),
             };
@@ -158,10 +160,11 @@ impl Database {
         &mut self,
         contact: ContactId,
         message: &Message,
-        now_ms: u64,
+        arrival: Arrival,
     ) -> Result<Option<GroupNews>, StorageError> {
+        let now_ms = arrival.now_ms;
         if message.content_type == RECORD_TYPE {
-            return self.take_record(contact, message).map(Some);
+            return self.take_record(contact, message, arrival).map(Some);
         }
         if message.content_type == GROUP_CHUNK_TYPE {
             let kept = self.take_group_chunk(contact, message)?;
@@ -194,6 +197,7 @@ impl Database {
         &mut self,
         contact: ContactId,
         message: &Message,
+        arrival: Arrival,
     ) -> Result<GroupNews, StorageError> {
         let record = match Record::decode(&message.body) {
             Ok(record) => record,
@@ -210,7 +214,7 @@ impl Database {
             return Ok(GroupNews::Ignored);
         }
         self.atomically(|db| {
-            let outcome = match db.take_group_record(record)? {
+            let outcome = match db.take_group_record(record, arrival)? {
                 Ok(outcome) => outcome,
                 Err(refused) => return Ok(GroupNews::Refused(refused)),
             };
@@ -269,7 +273,7 @@ impl Database {
         let body =
             self.next_group_body(&group, key.public(), now_ms, Kind::Add { member, name })?;
         let add = Record::sign(&key, body).map_err(|_| StorageError::Corrupt("an add record"))?;
-        if let Err(refused) = self.take_group_record(add.clone())? {
+        if let Err(refused) = self.take_group_record(add.clone(), Arrival::at(now_ms))? {
             return Ok(GroupNews::Refused(refused));
         }
         self.add_group_peer(&group, contact, &member)?;
@@ -346,7 +350,9 @@ impl Database {
         };
         self.atomically(|db| {
             db.add_group(&descriptor, Standing::Member, None, Some(&key), now_ms)?;
-            Ok(db.take_group_record(first)?.map(|_| id))
+            Ok(db
+                .take_group_record(first, Arrival::at(now_ms))?
+                .map(|_| id))
         })
     }
 
@@ -466,6 +472,9 @@ mod tests {
     use super::*;
     use crate::{ConversationStore, Passphrase, Payload};
     use courier_proto::group::awaiting_add;
+    use courier_proto::group::sealed::{
+        Content as SealedContent, SEALED_FALLBACK, SEALED_TYPE, SEALED_VERSION, seal,
+    };
 
     const T: u64 = 1_700_000_000_000;
 
@@ -521,9 +530,24 @@ mod tests {
         to: &mut Person,
         from_at_to: ContactId,
     ) -> Vec<GroupNews> {
+        carry_at(from, to_at_from, to, from_at_to, T)
+    }
+
+    /// [`carry`], arriving at `now_ms`.
+    fn carry_at(
+        from: &mut Person,
+        to_at_from: ContactId,
+        to: &mut Person,
+        from_at_to: ContactId,
+        now_ms: u64,
+    ) -> Vec<GroupNews> {
         drain(from, to_at_from)
             .iter()
-            .filter_map(|m| to.db.take_group_message(from_at_to, m, T).unwrap())
+            .filter_map(|m| {
+                to.db
+                    .take_group_message(from_at_to, m, Arrival::at(now_ms))
+                    .unwrap()
+            })
             .collect()
     }
 
@@ -549,10 +573,13 @@ mod tests {
     }
 
     fn post(p: &mut Person, group: &GroupId, said: &str) -> Record {
+        write(p, group, text(said), T)
+    }
+
+    /// `p`'s next record in `group`, saying `kind` at `at`, published.
+    fn write(p: &mut Person, group: &GroupId, kind: Kind, at: u64) -> Record {
         let key = p.db.group(group).unwrap().unwrap().key.unwrap();
-        let body =
-            p.db.next_group_body(group, key.public(), T, text(said))
-                .unwrap();
+        let body = p.db.next_group_body(group, key.public(), at, kind).unwrap();
         let record = Record::sign(&key, body).unwrap();
         p.db.publish_group_record(record.clone()).unwrap().unwrap();
         record
@@ -624,6 +651,14 @@ mod tests {
         }
     }
 
+    /// A [`newsroom`] where bob and carol each learned the other joined.
+    fn settled(dir: &std::path::Path) -> Newsroom {
+        let mut n = newsroom(dir);
+        carry(&mut n.alice, n.carol_at_a, &mut n.carol, n.a_at_carol);
+        carry(&mut n.alice, n.bob_at_a, &mut n.bob, n.a_at_bob);
+        n
+    }
+
     #[test]
     fn alice_invites_bob_and_carol_who_do_not_know_each_other_and_bob_s_post_reaches_carol_through_her()
      {
@@ -663,7 +698,10 @@ mod tests {
         );
         // Carried again (a retransmission): taken once.
         let again = said.to_message();
-        let news = carol.db.take_group_message(a_at_carol, &again, T).unwrap();
+        let news = carol
+            .db
+            .take_group_message(a_at_carol, &again, Arrival::at(T))
+            .unwrap();
         assert!(matches!(news, Some(GroupNews::Records(_, o)) if o.duplicate));
         assert_eq!(posts(&carol, &group).len(), 1);
         // Nothing goes back to bob from alice for his own post.
@@ -743,7 +781,7 @@ mod tests {
         };
         let news = alice
             .db
-            .take_group_message(mallory_at_a, &answer.to_message(T), T)
+            .take_group_message(mallory_at_a, &answer.to_message(T), Arrival::at(T))
             .unwrap();
         assert_eq!(news, Some(GroupNews::Ignored));
         assert_eq!(alice.db.group_members(&group).unwrap().len(), 1);
@@ -754,7 +792,7 @@ mod tests {
         let forged = Record::sign(&key, body.unwrap()).unwrap();
         let news = alice
             .db
-            .take_group_message(mallory_at_a, &forged.to_message(), T)
+            .take_group_message(mallory_at_a, &forged.to_message(), Arrival::at(T))
             .unwrap();
         assert_eq!(
             news,
@@ -767,7 +805,7 @@ mod tests {
             .unwrap();
         let news = alice
             .db
-            .take_group_message(mallory_at_a, &forged.to_message(), T)
+            .take_group_message(mallory_at_a, &forged.to_message(), Arrival::at(T))
             .unwrap();
         // A record by a key nobody added waits for its add (which may come by another path),
         // on disk, unseen and unrelayed; this one's never comes.
@@ -785,7 +823,10 @@ mod tests {
             body: b"hi".to_vec(),
         };
         assert_eq!(
-            alice.db.take_group_message(mallory_at_a, &text, T).unwrap(),
+            alice
+                .db
+                .take_group_message(mallory_at_a, &text, Arrival::at(T))
+                .unwrap(),
             None
         );
     }
@@ -831,7 +872,7 @@ mod tests {
         assert!(!bytes.windows(12).any(|w| w == b"Union branch"));
         let news = mallory
             .db
-            .take_group_message(b_at_m, presence[0], T)
+            .take_group_message(b_at_m, presence[0], Arrival::at(T))
             .unwrap();
         assert_eq!(news, Some(GroupNews::Ignored));
         // She learned of no group, syncs none with bob, and owes him no answer.
@@ -855,9 +896,7 @@ mod tests {
             carol_at_a,
             a_at_carol,
             group,
-        } = newsroom(dir.path());
-        carry(&mut alice, carol_at_a, &mut carol, a_at_carol);
-        carry(&mut alice, bob_at_a, &mut bob, a_at_bob);
+        } = settled(dir.path());
         // Bob posts 150 KB: three chunks and a manifest in the record.
         let photo: Vec<u8> = (0..150_000u32).map(|i| (i * 31 % 251) as u8).collect();
         let (manifest, chunks) = split_as(&photo, "courier/image", 1, T, GROUP_CHUNK_TYPE).unwrap();
@@ -887,7 +926,10 @@ mod tests {
         let late = sent.remove(2);
         assert_eq!(late.content_type, GROUP_CHUNK_TYPE);
         for message in &sent {
-            alice.db.take_group_message(bob_at_a, message, T).unwrap();
+            alice
+                .db
+                .take_group_message(bob_at_a, message, Arrival::at(T))
+                .unwrap();
         }
         let content = |p: &Person| {
             p.db.group_content(MANIFEST_TYPE, 1, &manifest.body)
@@ -910,7 +952,10 @@ mod tests {
         ));
         // The lost chunk comes; alice keeps it and passes it on to carol as it arrives.
         assert_eq!(
-            alice.db.take_group_message(bob_at_a, &late, T).unwrap(),
+            alice
+                .db
+                .take_group_message(bob_at_a, &late, Arrival::at(T))
+                .unwrap(),
             Some(GroupNews::Chunk)
         );
         assert_eq!(content(&alice), Payload::Complete(photo.clone()));
@@ -922,8 +967,192 @@ mod tests {
         // A chunk from someone we sync no group with is not kept.
         let (mallory_at_c, _) = befriend(&mut carol, &mut person(dir.path(), "mallory"), 7);
         assert_eq!(
-            carol.db.take_group_message(mallory_at_c, &late, T).unwrap(),
+            carol
+                .db
+                .take_group_message(mallory_at_c, &late, Arrival::at(T))
+                .unwrap(),
             Some(GroupNews::Ignored)
         );
+    }
+
+    const HOUR: u64 = 3_600_000;
+    const DAY: u64 = 24 * HOUR;
+
+    /// `p`'s post of `said` sealed for `lifetime`, at `at`, published with its key; and the key.
+    fn sealed_post(
+        p: &mut Person,
+        group: &GroupId,
+        said: &str,
+        lifetime: Timer,
+        at: u64,
+    ) -> (Record, Message) {
+        let content = SealedContent {
+            content_type: "courier/text".into(),
+            type_version: 1,
+            fallback: String::new(),
+            body: said.as_bytes().to_vec(),
+        };
+        let (body, key) = seal(group, &content, lifetime, at);
+        p.db.keep_group_chunks(std::slice::from_ref(&key)).unwrap();
+        let kind = Kind::Post {
+            parent: None,
+            content_type: SEALED_TYPE.into(),
+            type_version: SEALED_VERSION,
+            fallback: SEALED_FALLBACK.into(),
+            body,
+        };
+        (write(p, group, kind, at), key)
+    }
+
+    /// What `p` reads of `record`, if all of it is here.
+    fn reads(p: &Person, record: &Record) -> Option<Vec<u8>> {
+        match p.db.group_post(record).unwrap().unwrap().content.payload {
+            Payload::Complete(said) => Some(said),
+            _ => None,
+        }
+    }
+
+    /// The records `p` shows of `group`.
+    fn shown(p: &Person, group: &GroupId) -> Vec<RecordId> {
+        p.db.group_records_before(group, None, 1000)
+            .unwrap()
+            .into_iter()
+            .map(|(_, r)| r.id)
+            .collect()
+    }
+
+    #[test]
+    fn under_the_group_s_timer_a_post_is_erased_a_day_after_it_reached_each_member_the_chain_goes_on_and_a_newcomer_gets_it()
+     {
+        let dir = tempfile::tempdir().unwrap();
+        let Newsroom {
+            mut alice,
+            mut bob,
+            mut carol,
+            bob_at_a,
+            a_at_bob,
+            carol_at_a,
+            a_at_carol,
+            group,
+        } = settled(dir.path());
+        // Alice, the creator, sets a one-day timer; carol may not.
+        let day = Timer::of_secs(86_400).unwrap();
+        write(&mut alice, &group, Kind::Timer { secs: 86_400 }, T);
+        carry(&mut alice, bob_at_a, &mut bob, a_at_bob);
+        carry(&mut alice, carol_at_a, &mut carol, a_at_carol);
+        for p in [&alice, &bob, &carol] {
+            assert_eq!(p.db.group(&group).unwrap().unwrap().timer, day);
+        }
+        let key = carol.db.group(&group).unwrap().unwrap().key.unwrap();
+        let body = carol
+            .db
+            .next_group_body(&group, key.public(), T, Kind::Timer { secs: 60 })
+            .unwrap();
+        assert_eq!(
+            carol
+                .db
+                .publish_group_record(Record::sign(&key, body).unwrap())
+                .unwrap(),
+            Err(GroupError::NotTheCreator("set the group's timer"))
+        );
+        // Bob's post is sealed: its record says nothing of what he wrote; its key goes beside
+        // it. It reaches alice an hour later, and carol through her an hour after that.
+        let (sealed, key) = sealed_post(&mut bob, &group, "the meeting moved to six", day, T);
+        assert!(!sealed.bytes.windows(7).any(|w| w == b"meeting"));
+        carry_at(&mut bob, a_at_bob, &mut alice, bob_at_a, T + HOUR);
+        carry_at(&mut alice, carol_at_a, &mut carol, a_at_carol, T + 2 * HOUR);
+        for p in [&alice, &bob, &carol] {
+            assert_eq!(
+                reads(p, &sealed).as_deref(),
+                Some(&b"the meeting moved to six"[..])
+            );
+            assert!(shown(p, &group).contains(&sealed.id));
+        }
+        // Bob posts again, but nothing carries it yet: its key waits in his outbox.
+        let (unsent, unsent_key) =
+            sealed_post(&mut bob, &group, "burn after reading", day, T + HOUR);
+        let queued = |p: &Person, id: &courier_proto::sync::record::MessageId| -> bool {
+            p.db.conn
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM outgoing WHERE id = ?1)",
+                    [id.0],
+                    |r| r.get(0),
+                )
+                .unwrap()
+        };
+        assert!(queued(&bob, &unsent_key.id()));
+        // A day after it reached each of them, each erases it: bob's (his own) a day after he
+        // wrote it, alice's an hour later, carol's an hour after hers.
+        let sweep = |p: &mut Person, at: u64| p.db.sweep_expired(at).unwrap();
+        assert_eq!(sweep(&mut bob, T + DAY - 1), 0);
+        assert_eq!(sweep(&mut bob, T + DAY), 1);
+        // Its time up, the unsent post's key leaves bob's outbox too: it is never delivered.
+        assert_eq!(sweep(&mut bob, T + HOUR + DAY), 1);
+        assert!(!queued(&bob, &unsent_key.id()));
+        assert_eq!(reads(&bob, &unsent), None);
+        assert_eq!(sweep(&mut alice, T + HOUR + DAY - 1), 0);
+        assert_eq!(sweep(&mut alice, T + HOUR + DAY), 1);
+        assert_eq!(sweep(&mut carol, T + HOUR + DAY), 0);
+        assert!(reads(&carol, &sealed).is_some());
+        assert_eq!(sweep(&mut carol, T + 2 * HOUR + DAY), 1);
+        for p in [&alice, &bob, &carol] {
+            // The content is gone (its key and chunks); the signed record stays for the chain,
+            // and is shown no more.
+            assert_eq!(reads(p, &sealed), None);
+            assert!(p.db.post_chunks(&sealed).unwrap().is_empty());
+            assert!(p.db.group_record(&sealed.id).unwrap().is_some());
+            assert!(!shown(p, &group).contains(&sealed.id));
+        }
+        // The key, come again late, is not kept.
+        assert_eq!(
+            carol
+                .db
+                .take_group_message(a_at_carol, &key, Arrival::at(T + 3 * DAY))
+                .unwrap(),
+            Some(GroupNews::Ignored)
+        );
+        assert_eq!(reads(&carol, &sealed), None);
+        // The chain goes on: bob's next post names the unsent one, which now reaches alice and
+        // carol without its key (gone at once: past its day by bob's clock), and reaches carol.
+        let next = write(&mut bob, &group, text("see you there"), T + 3 * DAY);
+        carry_at(&mut bob, a_at_bob, &mut alice, bob_at_a, T + 3 * DAY);
+        carry_at(&mut alice, carol_at_a, &mut carol, a_at_carol, T + 3 * DAY);
+        assert!(shown(&carol, &group).contains(&next.id));
+        for p in [&alice, &carol] {
+            assert!(p.db.group_record(&unsent.id).unwrap().is_some());
+            assert!(!shown(p, &group).contains(&unsent.id));
+        }
+        // Dave joins later. He gets the group's records, bob's erased post as a record without
+        // its key (gone at once: past its day by bob's clock), and then bob's next post.
+        let mut dave = person(dir.path(), "dave");
+        let (dave_at_a, a_at_dave) = befriend(&mut alice, &mut dave, 3);
+        alice.db.invite_to_group(&group, dave_at_a, T).unwrap();
+        carry(&mut alice, dave_at_a, &mut dave, a_at_dave);
+        dave.db
+            .answer_group(&group, Some("dave"), T)
+            .unwrap()
+            .unwrap();
+        carry(&mut dave, a_at_dave, &mut alice, dave_at_a);
+        carry_at(&mut alice, dave_at_a, &mut dave, a_at_dave, T + 3 * DAY);
+        assert!(dave.db.group_record(&sealed.id).unwrap().is_some());
+        assert_eq!(reads(&dave, &sealed), None);
+        let at_dave = shown(&dave, &group);
+        assert!(!at_dave.contains(&sealed.id));
+        assert!(at_dave.contains(&next.id));
+        assert_eq!(dave.db.group(&group).unwrap().unwrap().timer, day);
+        // Group traffic goes from an outbox once acked (its time starts at the ack, by the wall
+        // clock): no key waits there for anyone.
+        for p in [&mut alice, &mut bob, &mut carol, &mut dave] {
+            p.db.sweep_expired(u64::MAX / 2).unwrap();
+            let left: i64 =
+                p.db.conn
+                    .query_row(
+                        "SELECT count(*) FROM outgoing WHERE content_type = ?1",
+                        [GROUP_CHUNK_TYPE],
+                        |r| r.get(0),
+                    )
+                    .unwrap();
+            assert_eq!(left, 0);
+        }
     }
 }

@@ -8,10 +8,12 @@ use courier_proto::group::{
     Outcome, Record, RecordBody, RecordId, apply,
 };
 use courier_proto::sync::session::StoreError;
+use courier_proto::sync::timer::Timer;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::database::Database;
 use super::group_chunks::note_post_chunks;
+use super::group_expiry::{self, Arrival};
 use super::mailbox_routes::bytes;
 use crate::error::store_error;
 use crate::{ContactId, Durability, StorageError};
@@ -69,9 +71,12 @@ pub struct Group {
     pub key: Option<MemberKey>,
     /// Whether its creator dissolved it.
     pub dissolved: bool,
+    /// How long a post stays after it arrives, as the creator last set it.
+    pub timer: Timer,
 }
 
-const GROUP: &str = "SELECT descriptor, standing, invited_by, member_secret, dissolved FROM groups";
+const GROUP: &str =
+    "SELECT descriptor, standing, invited_by, member_secret, dissolved, timer_secs FROM groups";
 
 fn group_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Vec<u8>, Group)> {
     let descriptor: Vec<u8> = r.get(0)?;
@@ -90,6 +95,10 @@ fn group_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Vec<u8>, Group)> {
             .map(|s| bytes(s, 3).map(MemberKey::from_secret))
             .transpose()?,
         dissolved: r.get(4)?,
+        timer: match u64::try_from(r.get::<_, i64>(5)?) {
+            Ok(secs) if secs > 0 => Timer::of_secs(secs).unwrap_or(Timer::OFF),
+            _ => Timer::OFF,
+        },
     };
     Ok((descriptor, group))
 }
@@ -159,14 +168,16 @@ impl Database {
     pub fn apply_group_record(
         &mut self,
         record: Record,
+        arrival: Arrival,
     ) -> Result<Result<Outcome, GroupError>, StorageError> {
-        self.batch(Durability::Full, |db| db.take_group_record(record))
+        self.batch(Durability::Full, |db| db.take_group_record(record, arrival))
     }
 
     /// [`Database::apply_group_record`] inside a transaction the caller runs.
     pub(crate) fn take_group_record(
         &mut self,
         record: Record,
+        arrival: Arrival,
     ) -> Result<Result<Outcome, GroupError>, StorageError> {
         let group = record.body.group;
         let descriptor = self
@@ -176,6 +187,7 @@ impl Database {
         let mut store = GroupRecords {
             conn: &self.conn,
             group,
+            arrival,
         };
         Ok(apply(&descriptor, &mut store, record)?)
     }
@@ -188,10 +200,7 @@ impl Database {
         timestamp_ms: u64,
         kind: Kind,
     ) -> Result<RecordBody, StorageError> {
-        let store = GroupRecords {
-            conn: &self.conn,
-            group: *id,
-        };
+        let store = GroupRecords::reading(&self.conn, *id);
         Ok(RecordBody {
             group: *id,
             author,
@@ -209,13 +218,35 @@ impl Database {
         after: u64,
         limit: usize,
     ) -> Result<Vec<(u64, Record)>, StorageError> {
+        self.records_after(RECORDS_AFTER, id, after, limit)
+    }
+
+    /// Group `id`'s shown records (accepted, not gone) after position `after`, in order, at most
+    /// `limit`, each with its position: what a watcher tells.
+    pub fn group_shown_after(
+        &self,
+        id: &GroupId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Record)>, StorageError> {
+        self.records_after(SHOWN_AFTER, id, after, limit)
+    }
+
+    /// The records `sql` (one of the `…_AFTER` queries) selects of group `id` after `after`.
+    fn records_after(
+        &self,
+        sql: &str,
+        id: &GroupId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Record)>, StorageError> {
         self.records_of(
-            RECORDS_AFTER,
+            sql,
             params![id.0, i64::try_from(after).unwrap_or(i64::MAX), limit as i64],
         )
     }
 
-    /// Group `id`'s newest accepted records before position `before` (all when `None`), at most
+    /// Group `id`'s newest shown records before position `before` (all when `None`), at most
     /// `limit`, oldest first, each with its position.
     pub fn group_records_before(
         &self,
@@ -260,8 +291,8 @@ impl Database {
             .map(|s| s as u64))
     }
 
-    /// The accepted records of group `id` whose ids lie between `first` and `last` (a prefix's
-    /// range), at most `limit`.
+    /// The shown records of group `id` (accepted, not gone) whose ids lie between `first` and
+    /// `last` (a prefix's range), at most `limit`.
     pub fn group_records_between(
         &self,
         id: &GroupId,
@@ -271,7 +302,7 @@ impl Database {
     ) -> Result<Vec<RecordId>, StorageError> {
         let mut statement = self.conn.prepare_cached(
             "SELECT id FROM group_records WHERE id BETWEEN ?2 AND ?3 AND group_id = ?1
-                AND held_for IS NULL LIMIT ?4",
+                AND held_for IS NULL AND gone = 0 LIMIT ?4",
         )?;
         let rows = statement.query_map(params![id.0, first, last, limit as i64], |r| {
             Ok(RecordId(bytes(r.get(0)?, 0)?))
@@ -296,10 +327,7 @@ impl Database {
         id: &GroupId,
         member: &MemberPublic,
     ) -> Result<Option<RecordId>, StorageError> {
-        let store = GroupRecords {
-            conn: &self.conn,
-            group: *id,
-        };
+        let store = GroupRecords::reading(&self.conn, *id);
         Ok(store.head(member)?)
     }
 
@@ -367,12 +395,17 @@ impl Database {
 /// Group `?1`'s accepted records after position `?2`, in order, at most `?3`.
 pub(crate) const RECORDS_AFTER: &str = "SELECT seq, bytes FROM group_records
     WHERE group_id = ?1 AND held_for IS NULL AND seq > ?2 ORDER BY seq LIMIT ?3";
-/// Group `?1`'s accepted records before position `?2`, newest first, at most `?3`.
+/// Group `?1`'s shown records (accepted, not gone) after position `?2`, in order, at most `?3`.
+pub(crate) const SHOWN_AFTER: &str = "SELECT seq, bytes FROM group_records
+    WHERE group_id = ?1 AND held_for IS NULL AND gone = 0 AND seq > ?2 ORDER BY seq LIMIT ?3";
+/// Group `?1`'s shown records before position `?2`, newest first, at most `?3`.
 pub(crate) const RECORDS_BEFORE: &str = "SELECT seq, bytes FROM group_records
-    WHERE group_id = ?1 AND held_for IS NULL AND seq < ?2 ORDER BY seq DESC LIMIT ?3";
-/// Group `?1`'s accepted replies to `?2` after position `?3`, in order, at most `?4`.
+    WHERE group_id = ?1 AND held_for IS NULL AND gone = 0 AND seq < ?2
+    ORDER BY seq DESC LIMIT ?3";
+/// Group `?1`'s shown replies to `?2` after position `?3`, in order, at most `?4`.
 pub(crate) const REPLIES: &str = "SELECT seq, bytes FROM group_records
-    WHERE group_id = ?1 AND parent = ?2 AND held_for IS NULL AND seq > ?3 ORDER BY seq LIMIT ?4";
+    WHERE group_id = ?1 AND parent = ?2 AND held_for IS NULL AND gone = 0 AND seq > ?3
+    ORDER BY seq LIMIT ?4";
 /// The records of group `?1` held for record `?2`.
 pub(crate) const HELD_FOR: &str =
     "SELECT id, bytes FROM group_records WHERE group_id = ?1 AND held_for = ?2";
@@ -410,6 +443,18 @@ fn member_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Member> {
 pub struct GroupRecords<'a> {
     conn: &'a Connection,
     group: GroupId,
+    arrival: Arrival,
+}
+
+impl<'a> GroupRecords<'a> {
+    /// For reading only: what it would take is taken now.
+    fn reading(conn: &'a Connection, group: GroupId) -> GroupRecords<'a> {
+        GroupRecords {
+            conn,
+            group,
+            arrival: Arrival::at(0),
+        }
+    }
 }
 
 impl GroupStore for GroupRecords<'_> {
@@ -521,6 +566,8 @@ impl GroupStore for GroupRecords<'_> {
             )
             .map_err(store_error)?;
         note_post_chunks(self.conn, &self.group, record).map_err(store_error)?;
+        group_expiry::accepted(self.conn, &self.group, record, self.arrival)
+            .map_err(store_error)?;
         Ok(())
     }
 
@@ -658,7 +705,10 @@ mod tests {
     /// Writes and takes `key`'s next record in `db`.
     fn write(db: &mut Database, id: &GroupId, key: &MemberKey, kind: Kind) -> Record {
         let record = next(db, id, key, kind);
-        let outcome = db.apply_group_record(record.clone()).unwrap().unwrap();
+        let outcome = db
+            .apply_group_record(record.clone(), Arrival::at(T))
+            .unwrap()
+            .unwrap();
         assert_eq!(outcome.accepted, [record.id]);
         record
     }
@@ -700,7 +750,10 @@ mod tests {
                 last: Some(kept.id),
             },
         );
-        let outcome = db.apply_group_record(remove.clone()).unwrap().unwrap();
+        let outcome = db
+            .apply_group_record(remove.clone(), Arrival::at(T))
+            .unwrap()
+            .unwrap();
         assert_eq!(outcome.retracted, [taken_back.id]);
         assert_eq!(db.group_position(&id).unwrap(), 5, "not 4 again");
         let after: Vec<(u64, RecordId)> = db
@@ -766,12 +819,15 @@ mod tests {
             .set_group_standing(&id, Standing::Member, Some(&bob))
             .unwrap();
         for add in &adds {
-            at_bob.apply_group_record(add.clone()).unwrap().unwrap();
+            at_bob
+                .apply_group_record(add.clone(), Arrival::at(T))
+                .unwrap()
+                .unwrap();
         }
         let post = write(&mut at_bob, &id, &bob, text("first post"));
         assert_eq!(
             at_alice
-                .apply_group_record(post.clone())
+                .apply_group_record(post.clone(), Arrival::at(T))
                 .unwrap()
                 .unwrap()
                 .accepted,
@@ -779,7 +835,7 @@ mod tests {
         );
         assert!(
             at_alice
-                .apply_group_record(post.clone())
+                .apply_group_record(post.clone(), Arrival::at(T))
                 .unwrap()
                 .unwrap()
                 .duplicate
@@ -835,7 +891,10 @@ mod tests {
             },
         ] {
             let record = write(&mut at_alice, &id, &alice, kind);
-            at_dave.apply_group_record(record).unwrap().unwrap();
+            at_dave
+                .apply_group_record(record, Arrival::at(T))
+                .unwrap()
+                .unwrap();
         }
         let posts: Vec<Record> = ["one", "two", "three"]
             .iter()
@@ -843,13 +902,16 @@ mod tests {
             .collect();
         // Alice gets three, then two (held, on disk), restarts, then one: all three, in order.
         for post in [&posts[2], &posts[1]] {
-            let outcome = at_alice.apply_group_record(post.clone()).unwrap().unwrap();
+            let outcome = at_alice
+                .apply_group_record(post.clone(), Arrival::at(T))
+                .unwrap()
+                .unwrap();
             assert!(outcome.waiting_for.is_some());
         }
         drop(at_alice);
         let mut at_alice = open(dir.path(), "alice");
         let outcome = at_alice
-            .apply_group_record(posts[0].clone())
+            .apply_group_record(posts[0].clone(), Arrival::at(T))
             .unwrap()
             .unwrap();
         assert_eq!(outcome.accepted, [posts[0].id, posts[1].id, posts[2].id]);
@@ -876,7 +938,7 @@ mod tests {
         assert!(!kept.contains(&posts[1].id) && !kept.contains(&posts[2].id));
         let late = next(&at_dave, &id, &dave, text("four"));
         assert!(matches!(
-            at_alice.apply_group_record(late),
+            at_alice.apply_group_record(late, Arrival::at(T)),
             Ok(Err(GroupError::AfterTheEnd(_)))
         ));
         // A record of a group we do not know is an error, not a refusal.
@@ -893,7 +955,7 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(
-            at_alice.apply_group_record(stranger),
+            at_alice.apply_group_record(stranger, Arrival::at(T)),
             Err(StorageError::UnknownGroup)
         ));
     }

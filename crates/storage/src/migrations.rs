@@ -347,4 +347,18 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX incoming_shown ON incoming (contact_id, timestamp_ms, received_seq)
         WHERE content_type NOT IN ('courier/chunk', 'courier/group-record',
         'courier/group-answer', 'courier/group-presence', 'courier/group-chunk');",
+    // 27: disappearing posts in groups. The creator's timer (`timer_secs`, 0 for off); when a
+    // sealed post's content goes (`expires_ms`), and that it went (`gone`: its key and chunks are
+    // erased, its signed record stays for the chain). A window shows what has not gone, by its own
+    // indexes; a chunk's links are found by their record too.
+    "ALTER TABLE groups ADD COLUMN timer_secs INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE group_records ADD COLUMN expires_ms INTEGER;
+    ALTER TABLE group_records ADD COLUMN gone INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX group_records_expiry ON group_records (expires_ms) WHERE expires_ms IS NOT NULL;
+    CREATE INDEX group_records_shown ON group_records (group_id, seq)
+        WHERE held_for IS NULL AND gone = 0;
+    DROP INDEX group_records_thread;
+    CREATE INDEX group_records_thread ON group_records (group_id, parent, seq)
+        WHERE held_for IS NULL AND parent IS NOT NULL AND gone = 0;
+    CREATE INDEX group_post_chunks_record ON group_post_chunks (record_id);",
 ];

@@ -7,7 +7,8 @@ use super::activity::{ARRIVED, CHANGED, IN_FLIGHT, MARK, MARK_SEEN, UNACKED, UNS
 use super::conversation::{EXPIRED_SEND_KEYS, NEWEST_QUEUED};
 use super::database::Database;
 use super::disappearing::EXPIRED;
-use super::groups::{HELD_COUNT, HELD_FOR, RECORDS_AFTER, RECORDS_BEFORE, REPLIES};
+use super::group_expiry::GROUP_EXPIRED;
+use super::groups::{HELD_COUNT, HELD_FOR, RECORDS_AFTER, RECORDS_BEFORE, REPLIES, SHOWN_AFTER};
 use super::sync_store::{DUE, STORE_INCOMING};
 use super::window::{ID_RANGE, NEWER, OLDER, ONE, query};
 use crate::Passphrase;
@@ -145,7 +146,14 @@ fn every_hot_query_reaches_its_rows_through_an_index_and_sorts_nothing_it_read()
         &db,
         "group records before",
         RECORDS_BEFORE,
-        &["group_records_order"],
+        &["group_records_shown"],
+        false,
+    );
+    pinned(
+        &db,
+        "group shown after",
+        SHOWN_AFTER,
+        &["group_records_shown"],
         false,
     );
     pinned(
@@ -175,6 +183,13 @@ fn every_hot_query_reaches_its_rows_through_an_index_and_sorts_nothing_it_read()
         "expired",
         EXPIRED,
         &["outgoing_expiry", "incoming_expiry"],
+        false,
+    );
+    pinned(
+        &db,
+        "group posts expired",
+        GROUP_EXPIRED,
+        &["group_records_expiry"],
         false,
     );
 }

@@ -261,8 +261,15 @@ impl SyncStore for ConversationStore<'_> {
         // duplicate), an invitation is one too.
         let group_traffic = is_group_traffic(&message.content_type);
         if group_traffic || is_invitation(&message.content_type) {
-            db.take_group_message(self.contact, &message, wall_clock_ms() as u64)
-                .map_err(store_error)?;
+            db.take_group_message(
+                self.contact,
+                &message,
+                crate::Arrival {
+                    now_ms: wall_clock_ms() as u64,
+                    longest: self.longest,
+                },
+            )
+            .map_err(store_error)?;
         }
         if group_traffic {
             return Ok(());

@@ -110,6 +110,14 @@ pub enum GroupCommand {
         /// The group's name, or 8+ hex digits of its id.
         group: String,
     },
+    /// Shows how long posts stay after they arrive, or sets it for a group you made: each
+    /// member's device erases a post written after it that long after it arrived there.
+    Timer {
+        /// The group's name, or 8+ hex digits of its id.
+        group: String,
+        /// `off`, or 1 minute to 365 days: `30m`, `12h`, `7d`.
+        timer: Option<String>,
+    },
 }
 
 /// Runs `command` on the data directory `dir`.
@@ -245,6 +253,23 @@ pub fn run(dir: &DataDir, command: GroupCommand) -> Result<()> {
             service.dissolve_group(&group)?;
             println!("dissolved {group}");
         }
+        GroupCommand::Timer { group, timer: None } => {
+            println!("{}", service.group(&group)?.timer);
+        }
+        GroupCommand::Timer {
+            group,
+            timer: Some(text),
+        } => {
+            let timer: courier_service::Timer =
+                text.parse().map_err(courier_service::ServiceError::from)?;
+            service.set_group_timer(&group, timer)?;
+            match timer.secs() {
+                None => println!("posts in {group} no longer disappear; members will be told"),
+                Some(_) => println!(
+                    "posts in {group} now disappear {timer} after they arrive; members will be told"
+                ),
+            }
+        }
     }
     Ok(())
 }
@@ -280,6 +305,10 @@ fn line(entry: &GroupEntry) -> String {
         GroupEntryKind::Removed => format!("removed {}", entry.member.as_deref().unwrap_or("")),
         GroupEntryKind::Left => "left".to_owned(),
         GroupEntryKind::Dissolved => "dissolved the group".to_owned(),
+        GroupEntryKind::Timer => match entry.timer.as_deref() {
+            Some("off") | None => "turned disappearing posts off".to_owned(),
+            Some(timer) => format!("set posts to disappear {timer} after they arrive"),
+        },
     };
     format!(
         "{} {} {}: {}",

@@ -22,6 +22,7 @@ pub mod descriptor;
 pub mod invitation;
 pub mod record;
 pub mod rules;
+pub mod sealed;
 pub mod state;
 
 pub use descriptor::{GroupDescriptor, GroupId, MemberKey, MemberPublic, presence_tag};

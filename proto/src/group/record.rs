@@ -14,6 +14,7 @@ use super::{GroupError, decode_exact, encode};
 #[cfg(test)]
 use crate::sync::record::MAX_FALLBACK_LEN;
 use crate::sync::record::{MAX_BODY_LEN, Message};
+use crate::sync::timer::Timer;
 
 /// What a record's signature covers, before its body.
 const SIGNED: &[u8] = b"courier/v1/group-record";
@@ -29,6 +30,18 @@ pub const RECORD_TYPE: &str = "courier/group-record";
 /// The content type of a chunk of a group post's attachment (its record's body is the manifest,
 /// `courier/attachment`, as a conversation's is).
 pub const GROUP_CHUNK_TYPE: &str = "courier/group-chunk";
+
+/// The [`GROUP_CHUNK_TYPE`] message of `body` (a chunk of a post's attachment, or a sealed
+/// post's key), as its author made it at `timestamp_ms`.
+pub fn group_chunk(timestamp_ms: u64, body: Vec<u8>) -> Message {
+    Message {
+        timestamp_ms,
+        content_type: GROUP_CHUNK_TYPE.into(),
+        type_version: 1,
+        fallback: String::new(),
+        body,
+    }
+}
 
 /// A record's content-addressed id.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -91,6 +104,12 @@ pub enum Kind {
     },
     /// The creator dissolves the group: it takes nothing new.
     Dissolve,
+    /// The creator sets how long each post stays on a member's device after it arrives there
+    /// (0: for ever); the latest in the creator's chain is the group's timer.
+    Timer {
+        /// Seconds, within the range of a conversation's timer, or 0 for off.
+        secs: u64,
+    },
 }
 
 impl RecordBody {
@@ -121,6 +140,14 @@ impl RecordBody {
                 what: "post",
                 reason: format!("a payload over {MAX_POST_BODY} bytes; send it as an attachment"),
             }),
+            Kind::Timer { secs } if *secs != 0 => {
+                Timer::of_secs(*secs)
+                    .map(drop)
+                    .map_err(|e| GroupError::Malformed {
+                        what: "timer record",
+                        reason: e.to_string(),
+                    })
+            }
             Kind::Post { .. } => {
                 self.message()
                     .expect("a post")

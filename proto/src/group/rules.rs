@@ -226,7 +226,8 @@ fn take<S: GroupStore>(
             outcome.retracted.extend(cut(store, *key, *last)?);
         }
         Kind::Dissolve => store.dissolve()?,
-        Kind::Post { .. } => {}
+        // The store keeps the group's timer as it accepts the record.
+        Kind::Post { .. } | Kind::Timer { .. } => {}
     }
     store.accept(&record)?;
     outcome.accepted.push(record.id);
@@ -242,10 +243,13 @@ fn kind_rules<S: GroupStore>(
 ) -> Result<Result<(), GroupError>, StoreError> {
     let author = record.body.author;
     Ok(match &record.body.kind {
-        Kind::Add { .. } | Kind::Remove { .. } | Kind::Dissolve if !creator => {
+        Kind::Add { .. } | Kind::Remove { .. } | Kind::Dissolve | Kind::Timer { .. }
+            if !creator =>
+        {
             Err(GroupError::NotTheCreator(match &record.body.kind {
                 Kind::Add { .. } => "add members",
                 Kind::Remove { .. } => "remove members",
+                Kind::Timer { .. } => "set the group's timer",
                 _ => "dissolve the group",
             }))
         }

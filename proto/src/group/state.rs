@@ -301,6 +301,7 @@ mod tests {
                 "remove members",
             ),
             (Kind::Dissolve, "dissolve the group"),
+            (Kind::Timer { secs: 3600 }, "set the group's timer"),
         ] {
             let record = signed(&at_alice, &bob, kind);
             assert_eq!(at_alice.apply(record), Err(GroupError::NotTheCreator(what)));

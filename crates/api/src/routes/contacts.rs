@@ -162,10 +162,7 @@ pub async fn set_timer(
 ) -> Result<Json<DisappearingTimer>, ApiError> {
     state
         .write(move |core| {
-            let timer: courier_service::Timer = body
-                .timer
-                .parse()
-                .map_err(courier_service::ServiceError::from)?;
+            let timer = convert::timer_asked(&body)?;
             core.service.set_timer(&alias, timer)?;
             Ok(Json(convert::timer(timer)))
         })

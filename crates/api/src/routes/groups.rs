@@ -1,7 +1,7 @@
 //! `/v1/groups`: private groups. Making one, inviting contacts, answering an invitation, the
 //! members, posting any installed content type (JSON for text input, multipart for files), a
 //! window of posts and membership changes (or one thread), a post's content, leaving, removing a
-//! member and dissolving. `{group}` is a group's name (if no other has it) or 8+ hex digits of
+//! member, dissolving, and the timer after which posts disappear. `{group}` is a group's name (if no other has it) or 8+ hex digits of
 //! its id.
 
 use axum::Json;
@@ -19,7 +19,7 @@ use crate::extract::{JsonBody, Param};
 use crate::state::AppState;
 use courier_api_client::json::{
     AnswerInvitation, CreateGroup, ErrorBody, Group, GroupEntries, GroupMember, GroupPosted,
-    InviteToGroup,
+    InviteToGroup, SetTimer,
 };
 use courier_service::GroupWindow;
 
@@ -285,5 +285,28 @@ pub async fn dissolve(
 ) -> Result<StatusCode, ApiError> {
     state
         .done(move |core| core.service.dissolve_group(&group))
+        .await
+}
+
+/// Sets how long each post of a group we made stays on each member's device after it arrives
+/// there; posts written after it are erased then. A profile's `disappear-within` refuses a
+/// longer one, or `off` (422); a member who did not make the group may not (422).
+#[utoipa::path(post, path = "/v1/groups/{group}/timer", tag = "groups", request_body = SetTimer,
+    params(("group" = String, Path, description = "The group's name, or 8+ hex digits of its id")),
+    responses((status = 200, body = Group), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+pub async fn set_timer(
+    State(state): State<AppState>,
+    Param(group): Param<String>,
+    JsonBody(body): JsonBody<SetTimer>,
+) -> Result<Json<Group>, ApiError> {
+    state
+        .write(move |core| {
+            core.service
+                .set_group_timer(&group, convert::timer_asked(&body)?)?;
+            Ok(Json(convert::group(core.service.group(&group)?)))
+        })
         .await
 }

@@ -99,6 +99,7 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/v1/groups/{group}/leave", post(groups::leave))
         .route("/v1/groups/{group}/dissolve", post(groups::dissolve))
+        .route("/v1/groups/{group}/timer", post(groups::set_timer))
         .route("/v1/transports", get(node::transports))
         .route("/v1/plugins", get(node::plugins))
         .route("/v1/openapi.json", get(crate::openapi::document))

@@ -166,29 +166,129 @@ fn alice_sets_a_one_minute_timer_and_their_texts_and_a_photo_vanish_from_both_si
                 pack.display()
             );
         }
-        // Raw, every file of the data directory.
-        for file in files(&person.dir) {
-            let bytes = std::fs::read(&file)?;
-            assert!(
-                !contains_any(&bytes, &traces),
-                "{} holds a trace",
-                file.display()
-            );
-        }
-        // With the passphrase: the whole database decrypted.
-        let plaintext = decrypted(
-            person,
-            &root.path().join(format!("{}-plain.db", person.name)),
-        )?;
+        assert_no_trace(person, root.path(), &traces, b"courier/timer")?;
+    }
+    Ok(())
+}
+
+/// That no file of `person`'s data directory holds any of `traces`, raw or (the database)
+/// decrypted with the passphrase into a copy under `scratch`, which holds `kept` (so it is the
+/// real database).
+fn assert_no_trace(person: &Person, scratch: &Path, traces: &[Vec<u8>], kept: &[u8]) -> Result<()> {
+    for file in files(&person.dir) {
+        let bytes = std::fs::read(&file)?;
         assert!(
-            contains_any(&plaintext, &[b"courier/timer".to_vec()]),
-            "the decrypted copy holds the conversation's timer, so it is the real database"
+            !contains_any(&bytes, traces),
+            "{} holds a trace",
+            file.display()
         );
-        assert!(
-            !contains_any(&plaintext, &traces),
-            "{}'s decrypted database holds a trace of what disappeared",
-            person.name
-        );
+    }
+    let copy = scratch.join(format!("{}-plain-{}.db", person.name, files(scratch).len()));
+    let plaintext = decrypted(person, &copy)?;
+    assert!(
+        contains_any(&plaintext, &[kept.to_vec()]),
+        "the decrypted copy holds {:?}, so it is the real database",
+        String::from_utf8_lossy(kept)
+    );
+    assert!(
+        !contains_any(&plaintext, traces),
+        "{}'s decrypted database holds a trace of what disappeared",
+        person.name
+    );
+    Ok(())
+}
+
+/// The posts `person` shows in `group`: (kind, summary, id) of each record, oldest first.
+fn group_entries(person: &Person, group: &str) -> Result<Vec<(String, String, String)>> {
+    let out = person.cli(&["group", "read", group, "--limit", "500", "--json"])?;
+    let entries: Vec<serde_json::Value> = serde_json::from_str(&out)?;
+    Ok(entries
+        .iter()
+        .map(|e| {
+            let text = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+            (text("kind"), text("summary"), text("id"))
+        })
+        .collect())
+}
+
+#[test]
+fn alice_sets_her_group_s_one_minute_timer_and_bob_s_post_and_photo_vanish_from_both_data_dirs()
+-> Result<()> {
+    let root = scratch();
+    let (alice, bob) = pair(root.path())?;
+    courier_e2e::form_group(&alice, &[&bob], "Medics")?;
+    // Only the creator sets it; bob is told.
+    let refused = bob.fails(&["group", "timer", "Medics", "1m"])?;
+    assert!(refused.contains("only the group's creator"), "{refused}");
+    let set = alice.cli(&["group", "timer", "Medics", "1m"])?;
+    assert!(
+        set.contains("now disappear 1 minute after they arrive"),
+        "{set}"
+    );
+    wait_until(Duration::from_secs(30), "bob has the group's timer", || {
+        Ok(bob.cli(&["group", "timer", "Medics"])?.trim() == "1 minute")
+    })?;
+
+    // A photo kept whole goes as chunks beside its sealed post; and a text.
+    let photo = root.path().join("photo.png");
+    std::fs::write(&photo, noise_png(400, 300, 7))?;
+    bob.cli(&[
+        "group",
+        "post",
+        "Medics",
+        "--type",
+        "courier/image",
+        "--input",
+        photo.to_str().unwrap_or_default(),
+        "--option",
+        "quality=100",
+    ])?;
+    bob.cli(&["group", "post", "Medics", "--text", SECRET])?;
+    let posts = |p: &Person| -> Result<Vec<(String, String, String)>> {
+        Ok(group_entries(p, "Medics")?
+            .into_iter()
+            .filter(|(kind, _, _)| kind == "post")
+            .collect())
+    };
+    wait_until(
+        Duration::from_secs(60),
+        "alice has the photo and the text",
+        || {
+            let shown = posts(&alice)?;
+            Ok(shown.len() == 2
+                && shown.iter().any(|(_, s, _)| s == SECRET)
+                && !shown.iter().any(|(_, s, _)| s.contains("receiving")))
+        },
+    )?;
+    let image = posts(&alice)?
+        .into_iter()
+        .find(|(_, s, _)| s != SECRET)
+        .expect("alice shows the photo");
+    let saved = root.path().join("saved.jpg");
+    alice.cli(&[
+        "group",
+        "save",
+        "Medics",
+        &image.2[..16],
+        saved.to_str().unwrap_or_default(),
+    ])?;
+    let jpeg = std::fs::read(&saved)?;
+    assert!(jpeg.len() > 64 * 1024, "the photo travels as chunks");
+    let mut traces: Vec<Vec<u8>> = (0..8)
+        .map(|i| jpeg[i * jpeg.len() / 8..][..48].to_vec())
+        .collect();
+    traces.push(SECRET.as_bytes().to_vec());
+    std::fs::remove_file(&saved)?;
+
+    // A minute after each arrived (bob's own: after he wrote them), plus the nodes' sweep.
+    wait_until(Duration::from_secs(120), "both show no posts", || {
+        Ok(posts(&alice)?.is_empty() && posts(&bob)?.is_empty())
+    })?;
+    // The group and its timer stay, with the line that set it.
+    let left = group_entries(&bob, "Medics")?;
+    assert!(left.iter().any(|(kind, _, _)| kind == "timer"), "{left:?}");
+    for person in [&alice, &bob] {
+        assert_no_trace(person, root.path(), &traces, b"courier/group-sealed")?;
     }
     Ok(())
 }

@@ -273,6 +273,22 @@ fn in_chromium_alice_makes_a_group_invites_bob_sees_his_post_arrive_live_and_ans
                 && e.parent.as_deref() == Some(asked.id.as_str())
         }))
     })?;
+    // Alice sets a day's timer on the page and posts under it: bob's node has the timer, and
+    // reads the sealed post as any other.
+    page.until("TIMER SET")?;
+    wait_until(
+        Duration::from_secs(30),
+        "bob has the timer and the sealed post",
+        || {
+            let g: Group = b.get(&format!("/v1/groups/{group}"))?;
+            let newest: GroupEntries = b.get(&format!("/v1/groups/{group}/posts?limit=5"))?;
+            Ok(g.timer.seconds == Some(86_400)
+                && newest
+                    .entries
+                    .iter()
+                    .any(|e| e.author == "alice" && e.summary.as_deref() == Some("kept for a day")))
+        },
+    )?;
     let printed = page.finish()?;
     assert!(printed.iter().any(|l| l == "SAW POST"), "{printed:?}");
     let png = std::fs::read(&screenshot).context("the screenshot")?;
