@@ -1,6 +1,6 @@
-//! The shape most message types have: one version, and rules over byte slices. Implement
-//! [`ContentType`] and export [`Exports`] of it; the version check and the description are written
-//! once, here.
+//! The shape most message types have: rules over byte slices, in one version or a range of them
+//! (the newest written, older ones still read). Implement [`ContentType`] and export [`Exports`] of
+//! it; the version check and the description are written once, here.
 //!
 //! ```ignore
 //! struct Poll;
@@ -19,8 +19,10 @@ use crate::payload::expect_version;
 pub trait ContentType {
     /// Content type name, e.g. `courier/location`.
     const NAME: &'static str;
-    /// The version it reads and writes.
+    /// The version it writes (and reads).
     const VERSION: u32 = 1;
+    /// The oldest version it still reads, and writes for a peer who reads no newer one.
+    const OLDEST_VERSION: u32 = Self::VERSION;
     /// Largest user input `prepare` accepts, in bytes.
     const MAX_INPUT_BYTES: u64;
     /// Largest payload `prepare` writes or `validate` accepts, in bytes.
@@ -40,6 +42,32 @@ pub trait ContentType {
     fn validate(payload: &[u8]) -> Result<(), PluginError>;
     /// One line of plain text for the payload.
     fn summary(payload: &[u8]) -> Result<String, PluginError>;
+
+    /// [`prepare`](Self::prepare) in `version`, one of those it reads; a type of one version
+    /// needs nothing else.
+    fn prepare_in(input: &[u8], options: &[Setting], version: u32) -> Result<Vec<u8>, PluginError> {
+        let _ = version;
+        Self::prepare(input, options)
+    }
+    /// [`validate`](Self::validate) a payload of `version`.
+    fn validate_in(payload: &[u8], version: u32) -> Result<(), PluginError> {
+        let _ = version;
+        Self::validate(payload)
+    }
+    /// [`summary`](Self::summary) of a payload of `version`.
+    fn summary_in(payload: &[u8], version: u32) -> Result<String, PluginError> {
+        let _ = version;
+        Self::summary(payload)
+    }
+}
+
+/// Refuses a version outside those `T` reads.
+fn expect_version_of<T: ContentType>(version: u32) -> Result<(), PluginError> {
+    if (T::OLDEST_VERSION..=T::VERSION).contains(&version) {
+        Ok(())
+    } else {
+        expect_version(version, T::VERSION)
+    }
 }
 
 /// The `message-type` world's exports for a [`ContentType`].
@@ -50,7 +78,7 @@ impl<T: ContentType> Guest for Exports<T> {
         Description {
             content_type: T::NAME.into(),
             versions: VersionRange {
-                min: T::VERSION,
+                min: T::OLDEST_VERSION,
                 max: T::VERSION,
             },
             max_input_bytes: T::MAX_INPUT_BYTES,
@@ -63,8 +91,8 @@ impl<T: ContentType> Guest for Exports<T> {
         options: Vec<Setting>,
         version: u32,
     ) -> Result<Vec<u8>, PluginError> {
-        expect_version(version, T::VERSION)?;
-        T::prepare(&input, &options)
+        expect_version_of::<T>(version)?;
+        T::prepare_in(&input, &options, version)
     }
 
     fn check_settings(settings: Vec<Setting>) -> Result<(), PluginError> {
@@ -72,12 +100,12 @@ impl<T: ContentType> Guest for Exports<T> {
     }
 
     fn validate(payload: Vec<u8>, version: u32) -> Result<(), PluginError> {
-        expect_version(version, T::VERSION)?;
-        T::validate(&payload)
+        expect_version_of::<T>(version)?;
+        T::validate_in(&payload, version)
     }
 
     fn summary(payload: Vec<u8>, version: u32) -> Result<String, PluginError> {
-        expect_version(version, T::VERSION)?;
-        T::summary(&payload)
+        expect_version_of::<T>(version)?;
+        T::summary_in(&payload, version)
     }
 }

@@ -2,15 +2,34 @@
 //! human-readable part, the tagged fields parsed, and the signature checked against the payee's key
 //! (the `n` field, or the key recovered from the signature). Nothing here can pay anything.
 
+use bech32::primitives::decode::CheckedHrpstring;
+use bech32::{Bech32, Checksum, Fe32, Fe32IterExt};
 use k256::ecdsa::signature::hazmat::PrehashVerifier;
 use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 use crate::Network;
-use crate::bech32::{self, Variant};
+use crate::address::checked_error;
 
 /// Longest invoice read, in characters.
 pub const MAX_LEN: usize = 2048;
+
+/// BIP173's Bech32 checksum with BOLT11's length: no 90-character limit, and the invoice may run
+/// past the 1023 characters of Bech32's code length too (the `lightning-invoice` crate does the
+/// same, up to 7089). Up to [`MAX_LEN`] here.
+enum Bolt11Bech32 {}
+
+impl Checksum for Bolt11Bech32 {
+    type MidstateRepr = <Bech32 as Checksum>::MidstateRepr;
+    type CorrectionField = <Bech32 as Checksum>::CorrectionField;
+    const ROOT_GENERATOR: Self::CorrectionField = Bech32::ROOT_GENERATOR;
+    const ROOT_EXPONENTS: core::ops::RangeInclusive<usize> = Bech32::ROOT_EXPONENTS;
+    const CODE_LENGTH: usize = MAX_LEN;
+    const CHECKSUM_LENGTH: usize = Bech32::CHECKSUM_LENGTH;
+    const GENERATOR_SH: [Self::MidstateRepr; 5] = Bech32::GENERATOR_SH;
+    const TARGET_RESIDUE: Self::MidstateRepr = Bech32::TARGET_RESIDUE;
+}
+
 /// Expiry when the invoice has no `x` field, seconds.
 const DEFAULT_EXPIRY_S: u64 = 3600;
 /// 5-bit groups of the timestamp and of the signature.
@@ -47,31 +66,17 @@ impl Invoice {
     }
 }
 
-/// Bits of 5-bit `groups`, packed into bytes, the last padded with zeros.
-fn pack(groups: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(groups.len() * 5 / 8 + 1);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for &g in groups {
-        acc = (acc << 5) | u32::from(g);
-        bits += 5;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    if bits > 0 {
-        out.push((acc << (8 - bits)) as u8);
-    }
-    out
+/// Bits of 5-bit `groups` as bytes; trailing bits that do not fill a byte are dropped.
+fn bytes(groups: &[Fe32]) -> Vec<u8> {
+    groups.iter().copied().fes_to_bytes().collect()
 }
 
 /// `groups` read as one big-endian number.
-fn number(groups: &[u8]) -> Result<u64, String> {
+fn number(groups: &[Fe32]) -> Result<u64, String> {
     if groups.len() > 12 {
         return Err("a number field is too long".into());
     }
-    Ok(groups.iter().fold(0, |n, &g| n << 5 | u64::from(g)))
+    Ok(groups.iter().fold(0, |n, g| n << 5 | u64::from(g.to_u8())))
 }
 
 /// The network and amount (msat) of a human-readable part like `lnbc2500u`.
@@ -117,11 +122,11 @@ fn read_hrp(hrp: &str) -> Result<(Network, Option<u64>), String> {
 }
 
 /// Refuses a feature vector that requires a feature this reader does not know.
-fn check_features(groups: &[u8]) -> Result<(), String> {
+fn check_features(groups: &[Fe32]) -> Result<(), String> {
     let bits = groups.len() * 5;
-    for (i, &g) in groups.iter().enumerate() {
+    for (i, g) in groups.iter().enumerate() {
         for b in 0..5 {
-            if g >> (4 - b) & 1 == 1 {
+            if g.to_u8() >> (4 - b) & 1 == 1 {
                 let bit = bits - 1 - (i * 5 + b);
                 if bit.is_multiple_of(2) && !KNOWN_EVEN_FEATURES.contains(&bit) {
                     return Err(format!(
@@ -136,10 +141,9 @@ fn check_features(groups: &[u8]) -> Result<(), String> {
 
 /// Decodes `invoice` and checks its signature.
 pub fn decode(invoice: &str) -> Result<Invoice, String> {
-    let (hrp, data, variant) = bech32::decode(invoice, MAX_LEN)?;
-    if variant != Variant::Bech32 {
-        return Err("an invoice uses the Bech32 checksum, not Bech32m".into());
-    }
+    let checked = CheckedHrpstring::new::<Bolt11Bech32>(invoice).map_err(|e| checked_error(&e))?;
+    let hrp = checked.hrp().to_lowercase();
+    let data: Vec<Fe32> = checked.fe32_iter().collect();
     let (network, amount_msat) = read_hrp(&hrp)?;
     if data.len() < TIMESTAMP_GROUPS + SIGNATURE_GROUPS {
         return Err("too short for a timestamp and a signature".into());
@@ -155,19 +159,19 @@ pub fn decode(invoice: &str) -> Result<Invoice, String> {
         let [kind, hi, lo, rest @ ..] = fields else {
             return Err("a tagged field is cut short".into());
         };
-        let len = usize::from(*hi) * 32 + usize::from(*lo);
+        let len = usize::from(hi.to_u8()) * 32 + usize::from(lo.to_u8());
         let value = rest.get(..len).ok_or("a tagged field runs past the end")?;
         fields = &rest[len..];
         // Field letters: p=1, x=6, 9=5, d=13, n=19, h=23. A field of an unexpected length is skipped.
-        match (kind, len) {
-            (1, 52) if payment_hash.is_none() => payment_hash = Some(pack(value)),
+        match (kind.to_u8(), len) {
+            (1, 52) if payment_hash.is_none() => payment_hash = Some(bytes(value)),
             (13, _) => {
-                let bytes = bech32::to_bytes(value)?;
-                description =
-                    Some(String::from_utf8(bytes).map_err(|_| "the description is not UTF-8")?);
+                description = Some(
+                    String::from_utf8(bytes(value)).map_err(|_| "the description is not UTF-8")?,
+                );
             }
             (23, 52) => hashed = true,
-            (19, 53) => payee_field = Some(pack(value)),
+            (19, 53) => payee_field = Some(bytes(value)),
             (6, _) => expiry = number(value)?,
             (5, _) => check_features(value)?,
             _ => {}
@@ -180,7 +184,7 @@ pub fn decode(invoice: &str) -> Result<Invoice, String> {
         return Err("the invoice has neither a description nor a description hash".into());
     }
 
-    let signature = pack(signature);
+    let signature = bytes(signature);
     let mut sig =
         Signature::from_slice(&signature[..64]).map_err(|_| "the signature is malformed")?;
     let mut recovery = *signature.get(64).ok_or("the signature is cut short")?;
@@ -193,7 +197,8 @@ pub fn decode(invoice: &str) -> Result<Invoice, String> {
         recovery ^= 1;
     }
     let mut preimage = hrp.into_bytes();
-    preimage.extend(pack(signed));
+    // The signed data padded with zero bits to a whole byte.
+    preimage.extend(signed.iter().copied().fes_to_bytes_zeropad());
     let digest = Sha256::digest(&preimage);
     let key = match payee_field {
         Some(n) => {
@@ -375,6 +380,21 @@ mod tests {
             hex(&ignored.payee),
             PAYEE,
             "the malformed n fields were skipped"
+        );
+    }
+
+    #[test]
+    fn the_bolt11_checksum_is_bech32_with_a_longer_limit() {
+        // The check the `bech32` crate asks of every checksum defined outside it.
+        Bolt11Bech32::sanity_check();
+        let long = format!("lnbc1{}", "q".repeat(MAX_LEN));
+        let err = decode(&long).unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "{} characters, longer than the {MAX_LEN} allowed",
+                long.len()
+            )
         );
     }
 

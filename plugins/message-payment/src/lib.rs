@@ -11,8 +11,7 @@
 //! description and network read, the signature checked against the payee key; an expired invoice
 //! is refused before it is sent, and shown as expired after.
 
-mod base58;
-pub mod bech32;
+pub mod address;
 pub mod bolt11;
 pub mod monero;
 
@@ -111,14 +110,19 @@ fn invalid(message: impl Into<String>) -> PluginError {
 pub fn bitcoin_network(address: &str) -> Result<Network, String> {
     let lower = address.to_ascii_lowercase();
     if ["bc1", "tb1", "bcrt1"].iter().any(|p| lower.starts_with(p)) {
-        let decoded = bech32::segwit(address)?;
-        return match decoded.hrp.as_str() {
-            "bc" => Ok(Network::Main),
-            "tb" | "bcrt" => Ok(Network::Test),
-            other => Err(format!("{other:?} is not a bitcoin address prefix")),
+        let (hrp, _, _) = address::segwit(address)?;
+        return if hrp.is_valid_on_mainnet() {
+            Ok(Network::Main)
+        } else if hrp.is_valid_on_testnet() || hrp.is_valid_on_regtest() {
+            Ok(Network::Test)
+        } else {
+            Err(format!(
+                "{:?} is not a bitcoin address prefix",
+                hrp.to_lowercase()
+            ))
         };
     }
-    let bytes = base58::decode_check(address)?;
+    let bytes = address::base58check(address)?;
     if bytes.len() != 21 {
         return Err(format!("a {}-byte base58 payload", bytes.len()));
     }
@@ -208,7 +212,7 @@ impl Request {
                 let network = bitcoin_network(address)
                     .map_err(|e| invalid(format!("the bitcoin address is invalid: {e}")))?;
                 // Segwit addresses may be upper case (QR codes); the payload carries lower case.
-                if bech32::segwit(address).is_ok() {
+                if address::segwit(address).is_ok() {
                     (address.to_ascii_lowercase(), network)
                 } else {
                     (address.to_owned(), network)

@@ -1,10 +1,7 @@
-//! Monero addresses: Monero's block-wise base58, a network prefix, and a Keccak-256 checksum.
+//! Monero addresses: Monero's block-wise base58 (decoded by `base58-monero`), a network prefix, and
+//! a Keccak-256 checksum.
 
 use sha3::{Digest, Keccak256};
-
-const ALPHABET: &[u8; 58] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-/// Characters that encode a block of 0..=8 bytes.
-const ENCODED_BLOCK: [usize; 9] = [0, 2, 3, 5, 6, 7, 9, 10, 11];
 
 /// Which Monero network an address belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,32 +25,13 @@ pub enum Kind {
     Subaddress,
 }
 
-fn decode_block(block: &[u8]) -> Result<Vec<u8>, String> {
-    let size = ENCODED_BLOCK
-        .iter()
-        .position(|n| *n == block.len())
-        .ok_or("a base58 block of impossible length")?;
-    let mut value: u128 = 0;
-    for c in block {
-        let digit = ALPHABET
-            .iter()
-            .position(|a| a == c)
-            .ok_or_else(|| format!("{:?} is not a base58 character", *c as char))?;
-        value = value * 58 + digit as u128;
-    }
-    if size < 8 && value >> (8 * size) != 0 || value > u128::from(u64::MAX) {
-        return Err("a base58 block overflows".into());
-    }
-    Ok(value.to_be_bytes()[16 - size..].to_vec())
-}
-
 /// Decodes and checks a Monero address: its network and kind.
 pub fn check(address: &str) -> Result<(MoneroNetwork, Kind), String> {
-    let bytes = address.as_bytes();
-    let mut decoded = Vec::new();
-    for block in bytes.chunks(11) {
-        decoded.extend(decode_block(block)?);
-    }
+    let decoded = base58_monero::decode(address).map_err(|e| match e {
+        base58_monero::Error::InvalidSymbol => "a character outside the base58 alphabet",
+        base58_monero::Error::Overflow => "a base58 block overflows",
+        _ => "a base58 block of impossible length",
+    })?;
     if decoded.len() < 5 {
         return Err("too short".into());
     }

@@ -113,7 +113,7 @@ pub(crate) fn message_id(text: &str, field: &str) -> Result<MessageId, ApiError>
 pub struct SendFile {
     /// An installed content type, e.g. `courier/image`.
     content_type: String,
-    /// The file its plugin prepares (an image, a WAV voice note, any input).
+    /// The file its plugin prepares (an image, a voice recording, any input).
     #[schema(format = Binary, content_media_type = "application/octet-stream")]
     file: Vec<u8>,
 }

@@ -298,7 +298,7 @@ fn alice_and_bob_driven_only_through_their_apis_exchange_every_message_type_and_
     );
     assert!(downloaded.starts_with(b"\xff\xd8"), "a JPEG");
     let (media, _) = b.get_bytes(&format!("/v1/messages/{}/content", sent[4].1.id))?;
-    assert_eq!(media, "audio/wav");
+    assert_eq!(media, "audio/ogg", "an Ogg Opus voice note");
     // Alice watched the image's chunks go, up to all of them stored at bob's.
     let progress: Vec<(u64, u64, u64)> = alice_live
         .until("the image's progress", |_| true)?

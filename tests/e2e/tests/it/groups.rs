@@ -502,11 +502,12 @@ fn every_installed_message_type_posts_into_a_group_and_reads_there_as_it_does_in
         .as_str()
         .unwrap()
         .to_owned();
-    let saved = root.path().join("note.wav");
+    let saved = root.path().join("note.ogg");
     bob.cli(&["group", "save", GROUP, &note[..16], saved.to_str().unwrap()])
         .unwrap();
-    let wav = std::fs::read(&saved).unwrap();
-    assert_eq!((&wav[..4], &wav[8..12]), (&b"RIFF"[..], &b"WAVE"[..]));
+    let ogg = std::fs::read(&saved).unwrap();
+    assert_eq!(&ogg[..4], b"OggS");
+    assert!(ogg.windows(8).any(|w| w == b"OpusHead"));
     // The large photo came in chunks and saves whole, the same bytes as the one sent 1:1.
     let large_post = entries
         .iter()

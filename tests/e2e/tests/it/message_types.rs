@@ -149,43 +149,173 @@ fn alice_sends_bob_a_photo_while_he_is_offline_and_it_arrives_once_without_its_g
     assert!(refused.to_string().contains("corrupt"), "{refused}");
 }
 
+/// Runs `program` with `args`, or fails saying what to install (`.ci/run` installs it).
+fn tool(program: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("{program} is needed (apt-get install espeak-ng sox ffmpeg): {e}")
+        });
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// What ffprobe says of `file`: its format, codec, channels, rate and duration in seconds.
+fn probe(file: &Path) -> (String, String, String, String, f64) {
+    let out = tool(
+        "ffprobe",
+        &[
+            "-v",
+            "error",
+            "-show_entries",
+            "format=format_name,duration:stream=codec_name,channels,sample_rate",
+            "-of",
+            "default=noprint_wrappers=1",
+            file.to_str().unwrap(),
+        ],
+    );
+    let field = |key: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    (
+        field("format_name"),
+        field("codec_name"),
+        field("channels"),
+        field("sample_rate"),
+        field("duration").parse().unwrap_or(0.0),
+    )
+}
+
 #[test]
-fn alice_sends_a_disguised_voice_note_and_bob_saves_a_playable_wav() {
+fn alice_records_thirty_seconds_as_wav_mp3_and_m4a_and_bob_saves_ogg_opus_notes_a_quarter_the_old_size()
+ {
     let root = scratch();
     let (alice, bob) = pair(root.path()).unwrap();
-    let recording = fixture("../../plugins/message-voice/tests/fixtures/espeak.wav");
+    // Thirty seconds of speech: espeak-ng reads a paragraph, sox makes it exactly 30 s; ffmpeg
+    // makes the same recording an MP3 and an M4A, as phones record.
+    let spoken = root.path().join("spoken.wav");
+    tool(
+        "espeak-ng",
+        &[
+            "-v",
+            "en",
+            "-s",
+            "140",
+            "-w",
+            spoken.to_str().unwrap(),
+            "The market on the square closes at noon tomorrow. Bring the press cards, two \
+             bottles of water each, and the spare batteries for the radio. If the north gate is \
+             blocked we meet behind the library instead, on the side with the bicycle racks. \
+             Nobody goes alone. Keep your phone in flight mode until we are inside, and do not \
+             post anything until we are all back home. Repeat: noon, the square, water, \
+             batteries, the library if the gate is closed.",
+        ],
+    );
+    let wav = root.path().join("speech.wav");
+    tool(
+        "sox",
+        &[
+            spoken.to_str().unwrap(),
+            wav.to_str().unwrap(),
+            "pad",
+            "0",
+            "30",
+            "trim",
+            "0",
+            "30",
+        ],
+    );
+    let (mp3, m4a) = (
+        root.path().join("speech.mp3"),
+        root.path().join("speech.m4a"),
+    );
+    for (out, codec) in [(&mp3, "libmp3lame"), (&m4a, "aac")] {
+        tool(
+            "ffmpeg",
+            &[
+                "-v",
+                "error",
+                "-y",
+                "-i",
+                wav.to_str().unwrap(),
+                "-c:a",
+                codec,
+                "-b:a",
+                "64k",
+                out.to_str().unwrap(),
+            ],
+        );
+    }
+    for recording in [&wav, &mp3, &m4a] {
+        alice
+            .cli(&["send", "bob", "--voice", recording.to_str().unwrap()])
+            .unwrap();
+    }
+    // And a disguised one, as a profile may require.
     alice
-        .cli(&[
-            "send",
-            "bob",
-            "--voice",
-            recording.to_str().unwrap(),
-            "--distort",
+        .cli(&["send", "bob", "--voice", wav.to_str().unwrap(), "--distort"])
+        .unwrap();
+    wait_for_delivery(&alice, &bob, 4, Duration::from_secs(60)).unwrap();
+    let got = bob.messages("alice").unwrap();
+    // Today's notes were 4-bit ADPCM at 16 kHz: 486,656 bytes a minute.
+    let adpcm = 486_656 / 2;
+    for (i, note) in got.iter().enumerate() {
+        // MP3 and AAC encoders pad a recording by a few dozen milliseconds, which the summary
+        // counts up.
+        assert_eq!(note.content_type, "courier/voice");
+        assert!(
+            ["voice message, 0:30", "voice message, 0:31"].contains(&note.summary.as_str()),
+            "{}",
+            note.summary
+        );
+        let saved = root.path().join(format!("note-{i}.ogg"));
+        bob.cli(&[
+            "attachment",
+            "save",
+            &note.id[..16],
+            saved.to_str().unwrap(),
         ])
         .unwrap();
-    wait_for_delivery(&alice, &bob, 1, Duration::from_secs(30)).unwrap();
-    let got = &bob.messages("alice").unwrap()[0];
-    assert_eq!(
-        (got.content_type.as_str(), got.summary.as_str()),
-        ("courier/voice", "voice message, 0:05")
-    );
-    let saved = root.path().join("note.wav");
-    bob.cli(&["attachment", "save", &got.id[..16], saved.to_str().unwrap()])
-        .unwrap();
-    let wav = std::fs::read(&saved).unwrap();
-    assert_eq!(&wav[..4], b"RIFF");
-    assert_eq!(&wav[8..12], b"WAVE");
-    assert_eq!(
-        u16::from_le_bytes([wav[20], wav[21]]),
-        0x0011,
-        "IMA ADPCM, a quarter of the size of 16-bit PCM"
-    );
-    let original = std::fs::metadata(&recording).unwrap().len() as usize;
-    assert!(
-        wav.len() < original / 4,
-        "{} of {original} bytes",
-        wav.len()
-    );
+        let bytes = std::fs::read(&saved).unwrap();
+        assert_eq!(&bytes[..4], b"OggS");
+        // Another program plays it: ffprobe reads an Ogg Opus stream of 30 seconds, and
+        // ffmpeg (libopus) decodes every packet of it.
+        let (format, codec, channels, rate, seconds) = probe(&saved);
+        assert_eq!(
+            (format.as_str(), codec.as_str(), channels.as_str()),
+            ("ogg", "opus", "1")
+        );
+        assert_eq!(rate, "48000", "Opus always plays at 48 kHz");
+        assert!((seconds - 30.0).abs() < 0.2, "{seconds} s");
+        tool(
+            "ffmpeg",
+            &[
+                "-v",
+                "error",
+                "-xerror",
+                "-i",
+                saved.to_str().unwrap(),
+                "-f",
+                "null",
+                "-",
+            ],
+        );
+        eprintln!(
+            "note {i}: {} bytes, {:.0} bytes a second of speech ({:.1}% of an ADPCM note)",
+            bytes.len(),
+            bytes.len() as f64 / 30.0,
+            bytes.len() as f64 * 100.0 / adpcm as f64
+        );
+        assert!(bytes.len() * 3 <= adpcm, "{} bytes", bytes.len());
+    }
 }
 
 #[test]
