@@ -304,8 +304,9 @@ impl Service {
             longest
         };
         let room = match lifetime.secs() {
+            // The sealed content's own encoding adds its fields' lengths and version (16 at most).
             Some(_) => {
-                MAX_POST_BODY - SEAL_OVERHEAD - draft.fallback.len() - draft.content_type.len()
+                MAX_POST_BODY - SEAL_OVERHEAD - 16 - draft.fallback.len() - draft.content_type.len()
             }
             None => MAX_POST_BODY,
         };

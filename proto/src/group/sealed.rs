@@ -27,9 +27,10 @@ pub const SEALED_TYPE: &str = "courier/group-sealed";
 pub const SEALED_VERSION: u32 = 1;
 /// The line a sealed post's record shows in place of its content (its own line is sealed).
 pub const SEALED_FALLBACK: &str = "🕓 a disappearing post";
-/// Bytes sealing adds to a content's fields at most: key id, lifetime, nonce, tag, and postcard's
-/// lengths.
-pub const SEAL_OVERHEAD: usize = 32 + 10 + 24 + 16 + 3 * 5 + 5;
+/// Bytes sealing adds to a content's encoding at most: the key's id (32), the lifetime (a varint
+/// of at most 4 bytes for 365 days), the nonce (24), the ciphertext's length (a varint of 3 bytes
+/// for a record's size) and the tag (16).
+pub const SEAL_OVERHEAD: usize = 79;
 /// What the associated data starts with.
 const AAD: &[u8] = b"courier/v1/group-sealed";
 
