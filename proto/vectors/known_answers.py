@@ -218,3 +218,9 @@ key_id = message_id(1_700_000_000_000, b"courier/group-chunk", 1, b"", bytes([5]
 show("sealed post", key_id + varint(86_400) + bytes([6] * 24) + string(ciphertext))
 # Timer { secs } is the record kind of index 5.
 show("timer kind", varint(5) + varint(86_400))
+
+print("# relation: a reaction 👍 to message 07..07, at 1_700_000_000_000, fallback \"reacted 👍\"")
+# The payload is the target's id, then the kind's own body.
+reaction = bytes([7] * 32) + "👍".encode()
+show("reaction payload", reaction)
+show("reaction id", message_id(1_700_000_000_000, b"courier/reaction", 1, "reacted 👍".encode(), reaction))

@@ -6,9 +6,12 @@ use super::attachments::{self, Draft};
 use super::chunk_packs::{PackRef, Side};
 use super::database::{Database, begin_write};
 use super::disappearing;
+use super::entry::Direction;
+use super::relations;
 use crate::{ContactId, StorageError};
 use courier_proto::sync::attachment::{self, MANIFEST_TYPE};
 use courier_proto::sync::record::{Message, MessageId};
+use courier_proto::sync::relation::RelationKind;
 use courier_proto::sync::timer::Timer;
 
 /// How long a send's key is kept: a client retrying later than this sends again.
@@ -105,6 +108,14 @@ impl Database {
         let (mut head, chunks) = attachments::split_if_large(draft, timestamp_ms)?;
         head.fallback = fallback;
         head.check()?;
+        let relation =
+            relations::check(&tx, contact, &head, Direction::Outgoing)?.map_err(|refused| {
+                StorageError::Relation {
+                    kind: RelationKind::of(&head.content_type)
+                        .map_or("relation", RelationKind::as_str),
+                    refused,
+                }
+            })?;
         let mut insert = tx.prepare_cached(
             "INSERT OR IGNORE INTO outgoing (contact_id, id, timestamp_ms, content_type, type_version, body, fallback, pack_offset, pack_len)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -126,6 +137,16 @@ impl Database {
         }
         drop(insert);
         disappearing::sent(&tx, contact, &head, longest)?;
+        if let Some(checked) = relation {
+            relations::stored(
+                &tx,
+                contact,
+                &head.id(),
+                Direction::Outgoing,
+                checked,
+                now_ms,
+            )?;
+        }
         if let Some(key) = key {
             tx.execute(
                 "INSERT INTO send_keys (contact_id, key, id, added_ms) VALUES (?1, ?2, ?3, ?4)",

@@ -7,6 +7,14 @@ use crate::name::NameError;
 /// Why storage failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
+    /// A reply, reaction, edit or retraction the conversation does not allow.
+    #[error("this {kind} is refused: {refused}")]
+    Relation {
+        /// What it was.
+        kind: &'static str,
+        /// Why it was refused.
+        refused: RelationRefused,
+    },
     /// A payload too large for one attachment.
     #[error(transparent)]
     Attachment(#[from] courier_proto::sync::attachment::AttachmentError),
@@ -171,7 +179,16 @@ impl HasKind for StorageError {
             | StorageError::Attachment(_) => K::InvalidInput,
             StorageError::UnknownContact(_)
             | StorageError::NoIdentity
-            | StorageError::UnknownGroup => K::NotFound,
+            | StorageError::UnknownGroup
+            | StorageError::Relation {
+                refused: RelationRefused::UnknownTarget,
+                ..
+            } => K::NotFound,
+            StorageError::Relation {
+                refused: RelationRefused::NotTheSender(_),
+                ..
+            } => K::RefusedByPolicy,
+            StorageError::Relation { .. } => K::InvalidInput,
             StorageError::GroupStore(e) => e.kind(),
             StorageError::IdentityExists
             | StorageError::DuplicateLink
@@ -197,4 +214,21 @@ impl HasKind for StorageError {
 pub(crate) fn store_error(e: impl Into<StorageError>) -> courier_proto::sync::session::StoreError {
     let e = e.into();
     courier_proto::sync::session::StoreError::new(e.kind(), e)
+}
+
+/// Why a relation was refused: nothing of it is stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RelationRefused {
+    /// Its payload does not parse.
+    #[error(transparent)]
+    Malformed(#[from] courier_proto::sync::relation::RelationError),
+    /// It names no message of this conversation.
+    #[error("it names no message of this conversation; pick one the conversation shows")]
+    UnknownTarget,
+    /// It names a reaction, an edit or a retraction, which nothing relates to.
+    #[error("it names a reaction, an edit or a retraction; relate to the message itself")]
+    RelationTarget,
+    /// An edit or retraction of the other side's message.
+    #[error("only the sender of a message may {0} it")]
+    NotTheSender(&'static str),
 }

@@ -28,6 +28,7 @@ mod passphrase;
 mod peer_announcements;
 #[cfg(test)]
 mod query_plans;
+mod relations;
 mod rotation;
 mod stream_state;
 mod sync_store;
@@ -40,7 +41,7 @@ pub use contact_store::{Contact, OutgoingState};
 pub use conversation::Durability;
 pub use database::Database;
 pub use entry::{Delivery, Direction, Entry};
-pub use error::{MIN_PASSPHRASE_CHARS, StorageError};
+pub use error::{MIN_PASSPHRASE_CHARS, RelationRefused, StorageError};
 pub use group_expiry::Arrival;
 pub use group_sync::GroupNews;
 pub use groups::{Group, GroupRecords, Standing};

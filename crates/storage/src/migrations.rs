@@ -361,4 +361,23 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX group_records_thread ON group_records (group_id, parent, seq)
         WHERE held_for IS NULL AND parent IS NOT NULL AND gone = 0;
     CREATE INDEX group_post_chunks_record ON group_post_chunks (record_id);",
+    // 28: relations between a conversation's messages (#31): the message a reply, reaction, edit
+    // or retraction names, found by its own index; reactions and edits are shown with what they
+    // name, not in the conversation (the shown indexes' condition is `window::SHOWN`).
+    "ALTER TABLE outgoing ADD COLUMN relates_to BLOB;
+    ALTER TABLE incoming ADD COLUMN relates_to BLOB;
+    CREATE INDEX outgoing_relations ON outgoing (contact_id, relates_to)
+        WHERE relates_to IS NOT NULL;
+    CREATE INDEX incoming_relations ON incoming (contact_id, relates_to)
+        WHERE relates_to IS NOT NULL;
+    DROP INDEX outgoing_shown;
+    DROP INDEX incoming_shown;
+    CREATE INDEX outgoing_shown ON outgoing (contact_id, timestamp_ms)
+        WHERE content_type NOT IN ('courier/chunk', 'courier/group-record',
+        'courier/group-answer', 'courier/group-presence', 'courier/group-chunk', 'courier/reaction',
+        'courier/edit');
+    CREATE INDEX incoming_shown ON incoming (contact_id, timestamp_ms, received_seq)
+        WHERE content_type NOT IN ('courier/chunk', 'courier/group-record',
+        'courier/group-answer', 'courier/group-presence', 'courier/group-chunk', 'courier/reaction',
+        'courier/edit');",
 ];

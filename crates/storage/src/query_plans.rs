@@ -9,6 +9,7 @@ use super::database::Database;
 use super::disappearing::EXPIRED;
 use super::group_expiry::GROUP_EXPIRED;
 use super::groups::{HELD_COUNT, HELD_FOR, RECORDS_AFTER, RECORDS_BEFORE, REPLIES, SHOWN_AFTER};
+use super::relations::RELATIONS_TO;
 use super::sync_store::{DUE, STORE_INCOMING};
 use super::window::{ID_RANGE, NEWER, OLDER, ONE, query};
 use crate::Passphrase;
@@ -78,6 +79,14 @@ fn every_hot_query_reaches_its_rows_through_an_index_and_sorts_nothing_it_read()
     // most a page; only the two pages' rows are merged.
     let shown = ["outgoing_shown", "incoming_shown"];
     pinned(&db, "older window", &query(OLDER), &shown, true);
+    // What relates to a message shown: its replies, reactions, edits and retraction.
+    pinned(
+        &db,
+        "relations to",
+        &query(RELATIONS_TO),
+        &["outgoing_relations", "incoming_relations"],
+        false,
+    );
     pinned(&db, "newer window", &query(NEWER), &shown, true);
     pinned(
         &db,

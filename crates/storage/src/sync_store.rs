@@ -5,7 +5,9 @@ use rusqlite::{OptionalExtension, params};
 use super::chunk_packs::{PackRef, Side};
 use super::database::Database;
 use super::disappearing;
+use super::entry::Direction;
 use super::message_row::{message_id, stored_message};
+use super::relations;
 use crate::{ContactId, StorageError};
 use courier_proto::sync::record::{
     ContentTypeRange, MailboxAccess, Message, MessageId, TransportProperties,
@@ -274,6 +276,14 @@ impl SyncStore for ConversationStore<'_> {
         if group_traffic {
             return Ok(());
         }
+        // A relation the conversation does not allow is acked and dropped: nothing of it is kept.
+        let now_ms = wall_clock_ms() as u64;
+        let relation = match relations::check(&db.conn, self.contact, &message, Direction::Incoming)
+            .map_err(store_error)?
+        {
+            Ok(relation) => relation,
+            Err(_refused) => return Ok(()),
+        };
         let (body, packed) = db
             .packs
             .stow(Side::Incoming, self.contact, id, &message)
@@ -308,6 +318,17 @@ impl SyncStore for ConversationStore<'_> {
                 ])
             })
             .map_err(store_error)?;
+        if let Some(checked) = relation {
+            relations::stored(
+                &db.conn,
+                self.contact,
+                id,
+                Direction::Incoming,
+                checked,
+                now_ms,
+            )
+            .map_err(store_error)?;
+        }
         Ok(())
     }
 

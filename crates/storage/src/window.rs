@@ -48,7 +48,8 @@ const INCOMING: &str = "id, timestamp_ms, content_type, type_version, body, fall
 /// (not a parameter) so that SQLite can use the partial indexes `outgoing_shown` and
 /// `incoming_shown`, whose condition this is (migration 24).
 pub(crate) const SHOWN: &str = "content_type NOT IN ('courier/chunk', 'courier/group-record', \
-    'courier/group-answer', 'courier/group-presence', 'courier/group-chunk')";
+    'courier/group-answer', 'courier/group-presence', 'courier/group-chunk', 'courier/reaction', \
+    'courier/edit')";
 
 /// The newest `?5` rows of contact `?1` before the cursor: ours below (`?2`, `?3`), theirs below
 /// (`?2`, `?4`) in (time, row) order. See [`Database::window`] for the bounds.
@@ -198,7 +199,7 @@ impl Database {
 }
 
 /// A row of [`OUTGOING`] or [`INCOMING`] as an entry.
-fn entry(r: &Row<'_>) -> rusqlite::Result<Entry> {
+pub(crate) fn entry(r: &Row<'_>) -> rusqlite::Result<Entry> {
     let message = message_at(r, 1)?;
     let incoming: bool = r.get(6)?;
     let (direction, delivery) = if incoming {
@@ -225,14 +226,15 @@ mod tests {
     use courier_proto::sync::timer::Timer;
 
     #[test]
-    fn the_shown_condition_names_the_chunk_type_and_the_group_traffic_types() {
+    fn the_shown_condition_names_the_chunk_type_the_group_traffic_types_reactions_and_edits() {
         use courier_proto::group::invitation::{ANSWER_TYPE, PRESENCE_TYPE};
         use courier_proto::group::record::{GROUP_CHUNK_TYPE, RECORD_TYPE};
+        use courier_proto::sync::relation::{EDIT_TYPE, REACTION_TYPE};
         assert_eq!(
             SHOWN,
             format!(
                 "content_type NOT IN ('{CHUNK_TYPE}', '{RECORD_TYPE}', '{ANSWER_TYPE}', \
-                 '{PRESENCE_TYPE}', '{GROUP_CHUNK_TYPE}')"
+                 '{PRESENCE_TYPE}', '{GROUP_CHUNK_TYPE}', '{REACTION_TYPE}', '{EDIT_TYPE}')"
             )
         );
         // The migration's indexes have the same condition, or a window would scan.

@@ -2,6 +2,7 @@
 
 pub mod attachment;
 pub mod record;
+pub mod relation;
 pub mod session;
 pub mod simplex;
 pub mod timer;
