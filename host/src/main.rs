@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use courier_service::RelationKind;
 
 /// Courier: end-to-end encrypted messaging over whatever network is left.
 #[derive(Parser)]
@@ -44,8 +45,42 @@ enum Command {
     Send {
         /// The contact's alias.
         alias: String,
+        /// With --text: a reply to this message (8+ hex digits of its id), quoting it.
+        #[arg(long, value_name = "ID", requires = "text")]
+        reply_to: Option<String>,
         #[command(flatten)]
         content: Box<cli::conversation::Content>,
+    },
+    /// Reacts to a message of the conversation with a contact: one emoji, or a short word; a
+    /// later reaction to the same message replaces it.
+    React {
+        /// The contact's alias.
+        alias: String,
+        /// The message, 8 or more hex digits of its id (`messages`).
+        message: String,
+        /// The reaction, e.g. 👍.
+        reaction: String,
+    },
+    /// Replaces the text of one of your messages, for both sides (the edits stay listed).
+    Edit {
+        /// The contact's alias.
+        alias: String,
+        /// Your message, 8 or more hex digits of its id.
+        message: String,
+        /// The new text.
+        #[arg(long)]
+        text: String,
+    },
+    /// Takes one of your messages back: with --for-everyone it is erased on both sides, as a
+    /// disappearing message is.
+    Delete {
+        /// The contact's alias.
+        alias: String,
+        /// Your message, 8 or more hex digits of its id.
+        message: String,
+        /// For both sides (the only kind there is yet: say it, so it is not done by mistake).
+        #[arg(long, required = true)]
+        for_everyone: bool,
     },
     /// Lists the conversation with a contact.
     Messages {
@@ -380,7 +415,40 @@ fn run(cli: Cli) -> Result<()> {
         Command::Contacts(ContactsCommand::Timer { alias, timer }) => {
             cli::contacts::timer(&dir, &alias, timer.as_deref())
         }
-        Command::Send { alias, content } => cli::conversation::send(&dir, &alias, &content),
+        Command::Send {
+            alias,
+            reply_to,
+            content,
+        } => cli::conversation::send(&dir, &alias, &content, reply_to.as_deref()),
+        Command::React {
+            alias,
+            message,
+            reaction,
+        } => cli::conversation::relate(
+            &dir,
+            &alias,
+            RelationKind::Reaction.content_type(),
+            &message,
+            &reaction,
+        ),
+        Command::Edit {
+            alias,
+            message,
+            text,
+        } => cli::conversation::relate(
+            &dir,
+            &alias,
+            RelationKind::Edit.content_type(),
+            &message,
+            &text,
+        ),
+        Command::Delete { alias, message, .. } => cli::conversation::relate(
+            &dir,
+            &alias,
+            RelationKind::Delete.content_type(),
+            &message,
+            "",
+        ),
         Command::Messages { alias, json } => cli::conversation::list(&dir, &alias, json),
         Command::Attachment(AttachmentCommand::Save { msg_id, file }) => {
             cli::conversation::save(&dir, &msg_id, &file)
@@ -426,5 +494,17 @@ fn run(cli: Cli) -> Result<()> {
         | Command::Mailbox(MailboxCommand::Serve { .. }) => {
             unreachable!("handled above")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_command_s_arguments_are_well_formed() {
+        // clap checks names, conflicts and requirements only when a command is parsed; this
+        // checks every command at once (two `--reply-to`s under `group post` got past otherwise).
+        super::Cli::command().debug_assert();
     }
 }

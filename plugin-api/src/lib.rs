@@ -33,6 +33,8 @@ pub mod settings;
 #[cfg(feature = "transport")]
 pub mod simplex;
 pub use courier_text_safety as text_safety;
+#[cfg(feature = "message-type")]
+pub mod text;
 pub mod uri;
 
 /// The version of the WIT package these bindings were generated from.

@@ -112,6 +112,10 @@ pub struct SendText {
     /// Options for the plugin, over the config's settings (e.g. `label`, `precision`).
     #[serde(default)]
     pub options: BTreeMap<String, String>,
+    /// For a reply, reaction, edit or retraction (`courier/reply`, `courier/reaction`,
+    /// `courier/edit`, `courier/delete`): the message it relates to, 8 or more hex digits of its id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relates_to: Option<String>,
 }
 
 /// A private group.

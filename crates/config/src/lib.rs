@@ -184,6 +184,24 @@ tcp_scope = "lan"
 plugin = "text"
 grant = ["log"]
 
+# Replies, reactions, edits and delete for everyone: each kind its own plugin; the host checks
+# what each names.
+[message_types.reply]
+plugin = "reply"
+grant = ["log"]
+
+[message_types.reaction]
+plugin = "reaction"
+grant = ["log"]
+
+[message_types.edit]
+plugin = "edit"
+grant = ["log"]
+
+[message_types.delete]
+plugin = "delete"
+grant = ["log"]
+
 [message_types.location]
 plugin = "location"
 grant = ["log"]

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 
 pub use contact::ContactStateJson;
 pub use group::{GroupEntry, GroupEntryKind};
-pub use message::{DirectionJson, Message, StateJson};
+pub use message::{DirectionJson, Message, ReactionJson, StateJson};
 pub use transport::Transport;
 
 /// One change, as a front end is told it (on `/v1/ws`, one JSON text frame each).

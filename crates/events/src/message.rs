@@ -22,6 +22,27 @@ pub struct Message {
     pub bytes: Option<u64>,
     /// Whether it could not be put together.
     pub damaged: bool,
+    /// For a reply, reaction, edit or retraction: `reply`, `reaction`, `edit` or `delete`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relation: Option<String>,
+    /// The message it relates to (64 hex digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relates_to: Option<String>,
+    /// Reactions to it, each side's latest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionJson>,
+    /// Its edits' texts, oldest first; the last is what it says now (the summary is the original).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edits: Vec<String>,
+}
+
+/// One side's reaction to a message.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ReactionJson {
+    /// `outgoing` (ours) or `incoming`.
+    pub from: DirectionJson,
+    /// An emoji or a short word.
+    pub reaction: String,
 }
 
 /// Which way a message went.

@@ -139,6 +139,10 @@ mod tests {
                 time_ms: 1,
                 bytes: Some(5),
                 damaged,
+                relation: None,
+                relates_to: None,
+                reactions: Vec::new(),
+                edits: Vec::new(),
             },
         }
     }

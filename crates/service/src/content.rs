@@ -5,6 +5,7 @@
 use courier_plugin_host::CallError;
 use courier_plugin_host::message_plugin::MessageTypePlugin;
 use courier_proto::sync::record::{ContentTypeRange, MAX_FALLBACK_LEN};
+use courier_proto::sync::relation::{self, RelationKind};
 use courier_proto::sync::timer::{TIMER_TYPE, Timer};
 use courier_storage::{Content, Direction, Draft, Payload};
 
@@ -81,6 +82,16 @@ fn shorten(text: &str, max: usize) -> String {
     text[..end].to_owned()
 }
 
+/// What a message's plugin reads of its `payload`: a relation's own body after the id of the
+/// message it names (the host reads that), anything else whole; `None` for a relation too short
+/// to name one.
+pub(crate) fn own_body<'a>(content_type: &str, payload: &'a [u8]) -> Option<&'a [u8]> {
+    match RelationKind::of(content_type) {
+        Some(kind) => relation::read(kind, payload).ok().map(|r| r.body),
+        None => Some(payload),
+    }
+}
+
 /// A one-line summary of stored content: the plugin's own when it is installed and can read the
 /// payload, else the sender's fallback text, else the content type in brackets. (A summary parses
 /// what it shows; the full `validate`, which may decode a whole image, runs before content is saved.)
@@ -108,7 +119,10 @@ pub fn summary(
         }
         Payload::Complete(payload) => plugins
             .message_type_if_loaded(&content.content_type)
-            .and_then(|p| p.summary(payload, content.version).ok())
+            .and_then(|p| {
+                p.summary(own_body(&content.content_type, payload)?, content.version)
+                    .ok()
+            })
             .unwrap_or_else(shown),
         Payload::Partial { received, total } => {
             format!("{} (receiving: {received} of {total} parts)", shown())

@@ -2,6 +2,7 @@
 //! sent and received.
 
 use courier_proto::sync::record::MessageId;
+use courier_proto::sync::relation::{self, RelationKind};
 use courier_proto::sync::timer::Timer;
 use courier_storage::{Around, ContactId, Database, Delivery, Direction, Draft, Entry, Payload};
 
@@ -16,6 +17,8 @@ pub struct Outgoing<'a> {
     contact: ContactId,
     content_type: String,
     limit: u64,
+    /// The message a reply, reaction, edit or retraction names.
+    relates_to: Option<MessageId>,
 }
 
 /// A queued message.
@@ -74,6 +77,12 @@ pub struct MessageSummary {
     pub bytes: Option<usize>,
     /// Whether its chunks were lost or damaged on disk.
     pub damaged: bool,
+    /// For a reply, reaction, edit or retraction: what it does and to which message.
+    pub relation: Option<(RelationKind, MessageId)>,
+    /// The reactions to it, each side's latest (an emoji or a short word).
+    pub reactions: Vec<(Direction, String)>,
+    /// Its edits' texts, oldest first: the last is what it says now.
+    pub edits: Vec<String>,
 }
 
 impl Service {
@@ -95,7 +104,26 @@ impl Service {
             contact,
             content_type: content_type.to_owned(),
             limit,
+            relates_to: None,
         })
+    }
+
+    /// Starts a message of `content_type` to `alias` that relates to the message `target` (8+
+    /// hex digits of its id): a reply, a reaction, an edit or a retraction (its content type says
+    /// which). The conversation's rules are checked as it is queued.
+    pub fn relating(
+        &mut self,
+        alias: &str,
+        content_type: &str,
+        target: &str,
+    ) -> Result<Outgoing<'_>, ServiceError> {
+        if RelationKind::of(content_type).is_none() {
+            return Err(ServiceError::NotARelation(content_type.to_owned()));
+        }
+        let (_, entry) = self.find_message(target)?;
+        let mut outgoing = self.outgoing(alias, content_type)?;
+        outgoing.relates_to = Some(entry.id);
+        Ok(outgoing)
     }
 
     /// Queues `input` as `content_type` to `alias`, with `options` for the plugin over the config's
@@ -209,7 +237,33 @@ impl Service {
             &entry.message.fallback,
             entry.direction,
         );
+        let relation = relation::relation_of(&entry.message)
+            .and_then(Result::ok)
+            .map(|r| (r.kind, r.target));
+        let (mut reactions, mut edits) = (Vec::new(), Vec::new());
+        for related in self.db.relations_to(contact, &entry.id)? {
+            let said = || {
+                relation::relation_of(&related.message)
+                    .and_then(Result::ok)
+                    .map(|r| String::from_utf8_lossy(r.body).into_owned())
+                    .unwrap_or_default()
+            };
+            match RelationKind::of(&related.message.content_type) {
+                // Oldest first: a later reaction of the same side replaces its earlier one.
+                Some(RelationKind::Reaction) => {
+                    reactions.retain(|(side, _)| *side != related.direction);
+                    reactions.push((related.direction, said()));
+                }
+                Some(RelationKind::Edit) if related.direction == entry.direction => {
+                    edits.push(said())
+                }
+                _ => {}
+            }
+        }
         Ok(MessageSummary {
+            relation,
+            reactions,
+            edits,
             id: entry.id,
             direction: entry.direction,
             delivery: entry.delivery,
@@ -279,7 +333,13 @@ impl Outgoing<'_> {
         key: Option<&str>,
     ) -> Result<Sent, ServiceError> {
         let prepared = self.prepare(input, options, key)?;
-        prepared.queue(&mut self.service.db, now_ms())
+        let now = now_ms();
+        let sent = prepared.queue(&mut self.service.db, now)?;
+        if RelationKind::of(&self.content_type) == Some(RelationKind::Delete) {
+            // What it takes back goes now, not at the node's next sweep.
+            self.service.db.sweep_expired(now)?;
+        }
+        Ok(sent)
     }
 
     /// Checks `input` and has the plugin make it a message, not yet queued.
@@ -301,7 +361,12 @@ impl Outgoing<'_> {
         let plugins = self.service.plugins()?;
         let all = plugins.options_for(&self.content_type, options)?;
         let plugin = plugins.message_type(&self.content_type)?;
-        let (draft, support) = compose(plugin, input, &all, &announced)?;
+        let (mut draft, support) = compose(plugin, input, &all, &announced)?;
+        match (RelationKind::of(&draft.content_type), self.relates_to) {
+            (Some(_), Some(target)) => draft.payload = relation::payload(&target, &draft.payload),
+            (Some(kind), None) => return Err(ServiceError::RelatesToNothing(kind.as_str())),
+            (None, _) => {}
+        }
         Ok(Prepared {
             contact: self.contact,
             draft,

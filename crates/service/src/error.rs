@@ -15,6 +15,12 @@ use courier_error::HasKind;
 /// Why a use case failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
+    /// A content type that relates to nothing was sent as if it did.
+    #[error("{0} is no reply, reaction, edit or retraction; send it without naming a message")]
+    NotARelation(String),
+    /// A reply, reaction, edit or retraction sent without the message it names.
+    #[error("a {0} names the message it relates to; give its id")]
+    RelatesToNothing(&'static str),
     /// The database refused.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -299,6 +305,7 @@ impl ServiceError {
             | ServiceError::NoInvitation(_)
             | ServiceError::NoSuchMember(_) => K::NotFound,
             ServiceError::NotJoinedYet(_) => K::Unavailable,
+            ServiceError::NotARelation(_) | ServiceError::RelatesToNothing(_) => K::InvalidInput,
             ServiceError::AmbiguousGroup { .. }
             | ServiceError::AmbiguousMember(_)
             | ServiceError::PostTooLarge { .. } => K::InvalidInput,

@@ -54,6 +54,7 @@ pub use service::Service;
 
 pub use courier_proto::contact_link::ContactLink;
 pub use courier_proto::sync::record::MessageId;
+pub use courier_proto::sync::relation::RelationKind;
 pub use courier_proto::sync::timer::Timer;
 pub use courier_storage::{Delivery, Direction, OutgoingState};
 // What a front end reads or shows with the same rules the use cases apply.

@@ -2,10 +2,11 @@
 //! are queued in one transaction, so that they share one commit and one fsync instead of each
 //! waiting behind the others' at the disk.
 
+use courier_proto::sync::relation::RelationKind;
 use courier_storage::{Durability, StorageError};
 
 use crate::Service;
-use crate::conversation::{Prepared, Sent};
+use crate::conversation::{Outgoing, Prepared, Sent};
 use crate::error::ServiceError;
 use crate::service::now_ms;
 
@@ -22,6 +23,8 @@ pub struct SendRequest {
     pub options: Vec<(String, String)>,
     /// A send with a key given in the last week queues nothing more.
     pub key: Option<String>,
+    /// The message a reply, reaction, edit or retraction names (8+ hex digits of its id).
+    pub relates_to: Option<String>,
 }
 
 impl Service {
@@ -32,11 +35,8 @@ impl Service {
         let prepared: Vec<Result<Prepared, ServiceError>> = requests
             .iter()
             .map(|r| {
-                self.outgoing(&r.alias, &r.content_type)?.prepare(
-                    &r.input,
-                    &r.options,
-                    r.key.as_deref(),
-                )
+                self.start(r)?
+                    .prepare(&r.input, &r.options, r.key.as_deref())
             })
             .collect();
         let now = now_ms();
@@ -50,18 +50,32 @@ impl Service {
             )
         });
         match grouped {
-            Ok(results) => results,
+            Ok(results) => {
+                // What a retraction takes back goes now, not at the node's next sweep.
+                let retracted = requests.iter().zip(&results).any(|(r, sent)| {
+                    sent.is_ok() && RelationKind::of(&r.content_type) == Some(RelationKind::Delete)
+                });
+                if retracted && let Err(e) = self.db.sweep_expired(now) {
+                    tracing::warn!("the sweep after a retraction failed: {e}");
+                }
+                results
+            }
             // The commit failed, so none of them is queued: each alone, with its own answer.
             Err(_) => requests
                 .iter()
                 .map(|r| {
-                    self.outgoing(&r.alias, &r.content_type)?.send_once(
-                        &r.input,
-                        &r.options,
-                        r.key.as_deref(),
-                    )
+                    self.start(r)?
+                        .send_once(&r.input, &r.options, r.key.as_deref())
                 })
                 .collect(),
+        }
+    }
+
+    /// The send `r` asks for: to a contact, or relating to one of their conversation's messages.
+    fn start(&mut self, r: &SendRequest) -> Result<Outgoing<'_>, ServiceError> {
+        match &r.relates_to {
+            Some(target) => self.relating(&r.alias, &r.content_type, target),
+            None => self.outgoing(&r.alias, &r.content_type),
         }
     }
 }

@@ -4,7 +4,8 @@
 use std::time::Instant;
 
 use courier_events::{
-    ContactStateJson, DirectionJson, GroupEntry, GroupEntryKind, Message, StateJson, Transport,
+    ContactStateJson, DirectionJson, GroupEntry, GroupEntryKind, Message, ReactionJson, StateJson,
+    Transport,
 };
 use courier_storage::ContactId;
 
@@ -27,10 +28,7 @@ impl From<MessageSummary> for Message {
     fn from(m: MessageSummary) -> Message {
         Message {
             id: hex::encode(m.id.0),
-            direction: match m.direction {
-                Direction::Outgoing => DirectionJson::Outgoing,
-                Direction::Incoming => DirectionJson::Incoming,
-            },
+            direction: direction(m.direction),
             state: match m.delivery {
                 Delivery::Outgoing(OutgoingState::Queued) => StateJson::Queued,
                 Delivery::Outgoing(OutgoingState::Sent) => StateJson::Sent,
@@ -42,7 +40,25 @@ impl From<MessageSummary> for Message {
             time_ms: m.time_ms,
             bytes: m.bytes.map(|b| b as u64),
             damaged: m.damaged,
+            relation: m.relation.map(|(kind, _)| kind.as_str().to_owned()),
+            relates_to: m.relation.map(|(_, target)| hex::encode(target.0)),
+            reactions: m
+                .reactions
+                .into_iter()
+                .map(|(from, reaction)| ReactionJson {
+                    from: direction(from),
+                    reaction,
+                })
+                .collect(),
+            edits: m.edits,
         }
+    }
+}
+
+fn direction(d: Direction) -> DirectionJson {
+    match d {
+        Direction::Outgoing => DirectionJson::Outgoing,
+        Direction::Incoming => DirectionJson::Incoming,
     }
 }
 

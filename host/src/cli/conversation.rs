@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use courier_api::client::{Client, ClientError};
 use courier_api::json::{DirectionJson, Message, Queued, SendText};
 use courier_service::input_file::{read_limited, read_stream_limited};
-use courier_service::{DataDir, Page};
+use courier_service::{DataDir, Page, RelationKind};
 
 use super::{remote, unlock};
 
@@ -100,6 +100,8 @@ pub(super) struct Request<'a> {
     pub(super) content_type: &'a str,
     pub(super) input: Input<'a>,
     pub(super) options: Vec<(String, String)>,
+    /// The message a reply, reaction, edit or retraction names.
+    pub(super) relates_to: Option<&'a str>,
 }
 
 impl Content {
@@ -109,6 +111,7 @@ impl Content {
             content_type,
             input,
             options: Vec::new(),
+            relates_to: None,
         };
         if let Some(content_type) = &self.content_type {
             // clap requires --input with --type.
@@ -120,6 +123,7 @@ impl Content {
                 content_type,
                 input,
                 options: self.options.clone(),
+                relates_to: None,
             };
         }
         if let Some(text) = &self.text {
@@ -170,8 +174,38 @@ impl Content {
 
 /// Queues a message; it is on disk when this returns, and a running `serve` sends it. With a node
 /// running `serve --api`, it goes through the node: no passphrase, no plugin load.
-pub fn send(dir: &DataDir, alias: &str, content: &Content) -> Result<()> {
-    let request = content.request();
+pub fn send(dir: &DataDir, alias: &str, content: &Content, reply_to: Option<&str>) -> Result<()> {
+    let mut request = content.request();
+    if let Some(target) = reply_to {
+        // clap lets --reply-to come only with --text: a reply is text.
+        request.content_type = RelationKind::Reply.content_type();
+        request.relates_to = Some(target);
+    }
+    send_request(dir, alias, request)
+}
+
+/// Queues a reaction, an edit or a retraction (`content_type`, with `text` for its plugin) of
+/// the message `target` in the conversation with `alias`, as `send` queues a message.
+pub fn relate(
+    dir: &DataDir,
+    alias: &str,
+    content_type: &str,
+    target: &str,
+    text: &str,
+) -> Result<()> {
+    send_request(
+        dir,
+        alias,
+        Request {
+            content_type,
+            input: Input::Given(text),
+            options: Vec::new(),
+            relates_to: Some(target),
+        },
+    )
+}
+
+fn send_request(dir: &DataDir, alias: &str, request: Request<'_>) -> Result<()> {
     let remote = match remote::running(dir) {
         Some(client) => remote::fell_through(send_through(&client, alias, &request)?)?,
         None => None,
@@ -180,7 +214,10 @@ pub fn send(dir: &DataDir, alias: &str, content: &Content) -> Result<()> {
         Some(queued) => queued,
         None => {
             let mut service = unlock::open(dir)?;
-            let outgoing = service.outgoing(alias, request.content_type)?;
+            let outgoing = match request.relates_to {
+                Some(target) => service.relating(alias, request.content_type, target)?,
+                None => service.outgoing(alias, request.content_type)?,
+            };
             let input = request.input.read(outgoing.input_limit())?;
             courier_api::queued_json(outgoing.send(&input, &request.options)?)
         }
@@ -208,6 +245,7 @@ fn send_through(
                 content_type: request.content_type.to_owned(),
                 text: text.to_owned(),
                 options: request.options.iter().cloned().collect(),
+                relates_to: request.relates_to.map(str::to_owned),
             },
         ));
     }
@@ -251,6 +289,10 @@ pub fn list(dir: &DataDir, alias: &str, json: bool) -> Result<()> {
                 "complete": m.bytes.is_some(),
                 "bytes": m.bytes,
                 "damaged": m.damaged,
+                "relation": m.relation,
+                "relates_to": m.relates_to,
+                "reactions": m.reactions,
+                "edits": m.edits,
             })
         })
         .collect();

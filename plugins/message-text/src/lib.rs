@@ -6,14 +6,12 @@
 
 use courier_plugin::content_type::{ContentType, Exports};
 use courier_plugin::message_type::courier::plugin::types::{PluginError, Setting};
-use courier_plugin::payload::utf8;
-use courier_plugin::text_safety::is_spoofing;
+use courier_plugin::text::{check, clean, one_line};
 
 /// Content type name this plugin owns.
 pub const CONTENT_TYPE: &str = "courier/text";
 /// Largest text, in bytes of UTF-8.
 pub const MAX_BYTES: u64 = 32 * 1024;
-const SUMMARY_CHARS: usize = 100;
 
 /// The plugin's exports.
 pub struct Text;
@@ -24,39 +22,15 @@ impl ContentType for Text {
     const MAX_PAYLOAD_BYTES: u64 = MAX_BYTES;
 
     fn prepare(input: &[u8], _options: &[Setting]) -> Result<Vec<u8>, PluginError> {
-        let text = utf8(input, MAX_BYTES, "text")?;
-        let clean: String = text.chars().filter(|c| !is_spoofing(*c)).collect();
-        let clean = clean.trim();
-        if clean.is_empty() {
-            return Err(PluginError::InvalidInput(
-                "the message is empty once invisible characters are removed; type some text".into(),
-            ));
-        }
-        Ok(clean.as_bytes().to_vec())
+        Ok(clean(input, MAX_BYTES, "text")?.into_bytes())
     }
 
     fn validate(payload: &[u8]) -> Result<(), PluginError> {
-        let text = utf8(payload, MAX_BYTES, "text")?;
-        match text.chars().find(|c| is_spoofing(*c)) {
-            Some(c) => Err(PluginError::InvalidInput(format!(
-                "text contains the invisible or direction-changing character U+{:04X}",
-                c as u32
-            ))),
-            None => Ok(()),
-        }
+        check(payload, MAX_BYTES, "text").map(drop)
     }
 
     fn summary(payload: &[u8]) -> Result<String, PluginError> {
-        let text = utf8(payload, MAX_BYTES, "text")?;
-        let mut summary: String = text
-            .chars()
-            .map(|c| if c == '\n' { ' ' } else { c })
-            .take(SUMMARY_CHARS)
-            .collect();
-        if text.chars().count() > SUMMARY_CHARS {
-            summary.push('…');
-        }
-        Ok(summary)
+        Ok(one_line(check(payload, MAX_BYTES, "text")?))
     }
 }
 
@@ -107,6 +81,10 @@ mod tests {
         let text = format!("line one\n{}", "x".repeat(200));
         let summary = Plugin::summary(text.into_bytes(), 1).unwrap();
         assert!(!summary.contains('\n'));
-        assert_eq!(summary.chars().count(), SUMMARY_CHARS + 1);
+        assert_eq!(
+            summary.chars().count(),
+            100 + 1,
+            "a hundred characters and the ellipsis"
+        );
     }
 }

@@ -117,6 +117,7 @@ fn load(a: &Client, b: &Client) -> Result<()> {
                             content_type: "courier/text".into(),
                             text: format!("load {i}"),
                             options: Default::default(),
+                            relates_to: None,
                         },
                     )?;
                     done.push((i, due.elapsed(), queued.id));

@@ -125,6 +125,7 @@ fn measure(alice: &mut Person, bob: &mut Person, root: &Path) -> Result<Figures>
                 content_type: "courier/text".into(),
                 text: text.clone(),
                 options: Default::default(),
+                relates_to: None,
             },
         )?;
         let sent = Instant::now();

@@ -139,6 +139,7 @@ fn text_of(text: &str) -> SendText {
         content_type: "courier/text".into(),
         text: text.into(),
         options: Default::default(),
+        relates_to: None,
     }
 }
 

@@ -176,6 +176,7 @@ fn measure(alice: &mut Person) -> Result<Row> {
                 content_type: "courier/text".into(),
                 text: format!("while bob is away {n}"),
                 options: Default::default(),
+                relates_to: None,
             },
         )
         .map(drop)

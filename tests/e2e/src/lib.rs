@@ -94,6 +94,8 @@ pub fn free_port() -> Result<u16> {
 
 /// The message types besides text that a node has unless told otherwise.
 pub const MESSAGE_TYPES: [&str; 4] = ["location", "payment", "image", "voice"];
+/// The plugins of the relation kinds: replies, reactions, edits, delete for everyone.
+pub const RELATION_TYPES: [&str; 4] = ["reply", "reaction", "edit", "delete"];
 
 /// One message as `courier messages --json` prints it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -441,6 +443,7 @@ impl Person {
              [message_types.text]\nplugin = \"text\"\ngrant = [\"log\"]\n\n{types}",
             types = MESSAGE_TYPES
                 .iter()
+                .chain(&RELATION_TYPES)
                 .filter(|name| !self.missing_plugins.contains(name))
                 .map(|name| {
                     format!(

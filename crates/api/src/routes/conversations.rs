@@ -118,7 +118,8 @@ pub struct SendFile {
     file: Vec<u8>,
 }
 
-/// Queues a message; it is on disk when this answers. JSON `{content_type, text, options}` for
+/// Queues a message; it is on disk when this answers. JSON `{content_type, text, options,
+/// relates_to}` for
 /// text input; `multipart/form-data` with `content_type`, `file` and any `option.KEY` fields for a
 /// file. An `Idempotency-Key` header makes a retried send (within a week, across restarts) answer
 /// with the first send's id, queueing once.
@@ -158,6 +159,7 @@ pub async fn send(
         input: body.input,
         options: body.options,
         key,
+        relates_to: body.relates_to,
     };
     let enqueued = state.sends.enqueue(request);
     if enqueued.lead {
@@ -187,6 +189,8 @@ pub(crate) struct Upload {
     pub content_type: String,
     pub input: Vec<u8>,
     pub options: Vec<(String, String)>,
+    /// The message a reply, reaction, edit or retraction names.
+    pub relates_to: Option<String>,
 }
 
 /// A send's body: `multipart/form-data` with a file, or JSON ([`SendText`]) with text.
@@ -212,6 +216,7 @@ pub(crate) async fn upload(headers: &HeaderMap, request: Request) -> Result<Uplo
         content_type: text.content_type,
         input: text.text.into_bytes(),
         options: text.options.into_iter().collect(),
+        relates_to: text.relates_to,
     })
 }
 
@@ -249,6 +254,7 @@ async fn read_form(mut form: Multipart) -> Result<Upload, ApiError> {
         })?,
         input: input.ok_or_else(|| ApiError::bad_field("file", "the form has no file field"))?,
         options,
+        relates_to: None,
     })
 }
 

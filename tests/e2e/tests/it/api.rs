@@ -194,6 +194,7 @@ fn alice_and_bob_driven_only_through_their_apis_exchange_every_message_type_and_
                     .iter()
                     .map(|(k, v)| ((*k).into(), (*v).into()))
                     .collect(),
+                relates_to: None,
             },
         )?)
     };
@@ -334,6 +335,7 @@ fn alice_and_bob_driven_only_through_their_apis_exchange_every_message_type_and_
             content_type: "courier/text".into(),
             text: "thursday works".into(),
             options: Default::default(),
+            relates_to: None,
         },
     )?;
     alice_live.until("the reply", |e| {
@@ -1091,6 +1093,7 @@ fn sixteen_of_alice_s_clients_send_at_once_some_to_nobody_and_each_good_send_is_
                                 content_type: content_type.into(),
                                 text: text.clone(),
                                 options: Default::default(),
+                                relates_to: None,
                             },
                         );
                         (text, sent)

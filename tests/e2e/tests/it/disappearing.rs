@@ -174,7 +174,12 @@ fn alice_sets_a_one_minute_timer_and_their_texts_and_a_photo_vanish_from_both_si
 /// That no file of `person`'s data directory holds any of `traces`, raw or (the database)
 /// decrypted with the passphrase into a copy under `scratch`, which holds `kept` (so it is the
 /// real database).
-fn assert_no_trace(person: &Person, scratch: &Path, traces: &[Vec<u8>], kept: &[u8]) -> Result<()> {
+pub(crate) fn assert_no_trace(
+    person: &Person,
+    scratch: &Path,
+    traces: &[Vec<u8>],
+    kept: &[u8],
+) -> Result<()> {
     for file in files(&person.dir) {
         let bytes = std::fs::read(&file)?;
         assert!(

@@ -64,6 +64,7 @@ fn every_event_of_alice_s_node_reaches_her_websocket_and_her_terminal_once_and_i
         content_type: "courier/text".into(),
         text: body.into(),
         options: Default::default(),
+        relates_to: None,
     };
     let hello = a.send_text("bob", &text("the printing press is ready"))?.id;
     let photo = a

@@ -25,6 +25,7 @@ mod plugin_guide;
 mod plugins_check;
 mod profile;
 mod redaction;
+mod relations;
 mod second_language;
 mod stalled_peer;
 mod stranger;

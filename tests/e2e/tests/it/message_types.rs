@@ -545,7 +545,7 @@ fn alice_sends_any_installed_type_by_its_name_from_stdin_and_an_unknown_one_list
         .unwrap();
     assert_eq!(
         stderr,
-        "courier: no message type \"courier/poll\" is installed; installed: courier/image, courier/location, courier/payment, courier/text, courier/voice\n"
+        "courier: no message type \"courier/poll\" is installed; installed: courier/delete, courier/edit, courier/image, courier/location, courier/payment, courier/reaction, courier/reply, courier/text, courier/voice\n"
     );
     assert_eq!(code, 3, "not found, as `courier --help` lists it");
     assert_eq!(

@@ -169,6 +169,7 @@ fn in_chromium_alice_logs_in_sends_bob_a_text_and_a_photo_sees_his_reply_arrive_
             content_type: "courier/text".into(),
             text: "hello back, page".into(),
             options: Default::default(),
+            relates_to: None,
         },
     )?;
     let bobs_photo = b.send_file("alice", "courier/image", &noise_png(200, 150, 9), &[])?;
@@ -260,6 +261,7 @@ fn in_chromium_alice_makes_a_group_invites_bob_sees_his_post_arrive_live_and_ans
             content_type: "courier/text".into(),
             text: "where do we meet?".into(),
             options: Default::default(),
+            relates_to: None,
         },
     )?;
     page.until("POSTED")?;
