@@ -6,7 +6,7 @@
 //! a retraction), checked by the kind's plugin. A reader without that plugin shows the sender's
 //! fallback line ("↩ replying to …", "reacted 👍 to …", "edited: …", "deleted a message").
 
-use super::record::{MAX_BODY_LEN, Message, MessageId};
+use super::record::{Message, MessageId};
 
 /// A reply: its body is its text.
 pub const REPLY_TYPE: &str = "courier/reply";
@@ -124,9 +124,6 @@ pub fn payload(target: &MessageId, body: &[u8]) -> Vec<u8> {
     out.extend_from_slice(body);
     out
 }
-
-/// The longest body a relation can carry in one message.
-pub const MAX_RELATION_BODY: usize = MAX_BODY_LEN - TARGET_LEN;
 
 #[cfg(test)]
 mod tests {
