@@ -64,6 +64,16 @@ impl Service {
 
     /// The message whose id is `prefix` or starts with it (8+ hex digits), and its contact.
     pub(crate) fn find_message(&self, prefix: &str) -> Result<(ContactId, Entry), ServiceError> {
+        let contacts: Vec<ContactId> = self.db.contacts()?.into_iter().map(|c| c.id).collect();
+        self.find_message_among(&contacts, prefix)
+    }
+
+    /// [`Self::find_message`] among the conversations with `contacts` only.
+    pub(crate) fn find_message_among(
+        &self,
+        contacts: &[ContactId],
+        prefix: &str,
+    ) -> Result<(ContactId, Entry), ServiceError> {
         if prefix.len() < MIN_ID_PREFIX || !prefix.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(ServiceError::BadMessageId(prefix.to_owned()));
         }
@@ -71,9 +81,9 @@ impl Service {
         let (first, last) =
             id_range(&prefix).ok_or_else(|| ServiceError::BadMessageId(prefix.clone()))?;
         let mut found = Vec::new();
-        for c in self.db.contacts()? {
-            for entry in self.db.entries_between(c.id, &first, &last)? {
-                found.push((c.id, entry));
+        for &contact in contacts {
+            for entry in self.db.entries_between(contact, &first, &last)? {
+                found.push((contact, entry));
             }
         }
         match found.len() {

@@ -120,7 +120,9 @@ impl Service {
         if RelationKind::of(content_type).is_none() {
             return Err(ServiceError::NotARelation(content_type.to_owned()));
         }
-        let (_, entry) = self.find_message(target)?;
+        // In this conversation only: not a look through every contact's for each reaction.
+        let contact = self.conversation_contact(alias)?;
+        let (_, entry) = self.find_message_among(&[contact], target)?;
         let mut outgoing = self.outgoing(alias, content_type)?;
         outgoing.relates_to = Some(entry.id);
         Ok(outgoing)
