@@ -12,7 +12,8 @@ use unicode_segmentation::UnicodeSegmentation;
 pub const CONTENT_TYPE: &str = "courier/reaction";
 /// Longest word a reaction may be, in characters.
 pub const MAX_WORD_CHARS: usize = 16;
-/// Largest reaction in bytes (the longest emoji sequences are some 35 bytes).
+/// Largest reaction in bytes (the longest emoji sequences are some 35 bytes); the host's own
+/// bound on a reaction (`courier_proto::sync::relation::MAX_REACTION_LEN`) is the same.
 pub const MAX_BYTES: u64 = 64;
 
 fn invalid(why: &str) -> PluginError {

@@ -18,6 +18,8 @@ pub const EDIT_TYPE: &str = "courier/edit";
 pub const DELETE_TYPE: &str = "courier/delete";
 /// Bytes before a relation's body.
 pub const TARGET_LEN: usize = 32;
+/// Largest reaction body: one emoji sequence or a short word (the plugin's finer rule is inside it).
+pub const MAX_REACTION_LEN: usize = 64;
 
 /// What a relation does to the message it names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -94,6 +96,9 @@ pub enum RelationError {
     /// A retraction that says more than which message it takes back.
     #[error("a retraction carries nothing but the message it takes back")]
     DeleteWithBody,
+    /// A reaction longer than any emoji or short word.
+    #[error("a reaction of more than {MAX_REACTION_LEN} bytes; send a reply instead")]
+    LongReaction,
 }
 
 /// The relation `message` carries: `None` if its content type is no relation's.
@@ -109,6 +114,10 @@ pub fn read(kind: RelationKind, payload: &[u8]) -> Result<Relation<'_>, Relation
         .ok_or(RelationError::Short(kind.as_str()))?;
     if kind == RelationKind::Delete && !body.is_empty() {
         return Err(RelationError::DeleteWithBody);
+    }
+    // Checked here too, where the host reads it, so no peer's "reaction" is listed at length.
+    if kind == RelationKind::Reaction && body.len() > MAX_REACTION_LEN {
+        return Err(RelationError::LongReaction);
     }
     Ok(Relation {
         kind,
@@ -188,6 +197,11 @@ mod tests {
         assert_eq!(
             (taken_back.target, taken_back.body),
             (MessageId([1; 32]), &[][..])
+        );
+        assert!(read(RelationKind::Reaction, &[1; 32 + MAX_REACTION_LEN]).is_ok());
+        assert_eq!(
+            read(RelationKind::Reaction, &[1; 32 + MAX_REACTION_LEN + 1]),
+            Err(RelationError::LongReaction)
         );
         // A reply's body may be empty at this layer: its plugin says what text it needs.
         assert!(read(RelationKind::Reply, &[1; 32]).is_ok());
