@@ -89,6 +89,10 @@ enum Command {
         /// Print JSON, one object per message in an array.
         #[arg(long)]
         json: bool,
+        /// Then mark the contact's messages read (where the conversation sends read receipts,
+        /// the contact is told).
+        #[arg(long)]
+        mark_read: bool,
     },
     /// Works with a message's attachment.
     #[command(subcommand)]
@@ -321,6 +325,16 @@ enum ContactsCommand {
         /// The new timer; without it, the current one is shown.
         timer: Option<String>,
     },
+    /// Shows, or sets for your side, whether reading the conversation tells the contact (read
+    /// receipts): `on`, `off`, or `default` (as the profile's `read-receipts` says; off unless it
+    /// says on).
+    Receipts {
+        /// The contact's alias.
+        alias: String,
+        /// The new choice; without it, the current one is shown.
+        #[arg(value_enum)]
+        choice: Option<cli::contacts::ReceiptsArg>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -415,6 +429,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Contacts(ContactsCommand::Timer { alias, timer }) => {
             cli::contacts::timer(&dir, &alias, timer.as_deref())
         }
+        Command::Contacts(ContactsCommand::Receipts { alias, choice }) => {
+            cli::contacts::receipts(&dir, &alias, choice)
+        }
         Command::Send {
             alias,
             reply_to,
@@ -449,7 +466,11 @@ fn run(cli: Cli) -> Result<()> {
             &message,
             "",
         ),
-        Command::Messages { alias, json } => cli::conversation::list(&dir, &alias, json),
+        Command::Messages {
+            alias,
+            json,
+            mark_read,
+        } => cli::conversation::list(&dir, &alias, json, mark_read),
         Command::Attachment(AttachmentCommand::Save { msg_id, file }) => {
             cli::conversation::save(&dir, &msg_id, &file)
         }

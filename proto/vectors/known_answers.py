@@ -224,3 +224,8 @@ print("# relation: a reaction 👍 to message 07..07, at 1_700_000_000_000, fall
 reaction = bytes([7] * 32) + "👍".encode()
 show("reaction payload", reaction)
 show("reaction id", message_id(1_700_000_000_000, b"courier/reaction", 1, "reacted 👍".encode(), reaction))
+
+print("# receipt: messages 07..07 and 08..08 read, at 1_700_000_000_000")
+# The body is the ids read, 32 bytes each; the fallback says how many.
+receipt = bytes([7] * 32) + bytes([8] * 32)
+show("receipt id", message_id(1_700_000_000_000, b"courier/receipt", 1, b"read 2 of your messages", receipt))

@@ -71,6 +71,45 @@ pub struct SetTimer {
     pub timer: String,
 }
 
+/// What the user chose for a conversation's read receipts.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ReceiptsChoice {
+    /// Sent, whatever the profile says.
+    On,
+    /// Never sent.
+    Off,
+    /// As the profile's `read-receipts` says (off unless it says on).
+    Default,
+}
+
+/// Whether a conversation sends read receipts: when the user reads the contact's messages, the
+/// contact is told.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct ReadReceipts {
+    /// What the user chose for this conversation.
+    pub chosen: ReceiptsChoice,
+    /// Whether it sends them now.
+    pub on: bool,
+}
+
+/// What marking a conversation read did.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct MarkedRead {
+    /// Messages that had not been seen.
+    pub seen: u64,
+    /// Read receipts queued to the contact (none where the conversation sends none).
+    pub receipts: u64,
+}
+
+/// A new choice of read receipts for a conversation.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetReadReceipts {
+    /// `on`, `off`, or `default` (as the profile says).
+    pub receipts: ReceiptsChoice,
+}
+
 /// The number to compare in person.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SafetyNumber {

@@ -2,8 +2,8 @@
 //! transport) is made by the service in the events' vocabulary (`courier_service::views`).
 
 use courier_api_client::json::{
-    Contact, Conversation, DisappearingTimer, Message, Messages, Plugin, Queued, SetTimer,
-    Transport,
+    Contact, Conversation, DisappearingTimer, Message, Messages, Plugin, Queued, ReadReceipts,
+    ReceiptsChoice, SetTimer, Transport,
 };
 use courier_service::views::health_words;
 use courier_service::{
@@ -18,6 +18,27 @@ pub fn timer(timer: Timer) -> DisappearingTimer {
     DisappearingTimer {
         timer: timer.to_string(),
         seconds: timer.secs(),
+    }
+}
+
+/// A conversation's read receipts as JSON.
+pub fn receipts(receipts: courier_service::Receipts) -> ReadReceipts {
+    ReadReceipts {
+        chosen: match receipts.chosen {
+            Some(true) => ReceiptsChoice::On,
+            Some(false) => ReceiptsChoice::Off,
+            None => ReceiptsChoice::Default,
+        },
+        on: receipts.on,
+    }
+}
+
+/// The service's choice for what a request asks (`None`: as the profile says).
+pub fn receipts_asked(choice: ReceiptsChoice) -> Option<bool> {
+    match choice {
+        ReceiptsChoice::On => Some(true),
+        ReceiptsChoice::Off => Some(false),
+        ReceiptsChoice::Default => None,
     }
 }
 

@@ -16,6 +16,7 @@ use crate::routes::{contacts, conversations, groups, identity, mailbox, messages
         identity::identity, identity::qr,
         contacts::list, contacts::add, contacts::rename, contacts::remove,
         contacts::safety_number, contacts::verify, contacts::timer, contacts::set_timer,
+        contacts::receipts, contacts::set_receipts,
         conversations::list, conversations::messages, conversations::send, conversations::read,
         messages::get, messages::content, messages::delete,
         groups::list, groups::create, groups::get, groups::members, groups::invite,

@@ -25,6 +25,7 @@ pub(crate) struct RawPolicy {
     voice_distort: Option<Spanned<bool>>,
     api_loopback_only: Option<Spanned<bool>>,
     disappear_within: Option<Spanned<String>>,
+    read_receipts: Option<Spanned<bool>>,
 }
 
 /// One rule's value and where the profile states it.
@@ -55,6 +56,8 @@ pub struct Policy {
     pub api_loopback_only: Option<Rule<bool>>,
     /// The longest any message may stay: every conversation's timer is at most this.
     pub disappear_within: Option<Rule<Timer>>,
+    /// Whether a conversation nobody chose for sends read receipts (absent: it does not).
+    pub read_receipts: Option<Rule<bool>>,
 }
 
 /// A plugin, grant or setting a profile's policy refuses.
@@ -117,6 +120,7 @@ impl RawPolicy {
                     Err(e) => Err(e.to_string()),
                 }
             })?,
+            read_receipts: rule(self.read_receipts, "read-receipts", locate, Ok)?,
         })
     }
 }
@@ -287,6 +291,12 @@ impl Policy {
             )),
             _ => Ok(()),
         }
+    }
+
+    /// Whether a conversation whose user did not choose sends read receipts: only where the
+    /// profile says so, since a receipt tells the contact when the user was here.
+    pub fn receipts_by_default(&self) -> bool {
+        self.read_receipts.as_ref().is_some_and(|r| r.value)
     }
 
     /// The timer a conversation has when nobody set one, and the longest any may have.
@@ -476,6 +486,36 @@ disappear-within = "7d"
                 .longest_timer(),
             Timer::OFF
         );
+    }
+
+    #[test]
+    fn read_receipts_are_off_unless_the_profile_turns_them_on() {
+        let receipts = |text: &str| {
+            Config::parse(text, "p.toml", Path::new("/"))
+                .unwrap()
+                .policy
+                .receipts_by_default()
+        };
+        assert!(!receipts(""));
+        assert!(!receipts("[policy]\nread-receipts = false\n"));
+        assert!(receipts("[policy]\nread-receipts = true\n"));
+        let err = Config::parse(
+            "[policy]\nread-receipts = \"yes\"\n",
+            "p.toml",
+            Path::new("/"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("line 2"), "{err:?}");
+        // No shipped profile sends them where the user did not turn them on; high-risk says so.
+        let profiles = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+        for name in ["demo", "everyday", "high-risk", "offline"] {
+            let path = profiles.join(format!("{name}.toml"));
+            let config = Config::read(&path).unwrap();
+            assert!(!config.policy.receipts_by_default(), "{name}");
+            let stated = config.policy.read_receipts.map(|r| r.value);
+            assert_eq!(stated, (name == "high-risk").then_some(false), "{name}");
+        }
     }
 
     #[test]

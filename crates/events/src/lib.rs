@@ -45,6 +45,34 @@ pub enum Event {
         /// Which.
         id: String,
     },
+    /// The contact read one of ours (their read receipt came).
+    MessageRead {
+        /// Who.
+        contact: String,
+        /// Which.
+        id: String,
+    },
+    /// Either side reacted to a message, or changed their reaction.
+    MessageReacted {
+        /// The conversation's contact.
+        contact: String,
+        /// The message reacted to, with its reactions now.
+        message: Message,
+    },
+    /// Its sender edited a message.
+    MessageEdited {
+        /// The conversation's contact.
+        contact: String,
+        /// The message, with its edits now.
+        message: Message,
+    },
+    /// Its sender deleted a message for everyone: it is gone on both sides.
+    MessageDeleted {
+        /// The conversation's contact.
+        contact: String,
+        /// Which (64 hex digits).
+        id: String,
+    },
     /// A contact was added (a pending contact met).
     ContactAdded {
         /// Their alias.

@@ -10,7 +10,7 @@ pub struct Message {
     pub id: String,
     /// `outgoing` (ours) or `incoming`.
     pub direction: DirectionJson,
-    /// `queued`, `sent`, `acked` (ours) or `received`.
+    /// `queued`, `sent`, `acked`, `read` (ours) or `received`.
     pub state: StateJson,
     /// Its content type, e.g. `courier/text`.
     pub content_type: String,
@@ -65,6 +65,8 @@ pub enum StateJson {
     Sent,
     /// The contact stored it.
     Acked,
+    /// The contact read it (they send read receipts).
+    Read,
     /// Theirs, stored.
     Received,
 }

@@ -32,6 +32,31 @@ impl fmt::Display for Event {
             Event::MessageAcked { contact, id } => {
                 write!(f, "{}: stored message {}", sensitive(contact), short(id))
             }
+            Event::MessageRead { contact, id } => {
+                write!(f, "{}: read message {}", sensitive(contact), short(id))
+            }
+            Event::MessageReacted { contact, message } => write!(
+                f,
+                "{}: reactions to message {} changed",
+                sensitive(contact),
+                short(&message.id)
+            ),
+            Event::MessageEdited { contact, message } => {
+                write!(
+                    f,
+                    "{}: message {} edited",
+                    sensitive(contact),
+                    short(&message.id)
+                )
+            }
+            Event::MessageDeleted { contact, id } => {
+                write!(
+                    f,
+                    "{}: message {} deleted for everyone",
+                    sensitive(contact),
+                    short(id)
+                )
+            }
             Event::ContactAdded { alias } => write!(f, "{}: now a contact", sensitive(alias)),
             Event::ContactPending { alias, state } => {
                 write!(f, "{}: {} contact", sensitive(alias), state.as_str())
@@ -160,6 +185,51 @@ mod tests {
             id: "ab".repeat(32),
         };
         assert_eq!(acked.to_string(), "[scrubbed]: stored message abababab");
+    }
+
+    #[test]
+    fn a_reaction_or_an_edit_is_told_without_what_it_says() {
+        let Event::MessageReceived { message, .. } = received("meet at the bakery", false) else {
+            unreachable!()
+        };
+        let reacted = Event::MessageReacted {
+            contact: "bob".into(),
+            message: Message {
+                reactions: vec![crate::ReactionJson {
+                    from: DirectionJson::Incoming,
+                    reaction: "bakery".into(),
+                }],
+                ..message.clone()
+            },
+        };
+        let edited = Event::MessageEdited {
+            contact: "bob".into(),
+            message: Message {
+                edits: vec!["the bakery at nine".into()],
+                ..message
+            },
+        };
+        let lines = [reacted.to_string(), edited.to_string()];
+        assert_eq!(
+            lines,
+            [
+                "[scrubbed]: reactions to message 01234567 changed",
+                "[scrubbed]: message 01234567 edited"
+            ]
+        );
+        let read = Event::MessageRead {
+            contact: "bob".into(),
+            id: "ab".repeat(32),
+        };
+        let deleted = Event::MessageDeleted {
+            contact: "bob".into(),
+            id: "cd".repeat(32),
+        };
+        assert_eq!(read.to_string(), "[scrubbed]: read message abababab");
+        assert_eq!(
+            deleted.to_string(),
+            "[scrubbed]: message cdcdcdcd deleted for everyone"
+        );
     }
 
     #[test]

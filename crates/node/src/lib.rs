@@ -41,6 +41,7 @@ use courier_plugin_host::PluginHost;
 use courier_plugin_host::bindings::transport_types::{Event, Property};
 use courier_plugin_host::transport_plugin::MAX_CHUNK_BYTES;
 use courier_proto::identity::Identity;
+use courier_proto::sync::receipt::{RECEIPT_TYPE, RECEIPT_VERSION};
 use courier_proto::sync::record::{ContentTypeRange, TransportProperties};
 use courier_proto::sync::timer::Timer;
 use courier_storage::{Database, Peer};
@@ -325,8 +326,14 @@ impl Node {
     }
 }
 
-/// The content types the loaded plugins read and write, to announce to contacts.
+/// The content types the loaded plugins read and write, and the host's read receipts, to
+/// announce to contacts (a contact sends receipts only to a node that announced it reads them).
 pub fn content_types(plugins: &PluginHost) -> Vec<ContentTypeRange> {
+    let receipts = ContentTypeRange {
+        content_type: RECEIPT_TYPE.to_owned(),
+        min: RECEIPT_VERSION,
+        max: RECEIPT_VERSION,
+    };
     plugins
         .message_types()
         .map(|p| {
@@ -337,5 +344,6 @@ pub fn content_types(plugins: &PluginHost) -> Vec<ContentTypeRange> {
                 max: d.versions.max,
             }
         })
+        .chain([receipts])
         .collect()
 }

@@ -204,12 +204,6 @@ impl Service {
         Ok(listed)
     }
 
-    /// Marks every message from `alias` seen; returns how many were not.
-    pub fn mark_seen(&mut self, alias: &str) -> Result<usize, ServiceError> {
-        let contact = self.conversation_contact(alias)?;
-        Ok(self.db.mark_seen(contact)?)
-    }
-
     /// Deletes a message (its id in full, or its first 8+ hex digits) from this device: an
     /// outgoing one not acked yet is not sent again; the contact's copy stays.
     pub fn delete_message(&mut self, prefix: &str) -> Result<(), ServiceError> {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use courier_proto::group::GroupId;
 use courier_proto::sync::record::MessageId;
+use courier_proto::sync::relation::RelationKind;
 use courier_storage::{ActivityMark, CommitMark, ContactId, OutgoingState, Progress};
 
 pub use courier_events::Event;
@@ -97,26 +98,43 @@ impl Watcher {
 
         let activity = service.db.activity(self.mark)?;
         self.mark = activity.mark;
-        for (contact, id) in activity.arrived {
-            let (Some(alias), Some(entry)) =
-                (aliases.get(&contact), service.db.entry(contact, &id)?)
-            else {
+        for (contact, id, relation) in activity.arrived {
+            let Some(alias) = aliases.get(&contact) else {
                 continue;
             };
-            events.push(Event::MessageReceived {
-                contact: alias.clone(),
-                message: service.summarise(contact, entry)?.into(),
-            });
+            match relation {
+                Some(kind @ (RelationKind::Reaction | RelationKind::Edit)) => {
+                    related(service, alias, contact, &id, kind, &mut events)?;
+                }
+                _ => {
+                    if let Some(entry) = service.db.entry(contact, &id)? {
+                        events.push(Event::MessageReceived {
+                            contact: alias.clone(),
+                            message: service.summarise(contact, entry)?.into(),
+                        });
+                    }
+                    if relation == Some(RelationKind::Delete) {
+                        related(
+                            service,
+                            alias,
+                            contact,
+                            &id,
+                            RelationKind::Delete,
+                            &mut events,
+                        )?;
+                    }
+                }
+            }
         }
         let mut moved = activity.chunks_moved;
         // By row, so that our messages' news comes in the order they were queued.
         let mut ours = Vec::new();
         for row in activity.outgoing {
             let before = match row.state {
-                OutgoingState::Acked => self.outgoing.remove(&row.row),
+                OutgoingState::Acked | OutgoingState::Read => self.outgoing.remove(&row.row),
                 _ => self.outgoing.insert(row.row, row.state),
             };
-            ours.push((row.row, row.contact, row.id, before, row.state));
+            ours.push((row, before));
             if row.attachment {
                 moved.insert(row.contact);
             }
@@ -124,9 +142,27 @@ impl Watcher {
         for contact in moved {
             self.attachments(service, contact, &aliases, &mut events)?;
         }
-        ours.sort_by_key(|o| o.0);
-        for (_, contact, id, before, now) in ours {
-            progress(&aliases, contact, id, before, now, &mut events);
+        ours.sort_by_key(|(row, _)| row.row);
+        for (row, before) in ours {
+            match row.relation {
+                // Ours, new to this watcher: told as what it does to the message it names, and
+                // not as a message (it is shown with that one).
+                Some(
+                    kind @ (RelationKind::Reaction | RelationKind::Edit | RelationKind::Delete),
+                ) => {
+                    if let (None, Some(alias)) = (before, aliases.get(&row.contact)) {
+                        related(service, alias, row.contact, &row.id, kind, &mut events)?;
+                    }
+                }
+                _ => progress(
+                    &aliases,
+                    row.contact,
+                    row.id,
+                    before,
+                    row.state,
+                    &mut events,
+                ),
+            }
         }
 
         self.groups(service, &mut events)?;
@@ -348,8 +384,14 @@ fn progress(
         OutgoingState::Queued => 0,
         OutgoingState::Sent => 1,
         OutgoingState::Acked => 2,
+        OutgoingState::Read => 3,
     };
-    let from = before.map_or(0, rank);
+    let from = match (before, now) {
+        // Read and not followed (acked before this watcher began, or told acked already): only
+        // the read is news.
+        (None, OutgoingState::Read) => 2,
+        (before, _) => before.map_or(0, rank),
+    };
     let to = rank(now);
     if from < 1 && to >= 1 {
         events.push(Event::MessageSent {
@@ -363,6 +405,51 @@ fn progress(
             id: hex::encode(id.0),
         });
     }
+    if from < 3 && to >= 3 {
+        events.push(Event::MessageRead {
+            contact: alias.clone(),
+            id: hex::encode(id.0),
+        });
+    }
+}
+
+/// The event for relation `id` of `kind`, either side's, in the conversation with `contact`: the
+/// message it names as it now shows (reacted to, edited), or that it is gone (deleted). Nothing
+/// when the message it names is not shown (deleted already).
+fn related(
+    service: &mut Service,
+    alias: &str,
+    contact: ContactId,
+    id: &MessageId,
+    kind: RelationKind,
+    events: &mut Vec<Event>,
+) -> Result<(), ServiceError> {
+    let Some(target) = service.db.relates_to(contact, id)? else {
+        return Ok(());
+    };
+    let contact_alias = alias.to_owned();
+    if kind == RelationKind::Delete {
+        events.push(Event::MessageDeleted {
+            contact: contact_alias,
+            id: hex::encode(target.0),
+        });
+        return Ok(());
+    }
+    let Some(entry) = service.db.entry(contact, &target)? else {
+        return Ok(());
+    };
+    let message = service.summarise(contact, entry)?.into();
+    events.push(match kind {
+        RelationKind::Edit => Event::MessageEdited {
+            contact: contact_alias,
+            message,
+        },
+        _ => Event::MessageReacted {
+            contact: contact_alias,
+            message,
+        },
+    });
+    Ok(())
 }
 
 /// Each (transport, contact) a sync session runs for.

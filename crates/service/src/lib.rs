@@ -29,6 +29,7 @@ pub mod plugin_check;
 pub mod plugin_template;
 pub mod plugins;
 pub mod profile;
+mod receipts;
 mod send_group;
 mod service;
 mod timer;
@@ -49,6 +50,7 @@ pub use groups::{
 };
 pub use identity::check_name;
 pub use plugins::{Description, Inventory, PluginHealth, PluginInfo, Plugins};
+pub use receipts::Receipts;
 pub use send_group::SendRequest;
 pub use service::Service;
 
@@ -56,7 +58,7 @@ pub use courier_proto::contact_link::ContactLink;
 pub use courier_proto::sync::record::MessageId;
 pub use courier_proto::sync::relation::RelationKind;
 pub use courier_proto::sync::timer::Timer;
-pub use courier_storage::{Delivery, Direction, OutgoingState};
+pub use courier_storage::{Delivery, Direction, MarkedRead, OutgoingState};
 // What a front end reads or shows with the same rules the use cases apply.
 pub use courier_config::Config;
 pub use courier_config::world::World;

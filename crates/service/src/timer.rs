@@ -46,17 +46,12 @@ impl Service {
     ) -> Result<Sent, ServiceError> {
         let now = now_ms();
         let message = timer.message(now);
-        let draft = Draft {
-            content_type: message.content_type,
-            version: message.type_version,
-            fallback: message.fallback.clone(),
-            payload: message.body,
-        };
-        let (id, _) = self.db.send(contact, draft, now, longest)?;
+        let fallback = message.fallback.clone();
+        let (id, _) = self.db.send(contact, Draft::from(message), now, longest)?;
         Ok(Sent {
             id,
             support: PeerSupport::Unknown,
-            fallback: message.fallback,
+            fallback,
         })
     }
 }

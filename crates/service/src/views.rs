@@ -33,6 +33,7 @@ impl From<MessageSummary> for Message {
                 Delivery::Outgoing(OutgoingState::Queued) => StateJson::Queued,
                 Delivery::Outgoing(OutgoingState::Sent) => StateJson::Sent,
                 Delivery::Outgoing(OutgoingState::Acked) => StateJson::Acked,
+                Delivery::Outgoing(OutgoingState::Read) => StateJson::Read,
                 Delivery::Received => StateJson::Received,
             },
             content_type: m.content_type,

@@ -13,6 +13,7 @@ use courier_proto::sync::attachment::{self, CHUNK_TYPE, MANIFEST_TYPE};
 
 use crate::group_sync::is_group_traffic;
 use courier_proto::sync::record::MessageId;
+use courier_proto::sync::relation::RelationKind;
 
 /// How far a reader has looked: the newest incoming message and the newest change to an outgoing
 /// message it saw.
@@ -37,6 +38,8 @@ pub struct OutgoingRow {
     pub state: OutgoingState,
     /// Whether it is an attachment's manifest (its chunks go first, and show its progress).
     pub attachment: bool,
+    /// The relation it is, if it is one.
+    pub relation: Option<RelationKind>,
 }
 
 /// How far the chunks of one of our attachments have gone.
@@ -62,8 +65,8 @@ pub struct CommitMark {
 /// What [`Database::activity`] found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Activity {
-    /// Messages that arrived after the mark, oldest first.
-    pub arrived: Vec<(ContactId, MessageId)>,
+    /// Messages that arrived after the mark, oldest first, with the relation each is, if any.
+    pub arrived: Vec<(ContactId, MessageId, Option<RelationKind>)>,
     /// Our messages (not chunks) queued, sent or acked after the mark, in the order they changed.
     pub outgoing: Vec<OutgoingRow>,
     /// The contacts to whom one of our attachments' chunks was queued, sent or acked after the mark.
@@ -80,20 +83,13 @@ pub(crate) const ARRIVED: &str = "SELECT received_seq, contact_id, id, content_t
     WHERE received_seq > ?1 ORDER BY received_seq";
 /// Outgoing rows changed after `?1`, in the order they changed.
 pub(crate) const CHANGED: &str = "SELECT changed, rowid, contact_id, id, times_sent, acked,
-    content_type FROM outgoing WHERE changed > ?1 ORDER BY changed";
+    content_type, read_ms IS NOT NULL FROM outgoing WHERE changed > ?1 ORDER BY changed";
 /// Every unacked outgoing row but chunks.
-pub(crate) const UNACKED: &str = "SELECT rowid, contact_id, id, times_sent, acked, content_type
-    FROM outgoing WHERE acked = 0 AND content_type != 'courier/chunk'";
+pub(crate) const UNACKED: &str = "SELECT rowid, contact_id, id, times_sent, acked, content_type,
+    read_ms IS NOT NULL FROM outgoing WHERE acked = 0 AND content_type != 'courier/chunk'";
 /// `?1`'s attachments not acked yet.
 pub(crate) const IN_FLIGHT: &str = "SELECT rowid, id FROM outgoing
     WHERE contact_id = ?1 AND acked = 0 AND content_type = 'courier/attachment' ORDER BY rowid";
-
-/// Marks `?1`'s messages seen, among the unseen only.
-pub(crate) const MARK_SEEN: &str =
-    "UPDATE incoming SET seen = 1 WHERE contact_id = ?1 AND seen = 0";
-/// How many of `?1`'s messages (not chunks) are unseen, counted among the unseen only.
-pub(crate) const UNSEEN: &str = "SELECT count(*) FROM incoming WHERE contact_id = ?1 AND seen = 0
-    AND content_type != 'courier/chunk'";
 
 impl Database {
     /// Where the commits stand now; a cheap look, no table read.
@@ -126,7 +122,10 @@ impl Database {
             found.mark.incoming_seq = found.mark.incoming_seq.max(row.get(0)?);
             let content_type: String = row.get(3)?;
             if content_type != CHUNK_TYPE {
-                found.arrived.push((row.get(1)?, message_id(row.get(2)?)?));
+                let relation = RelationKind::of(&content_type);
+                found
+                    .arrived
+                    .push((row.get(1)?, message_id(row.get(2)?)?, relation));
             }
         }
         let mut statement = self.conn.prepare_cached(CHANGED)?;
@@ -143,13 +142,15 @@ impl Database {
             if is_group_traffic(&content_type) {
                 continue;
             }
-            let (times_sent, acked): (u32, bool) = (row.get(4)?, row.get(5)?);
+            let (times_sent, acked, read): (u32, bool, bool) =
+                (row.get(4)?, row.get(5)?, row.get(7)?);
             found.outgoing.push(OutgoingRow {
                 row: row.get(1)?,
                 contact,
                 id: message_id(row.get(3)?)?,
-                state: OutgoingState::of(times_sent, acked),
+                state: OutgoingState::of(times_sent, acked, read),
                 attachment: content_type == MANIFEST_TYPE,
+                relation: RelationKind::of(&content_type),
             });
         }
         Ok(found)
@@ -159,25 +160,19 @@ impl Database {
     pub fn unacked(&self) -> Result<Vec<OutgoingRow>, StorageError> {
         let mut statement = self.conn.prepare_cached(UNACKED)?;
         let rows = statement.query_map([], |row| {
-            let (times_sent, acked): (u32, bool) = (row.get(3)?, row.get(4)?);
+            let state = OutgoingState::of(row.get(3)?, row.get(4)?, row.get(6)?);
             let content_type: String = row.get(5)?;
-            Ok((
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                times_sent,
-                acked,
-                content_type,
-            ))
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, state, content_type))
         })?;
         rows.map(|row| {
-            let (row, contact, id, times_sent, acked, content_type) = row?;
+            let (row, contact, id, state, content_type) = row?;
             Ok(OutgoingRow {
                 row,
                 contact,
                 id: message_id(id)?,
-                state: OutgoingState::of(times_sent, acked),
+                state,
                 attachment: content_type == MANIFEST_TYPE,
+                relation: RelationKind::of(&content_type),
             })
         })
         .collect()
@@ -235,16 +230,6 @@ impl Database {
             }
         }
         Ok(Some(progress))
-    }
-
-    /// Marks every message from `contact` seen; returns how many were not.
-    pub fn mark_seen(&mut self, contact: ContactId) -> Result<usize, StorageError> {
-        Ok(self.conn.execute(MARK_SEEN, [contact])?)
-    }
-
-    /// How many messages from `contact` (an attachment counted once) the user has not seen.
-    pub fn unseen(&self, contact: ContactId) -> Result<usize, StorageError> {
-        Ok(self.conn.query_row(UNSEEN, [contact], |r| r.get(0))?)
     }
 }
 

@@ -25,6 +25,18 @@ pub struct Draft {
     pub payload: Vec<u8>,
 }
 
+impl From<Message> for Draft {
+    /// A message the host writes itself (a timer, a receipt) as a draft: its time is the outbox's.
+    fn from(message: Message) -> Draft {
+        Draft {
+            content_type: message.content_type,
+            version: message.type_version,
+            fallback: message.fallback,
+            payload: message.body,
+        }
+    }
+}
+
 impl Draft {
     /// A draft with no fallback text.
     pub fn new(content_type: &str, version: u32, payload: Vec<u8>) -> Draft {

@@ -34,15 +34,19 @@ pub enum OutgoingState {
     Sent,
     /// The peer stored it.
     Acked,
+    /// The peer's user read it (their read receipt came).
+    Read,
 }
 
 impl OutgoingState {
-    /// The state of a row sent `times_sent` times, `acked` or not.
-    pub(crate) fn of(times_sent: u32, acked: bool) -> OutgoingState {
-        match (acked, times_sent) {
-            (true, _) => OutgoingState::Acked,
-            (false, 0) => OutgoingState::Queued,
-            (false, _) => OutgoingState::Sent,
+    /// The state of a row sent `times_sent` times, `acked` or not, `read` or not (a receipt may
+    /// overtake its message's ack: it says more).
+    pub(crate) fn of(times_sent: u32, acked: bool, read: bool) -> OutgoingState {
+        match (read, acked, times_sent) {
+            (true, _, _) => OutgoingState::Read,
+            (false, true, _) => OutgoingState::Acked,
+            (false, false, 0) => OutgoingState::Queued,
+            (false, false, _) => OutgoingState::Sent,
         }
     }
 }
@@ -364,15 +368,16 @@ impl Database {
         contact: ContactId,
         id: &MessageId,
     ) -> Result<Option<OutgoingState>, StorageError> {
-        let row: Option<(u32, bool)> = self
+        let row: Option<(u32, bool, bool)> = self
             .conn
             .query_row(
-                "SELECT times_sent, acked FROM outgoing WHERE contact_id = ?1 AND id = ?2",
+                "SELECT times_sent, acked, read_ms IS NOT NULL FROM outgoing
+                 WHERE contact_id = ?1 AND id = ?2",
                 params![contact, &id.0[..]],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()?;
-        Ok(row.map(|(times_sent, acked)| OutgoingState::of(times_sent, acked)))
+        Ok(row.map(|(times_sent, acked, read)| OutgoingState::of(times_sent, acked, read)))
     }
 }
 

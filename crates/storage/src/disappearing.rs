@@ -11,6 +11,7 @@ use crate::{ContactId, StorageError};
 use courier_proto::group::invitation::{ANSWER_TYPE, PRESENCE_TYPE};
 use courier_proto::group::record::{GROUP_CHUNK_TYPE, RECORD_TYPE};
 use courier_proto::sync::attachment::CHUNK_TYPE;
+use courier_proto::sync::receipt::RECEIPT_TYPE;
 use courier_proto::sync::record::{Message, MessageId};
 use courier_proto::sync::timer::{TIMER_TYPE, Timer};
 
@@ -151,12 +152,13 @@ pub(super) fn received(
 /// The SQL that starts an acked message's timer from `?3`, the ack's time, held to `?4`, the
 /// acking device's longest (NULL for none): a message queued by a process that knew no bound is
 /// still bounded by the node that sends it. Chunks go with their attachment, timer lines stay,
-/// and group traffic goes once acked: the group keeps what it says (a sealed post's key among
+/// and group traffic and read receipts go once acked: the group keeps what it says (a sealed post's key among
 /// it, which must go when the post does).
 pub(super) fn start_on_ack() -> String {
     format!(
         "expires_ms = coalesce(expires_ms, CASE WHEN content_type IN ('{CHUNK_TYPE}', '{TIMER_TYPE}') THEN NULL
-         WHEN content_type IN ('{RECORD_TYPE}', '{ANSWER_TYPE}', '{PRESENCE_TYPE}', '{GROUP_CHUNK_TYPE}')
+         WHEN content_type IN ('{RECORD_TYPE}', '{ANSWER_TYPE}', '{PRESENCE_TYPE}', '{GROUP_CHUNK_TYPE}',
+             '{RECEIPT_TYPE}')
          THEN ?3
          ELSE ?3 + CASE WHEN disappear_ms IS NULL THEN ?4 WHEN ?4 IS NULL THEN disappear_ms
                    ELSE min(disappear_ms, ?4) END END)"

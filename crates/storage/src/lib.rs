@@ -28,10 +28,13 @@ mod passphrase;
 mod peer_announcements;
 #[cfg(test)]
 mod query_plans;
+mod receipts;
 mod relations;
 mod rotation;
 mod stream_state;
 mod sync_store;
+#[cfg(test)]
+mod two_sides;
 mod window;
 pub mod wipe;
 
@@ -49,6 +52,7 @@ pub use identity_store::PendingContact;
 pub use mailbox_routes::{MailboxRoute, OwnMailbox};
 pub use name::{NameError, check_name};
 pub use passphrase::Passphrase;
+pub use receipts::MarkedRead;
 pub use rotation::Rotated;
 pub use stream_state::Peer;
 pub use sync_store::{ConversationStore, HeldSends};

@@ -380,4 +380,27 @@ pub const MIGRATIONS: &[&str] = &[
         WHERE content_type NOT IN ('courier/chunk', 'courier/group-record',
         'courier/group-answer', 'courier/group-presence', 'courier/group-chunk', 'courier/reaction',
         'courier/edit');",
+    // 29: read receipts (#31). Whether a conversation sends them (`receipts`: NULL as the profile
+    // says, else 0 or 1), and when the contact read each of our messages (`read_ms`, by their
+    // clock); a read is a change of an outgoing message's state like an ack, so its trigger numbers
+    // it too. Our receipts ride the outbox and are shown nowhere (the shown indexes' condition is
+    // `window::SHOWN`).
+    "ALTER TABLE contacts ADD COLUMN receipts INTEGER;
+    ALTER TABLE outgoing ADD COLUMN read_ms INTEGER;
+    DROP TRIGGER outgoing_moved;
+    CREATE TRIGGER outgoing_moved AFTER UPDATE OF times_sent, acked, read_ms ON outgoing
+        WHEN OLD.times_sent IS NOT NEW.times_sent OR OLD.acked IS NOT NEW.acked
+            OR OLD.read_ms IS NOT NEW.read_ms
+        BEGIN UPDATE outgoing SET changed = (SELECT max(changed) FROM outgoing) + 1
+              WHERE rowid = NEW.rowid; END;
+    DROP INDEX outgoing_shown;
+    DROP INDEX incoming_shown;
+    CREATE INDEX outgoing_shown ON outgoing (contact_id, timestamp_ms)
+        WHERE content_type NOT IN ('courier/chunk', 'courier/group-record',
+        'courier/group-answer', 'courier/group-presence', 'courier/group-chunk', 'courier/reaction',
+        'courier/edit', 'courier/receipt');
+    CREATE INDEX incoming_shown ON incoming (contact_id, timestamp_ms, received_seq)
+        WHERE content_type NOT IN ('courier/chunk', 'courier/group-record',
+        'courier/group-answer', 'courier/group-presence', 'courier/group-chunk', 'courier/reaction',
+        'courier/edit', 'courier/receipt');",
 ];

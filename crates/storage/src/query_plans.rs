@@ -3,13 +3,14 @@
 //! returns and not how much history is stored (#27). A query changed so that its index no longer
 //! serves it fails here, not in a year of someone's messages.
 
-use super::activity::{ARRIVED, CHANGED, IN_FLIGHT, MARK, MARK_SEEN, UNACKED, UNSEEN};
+use super::activity::{ARRIVED, CHANGED, IN_FLIGHT, MARK, UNACKED};
 use super::conversation::{EXPIRED_SEND_KEYS, NEWEST_QUEUED};
 use super::database::Database;
 use super::disappearing::EXPIRED;
 use super::group_expiry::GROUP_EXPIRED;
 use super::groups::{HELD_COUNT, HELD_FOR, RECORDS_AFTER, RECORDS_BEFORE, REPLIES, SHOWN_AFTER};
-use super::relations::RELATIONS_TO;
+use super::receipts::{MARK_SEEN, NEWEST_UNSEEN, UNSEEN, unseen_shown};
+use super::relations::{RELATIONS_TO, TARGET_OF};
 use super::sync_store::{DUE, STORE_INCOMING};
 use super::window::{ID_RANGE, NEWER, OLDER, ONE, query};
 use crate::Passphrase;
@@ -87,6 +88,7 @@ fn every_hot_query_reaches_its_rows_through_an_index_and_sorts_nothing_it_read()
         &["outgoing_relations", "incoming_relations"],
         false,
     );
+    pinned(&db, "target of", TARGET_OF, &[], false);
     pinned(&db, "newer window", &query(NEWER), &shown, true);
     pinned(
         &db,
@@ -142,6 +144,21 @@ fn every_hot_query_reaches_its_rows_through_an_index_and_sorts_nothing_it_read()
     // Unseen counts and marking them seen, among the unseen only.
     pinned(&db, "unseen", UNSEEN, &["incoming_unseen"], false);
     pinned(&db, "mark seen", MARK_SEEN, &["incoming_unseen"], false);
+    // What a read receipt names, and how far a mark reaches, among the unseen only too.
+    pinned(
+        &db,
+        "newest unseen",
+        NEWEST_UNSEEN,
+        &["incoming_unseen"],
+        false,
+    );
+    pinned(
+        &db,
+        "unseen shown",
+        &unseen_shown(),
+        &["incoming_unseen"],
+        false,
+    );
     // A group: its records after a position (a window, a relay), before one, a thread, and what is
     // held back, each among that group's rows of that kind only.
     pinned(

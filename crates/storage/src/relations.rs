@@ -14,6 +14,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::database::Database;
 use super::disappearing;
 use super::entry::{Direction, Entry};
+use super::message_row::message_id;
 use super::window::{entry, query};
 use crate::error::RelationRefused;
 use crate::{ContactId, StorageError};
@@ -128,7 +129,27 @@ pub(crate) const RELATIONS_TO: &str = "SELECT {OUT} WHERE contact_id = ?1 AND re
     UNION ALL
     SELECT {IN} WHERE contact_id = ?1 AND relates_to = ?2";
 
+/// The message relation `?2` of contact `?1` names, either way.
+pub(crate) const TARGET_OF: &str =
+    "SELECT relates_to FROM outgoing WHERE contact_id = ?1 AND id = ?2 AND relates_to IS NOT NULL
+    UNION ALL
+    SELECT relates_to FROM incoming WHERE contact_id = ?1 AND id = ?2 AND relates_to IS NOT NULL";
+
 impl Database {
+    /// The message that the relation `id` of the conversation with `contact` names; `None` if
+    /// `id` is no stored relation.
+    pub fn relates_to(
+        &self,
+        contact: ContactId,
+        id: &MessageId,
+    ) -> Result<Option<MessageId>, StorageError> {
+        let mut statement = self.conn.prepare_cached(TARGET_OF)?;
+        let target = statement
+            .query_row(params![contact, &id.0[..]], |r| message_id(r, 0))
+            .optional()?;
+        Ok(target)
+    }
+
     /// The replies, reactions, edits and retractions of the conversation with `contact` that name
     /// `target`, either way, oldest first.
     pub fn relations_to(
@@ -151,60 +172,8 @@ mod tests {
     use courier_proto::sync::timer::Timer;
 
     use super::*;
-    use crate::{ConversationStore, Draft, Passphrase};
-
-    /// One side: a database and the other side as its contact.
-    struct Side {
-        db: Database,
-        peer: ContactId,
-    }
-
-    fn side(dir: &std::path::Path, name: &str, peer: &str) -> Side {
-        let passphrase = Passphrase::for_new_database(format!("{name}'s long passphrase")).unwrap();
-        let mut db = Database::open(&dir.join(format!("{name}.db")), &passphrase).unwrap();
-        let peer = db.add_contact(peer).unwrap();
-        Side { db, peer }
-    }
-
-    fn now() -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as u64
-    }
-
-    /// Sends `content_type` with `body` from `from`; its id, or why it was refused.
-    fn send(from: &mut Side, content_type: &str, body: Vec<u8>) -> Result<MessageId, StorageError> {
-        let draft = Draft {
-            content_type: content_type.into(),
-            version: 1,
-            fallback: format!("[{content_type}]"),
-            payload: body,
-        };
-        let peer = from.peer;
-        from.db
-            .send(peer, draft, now(), Timer::OFF)
-            .map(|(id, _)| id)
-    }
-
-    /// Carries what `from` queued to `to`, acked at `from`, stored at `to` as a session would.
-    fn carry(from: &mut Side, to: &mut Side) {
-        let mut outbox = ConversationStore::new(&mut from.db, from.peer, 60_000, Timer::OFF);
-        let due = outbox.due(now() + 1_000_000, 1_000).unwrap();
-        let messages: Vec<Message> = due
-            .iter()
-            .map(|id| outbox.outgoing(id).unwrap().unwrap())
-            .collect();
-        for id in &due {
-            outbox.mark_acked(id).unwrap();
-        }
-        let mut inbox = ConversationStore::new(&mut to.db, to.peer, 60_000, Timer::OFF);
-        for message in messages {
-            if !inbox.has_incoming(&message.id()).unwrap() {
-                inbox.store_incoming(&message.id(), message).unwrap();
-            }
-        }
-    }
+    use crate::ConversationStore;
+    use crate::two_sides::{Side, carry, now, send, side};
 
     /// The content types and bodies `side` shows, oldest first.
     fn shown(side: &Side) -> Vec<(String, Vec<u8>)> {

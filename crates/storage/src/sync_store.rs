@@ -7,6 +7,7 @@ use super::database::Database;
 use super::disappearing;
 use super::entry::Direction;
 use super::message_row::{message_id, stored_message};
+use super::receipts;
 use super::relations;
 use crate::{ContactId, StorageError};
 use courier_proto::sync::record::{
@@ -275,6 +276,10 @@ impl SyncStore for ConversationStore<'_> {
         }
         if group_traffic {
             return Ok(());
+        }
+        // A read receipt is recorded on our messages and not kept (a copy again records nothing).
+        if receipts::is_receipt(&message) {
+            return receipts::received(&db.conn, self.contact, &message).map_err(store_error);
         }
         // A relation the conversation does not allow is acked and dropped: nothing of it is kept.
         let now_ms = wall_clock_ms() as u64;

@@ -38,8 +38,9 @@ pub struct Window {
 
 /// The columns every listing reads, the same for both directions: a row of either becomes an
 /// [`Entry`] through [`entry`]. Column 9 is the row's number in its direction.
+/// Column 8 of ours is how far it went: 0 not acked, 1 acked, 2 read.
 const OUTGOING: &str = "id, timestamp_ms, content_type, type_version, body, fallback,
-    0 AS incoming, times_sent, acked, rowid AS seq FROM outgoing";
+    0 AS incoming, times_sent, acked + (read_ms IS NOT NULL), rowid AS seq FROM outgoing";
 const INCOMING: &str = "id, timestamp_ms, content_type, type_version, body, fallback,
     1 AS incoming, 0, 0, received_seq AS seq FROM incoming";
 
@@ -49,7 +50,7 @@ const INCOMING: &str = "id, timestamp_ms, content_type, type_version, body, fall
 /// `incoming_shown`, whose condition this is (migration 24).
 pub(crate) const SHOWN: &str = "content_type NOT IN ('courier/chunk', 'courier/group-record', \
     'courier/group-answer', 'courier/group-presence', 'courier/group-chunk', 'courier/reaction', \
-    'courier/edit')";
+    'courier/edit', 'courier/receipt')";
 
 /// The newest `?5` rows of contact `?1` before the cursor: ours below (`?2`, `?3`), theirs below
 /// (`?2`, `?4`) in (time, row) order. See [`Database::window`] for the bounds.
@@ -205,7 +206,8 @@ pub(crate) fn entry(r: &Row<'_>) -> rusqlite::Result<Entry> {
     let (direction, delivery) = if incoming {
         (Direction::Incoming, Delivery::Received)
     } else {
-        let state = OutgoingState::of(r.get(7)?, r.get(8)?);
+        let reached: u8 = r.get(8)?;
+        let state = OutgoingState::of(r.get(7)?, reached >= 1, reached >= 2);
         (Direction::Outgoing, Delivery::Outgoing(state))
     };
     Ok(Entry {
@@ -226,15 +228,18 @@ mod tests {
     use courier_proto::sync::timer::Timer;
 
     #[test]
-    fn the_shown_condition_names_the_chunk_type_the_group_traffic_types_reactions_and_edits() {
+    fn the_shown_condition_names_the_chunk_type_the_group_traffic_types_reactions_edits_and_receipts()
+     {
         use courier_proto::group::invitation::{ANSWER_TYPE, PRESENCE_TYPE};
         use courier_proto::group::record::{GROUP_CHUNK_TYPE, RECORD_TYPE};
+        use courier_proto::sync::receipt::RECEIPT_TYPE;
         use courier_proto::sync::relation::{EDIT_TYPE, REACTION_TYPE};
         assert_eq!(
             SHOWN,
             format!(
                 "content_type NOT IN ('{CHUNK_TYPE}', '{RECORD_TYPE}', '{ANSWER_TYPE}', \
-                 '{PRESENCE_TYPE}', '{GROUP_CHUNK_TYPE}', '{REACTION_TYPE}', '{EDIT_TYPE}')"
+                 '{PRESENCE_TYPE}', '{GROUP_CHUNK_TYPE}', '{REACTION_TYPE}', '{EDIT_TYPE}', \
+                 '{RECEIPT_TYPE}')"
             )
         );
         // The migration's indexes have the same condition, or a window would scan.

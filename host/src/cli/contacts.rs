@@ -101,3 +101,42 @@ pub fn timer(dir: &DataDir, alias: &str, timer: Option<&str>) -> Result<()> {
     }
     Ok(())
 }
+
+/// A conversation's read receipts as the command line names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReceiptsArg {
+    /// Sent, whatever the profile says.
+    On,
+    /// Never sent.
+    Off,
+    /// As the profile says.
+    Default,
+}
+
+/// Shows whether the conversation sends read receipts, or sets it for this side.
+pub fn receipts(dir: &DataDir, alias: &str, choice: Option<ReceiptsArg>) -> Result<()> {
+    let mut service = unlock::open(dir)?;
+    let now = match choice {
+        None => service.receipts(alias)?,
+        Some(choice) => service.set_receipts(
+            alias,
+            match choice {
+                ReceiptsArg::On => Some(true),
+                ReceiptsArg::Off => Some(false),
+                ReceiptsArg::Default => None,
+            },
+        )?,
+    };
+    let why = if now.chosen.is_some() {
+        "chosen for this conversation"
+    } else {
+        "as the profile says"
+    };
+    let state = if now.on {
+        "on: reading their messages tells them"
+    } else {
+        "off: reading their messages tells them nothing"
+    };
+    println!("read receipts with {alias:?} {state} ({why})");
+    Ok(())
+}

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use courier_api::client::{Client, ClientError};
-use courier_api::json::{DirectionJson, Message, Queued, SendText};
+use courier_api::client::{Client, ClientError, escape};
+use courier_api::json::{DirectionJson, MarkedRead, Message, Queued, SendText};
 use courier_service::input_file::{read_limited, read_stream_limited};
 use courier_service::{DataDir, Page, RelationKind};
 
@@ -258,19 +258,30 @@ fn send_through(
 const REMOTE_INPUT_LIMIT: u64 = 64 << 20;
 
 /// Prints the conversation with a contact (through a running node's API if there is one).
-pub fn list(dir: &DataDir, alias: &str, json: bool) -> Result<()> {
+pub fn list(dir: &DataDir, alias: &str, json: bool, mark_read: bool) -> Result<()> {
     let remote = match remote::running(dir) {
-        Some(client) => remote::fell_through(client.conversation(alias))?,
+        Some(client) => remote::fell_through(client.conversation(alias).and_then(|messages| {
+            if mark_read {
+                let path = format!("/v1/conversations/{}/read", escape(alias));
+                client.post::<_, MarkedRead>(&path, &())?;
+            }
+            Ok(messages)
+        }))?,
         None => None,
     };
     let messages: Vec<Message> = match remote {
         Some(messages) => messages,
-        None => unlock::open(dir)?
-            .conversation(alias, Page::ALL)?
-            .messages
-            .into_iter()
-            .map(courier_api::message_json)
-            .collect(),
+        None => {
+            let mut service = unlock::open(dir)?;
+            let messages = service.conversation(alias, Page::ALL)?.messages;
+            if mark_read {
+                service.mark_seen(alias)?;
+            }
+            messages
+                .into_iter()
+                .map(courier_api::message_json)
+                .collect()
+        }
     };
     let rows: Vec<serde_json::Value> = messages
         .iter()

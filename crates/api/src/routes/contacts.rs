@@ -10,7 +10,8 @@ use crate::error::ApiError;
 use crate::extract::{JsonBody, Param};
 use crate::state::{AppState, Core};
 use courier_api_client::json::{
-    AddContact, Contact, DisappearingTimer, ErrorBody, Rename, SafetyNumber, SetTimer,
+    AddContact, Contact, DisappearingTimer, ErrorBody, ReadReceipts, Rename, SafetyNumber,
+    SetReadReceipts, SetTimer,
 };
 
 /// Contacts, then pending contacts.
@@ -165,6 +166,43 @@ pub async fn set_timer(
             let timer = convert::timer_asked(&body)?;
             core.service.set_timer(&alias, timer)?;
             Ok(Json(convert::timer(timer)))
+        })
+        .await
+}
+
+/// Whether the conversation sends read receipts.
+#[utoipa::path(get, path = "/v1/contacts/{alias}/receipts", tag = "contacts",
+    params(("alias" = String, Path, description = "The contact's alias")),
+    responses((status = 200, body = ReadReceipts), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn receipts(
+    State(state): State<AppState>,
+    Param(alias): Param<String>,
+) -> Result<Json<ReadReceipts>, ApiError> {
+    state
+        .run(move |core| Ok(Json(convert::receipts(core.service.receipts(&alias)?))))
+        .await
+}
+
+/// Turns the conversation's read receipts on or off, or back to what the profile says (off
+/// unless its `read-receipts` is on). Only this side's: the contact chooses their own.
+#[utoipa::path(post, path = "/v1/contacts/{alias}/receipts", tag = "contacts",
+    request_body = SetReadReceipts,
+    params(("alias" = String, Path, description = "The contact's alias")),
+    responses((status = 200, body = ReadReceipts), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 413, body = ErrorBody)))]
+pub async fn set_receipts(
+    State(state): State<AppState>,
+    Param(alias): Param<String>,
+    JsonBody(body): JsonBody<SetReadReceipts>,
+) -> Result<Json<ReadReceipts>, ApiError> {
+    state
+        .write(move |core| {
+            let chosen = convert::receipts_asked(body.receipts);
+            Ok(Json(convert::receipts(
+                core.service.set_receipts(&alias, chosen)?,
+            )))
         })
         .await
 }

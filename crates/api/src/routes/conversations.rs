@@ -12,7 +12,7 @@ use crate::convert;
 use crate::error::ApiError;
 use crate::extract::{Param, body_error, parse_json};
 use crate::state::AppState;
-use courier_api_client::json::{Conversation, ErrorBody, Messages, Queued, SendText};
+use courier_api_client::json::{Conversation, ErrorBody, MarkedRead, Messages, Queued, SendText};
 
 /// The most messages one window lists.
 pub const MAX_WINDOW: usize = 500;
@@ -275,19 +275,24 @@ fn multipart_error(e: &axum::extract::multipart::MultipartError) -> ApiError {
     }
 }
 
-/// Marks every message from the contact read.
+/// Marks every message from the contact read; where the conversation sends read receipts, the
+/// contact is told which.
 #[utoipa::path(post, path = "/v1/conversations/{alias}/read", tag = "conversations",
     params(("alias" = String, Path, description = "The contact's alias")),
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = MarkedRead), (status = 400, body = ErrorBody),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
 pub async fn read(
     State(state): State<AppState>,
     Param(alias): Param<String>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Json<MarkedRead>, ApiError> {
     state
-        .run(move |core| {
-            core.service.mark_seen(&alias)?;
-            Ok(StatusCode::NO_CONTENT)
+        .write(move |core| {
+            let marked = core.service.mark_seen(&alias)?;
+            Ok(Json(MarkedRead {
+                seen: marked.seen as u64,
+                receipts: marked.receipts as u64,
+            }))
         })
         .await
 }

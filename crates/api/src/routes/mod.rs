@@ -71,6 +71,10 @@ pub(crate) fn router(state: AppState) -> Router {
             "/v1/contacts/{alias}/timer",
             get(contacts::timer).post(contacts::set_timer),
         )
+        .route(
+            "/v1/contacts/{alias}/receipts",
+            get(contacts::receipts).post(contacts::set_receipts),
+        )
         .route("/v1/conversations", get(conversations::list))
         .route("/v1/conversations/{alias}/read", post(conversations::read))
         .route(

@@ -2,16 +2,24 @@
 //! text, alice reacts to the reply and changes her reaction, bob edits his reply, alice takes one
 //! of her texts back; both sides list the same state, the refused ones change nothing, the text
 //! taken back is in neither data directory, and a node without the kinds' plugins shows the
-//! sender's fallback line for a reply and the reaction on what it names.
+//! sender's fallback line for a reply and the reaction on what it names. Read receipts: off until
+//! a side turns them on, for that side; the other's window shows read; every change reaches the
+//! WebSocket as an event of its own.
 
 use std::time::Duration;
 
 use anyhow::Result;
+use courier_api_client::client::Client;
+use courier_api_client::json::{
+    DirectionJson, Event, MarkedRead, Messages, ReadReceipts, ReceiptsChoice, SendText, StateJson,
+};
 use courier_e2e::{
-    Person, RELATION_TYPES, Tools, introduce, wait_for_contact, wait_for_delivery, wait_until,
+    Person, RELATION_TYPES, Tools, api_pair, introduce, wait_for_contact, wait_for_delivery,
+    wait_until,
 };
 use serde_json::Value;
 
+use super::api::Live;
 use super::disappearing::assert_no_trace;
 use super::{pair, scratch};
 
@@ -161,5 +169,127 @@ fn carol_without_the_kinds_plugins_sees_alice_s_reply_by_its_fallback_line_and_h
         Ok(find(&rows, "↩ yes, at nine").is_some()
             && question["reactions"] == serde_json::json!([{"from": "incoming", "reaction": "👍"}]))
     })?;
+    Ok(())
+}
+
+/// A text through `client`'s API to `alias`, relating to `relates_to` when given; its id.
+fn send_via(
+    client: &Client,
+    alias: &str,
+    content_type: &str,
+    text: &str,
+    relates_to: Option<&str>,
+) -> Result<String> {
+    let send = SendText {
+        content_type: content_type.into(),
+        text: text.into(),
+        options: Default::default(),
+        relates_to: relates_to.map(str::to_owned),
+    };
+    Ok(client.send_text(alias, &send)?.id)
+}
+
+/// The state (`acked`, `read`, …) of message `id` in `person`'s conversation with `alias`.
+fn state_of(person: &Person, alias: &str, id: &str) -> Result<String> {
+    let rows = listed(person, alias)?;
+    let row = rows.iter().find(|r| r["id"] == id);
+    Ok(row.map_or("absent".into(), |r| {
+        r["state"].as_str().unwrap_or("").to_owned()
+    }))
+}
+
+#[test]
+fn alice_turns_read_receipts_on_for_bob_his_window_shows_read_his_stay_off_and_each_change_is_an_event()
+-> Result<()> {
+    let root = scratch();
+    let (alice, a, bob, b) = api_pair(&Tools::locate()?, root.path(), true)?;
+    let mut live = Live::connect(&b, &bob.api_token()?)?;
+    let first = send_via(&b, "alice", "courier/text", "are you safe?", None)?;
+    let second = send_via(&b, "alice", "courier/text", "call me when you can", None)?;
+    wait_for_delivery(&bob, &alice, 2, WAIT)?;
+
+    // Off by default: alice reads, and bob is told nothing.
+    let receipts: ReadReceipts = a.get("/v1/contacts/bob/receipts")?;
+    assert_eq!(
+        (receipts.chosen, receipts.on),
+        (ReceiptsChoice::Default, false)
+    );
+    let marked: MarkedRead = a.post("/v1/conversations/bob/read", &())?;
+    assert_eq!((marked.seen, marked.receipts), (2, 0));
+
+    // Alice turns them on for bob (her choice, for her side); the next text she reads, he sees read.
+    let on = alice.cli(&["contacts", "receipts", "bob", "on"])?;
+    assert!(on.contains("on: reading their messages tells them"), "{on}");
+    let third = send_via(&b, "alice", "courier/text", "the usual place?", None)?;
+    wait_until(WAIT, "alice has the third text", || {
+        Ok(state_of(&alice, "bob", &third)? == "received")
+    })?;
+    let read = alice.cli(&["messages", "bob", "--mark-read"])?;
+    assert!(read.contains("the usual place?"), "{read}");
+    live.until("bob is told alice read the third text", |events| {
+        events.iter().any(|e| matches!(e, Event::MessageRead { id, contact } if *id == third && contact == "alice"))
+    })?;
+    assert_eq!(state_of(&bob, "alice", &third)?, "read");
+    for earlier in [&first, &second] {
+        assert_eq!(
+            state_of(&bob, "alice", earlier)?,
+            "acked",
+            "read before receipts were on"
+        );
+    }
+    let window: Messages = b.get("/v1/conversations/alice/messages")?;
+    let in_api = window
+        .messages
+        .iter()
+        .find(|m| m.id == third)
+        .map(|m| m.state);
+    assert_eq!(in_api, Some(StateJson::Read));
+
+    // Bob's stay off: he reads alice's text and she is never told. His next text reaches her
+    // after anything he queued before it, a receipt among it, so its arrival proves there was none.
+    let hers = send_via(&a, "bob", "courier/text", "yes, at nine", None)?;
+    wait_until(WAIT, "bob has alice's text", || {
+        Ok(state_of(&bob, "alice", &hers)? == "received")
+    })?;
+    let marked: MarkedRead = b.post("/v1/conversations/alice/read", &())?;
+    assert_eq!((marked.seen, marked.receipts), (1, 0));
+    let after = send_via(&b, "alice", "courier/text", "see you", None)?;
+    wait_until(WAIT, "alice has bob's next text", || {
+        Ok(state_of(&alice, "bob", &after)? == "received")
+    })?;
+    assert_eq!(state_of(&alice, "bob", &hers)?, "acked");
+
+    // Each relation reaches bob's socket as what it does to the message it names.
+    send_via(&a, "bob", "courier/reaction", "👍", Some(&third))?;
+    send_via(&a, "bob", "courier/edit", "yes, at nine sharp", Some(&hers))?;
+    send_via(&a, "bob", "courier/delete", "", Some(&hers))?;
+    bob.cli(&["react", "alice", &third[..16], "❤"])?;
+    live.until(
+        "a reaction each way, alice's edit and her deletion",
+        |events| {
+            let reacted = |from: DirectionJson, emoji: &str| {
+                events.iter().any(|e| {
+                    matches!(e, Event::MessageReacted { message, .. }
+                if message.id == third
+                    && message.reactions.iter().any(|r| r.from == from && r.reaction == emoji))
+                })
+            };
+            reacted(DirectionJson::Incoming, "👍")
+                && reacted(DirectionJson::Outgoing, "❤")
+                && events.iter().any(|e| {
+                    matches!(e, Event::MessageEdited { message, .. }
+                if message.id == hers && message.edits == ["yes, at nine sharp"])
+                })
+                && events
+                    .iter()
+                    .any(|e| matches!(e, Event::MessageDeleted { id, .. } if *id == hers))
+        },
+    )?;
+    // No reaction, edit or receipt is told as a message of its own.
+    let received = live.until("", |_| true)?.iter().filter(|e| {
+        matches!(e, Event::MessageReceived { message, .. }
+            if message.content_type == "courier/reaction" || message.content_type == "courier/edit")
+    });
+    assert_eq!(received.count(), 0);
     Ok(())
 }
