@@ -1,6 +1,13 @@
 // Drives the node's web page in headless Chromium, for the Rust end-to-end tests. Two stories:
 //   node page.mjs --url http://127.0.0.1:PORT/ --token T --contact ALIAS --text TEXT --reply TEXT --screenshot PATH
 //   node page.mjs --story group --url … --token T --contact ALIAS --group NAME --text TEXT --reply TEXT --screenshot PATH
+//   node page.mjs --story relations --url … --token T --contact ALIAS --text TEXT --reply TEXT --screenshot PATH
+// The relations story: opens ALIAS, turns read receipts on through the page (`RECEIPTS ON`), waits
+// for their message REPLY to arrive live (`SAW MESSAGE`; the page reads it, so they are told),
+// answers it with TEXT through its Reply button (`REPLIED`, quoting it), reacts 👍 to it
+// (`REACTED`), edits the answer to "TEXT, at nine" (`EDITED`), sends "take this back" and deletes it
+// for everyone (`DELETED`), then waits for ALIAS's ❤ on the answer and for the answer to show read
+// (`SAW THEIR REACTION`, `SAW READ`).
 // The group story: logs in, makes the group NAME, invites ALIAS through the page (`INVITED`), waits
 // (without reloading) for a post of ALIAS's containing REPLY (`SAW POST`), answers it with TEXT
 // through its Reply button and waits until the page shows that post quoting it (`POSTED`).
@@ -38,7 +45,7 @@ const { values: opt } = parseArgs({
 });
 const needed = ['url', 'token', 'contact', 'text', 'reply', 'screenshot'];
 if (opt.story === 'group') needed.push('group');
-else if (opt.story !== 'conversation') needed.push('a --story of conversation or group');
+else if (!['conversation', 'relations'].includes(opt.story)) needed.push('a --story of conversation, relations or group');
 for (const k of needed) {
   if (!opt[k]) {
     console.error(`missing --${k}`);
@@ -102,6 +109,30 @@ async function waitFor(step, what, arg) {
         && (n.querySelector('.text, .caption') || n).textContent.includes(arg.text)
         && (!arg.quote || (n.querySelector('.quote')?.textContent || '').includes(arg.quote)));
     }
+    // A conversation's effective read receipts, as its header says.
+    if (what === 'receipts') ok = $('receipts-now').textContent === arg;
+    // Our message holding the text, quoting the other.
+    if (what === 'quoted') {
+      ok = all('.message.outgoing').some((n) => n.querySelector('.text')?.textContent === arg.text
+        && (n.querySelector('.quote')?.textContent || '').includes(arg.quote));
+    }
+    // The message holding the text shows that reaction from that side (`ours` or `theirs`).
+    if (what === 'reaction') {
+      ok = all('.message').some((n) => n.querySelector('.text')?.textContent === arg.text
+        && [...n.querySelectorAll('.reaction.' + arg.side)].some((r) => r.textContent === arg.emoji));
+    }
+    // Our message shows its new text, marked edited.
+    if (what === 'edited') {
+      ok = all('.message.outgoing').some((n) => n.querySelector('.text')?.textContent === arg
+        && n.querySelector('.edited'));
+    }
+    // No message shows the text any more.
+    if (what === 'gone') ok = !all('.message .text').some((n) => n.textContent === arg);
+    // Our message holding the text is in that state.
+    if (what === 'state') {
+      ok = all('.message.outgoing').some((n) => n.querySelector('.text')?.textContent === arg.text
+        && n.querySelector('.state')?.textContent === arg.state);
+    }
     if (what === 'image') {
       // A new message of that direction whose image has loaded.
       ok = all('.message.' + arg.dir).some((n) => !arg.before.includes(n.dataset.id)
@@ -159,7 +190,8 @@ async function run() {
   await page.locator('#login').click({ timeout: left() });
 
   await waitFor('log in and list contacts', 'contact', opt.contact);
-  await (opt.story === 'group' ? groupStory(() => navigations) : conversationStory(() => navigations));
+  const stories = { group: groupStory, relations: relationsStory, conversation: conversationStory };
+  await stories[opt.story](() => navigations);
   await shoot();
   checkFatal('at the end');
 }
@@ -237,6 +269,50 @@ async function conversationStory(navigations) {
     await download.saveAs(opt.save);
     console.log(`SAVED ${statSync(opt.save).size}`);
   }
+}
+
+// Replies, reactions, edits, delete for everyone and read receipts, through the page.
+async function relationsStory(navigations) {
+  await page.locator(`.contact[data-alias=${JSON.stringify(opt.contact)}]`).click({ timeout: left() });
+  await waitFor('open the conversation', 'opened', opt.contact);
+  await page.locator('#receipts-choice').selectOption('on', { timeout: left() });
+  await waitFor('turn read receipts on', 'receipts', 'on');
+  console.log('RECEIPTS ON');
+  const navigated = navigations();
+  const before = await shownIds();
+  await waitFor('see their message', 'message', { before, dir: 'incoming', text: opt.reply });
+  if (navigations() !== navigated) throw new Failure('the page reloaded: the message did not come over the WebSocket');
+  console.log('SAW MESSAGE');
+  const theirs = page.locator('.message.incoming', { hasText: opt.reply }).last();
+  await theirs.locator('button.reply').click({ timeout: left() });
+  await page.locator('#text').fill(opt.text, { timeout: left() });
+  await page.locator('#send').click({ timeout: left() });
+  await waitFor('answer it, quoting it', 'quoted', { text: opt.text, quote: opt.reply });
+  console.log('REPLIED');
+  await theirs.locator('button.react').click({ timeout: left() });
+  await theirs.locator('button.emoji', { hasText: '👍' }).click({ timeout: left() });
+  await waitFor('react to it', 'reaction', { text: opt.reply, side: 'ours', emoji: '👍' });
+  console.log('REACTED');
+  const edited = `${opt.text}, at nine`;
+  const ours = page.locator('.message.outgoing', { hasText: opt.text }).last();
+  await ours.locator('button.edit').click({ timeout: left() });
+  await page.locator('#text').fill(edited, { timeout: left() });
+  await page.locator('#send').click({ timeout: left() });
+  await waitFor('edit the answer', 'edited', edited);
+  console.log('EDITED');
+  const beforeTaken = await shownIds();
+  await page.locator('#text').fill('take this back', { timeout: left() });
+  await page.locator('#send').click({ timeout: left() });
+  await waitFor('send what is taken back', 'message', { before: beforeTaken, dir: 'outgoing', text: 'take this back' });
+  const taken = page.locator('.message.outgoing', { hasText: 'take this back' }).last();
+  await taken.locator('button.delete').click({ timeout: left() });
+  await taken.locator('button.delete.confirm').click({ timeout: left() });
+  await waitFor('delete it for everyone', 'gone', 'take this back');
+  console.log('DELETED');
+  await waitFor('see their reaction on the answer', 'reaction', { text: edited, side: 'theirs', emoji: '❤' });
+  console.log('SAW THEIR REACTION');
+  await waitFor('see the answer read', 'state', { text: edited, state: 'read' });
+  console.log('SAW READ');
 }
 
 async function shoot() {

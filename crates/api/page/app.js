@@ -4,7 +4,9 @@
 
 const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = 'courier-token'; // sessionStorage: the token goes away with the tab
-const RANK = { queued: 0, sent: 1, acked: 2, received: 2 }; // a state never moves backwards
+const RANK = { queued: 0, sent: 1, acked: 2, read: 3, received: 2 }; // a state never moves backwards
+// The reactions offered with one click; the node takes any one emoji or short word.
+const QUICK_REACTIONS = ['👍', '❤', '😂', '😮', '😢', '🙏'];
 
 const state = {
   token: null,
@@ -25,6 +27,8 @@ const state = {
   groupPosts: new Map(), // record id -> its <li>, for the open group
   groupUnread: new Set(),// group ids with posts that arrived while not open
   replyTo: null,         // the post the next one replies to
+  convReplyTo: null,     // the message the next one in the conversation replies to
+  editing: null,         // our message the compose box is editing
 };
 
 class ApiError extends Error {
@@ -219,6 +223,7 @@ async function pairMailbox(ev) {
 function closeConversation() {
   state.open = null; state.older = null;
   state.msgs.clear(); state.early.clear();
+  setConvReply(null); setEditing(null);
   state.blobs.forEach((u) => URL.revokeObjectURL(u));
   state.blobs = [];
   $('messages').replaceChildren();
@@ -238,7 +243,9 @@ async function openConversation(alias) {
   $('placeholder').hidden = true;
   const box = $('messages');
   box.setAttribute('aria-busy', 'true'); // until the newest page is in (tests wait on it too)
-  try { await loadPage(alias, null); } finally { if (state.open === alias) box.removeAttribute('aria-busy'); }
+  try {
+    await Promise.all([loadPage(alias, null), loadReceipts(alias)]);
+  } finally { if (state.open === alias) box.removeAttribute('aria-busy'); }
   markRead();
   $('text').focus();
 }
@@ -265,7 +272,9 @@ async function catchUp() {
   const page = await getJson(conv(alias) + '/messages?limit=50');
   if (state.open !== alias) return;
   for (const m of page.messages) {
-    if (state.msgs.has(m.id)) setState(m.id, m.state); else appendMessage(m);
+    if (!state.msgs.has(m.id)) appendMessage(m);
+    else if ((m.reactions || []).length || (m.edits || []).length) replaceMessage(m);
+    else setState(m.id, m.state);
   }
 }
 
@@ -280,26 +289,163 @@ function appendMessage(m) {
 function messageItem(m) {
   const li = el('li', 'message ' + (m.direction === 'outgoing' ? 'outgoing' : 'incoming'));
   li.dataset.id = m.id;
+  li.dataset.type = m.content_type;
   state.msgs.set(m.id, li);
   if (m.damaged) li.classList.add('damaged');
   const body = el('div', 'body');
   li.append(body);
+  // A reply quotes what it answers, as this page shows it (or says it is not loaded here).
+  if (m.relation === 'reply' && m.relates_to) body.append(el('span', 'quote', quoted(m.relates_to)));
   if (m.content_type === 'courier/image') {
     body.append(el('span', 'caption', m.summary));
     if (m.local) showImage(li, m.local);             // our own just-sent file: no need to fetch it
     else if (m.bytes !== null && m.bytes !== undefined) loadImage(li);
     else body.append(el('span', 'progress', 'image on its way…'));
   } else {
-    body.append(el('span', 'text', m.summary));
+    const edits = m.edits || [];
+    body.append(el('span', 'text', edits.length ? edits[edits.length - 1] : m.summary));
+    if (edits.length) {
+      // The latest text shows; every earlier one stays a click away.
+      const history = el('details', 'history');
+      history.append(el('summary', 'edited', 'edited'));
+      const earlier = el('ol');
+      earlier.append(...[m.summary, ...edits.slice(0, -1)].map((t) => el('li', null, t)));
+      history.append(earlier);
+      body.append(history);
+    }
+  }
+  if ((m.reactions || []).length) {
+    const row = el('div', 'reactions');
+    for (const r of m.reactions) {
+      const who = r.from === 'outgoing' ? 'you' : 'them';
+      const span = el('span', 'reaction ' + (who === 'you' ? 'ours' : 'theirs'), r.reaction);
+      span.title = who;
+      row.append(span);
+    }
+    body.append(row);
   }
   const meta = el('div', 'meta');
   meta.append(el('time', null, new Date(m.time_ms).toLocaleString()));
   if (m.damaged) meta.append(el('span', 'note', 'damaged'));
   if (m.direction === 'outgoing') meta.append(el('span', 'state', m.state));
   li.append(meta);
+  if (m.relation !== 'delete') li.append(messageActions(m));
   const early = state.early.get(m.id);
   if (early) { state.early.delete(m.id); setState(m.id, early); }
   return li;
+}
+
+// What a reply quotes: the text of the message it names, if this page shows it.
+function quoted(id) {
+  const li = state.msgs.get(id);
+  return '↩ ' + (li ? (li.querySelector('.text, .caption')?.textContent || '') : 'an earlier message');
+}
+
+// Reply and react to any message; edit and delete for everyone our own texts.
+function messageActions(m) {
+  const actions = el('div', 'actions');
+  actions.append(el('button', 'reply', 'Reply'), el('button', 'react', 'React'));
+  const text = m.content_type === 'courier/text' || m.content_type === 'courier/reply';
+  if (m.direction === 'outgoing' && text) {
+    actions.append(el('button', 'edit', 'Edit'), el('button', 'delete', 'Delete for everyone'));
+  }
+  const picker = el('div', 'picker');
+  picker.hidden = true;
+  picker.append(...QUICK_REACTIONS.map((e) => el('button', 'emoji', e)));
+  actions.append(picker);
+  actions.querySelectorAll('button').forEach((b) => { b.type = 'button'; });
+  return actions;
+}
+
+// A message shown again as it is now (a reaction or an edit changed it), in its place.
+function replaceMessage(m) {
+  const old = state.msgs.get(m.id);
+  if (!old) return;
+  const box = $('messages');
+  const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  old.replaceWith(messageItem(m));
+  if (atBottom) box.scrollTop = box.scrollHeight;
+}
+
+// A message taken back for everyone: gone from the page too.
+function removeMessage(id) {
+  const li = state.msgs.get(id);
+  if (li) li.remove();
+  state.msgs.delete(id);
+  if (state.convReplyTo === id) setConvReply(null);
+  if (state.editing === id) setEditing(null);
+}
+
+// The buttons under each message, through one listener.
+async function onMessageAction(ev) {
+  const button = ev.target.closest('button');
+  const li = button && button.closest('.message');
+  if (!li || !state.open) return;
+  const id = li.dataset.id;
+  const cls = button.classList;
+  if (cls.contains('reply')) { setEditing(null); setConvReply(id); $('text').focus(); }
+  if (cls.contains('react')) { const p = li.querySelector('.picker'); p.hidden = !p.hidden; }
+  if (cls.contains('emoji')) {
+    li.querySelector('.picker').hidden = true;
+    await relate('courier/reaction', button.textContent, id);
+  }
+  if (cls.contains('edit')) {
+    setConvReply(null); setEditing(id);
+    $('text').value = li.querySelector('.text')?.textContent || '';
+    $('text').focus();
+  }
+  if (cls.contains('delete')) {
+    // Two clicks: nothing that cannot be undone happens on one.
+    if (!button.classList.contains('confirm')) {
+      button.classList.add('confirm');
+      button.textContent = 'Delete for both of you?';
+      return;
+    }
+    await relate('courier/delete', '', id);
+  }
+}
+
+// Sends a relation to message `target`; the node's event shows what it did.
+async function relate(content_type, text, target) {
+  await api(conv(state.open) + '/messages', {
+    method: 'POST', json: { content_type, text, relates_to: target },
+    headers: { 'Idempotency-Key': uuid() },
+  });
+  showError(null);
+}
+
+function setConvReply(id) {
+  state.convReplyTo = id;
+  $('conv-replying').hidden = !id;
+  const li = id && state.msgs.get(id);
+  $('conv-replying-to').textContent = li ? (li.querySelector('.text, .caption')?.textContent || '') : '';
+}
+
+function setEditing(id) {
+  state.editing = id;
+  $('editing').hidden = !id;
+  if (!id) $('text').value = '';
+}
+
+// Whether this conversation sends read receipts: the user's choice, else the profile's.
+async function loadReceipts(alias) {
+  const r = await getJson('/v1/contacts/' + encodeURIComponent(alias) + '/receipts');
+  if (state.open !== alias) return;
+  showReceipts(r);
+}
+
+function showReceipts(r) {
+  $('receipts-choice').value = r.chosen;
+  $('receipts-now').textContent = r.on ? 'on' : 'off';
+}
+
+async function setReceipts() {
+  const alias = state.open;
+  if (!alias) return;
+  const r = await (await api('/v1/contacts/' + encodeURIComponent(alias) + '/receipts', {
+    method: 'POST', json: { receipts: $('receipts-choice').value },
+  })).json();
+  if (state.open === alias) showReceipts(r);
 }
 
 // Images need the bearer header too, so they are fetched and shown through blob: URLs.
@@ -350,7 +496,7 @@ function markRead() {
 
 // A fresh Idempotency-Key per attempt: the node drops a retried duplicate of the same attempt.
 // The button stays disabled while the POST runs, so one click is one message.
-async function post(button, { json, body }, content_type, summary, local) {
+async function post(button, { json, body }, content_type, summary, local, relation) {
   const alias = state.open;
   $(button).disabled = true;
   try {
@@ -361,7 +507,7 @@ async function post(button, { json, body }, content_type, summary, local) {
     showError(null);
     if (state.open === alias) {
       appendMessage({ id: r.id, direction: 'outgoing', state: 'queued', content_type, summary,
-        time_ms: Date.now(), bytes: local ? local.size : null, damaged: false, local });
+        time_ms: Date.now(), bytes: local ? local.size : null, damaged: false, local, ...relation });
     }
   } finally {
     $(button).disabled = false;
@@ -372,7 +518,20 @@ async function sendText(ev) {
   ev.preventDefault();
   const text = $('text').value;
   if (!state.open || !text.trim()) return;
-  await post('send', { json: { content_type: 'courier/text', text } }, 'courier/text', text);
+  if (state.editing) {
+    // The node's event shows the message with its new text.
+    await relate('courier/edit', text, state.editing);
+    setEditing(null);
+    return;
+  }
+  const to = state.convReplyTo;
+  if (to) {
+    await post('send', { json: { content_type: 'courier/reply', text, relates_to: to } },
+      'courier/reply', text, null, { relation: 'reply', relates_to: to });
+    setConvReply(null);
+  } else {
+    await post('send', { json: { content_type: 'courier/text', text } }, 'courier/text', text);
+  }
   $('text').value = '';
 }
 
@@ -673,7 +832,15 @@ function onEvent(m) {
       break;
     case 'message_sent':
     case 'message_acked':
-      if (m.contact === state.open) setState(m.id, m.type === 'message_sent' ? 'sent' : 'acked');
+    case 'message_read':
+      if (m.contact === state.open) setState(m.id, m.type.slice('message_'.length));
+      break;
+    case 'message_reacted':
+    case 'message_edited':
+      if (m.contact === state.open) replaceMessage(m.message);
+      break;
+    case 'message_deleted':
+      if (m.contact === state.open) removeMessage(m.id);
       break;
     case 'contact_added':
     case 'contact_pending': loadContacts().catch(showError); break;
@@ -751,6 +918,10 @@ document.addEventListener('DOMContentLoaded', () => {
   });
   $('older').addEventListener('click', guard(() => state.open && state.older && loadPage(state.open, state.older)));
   $('compose').addEventListener('submit', guard(sendText));
+  $('messages').addEventListener('click', guard(onMessageAction));
+  $('conv-cancel-reply').addEventListener('click', () => setConvReply(null));
+  $('cancel-edit').addEventListener('click', () => setEditing(null));
+  $('receipts-choice').addEventListener('change', guard(setReceipts));
   $('send-image').addEventListener('click', guard(sendImage));
   const saved = sessionStorage.getItem(TOKEN_KEY);
   if (saved) login(saved).catch(showError); else showLogin();

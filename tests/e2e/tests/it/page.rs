@@ -6,8 +6,10 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use courier_api_client::client::Client;
 use courier_api_client::json::{
-    AnswerInvitation, Group, GroupEntries, GroupPosted, Messages, SendText,
+    AnswerInvitation, DirectionJson, Group, GroupEntries, GroupPosted, MarkedRead, Messages,
+    ReadReceipts, SendText, StateJson,
 };
 use courier_e2e::{Tools, api_pair, noise_png, wait_until};
 
@@ -307,6 +309,133 @@ fn in_chromium_alice_makes_a_group_invites_bob_sees_his_post_arrive_live_and_ans
             "{endpoint} is documented"
         );
     }
+    drop((alice, bob));
+    Ok(())
+}
+
+/// A text from `client` to `alias`, relating to `relates_to` when given; its id.
+fn send(
+    client: &Client,
+    alias: &str,
+    content_type: &str,
+    text: &str,
+    relates_to: Option<&str>,
+) -> Result<String> {
+    let send = SendText {
+        content_type: content_type.into(),
+        text: text.into(),
+        options: Default::default(),
+        relates_to: relates_to.map(str::to_owned),
+    };
+    Ok(client.send_text(alias, &send)?.id)
+}
+
+#[test]
+fn in_chromium_alice_turns_receipts_on_answers_bob_quoting_him_reacts_edits_deletes_and_sees_his_heart_and_read()
+-> Result<()> {
+    if let Some(why) = missing() {
+        println!("SKIPPED: {why}");
+        return Ok(());
+    }
+    let root = scratch();
+    let (alice, a, bob, b) = api_pair(&Tools::locate()?, root.path(), true)?;
+    let token = alice.api_token()?;
+    let screenshot = screenshot_at("page-relations.png")?;
+    let mut page = Page::start(&[
+        "--story",
+        "relations",
+        "--url",
+        &format!("{}/", a.base()),
+        "--token",
+        token.trim(),
+        "--contact",
+        "bob",
+        "--text",
+        "the old north gate",
+        "--reply",
+        "which gate tonight?",
+        "--screenshot",
+        path(&screenshot)?,
+    ])?;
+    page.until("RECEIPTS ON")?;
+    let question = send(&b, "alice", "courier/text", "which gate tonight?", None)?;
+    page.until("REPLIED")?;
+    // Bob gets the answer, hearts it, turns his receipts on and reads it.
+    let mut answer = None;
+    wait_until(Duration::from_secs(30), "bob has alice's answer", || {
+        let window: Messages = b.get("/v1/conversations/alice/messages")?;
+        answer = window.messages.into_iter().find(|m| {
+            m.relation.as_deref() == Some("reply") && m.relates_to.as_deref() == Some(&question)
+        });
+        Ok(answer.is_some())
+    })?;
+    let answer = answer.map(|m| m.id).unwrap_or_default();
+    send(&b, "alice", "courier/reaction", "❤", Some(&answer))?;
+    let _: ReadReceipts = b.post(
+        "/v1/contacts/alice/receipts",
+        &serde_json::json!({"receipts": "on"}),
+    )?;
+    let marked: MarkedRead = b.post("/v1/conversations/alice/read", &())?;
+    assert_eq!(marked.receipts, 1, "bob's reading tells alice");
+    let printed = page.finish()?;
+    for step in [
+        "REACTED",
+        "EDITED",
+        "DELETED",
+        "SAW THEIR REACTION",
+        "SAW READ",
+    ] {
+        assert!(printed.iter().any(|l| l == step), "{step}: {printed:?}");
+    }
+
+    // Both nodes hold what the page did: bob's question read and 👍'd, the answer quoting it,
+    // edited and ❤'d, and nothing of the text taken back.
+    let both = |client: &Client, alias: &str| -> Result<Vec<courier_api_client::json::Message>> {
+        let window: Messages = client.get(&format!("/v1/conversations/{alias}/messages"))?;
+        Ok(window.messages)
+    };
+    wait_until(Duration::from_secs(30), "both sides agree", || {
+        for (client, alias, ours) in [
+            (&a, "bob", DirectionJson::Outgoing),
+            (&b, "alice", DirectionJson::Incoming),
+        ] {
+            let messages = both(client, alias)?;
+            let Some(q) = messages.iter().find(|m| m.id == question) else {
+                return Ok(false);
+            };
+            let Some(r) = messages.iter().find(|m| m.id == answer) else {
+                return Ok(false);
+            };
+            let theirs = if ours == DirectionJson::Outgoing {
+                DirectionJson::Incoming
+            } else {
+                DirectionJson::Outgoing
+            };
+            let agreed = q.reactions.len() == 1
+                && q.reactions[0].from == ours
+                && q.reactions[0].reaction == "👍"
+                && r.edits == ["the old north gate, at nine"]
+                && r.reactions.len() == 1
+                && r.reactions[0].from == theirs
+                && r.reactions[0].reaction == "❤"
+                && !messages
+                    .iter()
+                    .any(|m| m.summary.contains("take this back"));
+            if !agreed {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    })?;
+    let at_bob = both(&b, "alice")?;
+    let q = at_bob.iter().find(|m| m.id == question).map(|m| m.state);
+    assert_eq!(q, Some(StateJson::Read), "alice read it with receipts on");
+    let png = std::fs::read(&screenshot).context("the screenshot")?;
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "a real screenshot"
+    );
+    println!("screenshot: {}", screenshot.display());
     drop((alice, bob));
     Ok(())
 }
