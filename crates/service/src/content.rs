@@ -4,7 +4,7 @@
 
 use courier_plugin_host::CallError;
 use courier_plugin_host::message_plugin::MessageTypePlugin;
-use courier_proto::sync::record::{ContentTypeRange, MAX_FALLBACK_LEN};
+use courier_proto::sync::record::{ContentTypeRange, MAX_FALLBACK_LEN, Message};
 use courier_proto::sync::relation::{self, RelationKind};
 use courier_proto::sync::timer::{TIMER_TYPE, Timer};
 use courier_storage::{Content, Direction, Draft, Payload};
@@ -89,6 +89,20 @@ pub(crate) fn own_body<'a>(content_type: &str, payload: &'a [u8]) -> Option<&'a 
     match RelationKind::of(content_type) {
         Some(kind) => relation::read(kind, payload).ok().map(|r| r.body),
         None => Some(payload),
+    }
+}
+
+/// Whether a stored relation's own body keeps its kind's rule as the kind's plugin reads it (one
+/// emoji or a short word for a reaction, a clean text for an edit). Where no plugin of the kind is
+/// loaded, what the host checked as it arrived (the id it names, a reaction's length) and UTF-8
+/// are all there is to hold it to.
+pub(crate) fn keeps_its_rule(plugins: &mut Plugins, message: &Message) -> bool {
+    let Some(Ok(relation)) = relation::relation_of(message) else {
+        return false;
+    };
+    match plugins.message_type_if_loaded(&message.content_type) {
+        Some(plugin) => plugin.validate(relation.body, message.type_version).is_ok(),
+        None => std::str::from_utf8(relation.body).is_ok(),
     }
 }
 

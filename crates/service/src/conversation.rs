@@ -7,7 +7,7 @@ use courier_proto::sync::timer::Timer;
 use courier_storage::{Around, ContactId, Database, Delivery, Direction, Draft, Entry, Payload};
 
 use crate::Service;
-use crate::content::{PeerSupport, compose, summary};
+use crate::content::{PeerSupport, compose, keeps_its_rule, summary};
 use crate::error::ServiceError;
 use crate::service::now_ms;
 
@@ -238,6 +238,10 @@ impl Service {
             .map(|r| (r.kind, r.target));
         let (mut reactions, mut edits) = (Vec::new(), Vec::new());
         for related in self.db.relations_to(contact, &entry.id)? {
+            // A bent peer's reaction or edit that breaks its kind's rule is not shown.
+            if !keeps_its_rule(self.plugins()?, &related.message) {
+                continue;
+            }
             let said = || {
                 relation::relation_of(&related.message)
                     .and_then(Result::ok)

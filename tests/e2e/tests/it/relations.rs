@@ -17,6 +17,8 @@ use courier_e2e::{
     Person, RELATION_TYPES, Tools, api_pair, introduce, wait_for_contact, wait_for_delivery,
     wait_until,
 };
+use courier_proto::sync::relation::{EDIT_TYPE, REACTION_TYPE, payload};
+use courier_storage::Draft;
 use serde_json::Value;
 
 use super::api::Live;
@@ -292,4 +294,63 @@ fn alice_turns_read_receipts_on_for_bob_his_window_shows_read_his_stay_off_and_e
     });
     assert_eq!(received.count(), 0);
     Ok(())
+}
+
+#[test]
+fn a_bent_alice_s_double_reaction_and_spoofing_edit_reach_bob_and_are_not_shown() -> Result<()> {
+    let root = scratch();
+    let (alice, bob) = pair(root.path())?;
+    alice.cli(&["send", "bob", "--text", "north gate at nine"])?;
+    wait_for_delivery(&alice, &bob, 1, WAIT)?;
+    let text = find(&listed(&alice, "bob")?, "north gate at nine").expect("alice lists it");
+    alice.cli(&["react", "bob", &short(&text), "❤"])?;
+    // Past her own plugins, straight into her outbox, as a modified client would: a reaction of
+    // two emoji and an edit whose text turns right to left. The host's own checks pass both (they
+    // name her own message, the reaction is short); the kinds' rules do not.
+    let target = alice
+        .database()?
+        .conversation(contact_id(&alice, "bob")?)?
+        .into_iter()
+        .find(|e| e.message.body == b"north gate at nine")
+        .map(|e| e.id)
+        .expect("alice's database holds her text");
+    alice.queue(
+        "bob",
+        [
+            Draft::new(REACTION_TYPE, 1, payload(&target, "👍👍".as_bytes())),
+            Draft::new(
+                EDIT_TYPE,
+                1,
+                payload(&target, "pay \u{202E}gnp.exe".as_bytes()),
+            ),
+        ],
+    )?;
+    // Her next text comes after both in her outbox: once bob has it, he has them.
+    alice.cli(&["send", "bob", "--text", "see you there"])?;
+    wait_until(WAIT, "bob has alice's next text", || {
+        Ok(find(&listed(&bob, "alice")?, "see you there").is_some())
+    })?;
+    let held = bob
+        .database()?
+        .relations_to(contact_id(&bob, "alice")?, &target)?;
+    assert_eq!(
+        held.len(),
+        3,
+        "bob's node stored the heart and both bent relations"
+    );
+    let shown = find(&listed(&bob, "alice")?, "north gate at nine").expect("bob lists it");
+    assert_eq!(
+        shown["reactions"],
+        serde_json::json!([{"from": "incoming", "reaction": "❤"}]),
+        "the two-emoji reaction does not replace the heart"
+    );
+    assert_eq!(shown["edits"], serde_json::json!([]), "no edit shown: {shown}");
+    Ok(())
+}
+
+/// The id `person`'s database gives the contact called `alias`.
+fn contact_id(person: &Person, alias: &str) -> Result<i64> {
+    let contacts = person.database()?.contacts()?;
+    let found = contacts.iter().find(|c| c.alias == alias);
+    Ok(found.map(|c| c.id).unwrap_or_default())
 }
