@@ -344,7 +344,11 @@ fn a_bent_alice_s_double_reaction_and_spoofing_edit_reach_bob_and_are_not_shown(
         serde_json::json!([{"from": "incoming", "reaction": "❤"}]),
         "the two-emoji reaction does not replace the heart"
     );
-    assert_eq!(shown["edits"], serde_json::json!([]), "no edit shown: {shown}");
+    assert_eq!(
+        shown["edits"],
+        serde_json::json!([]),
+        "no edit shown: {shown}"
+    );
     Ok(())
 }
 
