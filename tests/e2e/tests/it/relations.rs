@@ -264,8 +264,15 @@ fn alice_turns_read_receipts_on_for_bob_his_window_shows_read_his_stay_off_and_e
     // Each relation reaches bob's socket as what it does to the message it names.
     send_via(&a, "bob", "courier/reaction", "👍", Some(&third))?;
     send_via(&a, "bob", "courier/edit", "yes, at nine sharp", Some(&hers))?;
-    send_via(&a, "bob", "courier/delete", "", Some(&hers))?;
     bob.cli(&["react", "alice", &third[..16], "❤"])?;
+    // The edit is told before the deletion is sent: a message edited and deleted between two
+    // looks is told only as deleted.
+    live.until("alice's edit", |events| {
+        events
+            .iter()
+            .any(|e| matches!(e, Event::MessageEdited { message, .. } if message.id == hers))
+    })?;
+    send_via(&a, "bob", "courier/delete", "", Some(&hers))?;
     live.until(
         "a reaction each way, alice's edit and her deletion",
         |events| {
