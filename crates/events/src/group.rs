@@ -30,6 +30,24 @@ pub struct GroupEntry {
     pub member: Option<String>,
     /// For `timer`: `off`, or how long each post stays after it arrives, in words (`1 day`).
     pub timer: Option<String>,
+    /// For a post: its reactions, each member's latest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<GroupReactionJson>,
+    /// For a post: its author's edits' texts, oldest first; the last is what it says now (the
+    /// summary is the original).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edits: Vec<String>,
+}
+
+/// A member's reaction to a post.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+pub struct GroupReactionJson {
+    /// The member's name in the group.
+    pub author: String,
+    /// Whether it is ours.
+    pub ours: bool,
+    /// An emoji or a short word.
+    pub reaction: String,
 }
 
 /// What a group's record says.

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use contact::ContactStateJson;
-pub use group::{GroupEntry, GroupEntryKind};
+pub use group::{GroupEntry, GroupEntryKind, GroupReactionJson};
 pub use message::{DirectionJson, Message, ReactionJson, StateJson};
 pub use transport::Transport;
 

@@ -18,6 +18,15 @@ pub enum ServiceError {
     /// A content type that relates to nothing was sent as if it did.
     #[error("{0} is no reply, reaction, edit or retraction; send it without naming a message")]
     NotARelation(String),
+    /// A deletion for everyone of a group post written before posts were sealed: its text is in
+    /// the signed record every member keeps, and could only be hidden.
+    #[error(
+        "that post was written before group posts were sealed: its text is part of its signed record on every member's device and cannot be erased; ask the members to delete the group's history, or dissolve the group"
+    )]
+    UnsealedPost,
+    /// A reply in a group sent as a relation: a group replies in a post's thread.
+    #[error("in a group, reply to a post with --reply-to (its thread), not as a courier/reply")]
+    GroupReplyByThread,
     /// A reply, reaction, edit or retraction sent without the message it names.
     #[error("a {0} names the message it relates to; give its id")]
     RelatesToNothing(&'static str),
@@ -305,7 +314,10 @@ impl ServiceError {
             | ServiceError::NoInvitation(_)
             | ServiceError::NoSuchMember(_) => K::NotFound,
             ServiceError::NotJoinedYet(_) => K::Unavailable,
-            ServiceError::NotARelation(_) | ServiceError::RelatesToNothing(_) => K::InvalidInput,
+            ServiceError::NotARelation(_)
+            | ServiceError::RelatesToNothing(_)
+            | ServiceError::GroupReplyByThread
+            | ServiceError::UnsealedPost => K::InvalidInput,
             ServiceError::AmbiguousGroup { .. }
             | ServiceError::AmbiguousMember(_)
             | ServiceError::PostTooLarge { .. } => K::InvalidInput,

@@ -5,18 +5,23 @@
 
 use courier_proto::group::record::{GROUP_CHUNK_TYPE, MAX_POST_BODY};
 use courier_proto::group::sealed::{
-    Content as SealedContent, SEAL_OVERHEAD, SEALED_FALLBACK, SEALED_TYPE, SEALED_VERSION, seal,
+    Content as SealedContent, SEAL_OVERHEAD, SEALED_FALLBACK, SEALED_POST_FALLBACK, SEALED_TYPE,
+    SEALED_VERSION, seal,
 };
 use courier_proto::group::{
     Ended, GroupError, GroupId, Kind, MemberKey, MemberPublic, Record, RecordId,
 };
 use courier_proto::sync::attachment::split_as;
+use courier_proto::sync::record::{Message, MessageId};
+use courier_proto::sync::relation::{self, RelationKind};
 use courier_proto::sync::timer::Timer;
-use courier_storage::{Content, Direction, Group, Payload, Standing};
+use courier_storage::{
+    Content, Direction, Draft, Group, Payload, RelationRefused, Standing, StorageError,
+};
 
 use crate::Service;
 use crate::attachment::{Attachment, id_range, write_new};
-use crate::content::{compose, summary};
+use crate::content::{compose, keeps_its_rule, summary};
 use crate::error::ServiceError;
 use crate::service::now_ms;
 
@@ -107,6 +112,10 @@ pub enum GroupEvent {
         /// Its payload's size, once all of it is here (an attachment's chunks may still be
         /// arriving).
         bytes: Option<usize>,
+        /// Its reactions: each member's latest, by name, with whether it is ours.
+        reactions: Vec<GroupReaction>,
+        /// Its author's edits' texts, oldest first: the last is what it says now.
+        edits: Vec<String>,
     },
     /// The creator added `member` (the creator's first record adds the creator: the group began).
     Added {
@@ -124,6 +133,17 @@ pub enum GroupEvent {
     Dissolved,
     /// The creator set how long posts stay.
     Timer(Timer),
+}
+
+/// A member's reaction to a group's post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupReaction {
+    /// The member's name in the group.
+    pub author: String,
+    /// Whether it is ours.
+    pub ours: bool,
+    /// An emoji or a short word.
+    pub reaction: String,
 }
 
 /// One accepted record of a group, with its author.
@@ -279,6 +299,73 @@ impl Service {
         let parent = reply_to
             .map(|prefix| self.find_record(&id, prefix))
             .transpose()?;
+        let draft = self.group_draft(content_type, input, options)?;
+        self.publish_post(reference, &id, &key, parent, draft)
+    }
+
+    /// Reacts to, edits or deletes for everyone (`content_type` says which) the post `target`
+    /// (8+ hex digits of its id) of `reference`; `input` is the kind's own (an emoji, the new
+    /// text, nothing). An edit or a deletion is of our own post only; every member's device
+    /// applies it as it arrives, and a deletion erases the post there as a disappearing post is.
+    pub fn relate_in_group(
+        &mut self,
+        reference: &str,
+        content_type: &str,
+        target: &str,
+        input: &[u8],
+    ) -> Result<Posted, ServiceError> {
+        let kind = match RelationKind::of(content_type) {
+            Some(RelationKind::Reply) => return Err(ServiceError::GroupReplyByThread),
+            Some(kind) => kind,
+            None => return Err(ServiceError::NotARelation(content_type.to_owned())),
+        };
+        let (id, key) = self.our_membership(reference)?;
+        let target = self.find_record(&id, target)?;
+        let record = self
+            .db
+            .group_record(&target)?
+            .ok_or_else(|| ServiceError::NoSuchMessage(hex::encode(target.0)))?;
+        let refused = |refused: RelationRefused| {
+            ServiceError::from(StorageError::Relation {
+                kind: kind.as_str(),
+                refused,
+            })
+        };
+        if !matches!(record.body.kind, Kind::Post { .. })
+            || self
+                .db
+                .group_relation(&target)?
+                .is_some_and(|(k, _)| k != RelationKind::Reply)
+        {
+            return Err(refused(RelationRefused::RelationTarget));
+        }
+        if kind.own_only() && record.body.author != key.public() {
+            return Err(refused(RelationRefused::NotTheSender(kind.as_str())));
+        }
+        let sealed = matches!(&record.body.kind,
+            Kind::Post { content_type, .. } if content_type == SEALED_TYPE);
+        if kind == RelationKind::Delete && !sealed {
+            return Err(ServiceError::UnsealedPost);
+        }
+        let mut draft = self.group_draft(content_type, input, &[])?;
+        draft.payload = relation::payload(&MessageId(target.0), &draft.payload);
+        let posted = self.publish_post(reference, &id, &key, None, draft)?;
+        if kind == RelationKind::Delete {
+            // What it takes back goes now, not at the node's next sweep.
+            self.db.sweep_expired(now_ms())?;
+        }
+        Ok(posted)
+    }
+
+    /// `input` as `content_type`'s plugin prepares it for a group (with `options` over the
+    /// config's settings), in our newest version: members' versions are not known, and one who
+    /// reads none shows the fallback.
+    fn group_draft(
+        &mut self,
+        content_type: &str,
+        input: &[u8],
+        options: &[(String, String)],
+    ) -> Result<Draft, ServiceError> {
         let plugins = self.plugins()?;
         let all = plugins.options_for(content_type, options)?;
         let plugin = plugins.message_type(content_type)?;
@@ -290,26 +377,31 @@ impl Service {
                 limit,
             });
         }
-        // Members' versions are not known: a group is written in our newest, and a member who
-        // reads none shows the fallback.
-        let (draft, _) = compose(plugin, input, &all, &[])?;
+        Ok(compose(plugin, input, &all, &[])?.0)
+    }
+
+    /// Publishes `draft` as our post in group `id` (`reference`), replying to `parent`: sealed,
+    /// so that its content can be erased while its record stays in our chain (when it is deleted
+    /// for everyone, or its lifetime, the group's timer or this profile's longest, ends).
+    fn publish_post(
+        &mut self,
+        reference: &str,
+        id: &GroupId,
+        key: &MemberKey,
+        parent: Option<RecordId>,
+        draft: Draft,
+    ) -> Result<Posted, ServiceError> {
         let now = now_ms();
-        // A post that is to disappear (by the group's timer, or this profile's longest) is
-        // sealed, so its content can go while its record stays in its author's chain.
-        let longest = plugins.policy().longest_timer();
+        let longest = self.plugins()?.policy().longest_timer();
         let timer = self.find_group(reference)?.timer;
         let lifetime = if timer.within(longest) {
             timer
         } else {
             longest
         };
-        let room = match lifetime.secs() {
-            // The sealed content's own encoding adds its fields' lengths and version (16 at most).
-            Some(_) => {
-                MAX_POST_BODY - SEAL_OVERHEAD - 16 - draft.fallback.len() - draft.content_type.len()
-            }
-            None => MAX_POST_BODY,
-        };
+        // The sealed content's own encoding adds its fields' lengths and version (16 at most).
+        let room =
+            MAX_POST_BODY - SEAL_OVERHEAD - 16 - draft.fallback.len() - draft.content_type.len();
         // What one record cannot carry goes as an attachment: chunks beside it, its manifest in
         // it, as a conversation sends one.
         let (content_type, type_version, body) = if draft.payload.len() > room {
@@ -329,32 +421,26 @@ impl Service {
         } else {
             (draft.content_type, draft.version, draft.payload)
         };
-        let kind = if lifetime.secs().is_some() {
-            let content = SealedContent {
-                content_type,
-                type_version,
-                fallback: draft.fallback.clone(),
-                body,
-            };
-            let (body, key) = seal(&id, &content, lifetime, now);
-            self.db.keep_group_chunks(&[key])?;
-            Kind::Post {
-                parent,
-                content_type: SEALED_TYPE.into(),
-                type_version: SEALED_VERSION,
-                fallback: SEALED_FALLBACK.into(),
-                body,
-            }
-        } else {
-            Kind::Post {
-                parent,
-                content_type,
-                type_version,
-                fallback: draft.fallback.clone(),
-                body,
-            }
+        let content = SealedContent {
+            content_type,
+            type_version,
+            fallback: draft.fallback.clone(),
+            body,
         };
-        let record = self.publish_at(&id, &key, kind, now)?;
+        let (body, sealing_key) = seal(id, &content, lifetime, now);
+        self.db.keep_group_chunks(&[sealing_key])?;
+        let fallback = match lifetime.secs() {
+            Some(_) => SEALED_FALLBACK,
+            None => SEALED_POST_FALLBACK,
+        };
+        let kind = Kind::Post {
+            parent,
+            content_type: SEALED_TYPE.into(),
+            type_version: SEALED_VERSION,
+            fallback: fallback.into(),
+            body,
+        };
+        let record = self.publish_at(id, key, kind, now)?;
         Ok(Posted {
             id: record,
             fallback: draft.fallback,
@@ -639,6 +725,60 @@ impl Service {
         })
     }
 
+    /// The reactions (each member's latest, by `names`) and its author's edits (oldest first) of
+    /// post `post` of `group`, written by `author`: those that keep their kind's rule.
+    fn related(
+        &mut self,
+        group: &GroupId,
+        post: &RecordId,
+        author: &MemberPublic,
+        names: &[(MemberPublic, String)],
+        us: Option<MemberPublic>,
+    ) -> Result<(Vec<GroupReaction>, Vec<String>), ServiceError> {
+        let (mut reactions, mut edits) = (Vec::new(), Vec::<String>::new());
+        for (kind, record) in self.db.group_relations_to(group, post)? {
+            let Some(found) = self.db.group_post(&record)? else {
+                continue;
+            };
+            let Payload::Complete(payload) = found.content.payload else {
+                continue;
+            };
+            let message = Message {
+                timestamp_ms: record.body.timestamp_ms,
+                content_type: found.content.content_type,
+                type_version: found.content.version,
+                fallback: found.fallback,
+                body: payload,
+            };
+            if !keeps_its_rule(self.plugins()?, &message) {
+                continue;
+            }
+            let Some(Ok(relation)) = relation::relation_of(&message) else {
+                continue;
+            };
+            let said = String::from_utf8_lossy(relation.body).into_owned();
+            let by = record.body.author;
+            match kind {
+                // Oldest first: a member's later reaction replaces their earlier one.
+                RelationKind::Reaction => {
+                    let name = names
+                        .iter()
+                        .find(|(k, _)| *k == by)
+                        .map_or_else(|| "[unknown]".to_owned(), |(_, n)| n.clone());
+                    reactions.retain(|r: &GroupReaction| r.author != name);
+                    reactions.push(GroupReaction {
+                        author: name,
+                        ours: us == Some(by),
+                        reaction: said,
+                    });
+                }
+                RelationKind::Edit if by == *author => edits.push(said),
+                _ => {}
+            }
+        }
+        Ok((reactions, edits))
+    }
+
     /// `group`'s `records` as a window shows them, with their authors' names.
     fn group_items(
         &mut self,
@@ -709,11 +849,16 @@ impl Service {
                     // No plugins load (a broken config): the author's own line still shows.
                     Err(_) => fallback,
                 };
+                let (reactions, edits) = self
+                    .related(&body.group, &record.id, &body.author, names, us)
+                    .unwrap_or_default();
                 GroupEvent::Post {
                     parent,
                     content_type: content.content_type,
                     summary,
                     bytes,
+                    reactions,
+                    edits,
                 }
             }
             Kind::Add { member, .. } => GroupEvent::Added {

@@ -45,8 +45,8 @@ pub use conversation::{
 pub use data_dir::{DataDir, LockedDatabase};
 pub use error::{ErrorKind, ServiceError};
 pub use groups::{
-    GroupEvent, GroupItem, GroupPage, GroupStanding, GroupSummary, GroupWindow, MemberSummary,
-    Posted,
+    GroupEvent, GroupItem, GroupPage, GroupReaction, GroupStanding, GroupSummary, GroupWindow,
+    MemberSummary, Posted,
 };
 pub use identity::check_name;
 pub use plugins::{Description, Inventory, PluginHealth, PluginInfo, Plugins};

@@ -4,8 +4,8 @@
 use std::time::Instant;
 
 use courier_events::{
-    ContactStateJson, DirectionJson, GroupEntry, GroupEntryKind, Message, ReactionJson, StateJson,
-    Transport,
+    ContactStateJson, DirectionJson, GroupEntry, GroupEntryKind, GroupReactionJson, Message,
+    ReactionJson, StateJson, Transport,
 };
 use courier_storage::ContactId;
 
@@ -107,6 +107,8 @@ impl From<GroupItem> for GroupEntry {
             bytes: None,
             member: None,
             timer: None,
+            reactions: Vec::new(),
+            edits: Vec::new(),
         };
         match item.event {
             GroupEvent::Post {
@@ -114,11 +116,22 @@ impl From<GroupItem> for GroupEntry {
                 content_type,
                 summary,
                 bytes,
+                reactions,
+                edits,
             } => {
                 entry.parent = parent.map(|p| hex::encode(p.0));
                 entry.content_type = Some(content_type);
                 entry.summary = Some(summary);
                 entry.bytes = bytes.map(|b| b as u64);
+                entry.reactions = reactions
+                    .into_iter()
+                    .map(|r| GroupReactionJson {
+                        author: r.author,
+                        ours: r.ours,
+                        reaction: r.reaction,
+                    })
+                    .collect();
+                entry.edits = edits;
             }
             GroupEvent::Added { member } => {
                 entry.kind = GroupEntryKind::Added;

@@ -14,6 +14,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::attachments::put_together;
 use super::database::Database;
 use super::group_expiry::of_gone_posts;
+use super::group_relations;
 use crate::{ContactId, Content, Payload, StorageError};
 
 /// The chunks `record` names, in the order they go before it: a sealed post's key, then the
@@ -67,6 +68,30 @@ fn open(
     sealed: &Sealed,
 ) -> rusqlite::Result<Option<Result<SealedContent, GroupError>>> {
     Ok(kept_chunk(conn, &sealed.key)?.map(|key| sealed.open(group, &key)))
+}
+
+/// The content type and payload of post `record` of `group` (a sealed one opened with its key):
+/// `None` for a record that is no post, or a sealed post whose key is not here or does not open.
+pub(crate) fn post_content(
+    conn: &Connection,
+    group: &GroupId,
+    record: &Record,
+) -> rusqlite::Result<Option<(String, Vec<u8>)>> {
+    let Kind::Post {
+        content_type, body, ..
+    } = &record.body.kind
+    else {
+        return Ok(None);
+    };
+    if content_type != SEALED_TYPE {
+        return Ok(Some((content_type.clone(), body.clone())));
+    }
+    let Ok(sealed) = Sealed::parse(body) else {
+        return Ok(None);
+    };
+    Ok(open(conn, group, &sealed)?
+        .and_then(Result::ok)
+        .map(|content| (content.content_type, content.body)))
 }
 
 /// The kept chunk `id`.
@@ -189,12 +214,14 @@ impl Database {
         }))
     }
 
-    /// A chunk `contact` sent: kept if they are someone we sync a group with (true), and relayed
-    /// to the members of each group whose accepted post names it (the post came first).
+    /// A chunk `contact` sent at `now_ms`: kept if they are someone we sync a group with (true),
+    /// and relayed to the members of each group whose accepted post names it (the post came
+    /// first).
     pub(crate) fn take_group_chunk(
         &mut self,
         contact: ContactId,
         message: &Message,
+        now_ms: u64,
     ) -> Result<bool, StorageError> {
         let peer: bool = self.conn.query_row(
             "SELECT EXISTS (SELECT 1 FROM group_peers WHERE contact_id = ?1)",
@@ -233,6 +260,8 @@ impl Database {
                 // names are noted now, and those kept here go on with the key.
                 let chunks = if key_of(&record) == Some(id) {
                     note_post_chunks(&db.conn, &record.body.group, &record)?;
+                    // A relation is read once its content is.
+                    group_relations::resolve(&db.conn, &record.body.group, &record, now_ms)?;
                     db.post_chunks(&record)?
                 } else {
                     vec![chunk.clone()]

@@ -167,7 +167,7 @@ impl Database {
             return self.take_record(contact, message, arrival).map(Some);
         }
         if message.content_type == GROUP_CHUNK_TYPE {
-            let kept = self.take_group_chunk(contact, message)?;
+            let kept = self.take_group_chunk(contact, message, now_ms)?;
             return Ok(Some(if kept {
                 GroupNews::Chunk
             } else {
@@ -465,6 +465,8 @@ impl Database {
 mod tests {
     use courier_proto::handshake::Agreement;
     use courier_proto::identity::Identity;
+    use courier_proto::sync::record::MessageId;
+    use courier_proto::sync::relation::{self, RelationKind};
     use courier_proto::sync::session::SyncStore;
     use courier_proto::sync::timer::Timer;
     use courier_proto::transport_security::transport_keys::{Role, SecretKey};
@@ -986,11 +988,23 @@ mod tests {
         lifetime: Timer,
         at: u64,
     ) -> (Record, Message) {
+        sealed(p, group, "courier/text", said.as_bytes(), lifetime, at)
+    }
+
+    /// `p`'s post of `content_type` saying `body`, sealed as [`sealed_post`] seals a text.
+    fn sealed(
+        p: &mut Person,
+        group: &GroupId,
+        content_type: &str,
+        body: &[u8],
+        lifetime: Timer,
+        at: u64,
+    ) -> (Record, Message) {
         let content = SealedContent {
-            content_type: "courier/text".into(),
+            content_type: content_type.into(),
             type_version: 1,
             fallback: String::new(),
-            body: said.as_bytes().to_vec(),
+            body: body.to_vec(),
         };
         let (body, key) = seal(group, &content, lifetime, at);
         p.db.keep_group_chunks(std::slice::from_ref(&key)).unwrap();
@@ -1153,6 +1167,122 @@ mod tests {
                     )
                     .unwrap();
             assert_eq!(left, 0);
+        }
+    }
+
+    /// `p`'s sealed relation of `kind` to `target`, its own body `body`, at `at`.
+    fn relate(p: &mut Person, group: &GroupId, kind: RelationKind, target: &Record, body: &str) {
+        let payload = relation::payload(&MessageId(target.id.0), body.as_bytes());
+        sealed(p, group, kind.content_type(), &payload, Timer::OFF, T);
+    }
+
+    /// What names `post` at `p`: each relation's kind and author (in the order of kinds and keys:
+    /// written at the same millisecond, their order is any).
+    fn relations(p: &Person, group: &GroupId, post: &Record) -> Vec<(RelationKind, MemberPublic)> {
+        let mut found: Vec<_> =
+            p.db.group_relations_to(group, &post.id)
+                .unwrap()
+                .into_iter()
+                .map(|(kind, r)| (kind, r.body.author))
+                .collect();
+        found.sort_by_key(|(kind, author)| (kind.as_str(), author.0));
+        found
+    }
+
+    #[test]
+    fn bob_and_carol_react_to_alice_s_post_she_edits_it_carol_cannot_and_alice_deletes_it_from_every_device()
+     {
+        let dir = tempfile::tempdir().unwrap();
+        let Newsroom {
+            mut alice,
+            mut bob,
+            mut carol,
+            bob_at_a,
+            a_at_bob,
+            carol_at_a,
+            a_at_carol,
+            group,
+        } = settled(dir.path());
+        // Every step goes round: alice relays between bob and carol, who are not contacts.
+        let round = |alice: &mut Person, bob: &mut Person, carol: &mut Person| {
+            carry(bob, a_at_bob, alice, bob_at_a);
+            carry(carol, a_at_carol, alice, carol_at_a);
+            carry(alice, bob_at_a, bob, a_at_bob);
+            carry(alice, carol_at_a, carol, a_at_carol);
+        };
+        let (post, _) = sealed_post(&mut alice, &group, "north gate at nine", Timer::OFF, T);
+        round(&mut alice, &mut bob, &mut carol);
+        relate(&mut bob, &group, RelationKind::Reaction, &post, "👍");
+        relate(&mut carol, &group, RelationKind::Reaction, &post, "❤");
+        round(&mut alice, &mut bob, &mut carol);
+        // Alice edits her post; carol's edit of it, and bob's reaction to carol's reaction,
+        // are kept in their chains and name nothing.
+        relate(
+            &mut alice,
+            &group,
+            RelationKind::Edit,
+            &post,
+            "north gate at ten",
+        );
+        relate(&mut carol, &group, RelationKind::Edit, &post, "south gate");
+        round(&mut alice, &mut bob, &mut carol);
+        let heart = carol
+            .db
+            .group_relations_to(&group, &post.id)
+            .unwrap()
+            .into_iter()
+            .find(|(_, r)| {
+                r.body.author
+                    == carol
+                        .db
+                        .group(&group)
+                        .unwrap()
+                        .unwrap()
+                        .key
+                        .unwrap()
+                        .public()
+            })
+            .map(|(_, r)| r)
+            .unwrap();
+        relate(&mut bob, &group, RelationKind::Reaction, &heart, "😂");
+        round(&mut alice, &mut bob, &mut carol);
+        let key = |p: &Person| p.db.group(&group).unwrap().unwrap().key.unwrap().public();
+        let (a, b, c) = (key(&alice), key(&bob), key(&carol));
+        for p in [&alice, &bob, &carol] {
+            assert_eq!(relations(p, &group, &post), {
+                let mut all = [
+                    (RelationKind::Reaction, b),
+                    (RelationKind::Reaction, c),
+                    (RelationKind::Edit, a),
+                ];
+                all.sort_by_key(|(kind, author)| (kind.as_str(), author.0));
+                all
+            });
+            assert!(relations(p, &group, &heart).is_empty());
+            // The window shows the post, not what relates to it.
+            let at_p = shown(p, &group);
+            assert!(at_p.contains(&post.id));
+            assert!(!at_p.contains(&heart.id));
+        }
+        // Carol may not delete it; alice may, and it goes from every device with its reactions
+        // and edits: their keys erased, their signed records kept for the chain.
+        relate(&mut carol, &group, RelationKind::Delete, &post, "");
+        round(&mut alice, &mut bob, &mut carol);
+        for p in [&mut alice, &mut bob, &mut carol] {
+            assert_eq!(p.db.sweep_expired(T + 1).unwrap(), 0);
+            assert!(reads(p, &post).is_some());
+        }
+        relate(&mut alice, &group, RelationKind::Delete, &post, "");
+        round(&mut alice, &mut bob, &mut carol);
+        for p in [&mut alice, &mut bob, &mut carol] {
+            // The post and its two reactions and alice's edit.
+            assert_eq!(p.db.sweep_expired(T + 1).unwrap(), 4);
+            assert_eq!(reads(p, &post), None);
+            assert!(p.db.post_chunks(&post).unwrap().is_empty());
+            assert!(p.db.group_record(&post.id).unwrap().is_some());
+            assert!(!shown(p, &group).contains(&post.id));
+            // What is left naming it is alice's deletion (carol's named nothing).
+            assert_eq!(relations(p, &group, &post), [(RelationKind::Delete, a)]);
         }
     }
 }

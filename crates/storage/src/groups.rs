@@ -14,6 +14,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::database::Database;
 use super::group_chunks::note_post_chunks;
 use super::group_expiry::{self, Arrival};
+use super::group_relations;
 use super::mailbox_routes::bytes;
 use crate::error::store_error;
 use crate::{ContactId, Durability, StorageError};
@@ -332,7 +333,7 @@ impl Database {
     }
 
     /// The (position, record) rows `sql` selects with `params`.
-    fn records_of(
+    pub(crate) fn records_of(
         &self,
         sql: &str,
         params: impl rusqlite::Params,
@@ -395,17 +396,19 @@ impl Database {
 /// Group `?1`'s accepted records after position `?2`, in order, at most `?3`.
 pub(crate) const RECORDS_AFTER: &str = "SELECT seq, bytes FROM group_records
     WHERE group_id = ?1 AND held_for IS NULL AND seq > ?2 ORDER BY seq LIMIT ?3";
-/// Group `?1`'s shown records (accepted, not gone) after position `?2`, in order, at most `?3`.
+/// Group `?1`'s shown records (accepted, not gone, no reaction or edit) after position `?2`, in
+/// order, at most `?3`.
 pub(crate) const SHOWN_AFTER: &str = "SELECT seq, bytes FROM group_records
-    WHERE group_id = ?1 AND held_for IS NULL AND gone = 0 AND seq > ?2 ORDER BY seq LIMIT ?3";
+    WHERE group_id = ?1 AND held_for IS NULL AND gone = 0 AND aside = 0 AND seq > ?2
+    ORDER BY seq LIMIT ?3";
 /// Group `?1`'s shown records before position `?2`, newest first, at most `?3`.
 pub(crate) const RECORDS_BEFORE: &str = "SELECT seq, bytes FROM group_records
-    WHERE group_id = ?1 AND held_for IS NULL AND gone = 0 AND seq < ?2
+    WHERE group_id = ?1 AND held_for IS NULL AND gone = 0 AND aside = 0 AND seq < ?2
     ORDER BY seq DESC LIMIT ?3";
 /// Group `?1`'s shown replies to `?2` after position `?3`, in order, at most `?4`.
 pub(crate) const REPLIES: &str = "SELECT seq, bytes FROM group_records
-    WHERE group_id = ?1 AND parent = ?2 AND held_for IS NULL AND gone = 0 AND seq > ?3
-    ORDER BY seq LIMIT ?4";
+    WHERE group_id = ?1 AND parent = ?2 AND held_for IS NULL AND gone = 0 AND aside = 0
+    AND seq > ?3 ORDER BY seq LIMIT ?4";
 /// The records of group `?1` held for record `?2`.
 pub(crate) const HELD_FOR: &str =
     "SELECT id, bytes FROM group_records WHERE group_id = ?1 AND held_for = ?2";
@@ -567,6 +570,8 @@ impl GroupStore for GroupRecords<'_> {
             .map_err(store_error)?;
         note_post_chunks(self.conn, &self.group, record).map_err(store_error)?;
         group_expiry::accepted(self.conn, &self.group, record, self.arrival)
+            .map_err(store_error)?;
+        group_relations::resolve(self.conn, &self.group, record, self.arrival.now_ms)
             .map_err(store_error)?;
         Ok(())
     }

@@ -15,6 +15,7 @@ mod entry;
 mod error;
 mod group_chunks;
 mod group_expiry;
+mod group_relations;
 mod group_sync;
 mod groups;
 mod held_sends;

@@ -403,4 +403,19 @@ pub const MIGRATIONS: &[&str] = &[
         WHERE content_type NOT IN ('courier/chunk', 'courier/group-record',
         'courier/group-answer', 'courier/group-presence', 'courier/group-chunk', 'courier/reaction',
         'courier/edit', 'courier/receipt');",
+    // 30: reactions, edits and deletions in groups (#31): the relation a post is (`relation`, the
+    // kind's name), the post it names (`relates_to`, found by its own index), and whether it is
+    // shown with that post rather than in the group (`aside`: reactions and edits), which the
+    // shown and thread indexes leave out.
+    "ALTER TABLE group_records ADD COLUMN relation TEXT;
+    ALTER TABLE group_records ADD COLUMN relates_to BLOB;
+    ALTER TABLE group_records ADD COLUMN aside INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX group_records_relations ON group_records (group_id, relates_to)
+        WHERE relates_to IS NOT NULL;
+    DROP INDEX group_records_shown;
+    CREATE INDEX group_records_shown ON group_records (group_id, seq)
+        WHERE held_for IS NULL AND gone = 0 AND aside = 0;
+    DROP INDEX group_records_thread;
+    CREATE INDEX group_records_thread ON group_records (group_id, parent, seq)
+        WHERE held_for IS NULL AND parent IS NOT NULL AND gone = 0 AND aside = 0;",
 ];

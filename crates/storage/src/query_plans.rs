@@ -8,6 +8,7 @@ use super::conversation::{EXPIRED_SEND_KEYS, NEWEST_QUEUED};
 use super::database::Database;
 use super::disappearing::EXPIRED;
 use super::group_expiry::GROUP_EXPIRED;
+use super::group_relations::GROUP_RELATIONS_TO;
 use super::groups::{HELD_COUNT, HELD_FOR, RECORDS_AFTER, RECORDS_BEFORE, REPLIES, SHOWN_AFTER};
 use super::receipts::{MARK_SEEN, NEWEST_UNSEEN, UNSEEN, unseen_shown};
 use super::relations::{RELATIONS_TO, TARGET_OF};
@@ -187,6 +188,14 @@ fn every_hot_query_reaches_its_rows_through_an_index_and_sorts_nothing_it_read()
         "group thread",
         REPLIES,
         &["group_records_thread"],
+        false,
+    );
+    // What names a post: its reactions, edits and deletion.
+    pinned(
+        &db,
+        "group relations to",
+        GROUP_RELATIONS_TO,
+        &["group_records_relations"],
         false,
     );
     pinned(

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use courier_api::json::{GroupEntry, GroupEntryKind};
-use courier_service::{DataDir, GroupWindow, for_terminal};
+use courier_service::{DataDir, GroupWindow, RelationKind, for_terminal};
 
 use super::conversation::{Content, print_saved, utc};
 use super::unlock;
@@ -65,6 +65,36 @@ pub enum GroupCommand {
         reply_to: Option<String>,
         #[command(flatten)]
         content: Box<Content>,
+    },
+    /// Reacts to a post: one emoji or a short word; a later reaction to it replaces yours.
+    React {
+        /// The group's name, or 8+ hex digits of its id.
+        group: String,
+        /// The post (8+ hex digits of its id, as `group read` shows).
+        post: String,
+        /// The reaction, e.g. 👍.
+        reaction: String,
+    },
+    /// Replaces the text of one of your posts, for every member (the edits stay listed).
+    Edit {
+        /// The group's name, or 8+ hex digits of its id.
+        group: String,
+        /// Your post (8+ hex digits of its id).
+        post: String,
+        /// The new text.
+        #[arg(long)]
+        text: String,
+    },
+    /// Takes one of your posts back: with --for-everyone each member's device erases it, as a
+    /// disappearing post is erased.
+    Delete {
+        /// The group's name, or 8+ hex digits of its id.
+        group: String,
+        /// Your post (8+ hex digits of its id).
+        post: String,
+        /// For every member (the only kind there is: say it, so it is not done by mistake).
+        #[arg(long, required = true)]
+        for_everyone: bool,
     },
     /// Lists a group's newest posts and changes of who is in it (or a thread).
     Read {
@@ -253,6 +283,25 @@ pub fn run(dir: &DataDir, command: GroupCommand) -> Result<()> {
             service.dissolve_group(&group)?;
             println!("dissolved {group}");
         }
+        GroupCommand::React {
+            group,
+            post,
+            reaction,
+        } => {
+            let kind = RelationKind::Reaction.content_type();
+            service.relate_in_group(&group, kind, &post, reaction.as_bytes())?;
+            println!("reacted to {post}");
+        }
+        GroupCommand::Edit { group, post, text } => {
+            let kind = RelationKind::Edit.content_type();
+            service.relate_in_group(&group, kind, &post, text.as_bytes())?;
+            println!("edited {post} for every member");
+        }
+        GroupCommand::Delete { group, post, .. } => {
+            let kind = RelationKind::Delete.content_type();
+            service.relate_in_group(&group, kind, &post, b"")?;
+            println!("deleted {post} for every member");
+        }
         GroupCommand::Timer { group, timer: None } => {
             println!("{}", service.group(&group)?.timer);
         }
@@ -296,7 +345,18 @@ fn line(entry: &GroupEntry) -> String {
                 .as_deref()
                 .map(|p| format!("↩ {} ", &p[..16]))
                 .unwrap_or_default();
-            format!("{reply}{}", entry.summary.as_deref().unwrap_or(""))
+            // The latest edit is what it says now; reactions follow, each with its author.
+            let said = entry
+                .edits
+                .last()
+                .map(|e| format!("{e} (edited)"))
+                .unwrap_or_else(|| entry.summary.clone().unwrap_or_default());
+            let reactions: String = entry
+                .reactions
+                .iter()
+                .map(|r| format!(" [{} {}]", r.reaction, r.author))
+                .collect();
+            format!("{reply}{said}{reactions}")
         }
         GroupEntryKind::Added if entry.member.as_deref() == Some(entry.author.as_str()) => {
             "made the group".to_owned()

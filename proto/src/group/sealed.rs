@@ -1,8 +1,10 @@
-//! A sealed post: one that is to disappear. Its content is encrypted under a key of its own that
-//! travels beside the record as a [`GROUP_CHUNK_TYPE`] message, so a member erases the post by
+//! A sealed post: one whose content can be erased. Its content is encrypted under a key of its own
+//! that travels beside the record as a [`GROUP_CHUNK_TYPE`] message, so a member erases the post by
 //! erasing that key (and the chunks), while the signed record, which later records of its author
 //! name, stays whole and can still be relayed and checked. Without the key the record says who
-//! wrote it, when, what it replies to and roughly how long it is; not what it says.
+//! wrote it, when, what it replies to and roughly how long it is; not what it says. Every post is
+//! written sealed: one that is to disappear (a lifetime), and one that stays until its author
+//! deletes it for everyone (no lifetime of its own).
 //!
 //! The sealed body is postcard's encoding of `{ key: [u8; 32], lifetime_secs: u64, nonce: [u8;
 //! 24], ciphertext: bytes }`: `key` is the id of the key's chunk message, `lifetime_secs` how long
@@ -27,6 +29,8 @@ pub const SEALED_TYPE: &str = "courier/group-sealed";
 pub const SEALED_VERSION: u32 = 1;
 /// The line a sealed post's record shows in place of its content (its own line is sealed).
 pub const SEALED_FALLBACK: &str = "🕓 a disappearing post";
+/// The same for a post with no lifetime of its own (sealed so that a deletion can erase it).
+pub const SEALED_POST_FALLBACK: &str = "🔒 a post";
 /// Bytes sealing adds to a content's encoding at most: the key's id (32), the lifetime (a varint
 /// of at most 4 bytes for 365 days), the nonce (24), the ciphertext's length (a varint of 3 bytes
 /// for a record's size) and the tag (16).

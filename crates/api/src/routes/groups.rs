@@ -174,7 +174,9 @@ pub struct PostQuery {
 }
 
 /// Posts into the group; it is on disk and queued to the members we sync with when this
-/// answers. JSON `{content_type, text, options}` for text input; `multipart/form-data` with
+/// answers. JSON `{content_type, text, options, relates_to}` for text input (`relates_to` with
+/// `courier/reaction`, `courier/edit` or `courier/delete`: a reaction to a post, an edit or a
+/// deletion for everyone of one of ours); `multipart/form-data` with
 /// `content_type`, `file` and any `option.KEY` fields for a file. A post carries at most 63 KiB
 /// once its plugin prepared it.
 #[utoipa::path(post, path = "/v1/groups/{group}/posts", tag = "groups",
@@ -195,15 +197,27 @@ pub async fn post(
 ) -> Result<(StatusCode, Json<GroupPosted>), ApiError> {
     let query: PostQuery = parse_query(query.as_deref())?;
     let body = upload(&headers, request).await?;
+    if body.relates_to.is_some() && query.reply_to.is_some() {
+        return Err(ApiError::bad_field(
+            "reply_to",
+            "a reaction, edit or deletion is in no thread; send it without reply_to",
+        ));
+    }
     state
         .write(move |core| {
-            let posted = core.service.post_to_group(
-                &group,
-                &body.content_type,
-                &body.input,
-                &body.options,
-                query.reply_to.as_deref(),
-            )?;
+            let posted = match &body.relates_to {
+                Some(target) => {
+                    core.service
+                        .relate_in_group(&group, &body.content_type, target, &body.input)?
+                }
+                None => core.service.post_to_group(
+                    &group,
+                    &body.content_type,
+                    &body.input,
+                    &body.options,
+                    query.reply_to.as_deref(),
+                )?,
+            };
             Ok((
                 StatusCode::CREATED,
                 Json(GroupPosted {

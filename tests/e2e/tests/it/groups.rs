@@ -8,7 +8,7 @@ use std::time::Duration;
 use courier_e2e::{
     Person, Tools, form_group, group_standing, introduce, noise_png, wait_for_contact, wait_until,
 };
-use courier_proto::group::{GroupId, Kind};
+use courier_proto::group::GroupId;
 use serde_json::Value;
 
 use crate::scratch;
@@ -98,6 +98,13 @@ fn sign(key: &[u8; 32], body: &[u8]) -> [u8; 64] {
     let key = ed25519_dalek::SigningKey::from_bytes(key);
     key.sign(&[b"courier/v1/group-record".as_slice(), body].concat())
         .to_bytes()
+}
+
+/// `bytes` with the byte at `at` changed.
+fn flipped(bytes: &[u8], at: usize) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    out[at] ^= 1;
+    out
 }
 
 /// Replaces the first `from` in `bytes` by `to`, of the same length.
@@ -278,7 +285,13 @@ fn hostile_carol_forges_and_replays(
         .unwrap()
         .into_iter()
         .map(|(_, r)| r)
-        .find(|r| matches!(&r.body.kind, Kind::Post { body, .. } if body == original.as_bytes()))
+        .find(|r| {
+            // Posts are sealed: what one says is read through its key.
+            let said = db.group_post(r).unwrap().map(|p| p.content.payload);
+            said == Some(courier_storage::Payload::Complete(
+                original.as_bytes().to_vec(),
+            ))
+        })
         .unwrap();
     let (len, at) = varint(&bobs.bytes);
     let body = &bobs.bytes[at..at + len];
@@ -287,22 +300,21 @@ fn hostile_carol_forges_and_replays(
         &bobs.body.author.0,
         "the author follows the group id"
     );
-    // Carol signs, as bob, a post bob never wrote.
-    let as_bob = replaced(body, b"bring the documents", b"burn the documents!");
+    // Carol signs, as bob, a post bob never wrote (his, one byte of its sealed content changed).
+    let as_bob = flipped(body, body.len() - 1);
     let signed_as_bob = envelope(&as_bob, &sign(&carol_key, &as_bob));
     // A key nobody added signs a post of its own.
     let stranger = [9u8; 32];
     let stranger_public = ed25519_dalek::SigningKey::from_bytes(&stranger)
         .verifying_key()
         .to_bytes();
-    let by_stranger = replaced(
+    let by_stranger = flipped(
         &replaced(body, &bobs.body.author.0, &stranger_public),
-        b"bring the documents",
-        b"a stranger speaks!!",
+        body.len() - 1,
     );
     let injected = envelope(&by_stranger, &sign(&stranger, &by_stranger));
     // Bob's post altered in flight, his signature kept.
-    let altered = replaced(&bobs.bytes, b"bring the documents", b"sell the documents!");
+    let altered = flipped(&bobs.bytes, at + len - 1);
     let alice_at_carol = db.contact("alice").unwrap();
     for bytes in [signed_as_bob, injected, altered, bobs.bytes.clone()] {
         let message = courier_proto::group::Record::decode(&bobs.bytes)
@@ -329,17 +341,6 @@ fn hostile_carol_forges_and_replays(
         let now = posts(person);
         assert_eq!(now, before, "{} shows nothing new", person.name);
         assert_eq!(shown(person, "bob", original), 1);
-        for forged in [
-            "bob: I will burn the documents!",
-            "bob: I will sell the documents!",
-        ] {
-            assert_eq!(shown(person, "bob", forged), 0);
-        }
-        assert!(
-            !now.iter().any(|(_, _, s)| s.contains("stranger")),
-            "{}",
-            person.name
-        );
     }
 }
 

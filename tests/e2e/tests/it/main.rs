@@ -14,6 +14,7 @@ mod drive;
 mod events;
 mod examiner;
 mod forensic;
+mod group_relations;
 mod groups;
 mod hostile_stick;
 mod mailbox;
