@@ -16,8 +16,8 @@ use courier_proto::sync::relation::{self, RelationKind};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::database::Database;
-use super::group_chunks::post_content;
 use super::mailbox_routes::bytes;
+use super::opened::post_content;
 use crate::StorageError;
 
 /// The relations of group `?1` that name post `?2`, accepted and not gone (a handful: they are put

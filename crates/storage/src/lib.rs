@@ -25,6 +25,7 @@ mod mailbox_routes;
 mod message_row;
 mod migrations;
 mod name;
+mod opened;
 mod passphrase;
 mod peer_announcements;
 #[cfg(test)]
