@@ -116,9 +116,9 @@ async function waitFor(step, what, arg) {
       ok = all('.message.outgoing').some((n) => n.querySelector('.text')?.textContent === arg.text
         && (n.querySelector('.quote')?.textContent || '').includes(arg.quote));
     }
-    // The message holding the text shows that reaction from that side (`ours` or `theirs`).
+    // The message (or post) holding the text shows that reaction from that side (`ours` or `theirs`).
     if (what === 'reaction') {
-      ok = all('.message').some((n) => n.querySelector('.text')?.textContent === arg.text
+      ok = all(arg.within || '.message').some((n) => n.querySelector('.text')?.textContent === arg.text
         && [...n.querySelectorAll('.reaction.' + arg.side)].some((r) => r.textContent === arg.emoji));
     }
     // Our message shows its new text, marked edited.
@@ -126,8 +126,13 @@ async function waitFor(step, what, arg) {
       ok = all('.message.outgoing').some((n) => n.querySelector('.text')?.textContent === arg
         && n.querySelector('.edited'));
     }
-    // No message shows the text any more.
-    if (what === 'gone') ok = !all('.message .text').some((n) => n.textContent === arg);
+    // No message or post shows the text any more.
+    if (what === 'gone') ok = !all('.message .text, .post .text').some((n) => n.textContent === arg);
+    // A post by that author says the text now, marked edited.
+    if (what === 'edited post') {
+      ok = all('.post').some((n) => n.querySelector('.author')?.textContent === arg.author
+        && n.querySelector('.text')?.textContent === arg.text && n.querySelector('.edited'));
+    }
     // Our message holding the text is in that state.
     if (what === 'state') {
       ok = all('.message.outgoing').some((n) => n.querySelector('.text')?.textContent === arg.text
@@ -225,6 +230,19 @@ async function groupStory(navigations) {
   await page.locator('#group-send').click({ timeout: left() });
   await waitFor('post under the timer', 'post', { before, author: 'alice', text: 'kept for a day' });
   console.log('TIMER SET');
+  // A 👍 to their post, their edit of it seen live, and ours taken back for every member.
+  const theirs2 = page.locator('.post', { hasText: opt.reply }).first();
+  await theirs2.locator('button.react').click({ timeout: left() });
+  await theirs2.locator('button.emoji', { hasText: '👍' }).click({ timeout: left() });
+  await waitFor('react to their post', 'reaction', { text: opt.reply, side: 'ours', emoji: '👍', within: '.post' });
+  console.log('REACTED');
+  await waitFor('see their edit', 'edited post', { author: opt.contact, text: `${opt.reply} (the north one)` });
+  console.log('SAW EDIT');
+  const kept = page.locator('.post.ours', { hasText: 'kept for a day' }).last();
+  await kept.locator('button.delete').click({ timeout: left() });
+  await kept.locator('button.delete.confirm').click({ timeout: left() });
+  await waitFor('delete our post for every member', 'gone', 'kept for a day');
+  console.log('DELETED');
 }
 
 // A conversation with one contact: texts, an image, a reply over the WebSocket, a download.

@@ -27,6 +27,7 @@ const state = {
   groupPosts: new Map(), // record id -> its <li>, for the open group
   groupUnread: new Set(),// group ids with posts that arrived while not open
   replyTo: null,         // the post the next one replies to
+  groupEditing: null,    // our post the group's compose box is editing
   convReplyTo: null,     // the message the next one in the conversation replies to
   editing: null,         // our message the compose box is editing
 };
@@ -302,27 +303,11 @@ function messageItem(m) {
     else if (m.bytes !== null && m.bytes !== undefined) loadImage(li);
     else body.append(el('span', 'progress', 'image on its way…'));
   } else {
-    const edits = m.edits || [];
-    body.append(el('span', 'text', edits.length ? edits[edits.length - 1] : m.summary));
-    if (edits.length) {
-      // The latest text shows; every earlier one stays a click away.
-      const history = el('details', 'history');
-      history.append(el('summary', 'edited', 'edited'));
-      const earlier = el('ol');
-      earlier.append(...[m.summary, ...edits.slice(0, -1)].map((t) => el('li', null, t)));
-      history.append(earlier);
-      body.append(history);
-    }
+    body.append(...textWithEdits(m.summary, m.edits || []));
   }
   if ((m.reactions || []).length) {
-    const row = el('div', 'reactions');
-    for (const r of m.reactions) {
-      const who = r.from === 'outgoing' ? 'you' : 'them';
-      const span = el('span', 'reaction ' + (who === 'you' ? 'ours' : 'theirs'), r.reaction);
-      span.title = who;
-      row.append(span);
-    }
-    body.append(row);
+    const ours = (r) => r.from === 'outgoing';
+    body.append(reactionsRow(m.reactions.map((r) => ({ ours: ours(r), who: ours(r) ? 'you' : 'them', reaction: r.reaction }))));
   }
   const meta = el('div', 'meta');
   meta.append(el('time', null, new Date(m.time_ms).toLocaleString()));
@@ -335,6 +320,31 @@ function messageItem(m) {
   return li;
 }
 
+// A text as it says now (its latest edit), with every earlier version a click away.
+function textWithEdits(original, edits) {
+  const nodes = [el('span', 'text', edits.length ? edits[edits.length - 1] : original)];
+  if (edits.length) {
+    const history = el('details', 'history');
+    history.append(el('summary', 'edited', 'edited'));
+    const earlier = el('ol');
+    earlier.append(...[original, ...edits.slice(0, -1)].map((t) => el('li', null, t)));
+    history.append(earlier);
+    nodes.push(history);
+  }
+  return nodes;
+}
+
+// Reactions, each with who reacted (`ours` marks our own).
+function reactionsRow(reactions) {
+  const row = el('div', 'reactions');
+  for (const r of reactions) {
+    const span = el('span', 'reaction ' + (r.ours ? 'ours' : 'theirs'), r.reaction);
+    span.title = r.who;
+    row.append(span);
+  }
+  return row;
+}
+
 // What a reply quotes: the text of the message it names, if this page shows it.
 function quoted(id) {
   const li = state.msgs.get(id);
@@ -343,10 +353,17 @@ function quoted(id) {
 
 // Reply and react to any message; edit and delete for everyone our own texts.
 function messageActions(m) {
-  const actions = el('div', 'actions');
-  actions.append(el('button', 'reply', 'Reply'), el('button', 'react', 'React'));
   const text = m.content_type === 'courier/text' || m.content_type === 'courier/reply';
-  if (m.direction === 'outgoing' && text) {
+  return actionsFor(m.direction === 'outgoing' && text, true);
+}
+
+// React (with a picker of quick reactions), Reply where `reply`, and Edit and Delete for
+// everyone where `ownText`.
+function actionsFor(ownText, reply) {
+  const actions = el('div', 'actions');
+  if (reply) actions.append(el('button', 'reply', 'Reply'));
+  actions.append(el('button', 'react', 'React'));
+  if (ownText) {
     actions.append(el('button', 'edit', 'Edit'), el('button', 'delete', 'Delete for everyone'));
   }
   const picker = el('div', 'picker');
@@ -574,7 +591,7 @@ function paintGroup(li) {
 
 function closeGroup() {
   state.group = null; state.groupOlder = null; state.groupPosts.clear();
-  setReply(null);
+  setReply(null); setGroupEditing(null);
   $('group-posts').replaceChildren();
   $('group-posts').removeAttribute('aria-busy');
   $('group').hidden = true;
@@ -683,7 +700,10 @@ function groupEntryItem(e) {
     li.append(el('span', 'caption', e.summary));
     loadGroupImage(li);
   } else {
-    li.append(el('span', 'text', e.summary));
+    li.append(...textWithEdits(e.summary, e.edits || []));
+  }
+  if ((e.reactions || []).length) {
+    li.append(reactionsRow(e.reactions.map((r) => ({ ours: r.ours, who: r.author, reaction: r.reaction }))));
   }
   const meta = el('div', 'meta');
   meta.append(el('time', null, new Date(e.time_ms).toLocaleString()));
@@ -691,7 +711,56 @@ function groupEntryItem(e) {
   reply.type = 'button';
   meta.append(reply);
   li.append(meta);
+  if (e.content_type !== 'courier/delete') {
+    li.append(actionsFor(e.ours && (e.content_type === 'courier/text' || e.content_type === 'courier/reply'), false));
+  }
   return li;
+}
+
+// A group's post shown again as it is now (a reaction or an edit changed it), in its place.
+function replaceGroupEntry(e) {
+  const old = state.groupPosts.get(e.id);
+  if (old) old.replaceWith(groupEntryItem(e));
+}
+
+// The buttons under each post, through one listener (Reply is the thread's).
+async function onGroupAction(ev) {
+  const button = ev.target.closest('button');
+  const li = button && button.closest('.post');
+  if (!li || !state.group) return;
+  const id = li.dataset.id;
+  const cls = button.classList;
+  if (cls.contains('reply')) { setGroupEditing(null); setReply(id); $('group-text').focus(); }
+  if (cls.contains('react')) { const p = li.querySelector('.picker'); p.hidden = !p.hidden; }
+  if (cls.contains('emoji')) {
+    li.querySelector('.picker').hidden = true;
+    await relateInGroup('courier/reaction', button.textContent, id);
+  }
+  if (cls.contains('edit')) {
+    setReply(null); setGroupEditing(id);
+    $('group-text').value = li.querySelector('.text')?.textContent || '';
+    $('group-text').focus();
+  }
+  if (cls.contains('delete')) {
+    if (!cls.contains('confirm')) {
+      cls.add('confirm');
+      button.textContent = 'Delete for every member?';
+      return;
+    }
+    await relateInGroup('courier/delete', '', id);
+  }
+}
+
+// Reacts to, edits or deletes a post of the open group; the node's event shows what it did.
+async function relateInGroup(content_type, text, target) {
+  await api(grp(state.group) + '/posts', { method: 'POST', json: { content_type, text, relates_to: target } });
+  showError(null);
+}
+
+function setGroupEditing(id) {
+  state.groupEditing = id;
+  $('group-editing').hidden = !id;
+  if (!id) $('group-text').value = '';
 }
 
 async function loadGroupImage(li) {
@@ -747,6 +816,11 @@ async function groupText(ev) {
   ev.preventDefault();
   const text = $('group-text').value;
   if (!state.group || !text.trim()) return;
+  if (state.groupEditing) {
+    await relateInGroup('courier/edit', text, state.groupEditing);
+    setGroupEditing(null);
+    return;
+  }
   await postToGroup('group-send', { json: { content_type: 'courier/text', text } });
   $('group-text').value = '';
 }
@@ -868,6 +942,18 @@ function onEvent(m) {
         if (li) paintGroup(li);
       }
       break;
+    case 'group_post_changed':
+      if (m.group === state.group) replaceGroupEntry(m.post);
+      break;
+    case 'group_post_deleted':
+      if (m.group === state.group) {
+        const li = state.groupPosts.get(m.id);
+        if (li) li.remove();
+        state.groupPosts.delete(m.id);
+        if (state.groupEditing === m.id) setGroupEditing(null);
+        if (state.replyTo === m.id) setReply(null);
+      }
+      break;
     case 'group_membership':
       loadGroups().catch(showError);
       if (m.group === state.group) { appendGroupEntry(m.change); refreshGroup().catch(showError); }
@@ -912,10 +998,8 @@ document.addEventListener('DOMContentLoaded', () => {
   $('dissolve-group').addEventListener('click', guard(() => groupStep('dissolve')));
   $('cancel-reply').addEventListener('click', () => setReply(null));
   $('group-older').addEventListener('click', guard(() => state.group && state.groupOlder && loadGroupPage(state.group, state.groupOlder)));
-  $('group-posts').addEventListener('click', (ev) => {
-    const li = ev.target.closest('.reply') && ev.target.closest('.post');
-    if (li) { setReply(li.dataset.id); $('group-text').focus(); }
-  });
+  $('group-posts').addEventListener('click', guard(onGroupAction));
+  $('cancel-group-edit').addEventListener('click', () => setGroupEditing(null));
   $('older').addEventListener('click', guard(() => state.open && state.older && loadPage(state.open, state.older)));
   $('compose').addEventListener('submit', guard(sendText));
   $('messages').addEventListener('click', guard(onMessageAction));

@@ -162,6 +162,24 @@ pub enum Event {
         /// The post.
         post: GroupEntry,
     },
+    /// A member reacted to a group's post, or its author edited it (ours too).
+    GroupPostChanged {
+        /// The group's id (64 hex digits).
+        group: String,
+        /// The group's name.
+        name: String,
+        /// The post as it shows now, with its reactions and edits.
+        post: GroupEntry,
+    },
+    /// Its author deleted a group's post for everyone: it is gone from this device.
+    GroupPostDeleted {
+        /// The group's id (64 hex digits).
+        group: String,
+        /// The group's name.
+        name: String,
+        /// The post's id (64 hex digits).
+        id: String,
+    },
     /// Who is in a group changed: someone was added, left or was removed, or it was dissolved
     /// (ours too, written here or by another process).
     GroupMembership {

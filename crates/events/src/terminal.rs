@@ -89,6 +89,18 @@ impl fmt::Display for Event {
                 short(&post.id),
                 sensitive(for_terminal(&post.author))
             ),
+            Event::GroupPostChanged { group, post, .. } => write!(
+                f,
+                "group {}: post {} changed (a reaction or an edit)",
+                short(group),
+                short(&post.id)
+            ),
+            Event::GroupPostDeleted { group, id, .. } => write!(
+                f,
+                "group {}: post {} deleted for everyone",
+                short(group),
+                short(id)
+            ),
             Event::GroupMembership { group, change, .. } => write!(
                 f,
                 "group {}: {} {}{}",

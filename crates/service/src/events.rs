@@ -42,6 +42,8 @@ pub struct Watcher {
     unreadable: HashMap<String, String>,
     /// Each group's position told last.
     groups: HashMap<GroupId, u64>,
+    /// Each group's position up to which its reactions, edits and deletions were told.
+    group_relations: HashMap<GroupId, u64>,
 }
 
 impl Watcher {
@@ -64,6 +66,7 @@ impl Watcher {
             transports: transports.to_vec(),
             unreadable: HashMap::new(),
             groups: service.group_positions()?.into_iter().collect(),
+            group_relations: service.group_positions()?.into_iter().collect(),
         })
     }
 
@@ -205,7 +208,54 @@ impl Watcher {
                 }
             }
             self.groups.insert(id, told);
+            self.group_relations(service, &id, position, events)?;
         }
+        Ok(())
+    }
+
+    /// Group `id`'s reactions, edits and deletions accepted since the last look (up to
+    /// `position`), each as what it did to the post it names.
+    fn group_relations(
+        &mut self,
+        service: &mut Service,
+        id: &GroupId,
+        position: u64,
+        events: &mut Vec<Event>,
+    ) -> Result<(), ServiceError> {
+        let mut told = self.group_relations.get(id).copied().unwrap_or(0);
+        while told < position {
+            let found = service.db.group_relations_after(id, told, 256)?;
+            let Some(&(last, _, _)) = found.last() else {
+                break;
+            };
+            told = last;
+            let name = match service.db.group(id)? {
+                Some(group) => group.descriptor.name,
+                None => break,
+            };
+            for (_, kind, target) in found {
+                let group = hex::encode(id.0);
+                let name = name.clone();
+                match kind {
+                    RelationKind::Delete => events.push(Event::GroupPostDeleted {
+                        group,
+                        name,
+                        id: hex::encode(target.0),
+                    }),
+                    RelationKind::Reaction | RelationKind::Edit => {
+                        if let Some(item) = service.group_post_now(id, &target)? {
+                            events.push(Event::GroupPostChanged {
+                                group,
+                                name,
+                                post: item.into(),
+                            });
+                        }
+                    }
+                    RelationKind::Reply => {}
+                }
+            }
+        }
+        self.group_relations.insert(*id, position.max(told));
         Ok(())
     }
 
@@ -975,7 +1025,60 @@ mod tests {
             )
             .unwrap();
         let record = Record::sign(&ours, body).unwrap();
-        service.db.publish_group_record(record).unwrap().unwrap();
+        service
+            .db
+            .publish_group_record(record.clone())
+            .unwrap()
+            .unwrap();
+        assert_eq!(watcher.poll(&mut service, vec![], &[]).unwrap(), []);
+        // Bob reacts to our post, then takes his own back: each is told as what it did.
+        let relation =
+            |service: &mut Service, kind: RelationKind, target: &Record, body: &str, at: u64| {
+                let payload = courier_proto::sync::relation::payload(
+                    &MessageId(target.id.0),
+                    body.as_bytes(),
+                );
+                let kind = Kind::Post {
+                    parent: None,
+                    content_type: kind.content_type().into(),
+                    type_version: 1,
+                    fallback: String::new(),
+                    body: payload,
+                };
+                let body = service
+                    .db
+                    .next_group_body(&group, bobs_key.public(), at, kind)
+                    .unwrap();
+                let record = Record::sign(&bobs_key, body).unwrap();
+                service
+                    .db
+                    .take_group_message(bob, &record.to_message(), courier_storage::Arrival::at(at))
+                    .unwrap();
+            };
+        relation(&mut service, RelationKind::Reaction, &record, "👍", 6);
+        let events = watcher.poll(&mut service, vec![], &[]).unwrap();
+        let [Event::GroupPostChanged { post: changed, .. }] = &events[..] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(changed.id, hex::encode(record.id.0));
+        let reactions: Vec<(&str, bool, &str)> = changed
+            .reactions
+            .iter()
+            .map(|r| (r.author.as_str(), r.ours, r.reaction.as_str()))
+            .collect();
+        assert_eq!(reactions, [("bob", false, "👍")]);
+        relation(&mut service, RelationKind::Delete, &post, "", 7);
+        let events = watcher.poll(&mut service, vec![], &[]).unwrap();
+        // The retraction shows in the group as its own line ("deleted a message"), as in a
+        // conversation, and tells what it took back.
+        assert!(
+            matches!(&events[..], [
+                Event::GroupPostReceived { post: line, .. },
+                Event::GroupPostDeleted { id, .. },
+            ] if *id == hex::encode(post.id.0)
+                && line.content_type.as_deref() == Some("courier/delete")),
+            "{events:?}"
+        );
         assert_eq!(watcher.poll(&mut service, vec![], &[]).unwrap(), []);
     }
 }

@@ -607,6 +607,22 @@ impl Service {
         Ok((group.descriptor.name, items, last))
     }
 
+    /// Post `post` of group `id` as its window shows it now (with its reactions and edits); `None`
+    /// once it is gone, or if it is no post the group shows.
+    pub(crate) fn group_post_now(
+        &mut self,
+        id: &GroupId,
+        post: &RecordId,
+    ) -> Result<Option<GroupItem>, ServiceError> {
+        if !self.db.group_post_shown(id, post)? {
+            return Ok(None);
+        }
+        let (Some(group), Some(record)) = (self.db.group(id)?, self.db.group_record(post)?) else {
+            return Ok(None);
+        };
+        Ok(self.group_items(&group, vec![(0, record)])?.pop())
+    }
+
     /// Signs `kind` as our next record in `id`, takes it and queues it to the members we sync
     /// with; its id.
     fn publish(

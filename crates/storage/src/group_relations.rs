@@ -25,6 +25,12 @@ use crate::StorageError;
 pub(crate) const GROUP_RELATIONS_TO: &str = "SELECT seq, bytes FROM group_records
     WHERE group_id = ?1 AND relates_to = ?2 AND held_for IS NULL AND gone = 0";
 
+/// Group `?1`'s accepted relations that name a post, after position `?2`, in order, at most `?3`:
+/// what a watcher tells (read among the records after the position only).
+pub(crate) const RELATIONS_AFTER: &str = "SELECT seq, relation, relates_to FROM group_records
+    WHERE group_id = ?1 AND held_for IS NULL AND seq > ?2 AND relates_to IS NOT NULL
+    ORDER BY seq LIMIT ?3";
+
 /// What the accepted post `?2` of group `?1` is: its author and the relation it is, if any.
 const TARGET: &str = "SELECT author, relation FROM group_records
     WHERE id = ?2 AND group_id = ?1 AND held_for IS NULL";
@@ -102,6 +108,44 @@ impl Database {
             }
         }
         Ok(relations)
+    }
+
+    /// Group `id`'s relations that name a post, accepted after position `after`, in order, at
+    /// most `limit`: each one's position, what it does and the post it names.
+    pub fn group_relations_after(
+        &self,
+        id: &GroupId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, RelationKind, RecordId)>, StorageError> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let mut statement = self.conn.prepare_cached(RELATIONS_AFTER)?;
+        let rows = statement.query_map(params![id.0, after, limit as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
+        })?;
+        let mut found = Vec::new();
+        for row in rows {
+            let (seq, kind, target) = row?;
+            let kind = RelationKind::ALL.into_iter().find(|k| k.as_str() == kind);
+            if let (Some(kind), Ok(target)) = (kind, <[u8; 32]>::try_from(target.as_slice())) {
+                found.push((seq as u64, kind, RecordId(target)));
+            }
+        }
+        Ok(found)
+    }
+
+    /// Whether `post` is a post group `id` shows now (accepted, not gone, no reaction or edit).
+    pub fn group_post_shown(&self, id: &GroupId, post: &RecordId) -> Result<bool, StorageError> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM group_records WHERE id = ?1 AND group_id = ?2
+                AND held_for IS NULL AND gone = 0 AND aside = 0)",
+            params![post.0, id.0],
+            |r| r.get(0),
+        )?)
     }
 
     /// The post that the group relation `record` names, and what it does; `None` for a record that

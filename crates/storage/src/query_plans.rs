@@ -8,7 +8,7 @@ use super::conversation::{EXPIRED_SEND_KEYS, NEWEST_QUEUED};
 use super::database::Database;
 use super::disappearing::EXPIRED;
 use super::group_expiry::GROUP_EXPIRED;
-use super::group_relations::GROUP_RELATIONS_TO;
+use super::group_relations::{GROUP_RELATIONS_TO, RELATIONS_AFTER};
 use super::groups::{HELD_COUNT, HELD_FOR, RECORDS_AFTER, RECORDS_BEFORE, REPLIES, SHOWN_AFTER};
 use super::receipts::{MARK_SEEN, NEWEST_UNSEEN, UNSEEN, unseen_shown};
 use super::relations::{RELATIONS_TO, TARGET_OF};
@@ -196,6 +196,13 @@ fn every_hot_query_reaches_its_rows_through_an_index_and_sorts_nothing_it_read()
         "group relations to",
         GROUP_RELATIONS_TO,
         &["group_records_relations"],
+        false,
+    );
+    pinned(
+        &db,
+        "group relations after",
+        RELATIONS_AFTER,
+        &["group_records_order"],
         false,
     );
     pinned(

@@ -293,8 +293,39 @@ fn in_chromium_alice_makes_a_group_invites_bob_sees_his_post_arrive_live_and_ans
                     .any(|e| e.author == "alice" && e.summary.as_deref() == Some("kept for a day")))
         },
     )?;
+    // Alice 👍s bob's question on the page; bob edits it from his node and sees her reaction;
+    // she deletes her post for every member, and it leaves bob's node too.
+    page.until("REACTED")?;
+    let _: GroupPosted = b.post(
+        &format!("/v1/groups/{group}/posts"),
+        &SendText {
+            content_type: "courier/edit".into(),
+            text: "where do we meet? (the north one)".into(),
+            options: Default::default(),
+            relates_to: Some(asked.id.clone()),
+        },
+    )?;
     let printed = page.finish()?;
-    assert!(printed.iter().any(|l| l == "SAW POST"), "{printed:?}");
+    for step in ["SAW POST", "SAW EDIT", "DELETED"] {
+        assert!(printed.iter().any(|l| l == step), "{step}: {printed:?}");
+    }
+    wait_until(
+        Duration::from_secs(30),
+        "bob sees alice's 👍 and not her deleted post",
+        || {
+            let newest: GroupEntries = b.get(&format!("/v1/groups/{group}/posts?limit=20"))?;
+            let question = newest.entries.iter().find(|e| e.id == asked.id);
+            Ok(question.is_some_and(|q| {
+                q.reactions.len() == 1
+                    && q.reactions[0].author == "alice"
+                    && q.reactions[0].reaction == "👍"
+                    && q.edits == ["where do we meet? (the north one)"]
+            }) && !newest
+                .entries
+                .iter()
+                .any(|e| e.summary.as_deref() == Some("kept for a day")))
+        },
+    )?;
     let png = std::fs::read(&screenshot).context("the screenshot")?;
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000);
     // The OpenAPI document describes the groups' endpoints.
