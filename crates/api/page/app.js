@@ -393,33 +393,43 @@ function removeMessage(id) {
   if (state.editing === id) setEditing(null);
 }
 
-// The buttons under each message, through one listener.
-async function onMessageAction(ev) {
+// The buttons under each message of a conversation or post of a group, through one listener per
+// list: `item` is what they sit in, `reply` and `edit` start a reply or an edit in its compose box,
+// `relate` sends a reaction or a deletion, and `confirm` asks for the deletion's second click.
+async function onItemAction(ev, { item, reply, edit, relate: send, confirm }) {
   const button = ev.target.closest('button');
-  const li = button && button.closest('.message');
-  if (!li || !state.open) return;
+  const li = button && button.closest(item);
+  if (!li) return;
   const id = li.dataset.id;
   const cls = button.classList;
-  if (cls.contains('reply')) { setEditing(null); setConvReply(id); $('text').focus(); }
+  if (cls.contains('reply')) reply(id);
   if (cls.contains('react')) { const p = li.querySelector('.picker'); p.hidden = !p.hidden; }
   if (cls.contains('emoji')) {
     li.querySelector('.picker').hidden = true;
-    await relate('courier/reaction', button.textContent, id);
+    await send('courier/reaction', button.textContent, id);
   }
-  if (cls.contains('edit')) {
-    setConvReply(null); setEditing(id);
-    $('text').value = li.querySelector('.text')?.textContent || '';
-    $('text').focus();
-  }
+  if (cls.contains('edit')) edit(id, li.querySelector('.text')?.textContent || '');
   if (cls.contains('delete')) {
     // Two clicks: nothing that cannot be undone happens on one.
-    if (!button.classList.contains('confirm')) {
-      button.classList.add('confirm');
-      button.textContent = 'Delete for both of you?';
+    if (!cls.contains('confirm')) {
+      cls.add('confirm');
+      button.textContent = confirm;
       return;
     }
-    await relate('courier/delete', '', id);
+    await send('courier/delete', '', id);
   }
+}
+
+// The conversation's message buttons.
+function onMessageAction(ev) {
+  if (!state.open) return undefined;
+  return onItemAction(ev, {
+    item: '.message',
+    reply: (id) => { setEditing(null); setConvReply(id); $('text').focus(); },
+    edit: (id, text) => { setConvReply(null); setEditing(id); $('text').value = text; $('text').focus(); },
+    relate,
+    confirm: 'Delete for both of you?',
+  });
 }
 
 // Sends a relation to message `target`; the node's event shows what it did.
@@ -723,32 +733,16 @@ function replaceGroupEntry(e) {
   if (old) old.replaceWith(groupEntryItem(e));
 }
 
-// The buttons under each post, through one listener (Reply is the thread's).
-async function onGroupAction(ev) {
-  const button = ev.target.closest('button');
-  const li = button && button.closest('.post');
-  if (!li || !state.group) return;
-  const id = li.dataset.id;
-  const cls = button.classList;
-  if (cls.contains('reply')) { setGroupEditing(null); setReply(id); $('group-text').focus(); }
-  if (cls.contains('react')) { const p = li.querySelector('.picker'); p.hidden = !p.hidden; }
-  if (cls.contains('emoji')) {
-    li.querySelector('.picker').hidden = true;
-    await relateInGroup('courier/reaction', button.textContent, id);
-  }
-  if (cls.contains('edit')) {
-    setReply(null); setGroupEditing(id);
-    $('group-text').value = li.querySelector('.text')?.textContent || '';
-    $('group-text').focus();
-  }
-  if (cls.contains('delete')) {
-    if (!cls.contains('confirm')) {
-      cls.add('confirm');
-      button.textContent = 'Delete for every member?';
-      return;
-    }
-    await relateInGroup('courier/delete', '', id);
-  }
+// The group's post buttons (Reply answers in the post's thread).
+function onGroupAction(ev) {
+  if (!state.group) return undefined;
+  return onItemAction(ev, {
+    item: '.post',
+    reply: (id) => { setGroupEditing(null); setReply(id); $('group-text').focus(); },
+    edit: (id, text) => { setReply(null); setGroupEditing(id); $('group-text').value = text; $('group-text').focus(); },
+    relate: relateInGroup,
+    confirm: 'Delete for every member?',
+  });
 }
 
 // Reacts to, edits or deletes a post of the open group; the node's event shows what it did.

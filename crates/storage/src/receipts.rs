@@ -184,6 +184,14 @@ mod tests {
             .unwrap();
     }
 
+    /// What `side` marking its conversation read did, receipts `on` or not: how many were
+    /// unseen, and how many receipts it queued.
+    fn reads(side: &mut Side, on: bool) -> (usize, usize) {
+        let peer = side.peer;
+        let read = side.db.mark_read(peer, on, now(), Timer::OFF).unwrap();
+        (read.seen, read.receipts)
+    }
+
     /// Where each of `side`'s own shown messages stands, oldest first.
     fn ours(side: &Side) -> Vec<Delivery> {
         let window = side
@@ -228,62 +236,22 @@ mod tests {
         assert_eq!(ours(&bob), [acked, acked]);
 
         // Receipts on, but bob never said he reads them: nothing goes, the messages are seen.
-        let read = alice
-            .db
-            .mark_read(alice.peer, true, now(), Timer::OFF)
-            .unwrap();
-        assert_eq!(
-            read,
-            MarkedRead {
-                seen: 2,
-                receipts: 0
-            }
-        );
+        assert_eq!(reads(&mut alice, true), (2, 0));
         assert_eq!(alice.db.unseen(alice.peer).unwrap(), 0);
 
         // Once he has: a new text read with receipts off sends none either.
         announces_receipts(&mut alice);
         let third = send(&mut bob, "courier/text", b"at the usual place".to_vec()).unwrap();
         carry(&mut bob, &mut alice);
-        let read = alice
-            .db
-            .mark_read(alice.peer, false, now(), Timer::OFF)
-            .unwrap();
-        assert_eq!(
-            read,
-            MarkedRead {
-                seen: 1,
-                receipts: 0
-            }
-        );
+        assert_eq!(reads(&mut alice, false), (1, 0));
         assert!(queued_receipts(&alice).is_empty());
 
         // With them on, the next text read is named in one receipt, and marking again sends none.
         let fourth = send(&mut bob, "courier/text", b"bring the charger".to_vec()).unwrap();
         carry(&mut bob, &mut alice);
-        let read = alice
-            .db
-            .mark_read(alice.peer, true, now(), Timer::OFF)
-            .unwrap();
-        assert_eq!(
-            read,
-            MarkedRead {
-                seen: 1,
-                receipts: 1
-            }
-        );
+        assert_eq!(reads(&mut alice, true), (1, 1));
         assert_eq!(queued_receipts(&alice), [vec![fourth]]);
-        let again = alice
-            .db
-            .mark_read(alice.peer, true, now(), Timer::OFF)
-            .unwrap();
-        assert_eq!(
-            again,
-            MarkedRead {
-                seen: 0,
-                receipts: 0
-            }
-        );
+        assert_eq!(reads(&mut alice, true), (0, 0));
 
         // Neither window shows the receipt; bob's shows the fourth read, the rest acked.
         let shown_before = alice

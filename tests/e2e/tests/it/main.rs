@@ -58,6 +58,24 @@ pub fn introduced(alice_root: &Path, bob_root: &Path) -> anyhow::Result<(Person,
     Ok((alice, bob))
 }
 
+/// A text through `client`'s API to `alias` (of `content_type`, relating to `relates_to` when
+/// given: a reply, a reaction, an edit or a deletion); its id.
+pub fn send_text(
+    client: &courier_api_client::client::Client,
+    alias: &str,
+    content_type: &str,
+    text: &str,
+    relates_to: Option<&str>,
+) -> anyhow::Result<String> {
+    let send = courier_api_client::json::SendText {
+        content_type: content_type.into(),
+        text: text.into(),
+        options: Default::default(),
+        relates_to: relates_to.map(str::to_owned),
+    };
+    Ok(client.send_text(alias, &send)?.id)
+}
+
 /// A fresh temporary directory for one story.
 pub fn scratch() -> tempfile::TempDir {
     tempfile::tempdir().expect("a temporary directory")

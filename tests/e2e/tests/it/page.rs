@@ -11,9 +11,9 @@ use courier_api_client::json::{
     AnswerInvitation, DirectionJson, Group, GroupEntries, GroupPosted, MarkedRead, Messages,
     ReadReceipts, SendText, StateJson,
 };
-use courier_e2e::{Tools, api_pair, noise_png, wait_until};
+use courier_e2e::{Person, Tools, api_pair, noise_png, wait_until};
 
-use crate::scratch;
+use crate::{scratch, send_text};
 
 /// `tests/browser`, where the Playwright script and its packages are.
 fn browser_dir() -> PathBuf {
@@ -210,35 +210,70 @@ fn in_chromium_alice_logs_in_sends_bob_a_text_and_a_photo_sees_his_reply_arrive_
     Ok(())
 }
 
-#[test]
-fn in_chromium_alice_makes_a_group_invites_bob_sees_his_post_arrive_live_and_answers_it_in_its_thread()
--> Result<()> {
+/// Alice and bob, contacts on loopback, each serving the API, and `page.mjs`'s story running in
+/// Chromium on alice's page, with its screenshot to come.
+struct Story {
+    /// Holds both data directories.
+    root: tempfile::TempDir,
+    alice: Person,
+    a: Client,
+    bob: Person,
+    b: Client,
+    page: Page,
+    screenshot: PathBuf,
+}
+
+/// Starts `story` with `args` after the common ones (alice's page and token, bob as the
+/// contact, the screenshot at `target/test-artifacts/SHOT`); `None`, having printed why, where
+/// Chromium cannot run.
+fn start_story(story: &str, shot: &str, args: &[&str]) -> Result<Option<Story>> {
     if let Some(why) = missing() {
         println!("SKIPPED: {why}");
-        return Ok(());
+        return Ok(None);
     }
     let root = scratch();
     let (alice, a, bob, b) = api_pair(&Tools::locate()?, root.path(), true)?;
     let token = alice.api_token()?;
-    let screenshot = screenshot_at("page-group.png")?;
-    let mut page = Page::start(&[
-        "--story",
-        "group",
-        "--url",
-        &format!("{}/", a.base()),
-        "--token",
-        token.trim(),
-        "--contact",
-        "bob",
+    let screenshot = screenshot_at(shot)?;
+    let url = format!("{}/", a.base());
+    let mut all = vec!["--story", story, "--url", &url, "--token", token.trim()];
+    all.extend(["--contact", "bob", "--screenshot", path(&screenshot)?]);
+    all.extend_from_slice(args);
+    let page = Page::start(&all)?;
+    Ok(Some(Story {
+        root,
+        alice,
+        a,
+        bob,
+        b,
+        page,
+        screenshot,
+    }))
+}
+
+#[test]
+fn in_chromium_alice_makes_a_group_invites_bob_sees_his_post_arrive_live_and_answers_it_in_its_thread()
+-> Result<()> {
+    let args = [
         "--group",
         "Street medics",
         "--text",
         "north entrance, bring water",
         "--reply",
         "where do we meet?",
-        "--screenshot",
-        path(&screenshot)?,
-    ])?;
+    ];
+    let Some(Story {
+        root: _root,
+        alice,
+        a,
+        bob,
+        b,
+        mut page,
+        screenshot,
+    }) = start_story("group", "page-group.png", &args)?
+    else {
+        return Ok(());
+    };
     page.until("INVITED")?;
     // Bob accepts through his own node's API and asks, in the group.
     let group = "Street%20medics";
@@ -344,52 +379,29 @@ fn in_chromium_alice_makes_a_group_invites_bob_sees_his_post_arrive_live_and_ans
     Ok(())
 }
 
-/// A text from `client` to `alias`, relating to `relates_to` when given; its id.
-fn send(
-    client: &Client,
-    alias: &str,
-    content_type: &str,
-    text: &str,
-    relates_to: Option<&str>,
-) -> Result<String> {
-    let send = SendText {
-        content_type: content_type.into(),
-        text: text.into(),
-        options: Default::default(),
-        relates_to: relates_to.map(str::to_owned),
-    };
-    Ok(client.send_text(alias, &send)?.id)
-}
-
 #[test]
 fn in_chromium_alice_turns_receipts_on_answers_bob_quoting_him_reacts_edits_deletes_and_sees_his_heart_and_read()
 -> Result<()> {
-    if let Some(why) = missing() {
-        println!("SKIPPED: {why}");
-        return Ok(());
-    }
-    let root = scratch();
-    let (alice, a, bob, b) = api_pair(&Tools::locate()?, root.path(), true)?;
-    let token = alice.api_token()?;
-    let screenshot = screenshot_at("page-relations.png")?;
-    let mut page = Page::start(&[
-        "--story",
-        "relations",
-        "--url",
-        &format!("{}/", a.base()),
-        "--token",
-        token.trim(),
-        "--contact",
-        "bob",
+    let args = [
         "--text",
         "the old north gate",
         "--reply",
         "which gate tonight?",
-        "--screenshot",
-        path(&screenshot)?,
-    ])?;
+    ];
+    let Some(Story {
+        root: _root,
+        alice,
+        a,
+        bob,
+        b,
+        mut page,
+        screenshot,
+    }) = start_story("relations", "page-relations.png", &args)?
+    else {
+        return Ok(());
+    };
     page.until("RECEIPTS ON")?;
-    let question = send(&b, "alice", "courier/text", "which gate tonight?", None)?;
+    let question = send_text(&b, "alice", "courier/text", "which gate tonight?", None)?;
     page.until("REPLIED")?;
     // Bob gets the answer, hearts it, turns his receipts on and reads it.
     let mut answer = None;
@@ -401,7 +413,7 @@ fn in_chromium_alice_turns_receipts_on_answers_bob_quoting_him_reacts_edits_dele
         Ok(answer.is_some())
     })?;
     let answer = answer.map(|m| m.id).unwrap_or_default();
-    send(&b, "alice", "courier/reaction", "❤", Some(&answer))?;
+    send_text(&b, "alice", "courier/reaction", "❤", Some(&answer))?;
     let _: ReadReceipts = b.post(
         "/v1/contacts/alice/receipts",
         &serde_json::json!({"receipts": "on"}),

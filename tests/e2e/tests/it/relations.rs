@@ -9,9 +9,8 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use courier_api_client::client::Client;
 use courier_api_client::json::{
-    DirectionJson, Event, MarkedRead, Messages, ReadReceipts, ReceiptsChoice, SendText, StateJson,
+    DirectionJson, Event, MarkedRead, Messages, ReadReceipts, ReceiptsChoice, StateJson,
 };
 use courier_e2e::{
     Person, RELATION_TYPES, Tools, api_pair, introduce, wait_for_contact, wait_for_delivery,
@@ -23,7 +22,7 @@ use serde_json::Value;
 
 use super::api::Live;
 use super::disappearing::assert_no_trace;
-use super::{pair, scratch};
+use super::{pair, scratch, send_text};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -174,23 +173,6 @@ fn carol_without_the_kinds_plugins_sees_alice_s_reply_by_its_fallback_line_and_h
     Ok(())
 }
 
-/// A text through `client`'s API to `alias`, relating to `relates_to` when given; its id.
-fn send_via(
-    client: &Client,
-    alias: &str,
-    content_type: &str,
-    text: &str,
-    relates_to: Option<&str>,
-) -> Result<String> {
-    let send = SendText {
-        content_type: content_type.into(),
-        text: text.into(),
-        options: Default::default(),
-        relates_to: relates_to.map(str::to_owned),
-    };
-    Ok(client.send_text(alias, &send)?.id)
-}
-
 /// The state (`acked`, `read`, …) of message `id` in `person`'s conversation with `alias`.
 fn state_of(person: &Person, alias: &str, id: &str) -> Result<String> {
     let rows = listed(person, alias)?;
@@ -206,8 +188,8 @@ fn alice_turns_read_receipts_on_for_bob_his_window_shows_read_his_stay_off_and_e
     let root = scratch();
     let (alice, a, bob, b) = api_pair(&Tools::locate()?, root.path(), true)?;
     let mut live = Live::connect(&b, &bob.api_token()?)?;
-    let first = send_via(&b, "alice", "courier/text", "are you safe?", None)?;
-    let second = send_via(&b, "alice", "courier/text", "call me when you can", None)?;
+    let first = send_text(&b, "alice", "courier/text", "are you safe?", None)?;
+    let second = send_text(&b, "alice", "courier/text", "call me when you can", None)?;
     wait_for_delivery(&bob, &alice, 2, WAIT)?;
 
     // Off by default: alice reads, and bob is told nothing.
@@ -222,7 +204,7 @@ fn alice_turns_read_receipts_on_for_bob_his_window_shows_read_his_stay_off_and_e
     // Alice turns them on for bob (her choice, for her side); the next text she reads, he sees read.
     let on = alice.cli(&["contacts", "receipts", "bob", "on"])?;
     assert!(on.contains("on: reading their messages tells them"), "{on}");
-    let third = send_via(&b, "alice", "courier/text", "the usual place?", None)?;
+    let third = send_text(&b, "alice", "courier/text", "the usual place?", None)?;
     wait_until(WAIT, "alice has the third text", || {
         Ok(state_of(&alice, "bob", &third)? == "received")
     })?;
@@ -249,21 +231,21 @@ fn alice_turns_read_receipts_on_for_bob_his_window_shows_read_his_stay_off_and_e
 
     // Bob's stay off: he reads alice's text and she is never told. His next text reaches her
     // after anything he queued before it, a receipt among it, so its arrival proves there was none.
-    let hers = send_via(&a, "bob", "courier/text", "yes, at nine", None)?;
+    let hers = send_text(&a, "bob", "courier/text", "yes, at nine", None)?;
     wait_until(WAIT, "bob has alice's text", || {
         Ok(state_of(&bob, "alice", &hers)? == "received")
     })?;
     let marked: MarkedRead = b.post("/v1/conversations/alice/read", &())?;
     assert_eq!((marked.seen, marked.receipts), (1, 0));
-    let after = send_via(&b, "alice", "courier/text", "see you", None)?;
+    let after = send_text(&b, "alice", "courier/text", "see you", None)?;
     wait_until(WAIT, "alice has bob's next text", || {
         Ok(state_of(&alice, "bob", &after)? == "received")
     })?;
     assert_eq!(state_of(&alice, "bob", &hers)?, "acked");
 
     // Each relation reaches bob's socket as what it does to the message it names.
-    send_via(&a, "bob", "courier/reaction", "👍", Some(&third))?;
-    send_via(&a, "bob", "courier/edit", "yes, at nine sharp", Some(&hers))?;
+    send_text(&a, "bob", "courier/reaction", "👍", Some(&third))?;
+    send_text(&a, "bob", "courier/edit", "yes, at nine sharp", Some(&hers))?;
     bob.cli(&["react", "alice", &third[..16], "❤"])?;
     // The edit is told before the deletion is sent: a message edited and deleted between two
     // looks is told only as deleted.
@@ -272,7 +254,7 @@ fn alice_turns_read_receipts_on_for_bob_his_window_shows_read_his_stay_off_and_e
             .iter()
             .any(|e| matches!(e, Event::MessageEdited { message, .. } if message.id == hers))
     })?;
-    send_via(&a, "bob", "courier/delete", "", Some(&hers))?;
+    send_text(&a, "bob", "courier/delete", "", Some(&hers))?;
     live.until(
         "a reaction each way, alice's edit and her deletion",
         |events| {
