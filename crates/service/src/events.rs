@@ -50,6 +50,7 @@ impl Watcher {
     /// A watcher that tells only what changes from now on.
     pub fn new(service: &Service, transports: &[TransportState]) -> Result<Watcher, ServiceError> {
         let mark = service.db.activity_mark()?;
+        let positions = service.group_positions()?;
         let outgoing = service
             .db
             .unacked()?
@@ -65,8 +66,8 @@ impl Watcher {
             links: links(transports),
             transports: transports.to_vec(),
             unreadable: HashMap::new(),
-            groups: service.group_positions()?.into_iter().collect(),
-            group_relations: service.group_positions()?.into_iter().collect(),
+            group_relations: positions.iter().copied().collect(),
+            groups: positions.into_iter().collect(),
         })
     }
 

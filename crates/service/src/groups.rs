@@ -331,11 +331,16 @@ impl Service {
                 refused,
             })
         };
+        // A post the group shows: not a membership change, not gone, no reaction or edit.
         if !matches!(record.body.kind, Kind::Post { .. })
-            || self
-                .db
-                .group_relation(&target)?
-                .is_some_and(|(k, _)| k != RelationKind::Reply)
+            || !self.db.group_post_shown(&id, &target)?
+        {
+            return Err(refused(RelationRefused::UnknownTarget));
+        }
+        if self
+            .db
+            .group_relation(&target)?
+            .is_some_and(|(k, _)| k != RelationKind::Reply)
         {
             return Err(refused(RelationRefused::RelationTarget));
         }

@@ -12,6 +12,7 @@ use crate::{ContactId, StorageError};
 use courier_proto::sync::attachment::{self, CHUNK_TYPE, MANIFEST_TYPE};
 
 use crate::group_sync::is_group_traffic;
+use courier_proto::sync::receipt::RECEIPT_TYPE;
 use courier_proto::sync::record::MessageId;
 use courier_proto::sync::relation::RelationKind;
 
@@ -138,8 +139,9 @@ impl Database {
                 found.chunks_moved.insert(contact);
                 continue;
             }
-            // A group's records are told as the group's, not as messages to a contact.
-            if is_group_traffic(&content_type) {
+            // A group's records are told as the group's, not as messages to a contact; our read
+            // receipts are no message the user wrote.
+            if is_group_traffic(&content_type) || content_type == RECEIPT_TYPE {
                 continue;
             }
             let (times_sent, acked, read): (u32, bool, bool) =

@@ -251,6 +251,9 @@ mod tests {
         carry(&mut bob, &mut alice);
         assert_eq!(reads(&mut alice, true), (1, 1));
         assert_eq!(queued_receipts(&alice), [vec![fourth]]);
+        // The event feed tells no receipt as a message of alice's (she wrote none).
+        let feed = alice.db.activity(crate::ActivityMark::default()).unwrap();
+        assert!(feed.outgoing.is_empty(), "{:?}", feed.outgoing);
         assert_eq!(reads(&mut alice, true), (0, 0));
 
         // Neither window shows the receipt; bob's shows the fourth read, the rest acked.

@@ -79,6 +79,9 @@ fn bob_reacts_to_alice_s_post_she_edits_it_and_deletes_it_for_every_member() -> 
         };
         Ok(gone(&alice)? && gone(&bob)?)
     })?;
+    // What is gone takes no reaction.
+    let refused = bob.fails(&["group", "react", GROUP, &id, "👍"])?;
+    assert!(refused.contains("no message"), "{refused}");
     let traces = [b"north gate at".to_vec()];
     for person in [&alice, &bob] {
         assert_no_trace(person, root.path(), &traces, b"courier/group-sealed")?;
