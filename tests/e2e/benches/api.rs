@@ -4,7 +4,10 @@
 //!   (target ≤ 50 ms), beside `courier --version` (a process start, the floor of any command);
 //! - 1,000 API sends a second for 30 s into a node that delivers them to a peer: latency p50/p99
 //!   from each send's scheduled time (so a stall counts against it), lost and duplicated, beside
-//!   one `GET /v1/identity` round trip (the HTTP floor) and an fsync (the durability floor).
+//!   one `GET /v1/identity` round trip (the HTTP floor) and an fsync (the durability floor);
+//! - another local user flooding the API without the token (`courier_e2e::flood`): the owner's app
+//!   answered at p99 (target < 100 ms) and a contact's text's arrival (target < 2 s), beside the
+//!   same request with no flood.
 //!
 //! Needs `cargo xtask build-plugins` and `cargo build --release -p courier-host` first (`cargo
 //! xtask bench` does both).
@@ -18,7 +21,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use courier_api_client::client::Client;
 use courier_api_client::json::{Identity, SendText};
-use courier_e2e::{Person, Tools, api_pair, fsync_median, median, wait_until};
+use courier_e2e::flood::flood;
+use courier_e2e::{
+    Person, Tools, api_pair, dialing_pair, fsync_median, introduce, median, wait_for_contact,
+    wait_until,
+};
 
 const CLI_RUNS: usize = 15;
 const RATE: u64 = 1_000;
@@ -38,6 +45,47 @@ fn main() -> Result<()> {
         Client::of_data_dir(&alice.dir).context("alice's API files")?
     };
     load(&a, &b)?;
+    alice.stop()?;
+    bob.stop()?;
+    flooded(&tools)?;
+    Ok(())
+}
+
+/// Alice's API flooded by another user while she and bob carry on, as the flood story does.
+fn flooded(tools: &Tools) -> Result<()> {
+    let root = tempfile::tempdir()?;
+    let (mut alice, mut bob) = dialing_pair(tools, root.path(), root.path())?;
+    introduce(&alice, &bob)?;
+    alice.wrap(&["prlimit", "--nofile=1024:1024", "--"]);
+    let app = alice.serve_api()?;
+    bob.serve()?;
+    wait_for_contact(&alice, &bob)?;
+    let quiet = median(200, || {
+        app.get::<Identity>("/v1/identity")
+            .map(drop)
+            .map_err(Into::into)
+    })?;
+    let flooded = flood(&alice, &bob, env!("CARGO_BIN_EXE_api-flood").as_ref())?;
+    println!(
+        "the API flooded by another local user without the token (1,000 idle, 1,000 slow, 5,000 WebSockets):"
+    );
+    println!(
+        "  her app's GET /v1/identity p50 {:.2} ms, p99 {:.2} ms (target < 100 ms), max {:.1} ms; {} of {} on new connections",
+        ms(flooded.quantile(0.5)),
+        ms(flooded.quantile(0.99)),
+        ms(flooded.quantile(1.0)),
+        flooded.fresh.0,
+        flooded.fresh.1
+    );
+    println!(
+        "  bob's texts arrived within {:.0} ms (target < 2,000 ms); her node's memory peaked at {} MiB",
+        ms(flooded.slowest_arrival),
+        flooded.memory_kib.1 / 1024
+    );
+    println!(
+        "  machine floor: the same request with no flood {:.2} ms",
+        ms(quiet)
+    );
     alice.stop()?;
     bob.stop()?;
     Ok(())

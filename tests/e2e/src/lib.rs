@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub mod bluetooth;
+pub mod flood;
 pub mod mailbox;
 mod noise_png;
 
