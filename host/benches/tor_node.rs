@@ -3,7 +3,7 @@
 //! - the time arti takes to bootstrap on the network, from a fresh state directory;
 //! - the time a connection to an onion service takes to open, p50 of several;
 //! - one small message's round trip over an open channel, p50 and p99, and its ratio to TCP's;
-//! - 10 MB carried one way, as throughput, and its ratio to TCP's;
+//! - 10 MB carried one way, as throughput (the best of three), and its ratio to TCP's;
 //! - the ceiling: the same round trip and bulk between a C tor client and a C tor onion service on
 //!   the same network, over plain sockets, and arti's figures as a multiple of it.
 //!
@@ -215,11 +215,16 @@ fn main() {
     let network = courier_config::Config::parse(&section, "tor-net", std::path::Path::new("/"))
         .expect("the network's [tor] section parses")
         .tor;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    // Each end on a runtime of its own with one worker, as each node runs its own
+    // (`courier_node::RunningNode`): one shared worker made both ends' arti take turns.
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let (host_runtime, guest_runtime) = (runtime(), runtime());
     let ids = ChannelIds::default();
     let settings = |name: &str, key: Option<[u8; 32]>| TorSettings {
         state_dir: root.path().join(name).join("state"),
@@ -227,9 +232,9 @@ fn main() {
         network: network.clone(),
         onion_key: key.map(zeroize::Zeroizing::new),
     };
-    let (cx, host_events) = context(&runtime, &ids);
+    let (cx, host_events) = context(&host_runtime, &ids);
     let mut host = TorDriver::new(cx, settings("host", Some([0x42; 32])));
-    let (cx, guest_events) = context(&runtime, &ids);
+    let (cx, guest_events) = context(&guest_runtime, &ids);
     let mut guest = TorDriver::new(cx, settings("guest", None));
 
     // Bootstrap: from a fresh client to connected.
@@ -302,14 +307,19 @@ fn main() {
         accepted: last.1,
     };
     let mut tor_rtt: Vec<Duration> = (0..ROUND_TRIPS).map(|_| tor.round_trip()).collect();
-    let bulk = Instant::now();
-    tor.carry(BULK);
-    let tor_bulk = BULK as f64 / bulk.elapsed().as_secs_f64();
+    // Best of three, as the ceiling's.
+    let tor_bulk = (0..3)
+        .map(|_| {
+            let bulk = Instant::now();
+            tor.carry(BULK);
+            BULK as f64 / bulk.elapsed().as_secs_f64()
+        })
+        .fold(0.0, f64::max);
 
     // The same over loopback TCP.
-    let (cx, tcp_a_events) = context(&runtime, &ids);
+    let (cx, tcp_a_events) = context(&guest_runtime, &ids);
     let mut tcp_a = TcpDriver::new(cx);
-    let (cx, tcp_b_events) = context(&runtime, &ids);
+    let (cx, tcp_b_events) = context(&host_runtime, &ids);
     let mut tcp_b = TcpDriver::new(cx);
     let listen = IoRequest::TcpListen {
         port: 0,
@@ -378,7 +388,7 @@ fn main() {
         tor_p50.as_secs_f64() / tcp_p50.as_secs_f64()
     );
     println!(
-        "10 MB one way: Tor {:.1} MB/s; loopback TCP {:.1} MB/s; Tor/TCP {:.1}%",
+        "10 MB one way: Tor {:.1} MB/s (best of 3); loopback TCP {:.1} MB/s; Tor/TCP {:.1}%",
         tor_bulk / 1e6,
         tcp_bulk / 1e6,
         100.0 * tor_bulk / tcp_bulk

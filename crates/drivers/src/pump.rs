@@ -184,6 +184,29 @@ impl Writers {
     }
 }
 
+/// Bytes gathered into one `Received` from reads that are ready at once.
+const GATHER: usize = 64 * 1024;
+
+/// Reads on into `buffer` (holding `filled` bytes) while more is ready without waiting, up to
+/// [`GATHER`]: a Tor stream returns one cell's data (498 bytes) a read, and one event per cell
+/// cost the node a wake-up each. How much it holds then, and whether the stream ended.
+fn read_ready<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    buffer: &mut [u8],
+    mut filled: usize,
+) -> (usize, bool) {
+    use futures::FutureExt;
+    while filled < GATHER.min(buffer.len()) {
+        match reader.read(&mut buffer[filled..]).now_or_never() {
+            Some(Ok(0)) | Some(Err(_)) => return (filled, true),
+            Some(Ok(n)) => filled += n,
+            // Nothing more now; what was read goes to the node at once.
+            None => break,
+        }
+    }
+    (filled, false)
+}
+
 /// Carries `channel` over `stream` until either side ends it: what the node queues goes out (after
 /// `first_write`), what arrives goes to `sink`, then `Closed`. `held` (a descriptor slot, say) is
 /// released when the channel ends; `writers_alive` lets a shutdown wait for queued writes.
@@ -214,11 +237,15 @@ pub async fn carry<S, H>(
                 Ok(Ok(())) => queue.wrote(data.len(), &writer_sink),
                 _ => break,
             }
-            // A Tor stream buffers a cell's worth: push each write out.
-            if writer.flush().await.is_err() {
-                break;
+            next = queue.try_recv();
+            // A Tor stream holds back a part-filled cell: pushed out once nothing more is queued,
+            // so that writes queued together fill whole cells.
+            if next.is_none() {
+                if writer.flush().await.is_err() {
+                    break;
+                }
+                next = queue.recv().await;
             }
-            next = queue.recv().await;
         }
         let _ = writer.shutdown().await;
         // `notify_one` keeps the wake-up for a reader not waiting yet.
@@ -229,7 +256,13 @@ pub async fn carry<S, H>(
         tokio::select! {
             read = reader.read(&mut buffer) => match read {
                 Ok(0) | Err(_) => break,
-                Ok(n) => sink(DriverEvent::Received { channel, data: buffer[..n].to_vec() }),
+                Ok(n) => {
+                    let (filled, ended) = read_ready(&mut reader, &mut buffer, n);
+                    sink(DriverEvent::Received { channel, data: buffer[..filled].to_vec() });
+                    if ended {
+                        break;
+                    }
+                }
             },
             // The node closed the channel or a write failed: stop reading, so the stream closes.
             () = writer_gone.notified() => break,

@@ -85,16 +85,31 @@ impl Node {
         Ok(())
     }
 
-    /// Rotates the database key once something was deleted (a message that disappeared, a contact,
-    /// an old transport key), so that the copies of it left in freed disk blocks become noise: at
-    /// once the first time, then at most every [`ROTATE_EVERY`], as a rotation rewrites every page.
+    /// Erases what was replaced or deleted, so that the copies of it left in freed disk blocks
+    /// become noise: an old transport secret by re-sealing the secrets under a fresh key; anything
+    /// else (a message that disappeared, a contact) by rotating the database key, at once the first
+    /// time, then at most every [`ROTATE_EVERY`], as a rotation rewrites every page.
     fn erase_deleted(&mut self) -> Result<(), NodeError> {
         // Only a node whose connection follows rotations (`serve`'s) rotates: a command that runs a
         // node (a drive import) holds the key file like any command.
-        if !self.db.follows_rotations()
-            || self
-                .last_rotation
-                .is_some_and(|at| at.elapsed() < ROTATE_EVERY)
+        if !self.db.follows_rotations() {
+            return Ok(());
+        }
+        // A transport secret stepped forward: the contacts' secrets re-sealed under a fresh key,
+        // at once (it costs the contacts, not the history). A command or a request holding the
+        // database makes it wait for the next round.
+        if self.db.secrets_owed()?
+            && let Some(resealed) = self.db.reseal_secrets()?
+        {
+            tracing::info!(
+                secrets = resealed.secrets,
+                ms = resealed.elapsed.as_millis() as u64,
+                "re-sealed the transport secrets under a new key and destroyed the old one"
+            );
+        }
+        if self
+            .last_rotation
+            .is_some_and(|at| at.elapsed() < ROTATE_EVERY)
             || !self.db.erasure_owed()?
         {
             return Ok(());

@@ -4,6 +4,8 @@ use rusqlite::{OptionalExtension, params};
 
 use super::database::Database;
 
+use super::key_file::SecretsKey;
+use super::sealed_secrets::{SecretRow, open, plain_secret, seal};
 use super::stream_state::Peer;
 use crate::{ContactId, StorageError};
 use courier_proto::handshake::Agreement;
@@ -11,6 +13,7 @@ use courier_proto::sync::record::MessageId;
 use courier_proto::transport_security::transport_keys::{
     LATENCY_CLASSES_MS, Role, SecretKey, TransportKeys, chain_start, latency_class, period_at,
 };
+use zeroize::Zeroizing;
 
 /// A contact that completed the handshake.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,20 +59,12 @@ fn start_period(start_ms: u64, max_latency_ms: u64) -> u64 {
     period_at(start_ms, max_latency_ms).saturating_sub(1)
 }
 
-fn secret_key(bytes: Vec<u8>) -> Result<SecretKey, StorageError> {
-    let bytes = zeroize::Zeroizing::new(bytes);
-    let array: [u8; 32] = bytes
-        .as_slice()
-        .try_into()
-        .map_err(|_| StorageError::Corrupt("a stored key is not 32 bytes"))?;
-    Ok(SecretKey::from_bytes(array))
-}
-
 /// Stores what restores `keys`: the step of its class's chain (never moving it back, since every
 /// transport of the class shares it), or, for a contact from before class chains, the transport's
 /// own secret.
 fn save_keys(
     conn: &rusqlite::Connection,
+    sealing: Option<&SecretsKey>,
     contact: ContactId,
     transport: &str,
     max_latency_ms: u64,
@@ -79,19 +74,24 @@ fn save_keys(
     if keys.on_chain_of().is_some() {
         let class =
             latency_class(max_latency_ms).ok_or(StorageError::NoKeysFor(transport.into()))?;
-        save_chain_step(conn, contact, class, period, secret)?;
+        save_chain_step(conn, sealing, contact, class, period, secret)?;
         return Ok(());
     }
+    let sealed = seal(sealing, SecretRow::Transport(contact, transport), secret);
+    // Only when the period moved: the same period's secret is the same, and each write owes a
+    // re-seal.
     conn.execute(
         "INSERT INTO transport_secrets (contact_id, transport, period, secret) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (contact_id, transport) DO UPDATE SET period = ?3, secret = ?4",
-        params![contact, transport, i64::try_from(period).unwrap_or(i64::MAX), &secret.expose()[..]],
+         ON CONFLICT (contact_id, transport) DO UPDATE SET period = ?3, secret = ?4
+         WHERE excluded.period != transport_secrets.period",
+        params![contact, transport, i64::try_from(period).unwrap_or(i64::MAX), sealed],
     )?;
     Ok(())
 }
 
 fn save_chain_step(
     conn: &rusqlite::Connection,
+    sealing: Option<&SecretsKey>,
     contact: ContactId,
     class_ms: u64,
     period: u64,
@@ -106,7 +106,7 @@ fn save_chain_step(
             contact,
             as_i64(class_ms),
             as_i64(period),
-            &secret.expose()[..]
+            seal(sealing, SecretRow::Chain(contact, class_ms), secret)
         ],
     )?;
     Ok(())
@@ -132,6 +132,7 @@ impl Database {
         agreement: &Agreement,
         start_ms: u64,
     ) -> Result<ContactId, StorageError> {
+        let sealing = self.secrets_key();
         let tx = self.write()?;
         let (pending, public): (i64, Vec<u8>) = tx
             .query_row(
@@ -157,7 +158,14 @@ impl Database {
         let id = tx.last_insert_rowid();
         for class in LATENCY_CLASSES_MS {
             let start = start_period(start_ms, class);
-            save_chain_step(&tx, id, class, start, &chain_start(&agreement.root, class))?;
+            save_chain_step(
+                &tx,
+                sealing.as_ref(),
+                id,
+                class,
+                start,
+                &chain_start(&agreement.root, class),
+            )?;
         }
         tx.execute("DELETE FROM pending_contacts WHERE alias = ?1", [alias])?;
         tx.commit()?;
@@ -173,6 +181,7 @@ impl Database {
         max_latency_ms: u64,
         now_ms: u64,
     ) -> Result<TransportKeys, StorageError> {
+        let sealing = self.secrets_key();
         let tx = self.write()?;
         let (root, is_alice, start): (Option<Vec<u8>>, Option<bool>, Option<i64>) = tx
             .query_row(
@@ -198,7 +207,11 @@ impl Database {
             (Some((period, secret)), _) => {
                 let period = period as u64;
                 TransportKeys::from_period_secret(
-                    secret_key(secret)?,
+                    open(
+                        sealing.as_ref(),
+                        SecretRow::Transport(contact, transport_id),
+                        &secret,
+                    )?,
                     period,
                     role,
                     now.max(period),
@@ -208,7 +221,7 @@ impl Database {
             (None, Some(root)) => {
                 let start = start_period(start as u64, max_latency_ms);
                 TransportKeys::new(
-                    &secret_key(root)?,
+                    &plain_secret(&Zeroizing::new(root))?,
                     transport_id,
                     role,
                     start,
@@ -230,7 +243,7 @@ impl Database {
                     .ok_or_else(no_keys)?;
                 let step_period = step_period as u64;
                 TransportKeys::on_chain(
-                    secret_key(step)?,
+                    open(sealing.as_ref(), SecretRow::Chain(contact, class), &step)?,
                     step_period,
                     transport_id,
                     role,
@@ -238,7 +251,14 @@ impl Database {
                 )
             }
         };
-        save_keys(&tx, contact, transport_id, max_latency_ms, &keys)?;
+        save_keys(
+            &tx,
+            sealing.as_ref(),
+            contact,
+            transport_id,
+            max_latency_ms,
+            &keys,
+        )?;
         tx.commit()?;
         Ok(keys)
     }
@@ -252,7 +272,14 @@ impl Database {
         max_latency_ms: u64,
         keys: &TransportKeys,
     ) -> Result<(), StorageError> {
-        save_keys(&self.conn, contact, transport, max_latency_ms, keys)
+        save_keys(
+            &self.conn,
+            self.secrets.as_ref(),
+            contact,
+            transport,
+            max_latency_ms,
+            keys,
+        )
     }
 
     /// Every contact that completed the handshake, by alias.
@@ -414,7 +441,7 @@ mod tests {
             .unwrap();
         let start = start_period(START, LAN);
         let own = TransportKeys::new(&root, "lan", Role::Alice, start, start);
-        save_keys(&db.conn, bob, "lan", LAN, &own).unwrap();
+        save_keys(&db.conn, db.secrets.as_ref(), bob, "lan", LAN, &own).unwrap();
 
         let later = START + 3 * 86_400_000;
         let lan = db.transport_keys(bob, "lan", LAN, later).unwrap();

@@ -35,6 +35,9 @@ pub struct Database {
     /// from under it. `None` for a connection that follows rotations between uses
     /// ([`Database::follow_rotations`]).
     pub(super) hold: Option<key_file::Locked>,
+    /// The key contacts' transport secrets are sealed under (`sealed_secrets.rs`); `None` while
+    /// they are stored plain.
+    pub(super) secrets: Option<key_file::SecretsKey>,
     /// Whether group records were queued to contacts since [`Database::take_relayed`] was last
     /// asked.
     pub(super) relayed: bool,
@@ -163,15 +166,18 @@ impl Database {
         configure(&conn)?;
         migrate(&mut conn)?;
         let packs = ChunkPacks::new(path, pack_key(&conn)?);
-        Ok(Database {
+        let mut db = Database {
             path: path.to_path_buf(),
             conn,
             packs,
             keys,
             key_generation,
             hold: Some(hold),
+            secrets: None,
             relayed: false,
-        })
+        };
+        db.load_secrets_key()?;
+        Ok(db)
     }
 
     /// Whether this connection queued group records to contacts (relaying what one member sent

@@ -9,12 +9,14 @@
 //! systems that write a file's blocks in place, overwriting a slot leaves no copy of the key it held,
 //! and with it every page, frame and chunk that key encrypted becomes noise.
 //!
-//! Layout (4096 bytes): a header (magic, Argon2 parameters, salt) and two slots. A slot is a nonce
-//! and, sealed under the passphrase's key with the header as associated data, a generation number
-//! and a database key; an unused slot is random bytes, so the file does not show how many keys it
-//! holds. Rotating the key writes the new one into the other slot before the database is re-encrypted
-//! and destroys the old slot only after; a crash in between leaves both, and opening tries the newer
-//! first.
+//! Layout (4096 bytes): a header (magic, Argon2 parameters, salt) and four slots, two for database
+//! keys and two for the key that seals contacts' transport secrets inside the database
+//! (`sealed_secrets.rs`). A slot is a nonce and, sealed under the passphrase's key with the header
+//! (and, for a secrets key, a label) as associated data, a generation number and a key; an unused
+//! slot is random bytes, so the file does not show how many keys it holds. Rotating a key writes the
+//! new one into the other slot of its pair before what it encrypts is rewritten and destroys the old
+//! slot only after; a crash in between leaves both, and opening tries the newer first. A key file
+//! from before the secrets keys has random bytes where their slots are: no secrets key yet.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -36,7 +38,12 @@ const MAGIC: &[u8; 8] = b"CRKEYS01";
 const SALT_LEN: usize = 16;
 /// Magic, three Argon2 parameters and the salt.
 const HEADER_LEN: usize = 8 + 12 + SALT_LEN;
-const SLOT_AT: [u64; 2] = [64, 64 + SLOT_LEN as u64];
+const SLOT_AT: [u64; 4] = [
+    64,
+    64 + SLOT_LEN as u64,
+    64 + 2 * SLOT_LEN as u64,
+    64 + 3 * SLOT_LEN as u64,
+];
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
 /// A generation (8 bytes) and a key (32).
@@ -52,6 +59,40 @@ const ARGON2_LANES: u32 = 1;
 /// A database key: 32 random bytes, wiped from memory when dropped.
 pub(super) type DbKey = Zeroizing<[u8; 32]>;
 
+/// The key contacts' transport secrets are sealed under (`sealed_secrets.rs`), and its generation.
+#[derive(Clone)]
+pub(super) struct SecretsKey {
+    pub generation: u64,
+    pub key: DbKey,
+}
+
+/// What a key in the key file encrypts: each has a pair of slots of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Holds {
+    /// The database's pages (SQLCipher).
+    Database,
+    /// Contacts' transport secrets, sealed inside the database.
+    Secrets,
+}
+
+impl Holds {
+    fn of_slot(slot: usize) -> Holds {
+        if slot < 2 {
+            Holds::Database
+        } else {
+            Holds::Secrets
+        }
+    }
+
+    /// What a slot's seal binds besides the header: a secrets key never opens as a database key.
+    fn label(self) -> &'static [u8] {
+        match self {
+            Holds::Database => b"",
+            Holds::Secrets => b"courier secrets key",
+        }
+    }
+}
+
 /// The key file of the database at `database`: `courier.keys` beside `courier.db`.
 pub(super) fn path_for(database: &Path) -> PathBuf {
     database.with_extension(KEYS_EXTENSION)
@@ -65,7 +106,7 @@ pub(super) struct KeyFile {
     /// The key derived from the passphrase, which seals the slots.
     sealing: Zeroizing<[u8; 32]>,
     /// What each slot holds: its generation and key, or nothing.
-    slots: [Option<(u64, DbKey)>; 2],
+    slots: [Option<(u64, DbKey)>; 4],
 }
 
 impl std::fmt::Debug for KeyFile {
@@ -100,7 +141,7 @@ impl KeyFile {
             file,
             header,
             sealing,
-            slots: [None, None],
+            slots: [None, None, None, None],
         };
         keys.write_slot(0, 1, fresh_key())?;
         if let Some(parent) = path.parent() {
@@ -130,7 +171,7 @@ impl KeyFile {
         let header: [u8; HEADER_LEN] = bytes[..HEADER_LEN].try_into().expect("header length");
         let sealing = derive(&header, passphrase)?;
         let slots = unseal_slots(&sealing, &header, &bytes);
-        if slots.iter().all(Option::is_none) {
+        if slots[..2].iter().all(Option::is_none) {
             return Err(StorageError::WrongPassphrase {
                 path: path.display().to_string(),
             });
@@ -144,40 +185,62 @@ impl KeyFile {
         })
     }
 
-    /// The keys it holds, newest first.
+    /// The database keys it holds, newest first.
     pub fn keys(&self) -> Vec<(u64, &DbKey)> {
+        self.keys_of(Holds::Database)
+    }
+
+    /// The keys it holds for `holds`, newest first.
+    pub fn keys_of(&self, holds: Holds) -> Vec<(u64, &DbKey)> {
         let mut keys: Vec<(u64, &DbKey)> = self
-            .slots
-            .iter()
-            .flatten()
+            .slots_of(holds)
+            .flat_map(|slot| self.slots[slot].as_ref())
             .map(|(generation, key)| (*generation, key))
             .collect();
         keys.sort_by_key(|&(generation, _)| std::cmp::Reverse(generation));
         keys
     }
 
-    /// The key of `generation`, if held.
+    /// The database key of `generation`, if held.
     pub fn key(&self, generation: u64) -> Option<&DbKey> {
-        self.slots
-            .iter()
-            .flatten()
+        self.key_of(Holds::Database, generation)
+    }
+
+    /// The key for `holds` of `generation`, if held.
+    pub fn key_of(&self, holds: Holds, generation: u64) -> Option<&DbKey> {
+        self.keys_of(holds)
+            .into_iter()
             .find(|(g, _)| *g == generation)
             .map(|(_, key)| key)
     }
 
-    /// Seals a fresh key, one generation newer than any held, into the slot not holding `current`
-    /// (the key the database is under), on disk when this returns; its generation and the key.
+    /// Seals a fresh database key beside `current`; see [`add_beside_of`](Self::add_beside_of).
     pub fn add_beside(&mut self, current: u64) -> Result<(u64, DbKey), StorageError> {
+        self.add_beside_of(Holds::Database, current)
+    }
+
+    /// Seals a fresh key for `holds`, one generation newer than any it holds, into the slot of its
+    /// pair not holding `current` (the key in use), on disk when this returns; its generation and
+    /// the key.
+    pub fn add_beside_of(
+        &mut self,
+        holds: Holds,
+        current: u64,
+    ) -> Result<(u64, DbKey), StorageError> {
         let slot = self
-            .slots
-            .iter()
-            .position(|s| s.as_ref().map(|(g, _)| *g) != Some(current))
-            .unwrap_or(0);
-        let generation = self.keys().first().map_or(0, |&(g, _)| g) + 1;
+            .slots_of(holds)
+            .find(|&slot| self.slots[slot].as_ref().map(|(g, _)| *g) != Some(current))
+            .expect("a pair has two slots");
+        let generation = self.keys_of(holds).first().map_or(0, |&(g, _)| g) + 1;
         let key = fresh_key();
         let copy = Zeroizing::new(*key);
         self.write_slot(slot, generation, key)?;
         Ok((generation, copy))
+    }
+
+    /// The slots of `holds`' pair.
+    fn slots_of(&self, holds: Holds) -> impl Iterator<Item = usize> + use<> {
+        (0..SLOT_AT.len()).filter(move |&slot| Holds::of_slot(slot) == holds)
     }
 
     /// Reads the slots again, as another process may have rotated the key.
@@ -218,10 +281,15 @@ impl KeyFile {
         Ok(Locked(file))
     }
 
-    /// Destroys every key but the one of `keep`, on disk when this returns.
+    /// Destroys every database key but the one of `keep`, on disk when this returns.
     pub fn keep_only(&mut self, keep: u64) -> Result<(), StorageError> {
-        for (slot, at) in self.slots.iter_mut().zip(SLOT_AT) {
-            if slot.as_ref().is_some_and(|(g, _)| *g != keep) {
+        self.keep_only_of(Holds::Database, keep)
+    }
+
+    /// Destroys every key for `holds` but the one of `keep`, on disk when this returns.
+    pub fn keep_only_of(&mut self, holds: Holds, keep: u64) -> Result<(), StorageError> {
+        for (index, (slot, at)) in self.slots.iter_mut().zip(SLOT_AT).enumerate() {
+            if Holds::of_slot(index) == holds && slot.as_ref().is_some_and(|(g, _)| *g != keep) {
                 let mut noise = [0u8; SLOT_LEN];
                 fill_random(&mut noise);
                 self.file
@@ -245,7 +313,7 @@ impl KeyFile {
                 XNonce::from_slice(&nonce),
                 chacha20poly1305::aead::Payload {
                     msg: &secret[..],
-                    aad: &self.header,
+                    aad: &associated(&self.header, Holds::of_slot(slot)),
                 },
             )
             .expect("40 bytes are far below the AEAD's limit");
@@ -271,22 +339,27 @@ impl Drop for Locked {
     }
 }
 
+/// What a slot's seal binds: the header, and what the slot's key is for.
+fn associated(header: &[u8; HEADER_LEN], holds: Holds) -> Vec<u8> {
+    [&header[..], holds.label()].concat()
+}
+
 /// What each slot of the key file `bytes` holds, unsealed with `sealing`.
 fn unseal_slots(
     sealing: &[u8; 32],
     header: &[u8; HEADER_LEN],
     bytes: &[u8],
-) -> [Option<(u64, DbKey)>; 2] {
+) -> [Option<(u64, DbKey)>; 4] {
     let cipher = XChaCha20Poly1305::new(sealing.into());
-    SLOT_AT.map(|at| {
-        let at = at as usize;
+    std::array::from_fn(|slot| {
+        let at = SLOT_AT[slot] as usize;
         let raw = &bytes[at..at + SLOT_LEN];
         let secret = cipher
             .decrypt(
                 XNonce::from_slice(&raw[..NONCE_LEN]),
                 chacha20poly1305::aead::Payload {
                     msg: &raw[NONCE_LEN..],
-                    aad: header,
+                    aad: &associated(header, Holds::of_slot(slot)),
                 },
             )
             .ok()

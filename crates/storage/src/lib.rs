@@ -33,6 +33,7 @@ mod query_plans;
 mod receipts;
 mod relations;
 mod rotation;
+mod sealed_secrets;
 mod stream_state;
 mod sync_store;
 #[cfg(test)]
@@ -56,6 +57,7 @@ pub use name::{NameError, check_name};
 pub use passphrase::Passphrase;
 pub use receipts::MarkedRead;
 pub use rotation::Rotated;
+pub use sealed_secrets::Resealed;
 pub use stream_state::Peer;
 pub use sync_store::{ConversationStore, HeldSends};
 pub use window::{Around, Window};

@@ -418,4 +418,18 @@ pub const MIGRATIONS: &[&str] = &[
     DROP INDEX group_records_thread;
     CREATE INDEX group_records_thread ON group_records (group_id, parent, seq)
         WHERE held_for IS NULL AND parent IS NOT NULL AND gone = 0 AND aside = 0;",
+    // 31: transport secrets sealed under a key of their own (`sealed_secrets.rs`), so that stepping
+    // one forward erases the old one by re-sealing the contacts' few secrets under a fresh key
+    // instead of re-encrypting the whole database. `secrets_generation`: the secrets key every row
+    // is sealed under (0: stored plain, as before this migration); `secrets_owed`: a secret was
+    // replaced since, and the key must change. Rows stored plain are sealed by the node's first
+    // re-seal, which then owes one rotation of the database key for the plain copies.
+    "ALTER TABLE erasure ADD COLUMN secrets_generation INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE erasure ADD COLUMN secrets_owed INTEGER NOT NULL DEFAULT 1;
+    DROP TRIGGER erase_chain_step;
+    DROP TRIGGER erase_transport_step;
+    CREATE TRIGGER erase_chain_step AFTER UPDATE OF secret ON chain_secrets
+        BEGIN UPDATE erasure SET secrets_owed = 1 WHERE secrets_owed = 0; END;
+    CREATE TRIGGER erase_transport_step AFTER UPDATE OF secret ON transport_secrets
+        BEGIN UPDATE erasure SET secrets_owed = 1 WHERE secrets_owed = 0; END;",
 ];

@@ -57,6 +57,7 @@ impl Database {
         }
         let hold = self.keys.lock_shared()?;
         self.follow_rotation()?;
+        self.load_secrets_key()?;
         self.hold = Some(hold);
         Ok(())
     }
