@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, params};
 use super::database::Database;
 
 use super::key_file::SecretsKey;
-use super::sealed_secrets::{SecretRow, open, plain_secret, seal};
+use super::sealed_secrets::{SecretRow, open, plain_secret, seal, still_sealed_under};
 use super::stream_state::Peer;
 use crate::{ContactId, StorageError};
 use courier_proto::handshake::Agreement;
@@ -134,6 +134,7 @@ impl Database {
     ) -> Result<ContactId, StorageError> {
         let sealing = self.secrets_key();
         let tx = self.write()?;
+        still_sealed_under(&tx, sealing.as_ref())?;
         let (pending, public): (i64, Vec<u8>) = tx
             .query_row(
                 "SELECT id, handshake_public FROM pending_contacts WHERE alias = ?1",
@@ -183,11 +184,18 @@ impl Database {
     ) -> Result<TransportKeys, StorageError> {
         let sealing = self.secrets_key();
         let tx = self.write()?;
-        let (root, is_alice, start): (Option<Vec<u8>>, Option<bool>, Option<i64>) = tx
+        still_sealed_under(&tx, sealing.as_ref())?;
+        let (root, is_alice, start): (Option<Zeroizing<Vec<u8>>>, Option<bool>, Option<i64>) = tx
             .query_row(
                 "SELECT root_secret, is_alice, start_ms FROM contacts WHERE id = ?1",
                 [contact],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, Option<Vec<u8>>>(0)?.map(Zeroizing::new),
+                        r.get(1)?,
+                        r.get(2)?,
+                    ))
+                },
             )
             .optional()?
             .ok_or(StorageError::NoKeys)?;
@@ -195,11 +203,11 @@ impl Database {
             return Err(StorageError::NoKeys);
         };
         let role = if is_alice { Role::Alice } else { Role::Bob };
-        let stored: Option<(i64, Vec<u8>)> = tx
+        let stored: Option<(i64, Zeroizing<Vec<u8>>)> = tx
             .query_row(
                 "SELECT period, secret FROM transport_secrets WHERE contact_id = ?1 AND transport = ?2",
                 params![contact, transport_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, Zeroizing::new(r.get(1)?))),
             )
             .optional()?;
         let now = period_at(now_ms, max_latency_ms);
@@ -221,7 +229,7 @@ impl Database {
             (None, Some(root)) => {
                 let start = start_period(start as u64, max_latency_ms);
                 TransportKeys::new(
-                    &plain_secret(&Zeroizing::new(root))?,
+                    &plain_secret(&root)?,
                     transport_id,
                     role,
                     start,
@@ -232,11 +240,11 @@ impl Database {
             (None, None) => {
                 let no_keys = || StorageError::NoKeysFor(transport_id.to_owned());
                 let class = latency_class(max_latency_ms).ok_or_else(no_keys)?;
-                let (step_period, step): (i64, Vec<u8>) = tx
+                let (step_period, step): (i64, Zeroizing<Vec<u8>>) = tx
                     .query_row(
                         "SELECT period, secret FROM chain_secrets WHERE contact_id = ?1 AND class_ms = ?2",
                         params![contact, i64::try_from(class).unwrap_or(i64::MAX)],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
+                        |r| Ok((r.get(0)?, Zeroizing::new(r.get(1)?))),
                     )
                     .optional()?
                     // Made before class chains, and this transport was not configured then.
@@ -272,14 +280,19 @@ impl Database {
         max_latency_ms: u64,
         keys: &TransportKeys,
     ) -> Result<(), StorageError> {
+        let sealing = self.secrets_key();
+        let tx = self.write()?;
+        still_sealed_under(&tx, sealing.as_ref())?;
         save_keys(
-            &self.conn,
-            self.secrets.as_ref(),
+            &tx,
+            sealing.as_ref(),
             contact,
             transport,
             max_latency_ms,
             keys,
-        )
+        )?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Every contact that completed the handshake, by alias.

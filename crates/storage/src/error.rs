@@ -137,6 +137,11 @@ pub enum StorageError {
         /// The key file.
         keys: String,
     },
+    /// Another process re-sealed the transport secrets while this one had the database open.
+    #[error(
+        "another Courier process re-sealed the contacts' keys while this one ran (two nodes on one data directory?): stop the other one, then open the data directory again"
+    )]
+    SecretsResealed,
     /// The database file could not be looked at.
     #[error("cannot use the database {path}: {source}; check that the data directory is yours")]
     File {
@@ -191,6 +196,7 @@ impl HasKind for StorageError {
             StorageError::Relation { .. } => K::InvalidInput,
             StorageError::GroupStore(e) => e.kind(),
             StorageError::IdentityExists
+            | StorageError::SecretsResealed
             | StorageError::DuplicateLink
             | StorageError::DuplicateAlias(_) => K::Conflict,
             StorageError::Undeliverable(_) => K::RefusedByPolicy,

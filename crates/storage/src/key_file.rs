@@ -15,8 +15,9 @@
 //! (and, for a secrets key, a label) as associated data, a generation number and a key; an unused
 //! slot is random bytes, so the file does not show how many keys it holds. Rotating a key writes the
 //! new one into the other slot of its pair before what it encrypts is rewritten and destroys the old
-//! slot only after; a crash in between leaves both, and opening tries the newer first. A key file
-//! from before the secrets keys has random bytes where their slots are: no secrets key yet.
+//! slot only after; a crash in between leaves both: opening tries the newer database key first, and
+//! the secrets key is the one the database names. A key file from before the secrets keys has
+//! random bytes where their slots are: no secrets key yet.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -452,6 +453,51 @@ mod tests {
             KeyFile::create(&path, &passphrase("right one")).is_err(),
             "never made over an existing one"
         );
+    }
+
+    #[test]
+    fn the_secrets_keys_have_slots_of_their_own_and_never_pass_for_a_database_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("courier.keys");
+        let mut keys = KeyFile::create(&path, &passphrase("right one")).unwrap();
+        let database = *keys.keys()[0].1.clone();
+        assert!(
+            keys.keys_of(Holds::Secrets).is_empty(),
+            "none until the first re-seal"
+        );
+        let (first, _) = keys.add_beside_of(Holds::Secrets, 0).unwrap();
+        let (second, key) = keys.add_beside_of(Holds::Secrets, first).unwrap();
+        assert_eq!((first, second), (1, 2));
+        let opened = KeyFile::open(&path, &passphrase("right one")).unwrap();
+        let held: Vec<u64> = opened.keys_of(Holds::Secrets).iter().map(|k| k.0).collect();
+        assert_eq!(held, vec![2, 1]);
+        let databases: Vec<(u64, [u8; 32])> =
+            opened.keys().iter().map(|(g, k)| (*g, ***k)).collect();
+        assert_eq!(
+            databases,
+            vec![(1, database)],
+            "the database's pair untouched"
+        );
+        keys.keep_only_of(Holds::Secrets, 2).unwrap();
+        let opened = KeyFile::open(&path, &passphrase("right one")).unwrap();
+        assert_eq!(opened.keys_of(Holds::Secrets).len(), 1);
+        assert_eq!(**opened.key_of(Holds::Secrets, 2).unwrap(), *key);
+        assert_eq!(
+            opened.keys().len(),
+            1,
+            "keep_only_of leaves the other pair alone"
+        );
+        // The same bytes under the other kind's label open nothing.
+        let bytes = std::fs::read(&path).unwrap();
+        let mut swapped = bytes.clone();
+        let (database_at, secrets_at) = (SLOT_AT[0] as usize, SLOT_AT[2] as usize);
+        swapped[secrets_at..secrets_at + SLOT_LEN]
+            .copy_from_slice(&bytes[database_at..database_at + SLOT_LEN]);
+        swapped[database_at..database_at + SLOT_LEN]
+            .copy_from_slice(&bytes[secrets_at..secrets_at + SLOT_LEN]);
+        let header: [u8; HEADER_LEN] = bytes[..HEADER_LEN].try_into().unwrap();
+        let slots = unseal_slots(&keys.sealing, &header, &swapped);
+        assert!(slots[0].is_none() && slots[2].is_none());
     }
 
     #[test]

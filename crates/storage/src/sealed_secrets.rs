@@ -103,6 +103,25 @@ pub(super) fn plain_secret(bytes: &[u8]) -> Result<SecretKey, StorageError> {
     Ok(SecretKey::from_bytes(bytes))
 }
 
+/// Checks, inside a write transaction (so no re-seal can come between), that the secrets are still
+/// sealed under `held`, the key this connection writes with. Only another process re-sealing while
+/// this one runs (two nodes on one data directory) changes it, and a secret sealed under a key it
+/// then destroyed would be lost for good.
+pub(super) fn still_sealed_under(
+    tx: &Connection,
+    held: Option<&SecretsKey>,
+) -> Result<(), StorageError> {
+    let generation: i64 = tx.query_row(
+        "SELECT secrets_generation FROM erasure WHERE id = 1",
+        [],
+        |r| r.get(0),
+    )?;
+    if generation as u64 != held.map_or(0, |k| k.generation) {
+        return Err(StorageError::SecretsResealed);
+    }
+    Ok(())
+}
+
 /// What a re-seal did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Resealed {
@@ -114,19 +133,23 @@ pub struct Resealed {
 
 /// Every stored secret: its table's rows as (contact, transport or class, stored bytes).
 struct Stored {
-    transports: Vec<(ContactId, String, Vec<u8>)>,
-    chains: Vec<(ContactId, i64, Vec<u8>)>,
+    transports: Vec<(ContactId, String, Zeroizing<Vec<u8>>)>,
+    chains: Vec<(ContactId, i64, Zeroizing<Vec<u8>>)>,
 }
 
 impl Stored {
     fn read(conn: &Connection) -> Result<Stored, StorageError> {
         let transports = conn
             .prepare("SELECT contact_id, transport, secret FROM transport_secrets")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, Zeroizing::new(r.get(2)?)))
+            })?
             .collect::<Result<_, _>>()?;
         let chains = conn
             .prepare("SELECT contact_id, class_ms, secret FROM chain_secrets")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, Zeroizing::new(r.get(2)?)))
+            })?
             .collect::<Result<_, _>>()?;
         Ok(Stored { transports, chains })
     }
@@ -353,6 +376,60 @@ mod tests {
         let again = tor_keys(&mut db, bob, START + 7 * DAY);
         assert_eq!(again.outgoing(), later.outgoing());
         assert_ne!(again.outgoing(), before.outgoing());
+    }
+
+    #[test]
+    fn a_reseal_cut_short_before_its_commit_leaves_the_secrets_readable_and_the_next_one_a_single_key()
+     {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("courier.db");
+        let (mut db, bob) = with_bob(&path);
+        db.follow_rotations();
+        db.reseal_secrets().unwrap().expect("nobody in use");
+        let current = db.secrets.clone().unwrap().generation;
+        let keys = tor_keys(&mut db, bob, START + 7 * DAY);
+        // What a crash between the new key's write and the rows' commit leaves: both keys.
+        db.keys.add_beside_of(Holds::Secrets, current).unwrap();
+        drop(db);
+
+        let mut db = Database::open(&path, &passphrase()).unwrap();
+        assert_eq!(db.keys.keys_of(Holds::Secrets).len(), 2);
+        assert_eq!(
+            tor_keys(&mut db, bob, START + 7 * DAY).outgoing(),
+            keys.outgoing(),
+            "still under the key the database names"
+        );
+        db.follow_rotations();
+        assert!(db.secrets_owed().unwrap(), "the step before the crash");
+        db.reseal_secrets().unwrap().expect("nobody in use");
+        let held = db.keys.keys_of(Holds::Secrets);
+        assert_eq!(
+            held.len(),
+            1,
+            "the spare key is written over, the old one destroyed"
+        );
+        assert!(held[0].0 > current + 1);
+        assert_eq!(
+            tor_keys(&mut db, bob, START + 7 * DAY).outgoing(),
+            keys.outgoing()
+        );
+    }
+
+    #[test]
+    fn a_second_node_holding_a_key_since_destroyed_refuses_to_write_a_secret_under_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("courier.db");
+        let (mut first, bob) = with_bob(&path);
+        first.follow_rotations();
+        let mut second = Database::open(&path, &passphrase()).unwrap();
+        second.follow_rotations();
+        first.reseal_secrets().unwrap().expect("nobody in use");
+        assert!(matches!(
+            second.transport_keys(bob, "tor", DAY, START + 7 * DAY),
+            Err(StorageError::SecretsResealed)
+        ));
+        second.hold_key().unwrap();
+        tor_keys(&mut second, bob, START + 7 * DAY);
     }
 
     #[test]
