@@ -75,12 +75,11 @@ pub(super) fn open(
     let Some(key) = key else {
         return plain_secret(stored);
     };
-    if stored.len() < NONCE_LEN {
+    let Some((nonce, sealed)) = stored.split_at_checked(NONCE_LEN) else {
         return Err(StorageError::Corrupt(
             "a sealed transport secret is cut short",
         ));
-    }
-    let (nonce, sealed) = stored.split_at(NONCE_LEN);
+    };
     let plain = XChaCha20Poly1305::new((&*key.key).into())
         .decrypt(
             XNonce::from_slice(nonce),
@@ -457,6 +456,18 @@ mod tests {
             read.outgoing(),
             tor_keys(&mut node, bob, START + 7 * DAY).outgoing()
         );
+    }
+
+    #[test]
+    fn a_new_node_s_first_reseal_seals_nothing_and_owes_no_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = Database::open(&dir.path().join("courier.db"), &passphrase()).unwrap();
+        db.follow_rotations();
+        assert!(db.secrets_owed().unwrap(), "no secrets key yet");
+        let resealed = db.reseal_secrets().unwrap().expect("nobody in use");
+        assert_eq!(resealed.secrets, 0);
+        assert!(!db.secrets_owed().unwrap());
+        assert!(!db.erasure_owed().unwrap(), "nothing was ever stored plain");
     }
 
     #[test]
