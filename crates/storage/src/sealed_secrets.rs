@@ -378,6 +378,64 @@ mod tests {
     }
 
     #[test]
+    fn a_stale_copy_of_the_database_opens_with_the_passphrase_but_its_old_step_under_no_key_left() {
+        use super::super::database::{Unlock, connect};
+        use super::super::key_file::{KeyFile, path_for};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("courier.db");
+        let (mut db, bob) = with_bob(&path);
+        db.follow_rotations();
+        db.reseal_secrets().unwrap().expect("nobody in use");
+        db.rotate_key().unwrap().expect("nobody in use");
+        // What a seized disk keeps of before the step: the database and its WAL as they were
+        // (blocks the file system freed, a snapshot).
+        let seized = tempfile::tempdir().unwrap();
+        let stale = seized.path().join("courier.db");
+        std::fs::copy(&path, &stale).unwrap();
+        let wal = dir.path().join("courier.db-wal");
+        if wal.exists() {
+            std::fs::copy(&wal, seized.path().join("courier.db-wal")).unwrap();
+        }
+        tor_keys(&mut db, bob, START + 7 * DAY);
+        db.reseal_secrets().unwrap().expect("nobody in use");
+        // Seized now: the key file as it is, read with the passphrase.
+        std::fs::copy(path_for(&path), path_for(&stale)).unwrap();
+        let keys = KeyFile::open(&path_for(&stale), &passphrase()).unwrap();
+        let database_key = keys.keys()[0].1.clone();
+        let copy = connect(&stale, Unlock::Key(&database_key))
+            .unwrap()
+            .expect("the database key did not change: the stale copy opens");
+        let old_step: Vec<u8> = copy
+            .query_row(
+                "SELECT secret FROM chain_secrets WHERE contact_id = ?1 AND class_ms = ?2",
+                params![bob, DAY as i64],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(old_step.len(), NONCE_LEN + 32 + 16, "sealed, not plain");
+        let held = keys.keys_of(Holds::Secrets);
+        assert_eq!(held.len(), 1);
+        for (generation, key) in held {
+            let key = SecretsKey {
+                generation,
+                key: Zeroizing::new(**key),
+            };
+            assert!(
+                open(Some(&key), SecretRow::Chain(bob, DAY), &old_step).is_err(),
+                "the old step opens under no key the key file holds"
+            );
+        }
+        drop(copy);
+        assert!(
+            matches!(
+                Database::open(&stale, &passphrase()),
+                Err(StorageError::Corrupt(reason)) if reason.contains("transport secrets")
+            ),
+            "Courier itself refuses the copy: its secrets' key is gone"
+        );
+    }
+
+    #[test]
     fn a_reseal_cut_short_before_its_commit_leaves_the_secrets_readable_and_the_next_one_a_single_key()
      {
         let dir = tempfile::tempdir().unwrap();
