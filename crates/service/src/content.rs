@@ -92,17 +92,22 @@ pub(crate) fn own_body<'a>(content_type: &str, payload: &'a [u8]) -> Option<&'a 
     }
 }
 
-/// Whether a stored relation's own body keeps its kind's rule as the kind's plugin reads it (one
-/// emoji or a short word for a reaction, a clean text for an edit). Where no plugin of the kind is
-/// loaded, what the host checked as it arrived (the id it names, a reaction's length) and UTF-8
-/// are all there is to hold it to.
-pub(crate) fn keeps_its_rule(plugins: &mut Plugins, message: &Message) -> bool {
+/// What a stored reaction or edit shows: its own body where the kind's plugin is loaded and finds
+/// it keeps the kind's rule (one emoji or a short word for a reaction, a clean text for an edit),
+/// nothing where it breaks it (a bent peer's), and the sender's fallback line ("reacted 👍 to a
+/// message", "edited: …") where no plugin of the kind is loaded: the host alone cannot hold the
+/// body to a rule it does not know, so it shows what the sender's plugin wrote for such a reader.
+pub(crate) fn relation_shown(plugins: &mut Plugins, message: &Message) -> Option<String> {
     let Some(Ok(relation)) = relation::relation_of(message) else {
-        return false;
+        return None;
     };
     match plugins.message_type_if_loaded(&message.content_type) {
-        Some(plugin) => plugin.validate(relation.body, message.type_version).is_ok(),
-        None => std::str::from_utf8(relation.body).is_ok(),
+        Some(plugin) => match plugin.validate(relation.body, message.type_version) {
+            Ok(()) => Some(String::from_utf8_lossy(relation.body).into_owned()),
+            Err(_) => None,
+        },
+        None if message.fallback.is_empty() => None,
+        None => Some(message.fallback.clone()),
     }
 }
 

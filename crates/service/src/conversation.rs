@@ -7,7 +7,7 @@ use courier_proto::sync::timer::Timer;
 use courier_storage::{Around, ContactId, Database, Delivery, Direction, Draft, Entry, Payload};
 
 use crate::Service;
-use crate::content::{PeerSupport, compose, keeps_its_rule, summary};
+use crate::content::{PeerSupport, compose, relation_shown, summary};
 use crate::error::ServiceError;
 use crate::service::now_ms;
 
@@ -239,23 +239,17 @@ impl Service {
         let (mut reactions, mut edits) = (Vec::new(), Vec::new());
         for related in self.db.relations_to(contact, &entry.id)? {
             // A bent peer's reaction or edit that breaks its kind's rule is not shown.
-            if !keeps_its_rule(self.plugins()?, &related.message) {
+            let Some(said) = relation_shown(self.plugins()?, &related.message) else {
                 continue;
-            }
-            let said = || {
-                relation::relation_of(&related.message)
-                    .and_then(Result::ok)
-                    .map(|r| String::from_utf8_lossy(r.body).into_owned())
-                    .unwrap_or_default()
             };
             match RelationKind::of(&related.message.content_type) {
                 // Oldest first: a later reaction of the same side replaces its earlier one.
                 Some(RelationKind::Reaction) => {
                     reactions.retain(|(side, _)| *side != related.direction);
-                    reactions.push((related.direction, said()));
+                    reactions.push((related.direction, said));
                 }
                 Some(RelationKind::Edit) if related.direction == entry.direction => {
-                    edits.push(said())
+                    edits.push(said)
                 }
                 _ => {}
             }

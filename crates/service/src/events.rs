@@ -1032,7 +1032,8 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(watcher.poll(&mut service, vec![], &[]).unwrap(), []);
-        // Bob reacts to our post, then takes his own back: each is told as what it did.
+        // Bob reacts to our post, then takes his own back: each is told as what it did. This
+        // service has no plugins, so a reaction shows as the line bob's plugin wrote for it.
         let relation =
             |service: &mut Service, kind: RelationKind, target: &Record, body: &str, at: u64| {
                 let payload = courier_proto::sync::relation::payload(
@@ -1043,7 +1044,7 @@ mod tests {
                     parent: None,
                     content_type: kind.content_type().into(),
                     type_version: 1,
-                    fallback: String::new(),
+                    fallback: format!("{} {body}", kind.content_type()),
                     body: payload,
                 };
                 let body = service
@@ -1067,7 +1068,7 @@ mod tests {
             .iter()
             .map(|r| (r.author.as_str(), r.ours, r.reaction.as_str()))
             .collect();
-        assert_eq!(reactions, [("bob", false, "👍")]);
+        assert_eq!(reactions, [("bob", false, "courier/reaction 👍")]);
         relation(&mut service, RelationKind::Delete, &post, "", 7);
         let events = watcher.poll(&mut service, vec![], &[]).unwrap();
         // The retraction shows in the group as its own line ("deleted a message"), as in a

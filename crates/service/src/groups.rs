@@ -21,7 +21,7 @@ use courier_storage::{
 
 use crate::Service;
 use crate::attachment::{Attachment, id_range, write_new};
-use crate::content::{compose, keeps_its_rule, summary};
+use crate::content::{compose, relation_shown, summary};
 use crate::error::ServiceError;
 use crate::service::now_ms;
 
@@ -771,13 +771,9 @@ impl Service {
                 fallback: found.fallback,
                 body: payload,
             };
-            if !keeps_its_rule(self.plugins()?, &message) {
-                continue;
-            }
-            let Some(Ok(relation)) = relation::relation_of(&message) else {
+            let Some(said) = relation_shown(self.plugins()?, &message) else {
                 continue;
             };
-            let said = String::from_utf8_lossy(relation.body).into_owned();
             let by = record.body.author;
             match kind {
                 // Oldest first: a member's later reaction replaces their earlier one.

@@ -337,4 +337,37 @@ mod tests {
                     || e.message.content_type == REPLY_TYPE)
         );
     }
+
+    #[test]
+    fn alice_takes_back_a_photo_for_everyone_and_its_chunks_leave_both_sides_packs() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut alice, mut bob) = (
+            side(dir.path(), "alice", "bob"),
+            side(dir.path(), "bob", "alice"),
+        );
+        let packs = |name: &str| -> Vec<std::path::PathBuf> {
+            std::fs::read_dir(dir.path().join(format!("{name}.db.chunks")))
+                .map(|d| d.flatten().map(|e| e.path()).collect())
+                .unwrap_or_default()
+        };
+        let photo: Vec<u8> = (0..200_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let sent = send(&mut alice, "courier/image", photo).unwrap();
+        send(&mut alice, "courier/text", b"that was the map".to_vec()).unwrap();
+        carry(&mut alice, &mut bob);
+        assert_eq!(
+            (packs("alice").len(), packs("bob").len()),
+            (1, 1),
+            "the photo's chunks are in a pack at each end"
+        );
+        assert_eq!(shown(&bob).len(), 2);
+
+        send(&mut alice, DELETE_TYPE, payload(&sent, b"")).unwrap();
+        carry(&mut alice, &mut bob);
+        for (at, name) in [(&mut alice, "alice"), (&mut bob, "bob")] {
+            at.db.sweep_expired(now() + 1_000).unwrap();
+            let types: Vec<String> = shown(at).into_iter().map(|(t, _)| t).collect();
+            assert_eq!(types, ["courier/text", DELETE_TYPE], "{name}'s window");
+            assert!(packs(name).is_empty(), "{name}'s pack of the photo is gone");
+        }
+    }
 }

@@ -314,7 +314,7 @@ pub fn list(dir: &DataDir, alias: &str, json: bool, mark_read: bool) -> Result<(
     if rows.is_empty() {
         println!("no messages with {alias:?} yet");
     }
-    for row in rows {
+    for row in &rows {
         println!(
             "{} {:<3} {:<8} {} {}",
             utc(row["time"].as_u64().unwrap_or(0)),
@@ -322,10 +322,47 @@ pub fn list(dir: &DataDir, alias: &str, json: bool, mark_read: bool) -> Result<(
             row["state"].as_str().unwrap_or(""),
             &row["id"].as_str().unwrap_or("")[..16],
             // A contact wrote it (a fallback text, perhaps): no escape code reaches the terminal.
-            courier_service::for_terminal(row["summary"].as_str().unwrap_or(""))
+            courier_service::for_terminal(&shown_line(row, &rows))
         );
     }
     Ok(())
+}
+
+/// What the text window prints of `row`: a reply with the start of what it quotes, the latest
+/// edit marked as one, and each side's reaction, as the page shows them.
+fn shown_line(row: &serde_json::Value, rows: &[serde_json::Value]) -> String {
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("").to_owned();
+    let reply = row["relation"] == "reply";
+    let mut line = match row["edits"].as_array().and_then(|e| e.last()) {
+        Some(latest) if reply => format!("↩ {} (edited)", text(latest)),
+        Some(latest) => format!("{} (edited)", text(latest)),
+        None => text(&row["summary"]),
+    };
+    if reply {
+        let quoted = rows
+            .iter()
+            .find(|r| r["id"] == row["relates_to"])
+            .map_or_else(
+                || "a message not here".to_owned(),
+                |r| {
+                    let said = text(&r["summary"]);
+                    match said.char_indices().nth(40) {
+                        Some((cut, _)) => format!("\"{}…\"", &said[..cut]),
+                        None => format!("\"{said}\""),
+                    }
+                },
+            );
+        line = format!("{line}  [re {quoted}]");
+    }
+    for reaction in row["reactions"].as_array().into_iter().flatten() {
+        let side = if reaction["from"] == "outgoing" {
+            "you"
+        } else {
+            "them"
+        };
+        line = format!("{line}  [{} {side}]", text(&reaction["reaction"]));
+    }
+    line
 }
 
 /// Writes the content of message `id` (a hex prefix of at least 8 digits, as `messages` shows) to
@@ -375,5 +412,36 @@ mod tests {
         assert_eq!(super::utc(0), "1970-01-01 00:00:00");
         assert_eq!(super::utc(1_795_000_000_000), "2026-11-18 11:06:40");
         assert_eq!(super::utc(951_782_400_000), "2000-02-29 00:00:00");
+    }
+
+    #[test]
+    fn a_reply_shows_what_it_quotes_its_latest_edit_and_each_side_s_reaction() {
+        use serde_json::json;
+        let long = "north gate at nine, bring the blue folder and the spare keys";
+        let rows = vec![
+            json!({"id": "aa", "summary": long, "edits": [], "reactions": []}),
+            json!({
+                "id": "bb",
+                "summary": "↩ which gate?",
+                "relation": "reply",
+                "relates_to": "aa",
+                "edits": ["which gate, the old one?"],
+                "reactions": [
+                    {"from": "incoming", "reaction": "❤"},
+                    {"from": "outgoing", "reaction": "👍"}
+                ],
+            }),
+            json!({"id": "cc", "summary": "↩ yes", "relation": "reply", "relates_to": "gone",
+                   "edits": [], "reactions": []}),
+        ];
+        assert_eq!(super::shown_line(&rows[0], &rows), long);
+        assert_eq!(
+            super::shown_line(&rows[1], &rows),
+            "↩ which gate, the old one? (edited)  [re \"north gate at nine, bring the blue folde…\"]  [❤ them]  [👍 you]"
+        );
+        assert_eq!(
+            super::shown_line(&rows[2], &rows),
+            "↩ yes  [re a message not here]"
+        );
     }
 }

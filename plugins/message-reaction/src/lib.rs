@@ -74,7 +74,7 @@ impl ContentType for Reaction {
     }
 
     fn summary(payload: &[u8]) -> Result<String, PluginError> {
-        Ok(format!("reacted {}", reaction(payload)?))
+        Ok(format!("reacted {} to a message", reaction(payload)?))
     }
 }
 
@@ -93,7 +93,10 @@ mod tests {
         {
             assert_eq!(reaction(ok.as_bytes()).unwrap(), ok, "{ok}");
         }
-        assert_eq!(Reaction::summary("👍".as_bytes()).unwrap(), "reacted 👍");
+        assert_eq!(
+            Reaction::summary("👍".as_bytes()).unwrap(),
+            "reacted 👍 to a message"
+        );
         assert_eq!(
             Reaction::prepare(" 👍 ".as_bytes(), &[]).unwrap(),
             "👍".as_bytes()

@@ -18,14 +18,15 @@ fn hex(bytes: &[u8]) -> String {
 const SECRET: &str = "the ledger is under the third floorboard";
 const REPLY: &str = "understood, burning the map tonight";
 
-/// Every file under `dir`.
+/// Every regular file under `dir`.
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = entry.path();
         if path.is_dir() {
             found.extend(files(&path));
-        } else {
+        } else if path.is_file() {
+            // A running API's socket holds nothing to read.
             found.push(path);
         }
     }

@@ -2,7 +2,7 @@
 //! text, alice reacts to the reply and changes her reaction, bob edits his reply, alice takes one
 //! of her texts back; both sides list the same state, the refused ones change nothing, the text
 //! taken back is in neither data directory, and a node without the kinds' plugins shows the
-//! sender's fallback line for a reply and the reaction on what it names. Read receipts: off until
+//! sender's fallback lines. Read receipts: off until
 //! a side turns them on, for that side; the other's window shows read; every change reaches the
 //! WebSocket as an event of its own.
 
@@ -48,7 +48,9 @@ fn short(row: &Value) -> String {
 fn bob_replies_alice_reacts_and_changes_it_bob_edits_alice_deletes_one_for_everyone() -> Result<()>
 {
     let root = scratch();
-    let (alice, bob) = pair(root.path())?;
+    // Both nodes serve their API, so each side's `messages --json` is read through it; the API's
+    // own window is compared with it at the end.
+    let (alice, a, bob, b) = api_pair(&Tools::locate()?, root.path(), true)?;
     alice.cli(&["send", "bob", "--text", "north gate at nine"])?;
     alice.cli(&["send", "bob", "--text", "bring the blue folder"])?;
     wait_for_delivery(&alice, &bob, 2, WAIT)?;
@@ -111,8 +113,51 @@ fn bob_replies_alice_reacts_and_changes_it_bob_edits_alice_deletes_one_for_every
         || Ok(state(&alice, "bob", "outgoing")? && state(&bob, "alice", "incoming")?),
     )?;
 
-    // Refused, each with a clear error, and nothing stored.
-    let before = listed(&alice, "bob")?.len();
+    // The CLI's window and the API's are the same on each side.
+    for (person, client, alias) in [(&alice, &a, "bob"), (&bob, &b, "alice")] {
+        let cli = listed(person, alias)?;
+        let api: Messages = client.get(&format!("/v1/conversations/{alias}/messages"))?;
+        assert_eq!(cli.len(), api.messages.len(), "{alias}'s window");
+        for (row, message) in cli.iter().zip(&api.messages) {
+            let message = serde_json::to_value(message)?;
+            // The API leaves out what is empty; the CLI prints it as empty.
+            let or_none = |v: &Value| match v {
+                Value::Array(a) if a.is_empty() => Value::Null,
+                v => v.clone(),
+            };
+            for field in [
+                "id",
+                "summary",
+                "relation",
+                "relates_to",
+                "reactions",
+                "edits",
+            ] {
+                assert_eq!(
+                    or_none(&row[field]),
+                    or_none(&message[field]),
+                    "{field} of {row}"
+                );
+            }
+        }
+    }
+
+    // Refused, each with a clear error, and nothing stored on either side: after a text sent
+    // behind them has arrived, both windows are what they were, every reaction and edit too.
+    // (A row's delivery state may still move on as acks come: it is left out.)
+    let stored = |rows: Vec<Value>| -> Vec<Value> {
+        rows.into_iter()
+            .filter(|r| r["summary"] != "that is all")
+            .map(|mut r| {
+                r["state"] = Value::Null;
+                r
+            })
+            .collect()
+    };
+    let before = (
+        stored(listed(&alice, "bob")?),
+        stored(listed(&bob, "alice")?),
+    );
     for (args, says) in [
         (vec!["react", "bob", "deadbeefdeadbeef", "👍"], "no message"),
         (
@@ -126,7 +171,12 @@ fn bob_replies_alice_reacts_and_changes_it_bob_edits_alice_deletes_one_for_every
     }
     let refused = bob.fails(&["delete", "alice", &gate, "--for-everyone"])?;
     assert!(refused.contains("only the sender"), "{refused}");
-    assert_eq!(listed(&alice, "bob")?.len(), before);
+    alice.cli(&["send", "bob", "--text", "that is all"])?;
+    wait_until(WAIT, "bob has the text sent behind the refusals", || {
+        Ok(find(&listed(&bob, "alice")?, "that is all").is_some())
+    })?;
+    assert_eq!(stored(listed(&alice, "bob")?), before.0);
+    assert_eq!(stored(listed(&bob, "alice")?), before.1);
 
     // What was taken back is in neither data directory, raw or decrypted.
     let traces = [b"bring the blue folder".to_vec()];
@@ -137,7 +187,7 @@ fn bob_replies_alice_reacts_and_changes_it_bob_edits_alice_deletes_one_for_every
 }
 
 #[test]
-fn carol_without_the_kinds_plugins_sees_alice_s_reply_by_its_fallback_line_and_her_reaction()
+fn carol_without_the_kinds_plugins_sees_alice_s_reply_reaction_edit_and_deletion_by_their_fallback_lines()
 -> Result<()> {
     let root = scratch();
     let tools = Tools::locate()?;
@@ -153,6 +203,7 @@ fn carol_without_the_kinds_plugins_sees_alice_s_reply_by_its_fallback_line_and_h
     carol.cli(&["send", "alice", "--text", "are we still on?"])?;
     wait_for_delivery(&carol, &alice, 1, WAIT)?;
     let asked = short(&find(&listed(&alice, "carol")?, "are we still on?").expect("alice has it"));
+    alice.cli(&["send", "carol", "--text", "the van is blue"])?;
     alice.cli(&[
         "send",
         "carol",
@@ -161,15 +212,39 @@ fn carol_without_the_kinds_plugins_sees_alice_s_reply_by_its_fallback_line_and_h
         "--text",
         "yes, at nine",
     ])?;
+    let ours = listed(&alice, "carol")?;
+    let van = short(&find(&ours, "the van is blue").expect("alice has her text"));
+    let reply = short(&find(&ours, "↩ yes, at nine").expect("alice has her reply"));
     alice.cli(&["react", "carol", &asked, "👍"])?;
-    // Without the reply plugin carol's node shows alice's own line for the reply; the host
-    // itself reads what a reaction names, so the 👍 shows on carol's question all the same.
-    wait_until(WAIT, "carol has the reply and the reaction", || {
-        let rows = listed(&carol, "alice")?;
-        let question = find(&rows, "are we still on?").unwrap_or_default();
-        Ok(find(&rows, "↩ yes, at nine").is_some()
-            && question["reactions"] == serde_json::json!([{"from": "incoming", "reaction": "👍"}]))
-    })?;
+    alice.cli(&["edit", "carol", &reply, "--text", "yes, at ten"])?;
+    alice.cli(&["delete", "carol", &van, "--for-everyone"])?;
+    // Without the kinds' plugins carol's node shows each of alice's relations by the line alice's
+    // plugin wrote for such a reader: the reply as its own line, the reaction and the edit on
+    // what they name (the host reads which message that is, not what the body means), the
+    // deletion as its line, with the text it took back gone all the same.
+    let mut seen = Vec::new();
+    let done = wait_until(
+        WAIT,
+        "carol has the reply, reaction, edit and deletion",
+        || {
+            seen = listed(&carol, "alice")?;
+            let question = find(&seen, "are we still on?").unwrap_or_default();
+            let answer = find(&seen, "↩ yes, at nine").unwrap_or_default();
+            Ok(question["reactions"]
+                == serde_json::json!([{"from": "incoming", "reaction": "reacted 👍 to a message"}])
+                && answer["edits"] == serde_json::json!(["edited: yes, at ten"])
+                && find(&seen, "deleted a message").is_some()
+                && find(&seen, "the van is blue").is_none())
+        },
+    );
+    assert!(done.is_ok(), "carol's window: {seen:#?}");
+    // Alice's own node, which has the plugins, shows the bodies themselves.
+    let ours = listed(&alice, "carol")?;
+    let question = find(&ours, "are we still on?").expect("alice still has it");
+    assert_eq!(
+        question["reactions"],
+        serde_json::json!([{"from": "outgoing", "reaction": "👍"}])
+    );
     Ok(())
 }
 
