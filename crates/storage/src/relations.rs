@@ -172,8 +172,8 @@ mod tests {
     use courier_proto::sync::timer::Timer;
 
     use super::*;
-    use crate::ConversationStore;
     use crate::two_sides::{Side, carry, now, send, side};
+    use crate::{ConversationStore, Draft};
 
     /// The content types and bodies `side` shows, oldest first.
     fn shown(side: &Side) -> Vec<(String, Vec<u8>)> {
@@ -369,5 +369,55 @@ mod tests {
             assert_eq!(types, ["courier/text", DELETE_TYPE], "{name}'s window");
             assert!(packs(name).is_empty(), "{name}'s pack of the photo is gone");
         }
+    }
+
+    #[test]
+    fn a_relation_naming_a_message_of_another_conversation_is_refused_both_ways() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut alice, mut bob) = (
+            side(dir.path(), "alice", "bob"),
+            side(dir.path(), "bob", "alice"),
+        );
+        let carol = alice.db.add_contact("carol").unwrap();
+        let to_bob = send(&mut alice, "courier/text", b"for bob only".to_vec()).unwrap();
+        carry(&mut alice, &mut bob);
+        let from_bob = send(&mut bob, "courier/text", b"for alice only".to_vec()).unwrap();
+        carry(&mut bob, &mut alice);
+
+        // Alice's reaction to carol may not name a message of her conversation with bob, hers or
+        // his: to carol, neither exists.
+        for target in [to_bob, from_bob] {
+            let draft = Draft::new(REACTION_TYPE, 1, payload(&target, "👍".as_bytes()));
+            assert_eq!(
+                refused(
+                    alice
+                        .db
+                        .send(carol, draft, now(), Timer::OFF)
+                        .map(|(id, _)| id)
+                ),
+                RelationRefused::UnknownTarget
+            );
+        }
+        // Nor may one of carol's, as it arrives.
+        let from_carol = Message {
+            timestamp_ms: now(),
+            content_type: REACTION_TYPE.into(),
+            type_version: 1,
+            fallback: String::new(),
+            body: payload(&to_bob, "👍".as_bytes()),
+        };
+        let mut inbox = ConversationStore::new(&mut alice.db, carol, 60_000, Timer::OFF);
+        inbox
+            .store_incoming(&from_carol.id(), from_carol.clone())
+            .unwrap();
+        assert!(!inbox.has_incoming(&from_carol.id()).unwrap());
+        assert!(alice.db.relations_to(carol, &to_bob).unwrap().is_empty());
+        assert!(
+            alice
+                .db
+                .relations_to(alice.peer, &to_bob)
+                .unwrap()
+                .is_empty()
+        );
     }
 }
