@@ -9,7 +9,7 @@ use super::database::Database;
 use super::entry::{Direction, Entry};
 use crate::{ContactId, StorageError};
 use courier_proto::sync::attachment::{self, MANIFEST_TYPE};
-use courier_proto::sync::record::{MAX_BODY_LEN, Message};
+use courier_proto::sync::record::{MAX_BODY_LEN, Message, MessageId};
 
 /// A message ready for the outbox: a plugin's payload of any size, and the text a reader without
 /// the plugin sees.
@@ -49,11 +49,12 @@ impl Draft {
     }
 }
 
-/// The message to show (the draft itself, or the manifest of its chunks) and the chunks, if any.
+/// The message to show (the draft itself, or the manifest of its chunks) and the chunks, if any,
+/// each with its id: the manifest lists them as `split` hashed them, so no chunk is hashed twice.
 pub(super) fn split_if_large(
     draft: Draft,
     timestamp_ms: u64,
-) -> Result<(Message, Vec<Message>), StorageError> {
+) -> Result<(Message, Vec<(MessageId, Message)>), StorageError> {
     if draft.payload.len() <= MAX_BODY_LEN {
         let message = Message {
             timestamp_ms,
@@ -64,12 +65,14 @@ pub(super) fn split_if_large(
         };
         return Ok((message, Vec::new()));
     }
-    Ok(attachment::split(
+    let (manifest, chunks) = attachment::split(
         &draft.payload,
         &draft.content_type,
         draft.version,
         timestamp_ms,
-    )?)
+    )?;
+    let ids = attachment::parse_manifest(&manifest.body)?.chunks;
+    Ok((manifest, ids.into_iter().zip(chunks).collect()))
 }
 
 /// What a conversation entry holds, attachments put back together.

@@ -120,8 +120,12 @@ impl Database {
             "INSERT OR IGNORE INTO outgoing (contact_id, id, timestamp_ms, content_type, type_version, body, fallback, pack_offset, pack_len)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?;
-        for message in chunks.iter().chain([&head]) {
-            let id = message.id();
+        let head_id = head.id();
+        for (id, message) in chunks
+            .iter()
+            .map(|(id, m)| (*id, m))
+            .chain([(head_id, &head)])
+        {
             let (body, packed) = packs.stow(Side::Outgoing, contact, &id, message)?;
             insert.execute(params![
                 contact,
@@ -138,25 +142,18 @@ impl Database {
         drop(insert);
         disappearing::sent(&tx, contact, &head, longest)?;
         if let Some(checked) = relation {
-            relations::stored(
-                &tx,
-                contact,
-                &head.id(),
-                Direction::Outgoing,
-                checked,
-                now_ms,
-            )?;
+            relations::stored(&tx, contact, &head_id, Direction::Outgoing, checked, now_ms)?;
         }
         if let Some(key) = key {
             tx.execute(
                 "INSERT INTO send_keys (contact_id, key, id, added_ms) VALUES (?1, ?2, ?3, ?4)",
-                params![contact, key, &head.id().0[..], now_ms as i64],
+                params![contact, key, &head_id.0[..], now_ms as i64],
             )?;
         }
         // The chunks are on disk before the rows that point at them.
         packs.sync()?;
         tx.commit()?;
-        Ok((head.id(), head, true))
+        Ok((head_id, head, true))
     }
 
     /// Makes every sent but unacked message to `contact` due now. Called when a duplex connection to

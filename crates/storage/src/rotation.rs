@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use super::database::{Database, Unlock, configure, connect, rekey};
 
-use super::key_file::DbKey;
+use super::key_file::{DbKey, Locked};
 use crate::StorageError;
 
 /// What a rotation did.
@@ -67,17 +67,23 @@ impl Database {
         self.hold = None;
     }
 
+    /// The key file's lock, taken to change its keys (a rotation, a re-seal); `None` while another
+    /// connection is in use.
+    pub(super) fn lock_keys_to_change(&self) -> Result<Option<Locked>, StorageError> {
+        if self.hold.is_some() {
+            return Err(StorageError::Corrupt(
+                "a connection that holds the key file cannot change its keys; call follow_rotations first",
+            ));
+        }
+        self.keys.try_lock()
+    }
+
     /// Re-encrypts the whole database under a fresh key, then destroys every other key in the key
     /// file: no copy of a page written before, wherever it is on the disk, opens after this returns.
     /// A crash at any point leaves a database that opens, under the old key or the new one. `None`
     /// while another connection is in use (a command, a request of the API): try again later.
     pub fn rotate_key(&mut self) -> Result<Option<Rotated>, StorageError> {
-        if self.hold.is_some() {
-            return Err(StorageError::Corrupt(
-                "a connection that holds the key file cannot rotate it; call follow_rotations first",
-            ));
-        }
-        let Some(_lock) = self.keys.try_lock()? else {
+        let Some(_lock) = self.lock_keys_to_change()? else {
             return Ok(None);
         };
         let started = Instant::now();

@@ -205,12 +205,7 @@ impl Database {
     /// their plain copies. A crash at any point leaves every secret readable under the key the
     /// database names. `None` while another connection is in use: try again later.
     pub fn reseal_secrets(&mut self) -> Result<Option<Resealed>, StorageError> {
-        if self.hold.is_some() {
-            return Err(StorageError::Corrupt(
-                "a connection that holds the key file cannot re-seal; call follow_rotations first",
-            ));
-        }
-        let Some(_lock) = self.keys.try_lock()? else {
+        let Some(_lock) = self.lock_keys_to_change()? else {
             return Ok(None);
         };
         let started = std::time::Instant::now();
