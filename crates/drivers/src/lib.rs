@@ -15,6 +15,8 @@ pub mod tor;
 use courier_io::Driver;
 
 pub use courier_io::StartDriver;
+/// How much a channel may hold unwritten: where the node stops offering it more, and where it is cut.
+pub use pump::{BACKLOG_CAP, BACKLOG_HIGH};
 
 /// Locks `mutex`; its holders never leave it half-changed, so a panic elsewhere does not poison it.
 pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -17,7 +17,8 @@ pub const MAX_BODY_LEN: usize = 64 * 1024;
 pub const MAX_IDS: usize = 1024;
 /// Largest record payload.
 pub const MAX_PAYLOAD_LEN: usize = MAX_BODY_LEN + 1024;
-const MAX_CONTENT_TYPE_LEN: usize = 64;
+/// Longest content type, in bytes.
+pub const MAX_CONTENT_TYPE_LEN: usize = 64;
 /// Longest fallback text, in bytes.
 pub const MAX_FALLBACK_LEN: usize = 255;
 const MAX_VERSIONS: usize = 16;

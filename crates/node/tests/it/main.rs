@@ -4,6 +4,7 @@
 
 mod two_nodes;
 
+mod backlog;
 mod black_hole;
 mod rendezvous;
 mod simplex;
