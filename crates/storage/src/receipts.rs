@@ -169,7 +169,7 @@ mod tests {
 
     use super::*;
     use crate::entry::Delivery;
-    use crate::two_sides::{Side, carry, now, send, side};
+    use crate::two_sides::{Side, alice_and_bob, carry, now, send, side};
     use crate::{OutgoingState, window::Around};
 
     /// Says `side`'s contact announced read receipts.
@@ -225,10 +225,7 @@ mod tests {
     fn alice_reads_with_receipts_on_and_bob_s_window_shows_read_once_off_or_unannounced_sends_none()
     {
         let dir = tempfile::tempdir().unwrap();
-        let (mut alice, mut bob) = (
-            side(dir.path(), "alice", "bob"),
-            side(dir.path(), "bob", "alice"),
-        );
+        let (mut alice, mut bob) = alice_and_bob(dir.path());
         let first = send(&mut bob, "courier/text", b"are you safe?".to_vec()).unwrap();
         let second = send(&mut bob, "courier/text", b"call me".to_vec()).unwrap();
         carry(&mut bob, &mut alice);

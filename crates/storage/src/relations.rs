@@ -172,7 +172,7 @@ mod tests {
     use courier_proto::sync::timer::Timer;
 
     use super::*;
-    use crate::two_sides::{Side, carry, now, send, side};
+    use crate::two_sides::{Side, alice_and_bob, carry, now, send};
     use crate::{ConversationStore, Draft};
 
     /// The content types and bodies `side` shows, oldest first.
@@ -212,10 +212,7 @@ mod tests {
     #[test]
     fn bob_replies_alice_reacts_twice_bob_edits_and_alice_takes_her_text_back_from_both_sides() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut alice, mut bob) = (
-            side(dir.path(), "alice", "bob"),
-            side(dir.path(), "bob", "alice"),
-        );
+        let (mut alice, mut bob) = alice_and_bob(dir.path());
         let text = send(&mut alice, "courier/text", b"north gate at nine".to_vec()).unwrap();
         carry(&mut alice, &mut bob);
         // Bob replies to it; alice reacts to the reply, then changes her mind; bob edits it.
@@ -341,10 +338,7 @@ mod tests {
     #[test]
     fn alice_takes_back_a_photo_for_everyone_and_its_chunks_leave_both_sides_packs() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut alice, mut bob) = (
-            side(dir.path(), "alice", "bob"),
-            side(dir.path(), "bob", "alice"),
-        );
+        let (mut alice, mut bob) = alice_and_bob(dir.path());
         let packs = |name: &str| -> Vec<std::path::PathBuf> {
             std::fs::read_dir(dir.path().join(format!("{name}.db.chunks")))
                 .map(|d| d.flatten().map(|e| e.path()).collect())
@@ -374,10 +368,7 @@ mod tests {
     #[test]
     fn a_relation_naming_a_message_of_another_conversation_is_refused_both_ways() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut alice, mut bob) = (
-            side(dir.path(), "alice", "bob"),
-            side(dir.path(), "bob", "alice"),
-        );
+        let (mut alice, mut bob) = alice_and_bob(dir.path());
         let carol = alice.db.add_contact("carol").unwrap();
         let to_bob = send(&mut alice, "courier/text", b"for bob only".to_vec()).unwrap();
         carry(&mut alice, &mut bob);

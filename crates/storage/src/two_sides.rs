@@ -21,6 +21,11 @@ pub(crate) fn side(dir: &std::path::Path, name: &str, peer: &str) -> Side {
     Side { db, peer }
 }
 
+/// Alice's and bob's databases, in `dir`, each the other's one contact.
+pub(crate) fn alice_and_bob(dir: &std::path::Path) -> (Side, Side) {
+    (side(dir, "alice", "bob"), side(dir, "bob", "alice"))
+}
+
 /// The wall clock, Unix ms.
 pub(crate) fn now() -> u64 {
     std::time::SystemTime::now()
