@@ -120,7 +120,8 @@ pub const IN_FLIGHT: usize = 4 * MAX_IDS;
 /// at once (up to 1,024 chunks, 64 MiB) made the sender read and seal all of it before the first
 /// byte left; a window keeps both ends busy at once, as each arrival requests the next. A window of
 /// 64 carried 100 MB on loopback no faster than 32. A full window's answer must fit in what a
-/// channel may hold unwritten (the drivers' backlog cap, 8 MiB): at 128 every answer cut it.
+/// channel may hold unwritten (the drivers' backlog cap, 8 MiB): at 128 every answer cut it. A
+/// sender serves no more than this many requested messages unacked, whatever the peer asks.
 pub const REQUEST_WINDOW: usize = 32;
 
 /// When a message sent `times_sent` times, last at `sent_at_ms`, is due again.
@@ -172,6 +173,10 @@ pub struct Session {
     requested: std::collections::HashSet<MessageId>,
     /// Offered, lacking, and waiting for room in the request window.
     wanted: std::collections::VecDeque<MessageId>,
+    /// Ours, sent in answer to the peer's requests and not acked yet: at most [`REQUEST_WINDOW`].
+    serving: std::collections::HashSet<MessageId>,
+    /// Ours, requested by the peer and waiting for room among those served.
+    to_serve: std::collections::VecDeque<MessageId>,
     received: Vec<MessageId>,
     content_types: Vec<ContentTypeRange>,
     properties: Vec<TransportProperties>,
@@ -185,6 +190,8 @@ impl Session {
             offered: Default::default(),
             requested: Default::default(),
             wanted: Default::default(),
+            serving: Default::default(),
+            to_serve: Default::default(),
             received: Vec::new(),
             content_types: Vec::new(),
             properties: Vec::new(),
@@ -374,12 +381,16 @@ impl Session {
                 out.extend(self.request_more());
             }
             Record::Request(ids) => {
+                // Only what this session offered, once: a peer cannot make us hold more than that.
                 for id in ids {
-                    if let Some(message) = store.outgoing(&id)? {
-                        store.mark_sent(&id, now_ms)?;
-                        out.push(Record::Message(message));
+                    if self.offered.contains(&id)
+                        && !self.serving.contains(&id)
+                        && !self.to_serve.contains(&id)
+                    {
+                        self.to_serve.push_back(id);
                     }
                 }
+                self.serve_more(store, now_ms, &mut out)?;
             }
             Record::Message(message) => {
                 let id = message.id();
@@ -410,13 +421,38 @@ impl Session {
                 for id in &ids {
                     store.mark_acked(id)?;
                     self.offered.remove(id);
+                    self.serving.remove(id);
                 }
+                self.serve_more(store, now_ms, &mut out)?;
             }
             Record::ContentTypes(types) => store.store_peer_content_types(types)?,
             Record::Properties(transports) => store.store_peer_properties(transports)?,
             Record::Mailbox(access) => store.store_peer_mailbox(access)?,
         }
         Ok(out)
+    }
+
+    /// Sends the requested messages there is room for among those served and not acked. A peer
+    /// that asks for more than a window at once (a bent one, or a later build with a larger window)
+    /// gets them as its acks come back: answering all at once could outgrow what a channel may
+    /// hold unwritten, and a channel cut on every answer never delivers them.
+    fn serve_more(
+        &mut self,
+        store: &mut impl SyncStore,
+        now_ms: u64,
+        out: &mut Vec<Record>,
+    ) -> Result<(), SessionError> {
+        while self.serving.len() < REQUEST_WINDOW {
+            let Some(id) = self.to_serve.pop_front() else {
+                break;
+            };
+            if let Some(message) = store.outgoing(&id)? {
+                store.mark_sent(&id, now_ms)?;
+                self.serving.insert(id);
+                out.push(Record::Message(message));
+            }
+        }
+        Ok(())
     }
 
     /// A request for the wanted messages the window has room for, if any.
@@ -805,6 +841,68 @@ pub(crate) mod tests {
         }
         assert_eq!(bodies(&bob), ["a", "b"]);
         assert_eq!(reader.received().len(), 2);
+    }
+
+    #[test]
+    fn a_peer_asking_for_a_whole_offer_at_once_is_answered_a_window_at_a_time_as_its_acks_come() {
+        let mut alice = Side::default();
+        let total = REQUEST_WINDOW * 2 + 3;
+        for i in 0..total {
+            alice.queue(&format!("{i:05}{}", "c".repeat(EAGER_LIMIT)), i as u64);
+        }
+        let mut sa = Session::new(Mode::Duplex);
+        let opening = sa.start(&mut alice, 1).unwrap();
+        let Some(Record::Offer(offered)) = opening.last() else {
+            panic!("the large ones are offered: {opening:?}");
+        };
+        assert_eq!(offered.len(), total);
+        let ids = |records: &[Record]| -> Vec<MessageId> {
+            records
+                .iter()
+                .map(|r| match r {
+                    Record::Message(m) => m.id(),
+                    other => panic!("only messages answer a request or an ack: {other:?}"),
+                })
+                .collect()
+        };
+        // Bob's build asks for everything at once, one queued since but not offered, and one twice.
+        let stranger = alice.queue(&"s".repeat(EAGER_LIMIT + 1), 2);
+        let mut asked = offered.clone();
+        asked.push(stranger);
+        asked.push(offered[0]);
+        let first = ids(&sa.handle(Record::Request(asked), &mut alice, 5).unwrap());
+        assert_eq!(
+            first,
+            offered[..REQUEST_WINDOW],
+            "one window, in the order asked"
+        );
+        assert_eq!(
+            sa.handle(Record::Request(offered[..3].to_vec()), &mut alice, 5),
+            Ok(vec![]),
+            "asked again while in flight: not sent twice"
+        );
+        // Each ack lets exactly as many more go.
+        let next = ids(&sa
+            .handle(Record::Ack(offered[..2].to_vec()), &mut alice, 6)
+            .unwrap());
+        assert_eq!(next, offered[REQUEST_WINDOW..REQUEST_WINDOW + 2]);
+        let mut sent: Vec<MessageId> = first.into_iter().chain(next).collect();
+        while sent.len() < total {
+            let acked = sent[sent.len() - REQUEST_WINDOW..].to_vec();
+            let more = ids(&sa.handle(Record::Ack(acked), &mut alice, 7).unwrap());
+            assert!(!more.is_empty() && more.len() <= REQUEST_WINDOW);
+            sent.extend(more);
+        }
+        assert_eq!(
+            sent, *offered,
+            "every offered one, once, in order; the stranger never"
+        );
+        assert_eq!(alice.outbox[&offered[0]].1, 1, "sent once");
+        assert_eq!(
+            sa.handle(Record::Ack(sent.clone()), &mut alice, 8),
+            Ok(vec![]),
+            "nothing left to serve"
+        );
     }
 
     #[test]

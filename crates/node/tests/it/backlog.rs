@@ -10,7 +10,8 @@ use courier_proto::transport_security::stream::{FRAME_OVERHEAD, MAX_FRAME_LEN};
 /// Bob requests a full window of alice's largest messages just as her channel to him reaches the
 /// mark where her node stops offering more; her answer, sealed in frames, still fits under the cap
 /// past which a channel is cut. (A window of 128 chunks did not: every answer cut the channel, the
-/// next connection asked again, and a 100 MB attachment never arrived.)
+/// next connection asked again, and a 100 MB attachment never arrived.) A peer asking for more at
+/// once is served a window at a time: the session's `a_peer_asking_for_a_whole_offer_at_once_…`.
 #[test]
 fn a_full_request_window_of_the_largest_messages_fits_in_what_a_channel_may_hold_unwritten() {
     let largest = Message {
