@@ -4,7 +4,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::attachments::{self, Draft};
 use super::chunk_packs::{PackRef, Side};
-use super::database::{Database, begin_write};
+use super::database::{Database, begin_write, queue_outgoing};
 use super::disappearing;
 use super::entry::Direction;
 use super::relations;
@@ -68,11 +68,9 @@ impl Database {
     ) -> Result<(MessageId, Message, bool), StorageError> {
         let Database { conn, packs, .. } = self;
         let tx = begin_write(conn)?;
-        let known: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM contacts WHERE id = ?1)",
-            [contact],
-            |r| r.get(0),
-        )?;
+        let known: bool = tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM contacts WHERE id = ?1)")?
+            .query_row([contact], |r| r.get(0))?;
         if !known {
             return Err(StorageError::NoKeys);
         }
@@ -102,7 +100,9 @@ impl Database {
                 return Ok((MessageId(id), message, false));
             }
         }
-        let newest: Option<i64> = tx.query_row(NEWEST_QUEUED, [contact], |r| r.get(0))?;
+        let newest: Option<i64> = tx
+            .prepare_cached(NEWEST_QUEUED)?
+            .query_row([contact], |r| r.get(0))?;
         let timestamp_ms = newest.map_or(now_ms, |t| now_ms.max(t as u64 + 1));
         let fallback = std::mem::take(&mut draft.fallback);
         let (mut head, chunks) = attachments::split_if_large(draft, timestamp_ms)?;
@@ -116,31 +116,16 @@ impl Database {
                     refused,
                 }
             })?;
-        let mut insert = tx.prepare_cached(
-            "INSERT OR IGNORE INTO outgoing (contact_id, id, timestamp_ms, content_type, type_version, body, fallback, pack_offset, pack_len)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?;
         let head_id = head.id();
         for (id, message) in chunks
             .iter()
             .map(|(id, m)| (*id, m))
             .chain([(head_id, &head)])
         {
-            let (body, packed) = packs.stow(Side::Outgoing, contact, &id, message)?;
-            insert.execute(params![
-                contact,
-                &id.0[..],
-                timestamp_ms as i64,
-                message.content_type,
-                message.type_version,
-                body,
-                message.fallback,
-                packed.map(|p| p.offset as i64),
-                packed.map(|p| p.len as i64)
-            ])?;
+            let row = packs.stow(Side::Outgoing, contact, &id, message)?;
+            queue_outgoing(&tx, contact, (&id, message), timestamp_ms, row)?;
         }
-        drop(insert);
-        disappearing::sent(&tx, contact, &head, longest)?;
+        disappearing::sent(&tx, contact, (&head_id, &head), longest)?;
         if let Some(checked) = relation {
             relations::stored(&tx, contact, &head_id, Direction::Outgoing, checked, now_ms)?;
         }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, ErrorCode, OptionalExtension};
 use zeroize::Zeroizing;
 
-use super::chunk_packs::{CHUNKS_SUFFIX, ChunkPacks, Side};
+use super::chunk_packs::{CHUNKS_SUFFIX, ChunkPacks, PackRef, Side};
 use super::key_file::{self, DbKey, KeyFile};
 use super::message_row::stored_message;
 use super::migrations::MIGRATIONS;
@@ -83,6 +83,34 @@ pub(super) fn begin_write(conn: &mut Connection) -> rusqlite::Result<Write<'_>> 
     } else {
         conn.savepoint().map(Write::Nested)
     }
+}
+
+/// Puts `message`, id `id`, into the outbox to `contact` in the place of `timestamp_ms` (once:
+/// queuing it again changes nothing), with its body as the row keeps it and, for a chunk, where its
+/// record is in its pack (what [`ChunkPacks::stow`] returned).
+pub(super) fn queue_outgoing(
+    conn: &Connection,
+    contact: ContactId,
+    (id, message): (&MessageId, &Message),
+    timestamp_ms: u64,
+    (body, packed): (&[u8], Option<PackRef>),
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO outgoing (contact_id, id, timestamp_ms, content_type, type_version,
+             body, fallback, pack_offset, pack_len)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(rusqlite::params![
+        contact,
+        &id.0[..],
+        timestamp_ms as i64,
+        message.content_type,
+        message.type_version,
+        body,
+        message.fallback,
+        packed.map(|p| p.offset as i64),
+        packed.map(|p| p.len as i64)
+    ])
 }
 
 impl Database {
@@ -217,14 +245,16 @@ impl Database {
     ) -> Result<MessageId, StorageError> {
         message.check()?;
         let id = message.id();
-        let (body, packed) = self.packs.stow(Side::Outgoing, contact, &id, message)?;
+        let row = self.packs.stow(Side::Outgoing, contact, &id, message)?;
         if self.conn.is_autocommit() {
             self.packs.sync()?;
         }
-        self.conn.execute(
-            "INSERT OR IGNORE INTO outgoing (contact_id, id, timestamp_ms, content_type, type_version, body, fallback, pack_offset, pack_len)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            rusqlite::params![contact, &id.0[..], message.timestamp_ms as i64, message.content_type, message.type_version, body, message.fallback, packed.map(|p| p.offset as i64), packed.map(|p| p.len as i64)],
+        queue_outgoing(
+            &self.conn,
+            contact,
+            (&id, message),
+            message.timestamp_ms,
+            row,
         )?;
         Ok(id)
     }

@@ -63,11 +63,8 @@ impl Database {
 /// The contact's agreed timer; `None` for no such contact.
 fn agreed(conn: &Connection, contact: ContactId) -> rusqlite::Result<Option<Timer>> {
     let secs: Option<i64> = conn
-        .query_row(
-            "SELECT timer_secs FROM contacts WHERE id = ?1",
-            [contact],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT timer_secs FROM contacts WHERE id = ?1")?
+        .query_row([contact], |r| r.get(0))
         .optional()?;
     Ok(secs.map(|secs| match u64::try_from(secs) {
         Ok(secs) if secs > 0 => Timer::of_secs(secs).unwrap_or(Timer::OFF),
@@ -116,18 +113,15 @@ fn apply(
 pub(super) fn sent(
     conn: &Connection,
     contact: ContactId,
-    head: &Message,
+    (id, head): (&MessageId, &Message),
     longest: Timer,
 ) -> rusqlite::Result<()> {
-    let id = head.id();
     if head.content_type == TIMER_TYPE {
-        return apply(conn, contact, &id, head);
+        return apply(conn, contact, id, head);
     }
     let lifetime = lifetime_ms(conn, contact, longest)?;
-    conn.execute(
-        "UPDATE outgoing SET disappear_ms = ?3 WHERE contact_id = ?1 AND id = ?2",
-        params![contact, &id.0[..], lifetime.map(|ms| ms as i64)],
-    )?;
+    conn.prepare_cached("UPDATE outgoing SET disappear_ms = ?3 WHERE contact_id = ?1 AND id = ?2")?
+        .execute(params![contact, &id.0[..], lifetime.map(|ms| ms as i64)])?;
     Ok(())
 }
 
@@ -189,11 +183,11 @@ pub(super) fn forgotten(
     contact: ContactId,
     id: &MessageId,
 ) -> rusqlite::Result<bool> {
-    conn.query_row(
+    // Asked of every message that arrives: parsed once per connection, not per message.
+    conn.prepare_cached(
         "SELECT EXISTS (SELECT 1 FROM forgotten WHERE contact_id = ?1 AND id = ?2)",
-        params![contact, &id.0[..]],
-        |r| r.get(0),
-    )
+    )?
+    .query_row(params![contact, &id.0[..]], |r| r.get(0))
 }
 
 /// The sides of `contact` whose pack no row points into any more, of those `sealed` touched.
