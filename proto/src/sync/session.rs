@@ -865,11 +865,11 @@ pub(crate) mod tests {
                 })
                 .collect()
         };
-        // Bob's build asks for everything at once, one queued since but not offered, and one twice.
+        // Bob's build asks for everything at once, one twice, and one queued since but not offered.
         let stranger = alice.queue(&"s".repeat(EAGER_LIMIT + 1), 2);
-        let mut asked = offered.clone();
+        let mut asked = vec![offered[0]];
+        asked.extend(offered.iter().copied());
         asked.push(stranger);
-        asked.push(offered[0]);
         let first = ids(&sa.handle(Record::Request(asked), &mut alice, 5).unwrap());
         assert_eq!(
             first,
@@ -879,7 +879,7 @@ pub(crate) mod tests {
         assert_eq!(
             sa.handle(Record::Request(offered[..3].to_vec()), &mut alice, 5),
             Ok(vec![]),
-            "asked again while in flight: not sent twice"
+            "no room yet"
         );
         // Each ack lets exactly as many more go.
         let next = ids(&sa
@@ -903,6 +903,38 @@ pub(crate) mod tests {
             Ok(vec![]),
             "nothing left to serve"
         );
+    }
+
+    #[test]
+    fn a_message_asked_for_again_while_it_is_in_flight_is_not_sent_twice() {
+        let mut alice = Side::default();
+        for i in 0..REQUEST_WINDOW + 2 {
+            alice.queue(&format!("{i:05}{}", "c".repeat(EAGER_LIMIT)), i as u64);
+        }
+        let mut sa = Session::new(Mode::Duplex);
+        let opening = sa.start(&mut alice, 1).unwrap();
+        let Some(Record::Offer(offered)) = opening.last() else {
+            panic!("the large ones are offered: {opening:?}");
+        };
+        let first = sa
+            .handle(Record::Request(offered.clone()), &mut alice, 5)
+            .unwrap();
+        assert_eq!(first.len(), REQUEST_WINDOW);
+        // Bob asks again for three in flight, then acks five others: the two left go, once each.
+        sa.handle(Record::Request(offered[..3].to_vec()), &mut alice, 5)
+            .unwrap();
+        let answer = sa
+            .handle(Record::Ack(offered[3..8].to_vec()), &mut alice, 6)
+            .unwrap();
+        let sent: Vec<MessageId> = answer
+            .iter()
+            .map(|r| match r {
+                Record::Message(m) => m.id(),
+                other => panic!("only messages answer an ack: {other:?}"),
+            })
+            .collect();
+        assert_eq!(sent, offered[REQUEST_WINDOW..]);
+        assert_eq!(alice.outbox[&offered[0]].1, 1, "sent once");
     }
 
     #[test]
