@@ -14,6 +14,16 @@ use courier_io::TransportIndex;
 /// The shortest time between two rotations of the database key.
 const ROTATE_EVERY: Duration = Duration::from_secs(60);
 
+/// A rotation rewrites every page, so its cost follows the database (1.7 s at 10⁶ messages): the
+/// next waits this many times as long as the last took, so that with messages disappearing all day
+/// rotating costs at most 1% of a core however long the history grows.
+const ROTATION_DUTY: u32 = 100;
+
+/// How long after a rotation that took `took` the next may run.
+fn pause_after(took: Duration) -> Duration {
+    ROTATE_EVERY.max(took.saturating_mul(ROTATION_DUTY))
+}
+
 impl Node {
     /// One pass; see the module's doc.
     pub(crate) fn housekeeping(&mut self) -> Result<(), NodeError> {
@@ -88,7 +98,7 @@ impl Node {
     /// Erases what was replaced or deleted, so that the copies of it left in freed disk blocks
     /// become noise: an old transport secret by re-sealing the secrets under a fresh key; anything
     /// else (a message that disappeared, a contact) by rotating the database key, at once the first
-    /// time, then at most every [`ROTATE_EVERY`], as a rotation rewrites every page.
+    /// time, then after [`pause_after`] the last, as a rotation rewrites every page.
     fn erase_deleted(&mut self) -> Result<(), NodeError> {
         // Only a node whose connection follows rotations (`serve`'s) rotates: a command that runs a
         // node (a drive import) holds the key file like any command.
@@ -107,21 +117,19 @@ impl Node {
                 "re-sealed the transport secrets under a new key and destroyed the old one"
             );
         }
-        if self
-            .last_rotation
-            .is_some_and(|at| at.elapsed() < ROTATE_EVERY)
-            || !self.db.erasure_owed()?
-        {
+        if self.next_rotation.is_some_and(|at| Instant::now() < at) || !self.db.erasure_owed()? {
             return Ok(());
         }
         // A command or an API request has the database open: the next round tries again.
         let Some(rotated) = self.db.rotate_key()? else {
             return Ok(());
         };
-        self.last_rotation = Some(Instant::now());
+        let pause = pause_after(rotated.elapsed);
+        self.next_rotation = Some(Instant::now() + pause);
         tracing::info!(
             pages = rotated.pages,
             ms = rotated.elapsed.as_millis() as u64,
+            next_in_s = pause.as_secs(),
             "re-encrypted the database under a new key and destroyed the old one"
         );
         Ok(())
@@ -147,6 +155,29 @@ impl Node {
                 t.wake_at = None;
                 self.plugin_event(index, Event::Tick(now));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quick_rotation_may_run_again_after_a_minute() {
+        assert_eq!(pause_after(Duration::from_millis(22)), ROTATE_EVERY);
+        assert_eq!(pause_after(Duration::from_millis(600)), ROTATE_EVERY);
+        assert_eq!(pause_after(Duration::ZERO), ROTATE_EVERY);
+    }
+
+    #[test]
+    fn a_slow_rotation_waits_a_hundred_times_its_length_so_rotating_stays_under_one_percent() {
+        let took = Duration::from_millis(1_700);
+        assert_eq!(pause_after(took), Duration::from_secs(170));
+        for took in [1_000u64, 1_700, 2_600, 10_000, 60_000] {
+            let took = Duration::from_millis(took);
+            let share = took.as_secs_f64() / (took + pause_after(took)).as_secs_f64();
+            assert!(share < 0.01, "{took:?} rotating {share:.4} of the time");
         }
     }
 }

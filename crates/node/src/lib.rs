@@ -121,8 +121,9 @@ pub struct Node {
     data_version: i64,
     /// When the keyrings next change by the clock alone (Unix ms); see `Keyring::next_change`.
     keys_due_at: u64,
-    /// When the database key last rotated (`Database::rotate_key`), which rewrites every page.
-    last_rotation: Option<Instant>,
+    /// The earliest the database key may rotate again (`Database::rotate_key`, which rewrites
+    /// every page); none before the first rotation.
+    next_rotation: Option<Instant>,
     /// Whether a plugin call's outcome is being carried out: plugin events wait in `deferred`.
     feeding: bool,
     deferred: VecDeque<Deferred>,
@@ -190,7 +191,7 @@ impl Node {
             notices: None,
             data_version,
             keys_due_at: 0,
-            last_rotation: None,
+            next_rotation: None,
             feeding: false,
             deferred: VecDeque::new(),
             pacing: Pacing::default(),
