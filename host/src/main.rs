@@ -82,7 +82,7 @@ enum Command {
         #[arg(long, required = true)]
         for_everyone: bool,
     },
-    /// Lists the conversation with a contact.
+    /// Lists the newest messages with a contact, oldest first, and where the older ones start.
     Messages {
         /// The contact's alias.
         alias: String,
@@ -93,6 +93,17 @@ enum Command {
         /// the contact is told).
         #[arg(long)]
         mark_read: bool,
+        /// How many messages to list, 1 to 500.
+        #[arg(long, default_value_t = 50,
+              value_parser = clap::value_parser!(u64).range(1..=courier_api::MAX_WINDOW as u64))]
+        limit: u64,
+        /// List those just older than this message: its id in full, as the line after a
+        /// listing and `--json` give it.
+        #[arg(long, conflicts_with = "all")]
+        before: Option<String>,
+        /// List the whole conversation.
+        #[arg(long, conflicts_with = "limit")]
+        all: bool,
     },
     /// Works with a message's attachment.
     #[command(subcommand)]
@@ -470,7 +481,20 @@ fn run(cli: Cli) -> Result<()> {
             alias,
             json,
             mark_read,
-        } => cli::conversation::list(&dir, &alias, json, mark_read),
+            limit,
+            before,
+            all,
+        } => {
+            let shown = if all {
+                cli::conversation::Shown::All
+            } else {
+                cli::conversation::Shown::Window {
+                    limit: limit as usize,
+                    before,
+                }
+            };
+            cli::conversation::list(&dir, &alias, shown, json, mark_read)
+        }
         Command::Attachment(AttachmentCommand::Save { msg_id, file }) => {
             cli::conversation::save(&dir, &msg_id, &file)
         }

@@ -102,15 +102,29 @@ impl Client {
 
     /// The whole conversation with `alias`, oldest first, a window at a time.
     pub fn conversation(&self, alias: &str) -> Result<Vec<Message>, ClientError> {
-        let path = format!("/v1/conversations/{}/messages", escape(alias));
-        let mut window: Messages = self.get(&format!("{path}?limit=500"))?;
+        let mut window = self.messages(alias, 500, None)?;
         let mut all = std::mem::take(&mut window.messages);
         while let Some(older) = window.older.take() {
-            window = self.get(&format!("{path}?limit=500&before={older}"))?;
+            window = self.messages(alias, 500, Some(&older))?;
             window.messages.append(&mut all);
             all = std::mem::take(&mut window.messages);
         }
         Ok(all)
+    }
+
+    /// A window of the conversation with `alias`, oldest first: the newest `limit` (1 to 500), or
+    /// the `limit` just older than message `before` (its id in full).
+    pub fn messages(
+        &self,
+        alias: &str,
+        limit: usize,
+        before: Option<&str>,
+    ) -> Result<Messages, ClientError> {
+        let mut path = format!("/v1/conversations/{}/messages?limit={limit}", escape(alias));
+        if let Some(before) = before {
+            path = format!("{path}&before={}", escape(before));
+        }
+        self.get(&path)
     }
 
     /// Queues a message whose input is text.

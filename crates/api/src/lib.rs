@@ -36,9 +36,11 @@ pub use serving::{ServeError, Serving};
 
 pub use convert::{
     contact as contact_json, group as group_json, group_entries as group_entries_json,
-    group_member as group_member_json, message as message_json, queued as queued_json,
+    group_member as group_member_json, message as message_json, messages as messages_json,
+    queued as queued_json,
 };
 pub use courier_api_client::{ADDRESS_FILE, SOCKET_FILE, TOKEN_FILE, client, json};
+pub use routes::conversations::MAX_WINDOW;
 /// Live events held for a socket that reads slowly before it is told it missed some.
 pub(crate) const EVENT_BACKLOG: usize = 4096;
 

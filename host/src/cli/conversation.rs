@@ -6,9 +6,9 @@ use anyhow::{Context, Result};
 use courier_api::client::{Client, ClientError, escape};
 use courier_api::json::{DirectionJson, MarkedRead, Message, Queued, SendText};
 use courier_service::input_file::{read_limited, read_stream_limited};
-use courier_service::{DataDir, Page, RelationKind};
+use courier_service::{DataDir, ErrorKind, MessageId, Page, RelationKind, Window};
 
-use super::{remote, unlock};
+use super::{CliError, remote, unlock};
 
 /// What `send` sends: any installed content type with `--type`, or one of the shortcuts.
 #[derive(clap::Args)]
@@ -257,30 +257,69 @@ fn send_through(
 /// The most a command reads to send through a node: the largest body its API takes.
 const REMOTE_INPUT_LIMIT: u64 = 64 << 20;
 
-/// Prints the conversation with a contact (through a running node's API if there is one).
-pub fn list(dir: &DataDir, alias: &str, json: bool, mark_read: bool) -> Result<()> {
+/// Which of a conversation's messages `messages` lists.
+pub enum Shown {
+    /// All of them.
+    All,
+    /// The newest `limit`, or the `limit` just older than message `before` (its id in full).
+    Window {
+        limit: usize,
+        before: Option<String>,
+    },
+}
+
+/// Prints messages of the conversation with a contact (through a running node's API if there is
+/// one), and after a window not reaching back to the first, how to list the older ones.
+pub fn list(dir: &DataDir, alias: &str, shown: Shown, json: bool, mark_read: bool) -> Result<()> {
+    // Checked before anything is opened, so the mistake is told the same with or without a node.
+    let before = match &shown {
+        Shown::Window {
+            before: Some(id), ..
+        } => Some(full_id(id)?),
+        _ => None,
+    };
+    let read = |client: &Client| match &shown {
+        Shown::All => client.conversation(alias).map(|messages| (messages, None)),
+        Shown::Window { limit, before } => client
+            .messages(alias, *limit, before.as_deref())
+            .map(|window| (window.messages, window.older)),
+    };
     let remote = match remote::running(dir) {
-        Some(client) => remote::fell_through(client.conversation(alias).and_then(|messages| {
+        Some(client) => remote::fell_through(read(&client).and_then(|listed| {
             if mark_read {
                 let path = format!("/v1/conversations/{}/read", escape(alias));
                 client.post::<_, MarkedRead>(&path, &())?;
             }
-            Ok(messages)
+            Ok(listed)
         }))?,
         None => None,
     };
-    let messages: Vec<Message> = match remote {
-        Some(messages) => messages,
+    let (messages, older): (Vec<Message>, Option<String>) = match remote {
+        Some(listed) => listed,
         None => {
             let mut service = unlock::open(dir)?;
-            let messages = service.conversation(alias, Page::ALL)?.messages;
+            let listed = match &shown {
+                Shown::All => {
+                    let all = service.conversation(alias, Page::ALL)?.messages;
+                    (
+                        all.into_iter().map(courier_api::message_json).collect(),
+                        None,
+                    )
+                }
+                Shown::Window { limit, .. } => {
+                    let window = Window {
+                        before,
+                        after: None,
+                        limit: *limit,
+                    };
+                    let window = courier_api::messages_json(service.messages(alias, window)?);
+                    (window.messages, window.older)
+                }
+            };
             if mark_read {
                 service.mark_seen(alias)?;
             }
-            messages
-                .into_iter()
-                .map(courier_api::message_json)
-                .collect()
+            listed
         }
     };
     let rows: Vec<serde_json::Value> = messages
@@ -311,7 +350,7 @@ pub fn list(dir: &DataDir, alias: &str, json: bool, mark_read: bool) -> Result<(
         println!("{}", serde_json::Value::Array(rows));
         return Ok(());
     }
-    if rows.is_empty() {
+    if rows.is_empty() && before.is_none() {
         println!("no messages with {alias:?} yet");
     }
     for row in &rows {
@@ -325,7 +364,25 @@ pub fn list(dir: &DataDir, alias: &str, json: bool, mark_read: bool) -> Result<(
             courier_service::for_terminal(&shown_line(row, &rows))
         );
     }
+    if let Some(older) = older {
+        println!("older messages: --before {older} (or --all)");
+    }
     Ok(())
+}
+
+/// A message id given in full (64 hex digits), or the error saying what `--before` takes.
+fn full_id(text: &str) -> Result<MessageId> {
+    let mut id = [0u8; 32];
+    hex::decode_to_slice(text, &mut id).map_err(|_| {
+        CliError::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "--before takes a message's id in full, 64 hex digits (as the line after a \
+                 listing and --json give it), not {text:?}"
+            ),
+        )
+    })?;
+    Ok(MessageId(id))
 }
 
 /// What the text window prints of `row`: a reply with the start of what it quotes, the latest

@@ -661,10 +661,10 @@ impl Person {
         Ok(())
     }
 
-    /// `messages ALIAS --json`.
+    /// `messages ALIAS --json --all`.
     pub fn messages(&self, alias: &str) -> Result<Vec<Row>> {
         Ok(serde_json::from_str(
-            &self.cli(&["messages", alias, "--json"])?,
+            &self.cli(&["messages", alias, "--json", "--all"])?,
         )?)
     }
 

@@ -16,6 +16,7 @@ mod examiner;
 mod forensic;
 mod group_relations;
 mod groups;
+mod history;
 mod hostile_stick;
 mod mailbox;
 mod message_types;

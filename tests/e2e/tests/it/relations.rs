@@ -30,7 +30,7 @@ const WAIT: Duration = Duration::from_secs(30);
 /// API while it runs).
 fn listed(person: &Person, alias: &str) -> Result<Vec<Value>> {
     Ok(serde_json::from_str(
-        &person.cli(&["messages", alias, "--json"])?,
+        &person.cli(&["messages", alias, "--json", "--all"])?,
     )?)
 }
 
