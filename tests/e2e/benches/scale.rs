@@ -1,7 +1,8 @@
 //! Costs against the history: alice's node (the release `courier`, `serve --api`) with 10⁴, 10⁵
 //! and 10⁶ messages with bob, and with 1,000 contacts pending or made, measured as a user meets them:
 //! the newest page of 50 and a send through her API, her node's CPU while nothing happens (bob away),
-//! how long her node takes to start, and how long a backlog takes to reach bob once he is back.
+//! how long her node takes to start, the most memory it held meanwhile, and how long a backlog
+//! takes to reach bob once he is back.
 //! Each figure is printed beside the same at 10⁴, as a ratio, and beside this machine's floors
 //! measured in the same run. Targets (#27): page and send within 5 ms and growing by less than 2×,
 //! idle under 1% of a core, start under 1 s, a 10⁵ backlog in under 10 s.
@@ -50,6 +51,8 @@ struct Row {
     send: (Duration, Duration),
     idle_percent: f64,
     start: Duration,
+    /// The node's peak resident memory over the start, the requests and the idle, in KiB.
+    peak_kib: u64,
     rotation: Duration,
     backlog: Option<(usize, Duration)>,
 }
@@ -213,6 +216,7 @@ fn measure(alice: &mut Person) -> Result<Row> {
     std::thread::sleep(IDLE);
     let used = (cpu_ticks(pid)? - before) as f64 / clock_ticks()?;
     let idle_percent = 100.0 * used / at.elapsed().as_secs_f64();
+    let peak_kib = alice.peak_kib()?;
     alice.stop()?;
     // A key rotation, as her node runs one after something was deleted (a disappearing message,
     // say; at most once a minute): every page rewritten under a new key while the node's thread
@@ -229,6 +233,7 @@ fn measure(alice: &mut Person) -> Result<Row> {
         send,
         idle_percent,
         start,
+        peak_kib,
         rotation,
         backlog: None,
     })
@@ -362,12 +367,13 @@ fn print_table(floors: &Floors, rows: &[(String, Row)]) {
         "scale: alice's node (release, serve --api) with bob away; each figure (× the first row's)"
     );
     println!(
-        "  {:<34} {:>22} {:>22} {:>14} {:>16} {:>18} {:>24}",
+        "  {:<34} {:>22} {:>22} {:>14} {:>16} {:>16} {:>18} {:>24}",
         "history",
         "page of 50 p50/p99",
         "send p50/p99",
         "idle CPU",
         "node start",
+        "peak memory",
         "key rotation",
         "backlog to bob"
     );
@@ -378,7 +384,7 @@ fn print_table(floors: &Floors, rows: &[(String, Row)]) {
             None => "-".into(),
         };
         println!(
-            "  {:<34} {:>9.2}/{:>6.2} ms ×{:<4.1} {:>9.2}/{:>6.2} ms ×{:<4.1} {:>6.2}% ×{:<4.1} {:>7.0} ms ×{:<4.1} {:>8.0} ms ×{:<5.1} {:>24}",
+            "  {:<34} {:>9.2}/{:>6.2} ms ×{:<4.1} {:>9.2}/{:>6.2} ms ×{:<4.1} {:>6.2}% ×{:<4.1} {:>7.0} ms ×{:<4.1} {:>7.0} MiB ×{:<4.1} {:>8.0} ms ×{:<5.1} {:>24}",
             label,
             ms(row.page.0),
             ms(row.page.1),
@@ -390,6 +396,8 @@ fn print_table(floors: &Floors, rows: &[(String, Row)]) {
             row.idle_percent / first.idle_percent.max(0.01),
             ms(row.start),
             ratio(row.start, first.start),
+            row.peak_kib as f64 / 1024.0,
+            row.peak_kib as f64 / first.peak_kib.max(1) as f64,
             ms(row.rotation),
             ratio(row.rotation, first.rotation),
             backlog,

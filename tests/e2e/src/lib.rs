@@ -262,15 +262,11 @@ impl Person {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?;
-        let status_file = format!("/proc/{}/status", child.id());
         let mut peak_kib = 0;
         while child.try_wait()?.is_none() {
-            let status = std::fs::read_to_string(&status_file).unwrap_or_default();
-            let hwm = status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
-            peak_kib = peak_kib.max(hwm.unwrap_or(0));
+            // Gone between the two looks: the last value read stands.
+            let hwm = status_kib(child.id(), "VmHWM").unwrap_or(0);
+            peak_kib = peak_kib.max(hwm);
             std::thread::sleep(Duration::from_millis(5));
         }
         let output = child.wait_with_output()?;
@@ -614,13 +610,12 @@ impl Person {
 
     /// The running `serve`'s resident memory in KiB, from `/proc`.
     pub fn resident_kib(&self) -> Result<u64> {
-        let pid = self.pid().context("the node is not running")?;
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .context("no VmRSS line in /proc/PID/status")
+        status_kib(self.pid().context("the node is not running")?, "VmRSS")
+    }
+
+    /// The most resident memory the running `serve` has held since it started, in KiB.
+    pub fn peak_kib(&self) -> Result<u64> {
+        status_kib(self.pid().context("the node is not running")?, "VmHWM")
     }
 
     /// Stops `serve` with SIGTERM and checks it exited cleanly.
@@ -751,6 +746,16 @@ fn signal(child: &Child, name: &str) -> Result<()> {
         bail!("kill -{name} failed");
     }
     Ok(())
+}
+
+/// Field `field` (a size in kB) of process `pid`'s `/proc/PID/status`.
+fn status_kib(pid: u32, field: &str) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no {field} line in /proc/{pid}/status"))
 }
 
 fn now_ms() -> u64 {
