@@ -19,9 +19,26 @@ const ROTATE_EVERY: Duration = Duration::from_secs(60);
 /// rotating costs at most 1% of a core however long the history grows.
 const ROTATION_DUTY: u32 = 100;
 
-/// How long after a rotation that took `took` the next may run.
-fn pause_after(took: Duration) -> Duration {
-    ROTATE_EVERY.max(took.saturating_mul(ROTATION_DUTY))
+/// When the database key may rotate again: at once the first time, then after a pause that grows
+/// with how long the last rotation took.
+#[derive(Debug, Default)]
+pub(crate) struct RotationPacing {
+    /// The earliest the next rotation may run; none before the first.
+    next: Option<Instant>,
+}
+
+impl RotationPacing {
+    /// Whether a rotation may run at `now`.
+    fn allows(&self, now: Instant) -> bool {
+        self.next.is_none_or(|at| now >= at)
+    }
+
+    /// Notes a rotation that ended at `now` and took `took`; how long until the next may run.
+    fn rotated(&mut self, now: Instant, took: Duration) -> Duration {
+        let pause = ROTATE_EVERY.max(took.saturating_mul(ROTATION_DUTY));
+        self.next = Some(now + pause);
+        pause
+    }
 }
 
 impl Node {
@@ -97,8 +114,8 @@ impl Node {
 
     /// Erases what was replaced or deleted, so that the copies of it left in freed disk blocks
     /// become noise: an old transport secret by re-sealing the secrets under a fresh key; anything
-    /// else (a message that disappeared, a contact) by rotating the database key, at once the first
-    /// time, then after [`pause_after`] the last, as a rotation rewrites every page.
+    /// else (a message that disappeared, a contact) by rotating the database key, as
+    /// [`RotationPacing`] allows, since a rotation rewrites every page.
     fn erase_deleted(&mut self) -> Result<(), NodeError> {
         // Only a node whose connection follows rotations (`serve`'s) rotates: a command that runs a
         // node (a drive import) holds the key file like any command.
@@ -117,15 +134,14 @@ impl Node {
                 "re-sealed the transport secrets under a new key and destroyed the old one"
             );
         }
-        if self.next_rotation.is_some_and(|at| Instant::now() < at) || !self.db.erasure_owed()? {
+        if !self.rotation.allows(Instant::now()) || !self.db.erasure_owed()? {
             return Ok(());
         }
         // A command or an API request has the database open: the next round tries again.
         let Some(rotated) = self.db.rotate_key()? else {
             return Ok(());
         };
-        let pause = pause_after(rotated.elapsed);
-        self.next_rotation = Some(Instant::now() + pause);
+        let pause = self.rotation.rotated(Instant::now(), rotated.elapsed);
         tracing::info!(
             pages = rotated.pages,
             ms = rotated.elapsed.as_millis() as u64,
@@ -163,20 +179,39 @@ impl Node {
 mod tests {
     use super::*;
 
+    const SECOND: Duration = Duration::from_secs(1);
+
     #[test]
-    fn a_quick_rotation_may_run_again_after_a_minute() {
-        assert_eq!(pause_after(Duration::from_millis(22)), ROTATE_EVERY);
-        assert_eq!(pause_after(Duration::from_millis(600)), ROTATE_EVERY);
-        assert_eq!(pause_after(Duration::ZERO), ROTATE_EVERY);
+    fn the_first_rotation_may_run_at_once() {
+        assert!(RotationPacing::default().allows(Instant::now()));
     }
 
     #[test]
-    fn a_slow_rotation_waits_a_hundred_times_its_length_so_rotating_stays_under_one_percent() {
-        let took = Duration::from_millis(1_700);
-        assert_eq!(pause_after(took), Duration::from_secs(170));
+    fn after_a_quick_rotation_the_next_may_run_a_minute_later_and_not_before() {
+        for took in [
+            Duration::ZERO,
+            Duration::from_millis(22),
+            Duration::from_millis(600),
+        ] {
+            let (mut pacing, at) = (RotationPacing::default(), Instant::now());
+            assert_eq!(pacing.rotated(at, took), ROTATE_EVERY, "{took:?}");
+            assert!(!pacing.allows(at + ROTATE_EVERY - SECOND), "{took:?}");
+            assert!(pacing.allows(at + ROTATE_EVERY), "{took:?}");
+        }
+    }
+
+    #[test]
+    fn after_a_slow_rotation_the_next_waits_a_hundred_times_as_long_so_rotating_stays_under_one_percent()
+     {
+        let (mut pacing, at) = (RotationPacing::default(), Instant::now());
+        let pause = pacing.rotated(at, Duration::from_millis(1_700));
+        assert_eq!(pause, 170 * SECOND);
+        assert!(!pacing.allows(at + 169 * SECOND));
+        assert!(pacing.allows(at + 170 * SECOND));
         for took in [1_000u64, 1_700, 2_600, 10_000, 60_000] {
             let took = Duration::from_millis(took);
-            let share = took.as_secs_f64() / (took + pause_after(took)).as_secs_f64();
+            let pause = RotationPacing::default().rotated(at, took);
+            let share = took.as_secs_f64() / (took + pause).as_secs_f64();
             assert!(share < 0.01, "{took:?} rotating {share:.4} of the time");
         }
     }

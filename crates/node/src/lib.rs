@@ -121,9 +121,8 @@ pub struct Node {
     data_version: i64,
     /// When the keyrings next change by the clock alone (Unix ms); see `Keyring::next_change`.
     keys_due_at: u64,
-    /// The earliest the database key may rotate again (`Database::rotate_key`, which rewrites
-    /// every page); none before the first rotation.
-    next_rotation: Option<Instant>,
+    /// When the database key may rotate again (`Database::rotate_key`, which rewrites every page).
+    rotation: housekeeping::RotationPacing,
     /// Whether a plugin call's outcome is being carried out: plugin events wait in `deferred`.
     feeding: bool,
     deferred: VecDeque<Deferred>,
@@ -191,7 +190,7 @@ impl Node {
             notices: None,
             data_version,
             keys_due_at: 0,
-            next_rotation: None,
+            rotation: housekeeping::RotationPacing::default(),
             feeding: false,
             deferred: VecDeque::new(),
             pacing: Pacing::default(),
