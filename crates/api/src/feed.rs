@@ -3,7 +3,7 @@
 //! output, a desktop app embedding [`crate::Serving`]).
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use courier_service::ServiceError;
 use courier_service::events::{Event, Watcher};
@@ -12,11 +12,16 @@ use tokio::sync::broadcast;
 
 use crate::state::{Core, SharedCore};
 
-/// How often the database is looked at when the node reports nothing: a change made by another
-/// process (`courier send`) shows within this.
-pub const POLL: Duration = Duration::from_millis(100);
+/// How long the feed sleeps when the node reports nothing. The node reports every change it makes
+/// or sees (its own writes, an API request's, another process's within its housekeeping round, a
+/// transport's state), so this only bounds how late a change it failed to report would show.
+pub const POLL: Duration = Duration::from_secs(5);
 
-/// Sends every event to `events` until the node stops: at once when the node reports something, at
+/// The least time between two looks: under load the node reports a change with almost every step,
+/// and one look then covers all that came meanwhile.
+const LOOK_GAP: Duration = Duration::from_millis(20);
+
+/// Sends every event to `events` until the node stops: soon after the node reports something, at
 /// least every [`POLL`] otherwise.
 pub(crate) fn run(
     core: SharedCore,
@@ -35,6 +40,7 @@ pub(crate) fn run(
         }
     };
     let mut failing = false;
+    let mut looked = Instant::now();
     loop {
         let mut told = Vec::new();
         match notices.recv_timeout(POLL) {
@@ -42,7 +48,9 @@ pub(crate) fn run(
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
+        std::thread::sleep(LOOK_GAP.saturating_sub(looked.elapsed()));
         told.extend(notices.try_iter());
+        looked = Instant::now();
         // Asked after the notices were taken, so a state a notice is about is the one told.
         let Some(transports) = node.transports() else {
             return;

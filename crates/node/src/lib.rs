@@ -55,8 +55,12 @@ use slot::Slots;
 use transport::Transports;
 use uploads::Uploads;
 
-/// How often the node looks for work nobody told it about.
-pub const HOUSEKEEPING: Duration = Duration::from_millis(200);
+/// How often the node looks for work nobody told it about: a commit of another process (a command
+/// beside a `serve`), and what its clock made due (messages to sweep, a dial to retry, a rotation).
+/// A driver event, a plugin's own wake-up time, an API request and a send wake it at once, so an
+/// idle node wakes once a second (five times a second before, which is what the clock's work
+/// was measured against: none of it needs to be finer than a second).
+pub const HOUSEKEEPING: Duration = Duration::from_secs(1);
 
 /// What reaches the node's loop.
 #[derive(Debug)]
@@ -119,6 +123,10 @@ pub struct Node {
     /// a sync session ends).
     told_addresses_stale: bool,
     data_version: i64,
+    /// Whether housekeeping found another connection's commit since the embedder was told.
+    changed_outside: bool,
+    /// What the embedder was last told changed from.
+    told: report::Told,
     /// When the keyrings next change by the clock alone (Unix ms); see `Keyring::next_change`.
     keys_due_at: u64,
     /// When the database key may rotate again (`Database::rotate_key`, which rewrites every page).
@@ -189,6 +197,8 @@ impl Node {
             rx,
             notices: None,
             data_version,
+            changed_outside: false,
+            told: report::Told::default(),
             keys_due_at: 0,
             rotation: housekeeping::RotationPacing::default(),
             feeding: false,
@@ -225,6 +235,12 @@ impl Node {
                 self.housekeeping()?;
                 next_housekeeping = now + HOUSEKEEPING;
             }
+            // Sooner when a dial is due or an unanswered one is to be closed before the round.
+            let wall = now_ms();
+            if let Some(at) = self.next_dial_work(wall) {
+                let due = now + Duration::from_millis(at.saturating_sub(wall));
+                next_housekeeping = next_housekeeping.min(due);
+            }
             let plugin_wait = self
                 .transports
                 .next_wake()
@@ -236,6 +252,8 @@ impl Node {
                 Some(input) => Ok(input),
                 None => self.rx.recv_timeout(wait),
             };
+            // An API request or a command that wrote wakes the node.
+            let woken = matches!(input, Ok(Input::Wake));
             match input {
                 Ok(Input::Stop) | Err(RecvTimeoutError::Disconnected) => break,
                 Ok(Input::Wake) => self.poll_links()?,
@@ -256,6 +274,8 @@ impl Node {
             }
             self.tick_plugins();
             self.run_deferred()?;
+            let outside = woken || std::mem::take(&mut self.changed_outside);
+            self.tell_changes(outside);
         }
         self.shutdown();
         Ok(())

@@ -53,6 +53,10 @@ pub enum Notice {
         /// Where it stands now.
         state: MediumState,
     },
+    /// What a watcher reads may have changed: the node wrote to the database, another connection
+    /// did (an API request, a command), or a transport's state moved. Sent once per step of the
+    /// node that changed something, so a watcher can sleep until it comes.
+    Changed,
     /// A look through a transport's folder is over: every file it found has been read or refused.
     Scanned {
         /// Transport id.
@@ -109,6 +113,13 @@ pub struct TransportState {
     pub reveals: Vec<&'static str>,
 }
 
+/// What the embedder was last told the node's state was, to tell it again only when it moved.
+#[derive(Debug, Default)]
+pub(crate) struct Told {
+    own_changes: u64,
+    states: Vec<TransportState>,
+}
+
 impl Node {
     /// What each transport is doing now.
     pub(crate) fn transport_states(&self) -> Vec<TransportState> {
@@ -133,6 +144,18 @@ impl Node {
                 }
             })
             .collect()
+    }
+
+    /// Tells the embedder [`Notice::Changed`] if this step changed anything it could read: the
+    /// node's own writes, another connection's (`outside`), or a transport's state.
+    pub(crate) fn tell_changes(&mut self, outside: bool) {
+        let own = self.db.own_changes();
+        let states = self.transport_states();
+        if outside || own != self.told.own_changes || states != self.told.states {
+            self.told.own_changes = own;
+            self.told.states = states;
+            self.notice(Notice::Changed);
+        }
     }
 
     /// Tells the embedder, if it listens.

@@ -80,13 +80,15 @@ impl Watcher {
         notices: Vec<Notice>,
         transports: &[TransportState],
     ) -> Result<Vec<Event>, ServiceError> {
-        // An idle node is looked at ten times a second: with nothing reported, no commit anywhere and
-        // the transports as they were, the tables are not read at all.
+        // With nothing reported, no commit anywhere and the transports as they were, the tables are
+        // not read at all.
         let commits = service.db.commit_mark()?;
         let unchanged = self
             .looked
             .is_some_and(|(mark, at)| mark == commits && at.elapsed() < LOOK_ANYWAY);
-        if unchanged && notices.is_empty() && self.transports == transports {
+        // `Changed` only woke the caller: what changed is read from the database and the states.
+        let told = notices.iter().any(|n| *n != Notice::Changed);
+        if unchanged && !told && self.transports == transports {
             return Ok(Vec::new());
         }
         // Taken before the tables are read: a commit while they are shows as a change next time.
@@ -339,7 +341,8 @@ impl Watcher {
             Notice::Received { .. }
             | Notice::Introduced { .. }
             | Notice::Medium { .. }
-            | Notice::Read { .. } => {}
+            | Notice::Read { .. }
+            | Notice::Changed => {}
         }
     }
 
