@@ -51,7 +51,6 @@ impl Node {
         let version = self.db.data_version()?;
         let changed_outside = version != self.data_version;
         self.data_version = version;
-        self.changed_outside |= changed_outside;
         // Keys, tags and meeting points change with the contacts (another connection's commit, or a
         // handshake, which refreshes them itself) or with the clock: not every pass, which with a
         // thousand contacts kept a core busy.

@@ -123,8 +123,6 @@ pub struct Node {
     /// a sync session ends).
     told_addresses_stale: bool,
     data_version: i64,
-    /// Whether housekeeping found another connection's commit since the embedder was told.
-    changed_outside: bool,
     /// What the embedder was last told changed from.
     told: report::Told,
     /// When the keyrings next change by the clock alone (Unix ms); see `Keyring::next_change`.
@@ -197,8 +195,7 @@ impl Node {
             rx,
             notices: None,
             data_version,
-            changed_outside: false,
-            told: report::Told::default(),
+            told: report::Told::at(data_version),
             keys_due_at: 0,
             rotation: housekeeping::RotationPacing::default(),
             feeding: false,
@@ -231,9 +228,12 @@ impl Node {
         let mut held = None;
         loop {
             let now = Instant::now();
+            // Whether this step looks for other connections' commits: a round does, and a wake.
+            let mut look_outside = false;
             if now >= next_housekeeping {
                 self.housekeeping()?;
                 next_housekeeping = now + HOUSEKEEPING;
+                look_outside = true;
             }
             // Sooner when a dial is due or an unanswered one is to be closed before the round.
             let wall = now_ms();
@@ -253,7 +253,7 @@ impl Node {
                 None => self.rx.recv_timeout(wait),
             };
             // An API request or a command that wrote wakes the node.
-            let woken = matches!(input, Ok(Input::Wake));
+            look_outside |= matches!(input, Ok(Input::Wake));
             match input {
                 Ok(Input::Stop) | Err(RecvTimeoutError::Disconnected) => break,
                 Ok(Input::Wake) => self.poll_links()?,
@@ -274,8 +274,7 @@ impl Node {
             }
             self.tick_plugins();
             self.run_deferred()?;
-            let outside = woken || std::mem::take(&mut self.changed_outside);
-            self.tell_changes(outside);
+            self.tell_changes(look_outside)?;
         }
         self.shutdown();
         Ok(())

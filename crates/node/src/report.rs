@@ -6,7 +6,7 @@ use courier_plugin_host::supervisor::Health;
 use courier_plugin_host::transport_plugin::reveal_names;
 use courier_storage::ContactId;
 
-use crate::Node;
+use crate::{Node, NodeError};
 
 /// Something the node tells whoever embeds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,7 +117,19 @@ pub struct TransportState {
 #[derive(Debug, Default)]
 pub(crate) struct Told {
     own_changes: u64,
+    /// The database's `data_version`: moves with other connections' commits.
+    version: i64,
     states: Vec<TransportState>,
+}
+
+impl Told {
+    /// As of a start that found the database at `version`.
+    pub fn at(version: i64) -> Told {
+        Told {
+            version,
+            ..Told::default()
+        }
+    }
 }
 
 impl Node {
@@ -147,15 +159,26 @@ impl Node {
     }
 
     /// Tells the embedder [`Notice::Changed`] if this step changed anything it could read: the
-    /// node's own writes, another connection's (`outside`), or a transport's state.
-    pub(crate) fn tell_changes(&mut self, outside: bool) {
-        let own = self.db.own_changes();
+    /// node's own writes, a transport's state, or, when `look_outside` (a wake, a housekeeping
+    /// round), another connection's commit.
+    pub(crate) fn tell_changes(&mut self, look_outside: bool) -> Result<(), NodeError> {
+        let own_changes = self.db.own_changes();
+        let version = if look_outside {
+            self.db.data_version()?
+        } else {
+            self.told.version
+        };
         let states = self.transport_states();
-        if outside || own != self.told.own_changes || states != self.told.states {
-            self.told.own_changes = own;
-            self.told.states = states;
+        let told = &self.told;
+        if own_changes != told.own_changes || version != told.version || states != told.states {
+            self.told = Told {
+                own_changes,
+                version,
+                states,
+            };
             self.notice(Notice::Changed);
         }
+        Ok(())
     }
 
     /// Tells the embedder, if it listens.

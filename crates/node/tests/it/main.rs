@@ -6,6 +6,7 @@ mod two_nodes;
 
 mod backlog;
 mod black_hole;
+mod idle;
 mod rendezvous;
 mod simplex;
 mod tor_boundary;
