@@ -56,11 +56,9 @@ use transport::Transports;
 use uploads::Uploads;
 
 /// How often the node looks for work nobody told it about: a commit of another process (a command
-/// beside a `serve`), and what its clock made due (messages to sweep, a dial to retry, a rotation).
-/// A driver event, a plugin's own wake-up time, an API request and a send wake it at once, so an
-/// idle node wakes once a second (five times a second before, which is what the clock's work
-/// was measured against: none of it needs to be finer than a second).
-pub const HOUSEKEEPING: Duration = Duration::from_secs(1);
+/// beside a `serve` without the API), and what its clock made due (messages to sweep, a dial to
+/// retry, an unanswered one to close, a rotation).
+pub const HOUSEKEEPING: Duration = Duration::from_millis(200);
 
 /// What reaches the node's loop.
 #[derive(Debug)]
@@ -228,18 +226,12 @@ impl Node {
         let mut held = None;
         loop {
             let now = Instant::now();
-            // Whether this step looks for other connections' commits: a round does, and a wake.
-            let mut look_outside = false;
+            // Whether this step was a round, which looks for other connections' commits.
+            let mut round = false;
             if now >= next_housekeeping {
                 self.housekeeping()?;
                 next_housekeeping = now + HOUSEKEEPING;
-                look_outside = true;
-            }
-            // Sooner when a dial is due or an unanswered one is to be closed before the round.
-            let wall = now_ms();
-            if let Some(at) = self.next_dial_work(wall) {
-                let due = now + Duration::from_millis(at.saturating_sub(wall));
-                next_housekeeping = next_housekeeping.min(due);
+                round = true;
             }
             let plugin_wait = self
                 .transports
@@ -252,8 +244,8 @@ impl Node {
                 Some(input) => Ok(input),
                 None => self.rx.recv_timeout(wait),
             };
-            // An API request or a command that wrote wakes the node.
-            look_outside |= matches!(input, Ok(Input::Wake));
+            // An API request that wrote wakes the node.
+            let woken = matches!(input, Ok(Input::Wake));
             match input {
                 Ok(Input::Stop) | Err(RecvTimeoutError::Disconnected) => break,
                 Ok(Input::Wake) => self.poll_links()?,
@@ -274,7 +266,7 @@ impl Node {
             }
             self.tick_plugins();
             self.run_deferred()?;
-            self.tell_changes(look_outside)?;
+            self.tell_changes(woken, round)?;
         }
         self.shutdown();
         Ok(())

@@ -159,18 +159,21 @@ impl Node {
     }
 
     /// Tells the embedder [`Notice::Changed`] if this step changed anything it could read: the
-    /// node's own writes, a transport's state, or, when `look_outside` (a wake, a housekeeping
-    /// round), another connection's commit.
-    pub(crate) fn tell_changes(&mut self, look_outside: bool) -> Result<(), NodeError> {
+    /// node's own writes, a transport's state, a write of the API's (it wakes the node: `woken`),
+    /// or another connection's commit, which a housekeeping `round` looks for.
+    pub(crate) fn tell_changes(&mut self, woken: bool, round: bool) -> Result<(), NodeError> {
         let own_changes = self.db.own_changes();
-        let version = if look_outside {
+        // Read on a wake too, so that the round after it does not tell the same commit again.
+        let version = if woken || round {
             self.db.data_version()?
         } else {
             self.told.version
         };
         let states = self.transport_states();
         let told = &self.told;
-        if own_changes != told.own_changes || version != told.version || states != told.states {
+        let moved =
+            own_changes != told.own_changes || version != told.version || states != told.states;
+        if woken || moved {
             self.told = Told {
                 own_changes,
                 version,
