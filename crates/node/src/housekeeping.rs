@@ -42,14 +42,18 @@ impl RotationPacing {
 }
 
 impl Node {
-    /// One pass; see the module's doc.
-    pub(crate) fn housekeeping(&mut self) -> Result<(), NodeError> {
+    /// One pass; see the module's doc. Whether the database key rotated, which opened the database
+    /// on a new connection.
+    pub(crate) fn housekeeping(&mut self) -> Result<bool, NodeError> {
         let now = now_ms();
         // Disappearing messages go on time while the node runs, here and on the contact's side.
         self.db.sweep_expired(now)?;
-        self.erase_deleted()?;
+        let rotated = self.erase_deleted()?;
         let version = self.db.data_version()?;
-        let changed_outside = version != self.data_version;
+        // A rotation opens the database on a new connection, whose `data_version` counts from its
+        // own start: a command's commit just before it would go unseen, and what it queued would
+        // wait for the next session. So a rotation counts as a change from outside.
+        let changed_outside = rotated || version != self.data_version;
         self.data_version = version;
         // Keys, tags and meeting points change with the contacts (another connection's commit, or a
         // handshake, which refreshes them itself) or with the clock: not every pass, which with a
@@ -66,7 +70,8 @@ impl Node {
         }
         self.close_unanswered(now);
         self.dial_found(now);
-        self.run_deferred()
+        self.run_deferred()?;
+        Ok(rotated)
     }
 
     /// Rotates every transport's keys and tags; see [`Node::refresh_keys`].
@@ -115,12 +120,12 @@ impl Node {
     /// Erases what was replaced or deleted, so that the copies of it left in freed disk blocks
     /// become noise: an old transport secret by re-sealing the secrets under a fresh key; anything
     /// else (a message that disappeared, a contact) by rotating the database key, as
-    /// [`RotationPacing`] allows, since a rotation rewrites every page.
-    fn erase_deleted(&mut self) -> Result<(), NodeError> {
+    /// [`RotationPacing`] allows, since a rotation rewrites every page. Whether the key rotated.
+    fn erase_deleted(&mut self) -> Result<bool, NodeError> {
         // Only a node whose connection follows rotations (`serve`'s) rotates: a command that runs a
         // node (a drive import) holds the key file like any command.
         if !self.db.follows_rotations() {
-            return Ok(());
+            return Ok(false);
         }
         // A transport secret stepped forward: the contacts' secrets re-sealed under a fresh key,
         // at once (it costs the contacts, not the history). A command or a request holding the
@@ -135,11 +140,11 @@ impl Node {
             );
         }
         if !self.rotation.allows(Instant::now()) || !self.db.erasure_owed()? {
-            return Ok(());
+            return Ok(false);
         }
         // A command or an API request has the database open: the next round tries again.
         let Some(rotated) = self.db.rotate_key()? else {
-            return Ok(());
+            return Ok(false);
         };
         let pause = self.rotation.rotated(Instant::now(), rotated.elapsed);
         tracing::info!(
@@ -148,7 +153,7 @@ impl Node {
             next_in_s = pause.as_secs(),
             "re-encrypted the database under a new key and destroyed the old one"
         );
-        Ok(())
+        Ok(true)
     }
 
     /// Offers newly queued messages on every live sync link whose peer keeps up.

@@ -226,10 +226,11 @@ impl Node {
         let mut held = None;
         loop {
             let now = Instant::now();
-            // Whether this step was a round, which looks for other connections' commits.
-            let mut round = false;
+            // Whether this step was a round, which looks for other connections' commits, and
+            // whether it rotated the key: a new connection, whose `data_version` is no measure.
+            let (mut round, mut rotated) = (false, false);
             if now >= next_housekeeping {
-                self.housekeeping()?;
+                rotated = self.housekeeping()?;
                 next_housekeeping = now + HOUSEKEEPING;
                 round = true;
             }
@@ -266,7 +267,7 @@ impl Node {
             }
             self.tick_plugins();
             self.run_deferred()?;
-            self.tell_changes(woken, round)?;
+            self.tell_changes(woken || rotated, round)?;
         }
         self.shutdown();
         Ok(())
