@@ -124,6 +124,15 @@ impl Dialer {
         }
     }
 
+    /// When, after `now`, the first peer found here stops backing off (Unix ms).
+    fn next_redial(&self, now: u64) -> Option<u64> {
+        self.backoff
+            .iter()
+            .filter(|(peer, (at, _))| *at > now && self.found.contains_key(peer))
+            .map(|(_, (at, _))| *at)
+            .min()
+    }
+
     /// Whether `peer` is backing off at `now`.
     fn backing_off(&self, peer: Peer, now: u64) -> bool {
         self.backoff.get(&peer).is_some_and(|(at, _)| *at > now)
@@ -268,6 +277,21 @@ impl Node {
                 });
             }
         }
+    }
+
+    /// The first time after `now` (Unix ms) that a dial comes due or an unanswered one is to be
+    /// closed: the node's housekeeping comes then when that is sooner than its round.
+    pub(crate) fn next_dial_work(&self, now: u64) -> Option<u64> {
+        let closes = self
+            .slots
+            .iter()
+            .filter(|(_, slot)| !slot.link.answered())
+            .filter_map(|(_, slot)| slot.answer_by);
+        let redials = self
+            .transports
+            .iter()
+            .filter_map(|(_, t)| t.dialer.next_redial(now));
+        closes.chain(redials).min()
     }
 
     /// A dial that `slot` made ended: if it never reached the peer, back off before the next.

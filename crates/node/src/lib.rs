@@ -56,9 +56,10 @@ use transport::Transports;
 use uploads::Uploads;
 
 /// How often the node looks for work nobody told it about: a commit of another process (a command
-/// beside a `serve` without the API), and what its clock made due (messages to sweep, a dial to
-/// retry, an unanswered one to close, a rotation).
-pub const HOUSEKEEPING: Duration = Duration::from_millis(200);
+/// beside a `serve` without the API), and what its clock made due (messages to sweep, a rotation).
+/// A dial to retry or an unanswered one to close brings the round forward; a driver event, a
+/// plugin's own wake-up time, a send and an API request wake the node at once.
+pub const HOUSEKEEPING: Duration = Duration::from_secs(1);
 
 /// What reaches the node's loop.
 #[derive(Debug)]
@@ -233,6 +234,12 @@ impl Node {
                 rotated = self.housekeeping()?;
                 next_housekeeping = now + HOUSEKEEPING;
                 round = true;
+            }
+            // Sooner when a dial is due or an unanswered one is to be closed before the round.
+            let wall = now_ms();
+            if let Some(at) = self.next_dial_work(wall) {
+                let due = now + Duration::from_millis(at.saturating_sub(wall));
+                next_housekeeping = next_housekeeping.min(due);
             }
             let plugin_wait = self
                 .transports
