@@ -225,6 +225,10 @@ impl Node {
         let mut next_housekeeping = Instant::now();
         // An input taken from the queue while gathering bytes, to handle next.
         let mut held = None;
+        // Whether the last step may have opened, ended or answered a dial: bytes arriving and a
+        // question about the transports do not, so a busy link does not look through every
+        // contact's backoff at each step.
+        let mut dials_moved = true;
         loop {
             let now = Instant::now();
             // Whether this step was a round, which looks for other connections' commits, and
@@ -236,10 +240,12 @@ impl Node {
                 round = true;
             }
             // Sooner when a dial is due or an unanswered one is to be closed before the round.
-            let wall = now_ms();
-            if let Some(at) = self.next_dial_work(wall) {
-                let due = now + Duration::from_millis(at.saturating_sub(wall));
-                next_housekeeping = next_housekeeping.min(due);
+            if round || dials_moved {
+                let wall = now_ms();
+                if let Some(at) = self.next_dial_work(wall) {
+                    let due = now + Duration::from_millis(at.saturating_sub(wall));
+                    next_housekeeping = next_housekeeping.min(due);
+                }
             }
             let plugin_wait = self
                 .transports
@@ -254,6 +260,10 @@ impl Node {
             };
             // An API request that wrote wakes the node.
             let woken = matches!(input, Ok(Input::Wake));
+            dials_moved = !matches!(
+                input,
+                Ok(Input::State(_) | Input::Driver(_, DriverEvent::Received { .. }))
+            );
             match input {
                 Ok(Input::Stop) | Err(RecvTimeoutError::Disconnected) => break,
                 Ok(Input::Wake) => self.poll_links()?,
