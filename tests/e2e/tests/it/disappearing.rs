@@ -51,6 +51,10 @@ fn contains_any(haystack: &[u8], needles: &[Vec<u8>]) -> bool {
 /// The whole database of `person`, decrypted with the passphrase (through the key file it unseals)
 /// into a plaintext copy.
 fn decrypted(person: &Person, into: &Path) -> Result<Vec<u8>> {
+    // Held as a command holds it, from before the key file is read until the copy is made: the
+    // running node cannot rotate the key between the two (the examiner would read the old key and
+    // find the database under the new one).
+    let _held = person.database()?;
     let keys = std::fs::read(person.dir.join("courier.keys"))?;
     let conn = examiner::key_file_keys(&keys, PASSPHRASE)
         .into_iter()
