@@ -194,7 +194,8 @@ impl Node {
             rx,
             notices: None,
             data_version,
-            told: report::Told::at(data_version),
+            // Empty: the first step tells its transports' states as a change, whatever the version.
+            told: report::Told::default(),
             keys_due_at: 0,
             rotation: housekeeping::RotationPacing::default(),
             feeding: false,

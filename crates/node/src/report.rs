@@ -122,16 +122,6 @@ pub(crate) struct Told {
     states: Vec<TransportState>,
 }
 
-impl Told {
-    /// As of a start that found the database at `version`.
-    pub fn at(version: i64) -> Told {
-        Told {
-            version,
-            ..Told::default()
-        }
-    }
-}
-
 impl Node {
     /// What each transport is doing now.
     pub(crate) fn transport_states(&self) -> Vec<TransportState> {

@@ -12,16 +12,20 @@ use crate::two_nodes::{Side, free_port, now_ms, wait_for};
 /// Longer than two of the node's rounds: a node that tells nothing for this long tells nothing.
 const QUIET: Duration = Duration::from_secs(3);
 
-/// Whatever `notices` holds now and brings within `QUIET`; empty when the node kept quiet.
+/// Whatever `notices` holds now and brings until it has kept quiet for `QUIET`; empty when the
+/// node kept quiet. Looked at for three times `QUIET` at most: a node that tells without end
+/// fails the caller's count instead of never returning.
 fn told_within_quiet(notices: &std::sync::mpsc::Receiver<Notice>) -> Vec<Notice> {
+    let give_up = std::time::Instant::now() + QUIET * 3;
     let mut told = Vec::new();
-    loop {
+    while std::time::Instant::now() < give_up {
         match notices.recv_timeout(QUIET) {
             Ok(notice) => told.push(notice),
             Err(RecvTimeoutError::Timeout) => return told,
             Err(RecvTimeoutError::Disconnected) => panic!("the node stopped"),
         }
     }
+    told
 }
 
 #[test]
