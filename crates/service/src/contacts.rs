@@ -67,7 +67,7 @@ impl Service {
     /// The safety number to compare with `alias` in person.
     pub fn safety_number(&self, alias: &str) -> Result<String, ServiceError> {
         let ours = self.identity()?.handshake_public();
-        match self.db.contacts()?.into_iter().find(|c| c.alias == alias) {
+        match self.db.met_contact(alias)? {
             Some(contact) => Ok(safety_number(&ours, &contact.public)),
             None if self.is_pending(alias)? => Err(ServiceError::PendingVerify(alias.to_owned())),
             None => Err(StorageError::UnknownContact(alias.to_owned()).into()),

@@ -67,7 +67,7 @@ impl Service {
 
     /// The contact called `alias`, refusing one whose handshake has not completed.
     pub(crate) fn conversation_contact(&self, alias: &str) -> Result<ContactId, ServiceError> {
-        match self.db.contacts()?.into_iter().find(|c| c.alias == alias) {
+        match self.db.met_contact(alias)? {
             Some(c) => Ok(c.id),
             None if self.is_pending(alias)? => {
                 Err(ServiceError::PendingConversation(alias.to_owned()))
@@ -88,8 +88,9 @@ impl Service {
 
     /// The alias of the contact `contact`.
     pub(crate) fn alias_of(&self, contact: ContactId) -> Result<String, ServiceError> {
-        self.aliases()?
-            .remove(&contact)
+        self.db
+            .met_contact_by_id(contact)?
+            .map(|c| c.alias)
             .ok_or_else(|| StorageError::UnknownContact(format!("#{contact}")).into())
     }
 

@@ -15,6 +15,10 @@ use courier_proto::transport_security::transport_keys::{
 };
 use zeroize::Zeroizing;
 
+/// Contacts that completed the handshake, as [`Contact`]s; a condition follows (`AND …`).
+pub(crate) const MET_CONTACTS: &str = "SELECT id, alias, handshake_public, verified FROM contacts
+    WHERE is_alice IS NOT NULL";
+
 /// A contact that completed the handshake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Contact {
@@ -297,11 +301,30 @@ impl Database {
 
     /// Every contact that completed the handshake, by alias.
     pub fn contacts(&self) -> Result<Vec<Contact>, StorageError> {
-        let mut statement = self.conn.prepare(
-            "SELECT id, alias, handshake_public, verified FROM contacts
-             WHERE is_alice IS NOT NULL ORDER BY alias",
-        )?;
-        let rows = statement.query_map([], |r| {
+        self.contacts_where("1 ORDER BY alias", [])
+    }
+
+    /// The contact called `alias` if it completed the handshake: one row read by its alias, not
+    /// every contact (a page and a send name their conversation this way).
+    pub fn met_contact(&self, alias: &str) -> Result<Option<Contact>, StorageError> {
+        Ok(self.contacts_where("alias = ?1", [alias])?.pop())
+    }
+
+    /// The contact `id` if it completed the handshake.
+    pub fn met_contact_by_id(&self, id: ContactId) -> Result<Option<Contact>, StorageError> {
+        Ok(self.contacts_where("id = ?1", [id])?.pop())
+    }
+
+    /// The contacts that completed the handshake and meet `condition` (SQL, with `params`).
+    fn contacts_where(
+        &self,
+        condition: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<Contact>, StorageError> {
+        let mut statement = self
+            .conn
+            .prepare_cached(&format!("{MET_CONTACTS} AND {condition}"))?;
+        let rows = statement.query_map(params, |r| {
             Ok((
                 r.get::<_, ContactId>(0)?,
                 r.get::<_, String>(1)?,

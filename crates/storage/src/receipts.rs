@@ -36,9 +36,9 @@ pub(crate) const NEWEST_UNSEEN: &str =
 pub(crate) const MARK_SEEN: &str =
     "UPDATE incoming SET seen = 1 WHERE contact_id = ?1 AND seen = 0 AND received_seq <= ?2";
 
-/// How many of `?1`'s messages (not chunks) are unseen, counted among the unseen only.
-pub(crate) const UNSEEN: &str = "SELECT count(*) FROM incoming WHERE contact_id = ?1 AND seen = 0
-    AND content_type != 'courier/chunk'";
+/// How many of `?1`'s messages (not chunks) are unseen: the count migration 32's triggers keep.
+pub(crate) const UNSEEN: &str =
+    "SELECT coalesce((SELECT n FROM unseen_counts WHERE contact_id = ?1), 0)";
 
 /// What marking a conversation read did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,7 +122,10 @@ impl Database {
 
     /// How many messages from `contact` (an attachment counted once) the user has not seen.
     pub fn unseen(&self, contact: ContactId) -> Result<usize, StorageError> {
-        Ok(self.conn.query_row(UNSEEN, [contact], |r| r.get(0))?)
+        Ok(self
+            .conn
+            .prepare_cached(UNSEEN)?
+            .query_row([contact], |r| r.get(0))?)
     }
 }
 
@@ -169,8 +172,9 @@ mod tests {
 
     use super::*;
     use crate::entry::Delivery;
-    use crate::two_sides::{Side, alice_and_bob, carry, now, send, side};
-    use crate::{OutgoingState, window::Around};
+    use crate::two_sides::{Side, alice_and_bob, carry, now, send, side, side_again};
+    use crate::{ConversationStore, OutgoingState, window::Around};
+    use courier_proto::sync::session::SyncStore;
 
     /// Says `side`'s contact announced read receipts.
     fn announces_receipts(side: &mut Side) {
@@ -288,6 +292,108 @@ mod tests {
             .unwrap();
         assert_eq!(left, 0);
         let _ = (first, second, third);
+    }
+
+    /// How many of `side`'s arrivals from its peer are unseen, counted row by row.
+    fn counted(side: &Side) -> usize {
+        side.db
+            .conn
+            .query_row(
+                "SELECT count(*) FROM incoming WHERE contact_id = ?1 AND seen = 0
+                    AND content_type != 'courier/chunk'",
+                [side.peer],
+                |r| r.get(0),
+            )
+            .unwrap()
+    }
+
+    /// `side`'s unseen count, checked against the rows.
+    fn unseen(side: &Side) -> usize {
+        let kept = side.db.unseen(side.peer).unwrap();
+        assert_eq!(kept, counted(side), "the kept count and the rows disagree");
+        kept
+    }
+
+    /// Stores `message` at `side` as an arrival from its peer.
+    fn arrives(side: &mut Side, message: Message) {
+        let peer = side.peer;
+        let mut inbox = ConversationStore::new(&mut side.db, peer, 60_000, Timer::OFF);
+        inbox.store_incoming(&message.id(), message).unwrap();
+    }
+
+    #[test]
+    fn the_unseen_count_kept_beside_a_conversation_follows_arrivals_reads_deletions_and_removal() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut alice, mut bob) = alice_and_bob(dir.path());
+        assert_eq!(unseen(&alice), 0);
+        let texts: Vec<MessageId> = (0..3)
+            .map(|i| send(&mut bob, "courier/text", format!("text {i}").into_bytes()).unwrap())
+            .collect();
+        carry(&mut bob, &mut alice);
+        assert_eq!(unseen(&alice), 3);
+
+        // A chunk is part of an attachment, not a message of its own; a text arriving twice is
+        // stored once.
+        let chunk = Message {
+            timestamp_ms: now(),
+            content_type: "courier/chunk".into(),
+            type_version: 1,
+            body: vec![7; 64],
+            fallback: String::new(),
+        };
+        arrives(&mut alice, chunk);
+        let again = bob.db.conversation(bob.peer).unwrap().remove(0).message;
+        arrives(&mut alice, again);
+        assert_eq!(unseen(&alice), 3);
+
+        // Deleting an unseen one counts it out; read, they are none; a new one is one.
+        let peer = alice.peer;
+        assert!(alice.db.delete_message(peer, &texts[0]).unwrap());
+        assert_eq!(unseen(&alice), 2);
+        // Marking read sees the chunk as well.
+        assert_eq!(reads(&mut alice, false).0, 3);
+        assert_eq!(unseen(&alice), 0);
+        send(&mut bob, "courier/text", b"one more".to_vec()).unwrap();
+        carry(&mut bob, &mut alice);
+        assert_eq!(unseen(&alice), 1);
+        // Deleting a seen one changes nothing.
+        assert!(alice.db.delete_message(peer, &texts[1]).unwrap());
+        assert_eq!(unseen(&alice), 1);
+
+        // Removed, bob leaves no count behind.
+        alice.db.remove_contact("bob").unwrap();
+        let rows: i64 = alice
+            .db
+            .conn
+            .query_row("SELECT count(*) FROM unseen_counts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 0);
+        assert_eq!(alice.db.unseen(peer).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_database_from_before_the_kept_counts_has_them_counted_when_it_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut alice, mut bob) = alice_and_bob(dir.path());
+        for i in 0..4 {
+            send(&mut bob, "courier/text", format!("text {i}").into_bytes()).unwrap();
+        }
+        carry(&mut bob, &mut alice);
+        // As the database was before migration 32.
+        alice
+            .db
+            .conn
+            .execute_batch(
+                "DROP TRIGGER unseen_arrived; DROP TRIGGER unseen_seen; DROP TRIGGER unseen_gone;
+                 DROP TABLE unseen_counts; PRAGMA user_version = 31;",
+            )
+            .unwrap();
+        drop(alice);
+        let mut alice = side_again(dir.path(), "alice", "bob");
+        assert_eq!(unseen(&alice), 4);
+        send(&mut bob, "courier/text", b"and a fifth".to_vec()).unwrap();
+        carry(&mut bob, &mut alice);
+        assert_eq!(unseen(&alice), 5);
     }
 
     #[test]

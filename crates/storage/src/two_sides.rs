@@ -21,6 +21,14 @@ pub(crate) fn side(dir: &std::path::Path, name: &str, peer: &str) -> Side {
     Side { db, peer }
 }
 
+/// `name`'s database in `dir` opened again, with `peer` as its contact.
+pub(crate) fn side_again(dir: &std::path::Path, name: &str, peer: &str) -> Side {
+    let passphrase = Passphrase::new(format!("{name}'s long passphrase")).unwrap();
+    let db = Database::open(&dir.join(format!("{name}.db")), &passphrase).unwrap();
+    let peer = db.contact(peer).unwrap();
+    Side { db, peer }
+}
+
 /// Alice's and bob's databases, in `dir`, each the other's one contact.
 pub(crate) fn alice_and_bob(dir: &std::path::Path) -> (Side, Side) {
     (side(dir, "alice", "bob"), side(dir, "bob", "alice"))

@@ -1,6 +1,8 @@
 //! Costs against the history: alice's node (the release `courier`, `serve --api`) with 10⁴, 10⁵
 //! and 10⁶ messages with bob, and with 1,000 contacts pending or made, measured as a user meets them:
-//! the newest page of 50 and a send through her API, her node's CPU while nothing happens (bob away),
+//! the newest page of 50, the list of conversations (each contact's newest message and unread count,
+//! as a client's first screen shows them) and a send through her API, her node's CPU while nothing
+//! happens (bob away),
 //! how long her node takes to start, the most memory it held meanwhile, and how long a backlog
 //! takes to reach bob once he is back.
 //! Each figure is printed beside the same at 10⁴, as a ratio, and beside this machine's floors
@@ -48,6 +50,8 @@ const SEED_BATCH: usize = 10_000;
 #[derive(Debug, Clone, Copy)]
 struct Row {
     page: (Duration, Duration),
+    /// `GET /v1/conversations`.
+    list: (Duration, Duration),
     send: (Duration, Duration),
     idle_percent: f64,
     start: Duration,
@@ -194,6 +198,11 @@ fn measure(alice: &mut Person) -> Result<Row> {
             .map(drop)
             .map_err(Into::into)
     })?;
+    let list = timings(|| {
+        api.get::<serde_json::Value>("/v1/conversations")
+            .map(drop)
+            .map_err(Into::into)
+    })?;
     let mut n = 0;
     let send = timings(|| {
         n += 1;
@@ -230,6 +239,7 @@ fn measure(alice: &mut Person) -> Result<Row> {
     };
     Ok(Row {
         page,
+        list,
         send,
         idle_percent,
         start,
@@ -281,29 +291,34 @@ fn seed_history(person: &Person, alias: &str, from: usize, to: usize, base_ms: u
         let end = (start + SEED_BATCH).min(to);
         db.batch(Durability::Relaxed, |db| -> Result<()> {
             for i in start..end {
-                let ts = base_ms + i as u64 * SPACING_MS;
-                let body = format!("history {i}").into_bytes();
-                if i % 2 == 0 {
-                    let draft = Draft::new("courier/text", 1, body);
-                    let (id, _) = db.send(bob, draft, ts, Timer::OFF)?;
-                    let mut store = ConversationStore::new(db, bob, SPACING_MS, Timer::OFF);
-                    store.mark_sent(&id, ts)?;
-                    store.mark_acked(&id)?;
-                } else {
-                    let message = Message {
-                        timestamp_ms: ts,
-                        content_type: "courier/text".into(),
-                        type_version: 1,
-                        body,
-                        fallback: String::new(),
-                    };
-                    let mut store = ConversationStore::new(db, bob, SPACING_MS, Timer::OFF);
-                    store.store_incoming(&message.id(), message)?;
-                }
+                seed_message(db, bob, i, base_ms + i as u64 * SPACING_MS)?;
             }
             Ok(())
         })?;
         start = end;
+    }
+    Ok(())
+}
+
+/// Message `i` with `contact` at `ts`: an even one ours and acked, an odd one theirs and stored.
+fn seed_message(db: &mut Database, contact: ContactId, i: usize, ts: u64) -> Result<()> {
+    let body = format!("history {i}").into_bytes();
+    if i.is_multiple_of(2) {
+        let draft = Draft::new("courier/text", 1, body);
+        let (id, _) = db.send(contact, draft, ts, Timer::OFF)?;
+        let mut store = ConversationStore::new(db, contact, SPACING_MS, Timer::OFF);
+        store.mark_sent(&id, ts)?;
+        store.mark_acked(&id)?;
+    } else {
+        let message = Message {
+            timestamp_ms: ts,
+            content_type: "courier/text".into(),
+            type_version: 1,
+            body,
+            fallback: String::new(),
+        };
+        let mut store = ConversationStore::new(db, contact, SPACING_MS, Timer::OFF);
+        store.store_incoming(&message.id(), message)?;
     }
     Ok(())
 }
@@ -331,7 +346,9 @@ fn seed_contacts(person: &Person, made: bool) -> Result<()> {
                     root: SecretKey::from_bytes(root),
                     role: Role::Alice,
                 };
-                db.complete_handshake(&alias, &agreement, then)?;
+                let id = db.complete_handshake(&alias, &agreement, then)?;
+                // Each has said something, unread: the list of conversations summarises each.
+                seed_message(db, id, 1, then)?;
             }
         }
         Ok(())
@@ -367,9 +384,10 @@ fn print_table(floors: &Floors, rows: &[(String, Row)]) {
         "scale: alice's node (release, serve --api) with bob away; each figure (× the first row's)"
     );
     println!(
-        "  {:<34} {:>22} {:>22} {:>14} {:>16} {:>16} {:>18} {:>24}",
+        "  {:<34} {:>22} {:>22} {:>22} {:>14} {:>16} {:>16} {:>18} {:>24}",
         "history",
         "page of 50 p50/p99",
+        "conversations p50/p99",
         "send p50/p99",
         "idle CPU",
         "node start",
@@ -384,11 +402,14 @@ fn print_table(floors: &Floors, rows: &[(String, Row)]) {
             None => "-".into(),
         };
         println!(
-            "  {:<34} {:>9.2}/{:>6.2} ms ×{:<4.1} {:>9.2}/{:>6.2} ms ×{:<4.1} {:>6.2}% ×{:<4.1} {:>7.0} ms ×{:<4.1} {:>7.0} MiB ×{:<4.1} {:>8.0} ms ×{:<5.1} {:>24}",
+            "  {:<34} {:>9.2}/{:>6.2} ms ×{:<4.1} {:>9.2}/{:>6.2} ms ×{:<4.1} {:>9.2}/{:>6.2} ms ×{:<4.1} {:>6.2}% ×{:<4.1} {:>7.0} ms ×{:<4.1} {:>7.0} MiB ×{:<4.1} {:>8.0} ms ×{:<5.1} {:>24}",
             label,
             ms(row.page.0),
             ms(row.page.1),
             ratio(row.page.0, first.page.0),
+            ms(row.list.0),
+            ms(row.list.1),
+            ratio(row.list.0, first.list.0),
             ms(row.send.0),
             ms(row.send.1),
             ratio(row.send.0, first.send.0),
