@@ -315,15 +315,16 @@ impl Database {
         Ok(self.contacts_where("id = ?1", [id])?.pop())
     }
 
-    /// The contacts that completed the handshake and meet `condition` (SQL, with `params`).
+    /// The contacts that completed the handshake and meet `rest`: a constant SQL condition with
+    /// `params`, and an order if wanted (what follows [`MET_CONTACTS`] and `AND`).
     fn contacts_where(
         &self,
-        condition: &str,
+        rest: &'static str,
         params: impl rusqlite::Params,
     ) -> Result<Vec<Contact>, StorageError> {
         let mut statement = self
             .conn
-            .prepare_cached(&format!("{MET_CONTACTS} AND {condition}"))?;
+            .prepare_cached(&format!("{MET_CONTACTS} AND {rest}"))?;
         let rows = statement.query_map(params, |r| {
             Ok((
                 r.get::<_, ContactId>(0)?,

@@ -36,9 +36,10 @@ pub(crate) const NEWEST_UNSEEN: &str =
 pub(crate) const MARK_SEEN: &str =
     "UPDATE incoming SET seen = 1 WHERE contact_id = ?1 AND seen = 0 AND received_seq <= ?2";
 
-/// How many of `?1`'s messages (not chunks) are unseen: the count migration 32's triggers keep.
+/// How many of `?1`'s messages (not chunks) are unseen: the count migration 32's triggers keep
+/// (never below zero, so that a count gone wrong cannot fail the list of conversations).
 pub(crate) const UNSEEN: &str =
-    "SELECT coalesce((SELECT n FROM unseen_counts WHERE contact_id = ?1), 0)";
+    "SELECT max(coalesce((SELECT n FROM unseen_counts WHERE contact_id = ?1), 0), 0)";
 
 /// What marking a conversation read did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -394,6 +395,13 @@ mod tests {
         send(&mut bob, "courier/text", b"and a fifth".to_vec()).unwrap();
         carry(&mut bob, &mut alice);
         assert_eq!(unseen(&alice), 5);
+        // A count gone wrong below zero reads as none, not as an error that fails the list.
+        alice
+            .db
+            .conn
+            .execute("UPDATE unseen_counts SET n = -3", [])
+            .unwrap();
+        assert_eq!(alice.db.unseen(alice.peer).unwrap(), 0);
     }
 
     #[test]
