@@ -434,23 +434,39 @@ pub const MIGRATIONS: &[&str] = &[
         BEGIN UPDATE erasure SET secrets_owed = 1 WHERE secrets_owed = 0; END;",
     // 32: each conversation's unseen count kept beside it, so that listing the conversations reads
     // one row per contact instead of counting every unseen arrival (a contact with 500,000 unread
-    // made the list take 155 ms). Kept by triggers on `incoming`, so no writer can forget it; a
-    // chunk is part of an attachment counted by its manifest, as `receipts::unseen` counted.
+    // made the list take 155 ms). Kept by triggers on `incoming`, so no writer can forget it. It
+    // counts what a read receipt would name (`receipts::unseen_shown`): a message shown on its own
+    // line, not a chunk of an attachment, a reaction or an edit shown with their message, a timer
+    // line or a retraction (before, every arrival but a chunk counted).
     "CREATE TABLE unseen_counts (
         contact_id INTEGER PRIMARY KEY REFERENCES contacts(id) ON DELETE CASCADE,
         n INTEGER NOT NULL
     );
     INSERT INTO unseen_counts (contact_id, n)
         SELECT contact_id, count(*) FROM incoming
-        WHERE seen = 0 AND content_type != 'courier/chunk' GROUP BY contact_id;
+        WHERE seen = 0 AND content_type NOT IN ('courier/chunk',
+            'courier/group-record', 'courier/group-answer', 'courier/group-presence',
+            'courier/group-chunk', 'courier/reaction', 'courier/edit', 'courier/receipt',
+            'courier/timer', 'courier/delete')
+        GROUP BY contact_id;
     CREATE TRIGGER unseen_arrived AFTER INSERT ON incoming
-        WHEN NEW.seen = 0 AND NEW.content_type != 'courier/chunk'
+        WHEN NEW.seen = 0 AND NEW.content_type NOT IN ('courier/chunk',
+            'courier/group-record', 'courier/group-answer', 'courier/group-presence',
+            'courier/group-chunk', 'courier/reaction', 'courier/edit', 'courier/receipt',
+            'courier/timer', 'courier/delete')
         BEGIN INSERT INTO unseen_counts (contact_id, n) VALUES (NEW.contact_id, 1)
               ON CONFLICT (contact_id) DO UPDATE SET n = n + 1; END;
     CREATE TRIGGER unseen_seen AFTER UPDATE OF seen ON incoming
-        WHEN OLD.seen = 0 AND NEW.seen != 0 AND OLD.content_type != 'courier/chunk'
+        WHEN OLD.seen = 0 AND NEW.seen != 0
+            AND OLD.content_type NOT IN ('courier/chunk',
+            'courier/group-record', 'courier/group-answer', 'courier/group-presence',
+            'courier/group-chunk', 'courier/reaction', 'courier/edit', 'courier/receipt',
+            'courier/timer', 'courier/delete')
         BEGIN UPDATE unseen_counts SET n = n - 1 WHERE contact_id = OLD.contact_id; END;
     CREATE TRIGGER unseen_gone AFTER DELETE ON incoming
-        WHEN OLD.seen = 0 AND OLD.content_type != 'courier/chunk'
+        WHEN OLD.seen = 0 AND OLD.content_type NOT IN ('courier/chunk',
+            'courier/group-record', 'courier/group-answer', 'courier/group-presence',
+            'courier/group-chunk', 'courier/reaction', 'courier/edit', 'courier/receipt',
+            'courier/timer', 'courier/delete')
         BEGIN UPDATE unseen_counts SET n = n - 1 WHERE contact_id = OLD.contact_id; END;",
 ];

@@ -36,8 +36,8 @@ pub(crate) const NEWEST_UNSEEN: &str =
 pub(crate) const MARK_SEEN: &str =
     "UPDATE incoming SET seen = 1 WHERE contact_id = ?1 AND seen = 0 AND received_seq <= ?2";
 
-/// How many of `?1`'s messages (not chunks) are unseen: the count migration 32's triggers keep
-/// (never below zero, so that a count gone wrong cannot fail the list of conversations).
+/// How many of `?1`'s messages are unseen, as [`unseen_shown`] names them: the count migration
+/// 32's triggers keep (never below zero: a count gone wrong cannot fail the list of conversations).
 pub(crate) const UNSEEN: &str =
     "SELECT max(coalesce((SELECT n FROM unseen_counts WHERE contact_id = ?1), 0), 0)";
 
@@ -121,7 +121,9 @@ impl Database {
         Ok(MarkedRead { seen, receipts })
     }
 
-    /// How many messages from `contact` (an attachment counted once) the user has not seen.
+    /// How many messages from `contact` the user has not seen: those shown on a line of their own
+    /// (an attachment once; not a reaction or an edit, shown with their message, a timer line or
+    /// a retraction), as a read receipt would name them.
     pub fn unseen(&self, contact: ContactId) -> Result<usize, StorageError> {
         Ok(self
             .conn
@@ -175,6 +177,7 @@ mod tests {
     use crate::entry::Delivery;
     use crate::two_sides::{Side, alice_and_bob, carry, now, send, side, side_again};
     use crate::{ConversationStore, OutgoingState, window::Around};
+    use courier_proto::sync::relation::{EDIT_TYPE, REACTION_TYPE, payload};
     use courier_proto::sync::session::SyncStore;
 
     /// Says `side`'s contact announced read receipts.
@@ -295,14 +298,13 @@ mod tests {
         let _ = (first, second, third);
     }
 
-    /// How many of `side`'s arrivals from its peer are unseen, counted row by row.
+    /// How many of `side`'s arrivals from its peer a read receipt would name, counted row by row.
     fn counted(side: &Side) -> usize {
         side.db
             .conn
             .query_row(
-                "SELECT count(*) FROM incoming WHERE contact_id = ?1 AND seen = 0
-                    AND content_type != 'courier/chunk'",
-                [side.peer],
+                &format!("SELECT count(*) FROM ({})", unseen_shown()),
+                params![side.peer, i64::MAX],
                 |r| r.get(0),
             )
             .unwrap()
@@ -346,13 +348,23 @@ mod tests {
         let again = bob.db.conversation(bob.peer).unwrap().remove(0).message;
         arrives(&mut alice, again);
         assert_eq!(unseen(&alice), 3);
+        // A reaction and an edit are shown with their message: neither is one more to read.
+        send(&mut bob, REACTION_TYPE, payload(&texts[2], "👍".as_bytes())).unwrap();
+        send(
+            &mut bob,
+            EDIT_TYPE,
+            payload(&texts[2], b"text 2, corrected"),
+        )
+        .unwrap();
+        carry(&mut bob, &mut alice);
+        assert_eq!(unseen(&alice), 3);
 
         // Deleting an unseen one counts it out; read, they are none; a new one is one.
         let peer = alice.peer;
         assert!(alice.db.delete_message(peer, &texts[0]).unwrap());
         assert_eq!(unseen(&alice), 2);
-        // Marking read sees the chunk as well.
-        assert_eq!(reads(&mut alice, false).0, 3);
+        // Marking read sees the chunk, the reaction and the edit as well.
+        assert_eq!(reads(&mut alice, false).0, 5);
         assert_eq!(unseen(&alice), 0);
         send(&mut bob, "courier/text", b"one more".to_vec()).unwrap();
         carry(&mut bob, &mut alice);
@@ -376,9 +388,10 @@ mod tests {
     fn a_database_from_before_the_kept_counts_has_them_counted_when_it_opens() {
         let dir = tempfile::tempdir().unwrap();
         let (mut alice, mut bob) = alice_and_bob(dir.path());
-        for i in 0..4 {
-            send(&mut bob, "courier/text", format!("text {i}").into_bytes()).unwrap();
-        }
+        let texts: Vec<MessageId> = (0..4)
+            .map(|i| send(&mut bob, "courier/text", format!("text {i}").into_bytes()).unwrap())
+            .collect();
+        send(&mut bob, REACTION_TYPE, payload(&texts[0], "👍".as_bytes())).unwrap();
         carry(&mut bob, &mut alice);
         // As the database was before migration 32.
         alice
