@@ -20,7 +20,7 @@ use chacha20poly1305::{ChaCha20Poly1305, KeyInit};
 use courier_config::Config;
 use courier_node::{Node, Notice, RunningNode};
 use courier_proto::identity::Identity;
-use courier_proto::sync::attachment::{assemble, parse_manifest, split};
+use courier_proto::sync::attachment::{assemble, parse_manifest};
 use courier_proto::sync::record::MessageId;
 use courier_storage::{ContactId, Database, Draft, Durability, Passphrase};
 
@@ -112,6 +112,8 @@ fn raw_aead_mb_per_s() -> f64 {
 /// sender its id (SHA-256) and its seal at rest (XChaCha20-Poly1305), then its opening and the
 /// transport's seal (ChaCha20-Poly1305); at the receiver the transport's opening, its id checked and
 /// its seal at rest. Two SHA-256 and five AEAD passes, in 64 KiB chunks, shared perfectly by 2 cores.
+/// A send also hashes the whole file for its manifest, a third SHA-256 pass this leaves out: the
+/// ceiling stays the higher, stricter one.
 fn crypto_ceiling_mb_per_s() -> f64 {
     use chacha20poly1305::XChaCha20Poly1305;
     use sha2::Digest;
@@ -255,20 +257,18 @@ fn main() {
         state ^= state << 17;
         *byte = state as u8;
     }
-    let (manifest, chunks) = split(&data, "courier/file", 1, now_ms()).unwrap();
+    // Queued as a user's send queues it: split, each chunk hashed and sealed, all durable at once.
+    let draft = Draft::new("courier/file", 1, data.clone());
     let started = Instant::now();
-    alice_db
-        .batch(Durability::Full, |db| {
-            for chunk in &chunks {
-                db.queue(to_bob, chunk)?;
-            }
-            db.queue(to_bob, &manifest)?;
-            Ok::<_, courier_storage::StorageError>(())
-        })
-        .unwrap();
+    let (_, manifest) = alice_db.send(to_bob, draft, now_ms(), Timer::OFF).unwrap();
     let queued = started.elapsed();
+    let parsed = parse_manifest(&manifest.body).unwrap();
     a.handle.wake();
-    receive(&b.notices, chunks.len() + 1, Duration::from_secs(600));
+    receive(
+        &b.notices,
+        parsed.chunks.len() + 1,
+        Duration::from_secs(600),
+    );
     let bulk = started.elapsed();
     let bob_db = bob.db();
     let from_alice = contact(&bob_db, "alice");
@@ -278,7 +278,6 @@ fn main() {
         .into_iter()
         .map(|m| (m.id(), m.body))
         .collect();
-    let parsed = parse_manifest(&manifest.body).unwrap();
     let rebuilt = assemble(&parsed, |id| received.get(id).cloned())
         .expect("every chunk arrived")
         .expect("the attachment is intact");
@@ -302,7 +301,7 @@ fn main() {
         durable_p50.as_secs_f64() * 1e3
     );
     println!(
-        "lan/attachment: 100 MB in {:.2} s (queued durably in {:.2} s, then carried and stored in {:.2} s) = {end_to_end:.0} MB/s end to end; raw ChaCha20-Poly1305 {raw:.0} MB/s; ratio {:.0}% (target >= 60%)",
+        "lan/attachment: 100 MB in {:.2} s (sent, split and queued durably, in {:.2} s, then carried and stored in {:.2} s) = {end_to_end:.0} MB/s end to end; raw ChaCha20-Poly1305 {raw:.0} MB/s; ratio {:.0}% (target >= 60%)",
         bulk.as_secs_f64(),
         queued.as_secs_f64(),
         (bulk - queued).as_secs_f64(),

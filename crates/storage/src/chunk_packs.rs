@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use chacha20poly1305::aead::AeadInPlace;
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -70,6 +71,9 @@ impl PackRef {
     }
 }
 
+/// What a new row of a message holds: its body, or an empty body and its record's place in a pack.
+pub(super) type Stowed<'m> = (&'m [u8], Option<PackRef>);
+
 /// The packs of one database.
 pub(super) struct ChunkPacks {
     dir: PathBuf,
@@ -119,6 +123,13 @@ impl ChunkPacks {
         id: &MessageId,
         body: &[u8],
     ) -> Result<PackRef, StorageError> {
+        let record = self.seal(side, contact, id, body);
+        let (path, mut file) = self.open_end(side, contact)?;
+        Self::write_record(&path, &mut file, &record)
+    }
+
+    /// The sealed record of `body`, message `id` of `contact`'s `side`: nonce, sealed chunk and tag.
+    fn seal(&self, side: Side, contact: ContactId, id: &MessageId, body: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).expect("the OS random number generator is available");
         let mut record = Vec::with_capacity(NONCE_LEN + body.len() + TAG_LEN);
@@ -132,12 +143,16 @@ impl ChunkPacks {
             )
             .expect("a chunk is far below the AEAD's length limit");
         record.extend_from_slice(&tag);
+        record
+    }
 
+    /// `contact`'s `side` pack, opened to append, and its path; it counts as unsynced from here on.
+    fn open_end(
+        &mut self,
+        side: Side,
+        contact: ContactId,
+    ) -> Result<(PathBuf, File), StorageError> {
         let path = self.path(side, contact);
-        let io = |source| StorageError::Pack {
-            path: path.display().to_string(),
-            source,
-        };
         // Every append happens under the database's write lock, so no other process appends to this
         // pack between finding its end and writing there.
         let open = || {
@@ -146,22 +161,35 @@ impl ChunkPacks {
                 .append(true)
                 .open(&path)
         };
-        let mut file = match open() {
+        let file = match open() {
             // The folder is made once, by the first chunk, not looked up for every chunk.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                owner_only::create_dir_all(&self.dir).map_err(io)?;
+                owner_only::create_dir_all(&self.dir)
+                    .map_err(|source| pack_error(&path, source))?;
                 open()
             }
             other => other,
         }
-        .map_err(io)?;
-        let offset = file.seek(SeekFrom::End(0)).map_err(io)?;
-        file.write_all(&record).map_err(io)?;
-        self.unsynced.insert(path);
+        .map_err(|source| pack_error(&path, source))?;
+        self.unsynced.insert(path.clone());
+        Ok((path, file))
+    }
+
+    /// Writes `record` at the end of `file`, the pack at `path`; where it went.
+    fn write_record(path: &Path, file: &mut File, record: &[u8]) -> Result<PackRef, StorageError> {
+        let offset = file
+            .seek(SeekFrom::End(0))
+            .and_then(|offset| file.write_all(record).map(|()| offset))
+            .map_err(|source| pack_error(path, source))?;
         Ok(PackRef {
             offset,
             len: record.len() as u64,
         })
+    }
+
+    /// Whether `message` goes into a pack: a chunk does, anything else stays in its row.
+    fn packed(message: &Message) -> bool {
+        message.content_type == CHUNK_TYPE
     }
 
     /// What a new row for `message`, id `id`, holds: a chunk goes into its pack (an empty body and
@@ -172,12 +200,45 @@ impl ChunkPacks {
         contact: ContactId,
         id: &MessageId,
         message: &'m Message,
-    ) -> Result<(&'m [u8], Option<PackRef>), StorageError> {
-        if message.content_type != CHUNK_TYPE {
+    ) -> Result<Stowed<'m>, StorageError> {
+        if !Self::packed(message) {
             return Ok((&message.body, None));
         }
         let at = self.append(side, contact, id, &message.body)?;
         Ok((&[], Some(at)))
+    }
+
+    /// [`stow`](Self::stow) for each of `messages`, all of `contact`'s `side`, in order: the chunks
+    /// among them sealed on every core a batch at a time, then appended in order.
+    pub fn stow_all<'m>(
+        &mut self,
+        side: Side,
+        contact: ContactId,
+        messages: &[(MessageId, &'m Message)],
+    ) -> Result<Vec<Stowed<'m>>, StorageError> {
+        let mut rows = Vec::with_capacity(messages.len());
+        // A batch bounds what is sealed but not yet written: 32 chunks, 2 MiB.
+        for batch in messages.chunks(32) {
+            let records: Vec<Option<Vec<u8>>> = batch
+                .par_iter()
+                .map(|(id, message)| {
+                    Self::packed(message).then(|| self.seal(side, contact, id, &message.body))
+                })
+                .collect();
+            let mut pack = None;
+            for ((_, message), record) in batch.iter().zip(records) {
+                let Some(record) = record else {
+                    rows.push((&message.body[..], None));
+                    continue;
+                };
+                let (path, file) = match &mut pack {
+                    Some(open) => open,
+                    None => pack.insert(self.open_end(side, contact)?),
+                };
+                rows.push((&[][..], Some(Self::write_record(path, file, &record)?)));
+            }
+        }
+        Ok(rows)
     }
 
     /// `message`, read from a row, with its body back from the pack if the row is packed.
@@ -201,10 +262,7 @@ impl ChunkPacks {
         for path in std::mem::take(&mut self.unsynced) {
             File::open(&path)
                 .and_then(|file| file.sync_data())
-                .map_err(|source| StorageError::Pack {
-                    path: path.display().to_string(),
-                    source,
-                })?;
+                .map_err(|source| pack_error(&path, source))?;
         }
         Ok(())
     }
@@ -233,10 +291,7 @@ impl ChunkPacks {
             .map_err(|source| match source.kind() {
                 // A pack deleted or cut short lost chunks, just as changed bytes do.
                 std::io::ErrorKind::NotFound | std::io::ErrorKind::UnexpectedEof => damaged(),
-                _ => StorageError::Pack {
-                    path: path.display().to_string(),
-                    source,
-                },
+                _ => pack_error(&path, source),
             })?;
         let (nonce, rest) = record.split_at_mut(NONCE_LEN);
         let (sealed, tag) = rest.split_at_mut(rest.len() - TAG_LEN);
@@ -263,10 +318,7 @@ impl ChunkPacks {
         at: PackRef,
     ) -> Result<(), StorageError> {
         let path = self.path(side, contact);
-        let io = |source| StorageError::Pack {
-            path: path.display().to_string(),
-            source,
-        };
+        let io = |source| pack_error(&path, source);
         let mut file = match std::fs::OpenOptions::new().write(true).open(&path) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -286,10 +338,7 @@ impl ChunkPacks {
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(StorageError::Pack {
-                path: path.display().to_string(),
-                source,
-            }),
+            Err(source) => Err(pack_error(&path, source)),
         }
     }
 
@@ -299,6 +348,14 @@ impl ChunkPacks {
             self.remove_side(side, contact)?;
         }
         Ok(())
+    }
+}
+
+/// What went wrong with the pack at `path`.
+fn pack_error(path: &Path, source: std::io::Error) -> StorageError {
+    StorageError::Pack {
+        path: path.display().to_string(),
+        source,
     }
 }
 
@@ -386,5 +443,59 @@ mod tests {
         assert!(!packs.path(Side::Outgoing, 1).exists());
         assert!(!packs.path(Side::Incoming, 1).exists());
         assert_eq!(packs.read(Side::Outgoing, 2, &id, kept).unwrap(), b"to two");
+    }
+
+    #[test]
+    fn an_attachments_chunks_stowed_at_once_land_in_order_each_under_its_own_id_and_a_text_stays_in_its_row()
+     {
+        let dir = tempfile::tempdir().unwrap();
+        let mut packs = packs(dir.path());
+        let chunk = |n: u8| Message {
+            timestamp_ms: 1,
+            content_type: CHUNK_TYPE.into(),
+            type_version: 1,
+            fallback: String::new(),
+            body: vec![n; 1000 + usize::from(n)],
+        };
+        // More than one batch, and a message that is no chunk among them.
+        let mut messages: Vec<Message> = (0..70).map(chunk).collect();
+        messages.insert(
+            40,
+            Message {
+                content_type: "courier/text".into(),
+                body: b"stays in its row".to_vec(),
+                ..chunk(0)
+            },
+        );
+        let ids: Vec<(MessageId, &Message)> = messages.iter().map(|m| (m.id(), m)).collect();
+        let rows = packs.stow_all(Side::Outgoing, 3, &ids).unwrap();
+        packs.sync().unwrap();
+
+        assert_eq!(rows.len(), messages.len());
+        let mut end = 0;
+        for ((id, message), (body, place)) in ids.iter().zip(&rows) {
+            match place {
+                None => {
+                    assert_eq!(message.content_type, "courier/text");
+                    assert_eq!(*body, b"stays in its row");
+                }
+                Some(at) => {
+                    assert_eq!(message.content_type, CHUNK_TYPE, "only chunks are packed");
+                    assert!(body.is_empty(), "a packed chunk's row holds no body");
+                    assert_eq!(at.offset, end, "each record follows the one before");
+                    end += at.len;
+                    assert_eq!(
+                        packs.read(Side::Outgoing, 3, id, *at).unwrap(),
+                        message.body
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            end,
+            std::fs::metadata(packs.path(Side::Outgoing, 3))
+                .unwrap()
+                .len()
+        );
     }
 }

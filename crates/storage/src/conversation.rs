@@ -117,13 +117,14 @@ impl Database {
                 }
             })?;
         let head_id = head.id();
-        for (id, message) in chunks
+        let messages: Vec<(MessageId, &Message)> = chunks
             .iter()
             .map(|(id, m)| (*id, m))
             .chain([(head_id, &head)])
-        {
-            let row = packs.stow(Side::Outgoing, contact, &id, message)?;
-            queue_outgoing(&tx, contact, (&id, message), timestamp_ms, row)?;
+            .collect();
+        let rows = packs.stow_all(Side::Outgoing, contact, &messages)?;
+        for ((id, message), row) in messages.iter().zip(rows) {
+            queue_outgoing(&tx, contact, (id, message), timestamp_ms, row)?;
         }
         disappearing::sent(&tx, contact, (&head_id, &head), longest)?;
         if let Some(checked) = relation {

@@ -2,6 +2,7 @@
 //! is queued, sent, acked and retransmitted on its own, and an interrupted transfer resumes where it
 //! stopped), and a manifest message lists the chunks with the whole file's length and hash.
 
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::record::{MAX_BODY_LEN, Message, MessageId};
@@ -74,25 +75,34 @@ pub fn split_as(
             "content type must be 1-64 bytes",
         ));
     }
-    let chunks: Vec<Message> = data
-        .chunks(CHUNK_LEN)
-        .map(|c| Message {
-            timestamp_ms,
-            content_type: chunk_type.into(),
-            type_version: 1,
-            fallback: String::new(),
-            body: c.to_vec(),
-        })
-        .collect();
+    // The file's hash and the chunks' ids are independent passes over the same bytes: one core
+    // takes the file's, every core the chunks'.
+    let (hash, chunks): (_, Vec<(MessageId, Message)>) = rayon::join(
+        || Sha256::digest(data),
+        || {
+            data.par_chunks(CHUNK_LEN)
+                .map(|c| {
+                    let chunk = Message {
+                        timestamp_ms,
+                        content_type: chunk_type.into(),
+                        type_version: 1,
+                        fallback: String::new(),
+                        body: c.to_vec(),
+                    };
+                    (chunk.id(), chunk)
+                })
+                .collect()
+        },
+    );
     let mut body = Vec::with_capacity(MANIFEST_FIXED + content_type.len() + chunks.len() * 32);
     body.extend_from_slice(&(data.len() as u64).to_be_bytes());
-    body.extend_from_slice(&Sha256::digest(data));
+    body.extend_from_slice(&hash);
     body.push(content_type.len() as u8);
     body.extend_from_slice(content_type.as_bytes());
     body.extend_from_slice(&version.to_be_bytes());
     chunks
         .iter()
-        .for_each(|c| body.extend_from_slice(&c.id().0));
+        .for_each(|(id, _)| body.extend_from_slice(&id.0));
     let manifest = Message {
         timestamp_ms,
         content_type: MANIFEST_TYPE.into(),
@@ -100,7 +110,10 @@ pub fn split_as(
         fallback: String::new(),
         body,
     };
-    Ok((manifest, chunks))
+    Ok((
+        manifest,
+        chunks.into_iter().map(|(_, chunk)| chunk).collect(),
+    ))
 }
 
 /// Parses a manifest message's body.
