@@ -4,7 +4,8 @@
 //! [`Watcher`] compares what the database and the node hold now with what it saw last, so whoever
 //! made the change (the node, `courier send`, the API) it is told the same way, once.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use courier_proto::group::GroupId;
@@ -36,6 +37,10 @@ pub struct Watcher {
     /// How far each of our unacked attachments had gone, by row, with its contact.
     progress: HashMap<i64, (ContactId, Progress)>,
     contacts: Vec<ContactSummary>,
+    /// Each met contact's alias, read with `contacts`.
+    aliases: Arc<BTreeMap<ContactId, String>>,
+    /// Where the contacts' change number stood when `contacts` were read, and when that was.
+    contacts_read: (i64, Instant),
     links: BTreeSet<(String, ContactId)>,
     transports: Vec<TransportState>,
     /// The transports whose folder could not be listed at the last look, and why.
@@ -49,6 +54,7 @@ pub struct Watcher {
 impl Watcher {
     /// A watcher that tells only what changes from now on.
     pub fn new(service: &Service, transports: &[TransportState]) -> Result<Watcher, ServiceError> {
+        let contacts_read = (service.db.contacts_change()?, Instant::now());
         let mark = service.db.activity_mark()?;
         let positions = service.group_positions()?;
         let outgoing = service
@@ -63,6 +69,8 @@ impl Watcher {
             outgoing,
             progress: HashMap::new(),
             contacts: service.contacts()?,
+            aliases: Arc::new(service.aliases()?),
+            contacts_read,
             links: links(transports),
             transports: transports.to_vec(),
             unreadable: HashMap::new(),
@@ -94,11 +102,22 @@ impl Watcher {
         // Taken before the tables are read: a commit while they are shows as a change next time.
         self.looked = Some((commits, Instant::now()));
         let mut events = Vec::new();
-        let aliases = service.aliases()?;
+        // The contacts are read again only when one of them changed, or a while has passed (a
+        // pending contact turns unmet by the clock alone): not on every message that moves.
+        let change = service.db.contacts_change()?;
+        let (seen, at) = self.contacts_read;
+        let contacts_changed = change != seen || at.elapsed() >= LOOK_ANYWAY;
+        if contacts_changed {
+            self.aliases = Arc::new(service.aliases()?);
+        }
+        let aliases = Arc::clone(&self.aliases);
         for notice in notices {
             self.notice(notice, &aliases, &mut events);
         }
-        self.contacts(service, &mut events)?;
+        if contacts_changed {
+            self.contacts(service, &mut events)?;
+            self.contacts_read = (change, Instant::now());
+        }
         let links_now = links(transports);
         self.connected(&links_now, &aliases, &mut events);
 
@@ -348,9 +367,13 @@ impl Watcher {
 
     fn contacts(&mut self, service: &Service, events: &mut Vec<Event>) -> Result<(), ServiceError> {
         let now = service.contacts()?;
+        let before: HashMap<&str, ContactState> = self
+            .contacts
+            .iter()
+            .map(|c| (c.alias.as_str(), c.state))
+            .collect();
         for contact in &now {
-            let before = self.contacts.iter().find(|c| c.alias == contact.alias);
-            if before.map(|b| b.state) == Some(contact.state) {
+            if before.get(contact.alias.as_str()) == Some(&contact.state) {
                 continue;
             }
             events.push(match contact.state {
@@ -363,10 +386,11 @@ impl Watcher {
                 },
             });
         }
+        let still: HashSet<&str> = now.iter().map(|c| c.alias.as_str()).collect();
         for gone in self
             .contacts
             .iter()
-            .filter(|b| !now.iter().any(|c| c.alias == b.alias))
+            .filter(|b| !still.contains(b.alias.as_str()))
         {
             events.push(Event::ContactRemoved {
                 alias: gone.alias.clone(),
@@ -641,6 +665,39 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn bob_renamed_between_two_looks_is_told_and_his_next_message_comes_under_his_new_name() {
+        let (_root, mut service) = initialised();
+        let bob = bob(&mut service);
+        let mut watcher = Watcher::new(&service, &[]).unwrap();
+        incoming(&mut service, bob, "hi", 1_000);
+        let first = watcher.poll(&mut service, vec![], &[]).unwrap();
+        assert!(
+            matches!(&first[..], [Event::MessageReceived { contact, .. }] if contact == "bob"),
+            "{first:?}"
+        );
+
+        service.rename_contact("bob", "robert").unwrap();
+        incoming(&mut service, bob, "it's robert now", 2_000);
+        let events = watcher.poll(&mut service, vec![], &[]).unwrap();
+        assert_eq!(
+            events[..2],
+            [
+                Event::ContactAdded {
+                    alias: "robert".into()
+                },
+                Event::ContactRemoved {
+                    alias: "bob".into()
+                },
+            ]
+        );
+        assert!(
+            matches!(&events[2..], [Event::MessageReceived { contact, .. }] if contact == "robert"),
+            "{events:?}"
+        );
+        assert_eq!(watcher.poll(&mut service, vec![], &[]).unwrap(), []);
     }
 
     #[test]

@@ -19,6 +19,9 @@ use zeroize::Zeroizing;
 pub(crate) const MET_CONTACTS: &str = "SELECT id, alias, handshake_public, verified FROM contacts
     WHERE is_alice IS NOT NULL";
 
+/// Where [`Database::contacts_change`] stands: its one row.
+pub(crate) const CONTACTS_CHANGE: &str = "SELECT n FROM contact_changes WHERE id = 1";
+
 /// A contact that completed the handshake.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Contact {
@@ -299,6 +302,15 @@ impl Database {
         Ok(())
     }
 
+    /// A number that moves whenever a contact or pending contact is added, changed or removed
+    /// (migration 33's triggers): read equal twice, nobody's contacts changed in between.
+    pub fn contacts_change(&self) -> Result<i64, StorageError> {
+        Ok(self
+            .conn
+            .prepare_cached(CONTACTS_CHANGE)?
+            .query_row([], |r| r.get(0))?)
+    }
+
     /// Every contact that completed the handshake, by alias.
     pub fn contacts(&self) -> Result<Vec<Contact>, StorageError> {
         self.contacts_where("1 ORDER BY alias", [])
@@ -575,5 +587,55 @@ mod tests {
             Err(StorageError::BadAlias(_))
         ));
         db.rename_contact("robert", "robert").unwrap();
+    }
+
+    #[test]
+    fn the_contacts_change_moves_when_a_contact_comes_changes_or_goes_and_not_when_a_message_does()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut alice, mut bob) = crate::two_sides::alice_and_bob(dir.path());
+        let db = &mut alice.db;
+        let mut last = db.contacts_change().unwrap();
+        let mut moved = |db: &Database, what: &str| {
+            let now = db.contacts_change().unwrap();
+            assert_ne!(now, last, "{what} moves the contacts change");
+            last = now;
+        };
+        db.create_identity(&Identity::generate("alice")).unwrap();
+        db.add_pending_contact(&Identity::generate("carol").link(), "carol", 0)
+            .unwrap();
+        moved(db, "a pending contact added");
+        let agreement = Agreement {
+            root: SecretKey::from_bytes([3; 32]),
+            role: Role::Alice,
+        };
+        db.complete_handshake("carol", &agreement, 1_700_000_000_000)
+            .unwrap();
+        moved(db, "a handshake completed");
+        db.mark_verified("carol").unwrap();
+        moved(db, "a contact verified");
+        db.rename_contact("carol", "caz").unwrap();
+        moved(db, "a contact renamed");
+        db.add_pending_contact(&Identity::generate("dan").link(), "dan", 0)
+            .unwrap();
+        moved(db, "another pending contact added");
+        db.rename_contact("dan", "danny").unwrap();
+        moved(db, "a pending contact renamed");
+        db.remove_contact("danny").unwrap();
+        moved(db, "a pending contact removed");
+
+        // Messages both ways touch no contact.
+        crate::two_sides::send(&mut alice, "courier/text", b"hi".to_vec()).unwrap();
+        crate::two_sides::carry(&mut alice, &mut bob);
+        crate::two_sides::send(&mut bob, "courier/text", b"hello".to_vec()).unwrap();
+        crate::two_sides::carry(&mut bob, &mut alice);
+        assert_eq!(alice.db.contacts_change().unwrap(), last);
+
+        alice.db.remove_contact("caz").unwrap();
+        assert_ne!(
+            alice.db.contacts_change().unwrap(),
+            last,
+            "a contact removed moves it"
+        );
     }
 }

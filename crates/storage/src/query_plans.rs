@@ -4,7 +4,7 @@
 //! serves it fails here, not in a year of someone's messages.
 
 use super::activity::{ARRIVED, CHANGED, IN_FLIGHT, MARK, UNACKED};
-use super::contact_store::MET_CONTACTS;
+use super::contact_store::{CONTACTS_CHANGE, MET_CONTACTS};
 use super::conversation::{EXPIRED_SEND_KEYS, NEWEST_QUEUED};
 use super::database::Database;
 use super::disappearing::EXPIRED;
@@ -159,6 +159,12 @@ fn every_hot_query_reaches_its_rows_through_an_index_and_sorts_nothing_it_read()
             .any(|s| s == "SEARCH unseen_counts USING INTEGER PRIMARY KEY (rowid=?)"),
         "unseen: {:?}",
         plan(&db, UNSEEN)
+    );
+    // A watcher's look asks whether the contacts changed: one kept row.
+    pinned(&db, "contacts change", CONTACTS_CHANGE, &[], false);
+    assert_eq!(
+        plan(&db, CONTACTS_CHANGE),
+        ["SEARCH contact_changes USING INTEGER PRIMARY KEY (rowid=?)"]
     );
     pinned(&db, "mark seen", MARK_SEEN, &["incoming_unseen"], false);
     // What a read receipt names, and how far a mark reaches, among the unseen only too.

@@ -393,12 +393,16 @@ mod tests {
             .collect();
         send(&mut bob, REACTION_TYPE, payload(&texts[0], "👍".as_bytes())).unwrap();
         carry(&mut bob, &mut alice);
-        // As the database was before migration 32.
+        // As the database was before migration 32 (and 33, which follows it).
         alice
             .db
             .conn
             .execute_batch(
-                "DROP TRIGGER unseen_arrived; DROP TRIGGER unseen_seen; DROP TRIGGER unseen_gone;
+                "DROP TRIGGER contact_added; DROP TRIGGER contact_changed;
+                 DROP TRIGGER contact_removed; DROP TRIGGER pending_contact_added;
+                 DROP TRIGGER pending_contact_changed; DROP TRIGGER pending_contact_removed;
+                 DROP TABLE contact_changes;
+                 DROP TRIGGER unseen_arrived; DROP TRIGGER unseen_seen; DROP TRIGGER unseen_gone;
                  DROP TABLE unseen_counts; PRAGMA user_version = 31;",
             )
             .unwrap();
