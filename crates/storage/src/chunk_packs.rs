@@ -219,12 +219,16 @@ impl ChunkPacks {
         let mut rows = Vec::with_capacity(messages.len());
         // A batch bounds what is sealed but not yet written: 32 chunks, 2 MiB.
         for batch in messages.chunks(32) {
-            let records: Vec<Option<Vec<u8>>> = batch
-                .par_iter()
-                .map(|(id, message)| {
-                    Self::packed(message).then(|| self.seal(side, contact, id, &message.body))
-                })
-                .collect();
+            let seal = |(id, message): &(MessageId, &Message)| {
+                Self::packed(message).then(|| self.seal(side, contact, id, &message.body))
+            };
+            // A text's send stows one message: handing it to the pool and waiting for it would
+            // only add a thread's wake-up to every send.
+            let records: Vec<Option<Vec<u8>>> = if batch.len() > 1 {
+                batch.par_iter().map(seal).collect()
+            } else {
+                batch.iter().map(seal).collect()
+            };
             let mut pack = None;
             for ((_, message), record) in batch.iter().zip(records) {
                 let Some(record) = record else {
