@@ -101,6 +101,19 @@ impl Watcher {
         }
         // Taken before the tables are read: a commit while they are shows as a change next time.
         self.looked = Some((commits, Instant::now()));
+        // One snapshot for the whole look: under load it reads a row or two per arrival, and
+        // each statement on its own would read and decrypt SQLite's pages again after every
+        // commit of the node's.
+        service.on_one_snapshot(|service| self.look(service, notices, transports))
+    }
+
+    /// What changed since the last look, read from the database and the node's reports.
+    fn look(
+        &mut self,
+        service: &mut Service,
+        notices: Vec<Notice>,
+        transports: &[TransportState],
+    ) -> Result<Vec<Event>, ServiceError> {
         let mut events = Vec::new();
         // The contacts are read again only when one of them changed, or a while has passed (a
         // pending contact turns unmet by the clock alone): not on every message that moves.
@@ -123,7 +136,8 @@ impl Watcher {
 
         let activity = service.db.activity(self.mark)?;
         self.mark = activity.mark;
-        for (contact, id, relation) in activity.arrived {
+        for arrival in activity.arrived {
+            let (contact, id, relation) = (arrival.contact, arrival.id, arrival.relation);
             let Some(alias) = aliases.get(&contact) else {
                 continue;
             };
@@ -132,7 +146,7 @@ impl Watcher {
                     related(service, alias, contact, &id, kind, &mut events)?;
                 }
                 _ => {
-                    if let Some(entry) = service.db.entry(contact, &id)? {
+                    if let Some(entry) = service.db.arrived_entry(&arrival)? {
                         events.push(Event::MessageReceived {
                             contact: alias.clone(),
                             message: service.summarise(contact, entry)?.into(),

@@ -56,6 +56,20 @@ impl Service {
         self.db.release_key();
     }
 
+    /// Runs `f` with every read it makes on one snapshot of the database (see
+    /// [`Database::begin_snapshot`]): a look that reads a row per arrival reads SQLite's pages once.
+    pub(crate) fn on_one_snapshot<T>(
+        &mut self,
+        f: impl FnOnce(&mut Service) -> Result<T, ServiceError>,
+    ) -> Result<T, ServiceError> {
+        let began = self.db.begin_snapshot()?;
+        let result = f(self);
+        if began {
+            self.db.end_snapshot()?;
+        }
+        result
+    }
+
     /// The message-type plugins of the directory's config, loading them the first time.
     pub fn plugins(&mut self) -> Result<&mut Plugins, ServiceError> {
         let plugins = match self.plugins.take() {

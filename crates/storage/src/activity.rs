@@ -8,6 +8,8 @@ use rusqlite::{OptionalExtension, params};
 
 use super::contact_store::OutgoingState;
 use super::database::Database;
+use super::entry::Entry;
+use super::window::{entry, listing};
 use crate::{ContactId, StorageError};
 use courier_proto::sync::attachment::{self, CHUNK_TYPE, MANIFEST_TYPE};
 
@@ -43,6 +45,19 @@ pub struct OutgoingRow {
     pub relation: Option<RelationKind>,
 }
 
+/// A message that arrived (not an attachment's chunk).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrived {
+    /// From whom.
+    pub contact: ContactId,
+    /// Which.
+    pub id: MessageId,
+    /// The relation it is, if it is one.
+    pub relation: Option<RelationKind>,
+    /// Its row, where [`Database::arrived_entry`] reads it beside the rows just read.
+    pub(crate) row: i64,
+}
+
 /// How far the chunks of one of our attachments have gone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
@@ -66,8 +81,8 @@ pub struct CommitMark {
 /// What [`Database::activity`] found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Activity {
-    /// Messages that arrived after the mark, oldest first, with the relation each is, if any.
-    pub arrived: Vec<(ContactId, MessageId, Option<RelationKind>)>,
+    /// Messages that arrived after the mark, oldest first.
+    pub arrived: Vec<Arrived>,
     /// Our messages (not chunks) queued, sent or acked after the mark, in the order they changed.
     pub outgoing: Vec<OutgoingRow>,
     /// The contacts to whom one of our attachments' chunks was queued, sent or acked after the mark.
@@ -80,8 +95,11 @@ pub struct Activity {
 pub(crate) const MARK: &str = "SELECT (SELECT coalesce(max(received_seq), 0) FROM incoming),
     (SELECT coalesce(max(changed), 0) FROM outgoing)";
 /// Arrivals after `?1`, in order.
-pub(crate) const ARRIVED: &str = "SELECT received_seq, contact_id, id, content_type FROM incoming
-    WHERE received_seq > ?1 ORDER BY received_seq";
+pub(crate) const ARRIVED: &str = "SELECT received_seq, contact_id, id, content_type, rowid
+    FROM incoming WHERE received_seq > ?1 ORDER BY received_seq";
+/// The arrival in row `?1`, if it is shown: read by row, beside the arrivals just listed, where
+/// its id would seek through the whole key.
+pub(crate) const ARRIVED_AT: &str = "SELECT {IN} WHERE rowid = ?1 AND {SHOWN}";
 /// Outgoing rows changed after `?1`, in the order they changed.
 pub(crate) const CHANGED: &str = "SELECT changed, rowid, contact_id, id, times_sent, acked,
     content_type, read_ms IS NOT NULL FROM outgoing WHERE changed > ?1 ORDER BY changed";
@@ -99,6 +117,12 @@ impl Database {
             others: self.data_version()?,
             own: self.conn.total_changes(),
         })
+    }
+
+    /// The message that `arrival` is, as [`entry`](Self::entry) reads it, if it is shown.
+    pub fn arrived_entry(&self, arrival: &Arrived) -> Result<Option<Entry>, StorageError> {
+        let mut statement = self.conn.prepare_cached(listing!(ARRIVED_AT))?;
+        Ok(statement.query_row([arrival.row], entry).optional()?)
     }
 
     /// Where the database stands now, to look for changes from.
@@ -123,10 +147,12 @@ impl Database {
             found.mark.incoming_seq = found.mark.incoming_seq.max(row.get(0)?);
             let content_type: String = row.get(3)?;
             if content_type != CHUNK_TYPE {
-                let relation = RelationKind::of(&content_type);
-                found
-                    .arrived
-                    .push((row.get(1)?, message_id(row.get(2)?)?, relation));
+                found.arrived.push(Arrived {
+                    contact: row.get(1)?,
+                    id: message_id(row.get(2)?)?,
+                    relation: RelationKind::of(&content_type),
+                    row: row.get(4)?,
+                });
             }
         }
         let mut statement = self.conn.prepare_cached(CHANGED)?;
@@ -269,5 +295,42 @@ mod tests {
             own,
             "another connection's commit"
         );
+    }
+
+    #[test]
+    fn a_snapshot_sees_one_moment_and_what_another_connection_adds_meanwhile_shows_after_it() {
+        use crate::Draft;
+        use courier_proto::sync::timer::Timer;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("courier.db");
+        let passphrase =
+            || Passphrase::for_new_database("a long enough passphrase".into()).unwrap();
+        let mut front = Database::open(&path, &passphrase()).unwrap();
+        let bob = front.add_contact("bob").unwrap();
+        let mut node = Database::open(&path, &passphrase()).unwrap();
+        let text = |body: &str| Draft::new("courier/text", 1, body.as_bytes().to_vec());
+        let (first, _) = node.send(bob, text("first"), 1_000, Timer::OFF).unwrap();
+
+        assert!(front.begin_snapshot().unwrap(), "a snapshot begins");
+        assert!(front.entry(bob, &first).unwrap().is_some());
+        let (second, _) = node.send(bob, text("second"), 2_000, Timer::OFF).unwrap();
+        assert!(
+            front.entry(bob, &second).unwrap().is_none(),
+            "a commit after the snapshot's first read is not in it"
+        );
+        front.end_snapshot().unwrap();
+        assert!(
+            front.entry(bob, &second).unwrap().is_some(),
+            "and shows after it"
+        );
+
+        // Inside a transaction already, nothing more is begun, and ending it is the caller's.
+        front
+            .batch(crate::Durability::Full, |db| -> Result<(), StorageError> {
+                assert!(!db.begin_snapshot()?);
+                Ok(())
+            })
+            .unwrap();
+        assert!(front.conn.is_autocommit(), "the caller's batch ended it");
     }
 }

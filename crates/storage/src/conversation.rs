@@ -289,6 +289,26 @@ impl Database {
         }
     }
 
+    /// Begins one snapshot of the database for the reads that follow, until
+    /// [`end_snapshot`](Self::end_snapshot): each sees the same commits, and SQLite checks its page
+    /// cache once, where a statement on its own empties the cache whenever another connection (the
+    /// node's) committed since the last. False, and nothing begun, inside a transaction already.
+    pub fn begin_snapshot(&self) -> Result<bool, StorageError> {
+        if !self.conn.is_autocommit() {
+            return Ok(false);
+        }
+        self.conn.execute_batch("BEGIN DEFERRED")?;
+        Ok(true)
+    }
+
+    /// Ends the snapshot [`begin_snapshot`](Self::begin_snapshot) began.
+    pub fn end_snapshot(&self) -> Result<(), StorageError> {
+        if !self.conn.is_autocommit() {
+            self.conn.execute_batch("COMMIT")?;
+        }
+        Ok(())
+    }
+
     /// A number that changes whenever another connection (a `courier send` beside `courier serve`)
     /// commits to the database.
     pub fn data_version(&self) -> Result<i64, StorageError> {

@@ -41,7 +41,7 @@ mod two_sides;
 mod window;
 pub mod wipe;
 
-pub use activity::{Activity, ActivityMark, CommitMark, OutgoingRow, Progress};
+pub use activity::{Activity, ActivityMark, Arrived, CommitMark, OutgoingRow, Progress};
 pub use attachments::{Content, Draft, Payload};
 pub use contact_store::{Contact, OutgoingState};
 pub use conversation::Durability;

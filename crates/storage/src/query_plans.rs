@@ -3,7 +3,7 @@
 //! returns and not how much history is stored (#27). A query changed so that its index no longer
 //! serves it fails here, not in a year of someone's messages.
 
-use super::activity::{ARRIVED, CHANGED, IN_FLIGHT, MARK, UNACKED};
+use super::activity::{ARRIVED, ARRIVED_AT, CHANGED, IN_FLIGHT, MARK, UNACKED};
 use super::contact_store::{CONTACTS_CHANGE, MET_CONTACTS};
 use super::conversation::{EXPIRED_SEND_KEYS, NEWEST_QUEUED};
 use super::database::Database;
@@ -140,6 +140,15 @@ fn every_hot_query_reaches_its_rows_through_an_index_and_sorts_nothing_it_read()
         false,
     );
     pinned(&db, "arrived", ARRIVED, &["incoming_received_seq"], false);
+    // The one the feed tells, read by its row.
+    pinned(&db, "arrived entry", &query(ARRIVED_AT), &[], false);
+    assert!(
+        plan(&db, &query(ARRIVED_AT))
+            .iter()
+            .all(|step| step.contains("USING INTEGER PRIMARY KEY (rowid=?)")),
+        "the arrival is read by its row: {:?}",
+        plan(&db, &query(ARRIVED_AT))
+    );
     pinned(&db, "changed", CHANGED, &["outgoing_changed"], false);
     pinned(&db, "unacked", UNACKED, &["outgoing_unacked"], false);
     pinned(&db, "in flight", IN_FLIGHT, &["outgoing_in_flight"], false);

@@ -15,7 +15,7 @@ use super::database::Database;
 use super::disappearing;
 use super::entry::{Direction, Entry};
 use super::message_row::message_id;
-use super::window::{entry, query};
+use super::window::{entry, listing};
 use crate::error::RelationRefused;
 use crate::{ContactId, StorageError};
 
@@ -157,7 +157,7 @@ impl Database {
         contact: ContactId,
         target: &MessageId,
     ) -> Result<Vec<Entry>, StorageError> {
-        let mut statement = self.conn.prepare_cached(&query(RELATIONS_TO))?;
+        let mut statement = self.conn.prepare_cached(listing!(RELATIONS_TO))?;
         let rows = statement.query_map(params![contact, &target.0[..]], entry)?;
         let mut found: Vec<Entry> = rows.collect::<Result<_, _>>()?;
         found.sort_by_key(|e| e.message.timestamp_ms);

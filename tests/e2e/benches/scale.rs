@@ -4,7 +4,8 @@
 //! as a client's first screen shows them) and a send through her API, her node's CPU while nothing
 //! happens (bob away),
 //! how long her node takes to start, the most memory it held meanwhile, and how long a backlog
-//! takes to reach bob once he is back.
+//! takes to reach bob once he is back (with the CPU his node's thread and his event feed, which
+//! tells each arrival, spent meanwhile).
 //! Each figure is printed beside the same at 10⁴, as a ratio, and beside this machine's floors
 //! measured in the same run. Targets (#27): page and send within 5 ms and growing by less than 2×,
 //! idle under 1% of a core, start under 1 s, a 10⁵ backlog in under 10 s.
@@ -58,7 +59,7 @@ struct Row {
     /// The node's peak resident memory over the start, the requests and the idle, in KiB.
     peak_kib: u64,
     rotation: Duration,
-    backlog: Option<(usize, Duration)>,
+    backlog: Option<(usize, Backlog)>,
 }
 
 fn main() -> Result<()> {
@@ -104,7 +105,7 @@ fn main() -> Result<()> {
         let base_ms = now_ms() - SPACING_MS * (SCALES[SCALES.len() - 1] as u64 + 10);
         seed_history(&alice, "bob", 0, history.unwrap_or(0), base_ms)?;
         let took = backlog(&mut alice, &mut bob, count)?;
-        println!("backlog of {count} to bob: {:.2} s", took.as_secs_f64());
+        println!("backlog of {count} to bob: {took}");
         return Ok(());
     }
     let floors = floors(&mut alice, &target)?;
@@ -249,9 +250,30 @@ fn measure(alice: &mut Person) -> Result<Row> {
     })
 }
 
+/// How a backlog went: how long until bob had it, and the CPU his node's threads spent meanwhile.
+#[derive(Debug, Clone, Copy)]
+struct Backlog {
+    took: Duration,
+    /// Seconds of CPU of bob's node thread, and of his event feed (telling each arrival).
+    node_cpu: f64,
+    feed_cpu: f64,
+}
+
+impl std::fmt::Display for Backlog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.2} s (bob's CPU: node {:.2} s, feed {:.2} s)",
+            self.took.as_secs_f64(),
+            self.node_cpu,
+            self.feed_cpu
+        )
+    }
+}
+
 /// `count` texts queued to bob while he is away; how long, once both nodes run, until he has
 /// every message alice had queued for him.
-fn backlog(alice: &mut Person, bob: &mut Person, count: usize) -> Result<Duration> {
+fn backlog(alice: &mut Person, bob: &mut Person, count: usize) -> Result<Backlog> {
     let texts: Vec<String> = (0..count).map(|i| format!("backlog {i}")).collect();
     {
         let mut db = alice.database()?;
@@ -277,9 +299,17 @@ fn backlog(alice: &mut Person, bob: &mut Person, count: usize) -> Result<Duratio
         Ok(bob_db.unseen(from_alice)? >= expected)
     })?;
     let took = started.elapsed();
+    let pid = bob.pid().context("bob's node runs")?;
+    let ticks = clock_ticks()?;
+    let node_cpu = thread_ticks(pid, "courier-node")? as f64 / ticks;
+    let feed_cpu = thread_ticks(pid, "courier-events")? as f64 / ticks;
     alice.stop()?;
     bob.stop()?;
-    Ok(took)
+    Ok(Backlog {
+        took,
+        node_cpu,
+        feed_cpu,
+    })
 }
 
 /// History with bob from message `from` to `to`: ours acked and theirs stored, alternating.
@@ -398,7 +428,7 @@ fn print_table(floors: &Floors, rows: &[(String, Row)]) {
     for (label, row) in rows {
         let ratio = |now: Duration, then: Duration| now.as_secs_f64() / then.as_secs_f64();
         let backlog = match row.backlog {
-            Some((count, took)) => format!("{count} in {:.2} s", took.as_secs_f64()),
+            Some((count, took)) => format!("{count} in {took}"),
             None => "-".into(),
         };
         println!(
@@ -445,7 +475,24 @@ fn timings(mut f: impl FnMut() -> Result<()>) -> Result<(Duration, Duration)> {
 
 /// User plus system CPU ticks of process `pid` so far.
 fn cpu_ticks(pid: u32) -> Result<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    stat_ticks(&format!("/proc/{pid}/stat"))
+}
+
+/// User plus system CPU ticks so far of process `pid`'s threads named `name`.
+fn thread_ticks(pid: u32, name: &str) -> Result<u64> {
+    let mut ticks = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let task = task?.path();
+        if std::fs::read_to_string(task.join("comm"))?.trim() == name {
+            ticks += stat_ticks(&task.join("stat").display().to_string())?;
+        }
+    }
+    Ok(ticks)
+}
+
+/// User plus system CPU ticks of the `/proc` stat file at `path`.
+fn stat_ticks(path: &str) -> Result<u64> {
+    let stat = std::fs::read_to_string(path)?;
     // The command name may hold spaces; the fields after its closing parenthesis do not.
     let fields: Vec<&str> = stat
         .rsplit_once(')')
