@@ -1,8 +1,8 @@
 //! Costs against the history: alice's node (the release `courier`, `serve --api`) with 10⁴, 10⁵
 //! and 10⁶ messages with bob, and with 1,000 contacts pending or made, measured as a user meets them:
 //! the newest page of 50, the list of conversations (each contact's newest message and unread count,
-//! as a client's first screen shows them) and a send through her API, her node's CPU while nothing
-//! happens (bob away),
+//! as a client's first screen shows them) and a send through her API, the CPU her event feed spent
+//! per send telling them, her node's CPU while nothing happens (bob away),
 //! how long her node takes to start, the most memory it held meanwhile, and how long a backlog
 //! takes to reach bob once he is back (with the CPU his node's thread and his event feed, which
 //! tells each arrival, spent meanwhile).
@@ -54,6 +54,8 @@ struct Row {
     /// `GET /v1/conversations`.
     list: (Duration, Duration),
     send: (Duration, Duration),
+    /// The CPU her event feed spent telling the sends, per send.
+    feed_per_send: Duration,
     idle_percent: f64,
     start: Duration,
     /// The node's peak resident memory over the start, the requests and the idle, in KiB.
@@ -88,9 +90,10 @@ fn main() -> Result<()> {
         seed_contacts(&alice, true)?;
         let (row, erased) = measure_erasing(&mut alice, root.path())?;
         println!(
-            "{CONTACTS} pending and {CONTACTS} made contacts: start {:.0} ms, idle {:.2}%; {erased}",
+            "{CONTACTS} pending and {CONTACTS} made contacts: start {:.0} ms, idle {:.2}%, feed {:.0} µs per send; {erased}",
             ms(row.start),
-            row.idle_percent
+            row.idle_percent,
+            row.feed_per_send.as_secs_f64() * 1e6
         );
         return Ok(());
     }
@@ -204,6 +207,8 @@ fn measure(alice: &mut Person) -> Result<Row> {
             .map(drop)
             .map_err(Into::into)
     })?;
+    let pid = alice.pid().context("alice's node runs")?;
+    let feed_before = thread_cpu(pid, "courier-events")?;
     let mut n = 0;
     let send = timings(|| {
         n += 1;
@@ -221,7 +226,7 @@ fn measure(alice: &mut Person) -> Result<Row> {
     })?;
     // Settled: the sends above are queued, bob is away, nothing is asked of the node.
     std::thread::sleep(Duration::from_secs(3));
-    let pid = alice.pid().context("alice's node runs")?;
+    let feed_per_send = (thread_cpu(pid, "courier-events")? - feed_before) / (n as u32);
     let (before, at) = (cpu_ticks(pid)?, Instant::now());
     std::thread::sleep(IDLE);
     let used = (cpu_ticks(pid)? - before) as f64 / clock_ticks()?;
@@ -242,6 +247,7 @@ fn measure(alice: &mut Person) -> Result<Row> {
         page,
         list,
         send,
+        feed_per_send,
         idle_percent,
         start,
         peak_kib,
@@ -300,9 +306,8 @@ fn backlog(alice: &mut Person, bob: &mut Person, count: usize) -> Result<Backlog
     })?;
     let took = started.elapsed();
     let pid = bob.pid().context("bob's node runs")?;
-    let ticks = clock_ticks()?;
-    let node_cpu = thread_ticks(pid, "courier-node")? as f64 / ticks;
-    let feed_cpu = thread_ticks(pid, "courier-events")? as f64 / ticks;
+    let node_cpu = thread_cpu(pid, "courier-node")?.as_secs_f64();
+    let feed_cpu = thread_cpu(pid, "courier-events")?.as_secs_f64();
     alice.stop()?;
     bob.stop()?;
     Ok(Backlog {
@@ -414,11 +419,12 @@ fn print_table(floors: &Floors, rows: &[(String, Row)]) {
         "scale: alice's node (release, serve --api) with bob away; each figure (× the first row's)"
     );
     println!(
-        "  {:<34} {:>22} {:>22} {:>22} {:>14} {:>16} {:>16} {:>18} {:>24}",
+        "  {:<34} {:>22} {:>22} {:>22} {:>18} {:>14} {:>16} {:>16} {:>18} {:>24}",
         "history",
         "page of 50 p50/p99",
         "conversations p50/p99",
         "send p50/p99",
+        "feed per send",
         "idle CPU",
         "node start",
         "peak memory",
@@ -432,7 +438,7 @@ fn print_table(floors: &Floors, rows: &[(String, Row)]) {
             None => "-".into(),
         };
         println!(
-            "  {:<34} {:>9.2}/{:>6.2} ms ×{:<4.1} {:>9.2}/{:>6.2} ms ×{:<4.1} {:>9.2}/{:>6.2} ms ×{:<4.1} {:>6.2}% ×{:<4.1} {:>7.0} ms ×{:<4.1} {:>7.0} MiB ×{:<4.1} {:>8.0} ms ×{:<5.1} {:>24}",
+            "  {:<34} {:>9.2}/{:>6.2} ms ×{:<4.1} {:>9.2}/{:>6.2} ms ×{:<4.1} {:>9.2}/{:>6.2} ms ×{:<4.1} {:>8.0} µs ×{:<4.1} {:>6.2}% ×{:<4.1} {:>7.0} ms ×{:<4.1} {:>7.0} MiB ×{:<4.1} {:>8.0} ms ×{:<5.1} {:>24}",
             label,
             ms(row.page.0),
             ms(row.page.1),
@@ -443,6 +449,8 @@ fn print_table(floors: &Floors, rows: &[(String, Row)]) {
             ms(row.send.0),
             ms(row.send.1),
             ratio(row.send.0, first.send.0),
+            row.feed_per_send.as_secs_f64() * 1e6,
+            ratio(row.feed_per_send, first.feed_per_send),
             row.idle_percent,
             row.idle_percent / first.idle_percent.max(0.01),
             ms(row.start),
@@ -473,26 +481,27 @@ fn timings(mut f: impl FnMut() -> Result<()>) -> Result<(Duration, Duration)> {
     Ok((times[SAMPLES / 2], times[SAMPLES * 99 / 100]))
 }
 
-/// User plus system CPU ticks of process `pid` so far.
-fn cpu_ticks(pid: u32) -> Result<u64> {
-    stat_ticks(&format!("/proc/{pid}/stat"))
-}
-
-/// User plus system CPU ticks so far of process `pid`'s threads named `name`.
-fn thread_ticks(pid: u32, name: &str) -> Result<u64> {
-    let mut ticks = 0;
+/// The CPU time so far of process `pid`'s threads named `name`, to the nanosecond (the scheduler's
+/// own count; `/proc`'s stat counts in ticks of 10 ms).
+fn thread_cpu(pid: u32, name: &str) -> Result<Duration> {
+    let mut ns = 0;
     for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
         let task = task?.path();
         if std::fs::read_to_string(task.join("comm"))?.trim() == name {
-            ticks += stat_ticks(&task.join("stat").display().to_string())?;
+            let schedstat = std::fs::read_to_string(task.join("schedstat"))?;
+            ns += schedstat
+                .split_whitespace()
+                .next()
+                .context("a /proc schedstat line")?
+                .parse::<u64>()?;
         }
     }
-    Ok(ticks)
+    Ok(Duration::from_nanos(ns))
 }
 
-/// User plus system CPU ticks of the `/proc` stat file at `path`.
-fn stat_ticks(path: &str) -> Result<u64> {
-    let stat = std::fs::read_to_string(path)?;
+/// User plus system CPU ticks of process `pid` so far.
+fn cpu_ticks(pid: u32) -> Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name may hold spaces; the fields after its closing parenthesis do not.
     let fields: Vec<&str> = stat
         .rsplit_once(')')
