@@ -11,7 +11,7 @@ use super::disappearing::EXPIRED;
 use super::group_expiry::GROUP_EXPIRED;
 use super::group_relations::{GROUP_RELATIONS_TO, RELATIONS_AFTER};
 use super::groups::{HELD_COUNT, HELD_FOR, RECORDS_AFTER, RECORDS_BEFORE, REPLIES, SHOWN_AFTER};
-use super::receipts::{MARK_SEEN, NEWEST_UNSEEN, UNSEEN, unseen_shown};
+use super::receipts::{MARK_SEEN, NEWEST_UNSEEN, UNSEEN, UNSEEN_SHOWN};
 use super::relations::{RELATIONS_TO, TARGET_OF};
 use super::sync_store::{DUE, STORE_INCOMING};
 use super::window::{ID_RANGE, NEWER, OLDER, ONE, query};
@@ -187,7 +187,7 @@ fn every_hot_query_reaches_its_rows_through_an_index_and_sorts_nothing_it_read()
     pinned(
         &db,
         "unseen shown",
-        &unseen_shown(),
+        UNSEEN_SHOWN,
         &["incoming_unseen"],
         false,
     );

@@ -10,23 +10,20 @@
 use courier_proto::sync::attachment::CHUNK_TYPE;
 use courier_proto::sync::receipt::{self, RECEIPT_TYPE, RECEIPT_VERSION};
 use courier_proto::sync::record::Message;
-use courier_proto::sync::relation::DELETE_TYPE;
-use courier_proto::sync::timer::{TIMER_TYPE, Timer};
+use courier_proto::sync::timer::Timer;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::database::Database;
 use super::message_row::message_id;
-use super::window::SHOWN;
 use crate::{ContactId, Draft, StorageError};
 
 /// The unseen messages of `?1` up to arrival `?2` a receipt names: what the
 /// conversation shows, but for timer lines and retractions, which nobody reads as a message.
-pub(crate) fn unseen_shown() -> String {
-    format!(
-        "SELECT id FROM incoming WHERE contact_id = ?1 AND seen = 0 AND received_seq <= ?2
-            AND {SHOWN} AND content_type NOT IN ('{TIMER_TYPE}', '{DELETE_TYPE}')"
-    )
-}
+/// The same condition keeps the counts (migration 34's triggers).
+pub(crate) const UNSEEN_SHOWN: &str = concat!(
+    "SELECT id FROM incoming WHERE contact_id = ?1 AND seen = 0 AND received_seq <= ?2 AND ",
+    crate::migrations::unseen_counted!("")
+);
 
 /// The newest unseen arrival of `?1`: what a mark of the conversation as read reaches.
 pub(crate) const NEWEST_UNSEEN: &str =
@@ -36,7 +33,7 @@ pub(crate) const NEWEST_UNSEEN: &str =
 pub(crate) const MARK_SEEN: &str =
     "UPDATE incoming SET seen = 1 WHERE contact_id = ?1 AND seen = 0 AND received_seq <= ?2";
 
-/// How many of `?1`'s messages are unseen, as [`unseen_shown`] names them: the count migration
+/// How many of `?1`'s messages are unseen, as [`UNSEEN_SHOWN`] names them: the count migration
 /// 32's triggers keep (never below zero: a count gone wrong cannot fail the list of conversations).
 pub(crate) const UNSEEN: &str =
     "SELECT max(coalesce((SELECT n FROM unseen_counts WHERE contact_id = ?1), 0), 0)";
@@ -105,7 +102,7 @@ impl Database {
         let mut receipts = 0;
         if send_receipts && peer_reads_receipts(&self.conn, contact)? {
             let ids = {
-                let mut statement = self.conn.prepare_cached(&unseen_shown())?;
+                let mut statement = self.conn.prepare_cached(UNSEEN_SHOWN)?;
                 let rows = statement.query_map(params![contact, newest], |r| message_id(r, 0))?;
                 rows.collect::<Result<Vec<_>, _>>()?
             };
@@ -303,7 +300,7 @@ mod tests {
         side.db
             .conn
             .query_row(
-                &format!("SELECT count(*) FROM ({})", unseen_shown()),
+                &format!("SELECT count(*) FROM ({UNSEEN_SHOWN})"),
                 params![side.peer, i64::MAX],
                 |r| r.get(0),
             )
@@ -322,6 +319,35 @@ mod tests {
         let peer = side.peer;
         let mut inbox = ConversationStore::new(&mut side.db, peer, 60_000, Timer::OFF);
         inbox.store_incoming(&message.id(), message).unwrap();
+    }
+
+    #[test]
+    fn a_receipt_names_what_the_conversation_shows_but_timer_lines_and_retractions() {
+        use crate::window::SHOWN;
+        use courier_proto::sync::relation::DELETE_TYPE;
+        use courier_proto::sync::timer::TIMER_TYPE;
+        let condition = format!(
+            "{SHOWN} AND content_type != '{TIMER_TYPE}' AND content_type != '{DELETE_TYPE}'"
+        );
+        assert!(UNSEEN_SHOWN.ends_with(&format!(" AND {condition}")));
+        // The triggers that keep the counts test the same, of the row inserted, changed or gone.
+        let migration = crate::migrations::MIGRATIONS.concat();
+        for row in ["NEW.", "OLD.", "OLD."] {
+            let of_row = condition.replace("content_type", &format!("{row}content_type"));
+            assert!(migration.contains(&of_row), "{row}");
+        }
+        assert_eq!(
+            migration
+                .matches("AND NEW.content_type != 'courier/delete'")
+                .count(),
+            1
+        );
+        assert_eq!(
+            migration
+                .matches("AND OLD.content_type != 'courier/delete'")
+                .count(),
+            2
+        );
     }
 
     #[test]
@@ -393,7 +419,7 @@ mod tests {
             .collect();
         send(&mut bob, REACTION_TYPE, payload(&texts[0], "👍".as_bytes())).unwrap();
         carry(&mut bob, &mut alice);
-        // As the database was before migration 32 (and 33, which follows it).
+        // As the database was before migration 32 (and 33 and 34, which follow it).
         alice
             .db
             .conn

@@ -47,10 +47,8 @@ const INCOMING: &str = "id, timestamp_ms, content_type, type_version, body, fall
 /// What the user sees of a conversation: everything but attachment chunks, shown through their
 /// manifest, and a group's traffic (records, answers, presence), shown in the group. Written out
 /// (not a parameter) so that SQLite can use the partial indexes `outgoing_shown` and
-/// `incoming_shown`, whose condition this is (migration 24).
-pub(crate) const SHOWN: &str = "content_type NOT IN ('courier/chunk', 'courier/group-record', \
-    'courier/group-answer', 'courier/group-presence', 'courier/group-chunk', 'courier/reaction', \
-    'courier/edit', 'courier/receipt')";
+/// `incoming_shown`, whose condition this is (migration 34).
+pub(crate) const SHOWN: &str = crate::migrations::shown!("");
 
 /// The newest `?5` rows of contact `?1` before the cursor: ours below (`?2`, `?3`), theirs below
 /// (`?2`, `?4`) in (time, row) order. See [`Database::window`] for the bounds.
@@ -245,13 +243,21 @@ mod tests {
         use courier_proto::group::record::{GROUP_CHUNK_TYPE, RECORD_TYPE};
         use courier_proto::sync::receipt::RECEIPT_TYPE;
         use courier_proto::sync::relation::{EDIT_TYPE, REACTION_TYPE};
+        let hidden = [
+            CHUNK_TYPE,
+            RECORD_TYPE,
+            ANSWER_TYPE,
+            PRESENCE_TYPE,
+            GROUP_CHUNK_TYPE,
+            REACTION_TYPE,
+            EDIT_TYPE,
+            RECEIPT_TYPE,
+        ];
         assert_eq!(
             SHOWN,
-            format!(
-                "content_type NOT IN ('{CHUNK_TYPE}', '{RECORD_TYPE}', '{ANSWER_TYPE}', \
-                 '{PRESENCE_TYPE}', '{GROUP_CHUNK_TYPE}', '{REACTION_TYPE}', '{EDIT_TYPE}', \
-                 '{RECEIPT_TYPE}')"
-            )
+            hidden
+                .map(|t| format!("content_type != '{t}'"))
+                .join(" AND ")
         );
         // The migration's indexes have the same condition, or a window would scan.
         let migration = crate::migrations::MIGRATIONS
@@ -261,6 +267,30 @@ mod tests {
             .join(" ");
         let condition = SHOWN.split_whitespace().collect::<Vec<_>>().join(" ");
         assert_eq!(migration.matches(&format!("WHERE {condition}")).count(), 2);
+    }
+
+    #[test]
+    fn no_index_or_trigger_on_the_messages_tests_a_list_of_types_each_row_would_build_a_table_for()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let (alice, _bob) = crate::two_sides::alice_and_bob(dir.path());
+        let schema: Vec<(String, String)> = alice
+            .db
+            .conn
+            .prepare(
+                "SELECT name, sql FROM sqlite_schema WHERE type IN ('index', 'trigger')
+                   AND tbl_name IN ('incoming', 'outgoing') AND sql IS NOT NULL",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(schema.iter().any(|(name, _)| name == "incoming_shown"));
+        assert!(schema.iter().any(|(name, _)| name == "unseen_arrived"));
+        for (name, sql) in schema {
+            assert!(!sql.contains("NOT IN"), "{name} tests a NOT IN list: {sql}");
+        }
     }
 
     /// Alice's conversation with bob: ours and theirs interleaved, some at the same millisecond,
