@@ -148,14 +148,29 @@ pub(super) fn received(
 /// still bounded by the node that sends it. Chunks go with their attachment, timer lines stay,
 /// and group traffic and read receipts go once acked: the group keeps what it says (a sealed post's key among
 /// it, which must go when the post does).
+///
+/// The types are tested one by one (`=` joined by `OR`): for an `IN` list of three or more SQLite
+/// builds a table of it each time the statement runs, and this one runs for every ack.
 pub(super) fn start_on_ack() -> String {
+    let of = |types: &[&str]| {
+        types
+            .iter()
+            .map(|t| format!("content_type = '{t}'"))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    };
     format!(
-        "expires_ms = coalesce(expires_ms, CASE WHEN content_type IN ('{CHUNK_TYPE}', '{TIMER_TYPE}') THEN NULL
-         WHEN content_type IN ('{RECORD_TYPE}', '{ANSWER_TYPE}', '{PRESENCE_TYPE}', '{GROUP_CHUNK_TYPE}',
-             '{RECEIPT_TYPE}')
-         THEN ?3
+        "expires_ms = coalesce(expires_ms, CASE WHEN {} THEN NULL WHEN {} THEN ?3
          ELSE ?3 + CASE WHEN disappear_ms IS NULL THEN ?4 WHEN ?4 IS NULL THEN disappear_ms
-                   ELSE min(disappear_ms, ?4) END END)"
+                   ELSE min(disappear_ms, ?4) END END)",
+        of(&[CHUNK_TYPE, TIMER_TYPE]),
+        of(&[
+            RECORD_TYPE,
+            ANSWER_TYPE,
+            PRESENCE_TYPE,
+            GROUP_CHUNK_TYPE,
+            RECEIPT_TYPE
+        ])
     )
 }
 

@@ -90,6 +90,15 @@ pub struct HeldSends {
 /// in the index's order, so a backlog is not sorted for every batch.
 pub(crate) const DUE: &str = "SELECT id FROM outgoing WHERE contact_id = ?1 AND acked = 0
     AND due_ms <= ?2 ORDER BY timestamp_ms, rowid LIMIT ?3";
+/// Marks our message `?2` to `?1` acked, its timer started at `?3` and held to `?4` (see
+/// [`disappearing::start_on_ack`]); built once, since it runs for every ack.
+static MARK_ACKED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "UPDATE outgoing SET acked = 1, {} WHERE contact_id = ?1 AND id = ?2",
+        disappearing::start_on_ack()
+    )
+});
+
 /// A message from `?1` stored, numbered after the last arrival.
 pub(crate) const STORE_INCOMING: &str = "INSERT OR IGNORE INTO incoming (contact_id, id,
     timestamp_ms, content_type, type_version, body, fallback, pack_offset, pack_len, received_seq,
@@ -200,10 +209,7 @@ impl SyncStore for ConversationStore<'_> {
         // Its disappearing timer, if it has one, runs from now.
         self.db
             .conn
-            .prepare_cached(&format!(
-                "UPDATE outgoing SET acked = 1, {} WHERE contact_id = ?1 AND id = ?2",
-                disappearing::start_on_ack()
-            ))
+            .prepare_cached(&MARK_ACKED)
             .and_then(|mut statement| {
                 statement.execute(params![
                     self.contact,
