@@ -273,13 +273,19 @@ mod tests {
 
     use super::*;
 
+    /// Two connections to one new database in `dir`: a front end's and a node's.
+    fn front_and_node(dir: &std::path::Path) -> (Database, Database) {
+        let path = dir.join("courier.db");
+        let passphrase =
+            || Passphrase::for_new_database("a long enough passphrase".into()).unwrap();
+        let front = Database::open(&path, &passphrase()).unwrap();
+        (front, Database::open(&path, &passphrase()).unwrap())
+    }
+
     #[test]
     fn the_commit_mark_moves_with_a_commit_of_this_connection_or_another_and_not_with_a_read() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("courier.db");
-        let passphrase =
-            || Passphrase::for_new_database("a long enough passphrase".into()).unwrap();
-        let mut front = Database::open(&path, &passphrase()).unwrap();
+        let (mut front, mut node) = front_and_node(dir.path());
         let before = front.commit_mark().unwrap();
         front.activity(front.activity_mark().unwrap()).unwrap();
         assert_eq!(front.commit_mark().unwrap(), before, "a read is no change");
@@ -288,7 +294,6 @@ mod tests {
         let own = front.commit_mark().unwrap();
         assert_ne!(own, before, "its own commit");
 
-        let mut node = Database::open(&path, &passphrase()).unwrap();
         node.add_contact("carol").unwrap();
         assert_ne!(
             front.commit_mark().unwrap(),
@@ -302,12 +307,8 @@ mod tests {
         use crate::Draft;
         use courier_proto::sync::timer::Timer;
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("courier.db");
-        let passphrase =
-            || Passphrase::for_new_database("a long enough passphrase".into()).unwrap();
-        let mut front = Database::open(&path, &passphrase()).unwrap();
+        let (mut front, mut node) = front_and_node(dir.path());
         let bob = front.add_contact("bob").unwrap();
-        let mut node = Database::open(&path, &passphrase()).unwrap();
         let text = |body: &str| Draft::new("courier/text", 1, body.as_bytes().to_vec());
         let (first, _) = node.send(bob, text("first"), 1_000, Timer::OFF).unwrap();
 

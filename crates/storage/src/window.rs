@@ -270,6 +270,35 @@ mod tests {
     }
 
     #[test]
+    fn a_message_is_found_by_the_ids_its_prefix_names_either_way_and_only_in_its_conversation() {
+        use crate::two_sides::{alice_and_bob, carry, send};
+        let dir = tempfile::tempdir().unwrap();
+        let (mut alice, mut bob) = alice_and_bob(dir.path());
+        let ours = send(&mut alice, "courier/text", b"ours".to_vec()).unwrap();
+        let theirs = send(&mut bob, "courier/text", b"theirs".to_vec()).unwrap();
+        carry(&mut bob, &mut alice);
+        let carol = alice.db.add_contact("carol").unwrap();
+        let range = |id: &MessageId, fill: u8| {
+            let mut bound = id.0;
+            bound[4..].fill(fill);
+            MessageId(bound)
+        };
+        for (id, direction) in [(ours, Direction::Outgoing), (theirs, Direction::Incoming)] {
+            let (first, last) = (range(&id, 0x00), range(&id, 0xff));
+            let found = alice.db.entries_between(alice.peer, &first, &last).unwrap();
+            assert_eq!(found.len(), 1);
+            assert_eq!((found[0].id, found[0].direction), (id, direction));
+            assert!(
+                alice
+                    .db
+                    .entries_between(carol, &first, &last)
+                    .unwrap()
+                    .is_empty()
+            );
+        }
+    }
+
+    #[test]
     fn no_index_or_trigger_on_the_messages_tests_a_list_of_types_each_row_would_build_a_table_for()
     {
         let dir = tempfile::tempdir().unwrap();
